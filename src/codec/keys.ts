@@ -1,0 +1,32 @@
+import { StrataError } from '../errors.js';
+
+export const MAX_KEY_BYTES = 1024;
+
+/** Keys are non-empty, well-formed strings of at most 1,024 UTF-8 bytes. */
+export function checkKey(key: unknown, op: string): asserts key is string {
+  if (typeof key !== 'string') {
+    throw new StrataError('BAD_INPUT', `${op}: key must be a string, got ${key === null ? 'null' : typeof key}`, { op });
+  }
+  if (key.length === 0) throw new StrataError('BAD_INPUT', `${op}: key must not be empty`, { op });
+  // Fast path: a string of <= 341 UTF-16 units is at most 1,023 UTF-8 bytes.
+  if (key.length > 341 && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
+    throw new StrataError('BAD_INPUT', `${op}: key is longer than ${MAX_KEY_BYTES} UTF-8 bytes`, {
+      op,
+      hint: 'hash long identifiers or store them in the value',
+    });
+  }
+  if (!key.isWellFormed()) {
+    throw new StrataError('BAD_INPUT', `${op}: key contains a lone UTF-16 surrogate`, { op });
+  }
+}
+
+const SPACE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** Namespace and collection names: letters, digits, `_ . -`, at most 128 characters. */
+export function checkName(name: unknown, kind: string): asserts name is string {
+  if (typeof name !== 'string' || !SPACE_NAME.test(name)) {
+    throw new StrataError('BAD_INPUT', `${kind} name ${JSON.stringify(name)} is not valid`, {
+      hint: 'use 1-128 letters, digits, "_", "." or "-", starting with a letter or digit',
+    });
+  }
+}

@@ -1,0 +1,36 @@
+import { StrataError } from '../errors.js';
+import type { ChangeEvent } from './driver.js';
+
+export function closedError(driver: string): StrataError {
+  return new StrataError('CLOSED', `the ${driver} store is closed`, { driver, hint: 'open the store again with openStore()' });
+}
+
+/** Fan-out of change events to listeners; a throwing listener cannot break a write. */
+export class ChangeHub {
+  readonly #listeners = new Set<(event: ChangeEvent) => void>();
+
+  get size(): number {
+    return this.#listeners.size;
+  }
+
+  add(listener: (event: ChangeEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  emit(event: ChangeEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+
+  clear(): void {
+    this.#listeners.clear();
+  }
+}

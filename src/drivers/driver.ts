@@ -1,0 +1,160 @@
+import type { Filter, SortSpec } from '../query/ast.js';
+
+/**
+ * One stored record as a driver sees it. The core owns serialization: `value` is always
+ * JSON text produced by `codec/json.ts`, so drivers only move strings.
+ * Times are epoch milliseconds.
+ */
+export interface StoredRecord {
+  key: string;
+  value: string;
+  /** 1 when first written, +1 on every write. */
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+  /** Absolute expiry; `null` never expires. A record with `expiresAt <= now` is absent. */
+  expiresAt: number | null;
+}
+
+/**
+ * Where a scan resumes: strictly after this position in the scan's order.
+ * `values` holds the sort-field values of the last item seen (one per `sort` entry).
+ */
+export interface ScanPosition {
+  key: string;
+  values?: unknown[];
+}
+
+export interface ScanQuery {
+  /** Only keys that start with this string. */
+  prefix?: string;
+  /** Parsed, validated filter over the JSON value (see `query/ast.ts`). */
+  filter?: Filter;
+  /**
+   * Sort by value fields; the key ascending always breaks ties. Without `sort`, key order.
+   * Ordering of mixed types follows SQLite: missing/null < booleans and numbers < strings;
+   * objects and arrays compare by their JSON text among strings. Strings compare by code point.
+   */
+  sort?: SortSpec[];
+  /** Keyset pagination: resume strictly after this position. */
+  after?: ScanPosition;
+  offset?: number;
+  limit?: number;
+  /** Hint: the caller needs only keys and versions; `value` may be returned as `''`. */
+  keysOnly?: boolean;
+}
+
+/** Expected version for a conditional write: `0` means "must not exist". */
+export type ExpectedVersion = number;
+
+export type WriteOp =
+  | {
+      type: 'put';
+      space: string;
+      key: string;
+      value: string;
+      expiresAt: number | null;
+      expect?: ExpectedVersion;
+    }
+  | { type: 'delete'; space: string; key: string; expect?: ExpectedVersion }
+  /** Asserts a version without writing: optimistic transactions validate their reads with it. */
+  | { type: 'check'; space: string; key: string; expect: ExpectedVersion };
+
+/**
+ * Per op: `put` -> the record as now stored; `delete` -> the record removed, or `null` when
+ * there was none; `check` -> `null`.
+ */
+export type BatchResult = StoredRecord | null;
+
+export interface ChangeEvent {
+  space: string;
+  key: string;
+  type: 'put' | 'delete';
+  /** Version after the change; `null` for deletes. */
+  version: number | null;
+  /** JSON text of the new value when the driver has it at hand (always for local puts). */
+  value?: string;
+  /** `remote` when another process (or node) made the change. */
+  origin: 'local' | 'remote';
+}
+
+export interface SpaceSpec {
+  /** Dotted value paths to index. Drivers with `nativeIndexes` create real indexes. */
+  indexes?: readonly string[];
+}
+
+export interface SpaceStats {
+  space: string;
+  records: number;
+  /** Bytes of stored keys and values (approximate for some drivers). */
+  bytes: number;
+}
+
+export interface DriverStats {
+  driver: string;
+  /** Where the data lives (file path, URL without credentials), when it has one. */
+  location?: string;
+  /** Bytes on disk or in the server, when known. */
+  storageBytes?: number;
+  spaces: SpaceStats[];
+}
+
+export interface VerifyIssue {
+  code: 'CORRUPT' | 'INTEGRITY';
+  message: string;
+  space?: string;
+  key?: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  checked: number;
+  issues: VerifyIssue[];
+}
+
+/** What a driver can do. The core reads this record; it never sniffs for methods. */
+export interface DriverCapabilities {
+  /** Data survives close and reopen. */
+  persistent: boolean;
+  /** Several processes may open the same store at once without corruption or lost updates. */
+  crossProcess: boolean;
+  /** `watch` reports changes made by other processes or nodes. */
+  watchRemote: boolean;
+  /** `ensureSpace` indexes become real backend indexes used by filtered scans. */
+  nativeIndexes: boolean;
+}
+
+/**
+ * The contract every backend implements. Small on purpose: keys, versions, expiry and
+ * conditional batches. Schemas, encryption, TTL parsing, transactions and everything else
+ * are built once above it. `now` is passed in so all layers agree on one clock.
+ *
+ * Rules every driver must follow (held by `test/conformance`):
+ * - records whose `expiresAt <= now` are invisible to every read and count as absent for
+ *   `expect` checks and version numbering (a write over one starts again at version 1);
+ * - `batch` is atomic: every `expect` is checked first; on any mismatch nothing is written
+ *   and it rejects with `StrataError('CONFLICT')`;
+ * - scans return records in the documented order, honouring `after`, `offset`, `limit`;
+ * - after `close()` every method rejects with `StrataError('CLOSED')`.
+ */
+export interface Driver {
+  readonly name: string;
+  readonly capabilities: DriverCapabilities;
+  /** Declares a space (namespace or collection) and its indexes. Idempotent. */
+  ensureSpace(space: string, spec: SpaceSpec): Promise<void>;
+  /** Every space that holds at least one record or was declared. */
+  spaces(): Promise<string[]>;
+  get(space: string, key: string, now: number): Promise<StoredRecord | null>;
+  getMany(space: string, keys: readonly string[], now: number): Promise<Array<StoredRecord | null>>;
+  scan(space: string, query: ScanQuery, now: number): Promise<StoredRecord[]>;
+  count(space: string, query: Pick<ScanQuery, 'prefix' | 'filter'>, now: number): Promise<number>;
+  batch(ops: readonly WriteOp[], now: number): Promise<BatchResult[]>;
+  /** Physically removes expired records; returns how many. */
+  purgeExpired(now: number): Promise<number>;
+  /** Subscribes to changes; returns the unsubscribe function. */
+  watch(listener: (event: ChangeEvent) => void): () => void;
+  stats(): Promise<DriverStats>;
+  verify(): Promise<VerifyReport>;
+  /** Releases every handle, timer and connection. Idempotent. */
+  close(): Promise<void>;
+}

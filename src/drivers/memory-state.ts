@@ -1,0 +1,113 @@
+import { StrataError } from '../errors.js';
+import { runScan } from '../query/match.js';
+import type { BatchResult, ScanQuery, StoredRecord, WriteOp } from './driver.js';
+
+/** One resulting record state: `record === null` deletes the key. */
+export interface Mutation {
+  space: string;
+  key: string;
+  record: StoredRecord | null;
+}
+
+export interface Plan {
+  results: BatchResult[];
+  mutations: Mutation[];
+}
+
+function live(record: StoredRecord | undefined, now: number): StoredRecord | null {
+  if (record === undefined) return null;
+  return record.expiresAt !== null && record.expiresAt <= now ? null : record;
+}
+
+/**
+ * Records held in maps, with the batch semantics every driver shares. Used by the memory
+ * driver and, as its in-RAM image, by the file driver: `plan` validates a batch without
+ * touching state, so a durable driver can persist the mutations before `apply`ing them.
+ */
+export class MemoryState {
+  readonly spaces = new Map<string, Map<string, StoredRecord>>();
+
+  space(name: string): Map<string, StoredRecord> {
+    let space = this.spaces.get(name);
+    if (!space) {
+      space = new Map();
+      this.spaces.set(name, space);
+    }
+    return space;
+  }
+
+  get(space: string, key: string, now: number): StoredRecord | null {
+    return live(this.spaces.get(space)?.get(key), now);
+  }
+
+  scan(space: string, query: ScanQuery, now: number): StoredRecord[] {
+    const records = this.spaces.get(space);
+    return records ? runScan(records.values(), query, now) : [];
+  }
+
+  count(space: string, query: Pick<ScanQuery, 'prefix' | 'filter'>, now: number): number {
+    return this.scan(space, { prefix: query.prefix, filter: query.filter }, now).length;
+  }
+
+  /** Checks every condition and computes the new records; throws CONFLICT, changes nothing. */
+  plan(ops: readonly WriteOp[], now: number, driver: string): Plan {
+    // Later ops in one batch see the effect of earlier ones.
+    const pending = new Map<string, StoredRecord | null>();
+    const current = (space: string, key: string): StoredRecord | null => {
+      const id = `${space}\u0000${key}`;
+      return pending.has(id) ? pending.get(id)! : this.get(space, key, now);
+    };
+    const results: BatchResult[] = [];
+    const mutations: Mutation[] = [];
+    ops.forEach((op, index) => {
+      const existing = current(op.space, op.key);
+      if (op.expect !== undefined && (existing?.version ?? 0) !== op.expect) {
+        throw new StrataError('CONFLICT', `version conflict on "${op.key}": expected ${op.expect}, found ${existing?.version ?? 0}`, {
+          driver,
+          hint: 'read the entry again and retry with its current version',
+          details: { index, space: op.space, key: op.key, expected: op.expect, actual: existing?.version ?? 0 },
+        });
+      }
+      if (op.type === 'check') {
+        results.push(null);
+        return;
+      }
+      let record: StoredRecord | null = null;
+      if (op.type === 'put') {
+        record = {
+          key: op.key,
+          value: op.value,
+          version: (existing?.version ?? 0) + 1,
+          createdAt: existing?.createdAt ?? now,
+          updatedAt: now,
+          expiresAt: op.expiresAt,
+        };
+        results.push(record);
+      } else {
+        results.push(existing);
+        if (existing === null && this.spaces.get(op.space)?.has(op.key) !== true) return;
+      }
+      pending.set(`${op.space}\u0000${op.key}`, record);
+      mutations.push({ space: op.space, key: op.key, record });
+    });
+    return { results, mutations };
+  }
+
+  apply(mutations: readonly Mutation[]): void {
+    for (const m of mutations) {
+      if (m.record === null) this.spaces.get(m.space)?.delete(m.key);
+      else this.space(m.space).set(m.key, m.record);
+    }
+  }
+
+  /** Removes expired records and returns the mutations that did it. */
+  expired(now: number): Mutation[] {
+    const out: Mutation[] = [];
+    for (const [space, records] of this.spaces) {
+      for (const record of records.values()) {
+        if (record.expiresAt !== null && record.expiresAt <= now) out.push({ space, key: record.key, record: null });
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,95 @@
+import type { BatchResult, Driver, DriverStats, ScanQuery, StoredRecord, VerifyReport, WriteOp } from './driver.js';
+import { ChangeHub, closedError } from './base.js';
+import { MemoryState } from './memory-state.js';
+
+export interface MemoryDriverOptions {
+  /** Name shown in stats and errors. @default 'memory' */
+  name?: string;
+}
+
+/** Keeps everything in process memory: for tests, caches and throwaway stores. */
+export function memoryDriver(options: MemoryDriverOptions = {}): Driver {
+  const name = options.name ?? 'memory';
+  const state = new MemoryState();
+  const hub = new ChangeHub();
+  let closed = false;
+
+  const open = (): void => {
+    if (closed) throw closedError(name);
+  };
+  // Async wrappers resolve on the next microtask, like a real backend, so callers cannot
+  // come to rely on synchronous completion.
+  return {
+    name,
+    capabilities: { persistent: false, crossProcess: false, watchRemote: false, nativeIndexes: false },
+    async ensureSpace(space) {
+      open();
+      state.space(space);
+    },
+    async spaces() {
+      open();
+      return [...state.spaces.keys()].sort();
+    },
+    async get(space, key, now) {
+      open();
+      return state.get(space, key, now);
+    },
+    async getMany(space, keys, now) {
+      open();
+      return keys.map((key) => state.get(space, key, now));
+    },
+    async scan(space: string, query: ScanQuery, now: number): Promise<StoredRecord[]> {
+      open();
+      return state.scan(space, query, now);
+    },
+    async count(space, query, now) {
+      open();
+      return state.count(space, query, now);
+    },
+    async batch(ops: readonly WriteOp[], now: number): Promise<BatchResult[]> {
+      open();
+      const plan = state.plan(ops, now, name);
+      state.apply(plan.mutations);
+      for (const m of plan.mutations) {
+        hub.emit(
+          m.record
+            ? { space: m.space, key: m.key, type: 'put', version: m.record.version, value: m.record.value, origin: 'local' }
+            : { space: m.space, key: m.key, type: 'delete', version: null, origin: 'local' },
+        );
+      }
+      return plan.results;
+    },
+    async purgeExpired(now) {
+      open();
+      const mutations = state.expired(now);
+      state.apply(mutations);
+      return mutations.length;
+    },
+    watch(listener) {
+      open();
+      return hub.add(listener);
+    },
+    async stats(): Promise<DriverStats> {
+      open();
+      return {
+        driver: name,
+        spaces: [...state.spaces].map(([space, records]) => {
+          let bytes = 0;
+          for (const r of records.values()) bytes += r.key.length + r.value.length;
+          return { space, records: records.size, bytes };
+        }),
+      };
+    },
+    async verify(): Promise<VerifyReport> {
+      open();
+      let checked = 0;
+      for (const records of state.spaces.values()) checked += records.size;
+      return { ok: true, checked, issues: [] };
+    },
+    async close() {
+      closed = true;
+      hub.clear();
+      state.spaces.clear();
+    },
+  };
+}

@@ -1,0 +1,137 @@
+import { StrataError } from '../errors.js';
+import type { Filter, JsonValue, Path, SortSpec } from './ast.js';
+
+const SEGMENT = /^[A-Za-z0-9_$-]+$/;
+const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
+const COMPARISONS = new Set(['$gt', '$gte', '$lt', '$lte']);
+const MAX_DEPTH = 32;
+
+function bad(message: string, hint?: string): StrataError {
+  return new StrataError('BAD_INPUT', message, { hint });
+}
+
+/** Validates a dotted field path such as `settings.autoMerge` and splits it. */
+export function parsePath(path: string): Path {
+  if (typeof path !== 'string' || path.length === 0 || path.length > 512) {
+    throw bad(`field path ${JSON.stringify(path)} is not well-formed`, 'use dotted names like "a.b"');
+  }
+  const segments = path.split('.');
+  for (const segment of segments) {
+    if (!SEGMENT.test(segment) || FORBIDDEN_SEGMENTS.has(segment)) {
+      throw bad(
+        `field path ${JSON.stringify(path)} is not well-formed`,
+        'segments are letters, digits, "_", "$" or "-", separated by single dots',
+      );
+    }
+  }
+  return segments;
+}
+
+/** Normalises a filter operand into a JSON value (Dates become ISO strings). */
+function operand(value: unknown, where: string): JsonValue {
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw bad(`${where}: invalid Date`);
+    return value.toISOString();
+  }
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw bad(`${where}: ${value} is not a finite number`);
+    return value;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => operand(v, `${where}[${i}]`));
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, JsonValue> = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (k.startsWith('$')) throw bad(`${where}: operator ${k} is not allowed inside a value`);
+      out[k] = operand(v, `${where}.${k}`);
+    }
+    return out;
+  }
+  throw bad(`${where}: ${typeof value} cannot be compared`, 'use strings, numbers, booleans, null or Dates');
+}
+
+function isOperatorObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Date) return false;
+  const keys = Object.keys(value);
+  return keys.length > 0 && keys.every((k) => k.startsWith('$'));
+}
+
+function fieldConditions(path: Path, name: string, spec: unknown): Filter[] {
+  if (!isOperatorObject(spec)) {
+    if (spec !== null && typeof spec === 'object' && Object.keys(spec).some((k) => k.startsWith('$'))) {
+      throw bad(`filter on "${name}" mixes operators and plain fields`);
+    }
+    return [{ op: 'eq', path, value: operand(spec, name) }];
+  }
+  const out: Filter[] = [];
+  for (const [op, raw] of Object.entries(spec)) {
+    const where = `${name}.${op}`;
+    if (op === '$eq' || op === '$ne') {
+      out.push({ op: op === '$eq' ? 'eq' : 'ne', path, value: operand(raw, where) });
+    } else if (COMPARISONS.has(op)) {
+      const value = operand(raw, where);
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        throw bad(`${where} needs a number, string or Date`);
+      }
+      out.push({ op: op.slice(1) as 'gt' | 'gte' | 'lt' | 'lte', path, value });
+    } else if (op === '$in' || op === '$nin') {
+      if (!Array.isArray(raw)) throw bad(`${where} needs an array`);
+      out.push({ op: op === '$in' ? 'in' : 'nin', path, values: raw.map((v, i) => operand(v, `${where}[${i}]`)) });
+    } else if (op === '$exists') {
+      if (typeof raw !== 'boolean') throw bad(`${where} needs true or false`);
+      out.push({ op: 'exists', path, value: raw });
+    } else if (op === '$prefix') {
+      if (typeof raw !== 'string') throw bad(`${where} needs a string`);
+      out.push({ op: 'prefix', path, value: raw });
+    } else {
+      throw bad(`unknown filter operator ${op} on "${name}"`, 'use $eq $ne $gt $gte $lt $lte $in $nin $exists $prefix');
+    }
+  }
+  return out;
+}
+
+function parseNode(filter: unknown, depth: number): Filter {
+  if (depth > MAX_DEPTH) throw bad('filter is nested too deeply');
+  if (filter === null || typeof filter !== 'object' || Array.isArray(filter)) {
+    throw bad('a filter must be an object such as { status: "todo" }');
+  }
+  const parts: Filter[] = [];
+  for (const [name, spec] of Object.entries(filter)) {
+    if (name === '$and' || name === '$or') {
+      if (!Array.isArray(spec) || spec.length === 0) throw bad(`${name} needs a non-empty array of filters`);
+      parts.push({ op: name === '$and' ? 'and' : 'or', filters: spec.map((f) => parseNode(f, depth + 1)) });
+    } else if (name.startsWith('$')) {
+      throw bad(`unknown filter operator ${name}`, 'top-level operators are $and and $or');
+    } else {
+      parts.push(...fieldConditions(parsePath(name), name, spec));
+    }
+  }
+  if (parts.length === 0) return { op: 'all' };
+  if (parts.length === 1) return parts[0]!;
+  return { op: 'and', filters: parts };
+}
+
+/** Parses and validates a user filter. `undefined` or `{}` match everything. */
+export function parseFilter(filter: unknown): Filter {
+  if (filter === undefined) return { op: 'all' };
+  return parseNode(filter, 0);
+}
+
+/** Parses `{ createdAt: -1, title: 1 }` (or `'asc'`/`'desc'`) into sort specs. */
+export function parseSort(sort: unknown): SortSpec[] {
+  if (sort === undefined) return [];
+  if (sort === null || typeof sort !== 'object' || Array.isArray(sort)) {
+    throw bad('sort must be an object such as { createdAt: -1 }');
+  }
+  return Object.entries(sort).map(([name, dir]) => {
+    const path = parsePath(name);
+    if (dir === 1 || dir === 'asc') return { path, dir: 1 };
+    if (dir === -1 || dir === 'desc') return { path, dir: -1 };
+    throw bad(`sort direction for "${name}" must be 1, -1, "asc" or "desc"`);
+  });
+}
+
+/** True when the filter matches every record (no work to push down). */
+export function isMatchAll(filter: Filter | undefined): boolean {
+  return filter === undefined || filter.op === 'all';
+}
