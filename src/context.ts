@@ -1,0 +1,40 @@
+import type { Driver, SpaceSpec } from './drivers/driver.js';
+import { StrataError } from './errors.js';
+
+/**
+ * What a kv namespace or collection handle needs from its store. A transaction hands out
+ * handles over its own buffering driver through the same interface.
+ */
+export interface HandleContext {
+  readonly driver: Driver;
+  now(): number;
+  /** Declares the space once per store; later calls return the same settled promise. */
+  ensure(space: string, spec: SpaceSpec): Promise<void> | undefined;
+  /** Throws CLOSED once the store is closed. */
+  assertOpen(op: string): void;
+  /** True inside `store.transaction`: watch is refused there. */
+  readonly inTransaction: boolean;
+}
+
+/** Space names keep kv namespaces and collections apart inside one driver. */
+export const kvSpace = (name: string): string => `kv.${name}`;
+export const collectionSpace = (name: string): string => `c.${name}`;
+
+export function spaceKind(space: string): { kind: 'kv' | 'collection'; name: string } | null {
+  if (space.startsWith('kv.')) return { kind: 'kv', name: space.slice(3) };
+  if (space.startsWith('c.')) return { kind: 'collection', name: space.slice(2) };
+  return null;
+}
+
+/** Runs `fn` again while it fails with CONFLICT: the compare-and-swap loop of atomic updates. */
+export async function retryOnConflict<T>(op: string, fn: () => Promise<T>, attempts = 200): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!StrataError.is(error, 'CONFLICT') || attempt >= attempts) throw error;
+      // Jittered backoff spreads contending writers (other processes included) apart.
+      if (attempt > 2) await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, attempt * 2)));
+    }
+  }
+}

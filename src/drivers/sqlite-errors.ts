@@ -1,0 +1,62 @@
+import { StrataError } from '../errors.js';
+
+const RECOVER = 'restore the file from a backup (`strata restore`) or check it with `strata verify`';
+
+/** Maps a better-sqlite3 / SQLite error to a StrataError carrying `op`, `driver` and `cause`. */
+export function sqliteError(error: unknown, op: string, driver: string, location?: string): StrataError {
+  if (error instanceof StrataError) {
+    if (error.op === undefined) (error as { op: string | undefined }).op = op;
+    return error;
+  }
+  const code = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : '';
+  const message = error instanceof Error ? error.message : String(error);
+  const where = location ? ` (${location})` : '';
+  const options = { op, driver, cause: error, details: { sqliteCode: code, location } };
+  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
+    return new StrataError('CORRUPT', `the SQLite store${where} is damaged or not a database: ${message}`, { ...options, hint: RECOVER });
+  }
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return new StrataError('LOCKED', `the SQLite store${where} is locked by another connection: ${message}`, {
+      ...options,
+      hint: 'another process holds a long write transaction; retry, or raise busyTimeoutMs',
+    });
+  }
+  if (code.startsWith('SQLITE_READONLY')) {
+    return new StrataError('UNAVAILABLE', `the SQLite store${where} cannot be written: ${message}`, {
+      ...options,
+      hint: 'check the permissions of the database file and its directory',
+    });
+  }
+  if (code === 'SQLITE_FULL') {
+    return new StrataError('QUOTA_EXCEEDED', `the SQLite store${where} is full: ${message}`, {
+      ...options,
+      hint: 'free disk space, or purge and archive old records',
+    });
+  }
+  if (code === 'SQLITE_TOOBIG') {
+    return new StrataError('BAD_INPUT', `a value is too large for SQLite: ${message}`, {
+      ...options,
+      hint: 'store large objects with store.blobs()',
+    });
+  }
+  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH')) {
+    return new StrataError('UNAVAILABLE', `cannot open the SQLite store${where}: ${message}`, {
+      ...options,
+      hint: 'check that the directory exists and is writable by this user',
+    });
+  }
+  return new StrataError('UNAVAILABLE', `${op} failed: ${message}`, {
+    ...options,
+    hint: 'SQLite reported an unexpected error; see `cause`',
+  });
+}
+
+/** The store file's own damage check, for files SQLite would open without complaint. */
+export function corruptFile(location: string, reason: string, op: string, driver: string): StrataError {
+  return new StrataError('CORRUPT', `the SQLite store ${location} is damaged: ${reason}`, {
+    op,
+    driver,
+    hint: RECOVER,
+    details: { location },
+  });
+}

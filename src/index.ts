@@ -1,0 +1,38 @@
+// The public surface of `stratadb`. Everything a user imports comes from here or from a
+// documented subpath (`stratadb/drivers/*`, `stratadb/testing`); nothing else is exported.
+export { openStore, Store, DEFAULT_URL } from './store.js';
+export type { OpenStoreOptions, StoreStats, TransactionOptions, TransactionScope } from './store.js';
+export { KvNamespace } from './kv.js';
+export type { KvOptions, KvEntry, KvChange, SetOptions, ListOptions } from './kv.js';
+export { Collection } from './collection.js';
+export type {
+  CollectionOptions,
+  DedupeOptions,
+  DocChange,
+  DocEntry,
+  Filter,
+  Insertable,
+  Page,
+  PageOptions,
+  QueryOptions,
+  Sort,
+} from './collection.js';
+export { StrataError, ERROR_CODES } from './errors.js';
+export type { StrataErrorCode, StrataErrorOptions } from './errors.js';
+export type { Duration } from './codec/duration.js';
+export type { Durability } from './drivers/registry.js';
+export type {
+  Driver,
+  DriverCapabilities,
+  DriverStats,
+  StoredRecord,
+  ScanQuery,
+  ScanPosition,
+  WriteOp,
+  BatchResult,
+  ChangeEvent,
+  SpaceSpec,
+  VerifyReport,
+  VerifyIssue,
+} from './drivers/driver.js';
+export { appDataDir } from './paths.js';

@@ -1,0 +1,379 @@
+import type { ChangeEvent, StoredRecord, WriteOp } from './drivers/driver.js';
+import { kvSpace, retryOnConflict, type HandleContext } from './context.js';
+import { checkKey } from './codec/keys.js';
+import { encodeJson, parseJson } from './codec/json.js';
+import { parseDuration, type Duration } from './codec/duration.js';
+import { StrataError, withOp } from './errors.js';
+
+export interface KvOptions {
+  /**
+   * Encrypt whole values at rest with the store's keyring.
+   * @default false
+   */
+  encrypt?: boolean;
+}
+
+export interface SetOptions {
+  /** Time to live: ms or `'10m'`, `'7d'`. Without it the key never expires. */
+  ttl?: Duration;
+  /** Write only if the stored version is this one (`0`: only if absent); else CONFLICT. */
+  ifVersion?: number;
+}
+
+export interface ListOptions {
+  prefix?: string;
+  /** At most this many keys. @default all */
+  limit?: number;
+  /** Resume after this key (the last key of the previous page). */
+  after?: string;
+}
+
+export interface KvEntry<V> {
+  key: string;
+  value: V;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+  expiresAt: Date | null;
+}
+
+export interface KvChange<V> {
+  type: 'put' | 'delete';
+  key: string;
+  version: number | null;
+  /** The new value for puts when the backend delivered it; use `get` otherwise. */
+  value?: V;
+  origin: 'local' | 'remote';
+}
+
+const PAGE = 500;
+
+function checkVersion(version: unknown, op: string): void {
+  if (version !== undefined && (!Number.isSafeInteger(version) || (version as number) < 0)) {
+    throw new StrataError('BAD_INPUT', `${op}: ifVersion must be a non-negative integer`, { op });
+  }
+}
+
+function checkLimit(limit: unknown, op: string): void {
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || (limit as number) < 0)) {
+    throw new StrataError('BAD_INPUT', `${op}: limit must be a non-negative integer`, { op });
+  }
+}
+
+function checkPrefix(prefix: unknown, op: string): void {
+  if (prefix !== undefined && typeof prefix !== 'string') {
+    throw new StrataError('BAD_INPUT', `${op}: prefix must be a string`, { op });
+  }
+}
+
+/** A key-value namespace: JSON values under string keys, with versions and expiry. */
+export class KvNamespace<V = unknown> {
+  readonly name: string;
+  readonly #ctx: HandleContext;
+  readonly #space: string;
+  #ready = false;
+
+  /** @internal Use `store.kv(name)`. */
+  constructor(ctx: HandleContext, name: string) {
+    this.#ctx = ctx;
+    this.name = name;
+    this.#space = kvSpace(name);
+  }
+
+  async #enter(op: string): Promise<void> {
+    this.#ctx.assertOpen(op);
+    if (!this.#ready) {
+      await this.#ctx.ensure(this.#space, {});
+      this.#ready = true;
+    }
+  }
+
+  #expiry(ttl: Duration | undefined): number | null {
+    return ttl === undefined ? null : this.#ctx.now() + parseDuration(ttl, 'ttl');
+  }
+
+  #decode(record: StoredRecord): V {
+    return parseJson(record.value) as V;
+  }
+
+  #entry(record: StoredRecord): KvEntry<V> {
+    return {
+      key: record.key,
+      value: this.#decode(record),
+      version: record.version,
+      createdAt: new Date(record.createdAt),
+      updatedAt: new Date(record.updatedAt),
+      expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt),
+    };
+  }
+
+  async #read(key: string): Promise<StoredRecord | null> {
+    return this.#ctx.driver.get(this.#space, key, this.#ctx.now());
+  }
+
+  async #write(ops: WriteOp[]): Promise<Array<StoredRecord | null>> {
+    return this.#ctx.driver.batch(ops, this.#ctx.now());
+  }
+
+  /** The value under `key`, or `null` when absent or expired. */
+  async get(key: string): Promise<V | null> {
+    try {
+      checkKey(key, 'kv.get');
+      await this.#enter('kv.get');
+      const record = await this.#read(key);
+      return record === null ? null : this.#decode(record);
+    } catch (error) {
+      throw withOp(error, 'kv.get', this.#ctx.driver.name);
+    }
+  }
+
+  /** The value with its version and timestamps, or `null`. */
+  async getEntry(key: string): Promise<KvEntry<V> | null> {
+    try {
+      checkKey(key, 'kv.getEntry');
+      await this.#enter('kv.getEntry');
+      const record = await this.#read(key);
+      return record === null ? null : this.#entry(record);
+    } catch (error) {
+      throw withOp(error, 'kv.getEntry', this.#ctx.driver.name);
+    }
+  }
+
+  async has(key: string): Promise<boolean> {
+    try {
+      checkKey(key, 'kv.has');
+      await this.#enter('kv.has');
+      return (await this.#read(key)) !== null;
+    } catch (error) {
+      throw withOp(error, 'kv.has', this.#ctx.driver.name);
+    }
+  }
+
+  /** Stored bytes of the value (UTF-8 JSON), or `null` when absent. */
+  async size(key: string): Promise<number | null> {
+    try {
+      checkKey(key, 'kv.size');
+      await this.#enter('kv.size');
+      const record = await this.#read(key);
+      return record === null ? null : Buffer.byteLength(record.value, 'utf8');
+    } catch (error) {
+      throw withOp(error, 'kv.size', this.#ctx.driver.name);
+    }
+  }
+
+  /** Stores `value`; returns the new entry. */
+  async set(key: string, value: V, options: SetOptions = {}): Promise<KvEntry<V>> {
+    try {
+      checkKey(key, 'kv.set');
+      checkVersion(options.ifVersion, 'kv.set');
+      const text = encodeJson(value);
+      const expiresAt = this.#expiry(options.ttl);
+      await this.#enter('kv.set');
+      const op: WriteOp = { type: 'put', space: this.#space, key, value: text, expiresAt };
+      if (options.ifVersion !== undefined) op.expect = options.ifVersion;
+      const [record] = await this.#write([op]);
+      return this.#entry(record!);
+    } catch (error) {
+      throw withOp(error, 'kv.set', this.#ctx.driver.name);
+    }
+  }
+
+  /** Deletes `key`; `true` when it existed. */
+  async delete(key: string, options: { ifVersion?: number } = {}): Promise<boolean> {
+    try {
+      checkKey(key, 'kv.delete');
+      checkVersion(options.ifVersion, 'kv.delete');
+      await this.#enter('kv.delete');
+      const op: WriteOp = { type: 'delete', space: this.#space, key };
+      if (options.ifVersion !== undefined) op.expect = options.ifVersion;
+      const [removed] = await this.#write([op]);
+      return removed !== null;
+    } catch (error) {
+      throw withOp(error, 'kv.delete', this.#ctx.driver.name);
+    }
+  }
+
+  /** Values for several keys at once, `null` where absent, in the order asked. */
+  async getMany(keys: readonly string[]): Promise<Array<V | null>> {
+    try {
+      if (!Array.isArray(keys)) throw new StrataError('BAD_INPUT', 'kv.getMany: keys must be an array');
+      for (const key of keys) checkKey(key, 'kv.getMany');
+      await this.#enter('kv.getMany');
+      const records = await this.#ctx.driver.getMany(this.#space, keys, this.#ctx.now());
+      return records.map((r) => (r === null ? null : this.#decode(r)));
+    } catch (error) {
+      throw withOp(error, 'kv.getMany', this.#ctx.driver.name);
+    }
+  }
+
+  /** Writes several entries as one atomic batch. */
+  async setMany(entries: ReadonlyArray<readonly [string, V]>, options: Pick<SetOptions, 'ttl'> = {}): Promise<void> {
+    try {
+      if (!Array.isArray(entries)) throw new StrataError('BAD_INPUT', 'kv.setMany: entries must be an array of [key, value]');
+      const expiresAt = this.#expiry(options.ttl);
+      const ops: WriteOp[] = entries.map((entry) => {
+        if (!Array.isArray(entry) || entry.length !== 2) {
+          throw new StrataError('BAD_INPUT', 'kv.setMany: each entry must be a [key, value] pair');
+        }
+        checkKey(entry[0], 'kv.setMany');
+        return { type: 'put', space: this.#space, key: entry[0], value: encodeJson(entry[1]), expiresAt };
+      });
+      await this.#enter('kv.setMany');
+      if (ops.length > 0) await this.#write(ops);
+    } catch (error) {
+      throw withOp(error, 'kv.setMany', this.#ctx.driver.name);
+    }
+  }
+
+  /** Atomically reads and deletes `key`: a single-use token can be taken once. */
+  async take(key: string): Promise<V | null> {
+    try {
+      checkKey(key, 'kv.take');
+      await this.#enter('kv.take');
+      return await retryOnConflict('kv.take', async () => {
+        const record = await this.#read(key);
+        if (record === null) return null;
+        await this.#write([{ type: 'delete', space: this.#space, key, expect: record.version }]);
+        return this.#decode(record);
+      });
+    } catch (error) {
+      throw withOp(error, 'kv.take', this.#ctx.driver.name);
+    }
+  }
+
+  /** Atomically adds `by` to a numeric value (absent counts as 0); returns the new number. */
+  async incr(key: string, by = 1, options: Pick<SetOptions, 'ttl'> = {}): Promise<number> {
+    try {
+      checkKey(key, 'kv.incr');
+      if (typeof by !== 'number' || !Number.isFinite(by)) {
+        throw new StrataError('BAD_INPUT', 'kv.incr: the increment must be a finite number');
+      }
+      const ttl = options.ttl === undefined ? undefined : this.#expiry(options.ttl);
+      await this.#enter('kv.incr');
+      return await retryOnConflict('kv.incr', async () => {
+        const record = await this.#read(key);
+        const current = record === null ? 0 : this.#decode(record);
+        if (typeof current !== 'number') {
+          throw new StrataError('BAD_INPUT', `kv.incr: the value under "${key}" is not a number`, {
+            hint: 'incr works on numbers only; delete the key or use update()',
+          });
+        }
+        const next = current + by;
+        if (!Number.isFinite(next)) throw new StrataError('BAD_INPUT', 'kv.incr: the result is not a finite number');
+        const expiresAt = ttl ?? record?.expiresAt ?? null;
+        await this.#write([
+          { type: 'put', space: this.#space, key, value: JSON.stringify(next), expiresAt, expect: record?.version ?? 0 },
+        ]);
+        return next;
+      });
+    } catch (error) {
+      throw withOp(error, 'kv.incr', this.#ctx.driver.name);
+    }
+  }
+
+  /**
+   * Atomic read-modify-write: `fn` gets the current value (or `null`) and returns the next.
+   * It may run more than once when other writers race, so keep it free of side effects.
+   * The key's expiry is kept.
+   */
+  async update(key: string, fn: (current: V | null) => V | Promise<V>): Promise<V> {
+    try {
+      checkKey(key, 'kv.update');
+      if (typeof fn !== 'function') throw new StrataError('BAD_INPUT', 'kv.update: the updater must be a function');
+      await this.#enter('kv.update');
+      return await retryOnConflict('kv.update', async () => {
+        const record = await this.#read(key);
+        const next = await fn(record === null ? null : this.#decode(record));
+        const text = encodeJson(next);
+        await this.#write([
+          { type: 'put', space: this.#space, key, value: text, expiresAt: record?.expiresAt ?? null, expect: record?.version ?? 0 },
+        ]);
+        return parseJson(text) as V;
+      });
+    } catch (error) {
+      throw withOp(error, 'kv.update', this.#ctx.driver.name);
+    }
+  }
+
+  /** Keys in key order (code point order), optionally under a prefix and after a cursor key. */
+  async list(options: ListOptions = {}): Promise<string[]> {
+    try {
+      checkPrefix(options.prefix, 'kv.list');
+      checkLimit(options.limit, 'kv.list');
+      if (options.after !== undefined) checkKey(options.after, 'kv.list');
+      await this.#enter('kv.list');
+      const records = await this.#ctx.driver.scan(
+        this.#space,
+        {
+          prefix: options.prefix,
+          after: options.after === undefined ? undefined : { key: options.after },
+          limit: options.limit,
+          keysOnly: true,
+        },
+        this.#ctx.now(),
+      );
+      return records.map((r) => r.key);
+    } catch (error) {
+      throw withOp(error, 'kv.list', this.#ctx.driver.name);
+    }
+  }
+
+  /** Every `[key, value]` in key order, read page by page so memory stays flat. */
+  async *entries(options: Pick<ListOptions, 'prefix'> = {}): AsyncGenerator<[string, V]> {
+    checkPrefix(options.prefix, 'kv.entries');
+    await this.#enter('kv.entries');
+    let after: string | undefined;
+    for (;;) {
+      this.#ctx.assertOpen('kv.entries');
+      const records = await this.#ctx.driver.scan(
+        this.#space,
+        { prefix: options.prefix, after: after === undefined ? undefined : { key: after }, limit: PAGE },
+        this.#ctx.now(),
+      );
+      for (const record of records) yield [record.key, this.#decode(record)];
+      if (records.length < PAGE) return;
+      after = records[records.length - 1]!.key;
+    }
+  }
+
+  /** Number of live keys, optionally under a prefix. */
+  async count(options: Pick<ListOptions, 'prefix'> = {}): Promise<number> {
+    try {
+      checkPrefix(options.prefix, 'kv.count');
+      await this.#enter('kv.count');
+      return await this.#ctx.driver.count(this.#space, { prefix: options.prefix }, this.#ctx.now());
+    } catch (error) {
+      throw withOp(error, 'kv.count', this.#ctx.driver.name);
+    }
+  }
+
+  /** Deletes every key (under a prefix, when given); returns how many. */
+  async clear(options: Pick<ListOptions, 'prefix'> = {}): Promise<number> {
+    try {
+      checkPrefix(options.prefix, 'kv.clear');
+      await this.#enter('kv.clear');
+      let removed = 0;
+      for (;;) {
+        const records = await this.#ctx.driver.scan(this.#space, { prefix: options.prefix, limit: PAGE, keysOnly: true }, this.#ctx.now());
+        if (records.length === 0) return removed;
+        const results = await this.#write(records.map((r) => ({ type: 'delete', space: this.#space, key: r.key })));
+        removed += results.filter((r) => r !== null).length;
+      }
+    } catch (error) {
+      throw withOp(error, 'kv.clear', this.#ctx.driver.name);
+    }
+  }
+
+  /** Calls `listener` on every change in this namespace, from this process or others. */
+  watch(listener: (change: KvChange<V>) => void): () => void {
+    this.#ctx.assertOpen('kv.watch');
+    if (this.#ctx.inTransaction) throw new StrataError('UNSUPPORTED', 'kv.watch is not available inside a transaction');
+    if (typeof listener !== 'function') throw new StrataError('BAD_INPUT', 'kv.watch: listener must be a function');
+    return this.#ctx.driver.watch((event: ChangeEvent) => {
+      if (event.space !== this.#space) return;
+      const change: KvChange<V> = { type: event.type, key: event.key, version: event.version, origin: event.origin };
+      if (event.value !== undefined) change.value = parseJson(event.value) as V;
+      listener(change);
+    });
+  }
+}

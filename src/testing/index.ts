@@ -1,0 +1,24 @@
+import { describe } from 'vitest';
+import { kvSuite } from './kv-suite.js';
+import { collectionSuite } from './collection-suite.js';
+import { storeSuite } from './store-suite.js';
+import type { DriverFactory } from './harness.js';
+
+export type { DriverFactory, Harness } from './harness.js';
+export { makeHarness, TestClock } from './harness.js';
+export { expectCode, byCodePoint } from './kv-suite.js';
+
+/**
+ * The one behavioural suite every driver and layer stack must pass (vitest).
+ * `factory(location)` opens a driver on a fresh directory per test; opening the same
+ * location again must see the same data when the driver is persistent.
+ *
+ *     runConformance('sqlite', (dir) => sqliteDriver({ path: `${dir}/db.sqlite` }));
+ */
+export function runConformance(name: string, factory: DriverFactory): void {
+  describe(`conformance: ${name}`, () => {
+    kvSuite(factory);
+    collectionSuite(factory);
+    storeSuite(factory);
+  });
+}

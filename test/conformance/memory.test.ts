@@ -1,0 +1,4 @@
+import { runConformance } from './index.js';
+import { memoryDriver } from '../../src/drivers/memory.js';
+
+runConformance('memory', () => memoryDriver());
