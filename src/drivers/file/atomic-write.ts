@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import { open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/** Temporary files start with this; snapshot names never do (their leading dots are escaped). */
+export const TEMP_PREFIX = '.tmp-';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Replaces `path` so that readers, and the disk after a power cut, hold either the old or the
+ * whole new content, never a mix: write a temp file in the same directory (so the rename
+ * never crosses file systems: no EXDEV fallback needed), fsync it, then rename it over the
+ * target. The caller fsyncs the directory once afterwards (`syncDir`) to make the rename
+ * itself durable. See https://lwn.net/Articles/457667/ for why each step is needed.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const temp = join(dirname(path), `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${basename(path)}`);
+  const handle = await open(temp, 'wx', 0o600);
+  try {
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await renameWithRetry(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Windows refuses a rename for a moment while another process (often a virus scanner) has
+ * the target open; retry briefly there, as graceful-fs does.
+ */
+async function renameWithRetry(from: string, to: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rename(from, to);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (process.platform !== 'win32' || attempt >= 10 || !(code === 'EPERM' || code === 'EACCES' || code === 'EBUSY')) throw error;
+      await sleep(10 * (attempt + 1));
+    }
+  }
+}
+
+/** Makes renames and file creations in `dir` durable. */
+export async function syncDir(dir: string): Promise<void> {
+  // Windows cannot open a directory for fsync; NTFS journals its own metadata.
+  if (process.platform === 'win32') return;
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

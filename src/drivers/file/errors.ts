@@ -1,0 +1,32 @@
+import { StrataError } from '../../errors.js';
+
+const RECOVER = 'restore the store directory from a backup, or run `strata verify` to see every damaged file';
+
+/** The store on disk is damaged: names the file and says how to recover. */
+export function corruptError(driver: string, file: string, problem: string, cause?: unknown): StrataError {
+  return new StrataError('CORRUPT', `${file}: ${problem}`, { driver, hint: RECOVER, cause, details: { file } });
+}
+
+/** A file written by a newer Strata. */
+export function unsupportedFormat(driver: string, file: string, format: string): StrataError {
+  return new StrataError('UNSUPPORTED', `${file} has format "${format}", which this version of Strata cannot read`, {
+    driver,
+    hint: 'upgrade stratadb to the version that wrote this store',
+    details: { file, format },
+  });
+}
+
+/** Maps a file-system failure to a portable code, keeping the original as `cause`. */
+export function ioError(driver: string, error: unknown, action: string, path: string): StrataError {
+  if (error instanceof StrataError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  const message = `${action} ${path} failed: ${error instanceof Error ? error.message : String(error)}`;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new StrataError('QUOTA_EXCEEDED', message, { driver, cause: error, hint: 'free disk space, then retry', details: { path } });
+  }
+  const hint =
+    code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+      ? 'check that this process may read and write the store directory'
+      : 'the file system reported an error; see `cause`';
+  return new StrataError('UNAVAILABLE', message, { driver, cause: error, hint, details: { path, code } });
+}

@@ -1,0 +1,189 @@
+import type { FileHandle } from 'node:fs/promises';
+import type { Mutation } from '../memory-state.js';
+import { crcHex } from './checksum.js';
+import { decodeRecord, recordJson } from './record.js';
+
+/**
+ * The journal: `journal.log`, append-only. Every line is `<crc32 hex of payload> <payload JSON>\n`.
+ * The first line is the header; each further line is one committed batch. A line is written
+ * by one write() and counts only when complete with a matching checksum, so a batch is atomic.
+ */
+export const FORMAT = 'strata-file/1';
+export const JOURNAL_FILE = 'journal.log';
+
+export interface JournalHeader {
+  format: string;
+  /** Changes on every compaction: tells readers the file was replaced. */
+  generation: string;
+  /** The seq of the last batch folded into the snapshots; entries here start at base + 1. */
+  base: number;
+  /** Spaces that have a snapshot file. Each must exist. */
+  spaces: string[];
+  createdAt: number;
+}
+
+export interface JournalEntry {
+  seq: number;
+  changes: Mutation[];
+  /** Spaces declared by `ensureSpace`, so they exist for every process and after reopening. */
+  declare: string[];
+}
+
+const NL = 0x0a;
+const CRC_LENGTH = 8;
+
+function frame(payload: string): Buffer {
+  const body = Buffer.from(payload, 'utf8');
+  const line = Buffer.allocUnsafe(CRC_LENGTH + 1 + body.length + 1);
+  line.write(crcHex(body), 0, 'latin1');
+  line[CRC_LENGTH] = 0x20;
+  body.copy(line, CRC_LENGTH + 1);
+  line[line.length - 1] = NL;
+  return line;
+}
+
+export function encodeHeader(header: JournalHeader): Buffer {
+  return frame(JSON.stringify(header));
+}
+
+/** One batch as one line. Values are embedded as JSON, so the journal is readable too. */
+export function encodeEntry(seq: number, changes: readonly Mutation[], declare: readonly string[] = []): Buffer {
+  let payload = `{"seq":${seq},"changes":[`;
+  for (let i = 0; i < changes.length; i++) {
+    const m = changes[i]!;
+    payload += `${i === 0 ? '' : ','}{"space":${JSON.stringify(m.space)},"key":${JSON.stringify(m.key)},"record":${m.record ? recordJson(m.record) : 'null'}}`;
+  }
+  payload += ']';
+  if (declare.length > 0) payload += `,"declare":${JSON.stringify(declare)}`;
+  return frame(`${payload}}`);
+}
+
+/** The payload of a complete line when its checksum matches, else `null`. */
+function payloadOf(buf: Buffer, start: number, end: number): string | null {
+  if (end - start < CRC_LENGTH + 2 || buf[start + CRC_LENGTH] !== 0x20) return null;
+  const body = buf.subarray(start + CRC_LENGTH + 1, end);
+  return crcHex(body) === buf.toString('latin1', start, start + CRC_LENGTH) ? body.toString('utf8') : null;
+}
+
+export function decodeHeader(payload: string): JournalHeader {
+  const h = JSON.parse(payload) as Partial<JournalHeader> | null;
+  if (h === null || typeof h !== 'object' || typeof h.format !== 'string') throw new Error('the header is not a strata journal header');
+  if (h.format !== FORMAT) return h as JournalHeader; // the caller reports the format
+  if (typeof h.generation !== 'string' || !Number.isSafeInteger(h.base) || (h.base as number) < 0) throw new Error('the header is malformed');
+  if (!Array.isArray(h.spaces) || !h.spaces.every((s) => typeof s === 'string')) throw new Error('the header space list is malformed');
+  return h as JournalHeader;
+}
+
+function decodeEntry(payload: string): JournalEntry {
+  const raw = JSON.parse(payload) as { seq?: unknown; changes?: unknown; declare?: unknown } | null;
+  if (raw === null || typeof raw !== 'object' || !Number.isSafeInteger(raw.seq) || !Array.isArray(raw.changes)) {
+    throw new Error('the entry is malformed');
+  }
+  const changes = raw.changes.map((c: unknown): Mutation => {
+    const m = c as { space?: unknown; key?: unknown; record?: unknown } | null;
+    if (m === null || typeof m !== 'object' || typeof m.space !== 'string' || typeof m.key !== 'string') throw new Error('a change is malformed');
+    return { space: m.space, key: m.key, record: m.record === null ? null : decodeRecord(m.key, m.record) };
+  });
+  const declare = raw.declare ?? [];
+  if (!Array.isArray(declare) || !declare.every((s) => typeof s === 'string')) throw new Error('the declare list is malformed');
+  return { seq: raw.seq as number, changes, declare: declare as string[] };
+}
+
+export interface ScannedEntry {
+  entry: JournalEntry;
+  /** Absolute file offset just past this line. */
+  end: number;
+}
+
+export interface Scan {
+  entries: ScannedEntry[];
+  /** Absolute offset just past the last good line: where the next append goes. */
+  end: number;
+  /** Bytes after `end` that are not a good line: a torn tail, or a line still being written. */
+  tail: number;
+  /** A bad line with good lines after it, or a checksummed line that makes no sense: real damage. */
+  corrupt?: { offset: number; problem: string };
+}
+
+function goodLineAfter(buf: Buffer, from: number): boolean {
+  for (let pos = from; pos < buf.length; ) {
+    const nl = buf.indexOf(NL, pos);
+    if (nl < 0) return false;
+    if (payloadOf(buf, pos, nl) !== null) return true;
+    pos = nl + 1;
+  }
+  return false;
+}
+
+/**
+ * Reads the entry lines in `buf`, which starts at file offset `origin`, expecting seqs from
+ * `nextSeq` on. Stops at the first line that is incomplete or fails its checksum: when only
+ * such lines follow it is a torn tail (a crash mid-append), reported in `tail`; when a good
+ * line follows, the file was damaged after the fact and `corrupt` says where.
+ */
+export function scanEntries(buf: Buffer, origin: number, nextSeq: number): Scan {
+  const entries: ScannedEntry[] = [];
+  let pos = 0;
+  let seq = nextSeq;
+  while (pos < buf.length) {
+    const nl = buf.indexOf(NL, pos);
+    if (nl < 0) break;
+    const payload = payloadOf(buf, pos, nl);
+    if (payload === null) {
+      if (goodLineAfter(buf, nl + 1)) return { entries, end: origin + pos, tail: buf.length - pos, corrupt: { offset: origin + pos, problem: 'a line fails its checksum' } };
+      break;
+    }
+    let entry: JournalEntry;
+    try {
+      entry = decodeEntry(payload);
+    } catch (error) {
+      return { entries, end: origin + pos, tail: buf.length - pos, corrupt: { offset: origin + pos, problem: (error as Error).message } };
+    }
+    if (entry.seq !== seq) {
+      return { entries, end: origin + pos, tail: buf.length - pos, corrupt: { offset: origin + pos, problem: `expected batch ${seq}, found ${entry.seq}` } };
+    }
+    seq++;
+    pos = nl + 1;
+    entries.push({ entry, end: origin + pos });
+  }
+  return { entries, end: origin + pos, tail: buf.length - pos };
+}
+
+/** Splits off and checks the header line at the start of a journal. */
+export function parseHeaderLine(buf: Buffer): { header: JournalHeader; bytes: number } {
+  const nl = buf.indexOf(NL);
+  const payload = nl < 0 ? null : payloadOf(buf, 0, nl);
+  if (payload === null) throw new Error('the header line is missing or fails its checksum');
+  return { header: decodeHeader(payload), bytes: nl + 1 };
+}
+
+/** Reads bytes [from, to) of an open file (fewer if it is shorter). */
+export async function readRange(handle: FileHandle, from: number, to: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(Math.max(0, to - from));
+  let filled = 0;
+  while (filled < buf.length) {
+    const { bytesRead } = await handle.read(buf, filled, buf.length - filled, from + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return filled === buf.length ? buf : buf.subarray(0, filled);
+}
+
+/** Reads the header of an open journal (it is written whole, by rename, so it is never torn). */
+export async function readHeader(handle: FileHandle): Promise<{ header: JournalHeader; bytes: number }> {
+  const { size } = await handle.stat();
+  // Headers are small, but the space list can grow: read more until the first newline shows up.
+  for (let want = Math.min(size, 4096); ; want = Math.min(size, want * 4)) {
+    const buf = await readRange(handle, 0, want);
+    if (buf.includes(NL) || want >= size) return parseHeaderLine(buf);
+  }
+}
+
+/** Writes all of `data` at `position`. */
+export async function writeAt(handle: FileHandle, data: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}

@@ -1,0 +1,173 @@
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { StrataError } from '../errors.js';
+import { corruptFile, sqliteError } from './sqlite-errors.js';
+
+/** Version of the tables below, kept in `strata_meta`; bump it with a migration step. */
+export const SCHEMA_VERSION = 1;
+
+/**
+ * Records of every space live in one table keyed by (space, key); `value` is JSON text so
+ * `json_extract` indexes can serve filtered scans. `strata_changes` is a short-lived log
+ * that lets other connections turn "the file changed" into change events. Later tables
+ * (migrations, journal) get their own `CREATE ... IF NOT EXISTS` here.
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS strata_meta (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS strata_records (
+  space TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  PRIMARY KEY (space, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS strata_records_expiry ON strata_records (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS strata_spaces (
+  space TEXT PRIMARY KEY,
+  spec TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS strata_changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  writer TEXT NOT NULL,
+  space TEXT NOT NULL,
+  key TEXT NOT NULL,
+  type TEXT NOT NULL,
+  version INTEGER,
+  at INTEGER NOT NULL
+);
+INSERT INTO strata_meta (name, value) VALUES ('schema', '${SCHEMA_VERSION}') ON CONFLICT (name) DO NOTHING;
+`;
+
+export interface OpenOptions {
+  path: string;
+  durability: 'full' | 'normal';
+  busyTimeoutMs: number;
+  readonly: boolean;
+  driver: string;
+}
+
+const MAGIC = 'SQLite format 3\u0000';
+
+/**
+ * Catches damage SQLite would only notice later, when it reads the missing pages: a file
+ * that is not a database, a cut-off header, or a file shorter than its header says.
+ * The size check is skipped while a WAL or rollback journal exists, since an interrupted
+ * checkpoint legitimately leaves the main file short until recovery.
+ */
+function checkHeader(path: string, driver: string): void {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    return;
+  }
+  if (size === 0) return;
+  const header = Buffer.alloc(100);
+  const fd = openSync(path, 'r');
+  let read: number;
+  try {
+    read = readSync(fd, header, 0, 100, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const magic = header.toString('latin1', 0, 16);
+  if (read < 16 || magic !== MAGIC) {
+    if (MAGIC.startsWith(magic.slice(0, read))) throw corruptFile(path, 'the file is truncated', 'open', driver);
+    throw corruptFile(path, 'the file is not a SQLite database', 'open', driver);
+  }
+  if (read < 100) throw corruptFile(path, 'the database header is truncated', 'open', driver);
+  const rawPageSize = header.readUInt16BE(16);
+  const pageSize = rawPageSize === 1 ? 65536 : rawPageSize;
+  if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) {
+    throw corruptFile(path, 'the database header is invalid', 'open', driver);
+  }
+  const pages = header.readUInt32BE(28);
+  const sizeValid = pages > 0 && header.readUInt32BE(24) === header.readUInt32BE(92);
+  const journaled = [`${path}-wal`, `${path}-journal`].some((p) => existsSync(p) && statSync(p).size > 0);
+  if (sizeValid && !journaled && size < pages * pageSize) {
+    throw corruptFile(path, `the file is truncated (${size} of ${pages * pageSize} bytes)`, 'open', driver);
+  }
+}
+
+function restrict(path: string): void {
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      chmodSync(file, 0o600);
+    } catch {
+      // -wal/-shm may not exist yet; the file may belong to another user.
+    }
+  }
+}
+
+/** Opens (creating when needed) a store file, sets the pragmas and brings the schema up to date. */
+export function openDatabase(options: OpenOptions): Database.Database {
+  const memory = options.path === ':memory:';
+  const path = memory ? options.path : resolve(options.path);
+  let created = false;
+  if (!memory) {
+    try {
+      if (!options.readonly) {
+        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        try {
+          closeSync(openSync(path, 'wx', 0o600));
+          created = true;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        }
+      }
+    } catch (error) {
+      throw new StrataError('UNAVAILABLE', `cannot create the SQLite store ${path}: ${(error as Error).message}`, {
+        op: 'open',
+        driver: options.driver,
+        cause: error,
+        hint: 'check that the directory is writable by this user',
+      });
+    }
+    checkHeader(path, options.driver);
+  }
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: options.readonly, fileMustExist: options.readonly, timeout: options.busyTimeoutMs });
+    // A schema read from an untrusted file must not run application functions.
+    db.pragma('trusted_schema = OFF');
+    if (!options.readonly) db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+    migrate(db, options);
+    if (created) restrict(path);
+    return db;
+  } catch (error) {
+    db?.close();
+    throw sqliteError(error, 'open', options.driver, path);
+  }
+}
+
+function migrate(db: Database.Database, options: OpenOptions): void {
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'strata_meta'").pluck().get() === 1;
+  const version = hasMeta
+    ? Number(db.prepare("SELECT value FROM strata_meta WHERE name = 'schema'").pluck().get() ?? 0)
+    : 0;
+  if (version > SCHEMA_VERSION) {
+    throw new StrataError('UNSUPPORTED', `the SQLite store ${options.path} was written by a newer Strata (schema ${version})`, {
+      op: 'open',
+      driver: options.driver,
+      hint: 'upgrade stratadb to open it',
+    });
+  }
+  if (version === SCHEMA_VERSION) return;
+  if (options.readonly) {
+    throw new StrataError('UNAVAILABLE', `the SQLite store ${options.path} has not been initialised`, {
+      op: 'open',
+      driver: options.driver,
+      hint: 'open it once without readonly so Strata can create its tables',
+    });
+  }
+  // Idempotent DDL in one write transaction, so two processes opening a new file at once agree.
+  db.transaction(() => db.exec(SCHEMA)).immediate();
+}

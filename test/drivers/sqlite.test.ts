@@ -1,0 +1,367 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { explainScan, sqliteConnection, sqliteDriver } from '../../src/drivers/sqlite.js';
+import { memoryDriver } from '../../src/drivers/memory.js';
+import type { ChangeEvent, Driver, ScanQuery, WriteOp } from '../../src/drivers/driver.js';
+import { StrataError } from '../../src/errors.js';
+import { parseFilter, parseSort } from '../../src/query/parse.js';
+import { sortValues } from '../../src/query/match.js';
+import { parseJson } from '../../src/codec/json.js';
+import { prefixUpperBound } from '../../src/query/sql.js';
+
+const root = mkdtempSync(join(tmpdir(), 'strata-sqlite-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let counter = 0;
+const freshPath = (): string => join(root, `case-${++counter}`, 'store.db');
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return StrataError.is(error) ? error.code : `not a StrataError: ${String(error)}`;
+  }
+  return undefined;
+}
+
+const puts = (space: string, entries: Array<[string, unknown]>, expiresAt: number | null = null): WriteOp[] =>
+  entries.map(([key, value]) => ({ type: 'put', space, key, value: JSON.stringify(value), expiresAt }));
+
+/** Deterministic PRNG so a failure reproduces. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const STRINGS = ['', 'a', 'ab', 'abc', 'abd', 'b', 'B', 'é', 'e\u0301', '😀', '😀x', 'a😀', '\uffff', '\ue000', 'zz', '10', '2', 'true', 'null', '{"x":1}', 'line\nbreak', 'q"uote', 'x\u0000y'];
+const NUMBERS = [0, -0, 1, -1, 2, 3, 1.5, -2.5, 10, 0.1 + 0.2, 1e-7, 1e21, 2 ** 60, -(2 ** 60), 2 ** 53 + 2];
+const OBJECTS = [{}, { x: 1 }, { x: 1, y: 2 }, { y: 2, x: 1 }, [], [1, 2], ['a'], [{ x: 1 }]];
+const SCALARS: unknown[] = [...STRINGS, ...NUMBERS, true, false, null];
+const ALL: unknown[] = [...SCALARS, ...OBJECTS];
+const PATHS = ['n', 's', 'b', 'z', 'm', 'o', 'o.x', 'o.y', 'o.deep.v', 'missing', 'm.x'];
+
+function makeDoc(r: () => number, i: number): unknown {
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(r() * list.length)]!;
+  if (i % 37 === 0) return pick(SCALARS); // a kv-style value that is not an object
+  const doc: Record<string, unknown> = {};
+  const maybe = (field: string, value: () => unknown): void => {
+    if (r() < 0.75) doc[field] = value();
+  };
+  maybe('n', () => pick(NUMBERS));
+  maybe('s', () => pick(STRINGS));
+  maybe('b', () => r() < 0.5);
+  maybe('z', () => (r() < 0.5 ? null : pick(ALL)));
+  maybe('m', () => (r() < 0.2 ? { x: pick(SCALARS) } : pick(ALL)));
+  maybe('o', () => {
+    const o: Record<string, unknown> = {};
+    if (r() < 0.8) o.x = pick(ALL);
+    if (r() < 0.6) o.y = pick(SCALARS);
+    if (r() < 0.5) o.deep = r() < 0.8 ? { v: pick(SCALARS) } : pick(SCALARS);
+    return r() < 0.9 ? o : pick(SCALARS);
+  });
+  return doc;
+}
+
+function makeFilter(r: () => number, depth = 0): Record<string, unknown> {
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(r() * list.length)]!;
+  const path = pick(PATHS);
+  const roll = r();
+  if (depth < 2 && roll < 0.12) {
+    const n = 1 + Math.floor(r() * 3);
+    return { [r() < 0.5 ? '$and' : '$or']: Array.from({ length: n }, () => makeFilter(r, depth + 1)) };
+  }
+  const ops = ['eq', '$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$exists', '$prefix'];
+  const op = pick(ops);
+  const comparable = (): unknown => (r() < 0.5 ? pick(NUMBERS) : pick(STRINGS));
+  switch (op) {
+    case 'eq':
+      return { [path]: pick(ALL.filter((v) => v === null || typeof v !== 'object' || Array.isArray(v) || Object.keys(v as object).length > 0)) };
+    case '$eq':
+    case '$ne':
+      return { [path]: { [op]: pick(ALL) } };
+    case '$in':
+    case '$nin':
+      return { [path]: { [op]: Array.from({ length: Math.floor(r() * 4) }, () => pick(ALL)) } };
+    case '$exists':
+      return { [path]: { $exists: r() < 0.5 } };
+    case '$prefix':
+      return { [path]: { $prefix: pick(['', 'a', 'ab', '😀', 'e', '\uffff', 'x', '1']) } };
+    default:
+      return { [path]: { [op]: comparable() } };
+  }
+}
+
+describe('sqlite driver', () => {
+  it('serves a filtered scan on an indexed field from its index', async () => {
+    const driver = sqliteDriver({ path: freshPath() });
+    try {
+      await driver.ensureSpace('tasks', { indexes: ['status', 'meta.priority'] });
+      await driver.ensureSpace('tasks', { indexes: ['status'] });
+      await driver.batch(
+        puts('tasks', Array.from({ length: 50 }, (_, i) => [`t${i}`, { status: i % 3 ? 'todo' : 'done', meta: { priority: i % 7 } }])),
+        1,
+      );
+      const now = 2;
+      const plans = [
+        explainScan(driver, 'tasks', { filter: parseFilter({ status: 'todo' }) }, now),
+        explainScan(driver, 'tasks', { filter: parseFilter({ 'meta.priority': { $gte: 3 } }), limit: 5 }, now),
+        explainScan(driver, 'tasks', { filter: parseFilter({ status: { $prefix: 'to' } }) }, now),
+        explainScan(driver, 'tasks', { filter: parseFilter({ status: { $in: ['todo', 'done'] } }) }, now),
+      ];
+      for (const plan of plans) expect(plan.join('\n')).toMatch(/USING (COVERING )?INDEX strata_ix_[0-9a-f]{24}/);
+      // A scan sorted on an indexed field walks the index instead of sorting.
+      const sorted = explainScan(driver, 'tasks', { sort: parseSort({ status: 1 }), limit: 10 }, now).join('\n');
+      expect(sorted).toMatch(/INDEX strata_ix_/);
+      expect(sorted).not.toMatch(/TEMP B-TREE/);
+      const result = await driver.scan('tasks', { filter: parseFilter({ 'meta.priority': { $gte: 5 } }) }, now);
+      expect(result.map((r) => r.key).sort()).toEqual(
+        Array.from({ length: 50 }, (_, i) => i).filter((i) => i % 7 >= 5).map((i) => `t${i}`).sort(),
+      );
+      expect(await driver.spaces()).toEqual(['tasks']);
+    } finally {
+      await driver.close();
+    }
+  });
+
+  it('returns exactly what the in-memory matcher returns for random documents and queries', async () => {
+    const r = rng(20240611);
+    const sqlite = sqliteDriver({ path: freshPath(), durability: 'normal' });
+    const memory = memoryDriver();
+    try {
+      await sqlite.ensureSpace('docs', { indexes: ['n', 's', 'o.x'] });
+      const ops: WriteOp[] = [];
+      for (let i = 0; i < 400; i++) {
+        const key = i % 50 === 0 ? `k😀${i}` : i % 41 === 0 ? `k\uffff${i}` : `k${String(i).padStart(3, '0')}`;
+        const expiresAt = i % 23 === 0 ? 500 : i % 29 === 0 ? 5_000 : null;
+        ops.push({ type: 'put', space: 'docs', key, value: JSON.stringify(makeDoc(r, i)), expiresAt });
+      }
+      await sqlite.batch(ops, 100);
+      await memory.batch(ops, 100);
+      const now = 1_000;
+      let compared = 0;
+      for (let q = 0; q < 400; q++) {
+        const filter = parseFilter(makeFilter(r));
+        const sortFields = [...PATHS].sort(() => r() - 0.5).slice(0, Math.floor(r() * 4));
+        const sort = sortFields.map((f) => ({ path: f.split('.'), dir: (r() < 0.5 ? 1 : -1) as 1 | -1 }));
+        const prefix = r() < 0.15 ? 'k1' : r() < 0.05 ? 'k😀' : undefined;
+        const query: ScanQuery = { filter, sort, prefix };
+        const context = JSON.stringify({ q, filter, sort, prefix });
+        const want = (await memory.scan('docs', query, now)).map((x) => x.key);
+        const got = (await sqlite.scan('docs', query, now)).map((x) => x.key);
+        expect(got, context).toEqual(want);
+        expect(await sqlite.count('docs', { filter, prefix }, now), context).toBe(want.length);
+        const offset = Math.floor(r() * 5);
+        const limit = 1 + Math.floor(r() * 10);
+        const window = (await sqlite.scan('docs', { ...query, offset, limit, keysOnly: r() < 0.5 }, now)).map((x) => x.key);
+        expect(window, context).toEqual(want.slice(offset, offset + limit));
+        if (q % 4 === 0) {
+          // Keyset pagination: pages concatenate to the whole result, and both drivers agree page by page.
+          const pageSize = 1 + Math.floor(r() * 25);
+          const seen: string[] = [];
+          let after: ScanQuery['after'];
+          for (;;) {
+            const page = await sqlite.scan('docs', { ...query, after, limit: pageSize }, now);
+            const oracle = await memory.scan('docs', { ...query, after, limit: pageSize }, now);
+            expect(page.map((x) => x.key), context).toEqual(oracle.map((x) => x.key));
+            seen.push(...page.map((x) => x.key));
+            if (page.length < pageSize) break;
+            const last = page[page.length - 1]!;
+            after = { key: last.key, values: sortValues(parseJson(last.value), sort) };
+          }
+          expect(seen, context).toEqual(want);
+        }
+        compared += want.length;
+      }
+      expect(compared).toBeGreaterThan(1000);
+    } finally {
+      await sqlite.close();
+      await memory.close();
+    }
+  });
+
+  it('computes prefix upper bounds in code-point order', () => {
+    expect(prefixUpperBound('ab')).toBe('ac');
+    expect(prefixUpperBound('a\u{10ffff}')).toBe('b');
+    expect(prefixUpperBound('\u{10ffff}')).toBeNull();
+    expect(prefixUpperBound('a\ud7ff')).toBe('a\ue000');
+    expect(prefixUpperBound('😀')).toBe('😁');
+  });
+
+  it('creates the directory 0700 and the database files 0600', async () => {
+    const path = freshPath();
+    const driver = sqliteDriver({ path });
+    try {
+      await driver.batch(puts('app', [['token', 'secret']]), 1);
+      expect(statSync(join(path, '..')).mode & 0o777).toBe(0o700);
+      for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+        expect(existsSync(file), file).toBe(true);
+        expect(statSync(file).mode & 0o777, file).toBe(0o600);
+      }
+    } finally {
+      await driver.close();
+    }
+  });
+
+  it('reports a garbled or truncated file as CORRUPT', async () => {
+    const garbled = freshPath();
+    const real = freshPath();
+    sqliteDriver({ path: garbled }).close();
+    writeFileSync(garbled, randomBytes(8192));
+    expect(codeOf(() => sqliteDriver({ path: garbled }))).toBe('CORRUPT');
+
+    const driver = sqliteDriver({ path: real });
+    await driver.batch(puts('big', Array.from({ length: 300 }, (_, i) => [`k${i}`, { text: 'x'.repeat(500), i }])), 1);
+    await driver.close();
+    const size = statSync(real).size;
+    expect(size).toBeGreaterThan(100_000);
+    truncateSync(real, Math.floor(size / 2));
+    expect(codeOf(() => sqliteDriver({ path: real }))).toBe('CORRUPT');
+    truncateSync(real, 60);
+    expect(codeOf(() => sqliteDriver({ path: real }))).toBe('CORRUPT');
+
+    // A damaged page inside an otherwise well-sized file surfaces as CORRUPT on use or verify.
+    const damaged = freshPath();
+    const d1 = sqliteDriver({ path: damaged });
+    await d1.batch(puts('big', Array.from({ length: 300 }, (_, i) => [`k${i}`, { text: 'y'.repeat(500), i }])), 1);
+    await d1.close();
+    const bytes = readFileSync(damaged);
+    bytes.fill(0xa5, 4096 * 3, 4096 * 3 + 2048);
+    writeFileSync(damaged, bytes);
+    let code: string | undefined;
+    try {
+      const d2 = sqliteDriver({ path: damaged });
+      try {
+        const report = await d2.verify();
+        code = report.ok ? 'ok' : report.issues[0]!.code;
+        if (report.ok) await d2.scan('big', {}, 2);
+      } finally {
+        await d2.close();
+      }
+    } catch (error) {
+      code = StrataError.is(error) ? error.code : String(error);
+    }
+    expect(code).toBe('CORRUPT');
+  });
+
+  it('delivers writes from another connection to watchers as remote events', async () => {
+    const path = freshPath();
+    const a = sqliteDriver({ path });
+    const b = sqliteDriver({ path });
+    try {
+      const seenByB: ChangeEvent[] = [];
+      const seenByA: ChangeEvent[] = [];
+      const stopB = b.watch((e) => seenByB.push(e));
+      const stopA = a.watch((e) => seenByA.push(e));
+      await a.batch(puts('kv', [['x', 1]]), 10);
+      await a.batch([{ type: 'delete', space: 'kv', key: 'x' }], 11);
+      await b.batch(puts('kv', [['y', 2]]), 12);
+      const deadline = Date.now() + 3_000;
+      while (seenByB.filter((e) => e.origin === 'remote').length < 2 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(seenByB).toEqual([
+        { space: 'kv', key: 'y', type: 'put', version: 1, value: '2', origin: 'local' },
+        { space: 'kv', key: 'x', type: 'put', version: 1, origin: 'remote' },
+        { space: 'kv', key: 'x', type: 'delete', version: null, origin: 'remote' },
+      ].sort((p, q) => (p.origin === q.origin ? 0 : p.origin === 'local' ? -1 : 1)));
+      while (seenByA.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(seenByA.map((e) => `${e.origin}:${e.type}:${e.key}`)).toEqual(['local:put:x', 'local:delete:x', 'remote:put:y']);
+      expect(seenByA[2]!.value).toBe('2');
+      stopA();
+      stopB();
+      stopB();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('sets the synchronous pragma from durability, in WAL mode', async () => {
+    const full = sqliteDriver({ path: freshPath() });
+    const normal = sqliteDriver({ path: freshPath(), durability: 'normal', busyTimeoutMs: 1234 });
+    try {
+      expect(sqliteConnection(full).pragma('synchronous', { simple: true })).toBe(2);
+      expect(sqliteConnection(normal).pragma('synchronous', { simple: true })).toBe(1);
+      expect(sqliteConnection(full).pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(sqliteConnection(full).pragma('busy_timeout', { simple: true })).toBe(10_000);
+      expect(sqliteConnection(normal).pragma('busy_timeout', { simple: true })).toBe(1234);
+    } finally {
+      await full.close();
+      await normal.close();
+    }
+  });
+
+  it('rejects every call with CLOSED after close()', async () => {
+    const driver = sqliteDriver({ path: freshPath() });
+    await driver.close();
+    await driver.close();
+    const calls: Array<() => Promise<unknown>> = [
+      () => driver.get('a', 'b', 1),
+      () => driver.getMany('a', ['b'], 1),
+      () => driver.scan('a', {}, 1),
+      () => driver.count('a', {}, 1),
+      () => driver.batch(puts('a', [['b', 1]]), 1),
+      () => driver.ensureSpace('a', {}),
+      () => driver.spaces(),
+      () => driver.purgeExpired(1),
+      () => driver.stats(),
+      () => driver.verify(),
+    ];
+    for (const call of calls) await expect(call()).rejects.toMatchObject({ code: 'CLOSED' });
+    expect(codeOf(() => driver.watch(() => {}))).toBe('CLOSED');
+  });
+
+  it('keeps versions, expiry and batch atomicity like the memory driver', async () => {
+    const path = freshPath();
+    const driver = sqliteDriver({ path });
+    try {
+      const [first] = await driver.batch(puts('kv', [['a', 1]], 50), 10);
+      expect(first).toMatchObject({ version: 1, createdAt: 10, updatedAt: 10, expiresAt: 50 });
+      const [second] = await driver.batch(puts('kv', [['a', 2]], 50), 20);
+      expect(second).toMatchObject({ version: 2, createdAt: 10, updatedAt: 20 });
+      expect(await driver.get('kv', 'a', 49)).toMatchObject({ value: '2', version: 2 });
+      expect(await driver.get('kv', 'a', 50)).toBeNull();
+      expect(await driver.getMany('kv', ['a', 'zz', 'a'], 60)).toEqual([null, null, null]);
+      // Expired counts as absent: expect 0 passes and the version starts again at 1.
+      const [third] = await driver.batch([{ ...puts('kv', [['a', 3]])[0]!, expect: 0 } as WriteOp], 60);
+      expect(third).toMatchObject({ version: 1, createdAt: 60, expiresAt: null });
+      await expect(
+        driver.batch([...puts('kv', [['b', 1]]), { type: 'check', space: 'kv', key: 'a', expect: 7 }], 70),
+      ).rejects.toMatchObject({ code: 'CONFLICT', details: { index: 1, key: 'a', expected: 7, actual: 1 } });
+      expect(await driver.get('kv', 'b', 70)).toBeNull();
+      const results = await driver.batch(
+        [
+          ...puts('kv', [['b', 1]]),
+          { type: 'put', space: 'kv', key: 'b', value: '2', expiresAt: null, expect: 1 },
+          { type: 'delete', space: 'kv', key: 'b', expect: 2 },
+          { type: 'delete', space: 'kv', key: 'never' },
+          { type: 'check', space: 'kv', key: 'b', expect: 0 },
+        ],
+        80,
+      );
+      expect(results.map((x) => x?.version ?? null)).toEqual([1, 2, 2, null, null]);
+      expect(await driver.getMany('kv', ['a', 'b'], 80)).toMatchObject([{ key: 'a', value: '3' }, null]);
+      await driver.batch(puts('kv', [['t1', 1], ['t2', 2]], 90), 80);
+      expect(await driver.purgeExpired(100)).toBe(2);
+      const stats = await driver.stats();
+      expect(stats).toMatchObject({ driver: 'sqlite', location: path, spaces: [{ space: 'kv', records: 1, bytes: 2 }] });
+      expect(stats.storageBytes).toBeGreaterThan(0);
+      expect(await driver.verify()).toEqual({ ok: true, checked: 1, issues: [] });
+    } finally {
+      await driver.close();
+    }
+    const reopened = sqliteDriver({ path, readonly: true });
+    try {
+      expect(await reopened.get('kv', 'a', 100)).toMatchObject({ value: '3', version: 1 });
+      await expect(reopened.batch(puts('kv', [['c', 1]]), 100)).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    } finally {
+      await reopened.close();
+    }
+  });
+});
