@@ -1,0 +1,144 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Command } from 'commander';
+import type { Store } from '../../store.js';
+import { StrataError } from '../../errors.js';
+import { Cli } from '../context.js';
+import { intOption } from '../args.js';
+import { progress } from '../progress.js';
+import { deployments, REPOS, STATUSES, type Deployment } from '../demo-data.js';
+import { printDemo, type DemoResult, type Phase } from '../demo-report.js';
+
+interface DemoOptions {
+  records: number;
+  batch: number;
+  seed: number;
+}
+
+const MAX_RECORDS = 1_000_000;
+
+/** `strata demo`: the deploy-tracker app of seed 000, run for real on the store. */
+export function register(program: Command): void {
+  program
+    .command('demo')
+    .description('run the deploy-tracker sample app on the store: tokens, settings, deployments, dedupe')
+    .option('--records <n>', 'deployment records to write (about 15% are duplicates)', intOption('--records', { min: 1 }), 5000)
+    .option('--batch <n>', 'records per insertMany batch', intOption('--batch', { min: 1 }), 250)
+    .option('--seed <n>', 'seed for the generated data (same seed, same data)', intOption('--seed'), 0)
+    .addHelpText(
+      'after',
+      `
+What it does, phase by phase (each timed):
+  auth      persistAccessToken / persistRefreshToken: kv "auth" (the access token with a 1h ttl)
+  settings  setData / getData: kv "app" (settings, lastSync, and demoRuns counting runs)
+  reset     empties the "deployments" collection: every run starts it afresh
+  insert    <n> deployment records, about 15% of them a later status of an earlier deployment,
+            with insertMany in batches (key: recordId; indexes: status, repoName, createdAt)
+  queries   failed deployments of web-app, newest first; counts per status
+  dedupe    pruneDupes: dedupe({ by: 'id' }) keeps the newest record of each deployment
+Then a summary of what is stored. Default store: the embedded sqlite:.strata/strata.db.`,
+    )
+    .action(async (options: DemoOptions, command: Command) => {
+      const cli = Cli.of(command);
+      if (options.records > MAX_RECORDS)
+        throw new StrataError('BAD_INPUT', `--records is at most ${MAX_RECORDS.toLocaleString('en-US')}`);
+      const result = await cli.withStore('write', (store) => runDemo(cli, store, options));
+      printDemo(cli, result);
+    });
+}
+
+async function runDemo(cli: Cli, store: Store, options: DemoOptions): Promise<DemoResult> {
+  const phases: Phase[] = [];
+  const timed = async <T>(name: string, records: number | ((r: T) => number), fn: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    const result = await fn();
+    phases.push({ name, ms: performance.now() - started, records: typeof records === 'number' ? records : records(result) });
+    return result;
+  };
+
+  // 1. OAuth callback: persistAccessToken / persistRefreshToken.
+  const auth = store.kv<string>('auth');
+  await timed('auth', 3, async () => {
+    const access = `gho_${randomBytes(27).toString('base64url')}`;
+    await auth.set('accessToken', access, { ttl: '1h' });
+    await auth.set('refreshToken', `ghr_${randomBytes(45).toString('base64url')}`);
+    if ((await auth.get('accessToken')) !== access)
+      throw new StrataError('INTEGRITY', 'demo: the access token did not read back');
+  });
+
+  // 2. App settings: setData / getData.
+  const app = store.kv('app');
+  const run = await timed('settings', 4, async () => {
+    await app.set('settings', { pollInterval: '30s', notify: ['failed'], repos: REPOS.slice(0, 4), theme: 'dark' });
+    await app.set('lastSync', new Date().toISOString());
+    await app.get('settings');
+    return app.incr('demoRuns');
+  });
+
+  // 3. The deployments collection, emptied so every run reports the same shape of numbers.
+  const docs = store.collection('deployments', { key: 'recordId', indexes: ['status', 'repoName', 'createdAt'] });
+  const cleared = await timed(
+    'reset',
+    (n) => n,
+    () => docs.deleteWhere({}),
+  );
+
+  // 4. The webhook's records, in batches, with a progress bar.
+  let duplicatesWritten = 0;
+  let batches = 0;
+  await timed('insert', options.records, async () => {
+    const bar = progress(cli, 'deployments', options.records);
+    try {
+      let pending: Deployment[] = [];
+      const flush = async (): Promise<void> => {
+        await docs.insertMany(pending);
+        bar.advance(pending.length);
+        batches++;
+        pending = [];
+      };
+      for (const { doc, dupe } of deployments({ total: options.records, seed: options.seed, end: Date.now() })) {
+        if (dupe) duplicatesWritten++;
+        pending.push(doc);
+        if (pending.length >= options.batch) await flush();
+      }
+      if (pending.length > 0) await flush();
+    } finally {
+      bar.stop();
+    }
+  });
+
+  // 5. What the dashboard asks: one repo's failures, newest first; counts per status.
+  const repo = REPOS[0]!;
+  const countPerStatus = async (): Promise<number[]> => Promise.all(STATUSES.map((status) => docs.count({ status })));
+  const queried = await timed('queries', STATUSES.length + 2, async () => {
+    const newest = (await docs.query(
+      { repoName: repo, status: 'failed' },
+      { sort: { createdAt: -1 }, limit: 5 },
+    )) as unknown as Deployment[];
+    const failed = await docs.count({ repoName: repo, status: 'failed' });
+    return { newest, failed, before: await countPerStatus() };
+  });
+
+  // 6. The nightly cron: pruneDupes.
+  const before = await docs.count();
+  const duplicatesRemoved = await timed('dedupe', before, () => docs.dedupe({ by: 'id' }));
+  const after = await countPerStatus();
+  const remaining = await docs.count();
+
+  const perStatus = Object.fromEntries(STATUSES.map((s, i) => [s, { before: queried.before[i]!, after: after[i]! }]));
+  return {
+    url: cli.url,
+    run,
+    records: options.records,
+    batchSize: options.batch,
+    batches,
+    cleared,
+    duplicatesWritten,
+    duplicatesRemoved,
+    remaining,
+    failedOfRepo: { repo, count: queried.failed, newest: queried.newest },
+    perStatus,
+    phases,
+    stats: await store.stats(),
+  };
+}

@@ -1,0 +1,103 @@
+import type { Command } from 'commander';
+import { StrataError } from '../../errors.js';
+import type { Duration } from '../../codec/duration.js';
+import { Cli } from '../context.js';
+import { intOption, parseObjectArg, parseValueArg, ttlOption } from '../args.js';
+import { formatExpiry } from '../output.js';
+
+interface SetOptions {
+  collection?: boolean;
+  string?: boolean;
+  ttl?: Duration;
+  ifVersion?: number;
+  keyField?: string;
+  patch?: boolean;
+}
+
+/** `strata set <name> <key> <value>`: writes a kv value, or with -c a document. */
+export function register(program: Command): void {
+  program
+    .command('set')
+    .description('write a value under a key (kv), or a document (-c)')
+    .argument('<name>', 'kv namespace (or collection with -c); created on first write')
+    .argument('<key>', 'key (or document key with -c)')
+    .argument('<value>', 'JSON value (a JSON object with -c)')
+    .option('-c, --collection', '<name> is a collection')
+    .option('--string', 'store <value> as a plain string instead of parsing JSON')
+    .option('--ttl <duration>', 'kv: expire after 500ms, 30s, 10m, 12h, 7d, 2w or ms', ttlOption)
+    .option(
+      '--if-version <n>',
+      'write only if the stored version is n (0: only if absent), else CONFLICT',
+      intOption('--if-version'),
+    )
+    .option('--key-field <field>', "-c: the collection's key field", 'id')
+    .option('--patch', '-c: merge <value> into the stored document (NOT_FOUND when absent)')
+    .addHelpText(
+      'after',
+      `
+Values are JSON: 42, true, '"dark"', '{"theme":"dark"}'. Bare text is refused (exit 2)
+unless --string is given. Prints the new version; --json prints {key, version, expiresAt}.
+
+Examples:
+  strata set app settings '{"theme":"dark","autoMerge":true}'
+  strata set auth accessToken abc123 --string --ttl 1h
+  strata set app counter 5 --if-version 3
+  strata set -c deployments rec-9 '{"recordId":"rec-9","status":"failed"}' --key-field recordId
+  strata set -c deployments rec-9 '{"status":"success"}' --patch --if-version 1`,
+    )
+    .action(async (name: string, key: string, text: string, options: SetOptions, command: Command) => {
+      const cli = Cli.of(command);
+      if (!options.collection && (options.patch || command.getOptionValueSource('keyField') === 'cli')) {
+        throw new StrataError('BAD_INPUT', '--patch and --key-field apply to collections only', { hint: 'add -c' });
+      }
+      if (options.collection && options.ttl !== undefined) {
+        throw new StrataError('BAD_INPUT', '--ttl applies to kv keys only', {
+          hint: 'collections expire documents with their own ttl option',
+        });
+      }
+      if (options.collection && options.string) throw new StrataError('BAD_INPUT', '--string applies to kv values only');
+      const value = options.collection ? parseObjectArg(text, 'the document') : parseValueArg(text, options.string ?? false);
+      await cli.withStore('write', async (store) => {
+        let result: { key: string; version: number; expiresAt: Date | null };
+        if (!options.collection) {
+          const entry = await store.kv(name).set(key, value, { ttl: options.ttl, ifVersion: options.ifVersion });
+          result = { key: entry.key, version: entry.version, expiresAt: entry.expiresAt };
+        } else {
+          result = await writeDocument(
+            store.collection(name, { key: options.keyField ?? 'id' }),
+            key,
+            value as Record<string, unknown>,
+            options,
+          );
+        }
+        if (cli.json) return cli.data(result);
+        const expiry = result.expiresAt === null ? '' : `, expires ${formatExpiry(result.expiresAt)}`;
+        cli.info(`set ${name}/${result.key} (version ${result.version}${expiry})`);
+      });
+    });
+}
+
+interface DocHandle {
+  insert(doc: Record<string, unknown>): Promise<unknown>;
+  set(id: string, doc: Record<string, unknown>): Promise<unknown>;
+  update(id: string, patch: Record<string, unknown>, options: { ifVersion?: number }): Promise<unknown>;
+  getEntry(id: string): Promise<{ key: string; version: number; expiresAt: Date | null } | null>;
+}
+
+async function writeDocument(docs: DocHandle, key: string, doc: Record<string, unknown>, options: SetOptions) {
+  if (options.patch) await docs.update(key, doc, options.ifVersion === undefined ? {} : { ifVersion: options.ifVersion });
+  else if (options.ifVersion === 0) {
+    const field = options.keyField ?? 'id';
+    if (doc[field] !== undefined && String(doc[field]) !== key) {
+      throw new StrataError('BAD_INPUT', `the document's "${field}" is ${JSON.stringify(doc[field])}, not "${key}"`);
+    }
+    await docs.insert({ ...doc, [field]: doc[field] ?? key });
+  } else if (options.ifVersion !== undefined) {
+    throw new StrataError('BAD_INPUT', 'for documents --if-version n > 0 needs --patch', {
+      hint: 'use --if-version 0 to insert only when absent, or --patch --if-version n to update a known version',
+    });
+  } else await docs.set(key, doc);
+  const entry = await docs.getEntry(key);
+  if (entry === null) throw new StrataError('NOT_FOUND', `document "${key}" vanished right after the write`);
+  return { key: entry.key, version: entry.version, expiresAt: entry.expiresAt };
+}

@@ -1,0 +1,98 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { DEFAULT_URL, openStore, type Store } from '../store.js';
+import { StrataError } from '../errors.js';
+
+/** Options every command accepts (before or after the command name). */
+export interface GlobalOptions {
+  url?: string;
+  json?: boolean;
+  quiet?: boolean;
+  debug?: boolean;
+}
+
+/** What a command needs from the command line: the store URL and how to print. */
+export class Cli {
+  readonly url: string;
+  readonly json: boolean;
+  readonly quiet: boolean;
+
+  constructor(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env) {
+    this.url = options.url ?? (env.STRATA_URL || DEFAULT_URL);
+    this.json = options.json ?? false;
+    this.quiet = options.quiet ?? false;
+  }
+
+  /** The options of `command` merged with the global ones. */
+  static of(command: Command): Cli {
+    return new Cli(command.optsWithGlobals<GlobalOptions>());
+  }
+
+  /** Data output (what the command is for): always printed. */
+  out(text: string): void {
+    process.stdout.write(`${text}\n`);
+  }
+
+  /** One JSON document on stdout (the --json contract). */
+  data(value: unknown): void {
+    process.stdout.write(`${JSON.stringify(value)}\n`);
+  }
+
+  /** Human chatter on stdout: confirmations, summaries. Silent with --json or --quiet. */
+  info(text: string): void {
+    if (!this.json && !this.quiet) process.stdout.write(`${text}\n`);
+  }
+
+  /** Notes for a person watching, on stderr so stdout stays clean. Silent with --quiet. */
+  note(text: string): void {
+    if (!this.quiet) process.stderr.write(`${text}\n`);
+  }
+
+  /**
+   * Opens the store, runs `fn`, and always closes it so the process can exit on its own.
+   * `read` refuses to create a store that does not exist yet (NOT_FOUND) rather than leave
+   * an empty file behind after a typo in --url.
+   */
+  async withStore<T>(mode: 'read' | 'write', fn: (store: Store) => Promise<T>): Promise<T> {
+    if (mode === 'read') {
+      const path = localPath(this.url);
+      if (path !== null && !existsSync(path)) {
+        throw new StrataError('NOT_FOUND', `no store at ${path}`, {
+          hint: 'check --url / STRATA_URL, or create it with `strata set` or `strata demo`',
+          details: { location: path },
+        });
+      }
+    }
+    const store = await openStore({ url: this.url, sweepInterval: false });
+    try {
+      return await fn(store);
+    } finally {
+      await store.close();
+    }
+  }
+}
+
+/** The file or directory a `sqlite:` / `file:` URL names (as the driver registry reads it); null otherwise. */
+export function localPath(url: string): string | null {
+  const match = /^(sqlite|file):([^?]*)/i.exec(url);
+  if (match === null) return null;
+  const target = match[2]!;
+  if (target === ':memory:' || target === '') return null;
+  return resolve(decodeURIComponent(target.startsWith('//') ? target.slice(2) : target));
+}
+
+/** A kv namespace or collection that must already hold data (read commands never create one). */
+export async function requireSpace(store: Store, kind: 'kv' | 'collection', name: string): Promise<void> {
+  const names = await store.names();
+  const mine = kind === 'kv' ? names.kv : names.collections;
+  if (mine.includes(name)) return;
+  const other = kind === 'kv' ? names.collections : names.kv;
+  const label = kind === 'kv' ? 'kv namespace' : 'collection';
+  let hint: string;
+  if (other.includes(name)) hint = kind === 'kv' ? `"${name}" is a collection: add -c` : `"${name}" is a kv namespace: drop -c`;
+  else
+    hint =
+      mine.length > 0 ? `${label}s in this store: ${mine.join(', ')}` : `this store has no ${label}s yet; see \`strata list\``;
+  throw new StrataError('NOT_FOUND', `no ${label} "${name}"`, { hint, details: { kind, name } });
+}

@@ -1,0 +1,43 @@
+import { StrataError } from '../errors.js';
+import { EXIT, exitCodeFor, type ExitCode } from './exit-codes.js';
+
+/** True when stack traces were asked for (`--debug` or STRATA_DEBUG=1). */
+export function debugWanted(argv: readonly string[] = process.argv, env: NodeJS.ProcessEnv = process.env): boolean {
+  return argv.includes('--debug') || (env.STRATA_DEBUG !== undefined && env.STRATA_DEBUG !== '' && env.STRATA_DEBUG !== '0');
+}
+
+/** The message without the ` (hint)` suffix StrataError appends, so the hint prints once. */
+export function bareMessage(error: StrataError): string {
+  const suffix = error.hint === undefined ? '' : ` (${error.hint})`;
+  return suffix !== '' && error.message.endsWith(suffix) ? error.message.slice(0, -suffix.length) : error.message;
+}
+
+function causes(error: unknown): string[] {
+  const out: string[] = [];
+  let cause = (error as { cause?: unknown }).cause;
+  for (let depth = 0; cause !== undefined && depth < 5; depth++) {
+    out.push(cause instanceof Error ? (cause.stack ?? cause.message) : String(cause));
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return out;
+}
+
+/**
+ * Prints a failure on stderr and returns the exit code. A StrataError prints as
+ * `error <CODE>: message` plus its hint; a stack only in debug mode.
+ */
+export function reportError(error: unknown, debug: boolean): ExitCode {
+  if (error instanceof StrataError) {
+    const lines = [`error ${error.code}: ${bareMessage(error)}`];
+    if (error.hint !== undefined) lines.push(`hint: ${error.hint}`);
+    if (debug) lines.push(error.stack ?? '', ...causes(error).map((c) => `caused by: ${c}`));
+    process.stderr.write(`${lines.join('\n')}\n`);
+    return exitCodeFor(error.code);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  const lines = [`error: ${message}`];
+  if (debug) lines.push(error instanceof Error ? (error.stack ?? '') : '', ...causes(error).map((c) => `caused by: ${c}`));
+  else lines.push('hint: this is unexpected; run again with --debug (or STRATA_DEBUG=1) for the stack trace and report it');
+  process.stderr.write(`${lines.join('\n')}\n`);
+  return EXIT.FAILURE;
+}
