@@ -2,18 +2,24 @@ import { StrataError } from '../errors.js';
 
 const RECOVER = 'restore the file from a backup (`strata restore`) or check it with `strata verify`';
 
-/** Maps a better-sqlite3 / SQLite error to a StrataError carrying `op`, `driver` and `cause`. */
-export function sqliteError(error: unknown, op: string, driver: string, location?: string): StrataError {
-  if (error instanceof StrataError) {
-    if (error.op === undefined) (error as { op: string | undefined }).op = op;
-    return error;
-  }
+/**
+ * Maps a better-sqlite3 / SQLite error to a StrataError carrying `driver`, `cause` and the
+ * SQLite code. `op` is set only for `open`: for driver methods the public layer (kv.ts,
+ * collection.ts) fills in the user's operation (`kv.set`), and the driver method goes in
+ * `details.driverOp`.
+ */
+export function sqliteError(error: unknown, driverOp: string, driver: string, location?: string): StrataError {
+  if (error instanceof StrataError) return error;
   const code = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : '';
   const message = error instanceof Error ? error.message : String(error);
   const where = location ? ` (${location})` : '';
-  const options = { op, driver, cause: error, details: { sqliteCode: code, location } };
+  const op = driverOp === 'open' ? 'open' : undefined;
+  const options = { op, driver, cause: error, details: { sqliteCode: code, location, driverOp } };
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
-    return new StrataError('CORRUPT', `the SQLite store${where} is damaged or not a database: ${message}`, { ...options, hint: RECOVER });
+    return new StrataError('CORRUPT', `the SQLite store${where} is damaged or not a database: ${message}`, {
+      ...options,
+      hint: RECOVER,
+    });
   }
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return new StrataError('LOCKED', `the SQLite store${where} is locked by another connection: ${message}`, {
@@ -45,7 +51,7 @@ export function sqliteError(error: unknown, op: string, driver: string, location
       hint: 'check that the directory exists and is writable by this user',
     });
   }
-  return new StrataError('UNAVAILABLE', `${op} failed: ${message}`, {
+  return new StrataError('UNAVAILABLE', `SQLite ${driverOp} failed${where}: ${message}`, {
     ...options,
     hint: 'SQLite reported an unexpected error; see `cause`',
   });

@@ -7,11 +7,15 @@ import { corruptFile, sqliteError } from './sqlite-errors.js';
 /** Version of the tables below, kept in `strata_meta`; bump it with a migration step. */
 export const SCHEMA_VERSION = 1;
 
+const PLANNER_ROWS = 1_000_000;
+const PLANNER_ROWS_PER_SPACE = 10_000;
+
 /**
  * Records of every space live in one table keyed by (space, key); `value` is JSON text so
- * `json_extract` indexes can serve filtered scans. `strata_changes` is a short-lived log
- * that lets other connections turn "the file changed" into change events. Later tables
- * (migrations, journal) get their own `CREATE ... IF NOT EXISTS` here.
+ * `json_extract` indexes can serve filtered scans. `strata_changes` is a short-lived log, one
+ * row per committed batch with a JSON array of [space, key, version | null] (null: deleted),
+ * written while a connection listed in `strata_watchers` wants remote change events (see
+ * sqlite-watch.ts). Later tables (migrations, journal) get their own `CREATE ... IF NOT EXISTS` here.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS strata_meta (
@@ -33,17 +37,50 @@ CREATE TABLE IF NOT EXISTS strata_spaces (
   space TEXT PRIMARY KEY,
   spec TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS strata_watchers (
+  id TEXT PRIMARY KEY,
+  seen INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS strata_changes (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   writer TEXT NOT NULL,
-  space TEXT NOT NULL,
-  key TEXT NOT NULL,
-  type TEXT NOT NULL,
-  version INTEGER,
-  at INTEGER NOT NULL
+  at INTEGER NOT NULL,
+  changes TEXT NOT NULL
 );
 INSERT INTO strata_meta (name, value) VALUES ('schema', '${SCHEMA_VERSION}') ON CONFLICT (name) DO NOTHING;
+ANALYZE sqlite_schema;
+INSERT INTO sqlite_stat1 (tbl, idx, stat)
+  SELECT 'strata_records', 'sqlite_autoindex_strata_records_1', '${PLANNER_ROWS} ${PLANNER_ROWS_PER_SPACE} 1'
+  WHERE NOT EXISTS (SELECT 1 FROM sqlite_stat1 WHERE tbl = 'strata_records');
+ANALYZE sqlite_schema;
 `;
+
+/**
+ * Without statistics SQLite guesses that `space = ?` selects about ten rows, and then prefers
+ * walking a whole space by primary key over a field index plus row lookups. Seeding
+ * `sqlite_stat1` with "many rows per space, few per indexed value" makes filtered scans use
+ * their index; a later real ANALYZE (e.g. `PRAGMA optimize`) replaces these guesses.
+ */
+function planIndexStats(db: Database.Database, index: string): void {
+  const stat = (idx: string): string | undefined =>
+    db.prepare<[string], string>("SELECT stat FROM sqlite_stat1 WHERE tbl = 'strata_records' AND idx = ?").pluck().get(idx);
+  if (stat(index) !== undefined) return;
+  const [rows, perSpace] = (stat('sqlite_autoindex_strata_records_1') ?? '').split(' ');
+  const known = Number(rows) > 0 && Number(perSpace) > 0;
+  const estimate = known ? `${rows} ${perSpace} 10` : `${PLANNER_ROWS} ${PLANNER_ROWS_PER_SPACE} 10`;
+  db.prepare("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('strata_records', ?, ?)").run(index, estimate);
+}
+
+/**
+ * Creates the index of one field of one space (idempotent) and tells the planner about it.
+ * `index` is a generated identifier and `field` SQL built from a validated path.
+ */
+export function createFieldIndex(db: Database.Database, index: string, field: string): void {
+  if (!/^strata_ix_[0-9a-f]+$/.test(index)) throw new Error(`invalid index name ${index}`);
+  db.exec(`CREATE INDEX IF NOT EXISTS ${index} ON strata_records (space, ${field})`);
+  planIndexStats(db, index);
+  db.exec('ANALYZE sqlite_schema');
+}
 
 export interface OpenOptions {
   path: string;
@@ -130,7 +167,17 @@ export function openDatabase(options: OpenOptions): Database.Database {
         hint: 'check that the directory is writable by this user',
       });
     }
-    checkHeader(path, options.driver);
+    try {
+      checkHeader(path, options.driver);
+    } catch (error) {
+      if (error instanceof StrataError) throw error;
+      throw new StrataError('UNAVAILABLE', `cannot read the SQLite store ${path}: ${(error as Error).message}`, {
+        op: 'open',
+        driver: options.driver,
+        cause: error,
+        hint: 'check that the path is a file readable by this user',
+      });
+    }
   }
   let db: Database.Database | undefined;
   try {
@@ -139,6 +186,10 @@ export function openDatabase(options: OpenOptions): Database.Database {
     db.pragma('trusted_schema = OFF');
     if (!options.readonly) db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+    // macOS only: fsync alone does not flush the drive's cache, so power loss could lose commits.
+    if (options.durability === 'full') db.pragma('fullfsync = ON');
+    // A large transaction grows the WAL; cap what stays on disk after the next checkpoint.
+    db.pragma('journal_size_limit = 67108864');
     migrate(db, options);
     if (created) restrict(path);
     return db;
@@ -150,9 +201,7 @@ export function openDatabase(options: OpenOptions): Database.Database {
 
 function migrate(db: Database.Database, options: OpenOptions): void {
   const hasMeta = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'strata_meta'").pluck().get() === 1;
-  const version = hasMeta
-    ? Number(db.prepare("SELECT value FROM strata_meta WHERE name = 'schema'").pluck().get() ?? 0)
-    : 0;
+  const version = hasMeta ? Number(db.prepare("SELECT value FROM strata_meta WHERE name = 'schema'").pluck().get() ?? 0) : 0;
   if (version > SCHEMA_VERSION) {
     throw new StrataError('UNSUPPORTED', `the SQLite store ${options.path} was written by a newer Strata (schema ${version})`, {
       op: 'open',

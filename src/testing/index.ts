@@ -16,7 +16,10 @@ export { expectCode, byCodePoint } from './kv-suite.js';
  *     runConformance('sqlite', (dir) => sqliteDriver({ path: `${dir}/db.sqlite` }));
  */
 export function runConformance(name: string, factory: DriverFactory): void {
-  describe(`conformance: ${name}`, () => {
+  // `DRIVERS=sqlite,file` narrows a local run; unset (as in CI) runs every stack.
+  const only = process.env.DRIVERS?.split(',').map((d) => d.trim()).filter(Boolean);
+  const selected = only === undefined || only.length === 0 || only.some((d) => name === d || name.startsWith(`${d} `) || name.startsWith(`${d}:`));
+  (selected ? describe : describe.skip)(`conformance: ${name}`, () => {
     kvSuite(factory);
     collectionSuite(factory);
     storeSuite(factory);

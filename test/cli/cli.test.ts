@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // Runs the built CLI (`npm test` builds first) as a user would, in a temp directory.
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'dist/cli/main.js');
-const HAS_FILE_DRIVER = existsSync(join(ROOT, 'dist/drivers/file/index.js'));
 
 let dir: string;
 
@@ -249,7 +248,7 @@ describe('strata demo, list, query, stats, verify', () => {
   });
 });
 
-describe.skipIf(!HAS_FILE_DRIVER)('strata on the file driver', () => {
+describe('strata on the file driver', () => {
   it('demo, list, query and verify work on file:', () => {
     const url = `file:${join(dir, 'files')}`;
     expect(strata(['--url', url, 'demo', '--records', '300', '--quiet']).code).toBe(0);

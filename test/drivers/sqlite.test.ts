@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { explainScan, sqliteConnection, sqliteDriver } from '../../src/drivers/sqlite.js';
 import { memoryDriver } from '../../src/drivers/memory.js';
-import type { ChangeEvent, Driver, ScanQuery, WriteOp } from '../../src/drivers/driver.js';
+import type { ChangeEvent, ScanQuery, WriteOp } from '../../src/drivers/driver.js';
 import { StrataError } from '../../src/errors.js';
 import { parseFilter, parseSort } from '../../src/query/parse.js';
 import { sortValues } from '../../src/query/match.js';
@@ -39,7 +39,31 @@ function rng(seed: number): () => number {
   };
 }
 
-const STRINGS = ['', 'a', 'ab', 'abc', 'abd', 'b', 'B', 'é', 'e\u0301', '😀', '😀x', 'a😀', '\uffff', '\ue000', 'zz', '10', '2', 'true', 'null', '{"x":1}', 'line\nbreak', 'q"uote', 'x\u0000y'];
+const STRINGS = [
+  '',
+  'a',
+  'ab',
+  'abc',
+  'abd',
+  'b',
+  'B',
+  'é',
+  'e\u0301',
+  '😀',
+  '😀x',
+  'a😀',
+  '\uffff',
+  '\ue000',
+  'zz',
+  '10',
+  '2',
+  'true',
+  'null',
+  '{"x":1}',
+  'line\nbreak',
+  'q"uote',
+  'x\u0000y',
+];
 const NUMBERS = [0, -0, 1, -1, 2, 3, 1.5, -2.5, 10, 0.1 + 0.2, 1e-7, 1e21, 2 ** 60, -(2 ** 60), 2 ** 53 + 2];
 const OBJECTS = [{}, { x: 1 }, { x: 1, y: 2 }, { y: 2, x: 1 }, [], [1, 2], ['a'], [{ x: 1 }]];
 const SCALARS: unknown[] = [...STRINGS, ...NUMBERS, true, false, null];
@@ -81,7 +105,11 @@ function makeFilter(r: () => number, depth = 0): Record<string, unknown> {
   const comparable = (): unknown => (r() < 0.5 ? pick(NUMBERS) : pick(STRINGS));
   switch (op) {
     case 'eq':
-      return { [path]: pick(ALL.filter((v) => v === null || typeof v !== 'object' || Array.isArray(v) || Object.keys(v as object).length > 0)) };
+      return {
+        [path]: pick(
+          ALL.filter((v) => v === null || typeof v !== 'object' || Array.isArray(v) || Object.keys(v as object).length > 0),
+        ),
+      };
     case '$eq':
     case '$ne':
       return { [path]: { [op]: pick(ALL) } };
@@ -103,17 +131,26 @@ describe('sqlite driver', () => {
     try {
       await driver.ensureSpace('tasks', { indexes: ['status', 'meta.priority'] });
       await driver.ensureSpace('tasks', { indexes: ['status'] });
+      const now = 2;
       await driver.batch(
-        puts('tasks', Array.from({ length: 50 }, (_, i) => [`t${i}`, { status: i % 3 ? 'todo' : 'done', meta: { priority: i % 7 } }])),
+        puts(
+          'tasks',
+          Array.from({ length: 50 }, (_, i) => [`t${i}`, { status: i % 3 ? 'todo' : 'done', meta: { priority: i % 7 } }]),
+        ),
         1,
       );
-      const now = 2;
-      const plans = [
-        explainScan(driver, 'tasks', { filter: parseFilter({ status: 'todo' }) }, now),
-        explainScan(driver, 'tasks', { filter: parseFilter({ 'meta.priority': { $gte: 3 } }), limit: 5 }, now),
-        explainScan(driver, 'tasks', { filter: parseFilter({ status: { $prefix: 'to' } }) }, now),
-        explainScan(driver, 'tasks', { filter: parseFilter({ status: { $in: ['todo', 'done'] } }) }, now),
+      const indexed: Array<Record<string, unknown>> = [
+        { status: 'todo' },
+        { 'meta.priority': 3 },
+        { status: { $in: ['todo', 'done'] } },
+        { status: { $prefix: 'to' } },
+        { status: 'todo', other: { $exists: true } },
+        ...['$gt', '$gte', '$lt', '$lte'].flatMap((op) => [{ 'meta.priority': { [op]: 3 } }, { status: { [op]: 'm' } }]),
       ];
+      const plans = indexed.flatMap((filter) => [
+        explainScan(driver, 'tasks', { filter: parseFilter(filter) }, now),
+        explainScan(driver, 'tasks', { filter: parseFilter(filter), limit: 5 }, now),
+      ]);
       for (const plan of plans) expect(plan.join('\n')).toMatch(/USING (COVERING )?INDEX strata_ix_[0-9a-f]{24}/);
       // A scan sorted on an indexed field walks the index instead of sorting.
       const sorted = explainScan(driver, 'tasks', { sort: parseSort({ status: 1 }), limit: 10 }, now).join('\n');
@@ -121,7 +158,10 @@ describe('sqlite driver', () => {
       expect(sorted).not.toMatch(/TEMP B-TREE/);
       const result = await driver.scan('tasks', { filter: parseFilter({ 'meta.priority': { $gte: 5 } }) }, now);
       expect(result.map((r) => r.key).sort()).toEqual(
-        Array.from({ length: 50 }, (_, i) => i).filter((i) => i % 7 >= 5).map((i) => `t${i}`).sort(),
+        Array.from({ length: 50 }, (_, i) => i)
+          .filter((i) => i % 7 >= 5)
+          .map((i) => `t${i}`)
+          .sort(),
       );
       expect(await driver.spaces()).toEqual(['tasks']);
     } finally {
@@ -144,6 +184,11 @@ describe('sqlite driver', () => {
       await sqlite.batch(ops, 100);
       await memory.batch(ops, 100);
       const now = 1_000;
+      const keys = [...new Set(ops.map((op) => op.key)), 'absent'];
+      for (const at of [100, 1_000, 10_000]) {
+        for (const key of keys) expect(await sqlite.get('docs', key, at), key).toEqual(await memory.get('docs', key, at));
+        expect(await sqlite.getMany('docs', keys, at)).toEqual(await memory.getMany('docs', keys, at));
+      }
       let compared = 0;
       for (let q = 0; q < 400; q++) {
         const filter = parseFilter(makeFilter(r));
@@ -168,7 +213,10 @@ describe('sqlite driver', () => {
           for (;;) {
             const page = await sqlite.scan('docs', { ...query, after, limit: pageSize }, now);
             const oracle = await memory.scan('docs', { ...query, after, limit: pageSize }, now);
-            expect(page.map((x) => x.key), context).toEqual(oracle.map((x) => x.key));
+            expect(
+              page.map((x) => x.key),
+              context,
+            ).toEqual(oracle.map((x) => x.key));
             seen.push(...page.map((x) => x.key));
             if (page.length < pageSize) break;
             const last = page[page.length - 1]!;
@@ -179,6 +227,23 @@ describe('sqlite driver', () => {
         compared += want.length;
       }
       expect(compared).toBeGreaterThan(1000);
+      // Long $in/$nin lists bind one JSON array instead of a placeholder per value.
+      const many = [
+        ...STRINGS,
+        ...NUMBERS,
+        ...Array.from({ length: 100 }, (_, i) => `v${i}`),
+        ...Array.from({ length: 70 }, (_, i) => i),
+      ];
+      for (const path of ['n', 's', 'm', 'o.x']) {
+        for (const op of ['$in', '$nin']) {
+          const filter = parseFilter({ [path]: { [op]: many } });
+          const want = (await memory.scan('docs', { filter }, now)).map((x) => x.key);
+          expect(
+            (await sqlite.scan('docs', { filter }, now)).map((x) => x.key),
+            `${path} ${op}`,
+          ).toEqual(want);
+        }
+      }
     } finally {
       await sqlite.close();
       await memory.close();
@@ -216,7 +281,13 @@ describe('sqlite driver', () => {
     expect(codeOf(() => sqliteDriver({ path: garbled }))).toBe('CORRUPT');
 
     const driver = sqliteDriver({ path: real });
-    await driver.batch(puts('big', Array.from({ length: 300 }, (_, i) => [`k${i}`, { text: 'x'.repeat(500), i }])), 1);
+    await driver.batch(
+      puts(
+        'big',
+        Array.from({ length: 300 }, (_, i) => [`k${i}`, { text: 'x'.repeat(500), i }]),
+      ),
+      1,
+    );
     await driver.close();
     const size = statSync(real).size;
     expect(size).toBeGreaterThan(100_000);
@@ -228,7 +299,13 @@ describe('sqlite driver', () => {
     // A damaged page inside an otherwise well-sized file surfaces as CORRUPT on use or verify.
     const damaged = freshPath();
     const d1 = sqliteDriver({ path: damaged });
-    await d1.batch(puts('big', Array.from({ length: 300 }, (_, i) => [`k${i}`, { text: 'y'.repeat(500), i }])), 1);
+    await d1.batch(
+      puts(
+        'big',
+        Array.from({ length: 300 }, (_, i) => [`k${i}`, { text: 'y'.repeat(500), i }]),
+      ),
+      1,
+    );
     await d1.close();
     const bytes = readFileSync(damaged);
     bytes.fill(0xa5, 4096 * 3, 4096 * 3 + 2048);
@@ -265,17 +342,94 @@ describe('sqlite driver', () => {
       while (seenByB.filter((e) => e.origin === 'remote').length < 2 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      expect(seenByB).toEqual([
-        { space: 'kv', key: 'y', type: 'put', version: 1, value: '2', origin: 'local' },
-        { space: 'kv', key: 'x', type: 'put', version: 1, origin: 'remote' },
-        { space: 'kv', key: 'x', type: 'delete', version: null, origin: 'remote' },
-      ].sort((p, q) => (p.origin === q.origin ? 0 : p.origin === 'local' ? -1 : 1)));
+      expect(seenByB).toEqual(
+        [
+          { space: 'kv', key: 'y', type: 'put', version: 1, value: '2', origin: 'local' },
+          { space: 'kv', key: 'x', type: 'put', version: 1, origin: 'remote' },
+          { space: 'kv', key: 'x', type: 'delete', version: null, origin: 'remote' },
+        ].sort((p, q) => (p.origin === q.origin ? 0 : p.origin === 'local' ? -1 : 1)),
+      );
       while (seenByA.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
       expect(seenByA.map((e) => `${e.origin}:${e.type}:${e.key}`)).toEqual(['local:put:x', 'local:delete:x', 'remote:put:y']);
-      expect(seenByA[2]!.value).toBe('2');
+      const db = sqliteConnection(a);
+      const logged = (): number => db.prepare('SELECT count(*) FROM strata_changes').pluck().get() as number;
+      expect(db.prepare('SELECT count(*) FROM strata_watchers').pluck().get()).toBe(2);
       stopA();
       stopB();
       stopB();
+      // Nobody watches: writers stop paying for the change log.
+      expect(db.prepare('SELECT count(*) FROM strata_watchers').pluck().get()).toBe(0);
+      const before = logged();
+      await b.batch(puts('kv', [['z', 1]]), 13);
+      expect(logged()).toBe(before);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('keeps versions exact across connections and rolled-back batches', async () => {
+    const path = freshPath();
+    const a = sqliteDriver({ path });
+    const b = sqliteDriver({ path });
+    const put = (key: string, value: unknown, expect?: number): WriteOp =>
+      ({
+        type: 'put',
+        space: 'kv',
+        key,
+        value: JSON.stringify(value),
+        expiresAt: null,
+        ...(expect === undefined ? {} : { expect }),
+      }) as WriteOp;
+    try {
+      expect((await a.batch([put('k', 1)], 1))[0]).toMatchObject({ version: 1 });
+      expect((await b.batch([put('k', 2)], 2))[0]).toMatchObject({ version: 2, createdAt: 1 });
+      expect((await a.batch([put('k', 3)], 3))[0]).toMatchObject({ version: 3, createdAt: 1 });
+      await expect(a.batch([put('k', 4, 2)], 4)).rejects.toMatchObject({ code: 'CONFLICT', details: { actual: 3 } });
+      await b.batch([{ type: 'delete', space: 'kv', key: 'k' }], 5);
+      expect((await a.batch([put('k', 5, 0)], 6))[0]).toMatchObject({ version: 1, createdAt: 6 });
+      // A batch that fails half-way leaves nothing behind, in the file or in the driver's memory.
+      await expect(
+        a.batch([put('k', 6), put('n', 1), { type: 'check', space: 'kv', key: 'x', expect: 9 }], 7),
+      ).rejects.toMatchObject({
+        code: 'CONFLICT',
+      });
+      expect((await a.batch([put('k', 7)], 8))[0]).toMatchObject({ version: 2 });
+      expect(await a.get('kv', 'n', 8)).toBeNull();
+      expect((await a.batch([put('n', 1, 0)], 9))[0]).toMatchObject({ version: 1 });
+      // Purged (expired) records start again at version 1.
+      await a.batch([{ type: 'put', space: 'kv', key: 'e', value: '1', expiresAt: 10 }], 9);
+      expect(await a.purgeExpired(10)).toBe(1);
+      expect((await a.batch([put('e', 2)], 11))[0]).toMatchObject({ version: 1, createdAt: 11 });
+      expect((await b.batch([put('e', 3, 1)], 12))[0]).toMatchObject({ version: 2 });
+      expect((await a.batch([{ type: 'check', space: 'kv', key: 'e', expect: 2 }, put('e', 4, 2)], 13))[1]).toMatchObject({
+        version: 3,
+      });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('maps SQLite errors: a held write lock is LOCKED, a full database QUOTA_EXCEEDED', async () => {
+    const path = freshPath();
+    const a = sqliteDriver({ path });
+    const b = sqliteDriver({ path, busyTimeoutMs: 50 });
+    try {
+      const raw = sqliteConnection(a);
+      raw.exec('BEGIN IMMEDIATE');
+      await expect(b.batch(puts('kv', [['x', 1]]), 1)).rejects.toMatchObject({ code: 'LOCKED', driver: 'sqlite' });
+      raw.exec('ROLLBACK');
+      expect((await b.batch(puts('kv', [['x', 1]]), 1))[0]).toMatchObject({ version: 1 });
+
+      const pages = raw.pragma('page_count', { simple: true }) as number;
+      raw.pragma(`max_page_count = ${pages + 2}`);
+      const big = Array.from({ length: 50 }, (_, i): [string, unknown] => [`big${i}`, 'x'.repeat(4000)]);
+      const error = await a.batch(puts('kv', big), 2).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'QUOTA_EXCEEDED', driver: 'sqlite' });
+      expect((error as StrataError).cause).toBeDefined();
+      expect(await a.get('kv', 'big0', 3)).toBeNull();
+      expect(await a.count('kv', {}, 3)).toBe(1);
     } finally {
       await a.close();
       await b.close();
@@ -347,7 +501,17 @@ describe('sqlite driver', () => {
       );
       expect(results.map((x) => x?.version ?? null)).toEqual([1, 2, 2, null, null]);
       expect(await driver.getMany('kv', ['a', 'b'], 80)).toMatchObject([{ key: 'a', value: '3' }, null]);
-      await driver.batch(puts('kv', [['t1', 1], ['t2', 2]], 90), 80);
+      await driver.batch(
+        puts(
+          'kv',
+          [
+            ['t1', 1],
+            ['t2', 2],
+          ],
+          90,
+        ),
+        80,
+      );
       expect(await driver.purgeExpired(100)).toBe(2);
       const stats = await driver.stats();
       expect(stats).toMatchObject({ driver: 'sqlite', location: path, spaces: [{ space: 'kv', records: 1, bytes: 2 }] });
