@@ -8,6 +8,32 @@ export const TEMP_PREFIX = '.tmp-';
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * Writes `data` to a new temp file next to `path` and fsyncs it; returns the temp's path.
+ * Temp names carry the writer's pid, so a crashed writer's leftovers can be told from
+ * another process's work in progress.
+ */
+export async function writeTemp(path: string, data: string | Uint8Array): Promise<string> {
+  const temp = join(dirname(path), `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}-${basename(path)}`);
+  const handle = await open(temp, 'wx', 0o600);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (error) {
+    await handle.close().catch(() => {});
+    await unlink(temp).catch(() => {});
+    throw error;
+  }
+  await handle.close();
+  return temp;
+}
+
+/** The pid in a temp file's name, or null when it has none. */
+export function tempOwner(name: string): number | null {
+  const pid = Number(/^\.tmp-(\d+)-/.exec(name)?.[1]);
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
+}
+
+/**
  * Replaces `path` so that readers, and the disk after a power cut, hold either the old or the
  * whole new content, never a mix: write a temp file in the same directory (so the rename
  * never crosses file systems: no EXDEV fallback needed), fsync it, then rename it over the
@@ -15,15 +41,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * itself durable. See https://lwn.net/Articles/457667/ for why each step is needed.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const temp = join(dirname(path), `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-${basename(path)}`);
-  const handle = await open(temp, 'wx', 0o600);
+  const temp = await writeTemp(path, data);
   try {
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
     await renameWithRetry(temp, path);
   } catch (error) {
     await unlink(temp).catch(() => {});
@@ -35,14 +54,15 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
  * Windows refuses a rename for a moment while another process (often a virus scanner) has
  * the target open; retry briefly there, as graceful-fs does.
  */
-async function renameWithRetry(from: string, to: string): Promise<void> {
+export async function renameWithRetry(from: string, to: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       await rename(from, to);
       return;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (process.platform !== 'win32' || attempt >= 10 || !(code === 'EPERM' || code === 'EACCES' || code === 'EBUSY')) throw error;
+      if (process.platform !== 'win32' || attempt >= 10 || !(code === 'EPERM' || code === 'EACCES' || code === 'EBUSY'))
+        throw error;
       await sleep(10 * (attempt + 1));
     }
   }

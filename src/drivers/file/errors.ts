@@ -22,7 +22,12 @@ export function ioError(driver: string, error: unknown, action: string, path: st
   const code = (error as NodeJS.ErrnoException).code;
   const message = `${action} ${path} failed: ${error instanceof Error ? error.message : String(error)}`;
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new StrataError('QUOTA_EXCEEDED', message, { driver, cause: error, hint: 'free disk space, then retry', details: { path } });
+    return new StrataError('QUOTA_EXCEEDED', message, {
+      driver,
+      cause: error,
+      hint: 'free disk space, then retry',
+      details: { path },
+    });
   }
   const hint =
     code === 'EACCES' || code === 'EPERM' || code === 'EROFS'

@@ -1,4 +1,5 @@
-import type { FileHandle } from 'node:fs/promises';
+import { read, readSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import type { Mutation } from '../memory-state.js';
 import { crcHex } from './checksum.js';
 import { decodeRecord, recordJson } from './record.js';
@@ -67,10 +68,13 @@ function payloadOf(buf: Buffer, start: number, end: number): string | null {
 
 export function decodeHeader(payload: string): JournalHeader {
   const h = JSON.parse(payload) as Partial<JournalHeader> | null;
-  if (h === null || typeof h !== 'object' || typeof h.format !== 'string') throw new Error('the header is not a strata journal header');
+  if (h === null || typeof h !== 'object' || typeof h.format !== 'string')
+    throw new Error('the header is not a strata journal header');
   if (h.format !== FORMAT) return h as JournalHeader; // the caller reports the format
-  if (typeof h.generation !== 'string' || !Number.isSafeInteger(h.base) || (h.base as number) < 0) throw new Error('the header is malformed');
-  if (!Array.isArray(h.spaces) || !h.spaces.every((s) => typeof s === 'string')) throw new Error('the header space list is malformed');
+  if (typeof h.generation !== 'string' || !Number.isSafeInteger(h.base) || (h.base as number) < 0)
+    throw new Error('the header is malformed');
+  if (!Array.isArray(h.spaces) || !h.spaces.every((s) => typeof s === 'string'))
+    throw new Error('the header space list is malformed');
   return h as JournalHeader;
 }
 
@@ -81,7 +85,8 @@ function decodeEntry(payload: string): JournalEntry {
   }
   const changes = raw.changes.map((c: unknown): Mutation => {
     const m = c as { space?: unknown; key?: unknown; record?: unknown } | null;
-    if (m === null || typeof m !== 'object' || typeof m.space !== 'string' || typeof m.key !== 'string') throw new Error('a change is malformed');
+    if (m === null || typeof m !== 'object' || typeof m.space !== 'string' || typeof m.key !== 'string')
+      throw new Error('a change is malformed');
     return { space: m.space, key: m.key, record: m.record === null ? null : decodeRecord(m.key, m.record) };
   });
   const declare = raw.declare ?? [];
@@ -106,7 +111,7 @@ export interface Scan {
 }
 
 function goodLineAfter(buf: Buffer, from: number): boolean {
-  for (let pos = from; pos < buf.length; ) {
+  for (let pos = from; pos < buf.length;) {
     const nl = buf.indexOf(NL, pos);
     if (nl < 0) return false;
     if (payloadOf(buf, pos, nl) !== null) return true;
@@ -130,17 +135,33 @@ export function scanEntries(buf: Buffer, origin: number, nextSeq: number): Scan 
     if (nl < 0) break;
     const payload = payloadOf(buf, pos, nl);
     if (payload === null) {
-      if (goodLineAfter(buf, nl + 1)) return { entries, end: origin + pos, tail: buf.length - pos, corrupt: { offset: origin + pos, problem: 'a line fails its checksum' } };
+      if (goodLineAfter(buf, nl + 1))
+        return {
+          entries,
+          end: origin + pos,
+          tail: buf.length - pos,
+          corrupt: { offset: origin + pos, problem: 'a line fails its checksum' },
+        };
       break;
     }
     let entry: JournalEntry;
     try {
       entry = decodeEntry(payload);
     } catch (error) {
-      return { entries, end: origin + pos, tail: buf.length - pos, corrupt: { offset: origin + pos, problem: (error as Error).message } };
+      return {
+        entries,
+        end: origin + pos,
+        tail: buf.length - pos,
+        corrupt: { offset: origin + pos, problem: (error as Error).message },
+      };
     }
     if (entry.seq !== seq) {
-      return { entries, end: origin + pos, tail: buf.length - pos, corrupt: { offset: origin + pos, problem: `expected batch ${seq}, found ${entry.seq}` } };
+      return {
+        entries,
+        end: origin + pos,
+        tail: buf.length - pos,
+        corrupt: { offset: origin + pos, problem: `expected batch ${seq}, found ${entry.seq}` },
+      };
     }
     seq++;
     pos = nl + 1;
@@ -157,33 +178,33 @@ export function parseHeaderLine(buf: Buffer): { header: JournalHeader; bytes: nu
   return { header: decodeHeader(payload), bytes: nl + 1 };
 }
 
-/** Reads bytes [from, to) of an open file (fewer if it is shorter). */
-export async function readRange(handle: FileHandle, from: number, to: number): Promise<Buffer> {
+/** Reads bytes [from, to) of an open file (fewer if it is shorter). Synchronous: for tails. */
+export function readRangeSync(fd: number, from: number, to: number): Buffer {
   const buf = Buffer.allocUnsafe(Math.max(0, to - from));
   let filled = 0;
   while (filled < buf.length) {
-    const { bytesRead } = await handle.read(buf, filled, buf.length - filled, from + filled);
+    const n = readSync(fd, buf, filled, buf.length - filled, from + filled);
+    if (n === 0) break;
+    filled += n;
+  }
+  return filled === buf.length ? buf : buf.subarray(0, filled);
+}
+
+const readAsync = promisify(read);
+
+/** Reads bytes [from, to) without blocking: for whole journals. */
+export async function readRange(fd: number, from: number, to: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(Math.max(0, to - from));
+  let filled = 0;
+  while (filled < buf.length) {
+    const { bytesRead } = await readAsync(fd, buf, filled, buf.length - filled, from + filled);
     if (bytesRead === 0) break;
     filled += bytesRead;
   }
   return filled === buf.length ? buf : buf.subarray(0, filled);
 }
 
-/** Reads the header of an open journal (it is written whole, by rename, so it is never torn). */
-export async function readHeader(handle: FileHandle): Promise<{ header: JournalHeader; bytes: number }> {
-  const { size } = await handle.stat();
-  // Headers are small, but the space list can grow: read more until the first newline shows up.
-  for (let want = Math.min(size, 4096); ; want = Math.min(size, want * 4)) {
-    const buf = await readRange(handle, 0, want);
-    if (buf.includes(NL) || want >= size) return parseHeaderLine(buf);
-  }
-}
-
 /** Writes all of `data` at `position`. */
-export async function writeAt(handle: FileHandle, data: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
-  }
+export function writeAllSync(fd: number, data: Buffer, position: number): void {
+  for (let done = 0; done < data.length;) done += writeSync(fd, data, done, data.length - done, position + done);
 }

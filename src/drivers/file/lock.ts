@@ -1,23 +1,31 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { closeSync, linkSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { open, readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { hostname, uptime } from 'node:os';
 import { StrataError } from '../../errors.js';
+import { ioError } from './errors.js';
 
 /**
- * The cross-process write lock: a file created with O_EXCL (`wx`) that holds its owner
- * (pid, host, boot, random token). It is held only while a batch is appended or the store
- * is compacted, never for the life of a connection, so many processes can share a store.
- *
- * Hand-written rather than `proper-lockfile`: that library judges staleness by mtime, so it
- * must keep touching the file from a timer and can break a live lock on a stalled event
- * loop; here staleness is a fact (the owner process is gone), checked with
- * `process.kill(pid, 0)`, and the file is not touched while held.
+ * Tokens of the locks this process holds (several stores, several instances), kept on
+ * globalThis so that two copies of this module in one process (nested installs, src and
+ * dist in tests) still recognise each other's locks as live.
  */
-const held = new Set<string>(); // tokens of locks this process holds (several stores, several instances)
+const held: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('stratadb.file.heldLocks')] ??=
+  new Set<string>()) as Set<string>;
 
-const EMPTY_GRACE_MS = 5_000; // an owner writes its record right after creating the file
+/** Owner records of this process, removed when it exits even if a store was never closed. */
+const ownerFiles: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('stratadb.file.ownerFiles')] ??= (() => {
+  const files = new Set<string>();
+  process.once('exit', () => {
+    for (const file of files) rmSync(file, { force: true });
+  });
+  return files;
+})()) as Set<string>;
+
+const EMPTY_GRACE_MS = 5_000; // without hard links, an owner writes its record right after creating the file
 const BREAK_STALE_MS = 10_000;
+const OWNER_SUFFIX = '.owner';
 
 interface Owner {
   pid: number;
@@ -36,43 +44,74 @@ const bootId: string | undefined = (() => {
 })();
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const codeOf = (error: unknown): string | undefined => (error as NodeJS.ErrnoException).code;
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid runs on this machine. */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by another user
+    return codeOf(error) === 'EPERM'; // exists, owned by another user
   }
 }
 
-/** True when the recorded owner certainly no longer holds the lock. */
-function stale(raw: string, mtimeMs: number): boolean {
-  let owner: Owner;
+function parseOwner(raw: string): Owner | null {
   try {
-    owner = JSON.parse(raw) as Owner;
-    if (!Number.isSafeInteger(owner.pid) || typeof owner.token !== 'string') throw new Error('malformed');
+    const owner = JSON.parse(raw) as Owner;
+    return Number.isSafeInteger(owner.pid) && typeof owner.token === 'string' ? owner : null;
   } catch {
-    return Date.now() - mtimeMs > EMPTY_GRACE_MS; // the owner died between create and write
+    return null;
   }
+}
+
+/** True when the owner's process certainly no longer runs: it is gone, or it ran before the last boot. */
+function processGone(owner: Owner): boolean {
   if (owner.host !== hostname()) return false; // cannot see its processes: wait, then LOCKED
   // Pids are reused after a reboot: a lock from an earlier boot is stale whoever has its pid now.
-  if (bootId !== undefined ? owner.boot !== undefined && owner.boot !== bootId : owner.at < Date.now() - uptime() * 1000 - 60_000) return true;
-  if (owner.pid === process.pid) return !held.has(owner.token);
-  return !alive(owner.pid);
+  if (bootId !== undefined ? owner.boot !== undefined && owner.boot !== bootId : owner.at < Date.now() - uptime() * 1000 - 60_000)
+    return true;
+  return owner.pid !== process.pid && !pidAlive(owner.pid);
 }
 
+/** True when the lock with this content is certainly not held any more. */
+function stale(raw: string, mtimeMs: number): boolean {
+  const owner = parseOwner(raw);
+  if (owner === null) return Date.now() - mtimeMs > EMPTY_GRACE_MS;
+  return owner.pid === process.pid && owner.host === hostname() ? !held.has(owner.token) : processGone(owner);
+}
+
+/**
+ * The cross-process write lock. It is held only while a batch is appended or the store is
+ * compacted, never for the life of a connection, so many processes can share a store.
+ *
+ * Each instance writes its owner record (pid, host, boot id, random token) once, to
+ * `strata.lock.<token>.owner`, and takes the lock by hard-linking that file to `strata.lock`:
+ * link() fails if the lock exists, and the lock never exists without its owner record, even
+ * if the process is killed mid-acquire. Releasing unlinks `strata.lock`. Where the file
+ * system has no hard links, it falls back to an exclusive create (`wx`) then a write.
+ *
+ * Hand-written rather than `proper-lockfile`: that library judges staleness by mtime, so it
+ * must keep touching the file from a timer and can break a live lock on a stalled event
+ * loop; here staleness is a fact (the owner process is gone), checked with
+ * `process.kill(pid, 0)`, and the file is not touched while held.
+ */
 export class FileLock {
   readonly #path: string;
   readonly #timeoutMs: number;
   readonly #driver: string;
-  #token: string | null = null;
-  /** How many times the lock was taken, and how many of those broke a stale lock: for tests. */
+  readonly #token = randomBytes(12).toString('hex');
+  readonly #ownerPath: string;
+  #ownerWritten = false;
+  #links = true;
+  #held = false;
+  /** How many times the lock was taken, and how many stale locks were broken: for tests. */
   acquired = 0;
   brokeStale = 0;
 
   constructor(path: string, timeoutMs: number, driver: string) {
     this.#path = path;
+    this.#ownerPath = `${path}.${this.#token}${OWNER_SUFFIX}`;
     this.#timeoutMs = timeoutMs;
     this.#driver = driver;
   }
@@ -81,61 +120,145 @@ export class FileLock {
     return this.#path;
   }
 
-  async acquire(): Promise<void> {
-    if (this.#token !== null) throw new Error('FileLock.acquire: already held');
+  /**
+   * Takes the lock, waiting with backoff (capped at 10 ms, so a waiter is not starved by
+   * holders that come back quickly) until `timeoutMs`, then LOCKED. `whileWaiting` runs
+   * between attempts: the engine reads what the holders append meanwhile, so it keeps up
+   * (and follows their compactions) instead of catching up on everything once it has the lock.
+   */
+  async acquire(whileWaiting?: () => unknown): Promise<void> {
+    if (this.#held) throw new Error('FileLock.acquire: already held');
     const deadline = Date.now() + this.#timeoutMs;
     let delay = 1;
-    let lastOwner = '';
     for (;;) {
-      if (await this.#tryCreate()) return;
+      if (this.#tryTake()) return;
       const seen = await this.#read();
       if (seen === null) continue; // released meanwhile
-      lastOwner = seen.raw;
       if (stale(seen.raw, seen.mtimeMs)) {
         await this.#breakStale(seen.raw);
         continue;
       }
       const left = deadline - Date.now();
-      if (left <= 0) throw this.#lockedError(lastOwner);
+      if (left <= 0) throw this.#lockedError(seen.raw);
       await sleep(Math.min(left, delay * (0.5 + Math.random())));
-      delay = Math.min(delay * 2, 50);
+      delay = Math.min(delay * 2, 10);
+      try {
+        await whileWaiting?.();
+      } catch {
+        // whatever it met is met again, and reported, once the lock is held
+      }
     }
   }
 
-  async release(): Promise<void> {
-    const token = this.#token;
-    if (token === null) return;
-    this.#token = null;
+  /** Runs `task` holding the lock; failures to lock are StrataErrors (LOCKED, UNAVAILABLE). */
+  async hold<T>(task: () => Promise<T>, whileWaiting?: () => unknown): Promise<T> {
+    await this.acquire(whileWaiting).catch((error: unknown) => {
+      throw ioError(this.#driver, error, 'locking', this.#path);
+    });
     try {
-      await unlink(this.#path);
+      return await task();
     } finally {
-      held.delete(token);
+      try {
+        this.release();
+      } catch {
+        // already removed by hand: nothing to release
+      }
     }
   }
 
-  async #tryCreate(): Promise<boolean> {
-    const token = randomBytes(12).toString('hex');
-    held.add(token);
-    let handle;
+  release(): void {
+    if (!this.#held) return;
+    this.#held = false;
     try {
-      handle = await open(this.#path, 'wx', 0o600);
+      unlinkSync(this.#path);
+    } finally {
+      held.delete(this.#token);
+    }
+  }
+
+  /** Removes this instance's owner record; call when the store closes. */
+  dispose(): void {
+    this.release();
+    if (this.#ownerWritten) rmSync(this.#ownerPath, { force: true });
+    this.#ownerWritten = false;
+    ownerFiles.delete(this.#ownerPath);
+  }
+
+  #ownerRecord(): string {
+    const owner: Owner = {
+      pid: process.pid,
+      host: hostname(),
+      token: this.#token,
+      at: Date.now(),
+      ...(bootId ? { boot: bootId } : {}),
+    };
+    return JSON.stringify(owner);
+  }
+
+  /** Synchronous: a link() or unlink() takes microseconds, so the lock is held no longer than needed. */
+  #tryTake(): boolean {
+    held.add(this.#token);
+    try {
+      if (this.#links && !this.#tryLink()) return false;
+      if (!this.#links && !this.#tryCreate()) return false;
     } catch (error) {
-      held.delete(token);
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      held.delete(this.#token);
       throw error;
     }
-    try {
-      const owner: Owner = { pid: process.pid, host: hostname(), token, at: Date.now(), ...(bootId ? { boot: bootId } : {}) };
-      await handle.writeFile(JSON.stringify(owner));
-      await handle.close();
-    } catch (error) {
-      await handle.close().catch(() => {});
-      await unlink(this.#path).catch(() => {});
-      held.delete(token);
-      throw error;
-    }
-    this.#token = token;
+    this.#held = true;
     this.acquired++;
+    return true;
+  }
+
+  #tryLink(retry = true): boolean {
+    try {
+      if (!this.#ownerWritten) {
+        const fd = openSync(this.#ownerPath, 'w', 0o600);
+        try {
+          writeSync(fd, this.#ownerRecord());
+        } finally {
+          closeSync(fd);
+        }
+        this.#ownerWritten = true;
+        ownerFiles.add(this.#ownerPath);
+      }
+      linkSync(this.#ownerPath, this.#path);
+      return true;
+    } catch (error) {
+      if (codeOf(error) === 'EEXIST') {
+        held.delete(this.#token);
+        return false;
+      }
+      if (codeOf(error) === 'ENOENT' && retry) {
+        this.#ownerWritten = false; // someone removed our owner record: write it again
+        return this.#tryLink(false);
+      }
+      if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK', 'EXDEV'].includes(codeOf(error) ?? '')) throw error;
+      this.#links = false; // no hard links here (FAT, some network shares): create instead
+      rmSync(this.#ownerPath, { force: true });
+      this.#ownerWritten = false;
+      ownerFiles.delete(this.#ownerPath);
+      return this.#tryCreate();
+    }
+  }
+
+  #tryCreate(): boolean {
+    let fd: number;
+    try {
+      fd = openSync(this.#path, 'wx', 0o600);
+    } catch (error) {
+      if (codeOf(error) !== 'EEXIST') throw error;
+      held.delete(this.#token);
+      return false;
+    }
+    try {
+      writeSync(fd, this.#ownerRecord());
+    } catch (error) {
+      rmSync(this.#path, { force: true });
+      throw error;
+    } finally {
+      closeSync(fd);
+    }
     return true;
   }
 
@@ -144,7 +267,7 @@ export class FileLock {
       const [raw, info] = await Promise.all([readFile(this.#path, 'utf8'), stat(this.#path)]);
       return { raw, mtimeMs: info.mtimeMs };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (codeOf(error) === 'ENOENT') return null;
       throw error;
     }
   }
@@ -161,7 +284,7 @@ export class FileLock {
     try {
       handle = await open(breakPath, 'wx', 0o600);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (codeOf(error) !== 'EEXIST') throw error;
       const info = await stat(breakPath).catch(() => null);
       if (info && Date.now() - info.mtimeMs > BREAK_STALE_MS) await unlink(breakPath).catch(() => {});
       else await sleep(2);
@@ -179,14 +302,22 @@ export class FileLock {
     }
   }
 
-  #lockedError(raw: string): StrataError {
-    let owner: Partial<Owner> = {};
-    try {
-      owner = JSON.parse(raw) as Owner;
-    } catch {
-      // an unreadable owner record is reported as unknown
+  /** Deletes owner records left by processes that died (call with the lock held). */
+  async removeDeadOwners(): Promise<void> {
+    const dir = dirname(this.#path);
+    const prefix = `${basename(this.#path)}.`;
+    for (const name of await readdir(dir)) {
+      if (!name.startsWith(prefix) || !name.endsWith(OWNER_SUFFIX)) continue;
+      const owner = parseOwner(await readFile(join(dir, name), 'utf8').catch(() => ''));
+      if (owner !== null && processGone(owner)) await unlink(join(dir, name)).catch(() => {});
     }
-    const who = owner.pid ? `process ${owner.pid}${owner.host && owner.host !== hostname() ? ` on ${owner.host}` : ''}` : 'another process';
+  }
+
+  #lockedError(raw: string): StrataError {
+    const owner: Partial<Owner> = parseOwner(raw) ?? {};
+    const who = owner.pid
+      ? `process ${owner.pid}${owner.host && owner.host !== hostname() ? ` on ${owner.host}` : ''}`
+      : 'another process';
     return new StrataError('LOCKED', `the store is locked by ${who}; gave up after ${this.#timeoutMs} ms`, {
       driver: this.#driver,
       hint: `wait for that process to finish, raise lockTimeoutMs, or delete ${this.#path} if its owner is certainly gone`,

@@ -1,0 +1,221 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, ftruncateSync, openSync, statSync } from 'node:fs';
+import { readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MemoryState } from '../memory-state.js';
+import { syncDir, TEMP_PREFIX, tempOwner, writeFileAtomic } from './atomic-write.js';
+import { pidAlive } from './lock.js';
+import { corruptError, ioError, unsupportedFormat } from './errors.js';
+import type { JournalEntry, JournalHeader, ScannedEntry } from './journal.js';
+import { encodeHeader, FORMAT, JOURNAL_FILE, parseHeaderLine, readRange, readRangeSync, scanEntries } from './journal.js';
+import { decodeSnapshot, snapshotFileName } from './snapshot.js';
+
+/** The store as read from disk: the in-RAM image plus where the journal stands. */
+export interface Image extends OpenedJournal {
+  state: MemoryState;
+  /** Offset just past the last good line: where the next batch is appended. */
+  end: number;
+  /** Seq of the last batch applied. */
+  seq: number;
+  /** Spaces changed since their snapshot, with the seq of their last change: what the next compaction rewrites. */
+  dirty: Map<string, number>;
+  /** Bytes of torn tail dropped. */
+  dropped: number;
+  /** The journal's entries, as replayed. */
+  entries: ScannedEntry[];
+}
+
+export const newGeneration = (): string => randomBytes(8).toString('hex');
+
+/** Applies one journal entry; `snapshotSeq` skips changes a snapshot already holds. */
+export function applyEntry(
+  state: MemoryState,
+  entry: JournalEntry,
+  dirty: Map<string, number>,
+  snapshotSeq?: ReadonlyMap<string, number>,
+): void {
+  for (const space of entry.declare) {
+    if (state.spaces.has(space)) continue;
+    state.space(space);
+    dirty.set(space, entry.seq);
+  }
+  for (const m of entry.changes) {
+    if (snapshotSeq !== undefined && entry.seq <= (snapshotSeq.get(m.space) ?? -1)) continue;
+    state.apply([m]);
+    dirty.set(m.space, entry.seq);
+  }
+}
+
+export interface OpenedJournal {
+  fd: number;
+  header: JournalHeader;
+  /** Length of the header line. */
+  bytes: number;
+  size: number;
+  ino: number;
+  dev: number;
+}
+
+/** Opens the journal and reads its header (small, so synchronously). */
+export function openJournal(dir: string, driver: string, flags: 'r' | 'r+'): OpenedJournal {
+  const path = join(dir, JOURNAL_FILE);
+  let fd: number;
+  try {
+    fd = openSync(path, flags);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw corruptError(driver, path, 'the journal is missing');
+    throw ioError(driver, error, 'opening', path);
+  }
+  try {
+    const info = fstatSync(fd);
+    let parsed;
+    try {
+      parsed = parseHeaderLine(readRangeSync(fd, 0, Math.min(info.size, 1 << 20)));
+    } catch (error) {
+      throw corruptError(driver, path, (error as Error).message, error);
+    }
+    if (parsed.header.format !== FORMAT) throw unsupportedFormat(driver, path, parsed.header.format);
+    return { fd, header: parsed.header, bytes: parsed.bytes, size: info.size, ino: info.ino, dev: info.dev };
+  } catch (error) {
+    closeQuietly(fd);
+    throw error;
+  }
+}
+
+export function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
+
+/**
+ * Reads the header, every listed snapshot and the journal, and replays it. Call with the
+ * lock held: a torn tail is then certainly a crash, and unless `readOnly` it is truncated.
+ */
+export async function loadImage(dir: string, driver: string, readOnly = false): Promise<Image> {
+  const path = join(dir, JOURNAL_FILE);
+  const journal = openJournal(dir, driver, readOnly ? 'r' : 'r+');
+  const { fd, header, bytes } = journal;
+  try {
+    const state = new MemoryState();
+    const snapshotSeq = new Map<string, number>();
+    for (const space of header.spaces) {
+      const file = join(dir, snapshotFileName(space));
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+          throw corruptError(driver, file, `the snapshot of space "${space}" is missing`);
+        throw ioError(driver, error, 'reading', file);
+      }
+      let snapshot;
+      try {
+        snapshot = decodeSnapshot(text, space);
+      } catch (error) {
+        throw corruptError(driver, file, `the snapshot of space "${space}" is damaged: ${(error as Error).message}`, error);
+      }
+      if (snapshot.format !== FORMAT) throw unsupportedFormat(driver, file, snapshot.format);
+      const records = state.space(space);
+      for (const record of snapshot.records) records.set(record.key, record);
+      snapshotSeq.set(space, snapshot.seq);
+    }
+    const scan = scanEntries(await readRange(fd, bytes, journal.size), bytes, header.base + 1);
+    if (scan.corrupt) {
+      throw corruptError(driver, path, `${scan.corrupt.problem} at byte ${scan.corrupt.offset}, and complete batches follow it`);
+    }
+    const dirty = new Map<string, number>();
+    for (const { entry } of scan.entries) applyEntry(state, entry, dirty, snapshotSeq);
+    const seq = header.base + scan.entries.length;
+    for (const [space, at] of snapshotSeq) {
+      if (at > seq) {
+        throw corruptError(
+          driver,
+          join(dir, snapshotFileName(space)),
+          `the snapshot is at batch ${at} but the journal ends at batch ${seq}`,
+        );
+      }
+    }
+    if (scan.tail > 0 && !readOnly) {
+      try {
+        ftruncateSync(fd, scan.end);
+      } catch (error) {
+        throw ioError(driver, error, 'truncating the torn tail of', path);
+      }
+    }
+    return { ...journal, state, end: scan.end, seq, dirty, dropped: scan.tail, entries: scan.entries };
+  } catch (error) {
+    closeQuietly(fd);
+    throw error;
+  }
+}
+
+/** Creates the journal of a new store. Refuses when snapshots show the journal was lost. */
+export async function createIfMissing(dir: string, driver: string): Promise<void> {
+  const path = join(dir, JOURNAL_FILE);
+  const names = await readdir(dir);
+  if (names.includes(JOURNAL_FILE)) return;
+  for (const name of names) {
+    if (!name.endsWith('.json') || name.startsWith(TEMP_PREFIX)) continue;
+    const head = readHead(join(dir, name));
+    if (head.includes('"strata-file/'))
+      throw corruptError(driver, path, `the journal is missing but snapshot files such as ${name} exist`);
+  }
+  try {
+    await writeFileAtomic(
+      path,
+      encodeHeader({ format: FORMAT, generation: newGeneration(), base: 0, spaces: [], createdAt: Date.now() }),
+    );
+    await syncDir(dir);
+  } catch (error) {
+    throw ioError(driver, error, 'creating', path);
+  }
+}
+
+function readHead(file: string): string {
+  const fd = openSync(file, 'r');
+  try {
+    return readRangeSync(fd, 0, 256).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Deletes temp files left by crashed writers (call with the lock held). A live process may be
+ * writing snapshots for a compaction without the lock, so its temps are left alone.
+ */
+export async function removeTemps(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    if (!name.startsWith(TEMP_PREFIX)) continue;
+    const pid = tempOwner(name);
+    if (pid === null || (pid !== process.pid && !pidAlive(pid))) await unlink(join(dir, name)).catch(() => {});
+  }
+}
+
+/** The total size of these files of `dir` (missing ones count 0). */
+export async function filesSize(dir: string, files: readonly string[]): Promise<number> {
+  let bytes = 0;
+  for (const file of files) bytes += (await stat(join(dir, file)).catch(() => null))?.size ?? 0;
+  return bytes;
+}
+
+/** Where the journal stood at some moment: `null` when there was none yet. */
+export type JournalMark = { ino: number; dev: number; size: number } | null;
+
+export function journalMark(dir: string): JournalMark {
+  try {
+    const { ino, dev, size } = statSync(join(dir, JOURNAL_FILE));
+    return { ino, dev, size };
+  } catch {
+    return null;
+  }
+}
+
+/** The entries of a freshly loaded image that were written after `mark` (best effort across a compaction: none). */
+export function entriesSince(image: Image, mark: JournalMark): ScannedEntry[] {
+  if (mark === null) return image.entries;
+  return image.ino === mark.ino && image.dev === mark.dev ? image.entries.filter((e) => e.end > mark.size) : [];
+}

@@ -1,0 +1,8 @@
+import { join } from 'node:path';
+import { runConformance } from '../conformance/index.js';
+import { fileDriver } from '../../src/drivers/file/index.js';
+
+runConformance('file', (dir) => fileDriver({ dir: join(dir, 'store'), lockTimeoutMs: 5_000 }));
+runConformance('file (normal durability, tiny compaction threshold)', (dir) =>
+  fileDriver({ dir: join(dir, 'store'), durability: 'normal', compactBytes: 512 }),
+);
