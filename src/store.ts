@@ -245,6 +245,13 @@ export async function openStore(options: string | OpenStoreOptions = {}): Promis
       url = `sqlite:${join(appDataDir(opts.appName, opts.env ?? process.env.NODE_ENV ?? 'development'), 'strata.db')}`;
     }
     driver = await driverFromUrl(url ?? DEFAULT_URL, durability);
+    // Drivers may open lazily; one cheap call here makes CORRUPT or LOCKED surface at open.
+    try {
+      await driver.spaces();
+    } catch (error) {
+      await driver.close().catch(() => {});
+      throw withOp(error, 'openStore', driver.name);
+    }
   }
   const storeOptions: { clock?: () => number; sweepMs: number | false } = { sweepMs };
   if (opts.clock) storeOptions.clock = opts.clock;

@@ -132,6 +132,33 @@ export function comparePositions(
   return compareStrings(a.key, b.key);
 }
 
+interface Row {
+  record: StoredRecord;
+  values: unknown[];
+}
+
+/**
+ * The `k` smallest rows in order, without sorting them all: a page of 50 out of 100k
+ * records costs one pass instead of a full sort.
+ */
+function smallest(rows: Row[], k: number, order: (a: Row, b: Row) => number): Row[] {
+  const best: Row[] = [];
+  if (k <= 0) return best;
+  for (const row of rows) {
+    if (best.length === k && order(row, best[k - 1]!) >= 0) continue;
+    let lo = 0;
+    let hi = best.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (order(best[mid]!, row) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    best.splice(lo, 0, row);
+    if (best.length > k) best.pop();
+  }
+  return best;
+}
+
 /**
  * Evaluates a whole scan over records held in memory: expiry, prefix, filter, sort, keyset
  * position, offset and limit. Memory-like drivers call this so they cannot drift apart.
@@ -139,7 +166,7 @@ export function comparePositions(
 export function runScan(records: Iterable<StoredRecord>, query: ScanQuery, now: number): StoredRecord[] {
   const sort = query.sort ?? [];
   const needDoc = (query.filter !== undefined && query.filter.op !== 'all') || sort.length > 0;
-  let rows: Array<{ record: StoredRecord; values: unknown[] }> = [];
+  let rows: Row[] = [];
   for (const record of records) {
     if (record.expiresAt !== null && record.expiresAt <= now) continue;
     if (query.prefix !== undefined && !record.key.startsWith(query.prefix)) continue;
@@ -151,7 +178,7 @@ export function runScan(records: Iterable<StoredRecord>, query: ScanQuery, now: 
     if (query.filter && !matches(query.filter, doc)) continue;
     rows.push({ record, values: sortValues(doc, sort) });
   }
-  rows.sort((a, b) => comparePositions({ values: a.values, key: a.record.key }, { values: b.values, key: b.record.key }, sort));
+  const order = (a: Row, b: Row): number => comparePositions({ values: a.values, key: a.record.key }, { values: b.values, key: b.record.key }, sort);
   const after: ScanPosition | undefined = query.after;
   if (after) {
     const pos = { key: after.key, values: after.values ?? [] };
@@ -159,5 +186,6 @@ export function runScan(records: Iterable<StoredRecord>, query: ScanQuery, now: 
   }
   const start = query.offset ?? 0;
   const end = query.limit === undefined ? undefined : start + query.limit;
+  rows = end !== undefined && end * 8 < rows.length ? smallest(rows, end, order) : rows.sort(order);
   return rows.slice(start, end).map((r) => r.record);
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { runConformance } from '../conformance/index.js';
+import { runConformance } from './index.js';
 import { fileDriver } from '../../src/drivers/file/index.js';
 
 runConformance('file', (dir) => fileDriver({ dir: join(dir, 'store'), lockTimeoutMs: 5_000 }));

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { runConformance } from '../conformance/index.js';
+import { runConformance } from './index.js';
 import { sqliteDriver } from '../../src/drivers/sqlite.js';
 
 runConformance('sqlite', (dir) => sqliteDriver({ path: join(dir, 'store.db') }));
