@@ -24,24 +24,35 @@ function issuesOf(result: StandardSchemaV1.FailureResult): Array<{ path: string;
   }));
 }
 
-/** Runs the schema; VALIDATION_FAILED lists every issue with its path. */
-export async function validate(rules: DocRules, doc: unknown, op: string, stage: 'write' | 'read'): Promise<unknown> {
+function outcome(rules: DocRules, result: StandardSchemaV1.Result<unknown>, op: string, stage: 'write' | 'read'): unknown {
+  if (!result.issues) return result.value;
+  const issues = issuesOf(result);
+  const summary = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
+  throw new StrataError('VALIDATION_FAILED', `${op}: document in "${rules.collection}" does not match its schema: ${summary}`, {
+    op,
+    hint:
+      stage === 'read'
+        ? 'the stored document predates the current schema; write a migration that updates it'
+        : 'fix the document or the schema',
+    details: { issues },
+  });
+}
+
+/**
+ * Runs the schema; VALIDATION_FAILED lists every issue with its path. Returns the value
+ * itself when the schema is synchronous (as zod's are), so reading many documents does not
+ * cost a microtask each; a promise only for asynchronous schemas.
+ */
+export function validateNow(rules: DocRules, doc: unknown, op: string, stage: 'write' | 'read'): unknown {
   if (rules.schema === undefined) return doc;
-  let result = rules.schema['~standard'].validate(doc);
-  if (result instanceof Promise) result = await result;
-  if (result.issues) {
-    const issues = issuesOf(result);
-    const summary = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
-    throw new StrataError('VALIDATION_FAILED', `${op}: document in "${rules.collection}" does not match its schema: ${summary}`, {
-      op,
-      hint:
-        stage === 'read'
-          ? 'the stored document predates the current schema; write a migration that updates it'
-          : 'fix the document or the schema',
-      details: { issues },
-    });
-  }
-  return result.value;
+  const result = rules.schema['~standard'].validate(doc);
+  if (result instanceof Promise) return result.then((r) => outcome(rules, r, op, stage));
+  return outcome(rules, result, op, stage);
+}
+
+/** `validateNow`, always as a promise. */
+export async function validate(rules: DocRules, doc: unknown, op: string, stage: 'write' | 'read'): Promise<unknown> {
+  return validateNow(rules, doc, op, stage);
 }
 
 /** The storage key of a document's key field value (strings, or finite numbers as text). */

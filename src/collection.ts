@@ -8,7 +8,7 @@ import { StrataError, withOp } from './errors.js';
 import { parseFilter, parsePath, parseSort } from './query/parse.js';
 import { sortValues } from './query/match.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './query/cursor.js';
-import { isPlainObject, keyOf, prepareDoc, validate, type DocRules } from './collection-docs.js';
+import { isPlainObject, keyOf, prepareDoc, validate, validateNow, type DocRules } from './collection-docs.js';
 
 /** Filter documents: equality, `$eq $ne $gt $gte $lt $lte $in $nin $exists $prefix`, `$and $or`, dotted paths. */
 export type Filter = Record<string, unknown>;
@@ -117,12 +117,14 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     this.#ttl = options.ttl === undefined ? undefined : parseDuration(options.ttl, 'ttl');
   }
 
-  async #enter(op: string): Promise<void> {
+  /** Checks the store is open and declares the space on first use. Synchronous once ready: hot paths skip an await. */
+  #enter(op: string): Promise<void> | undefined {
     this.#ctx.assertOpen(op);
-    if (!this.#ready) {
-      await this.#ctx.ensure(this.#space, { indexes: this.#indexes });
+    if (this.#ready) return undefined;
+    const ensured = this.#ctx.ensure(this.#space, { indexes: this.#indexes });
+    return ensured === undefined ? undefined : ensured.then(() => {
       this.#ready = true;
-    }
+    });
   }
 
   #fail(error: unknown, op: string): StrataError {
@@ -135,6 +137,12 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
 
   async #decode(record: StoredRecord, op: string): Promise<T> {
     return (await validate(this.#rules, parseJson(record.value), op, 'read')) as T;
+  }
+
+  /** Decodes many records; awaits only when the schema is asynchronous. */
+  async #decodeAll(records: readonly StoredRecord[], op: string): Promise<T[]> {
+    const out: unknown[] = records.map((record) => validateNow(this.#rules, parseJson(record.value), op, 'read'));
+    return (out.some((v) => v instanceof Promise) ? await Promise.all(out) : out) as T[];
   }
 
   async #entry(record: StoredRecord, op: string): Promise<DocEntry<T>> {
@@ -176,7 +184,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   async insert(doc: Insertable<In, K>): Promise<T> {
     const op = 'collection.insert';
     try {
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered) await entered;
       const now = this.#ctx.now();
       const prepared = await prepareDoc(this.#rules, doc, op, { now, generateKey: true });
       const record = await this.#put(prepared.key, prepared.doc, now, 0);
@@ -191,7 +200,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.set';
     try {
       const key = this.#key(id, op);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered) await entered;
       return await this.#replace(key, doc, op);
     } catch (error) {
       throw this.#fail(error, op);
@@ -202,7 +212,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   async upsert(doc: Insertable<In, K>): Promise<T> {
     const op = 'collection.upsert';
     try {
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered) await entered;
       if (!isPlainObject(doc)) throw new StrataError('BAD_INPUT', `${op}: a document must be a plain object`);
       const raw = doc[this.#rules.keyField];
       const key = raw === undefined ? undefined : keyOf(this.#rules, raw, op);
@@ -233,7 +244,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.get';
     try {
       const key = this.#key(id, op);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered) await entered;
       const record = await this.#read(key);
       return record === null ? null : await this.#decode(record, op);
     } catch (error) {
@@ -245,7 +257,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.getEntry';
     try {
       const key = this.#key(id, op);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered) await entered;
       const record = await this.#read(key);
       return record === null ? null : await this.#entry(record, op);
     } catch (error) {
@@ -257,7 +270,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.exists';
     try {
       const key = this.#key(id, op);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered) await entered;
       return (await this.#read(key)) !== null;
     } catch (error) {
       throw this.#fail(error, op);
@@ -274,7 +288,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       const key = this.#key(id, op);
       checkCount(options.ifVersion, 'ifVersion', op);
       if (!isPlainObject(patch)) throw new StrataError('BAD_INPUT', `${op}: the patch must be a plain object`);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered) await entered;
       const attempt = async (): Promise<T> => {
         const existing = await this.#read(key);
         if (existing === null) {
@@ -304,7 +319,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     try {
       const key = this.#key(id, op);
       checkCount(options.ifVersion, 'ifVersion', op);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered) await entered;
       const write: WriteOp = { type: 'delete', space: this.#space, key };
       if (options.ifVersion !== undefined) write.expect = options.ifVersion;
       const [removed] = await this.#ctx.driver.batch([write], this.#ctx.now());
@@ -322,15 +338,14 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       const sort = parseSort(options.sort);
       checkCount(options.limit, 'limit', op);
       checkCount(options.offset, 'offset', op);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered) await entered;
       const records = await this.#ctx.driver.scan(
         this.#space,
         { filter: parsed, sort, limit: options.limit, offset: options.offset },
         this.#ctx.now(),
       );
-      const out: T[] = [];
-      for (const record of records) out.push(await this.#decode(record, op));
-      return out;
+      return await this.#decodeAll(records, op);
     } catch (error) {
       throw this.#fail(error, op);
     }
@@ -348,11 +363,11 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       }
       const fingerprint = queryFingerprint(parsed, sort);
       const after = options.cursor == null ? undefined : decodeCursor(options.cursor, fingerprint);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered) await entered;
       const records = await this.#ctx.driver.scan(this.#space, { filter: parsed, sort, after, limit: limit + 1 }, this.#ctx.now());
       const pageRecords = records.slice(0, limit);
-      const items: T[] = [];
-      for (const record of pageRecords) items.push(await this.#decode(record, op));
+      const items = await this.#decodeAll(pageRecords, op);
       const last = pageRecords[pageRecords.length - 1];
       const next =
         records.length > limit && last !== undefined
@@ -369,7 +384,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.count';
     try {
       const parsed = parseFilter(filter);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered) await entered;
       return await this.#ctx.driver.count(this.#space, { filter: parsed }, this.#ctx.now());
     } catch (error) {
       throw this.#fail(error, op);
@@ -382,7 +398,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     try {
       if (filter === undefined) throw new StrataError('BAD_INPUT', `${op}: pass a filter ({} deletes everything)`);
       const parsed = parseFilter(filter);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered) await entered;
       let removed = 0;
       for (;;) {
         const records = await this.#ctx.driver.scan(this.#space, { filter: parsed, limit: PAGE, keysOnly: true }, this.#ctx.now());
@@ -411,7 +428,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   async #many(docs: readonly unknown[], op: string, insert: boolean): Promise<T[]> {
     try {
       if (!Array.isArray(docs)) throw new StrataError('BAD_INPUT', `${op}: pass an array of documents`);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered) await entered;
       const run = async (): Promise<T[]> => {
         const now = this.#ctx.now();
         const keys = docs.map((d) => (isPlainObject(d) && d[this.#rules.keyField] !== undefined ? keyOf(this.#rules, d[this.#rules.keyField], op) : undefined));
@@ -430,9 +448,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
         }
         if (ops.length === 0) return [];
         const records = await this.#ctx.driver.batch(ops, now);
-        const out: T[] = [];
-        for (const record of records) out.push(await this.#decode(record!, op));
-        return out;
+        return await this.#decodeAll(records as StoredRecord[], op);
       };
       return insert || !this.#rules.timestamps ? await run() : await retryOnConflict(op, run);
     } catch (error) {
@@ -449,7 +465,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       const paths = by.map((p) => parsePath(p));
       const keep = options.keep ?? 'newest';
       if (keep !== 'newest' && keep !== 'oldest') throw new StrataError('BAD_INPUT', `${op}: keep must be 'newest' or 'oldest'`);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered) await entered;
       const keepers = new Map<string, { key: string; at: number }>();
       const losers: string[] = [];
       const better = (a: { key: string; at: number }, b: { key: string; at: number }): boolean =>

@@ -80,12 +80,14 @@ export class KvNamespace<V = unknown> {
     this.#space = kvSpace(name);
   }
 
-  async #enter(op: string): Promise<void> {
+  /** Checks the store is open and declares the space on first use. Synchronous once ready: hot paths skip an await. */
+  #enter(op: string): Promise<void> | undefined {
     this.#ctx.assertOpen(op);
-    if (!this.#ready) {
-      await this.#ctx.ensure(this.#space, {});
+    if (this.#ready) return undefined;
+    const ensured = this.#ctx.ensure(this.#space, {});
+    return ensured === undefined ? undefined : ensured.then(() => {
       this.#ready = true;
-    }
+    });
   }
 
   #expiry(ttl: Duration | undefined): number | null {
@@ -107,7 +109,7 @@ export class KvNamespace<V = unknown> {
     };
   }
 
-  async #read(key: string): Promise<StoredRecord | null> {
+  #read(key: string): Promise<StoredRecord | null> {
     return this.#ctx.driver.get(this.#space, key, this.#ctx.now());
   }
 
@@ -116,14 +118,25 @@ export class KvNamespace<V = unknown> {
   }
 
   /** The value under `key`, or `null` when absent or expired. */
-  async get(key: string): Promise<V | null> {
+  get(key: string): Promise<V | null> {
+    // The hottest call: a driver with synchronous point reads is answered without awaiting
+    // anything, which measurably narrows the gap to a raw better-sqlite3 read.
     try {
       checkKey(key, 'kv.get');
-      await this.#enter('kv.get');
-      const record = await this.#read(key);
-      return record === null ? null : this.#decode(record);
+      const entered = this.#enter('kv.get');
+      const driver = this.#ctx.driver;
+      if (entered === undefined && driver.capabilities.syncReads === true) {
+        const record = driver.getSync!(this.#space, key, this.#ctx.now());
+        return Promise.resolve(record === null ? null : this.#decode(record));
+      }
+      return (entered ?? Promise.resolve()).then(() => this.#read(key)).then(
+        (record) => (record === null ? null : this.#decode(record)),
+        (error: unknown) => {
+          throw withOp(error, 'kv.get', driver.name);
+        },
+      );
     } catch (error) {
-      throw withOp(error, 'kv.get', this.#ctx.driver.name);
+      return Promise.reject(withOp(error, 'kv.get', this.#ctx.driver.name));
     }
   }
 
@@ -131,7 +144,8 @@ export class KvNamespace<V = unknown> {
   async getEntry(key: string): Promise<KvEntry<V> | null> {
     try {
       checkKey(key, 'kv.getEntry');
-      await this.#enter('kv.getEntry');
+      const entered = this.#enter('kv.getEntry');
+      if (entered) await entered;
       const record = await this.#read(key);
       return record === null ? null : this.#entry(record);
     } catch (error) {
@@ -142,7 +156,8 @@ export class KvNamespace<V = unknown> {
   async has(key: string): Promise<boolean> {
     try {
       checkKey(key, 'kv.has');
-      await this.#enter('kv.has');
+      const entered = this.#enter('kv.has');
+      if (entered) await entered;
       return (await this.#read(key)) !== null;
     } catch (error) {
       throw withOp(error, 'kv.has', this.#ctx.driver.name);
@@ -153,7 +168,8 @@ export class KvNamespace<V = unknown> {
   async size(key: string): Promise<number | null> {
     try {
       checkKey(key, 'kv.size');
-      await this.#enter('kv.size');
+      const entered = this.#enter('kv.size');
+      if (entered) await entered;
       const record = await this.#read(key);
       return record === null ? null : Buffer.byteLength(record.value, 'utf8');
     } catch (error) {
@@ -168,7 +184,8 @@ export class KvNamespace<V = unknown> {
       checkVersion(options.ifVersion, 'kv.set');
       const text = encodeJson(value);
       const expiresAt = this.#expiry(options.ttl);
-      await this.#enter('kv.set');
+      const entered = this.#enter('kv.set');
+      if (entered) await entered;
       const op: WriteOp = { type: 'put', space: this.#space, key, value: text, expiresAt };
       if (options.ifVersion !== undefined) op.expect = options.ifVersion;
       const [record] = await this.#write([op]);
@@ -183,7 +200,8 @@ export class KvNamespace<V = unknown> {
     try {
       checkKey(key, 'kv.delete');
       checkVersion(options.ifVersion, 'kv.delete');
-      await this.#enter('kv.delete');
+      const entered = this.#enter('kv.delete');
+      if (entered) await entered;
       const op: WriteOp = { type: 'delete', space: this.#space, key };
       if (options.ifVersion !== undefined) op.expect = options.ifVersion;
       const [removed] = await this.#write([op]);
@@ -198,7 +216,8 @@ export class KvNamespace<V = unknown> {
     try {
       if (!Array.isArray(keys)) throw new StrataError('BAD_INPUT', 'kv.getMany: keys must be an array');
       for (const key of keys) checkKey(key, 'kv.getMany');
-      await this.#enter('kv.getMany');
+      const entered = this.#enter('kv.getMany');
+      if (entered) await entered;
       const records = await this.#ctx.driver.getMany(this.#space, keys, this.#ctx.now());
       return records.map((r) => (r === null ? null : this.#decode(r)));
     } catch (error) {
@@ -218,7 +237,8 @@ export class KvNamespace<V = unknown> {
         checkKey(entry[0], 'kv.setMany');
         return { type: 'put', space: this.#space, key: entry[0], value: encodeJson(entry[1]), expiresAt };
       });
-      await this.#enter('kv.setMany');
+      const entered = this.#enter('kv.setMany');
+      if (entered) await entered;
       if (ops.length > 0) await this.#write(ops);
     } catch (error) {
       throw withOp(error, 'kv.setMany', this.#ctx.driver.name);
@@ -229,7 +249,8 @@ export class KvNamespace<V = unknown> {
   async take(key: string): Promise<V | null> {
     try {
       checkKey(key, 'kv.take');
-      await this.#enter('kv.take');
+      const entered = this.#enter('kv.take');
+      if (entered) await entered;
       return await retryOnConflict('kv.take', async () => {
         const record = await this.#read(key);
         if (record === null) return null;
@@ -249,7 +270,8 @@ export class KvNamespace<V = unknown> {
         throw new StrataError('BAD_INPUT', 'kv.incr: the increment must be a finite number');
       }
       const ttl = options.ttl === undefined ? undefined : this.#expiry(options.ttl);
-      await this.#enter('kv.incr');
+      const entered = this.#enter('kv.incr');
+      if (entered) await entered;
       return await retryOnConflict('kv.incr', async () => {
         const record = await this.#read(key);
         const current = record === null ? 0 : this.#decode(record);
@@ -280,7 +302,8 @@ export class KvNamespace<V = unknown> {
     try {
       checkKey(key, 'kv.update');
       if (typeof fn !== 'function') throw new StrataError('BAD_INPUT', 'kv.update: the updater must be a function');
-      await this.#enter('kv.update');
+      const entered = this.#enter('kv.update');
+      if (entered) await entered;
       return await retryOnConflict('kv.update', async () => {
         const record = await this.#read(key);
         const next = await fn(record === null ? null : this.#decode(record));
@@ -301,7 +324,8 @@ export class KvNamespace<V = unknown> {
       checkPrefix(options.prefix, 'kv.list');
       checkLimit(options.limit, 'kv.list');
       if (options.after !== undefined) checkKey(options.after, 'kv.list');
-      await this.#enter('kv.list');
+      const entered = this.#enter('kv.list');
+      if (entered) await entered;
       const records = await this.#ctx.driver.scan(
         this.#space,
         {
@@ -321,7 +345,8 @@ export class KvNamespace<V = unknown> {
   /** Every `[key, value]` in key order, read page by page so memory stays flat. */
   async *entries(options: Pick<ListOptions, 'prefix'> = {}): AsyncGenerator<[string, V]> {
     checkPrefix(options.prefix, 'kv.entries');
-    await this.#enter('kv.entries');
+    const entered = this.#enter('kv.entries');
+      if (entered) await entered;
     let after: string | undefined;
     for (;;) {
       this.#ctx.assertOpen('kv.entries');
@@ -340,7 +365,8 @@ export class KvNamespace<V = unknown> {
   async count(options: Pick<ListOptions, 'prefix'> = {}): Promise<number> {
     try {
       checkPrefix(options.prefix, 'kv.count');
-      await this.#enter('kv.count');
+      const entered = this.#enter('kv.count');
+      if (entered) await entered;
       return await this.#ctx.driver.count(this.#space, { prefix: options.prefix }, this.#ctx.now());
     } catch (error) {
       throw withOp(error, 'kv.count', this.#ctx.driver.name);
@@ -351,7 +377,8 @@ export class KvNamespace<V = unknown> {
   async clear(options: Pick<ListOptions, 'prefix'> = {}): Promise<number> {
     try {
       checkPrefix(options.prefix, 'kv.clear');
-      await this.#enter('kv.clear');
+      const entered = this.#enter('kv.clear');
+      if (entered) await entered;
       let removed = 0;
       for (;;) {
         const records = await this.#ctx.driver.scan(this.#space, { prefix: options.prefix, limit: PAGE, keysOnly: true }, this.#ctx.now());

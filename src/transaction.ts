@@ -27,7 +27,8 @@ export class TransactionDriver implements Driver {
   constructor(base: Driver) {
     this.#base = base;
     this.name = base.name;
-    this.capabilities = base.capabilities;
+    // Reads go through the overlay, which is asynchronous.
+    this.capabilities = { ...base.capabilities, syncReads: false };
   }
 
   async #load(space: string, key: string, now: number): Promise<StoredRecord | null> {

@@ -34,11 +34,15 @@ function check(value: unknown, path: string, seen: unknown[]): void {
   }
   if (value === null) return;
   if (seen.includes(value)) throw bad(path, 'a cycle');
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
-    if (value instanceof Date && Number.isNaN(value.getTime())) throw bad(path, 'an invalid Date');
-    return;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  // Plain objects and arrays, the common case, skip the instanceof checks below.
+  if (proto !== Object.prototype && proto !== Array.prototype && proto !== null) {
+    if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+      if (value instanceof Date && Number.isNaN(value.getTime())) throw bad(path, 'an invalid Date');
+      return;
+    }
+    if (LOSSY.some((type) => value instanceof type)) throw bad(path, `a ${(value as object).constructor.name}`);
   }
-  if (LOSSY.some((type) => value instanceof type)) throw bad(path, `a ${(value as object).constructor.name}`);
   seen.push(value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) check(value[i], `${path}[${i}]`, seen);

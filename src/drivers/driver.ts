@@ -122,6 +122,12 @@ export interface DriverCapabilities {
   watchRemote: boolean;
   /** `ensureSpace` indexes become real backend indexes used by filtered scans. */
   nativeIndexes: boolean;
+  /**
+   * The driver also offers `getSync`, answering a point read without a promise (an embedded
+   * engine such as SQLite, or a memory cache). The core then skips a microtask hop on the
+   * hottest path. @default false
+   */
+  syncReads?: boolean;
 }
 
 /**
@@ -145,6 +151,8 @@ export interface Driver {
   /** Every space that holds at least one record or was declared. */
   spaces(): Promise<string[]>;
   get(space: string, key: string, now: number): Promise<StoredRecord | null>;
+  /** `get` without a promise; present exactly when `capabilities.syncReads` is true. */
+  getSync?(space: string, key: string, now: number): StoredRecord | null;
   getMany(space: string, keys: readonly string[], now: number): Promise<Array<StoredRecord | null>>;
   scan(space: string, query: ScanQuery, now: number): Promise<StoredRecord[]>;
   count(space: string, query: Pick<ScanQuery, 'prefix' | 'filter'>, now: number): Promise<number>;

@@ -21,7 +21,7 @@ export function memoryDriver(options: MemoryDriverOptions = {}): Driver {
   // come to rely on synchronous completion.
   return {
     name,
-    capabilities: { persistent: false, crossProcess: false, watchRemote: false, nativeIndexes: false },
+    capabilities: { persistent: false, crossProcess: false, watchRemote: false, nativeIndexes: false, syncReads: true },
     async ensureSpace(space) {
       open();
       state.space(space);
@@ -29,6 +29,10 @@ export function memoryDriver(options: MemoryDriverOptions = {}): Driver {
     async spaces() {
       open();
       return [...state.spaces.keys()].sort();
+    },
+    getSync(space, key, now) {
+      open();
+      return state.get(space, key, now);
     },
     async get(space, key, now) {
       open();

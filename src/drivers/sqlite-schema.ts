@@ -56,28 +56,38 @@ ANALYZE sqlite_schema;
 `;
 
 /**
- * Without statistics SQLite guesses that `space = ?` selects about ten rows, and then prefers
- * walking a whole space by primary key over a field index plus row lookups. Seeding
- * `sqlite_stat1` with "many rows per space, few per indexed value" makes filtered scans use
- * their index; a later real ANALYZE (e.g. `PRAGMA optimize`) replaces these guesses.
+ * Without statistics SQLite guesses badly how selective a field index is and may prefer
+ * walking a whole space by primary key. Seeding `sqlite_stat1` with "a space's rows, few per
+ * indexed value" makes filtered scans use their index; a later real ANALYZE (e.g.
+ * `PRAGMA optimize`) replaces these guesses.
  */
 function planIndexStats(db: Database.Database, index: string): void {
   const stat = (idx: string): string | undefined =>
     db.prepare<[string], string>("SELECT stat FROM sqlite_stat1 WHERE tbl = 'strata_records' AND idx = ?").pluck().get(idx);
   if (stat(index) !== undefined) return;
-  const [rows, perSpace] = (stat('sqlite_autoindex_strata_records_1') ?? '').split(' ');
-  const known = Number(rows) > 0 && Number(perSpace) > 0;
-  const estimate = known ? `${rows} ${perSpace} 10` : `${PLANNER_ROWS} ${PLANNER_ROWS_PER_SPACE} 10`;
-  db.prepare("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('strata_records', ?, ?)").run(index, estimate);
+  const perSpace = Number((stat('sqlite_autoindex_strata_records_1') ?? '').split(' ')[1]);
+  const rows = perSpace > 0 ? perSpace : PLANNER_ROWS_PER_SPACE;
+  // Index columns: space (one value in a partial index), the field, then the key.
+  db.prepare("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('strata_records', ?, ?)").run(index, `${rows} ${rows} 10 1`);
+}
+
+/** A space name as an SQL string literal (quotes doubled), for partial-index predicates. */
+export function spaceLiteral(space: string): string {
+  if (space.includes('\u0000')) throw new Error('space names cannot contain NUL');
+  return `'${space.replaceAll("'", "''")}'`;
 }
 
 /**
  * Creates the index of one field of one space (idempotent) and tells the planner about it.
+ * The index is partial (`WHERE space = '<space>'`; it still leads with `space` so the
+ * equality on it lets sorted scans walk the index): it holds only that space's rows, so
+ * writes to other namespaces and collections never pay for it. Scans of indexed spaces name
+ * the space as the same literal so the planner can match the predicate.
  * `index` is a generated identifier and `field` SQL built from a validated path.
  */
-export function createFieldIndex(db: Database.Database, index: string, field: string): void {
+export function createFieldIndex(db: Database.Database, index: string, field: string, space: string): void {
   if (!/^strata_ix_[0-9a-f]+$/.test(index)) throw new Error(`invalid index name ${index}`);
-  db.exec(`CREATE INDEX IF NOT EXISTS ${index} ON strata_records (space, ${field})`);
+  db.exec(`CREATE INDEX IF NOT EXISTS ${index} ON strata_records (space, ${field}) WHERE space = ${spaceLiteral(space)}`);
   planIndexStats(db, index);
   db.exec('ANALYZE sqlite_schema');
 }
@@ -190,6 +200,9 @@ export function openDatabase(options: OpenOptions): Database.Database {
     if (options.durability === 'full') db.pragma('fullfsync = ON');
     // A large transaction grows the WAL; cap what stays on disk after the next checkpoint.
     db.pragma('journal_size_limit = 67108864');
+    // The default 2 MB page cache makes random reads of a large store go to the OS for most
+    // pages; 32 MiB keeps the upper b-tree levels resident. Pages are allocated on use only.
+    db.pragma('cache_size = -32768');
     migrate(db, options);
     if (created) restrict(path);
     return db;

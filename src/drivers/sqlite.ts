@@ -18,7 +18,7 @@ import type {
 } from './driver.js';
 import { ChangeHub, closedError } from './base.js';
 import { sqliteError } from './sqlite-errors.js';
-import { createFieldIndex, openDatabase } from './sqlite-schema.js';
+import { createFieldIndex, openDatabase, spaceLiteral } from './sqlite-schema.js';
 import { RemoteWatcher } from './sqlite-watch.js';
 import { BatchRunner } from './sqlite-batch.js';
 
@@ -78,7 +78,7 @@ function toRecord(row: Row): StoredRecord {
 
 /** Index name for a space's field: a hash, so no user text reaches the DDL as an identifier. */
 function indexName(space: string, path: string): string {
-  return `strata_ix_${createHash('sha256').update(`${space}\u0000${path}`).digest('hex').slice(0, 24)}`;
+  return `strata_ix_${createHash('sha256').update(`partial\u0000${space}\u0000${path}`).digest('hex').slice(0, 24)}`;
 }
 
 interface Internals {
@@ -146,10 +146,23 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     return stmt;
   }
 
+  function pointRead(space: string, key: string, now: number): StoredRecord | null {
+    if (db === null) throw closedError(name);
+    let packed: string | undefined;
+    try {
+      packed = s.get.get(space, key) as string | undefined;
+    } catch (error) {
+      throw fail(error, 'get');
+    }
+    return packed === undefined ? null : unpack(packed, key, now);
+  }
+
   function buildScan(space: string, query: ScanQuery, now: number, mode: 'rows' | 'count') {
     const filter = compileFilter(query.filter, sqliteDialect);
-    const params: unknown[] = [space];
-    let where = 'space = ?';
+    // The space is written as a literal (not a parameter) so the planner can match the
+    // partial indexes of this space; `spaceLiteral` escapes it.
+    const params: unknown[] = [];
+    let where = `space = ${spaceLiteral(space)}`;
     if (query.prefix) {
       where += ' AND key >= ?';
       params.push(query.prefix);
@@ -234,7 +247,7 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
         const before = all.size;
         for (const f of fields) all.add(f.path);
         if (!stored || all.size !== before) s.putSpace.run(space, JSON.stringify({ indexes: [...all].sort() }));
-        for (const f of fields) createFieldIndex(conn, indexName(space, f.path), f.sql);
+        for (const f of fields) createFieldIndex(conn, indexName(space, f.path), f.sql, space);
         declared.set(space, all);
       })
       .immediate();
@@ -280,7 +293,7 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
 
   const driver: Driver = {
     name,
-    capabilities: { persistent: !memory, crossProcess: !memory, watchRemote: remote !== null, nativeIndexes: true },
+    capabilities: { persistent: !memory, crossProcess: !memory, watchRemote: remote !== null, nativeIndexes: true, syncReads: true },
     async ensureSpace(space, spec) {
       open();
       try {
@@ -297,15 +310,9 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
         throw fail(error, 'spaces');
       }
     },
+    getSync: pointRead,
     async get(space, key, now) {
-      if (db === null) throw closedError(name);
-      let packed: string | undefined;
-      try {
-        packed = s.get.get(space, key) as string | undefined;
-      } catch (error) {
-        throw fail(error, 'get');
-      }
-      return packed === undefined ? null : unpack(packed, key, now);
+      return pointRead(space, key, now);
     },
     async getMany(space, keys, now) {
       open();

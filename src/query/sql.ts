@@ -115,6 +115,18 @@ function kindOf(value: JsonValue): JsonKind | 'null' {
   return Array.isArray(value) ? 'array' : 'object';
 }
 
+/**
+ * Whether an equality on extracted values also needs a JSON type test. Extraction yields
+ * numbers for numbers, 1/0 for booleans and text for strings, objects and arrays, and SQL
+ * never finds a number equal to text. So a number other than 0 and 1 can only equal a
+ * number, and a string that does not start with `{` or `[` can only equal a string. Skipping
+ * the test matters: it parses the document a second time.
+ */
+function needsKindGuard(kind: JsonKind, values: ReadonlyArray<string | number>): boolean {
+  if (kind === 'number') return values.some((v) => v === 0 || v === 1);
+  return values.some((v) => typeof v === 'string' && (v.startsWith('{') || v.startsWith('[')));
+}
+
 class Compiler {
   readonly params: unknown[] = [];
   exact = true;
@@ -153,7 +165,7 @@ class Compiler {
         } else {
           test = `${field} IN (SELECT value FROM json_each(${this.d.param(this.params, JSON.stringify(unique))}))`;
         }
-        terms.push(`(${test} AND ${this.d.kindIs(path, kind)})`);
+        terms.push(needsKindGuard(kind, unique) ? `(${test} AND ${this.d.kindIs(path, kind)})` : test);
       }
     }
     if (terms.length === 0) return { sql: '0', exact: true };

@@ -103,6 +103,20 @@ export function storeSuite(factory: DriverFactory): void {
       stop();
     });
 
+    it('answers synchronous point reads exactly like get, when it offers them', async () => {
+      const driver = h.store.driver;
+      if (driver.capabilities.syncReads !== true) return;
+      const kv = h.store.kv('app');
+      await kv.set('a', { n: 1 }, { ttl: '1m' });
+      await kv.set('b', 2);
+      for (const key of ['a', 'b', 'missing']) {
+        expect(driver.getSync!('kv.app', key, h.clock.now)).toEqual(await driver.get('kv.app', key, h.clock.now));
+      }
+      h.clock.advance(60_000);
+      expect(driver.getSync!('kv.app', 'a', h.clock.now)).toBeNull();
+      expect(await kv.get('a')).toBeNull();
+    });
+
     it('reports stats and a clean verify', async () => {
       await h.store.kv('app').setMany([['a', 1], ['b', 'two']]);
       await h.store.collection('tasks').insertMany([{ id: '1' }, { id: '2' }, { id: '3' }]);

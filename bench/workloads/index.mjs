@@ -1,0 +1,9 @@
+import seqSet from './seq-set.mjs';
+import randomGet from './random-get.mjs';
+import batchSet from './batch-set.mjs';
+import reopenRead from './reopen-read.mjs';
+import query from './query.mjs';
+import mix from './mix.mjs';
+
+/** Run order. */
+export const WORKLOADS = [seqSet, randomGet, batchSet, reopenRead, query, mix];
