@@ -239,7 +239,7 @@ export class KvNamespace<V = unknown> {
       });
       const entered = this.#enter('kv.setMany');
       if (entered) await entered;
-      if (ops.length > 0) await this.#write(ops);
+      if (ops.length > 0) await this.#ctx.driver.batch(ops, this.#ctx.now(), { results: false });
     } catch (error) {
       throw withOp(error, 'kv.setMany', this.#ctx.driver.name);
     }

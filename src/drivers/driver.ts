@@ -66,6 +66,11 @@ export type WriteOp =
  */
 export type BatchResult = StoredRecord | null;
 
+export interface BatchOptions {
+  /** `false`: the caller does not read the per-op results. @default true */
+  results?: boolean;
+}
+
 export interface ChangeEvent {
   space: string;
   key: string;
@@ -156,7 +161,11 @@ export interface Driver {
   getMany(space: string, keys: readonly string[], now: number): Promise<Array<StoredRecord | null>>;
   scan(space: string, query: ScanQuery, now: number): Promise<StoredRecord[]>;
   count(space: string, query: Pick<ScanQuery, 'prefix' | 'filter'>, now: number): Promise<number>;
-  batch(ops: readonly WriteOp[], now: number): Promise<BatchResult[]>;
+  /**
+   * With `options.results === false` the caller ignores the results (`kv.setMany`), and the
+   * driver may skip building them and return an empty array.
+   */
+  batch(ops: readonly WriteOp[], now: number, options?: BatchOptions): Promise<BatchResult[]>;
   /** Physically removes expired records; returns how many. */
   purgeExpired(now: number): Promise<number>;
   /** Subscribes to changes; returns the unsubscribe function. */

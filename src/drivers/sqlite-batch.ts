@@ -27,6 +27,15 @@ const BATCH_SQL = {
       updated_at = excluded.updated_at,
       expires_at = excluded.expires_at
     WHERE expires_at IS NULL OR expires_at > excluded.updated_at`,
+  // The same without the report, for batches whose results nobody reads.
+  quietUpsert: `INSERT INTO strata_records (space, key, value, version, created_at, updated_at, expires_at)
+    VALUES (?, ?, ?, 1, ?, ?, ?)
+    ON CONFLICT (space, key) DO UPDATE SET
+      value = excluded.value,
+      version = version + 1,
+      updated_at = excluded.updated_at,
+      expires_at = excluded.expires_at
+    WHERE expires_at IS NULL OR expires_at > excluded.updated_at`,
   replace: `INSERT OR REPLACE INTO strata_records (space, key, value, version, created_at, updated_at, expires_at)
     VALUES (?, ?, ?, 1, ?, ?, ?)`,
   remove: 'DELETE FROM strata_records WHERE space = ? AND key = ?',
@@ -58,7 +67,9 @@ export class BatchRunner {
   readonly #s: BatchStatements;
   readonly #writer: string;
   readonly #driver: string;
-  readonly #run: Database.Transaction<(ops: readonly WriteOp[], now: number, events: ChangeEvent[] | null) => BatchResult[]>;
+  readonly #run: Database.Transaction<
+    (ops: readonly WriteOp[], now: number, events: ChangeEvent[] | null, results: boolean) => BatchResult[]
+  >;
   #overwrote = false;
   #version = 0;
   #createdAt = 0;
@@ -75,13 +86,14 @@ export class BatchRunner {
     });
     this.#s = Object.fromEntries(Object.entries(BATCH_SQL).map(([name, sql]) => [name, db.prepare(sql)])) as BatchStatements;
     for (const stmt of Object.values(this.#s)) if (stmt.reader) stmt.raw(true);
-    this.#run = db.transaction((ops: readonly WriteOp[], now: number, events: ChangeEvent[] | null) =>
-      this.#apply(ops, now, events),
+    this.#run = db.transaction((ops: readonly WriteOp[], now: number, events: ChangeEvent[] | null, results: boolean) =>
+      this.#apply(ops, now, events, results),
     );
   }
 
-  run(ops: readonly WriteOp[], now: number, events: ChangeEvent[] | null): BatchResult[] {
-    return this.#run.immediate(ops, now, events);
+  /** `wantResults: false` lets plain puts skip the overwrite report and result records. */
+  run(ops: readonly WriteOp[], now: number, events: ChangeEvent[] | null, wantResults = true): BatchResult[] {
+    return this.#run.immediate(ops, now, events, wantResults);
   }
 
   #conflict(index: number, op: WriteOp, actual: number): StrataError {
@@ -92,14 +104,20 @@ export class BatchRunner {
     });
   }
 
-  #apply(ops: readonly WriteOp[], now: number, events: ChangeEvent[] | null): BatchResult[] {
+  #apply(ops: readonly WriteOp[], now: number, events: ChangeEvent[] | null, wantResults: boolean): BatchResult[] {
     const s = this.#s;
     const results: BatchResult[] = [];
     const changes: Array<[space: string, key: string, version: number | null]> | null =
       s.watched.get(Date.now() - WATCHER_TTL_MS, this.#writer) === undefined ? null : [];
+    // Nobody needs versions back: no results, no change log, no local listeners.
+    const quiet = !wantResults && changes === null && events === null;
     for (let index = 0; index < ops.length; index++) {
       const op = ops[index]!;
-      if (op.type === 'put') {
+      if (quiet && op.type === 'put' && op.expect === undefined) {
+        if (s.quietUpsert.run(op.space, op.key, op.value, now, now, op.expiresAt).changes === 0) {
+          s.replace.run(op.space, op.key, op.value, now, now, op.expiresAt);
+        }
+      } else if (op.type === 'put') {
         this.#overwrote = false;
         if (s.upsert.run(op.space, op.key, op.value, now, now, op.expiresAt).changes === 0) {
           s.replace.run(op.space, op.key, op.value, now, now, op.expiresAt);
@@ -138,6 +156,6 @@ export class BatchRunner {
         this.#trimmedAt = seq;
       }
     }
-    return results;
+    return wantResults ? results : [];
   }
 }

@@ -343,13 +343,13 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
         throw fail(error, 'count');
       }
     },
-    async batch(ops, now) {
+    async batch(ops, now, options) {
       writable('batch');
       if (ops.length === 0) return [];
       const events = hub.size > 0 ? [] : null;
       let results: BatchResult[];
       try {
-        results = batcher.run(ops, now, events);
+        results = batcher.run(ops, now, events, options?.results !== false);
       } catch (error) {
         throw fail(error, 'batch');
       }

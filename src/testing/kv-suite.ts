@@ -163,6 +163,20 @@ export function kvSuite(factory: DriverFactory): void {
       await kv.setMany([]);
     });
 
+    it('setMany numbers versions, keeps createdAt and restarts expired keys like set', async () => {
+      const kv = h.store.kv('app');
+      await kv.set('live', 1);
+      await kv.set('old', 1, { ttl: 1000 });
+      const created = h.clock.now;
+      h.clock.advance(1000);
+      await kv.setMany([['live', 2], ['old', 2], ['new', 2], ['new', 3]]);
+      expect(await kv.getEntry('live')).toMatchObject({ value: 2, version: 2, createdAt: new Date(created), expiresAt: null });
+      expect(await kv.getEntry('old')).toMatchObject({ value: 2, version: 1, createdAt: new Date(h.clock.now), expiresAt: null });
+      expect(await kv.getEntry('new')).toMatchObject({ value: 3, version: 2 });
+      await kv.setMany([['live', 3]], { ttl: '1m' });
+      expect((await kv.getEntry('live'))!.expiresAt!.getTime()).toBe(h.clock.now + 60_000);
+    });
+
     it('take hands a value to exactly one caller', async () => {
       const kv = h.store.kv('app');
       await kv.set('otp', '123456');
