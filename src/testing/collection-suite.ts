@@ -189,6 +189,19 @@ export function collectionSuite(factory: DriverFactory): void {
       }
       expect(await c.count()).toBe(1);
       await expectCode(async () => h.store.collection('x', { indexes: ['bad path!'] }), 'BAD_INPUT');
+      await expectCode(async () => h.store.collection('x', { key: 'a.b' }), 'BAD_INPUT');
+      await expectCode(async () => h.store.collection('x', { schema: {} as never }), 'BAD_INPUT');
+      await expectCode(async () => h.store.collection('x', { ttl: 'forever' as never }), 'BAD_INPUT');
+      await expectCode(async () => h.store.collection('no/slash'), 'BAD_INPUT');
+      await expectCode(async () => c.watch('listener' as never), 'BAD_INPUT');
+      await expectCode(c.page({}, { limit: 10_001 }), 'BAD_INPUT');
+      await expectCode(c.dedupe({ keep: 'latest' as never }), 'BAD_INPUT');
+      await expectCode(c.dedupe({ by: 'a..b' }), 'BAD_INPUT');
+      await expectCode(c.update('t01', 'patch' as never), 'BAD_INPUT');
+      await expectCode(c.update('t01', {}, { ifVersion: -1 }), 'BAD_INPUT');
+      await expectCode(c.insertMany('docs' as never), 'BAD_INPUT');
+      await expectCode(c.deleteWhere(undefined as never), 'BAD_INPUT');
+      expect(await c.getEntry('t01')).toMatchObject({ version: 1 });
     });
 
     it('pages with opaque cursors that stay correct under concurrent writes', async () => {

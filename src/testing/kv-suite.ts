@@ -240,6 +240,14 @@ export function kvSuite(factory: DriverFactory): void {
       expect(await kv.getEntry('keep')).toMatchObject({ value: 'me', version: 1 });
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       await expectCode(async () => h.store.kv('bad name!'), 'BAD_INPUT');
+      await expectCode(async () => kv.watch(42 as never), 'BAD_INPUT');
+      await expectCode(kv.update('keep', 'not a function' as never), 'BAD_INPUT');
+      await expectCode(kv.getMany('keep' as never), 'BAD_INPUT');
+      await expectCode(kv.setMany([['a', 1, 2]] as never), 'BAD_INPUT');
+      await expectCode(kv.list({ after: '' }), 'BAD_INPUT');
+      await expectCode(kv.entries({ prefix: 1 as never }).next(), 'BAD_INPUT');
+      await expectCode(kv.incr('n', '1' as never), 'BAD_INPUT');
+      expect(await kv.list()).toEqual(['keep', 'x'.repeat(1024)]);
     });
 
     it('reports its own changes to watchers', async () => {
