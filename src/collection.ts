@@ -379,6 +379,27 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     }
   }
 
+  /** Document keys in key order (code point order), with an optional prefix, limit and resume key. */
+  async keys(options: { prefix?: string; limit?: number; after?: string } = {}): Promise<string[]> {
+    const op = 'collection.keys';
+    try {
+      if (options.prefix !== undefined && typeof options.prefix !== 'string') {
+        throw new StrataError('BAD_INPUT', `${op}: prefix must be a string`);
+      }
+      checkCount(options.limit, 'limit', op);
+      if (options.after !== undefined) checkKey(options.after, op);
+      await this.#enter(op);
+      const records = await this.#ctx.driver.scan(
+        this.#space,
+        { prefix: options.prefix, limit: options.limit, after: options.after === undefined ? undefined : { key: options.after }, keysOnly: true },
+        this.#ctx.now(),
+      );
+      return records.map((r) => r.key);
+    } catch (error) {
+      throw this.#fail(error, op);
+    }
+  }
+
   /** Number of matching documents. */
   async count(filter: Filter = {}): Promise<number> {
     const op = 'collection.count';

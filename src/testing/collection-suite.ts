@@ -238,6 +238,15 @@ export function collectionSuite(factory: DriverFactory): void {
       expect(everything.next).toBeNull();
     });
 
+    it('lists keys in key order with prefix, limit and after', async () => {
+      const c = tasks();
+      await c.insertMany(fixture());
+      expect(await c.keys()).toEqual(['t01', 't02', 't03', 't04', 't05', 't06']);
+      expect(await c.keys({ prefix: 't0', after: 't02', limit: 2 })).toEqual(['t03', 't04']);
+      await expectCode(c.keys({ limit: -1 }), 'BAD_INPUT');
+      await expectCode(c.keys({ after: '' }), 'BAD_INPUT');
+    });
+
     it('deleteWhere removes matches and reports how many', async () => {
       const c = tasks();
       await c.insertMany(fixture());

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import type { Store } from '../../store.js';
-import { collectionSpace } from '../../context.js';
-import { checkKey } from '../../codec/keys.js';
 import { Cli, requireSpace } from '../context.js';
 import { intOption } from '../args.js';
 import { formatBytes, formatCount, table } from '../output.js';
@@ -57,24 +55,8 @@ async function listAll(cli: Cli, store: Store): Promise<void> {
 async function listKeys(cli: Cli, store: Store, name: string, options: ListOptions): Promise<void> {
   const kind = options.collection ? 'collection' : 'kv';
   await requireSpace(store, kind, name);
-  let keys: string[];
-  if (kind === 'kv') {
-    keys = await store.kv(name).list({ prefix: options.prefix, limit: options.limit, after: options.after });
-  } else {
-    // Collections have no key listing in the public API; the store's driver stack scans keys only.
-    if (options.after !== undefined) checkKey(options.after, 'list');
-    const records = await store.driver.scan(
-      collectionSpace(name),
-      {
-        prefix: options.prefix,
-        limit: options.limit,
-        after: options.after === undefined ? undefined : { key: options.after },
-        keysOnly: true,
-      },
-      Date.now(),
-    );
-    keys = records.map((r) => r.key);
-  }
+  const page = { prefix: options.prefix, limit: options.limit, after: options.after };
+  const keys = kind === 'kv' ? await store.kv(name).list(page) : await store.collection(name).keys(page);
   if (cli.json) cli.data(keys);
   else if (keys.length > 0) cli.out(keys.join('\n'));
   if (options.limit !== undefined && keys.length === options.limit) {
