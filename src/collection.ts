@@ -102,7 +102,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     this.#space = collectionSpace(name);
     const keyField = options.key ?? 'id';
     parsePath(keyField);
-    if (keyField.includes('.')) throw new StrataError('BAD_INPUT', `collection "${name}": the key field must be a top-level field`);
+    if (keyField.includes('.'))
+      throw new StrataError('BAD_INPUT', `collection "${name}": the key field must be a top-level field`);
     this.#rules = { collection: name, schema: options.schema, keyField, timestamps: options.timestamps ?? false };
     if (options.schema !== undefined && typeof options.schema?.['~standard']?.validate !== 'function') {
       throw new StrataError('BAD_INPUT', `collection "${name}": schema must be a Standard Schema such as a zod object`);
@@ -122,9 +123,11 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     this.#ctx.assertOpen(op);
     if (this.#ready) return undefined;
     const ensured = this.#ctx.ensure(this.#space, { indexes: this.#indexes });
-    return ensured === undefined ? undefined : ensured.then(() => {
-      this.#ready = true;
-    });
+    return ensured === undefined
+      ? undefined
+      : ensured.then(() => {
+          this.#ready = true;
+        });
   }
 
   #fail(error: unknown, op: string): StrataError {
@@ -234,7 +237,12 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     return await retryOnConflict(op, async () => {
       const existing = await this.#read(key);
       const now = this.#ctx.now();
-      const prepared = await prepareDoc(this.#rules, doc, op, { now, generateKey: false, key, createdAt: this.#createdAt(existing) });
+      const prepared = await prepareDoc(this.#rules, doc, op, {
+        now,
+        generateKey: false,
+        key,
+        createdAt: this.#createdAt(existing),
+      });
       return await this.#decode(await this.#put(key, prepared.doc, now, existing?.version ?? 0), op);
     });
   }
@@ -304,7 +312,12 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
         const current = await this.#decode(existing, op);
         const now = this.#ctx.now();
         const merged = { ...(current as Record<string, unknown>), ...(patch as Record<string, unknown>) };
-        const prepared = await prepareDoc(this.#rules, merged, op, { now, generateKey: false, key, createdAt: this.#createdAt(existing) });
+        const prepared = await prepareDoc(this.#rules, merged, op, {
+          now,
+          generateKey: false,
+          key,
+          createdAt: this.#createdAt(existing),
+        });
         return await this.#decode(await this.#put(key, prepared.doc, now, existing.version), op);
       };
       return options.ifVersion === undefined ? await retryOnConflict(op, attempt) : await attempt();
@@ -365,7 +378,11 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       const after = options.cursor == null ? undefined : decodeCursor(options.cursor, fingerprint);
       const entered = this.#enter(op);
       if (entered) await entered;
-      const records = await this.#ctx.driver.scan(this.#space, { filter: parsed, sort, after, limit: limit + 1 }, this.#ctx.now());
+      const records = await this.#ctx.driver.scan(
+        this.#space,
+        { filter: parsed, sort, after, limit: limit + 1 },
+        this.#ctx.now(),
+      );
       const pageRecords = records.slice(0, limit);
       const items = await this.#decodeAll(pageRecords, op);
       const last = pageRecords[pageRecords.length - 1];
@@ -391,7 +408,12 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       await this.#enter(op);
       const records = await this.#ctx.driver.scan(
         this.#space,
-        { prefix: options.prefix, limit: options.limit, after: options.after === undefined ? undefined : { key: options.after }, keysOnly: true },
+        {
+          prefix: options.prefix,
+          limit: options.limit,
+          after: options.after === undefined ? undefined : { key: options.after },
+          keysOnly: true,
+        },
         this.#ctx.now(),
       );
       return records.map((r) => r.key);
@@ -423,7 +445,11 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       if (entered) await entered;
       let removed = 0;
       for (;;) {
-        const records = await this.#ctx.driver.scan(this.#space, { filter: parsed, limit: PAGE, keysOnly: true }, this.#ctx.now());
+        const records = await this.#ctx.driver.scan(
+          this.#space,
+          { filter: parsed, limit: PAGE, keysOnly: true },
+          this.#ctx.now(),
+        );
         if (records.length === 0) return removed;
         const results = await this.#ctx.driver.batch(
           records.map((r) => ({ type: 'delete', space: this.#space, key: r.key })),
@@ -453,7 +479,9 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       if (entered) await entered;
       const run = async (): Promise<T[]> => {
         const now = this.#ctx.now();
-        const keys = docs.map((d) => (isPlainObject(d) && d[this.#rules.keyField] !== undefined ? keyOf(this.#rules, d[this.#rules.keyField], op) : undefined));
+        const keys = docs.map((d) =>
+          isPlainObject(d) && d[this.#rules.keyField] !== undefined ? keyOf(this.#rules, d[this.#rules.keyField], op) : undefined,
+        );
         const known = keys.filter((k): k is string => k !== undefined);
         const existing = insert || !this.#rules.timestamps ? [] : await this.#ctx.driver.getMany(this.#space, known, now);
         const byKey = new Map(existing.filter((r): r is StoredRecord => r !== null).map((r) => [r.key, r]));
@@ -461,8 +489,18 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
         for (const doc of docs) {
           const raw = isPlainObject(doc) ? doc[this.#rules.keyField] : undefined;
           const old = raw === undefined ? undefined : byKey.get(keyOf(this.#rules, raw, op));
-          const prepared = await prepareDoc(this.#rules, doc, op, { now, generateKey: true, createdAt: this.#createdAt(old ?? null) });
-          const write: WriteOp = { type: 'put', space: this.#space, key: prepared.key, value: encodeJson(prepared.doc), expiresAt: this.#expiresAt(now) };
+          const prepared = await prepareDoc(this.#rules, doc, op, {
+            now,
+            generateKey: true,
+            createdAt: this.#createdAt(old ?? null),
+          });
+          const write: WriteOp = {
+            type: 'put',
+            space: this.#space,
+            key: prepared.key,
+            value: encodeJson(prepared.doc),
+            expiresAt: this.#expiresAt(now),
+          };
           if (insert) write.expect = 0;
           else if (this.#rules.timestamps && !ops.some((o) => o.key === prepared.key)) write.expect = old?.version ?? 0;
           ops.push(write);
@@ -494,9 +532,16 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
         keep === 'newest' ? a.at > b.at || (a.at === b.at && a.key > b.key) : a.at < b.at || (a.at === b.at && a.key < b.key);
       let after: string | undefined;
       for (;;) {
-        const records = await this.#ctx.driver.scan(this.#space, { after: after === undefined ? undefined : { key: after }, limit: PAGE }, this.#ctx.now());
+        const records = await this.#ctx.driver.scan(
+          this.#space,
+          { after: after === undefined ? undefined : { key: after }, limit: PAGE },
+          this.#ctx.now(),
+        );
         for (const record of records) {
-          const values = sortValues(parseJson(record.value), paths.map((path) => ({ path, dir: 1 as const })));
+          const values = sortValues(
+            parseJson(record.value),
+            paths.map((path) => ({ path, dir: 1 as const })),
+          );
           if (values.some((v) => v === null)) continue;
           const group = JSON.stringify(values);
           const candidate = { key: record.key, at: record.updatedAt };

@@ -85,9 +85,11 @@ export class KvNamespace<V = unknown> {
     this.#ctx.assertOpen(op);
     if (this.#ready) return undefined;
     const ensured = this.#ctx.ensure(this.#space, {});
-    return ensured === undefined ? undefined : ensured.then(() => {
-      this.#ready = true;
-    });
+    return ensured === undefined
+      ? undefined
+      : ensured.then(() => {
+          this.#ready = true;
+        });
   }
 
   #expiry(ttl: Duration | undefined): number | null {
@@ -129,12 +131,14 @@ export class KvNamespace<V = unknown> {
         const record = driver.getSync!(this.#space, key, this.#ctx.now());
         return Promise.resolve(record === null ? null : this.#decode(record));
       }
-      return (entered ?? Promise.resolve()).then(() => this.#read(key)).then(
-        (record) => (record === null ? null : this.#decode(record)),
-        (error: unknown) => {
-          throw withOp(error, 'kv.get', driver.name);
-        },
-      );
+      return (entered ?? Promise.resolve())
+        .then(() => this.#read(key))
+        .then(
+          (record) => (record === null ? null : this.#decode(record)),
+          (error: unknown) => {
+            throw withOp(error, 'kv.get', driver.name);
+          },
+        );
     } catch (error) {
       return Promise.reject(withOp(error, 'kv.get', this.#ctx.driver.name));
     }
@@ -309,7 +313,14 @@ export class KvNamespace<V = unknown> {
         const next = await fn(record === null ? null : this.#decode(record));
         const text = encodeJson(next);
         await this.#write([
-          { type: 'put', space: this.#space, key, value: text, expiresAt: record?.expiresAt ?? null, expect: record?.version ?? 0 },
+          {
+            type: 'put',
+            space: this.#space,
+            key,
+            value: text,
+            expiresAt: record?.expiresAt ?? null,
+            expect: record?.version ?? 0,
+          },
         ]);
         return parseJson(text) as V;
       });
@@ -346,7 +357,7 @@ export class KvNamespace<V = unknown> {
   async *entries(options: Pick<ListOptions, 'prefix'> = {}): AsyncGenerator<[string, V]> {
     checkPrefix(options.prefix, 'kv.entries');
     const entered = this.#enter('kv.entries');
-      if (entered) await entered;
+    if (entered) await entered;
     let after: string | undefined;
     for (;;) {
       this.#ctx.assertOpen('kv.entries');
@@ -381,7 +392,11 @@ export class KvNamespace<V = unknown> {
       if (entered) await entered;
       let removed = 0;
       for (;;) {
-        const records = await this.#ctx.driver.scan(this.#space, { prefix: options.prefix, limit: PAGE, keysOnly: true }, this.#ctx.now());
+        const records = await this.#ctx.driver.scan(
+          this.#space,
+          { prefix: options.prefix, limit: PAGE, keysOnly: true },
+          this.#ctx.now(),
+        );
         if (records.length === 0) return removed;
         const results = await this.#write(records.map((r) => ({ type: 'delete', space: this.#space, key: r.key })));
         removed += results.filter((r) => r !== null).length;

@@ -232,7 +232,8 @@ export class Store {
  */
 export async function openStore(options: string | OpenStoreOptions = {}): Promise<Store> {
   const opts: OpenStoreOptions = typeof options === 'string' ? { url: options } : options;
-  if (opts === null || typeof opts !== 'object') throw new StrataError('BAD_INPUT', 'openStore takes a URL string or an options object');
+  if (opts === null || typeof opts !== 'object')
+    throw new StrataError('BAD_INPUT', 'openStore takes a URL string or an options object');
   const durability = opts.durability ?? 'full';
   if (durability !== 'full' && durability !== 'normal') {
     throw new StrataError('BAD_INPUT', `durability must be 'full' or 'normal', got ${JSON.stringify(durability)}`);

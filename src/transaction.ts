@@ -111,7 +111,12 @@ export class TransactionDriver implements Driver {
   /** Writes everything atomically, or rejects with CONFLICT and writes nothing. */
   async commit(now: number): Promise<void> {
     if (this.#writes.length === 0) return;
-    const checks: WriteOp[] = [...this.#seen.values()].map((s) => ({ type: 'check', space: s.space, key: s.key, expect: s.version }));
+    const checks: WriteOp[] = [...this.#seen.values()].map((s) => ({
+      type: 'check',
+      space: s.space,
+      key: s.key,
+      expect: s.version,
+    }));
     await this.#base.batch([...checks, ...this.#writes], now);
   }
 }

@@ -62,11 +62,15 @@ export class MemoryState {
     ops.forEach((op, index) => {
       const existing = current(op.space, op.key);
       if (op.expect !== undefined && (existing?.version ?? 0) !== op.expect) {
-        throw new StrataError('CONFLICT', `version conflict on "${op.key}": expected ${op.expect}, found ${existing?.version ?? 0}`, {
-          driver,
-          hint: 'read the entry again and retry with its current version',
-          details: { index, space: op.space, key: op.key, expected: op.expect, actual: existing?.version ?? 0 },
-        });
+        throw new StrataError(
+          'CONFLICT',
+          `version conflict on "${op.key}": expected ${op.expect}, found ${existing?.version ?? 0}`,
+          {
+            driver,
+            hint: 'read the entry again and retry with its current version',
+            details: { index, space: op.space, key: op.key, expected: op.expect, actual: existing?.version ?? 0 },
+          },
+        );
       }
       if (op.type === 'check') {
         results.push(null);

@@ -24,8 +24,12 @@ function filePath(target: string, scheme: string): string {
 export const DRIVERS: Record<string, Factory> = {
   memory: async () => (await import('./memory.js')).memoryDriver(),
   sqlite: async ({ target, durability }) =>
-    (await import('./sqlite.js')).sqliteDriver({ path: target === ':memory:' ? ':memory:' : filePath(target, 'sqlite'), durability }),
-  file: async ({ target, durability }) => (await import('./file/index.js')).fileDriver({ dir: filePath(target, 'file'), durability }),
+    (await import('./sqlite.js')).sqliteDriver({
+      path: target === ':memory:' ? ':memory:' : filePath(target, 'sqlite'),
+      durability,
+    }),
+  file: async ({ target, durability }) =>
+    (await import('./file/index.js')).fileDriver({ dir: filePath(target, 'file'), durability }),
 };
 
 /** Opens the driver a store URL names: `sqlite:path/app.db`, `file:path/dir`, `memory:`. */
@@ -36,7 +40,9 @@ export async function driverFromUrl(url: string, durability: Durability): Promis
   const factory = scheme === undefined ? undefined : DRIVERS[scheme];
   if (match === null || factory === undefined) {
     throw new StrataError('BAD_INPUT', `unknown store url ${JSON.stringify(url)}`, {
-      hint: `use one of ${Object.keys(DRIVERS).map((s) => `${s}:`).join(', ')}`,
+      hint: `use one of ${Object.keys(DRIVERS)
+        .map((s) => `${s}:`)
+        .join(', ')}`,
     });
   }
   const rest = match[2]!;
@@ -46,5 +52,9 @@ export async function driverFromUrl(url: string, durability: Durability): Promis
   if (fromUrl !== null && fromUrl !== 'full' && fromUrl !== 'normal') {
     throw new StrataError('BAD_INPUT', `durability must be 'full' or 'normal', got ${JSON.stringify(fromUrl)}`);
   }
-  return factory({ target: q === -1 ? rest : rest.slice(0, q), params, durability: (fromUrl as Durability | null) ?? durability });
+  return factory({
+    target: q === -1 ? rest : rest.slice(0, q),
+    params,
+    durability: (fromUrl as Durability | null) ?? durability,
+  });
 }

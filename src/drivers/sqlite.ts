@@ -293,7 +293,13 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
 
   const driver: Driver = {
     name,
-    capabilities: { persistent: !memory, crossProcess: !memory, watchRemote: remote !== null, nativeIndexes: true, syncReads: true },
+    capabilities: {
+      persistent: !memory,
+      crossProcess: !memory,
+      watchRemote: remote !== null,
+      nativeIndexes: true,
+      syncReads: true,
+    },
     async ensureSpace(space, spec) {
       open();
       try {

@@ -14,7 +14,10 @@ interface CursorBody {
 
 /** Binds a cursor to its query so it cannot silently be reused with another one. */
 export function queryFingerprint(filter: Filter, sort: readonly SortSpec[]): string {
-  return createHash('sha256').update(JSON.stringify([filter, sort])).digest('base64url').slice(0, 12);
+  return createHash('sha256')
+    .update(JSON.stringify([filter, sort]))
+    .digest('base64url')
+    .slice(0, 12);
 }
 
 /**

@@ -102,7 +102,8 @@ export function matches(filter: Filter, doc: unknown): boolean {
     default: {
       const found = getPath(doc, filter.path);
       if (typeof found !== typeof filter.value) return false;
-      const c = typeof found === 'number' ? found - (filter.value as number) : compareStrings(found as string, filter.value as string);
+      const c =
+        typeof found === 'number' ? found - (filter.value as number) : compareStrings(found as string, filter.value as string);
       if (filter.op === 'gt') return c > 0;
       if (filter.op === 'gte') return c >= 0;
       if (filter.op === 'lt') return c < 0;
@@ -178,7 +179,8 @@ export function runScan(records: Iterable<StoredRecord>, query: ScanQuery, now: 
     if (query.filter && !matches(query.filter, doc)) continue;
     rows.push({ record, values: sortValues(doc, sort) });
   }
-  const order = (a: Row, b: Row): number => comparePositions({ values: a.values, key: a.record.key }, { values: b.values, key: b.record.key }, sort);
+  const order = (a: Row, b: Row): number =>
+    comparePositions({ values: a.values, key: a.record.key }, { values: b.values, key: b.record.key }, sort);
   const after: ScanPosition | undefined = query.after;
   if (after) {
     const pos = { key: after.key, values: after.values ?? [] };

@@ -18,11 +18,40 @@ type TaskIn = z.input<typeof Task>;
 function fixture(): TaskIn[] {
   const base = Date.UTC(2026, 0, 1);
   return [
-    { id: 't01', title: 'write spec', status: 'done', priority: 2, tags: ['doc'], meta: { owner: 'ana', score: 5, flag: true }, createdAt: new Date(base) },
-    { id: 't02', title: 'write code', status: 'doing', priority: 1, meta: { owner: 'bo', score: 3 }, createdAt: new Date(base + 86_400_000) },
-    { id: 't03', title: 'review', status: 'todo', priority: 3, meta: { owner: 'ana', flag: false }, createdAt: new Date(base + 2 * 86_400_000) },
+    {
+      id: 't01',
+      title: 'write spec',
+      status: 'done',
+      priority: 2,
+      tags: ['doc'],
+      meta: { owner: 'ana', score: 5, flag: true },
+      createdAt: new Date(base),
+    },
+    {
+      id: 't02',
+      title: 'write code',
+      status: 'doing',
+      priority: 1,
+      meta: { owner: 'bo', score: 3 },
+      createdAt: new Date(base + 86_400_000),
+    },
+    {
+      id: 't03',
+      title: 'review',
+      status: 'todo',
+      priority: 3,
+      meta: { owner: 'ana', flag: false },
+      createdAt: new Date(base + 2 * 86_400_000),
+    },
     { id: 't04', title: 'Release', status: 'todo', tags: ['ops', 'doc'], createdAt: new Date(base + 3 * 86_400_000) },
-    { id: 't05', title: 'écrire', status: 'done', priority: 2, meta: { owner: 'cy', score: 9.5 }, createdAt: new Date(base + 4 * 86_400_000) },
+    {
+      id: 't05',
+      title: 'écrire',
+      status: 'done',
+      priority: 2,
+      meta: { owner: 'cy', score: 9.5 },
+      createdAt: new Date(base + 4 * 86_400_000),
+    },
     { id: 't06', title: 'write tests', status: 'todo', priority: 1, meta: {}, createdAt: new Date(base + 5 * 86_400_000) },
   ];
 }
@@ -58,7 +87,10 @@ export function collectionSuite(factory: DriverFactory): void {
       const doc = await c.insert(fixture()[0]!);
       expect(doc.createdAt).toBeInstanceOf(Date);
       expect((await c.get('t01'))!.createdAt.getTime()).toBe(Date.UTC(2026, 0, 1));
-      const error = await expectCode(c.insert({ id: 'bad', title: 5, status: 'todo', createdAt: new Date() } as never), 'VALIDATION_FAILED');
+      const error = await expectCode(
+        c.insert({ id: 'bad', title: 5, status: 'todo', createdAt: new Date() } as never),
+        'VALIDATION_FAILED',
+      );
       expect(JSON.stringify(error.details)).toContain('title');
       await expectCode(c.update('t01', { status: 'nope' } as never), 'VALIDATION_FAILED');
       expect(await c.exists('bad')).toBe(false);
@@ -71,7 +103,7 @@ export function collectionSuite(factory: DriverFactory): void {
       const c = tasks();
       await c.insert(fixture()[0]!);
       await c.set('t01', { ...fixture()[0]!, title: 'rewritten' });
-      expect((await c.getEntry('t01'))).toMatchObject({ version: 2, value: { title: 'rewritten' } });
+      expect(await c.getEntry('t01')).toMatchObject({ version: 2, value: { title: 'rewritten' } });
       await c.upsert({ ...fixture()[1]! });
       await c.upsert({ ...fixture()[1]!, title: 'changed' });
       expect((await c.getEntry('t02'))!.version).toBe(2);
@@ -151,7 +183,14 @@ export function collectionSuite(factory: DriverFactory): void {
       await c.insertMany(fixture());
       expect(ids(await c.query({}, { sort: { createdAt: -1 }, limit: 2 }))).toEqual(['t06', 't05']);
       expect(ids(await c.query({}, { sort: { priority: 1 } }))).toEqual(['t04', 't02', 't06', 't01', 't05', 't03']);
-      expect(ids(await c.query({}, { sort: { priority: 'desc', title: 'asc' } }))).toEqual(['t03', 't01', 't05', 't02', 't06', 't04']);
+      expect(ids(await c.query({}, { sort: { priority: 'desc', title: 'asc' } }))).toEqual([
+        't03',
+        't01',
+        't05',
+        't02',
+        't06',
+        't04',
+      ]);
       expect(ids(await c.query({ status: 'todo' }, { sort: { createdAt: 1 }, offset: 1, limit: 1 }))).toEqual(['t04']);
       expect(ids(await c.query({}, { sort: { title: 1 } }))).toEqual(['t04', 't03', 't02', 't01', 't06', 't05']);
     });
@@ -184,7 +223,10 @@ export function collectionSuite(factory: DriverFactory): void {
         () => c.insert({ ...fixture()[1]!, id: 5n } as never),
       ];
       for (const [i, call] of bad.entries()) {
-        const error = await call().then(() => null, (e: unknown) => e);
+        const error = await call().then(
+          () => null,
+          (e: unknown) => e,
+        );
         expect((error as { code?: string } | null)?.code, `bad call #${i}`).toBe('BAD_INPUT');
       }
       expect(await c.count()).toBe(1);

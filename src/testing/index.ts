@@ -17,8 +17,13 @@ export { expectCode, byCodePoint } from './kv-suite.js';
  */
 export function runConformance(name: string, factory: DriverFactory): void {
   // `DRIVERS=sqlite,file` narrows a local run; unset (as in CI) runs every stack.
-  const only = process.env.DRIVERS?.split(',').map((d) => d.trim()).filter(Boolean);
-  const selected = only === undefined || only.length === 0 || only.some((d) => name === d || name.startsWith(`${d} `) || name.startsWith(`${d}:`));
+  const only = process.env.DRIVERS?.split(',')
+    .map((d) => d.trim())
+    .filter(Boolean);
+  const selected =
+    only === undefined ||
+    only.length === 0 ||
+    only.some((d) => name === d || name.startsWith(`${d} `) || name.startsWith(`${d}:`));
   (selected ? describe : describe.skip)(`conformance: ${name}`, () => {
     kvSuite(factory);
     collectionSuite(factory);

@@ -35,7 +35,20 @@ export function kvSuite(factory: DriverFactory): void {
 
     it('round-trips every JSON value and returns null when absent', async () => {
       const kv = h.store.kv('app');
-      const values = ['abc', '', 0, -1.5, 1e21, true, false, null, [], [1, 'a', null], { a: { b: [1, { c: 'd' }] } }, 'ünïcødé 😀'];
+      const values = [
+        'abc',
+        '',
+        0,
+        -1.5,
+        1e21,
+        true,
+        false,
+        null,
+        [],
+        [1, 'a', null],
+        { a: { b: [1, { c: 'd' }] } },
+        'ünïcødé 😀',
+      ];
       for (const [i, value] of values.entries()) await kv.set(`k${i}`, value);
       for (const [i, value] of values.entries()) expect(await kv.get(`k${i}`)).toEqual(value);
       expect(await kv.get('missing')).toBeNull();
@@ -155,10 +168,25 @@ export function kvSuite(factory: DriverFactory): void {
 
     it('getMany keeps the order asked; setMany is all or nothing', async () => {
       const kv = h.store.kv('app');
-      await kv.setMany([['a', 1], ['b', 2]]);
+      await kv.setMany([
+        ['a', 1],
+        ['b', 2],
+      ]);
       expect(await kv.getMany(['b', 'x', 'a'])).toEqual([2, null, 1]);
-      await expectCode(kv.setMany([['c', 3], ['d', () => 1]]), 'BAD_INPUT');
-      await expectCode(kv.setMany([['c', 3], ['', 4]]), 'BAD_INPUT');
+      await expectCode(
+        kv.setMany([
+          ['c', 3],
+          ['d', () => 1],
+        ]),
+        'BAD_INPUT',
+      );
+      await expectCode(
+        kv.setMany([
+          ['c', 3],
+          ['', 4],
+        ]),
+        'BAD_INPUT',
+      );
       expect(await kv.has('c')).toBe(false);
       await kv.setMany([]);
     });
@@ -169,7 +197,12 @@ export function kvSuite(factory: DriverFactory): void {
       await kv.set('old', 1, { ttl: 1000 });
       const created = h.clock.now;
       h.clock.advance(1000);
-      await kv.setMany([['live', 2], ['old', 2], ['new', 2], ['new', 3]]);
+      await kv.setMany([
+        ['live', 2],
+        ['old', 2],
+        ['new', 2],
+        ['new', 3],
+      ]);
       expect(await kv.getEntry('live')).toMatchObject({ value: 2, version: 2, createdAt: new Date(created), expiresAt: null });
       expect(await kv.getEntry('old')).toMatchObject({ value: 2, version: 1, createdAt: new Date(h.clock.now), expiresAt: null });
       expect(await kv.getEntry('new')).toMatchObject({ value: 3, version: 2 });
@@ -205,7 +238,10 @@ export function kvSuite(factory: DriverFactory): void {
       const list = await kv.get('list');
       expect(list).toHaveLength(30);
       expect(new Set(list).size).toBe(30);
-      await expectCode(kv.update('list', () => undefined as never), 'BAD_INPUT');
+      await expectCode(
+        kv.update('list', () => undefined as never),
+        'BAD_INPUT',
+      );
       expect(await kv.get('list')).toHaveLength(30);
     });
 
@@ -224,7 +260,19 @@ export function kvSuite(factory: DriverFactory): void {
       const cycle: Record<string, unknown> = {};
       cycle.self = cycle;
       const proto = JSON.parse('{"__proto__": {"polluted": true}}') as unknown;
-      const badValues: unknown[] = [() => 1, 10n, cycle, undefined, Number.NaN, Infinity, [undefined], Symbol('x'), new Map(), proto, { nested: { fn: () => 1 } }];
+      const badValues: unknown[] = [
+        () => 1,
+        10n,
+        cycle,
+        undefined,
+        Number.NaN,
+        Infinity,
+        [undefined],
+        Symbol('x'),
+        new Map(),
+        proto,
+        { nested: { fn: () => 1 } },
+      ];
       for (const value of badValues) await expectCode(kv.set('keep', value), 'BAD_INPUT');
       const badKeys: unknown[] = ['', 'x'.repeat(1025), 'é'.repeat(513), 42, null, undefined, {}, '\ud800'];
       for (const key of badKeys) {

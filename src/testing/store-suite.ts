@@ -47,7 +47,11 @@ export function storeSuite(factory: DriverFactory): void {
 
     it('sees its own writes and deletes in reads and queries', async () => {
       const items = h.store.collection('items');
-      await items.insertMany([{ id: 'a', n: 1 }, { id: 'b', n: 2 }, { id: 'c', n: 3 }]);
+      await items.insertMany([
+        { id: 'a', n: 1 },
+        { id: 'b', n: 2 },
+        { id: 'c', n: 3 },
+      ]);
       await h.store.transaction(async (tx) => {
         const c = tx.collection<{ id: string; n: number }>('items');
         await c.delete('a');
@@ -63,14 +67,17 @@ export function storeSuite(factory: DriverFactory): void {
     it('reruns on conflicting concurrent transactions so no update is lost', async () => {
       const results = await Promise.all(
         Array.from({ length: 15 }, () =>
-          h.store.transaction(async (tx) => {
-            const kv = tx.kv<number>('bank');
-            const a = (await kv.get('a')) ?? 100;
-            const b = (await kv.get('b')) ?? 0;
-            await kv.set('a', a - 1);
-            await kv.set('b', b + 1);
-            return a;
-          }, { retries: 100 }),
+          h.store.transaction(
+            async (tx) => {
+              const kv = tx.kv<number>('bank');
+              const a = (await kv.get('a')) ?? 100;
+              const b = (await kv.get('b')) ?? 0;
+              await kv.set('a', a - 1);
+              await kv.set('b', b + 1);
+              return a;
+            },
+            { retries: 100 },
+          ),
         ),
       );
       expect(results).toHaveLength(15);
@@ -83,7 +90,9 @@ export function storeSuite(factory: DriverFactory): void {
       await h.store.collection('tasks', { indexes: ['status'] }).insert({ id: 't', status: 'todo' });
       const store = await h.reopen();
       expect(await store.kv('app').getEntry('token')).toMatchObject({ value: 'abc', version: 1 });
-      expect(await store.collection('tasks', { indexes: ['status'] }).query({ status: 'todo' })).toEqual([{ id: 't', status: 'todo' }]);
+      expect(await store.collection('tasks', { indexes: ['status'] }).query({ status: 'todo' })).toEqual([
+        { id: 't', status: 'todo' },
+      ]);
     });
 
     it('shares data and change events between two stores on one location', async () => {
@@ -118,7 +127,10 @@ export function storeSuite(factory: DriverFactory): void {
     });
 
     it('reports stats and a clean verify', async () => {
-      await h.store.kv('app').setMany([['a', 1], ['b', 'two']]);
+      await h.store.kv('app').setMany([
+        ['a', 1],
+        ['b', 'two'],
+      ]);
       await h.store.collection('tasks').insertMany([{ id: '1' }, { id: '2' }, { id: '3' }]);
       const stats = await h.store.stats();
       expect(stats.kv).toEqual([expect.objectContaining({ name: 'app', records: 2 })]);
@@ -135,7 +147,10 @@ export function storeSuite(factory: DriverFactory): void {
     it('refuses a bad transaction call and every call after close', async () => {
       await expectCode(h.store.transaction('nope' as never), 'BAD_INPUT');
       await h.store.close();
-      await expectCode(h.store.transaction(async () => 1), 'CLOSED');
+      await expectCode(
+        h.store.transaction(async () => 1),
+        'CLOSED',
+      );
       await expectCode(h.store.verify(), 'CLOSED');
       expect(StrataError.is(await h.store.driver.get('kv.app', 'a', 0).catch((e: unknown) => e), 'CLOSED')).toBe(true);
     });
