@@ -226,14 +226,34 @@ export class Store {
   }
 }
 
+const KNOWN_OPTIONS = new Set(['url', 'driver', 'appName', 'env', 'durability', 'sweepInterval', 'clock']);
+/** Options of the design that this version does not implement yet: refused, never ignored. */
+const NOT_YET = new Set(['cache', 'blobs', 'archive', 'encryption', 'journal']);
+
+function checkOptionNames(opts: object): void {
+  for (const name of Object.keys(opts)) {
+    if (KNOWN_OPTIONS.has(name)) continue;
+    if (NOT_YET.has(name)) {
+      throw new StrataError('UNSUPPORTED', `openStore: the "${name}" option is not available in this version of Strata`, {
+        hint: 'remove it; data would otherwise be stored without what it promises',
+      });
+    }
+    throw new StrataError('BAD_INPUT', `openStore: unknown option "${name}"`, {
+      hint: `known options: ${[...KNOWN_OPTIONS].join(', ')}`,
+    });
+  }
+}
+
 /**
  * Opens a store. With no argument: the embedded SQLite file `./.strata/strata.db`.
  * A string is a URL (`sqlite:app.db`, `file:data`, `memory:`).
  */
 export async function openStore(options: string | OpenStoreOptions = {}): Promise<Store> {
   const opts: OpenStoreOptions = typeof options === 'string' ? { url: options } : options;
-  if (opts === null || typeof opts !== 'object')
+  if (opts === null || typeof opts !== 'object') {
     throw new StrataError('BAD_INPUT', 'openStore takes a URL string or an options object');
+  }
+  checkOptionNames(opts);
   const durability = opts.durability ?? 'full';
   if (durability !== 'full' && durability !== 'normal') {
     throw new StrataError('BAD_INPUT', `durability must be 'full' or 'normal', got ${JSON.stringify(durability)}`);

@@ -14,6 +14,9 @@ describe('openStore', () => {
     await expectCode(openStore({ url: 'memory:', sweepInterval: 'often' as never }), 'BAD_INPUT');
     await expectCode(openStore({ appName: '../etc' }), 'BAD_INPUT');
     await expectCode(openStore(42 as never), 'BAD_INPUT');
+    await expectCode(openStore({ url: 'memory:', durabilty: 'full' } as never), 'BAD_INPUT');
+    await expectCode(openStore({ url: 'memory:', encryption: { keys: 'k1:abc' } } as never), 'UNSUPPORTED');
+    await expectCode(openStore({ url: 'memory:', cache: { memory: { max: 10 } } } as never), 'UNSUPPORTED');
   });
 
   it('opens memory: and a driver instance', async () => {
