@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { StrataError } from '../errors.js';
 import type { BatchResult, ChangeEvent, StoredRecord, WriteOp } from './driver.js';
 import { WATCHER_TTL_MS } from './sqlite-watch.js';
+import { REPORT_FN, type SpaceStatements, type SpaceTables } from './sqlite-spaces.js';
 
 type Stmt = Database.Statement<unknown[], unknown[]>;
 type Head = [version: number, createdAt: number, expiresAt: number | null];
@@ -11,34 +12,7 @@ type Row = [key: string, value: string, version: number, createdAt: number, upda
 const CHANGES_KEEP = 10_000;
 const CHANGES_MAX_AGE_MS = 60_000;
 const TRIM_EVERY = 500;
-/** Connection-local SQL function through which the upsert reports an overwrite. */
-const REPORT_FN = 'strata_overwrote';
-
 const BATCH_SQL = {
-  head: 'SELECT version, created_at, expires_at FROM strata_records WHERE space = ? AND key = ?',
-  row: 'SELECT key, value, version, created_at, updated_at, expires_at FROM strata_records WHERE space = ? AND key = ?',
-  // A new key is inserted at version 1; a live one is updated in place and reported; an
-  // expired one is left alone (0 changes) for `replace` to start again at version 1.
-  upsert: `INSERT INTO strata_records (space, key, value, version, created_at, updated_at, expires_at)
-    VALUES (?, ?, ?, 1, ?, ?, ?)
-    ON CONFLICT (space, key) DO UPDATE SET
-      value = excluded.value,
-      version = ${REPORT_FN}(version + 1, created_at),
-      updated_at = excluded.updated_at,
-      expires_at = excluded.expires_at
-    WHERE expires_at IS NULL OR expires_at > excluded.updated_at`,
-  // The same without the report, for batches whose results nobody reads.
-  quietUpsert: `INSERT INTO strata_records (space, key, value, version, created_at, updated_at, expires_at)
-    VALUES (?, ?, ?, 1, ?, ?, ?)
-    ON CONFLICT (space, key) DO UPDATE SET
-      value = excluded.value,
-      version = version + 1,
-      updated_at = excluded.updated_at,
-      expires_at = excluded.expires_at
-    WHERE expires_at IS NULL OR expires_at > excluded.updated_at`,
-  replace: `INSERT OR REPLACE INTO strata_records (space, key, value, version, created_at, updated_at, expires_at)
-    VALUES (?, ?, ?, 1, ?, ?, ?)`,
-  remove: 'DELETE FROM strata_records WHERE space = ? AND key = ?',
   watched: 'SELECT 1 FROM strata_watchers WHERE seen > ? AND id <> ? LIMIT 1',
   logChanges: 'INSERT INTO strata_changes (writer, at, changes) VALUES (?, ?, ?)',
   // Drops batches beyond the last CHANGES_KEEP or older than the age limit, never the newest.
@@ -65,6 +39,7 @@ const live = (expiresAt: number | null, now: number): boolean => expiresAt === n
  */
 export class BatchRunner {
   readonly #s: BatchStatements;
+  readonly #tables: SpaceTables;
   readonly #writer: string;
   readonly #driver: string;
   readonly #run: Database.Transaction<
@@ -75,7 +50,8 @@ export class BatchRunner {
   #createdAt = 0;
   #trimmedAt = 0;
 
-  constructor(db: Database.Database, writer: string, driver: string) {
+  constructor(db: Database.Database, tables: SpaceTables, writer: string, driver: string) {
+    this.#tables = tables;
     this.#writer = writer;
     this.#driver = driver;
     db.function(REPORT_FN, { directOnly: true, deterministic: false }, (version: number, createdAt: number) => {
@@ -93,7 +69,14 @@ export class BatchRunner {
 
   /** `wantResults: false` lets plain puts skip the overwrite report and result records. */
   run(ops: readonly WriteOp[], now: number, events: ChangeEvent[] | null, wantResults = true): BatchResult[] {
-    return this.#run.immediate(ops, now, events, wantResults);
+    let committed = false;
+    try {
+      const results = this.#run.immediate(ops, now, events, wantResults);
+      committed = true;
+      return results;
+    } finally {
+      this.#tables.settle(committed);
+    }
   }
 
   #conflict(index: number, op: WriteOp, actual: number): StrataError {
@@ -111,16 +94,23 @@ export class BatchRunner {
       s.watched.get(Date.now() - WATCHER_TTL_MS, this.#writer) === undefined ? null : [];
     // Nobody needs versions back: no results, no change log, no local listeners.
     const quiet = !wantResults && changes === null && events === null;
+    // Batches mostly target one space: skip the map lookup while it stays the same.
+    let space: string | null = null;
+    let t: SpaceStatements | null = null;
     for (let index = 0; index < ops.length; index++) {
       const op = ops[index]!;
+      if (op.space !== space) {
+        space = op.space;
+        t = this.#tables.ensure(space);
+      }
       if (quiet && op.type === 'put' && op.expect === undefined) {
-        if (s.quietUpsert.run(op.space, op.key, op.value, now, now, op.expiresAt).changes === 0) {
-          s.replace.run(op.space, op.key, op.value, now, now, op.expiresAt);
+        if (t!.quietUpsert.run(op.key, op.value, now, now, op.expiresAt).changes === 0) {
+          t!.replace.run(op.key, op.value, now, now, op.expiresAt);
         }
       } else if (op.type === 'put') {
         this.#overwrote = false;
-        if (s.upsert.run(op.space, op.key, op.value, now, now, op.expiresAt).changes === 0) {
-          s.replace.run(op.space, op.key, op.value, now, now, op.expiresAt);
+        if (t!.upsert.run(op.key, op.value, now, now, op.expiresAt).changes === 0) {
+          t!.replace.run(op.key, op.value, now, now, op.expiresAt);
         }
         const version = this.#overwrote ? this.#version : 1;
         const createdAt = this.#overwrote ? this.#createdAt : now;
@@ -129,7 +119,7 @@ export class BatchRunner {
         changes?.push([op.space, op.key, version]);
         events?.push({ space: op.space, key: op.key, type: 'put', version, value: op.value, origin: 'local' });
       } else if (op.type === 'delete') {
-        const row = s.row.get(op.space, op.key) as Row | undefined;
+        const row = t!.row.get(op.key) as Row | undefined;
         const existing: StoredRecord | null =
           row !== undefined && live(row[5], now)
             ? { key: row[0], value: row[1], version: row[2], createdAt: row[3], updatedAt: row[4], expiresAt: row[5] }
@@ -138,12 +128,12 @@ export class BatchRunner {
         if (op.expect !== undefined && actual !== op.expect) throw this.#conflict(index, op, actual);
         results.push(existing);
         if (row !== undefined) {
-          s.remove.run(op.space, op.key);
+          t!.remove.run(op.key);
           changes?.push([op.space, op.key, null]);
           events?.push({ space: op.space, key: op.key, type: 'delete', version: null, origin: 'local' });
         }
       } else {
-        const head = s.head.get(op.space, op.key) as Head | undefined;
+        const head = t!.head.get(op.key) as Head | undefined;
         const actual = head !== undefined && live(head[2], now) ? head[0] : 0;
         if (actual !== op.expect) throw this.#conflict(index, op, actual);
         results.push(null);

@@ -5,37 +5,27 @@ import { StrataError } from '../errors.js';
 import { corruptFile, sqliteError } from './sqlite-errors.js';
 
 /** Version of the tables below, kept in `strata_meta`; bump it with a migration step. */
-export const SCHEMA_VERSION = 1;
-
-const PLANNER_ROWS = 1_000_000;
-const PLANNER_ROWS_PER_SPACE = 10_000;
+export const SCHEMA_VERSION = 2;
 
 /**
- * Records of every space live in one table keyed by (space, key); `value` is JSON text so
- * `json_extract` indexes can serve filtered scans. `strata_changes` is a short-lived log, one
- * row per committed batch with a JSON array of [space, key, version | null] (null: deleted),
- * written while a connection listed in `strata_watchers` wants remote change events (see
- * sqlite-watch.ts). Later tables (migrations, journal) get their own `CREATE ... IF NOT EXISTS` here.
+ * Records live in one `WITHOUT ROWID` table per space, created on first use (see
+ * sqlite-spaces.ts); `strata_spaces` maps each space to its table and declared spec (`null`
+ * until `ensureSpace`). `value` is JSON text so `json_extract` indexes can serve filtered
+ * scans. `strata_changes` is a short-lived log, one row per committed batch with a JSON array
+ * of [space, key, version | null] (null: deleted), written while a connection listed in
+ * `strata_watchers` wants remote change events (see sqlite-watch.ts). Later tables
+ * (migrations, journal) get their own `CREATE ... IF NOT EXISTS` here. `ANALYZE` creates
+ * `sqlite_stat1`, where field indexes seed their planner statistics.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS strata_meta (
   name TEXT PRIMARY KEY,
   value TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS strata_records (
-  space TEXT NOT NULL,
-  key TEXT NOT NULL,
-  value TEXT NOT NULL,
-  version INTEGER NOT NULL,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  expires_at INTEGER,
-  PRIMARY KEY (space, key)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS strata_records_expiry ON strata_records (expires_at) WHERE expires_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS strata_spaces (
   space TEXT PRIMARY KEY,
-  spec TEXT NOT NULL
+  tbl TEXT NOT NULL,
+  spec TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS strata_watchers (
   id TEXT PRIMARY KEY,
@@ -49,48 +39,7 @@ CREATE TABLE IF NOT EXISTS strata_changes (
 );
 INSERT INTO strata_meta (name, value) VALUES ('schema', '${SCHEMA_VERSION}') ON CONFLICT (name) DO NOTHING;
 ANALYZE sqlite_schema;
-INSERT INTO sqlite_stat1 (tbl, idx, stat)
-  SELECT 'strata_records', 'sqlite_autoindex_strata_records_1', '${PLANNER_ROWS} ${PLANNER_ROWS_PER_SPACE} 1'
-  WHERE NOT EXISTS (SELECT 1 FROM sqlite_stat1 WHERE tbl = 'strata_records');
-ANALYZE sqlite_schema;
 `;
-
-/**
- * Without statistics SQLite guesses badly how selective a field index is and may prefer
- * walking a whole space by primary key. Seeding `sqlite_stat1` with "a space's rows, few per
- * indexed value" makes filtered scans use their index; a later real ANALYZE (e.g.
- * `PRAGMA optimize`) replaces these guesses.
- */
-function planIndexStats(db: Database.Database, index: string): void {
-  const stat = (idx: string): string | undefined =>
-    db.prepare<[string], string>("SELECT stat FROM sqlite_stat1 WHERE tbl = 'strata_records' AND idx = ?").pluck().get(idx);
-  if (stat(index) !== undefined) return;
-  const perSpace = Number((stat('sqlite_autoindex_strata_records_1') ?? '').split(' ')[1]);
-  const rows = perSpace > 0 ? perSpace : PLANNER_ROWS_PER_SPACE;
-  // Index columns: space (one value in a partial index), the field, then the key.
-  db.prepare("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('strata_records', ?, ?)").run(index, `${rows} ${rows} 10 1`);
-}
-
-/** A space name as an SQL string literal (quotes doubled), for partial-index predicates. */
-export function spaceLiteral(space: string): string {
-  if (space.includes('\u0000')) throw new Error('space names cannot contain NUL');
-  return `'${space.replaceAll("'", "''")}'`;
-}
-
-/**
- * Creates the index of one field of one space (idempotent) and tells the planner about it.
- * The index is partial (`WHERE space = '<space>'`; it still leads with `space` so the
- * equality on it lets sorted scans walk the index): it holds only that space's rows, so
- * writes to other namespaces and collections never pay for it. Scans of indexed spaces name
- * the space as the same literal so the planner can match the predicate.
- * `index` is a generated identifier and `field` SQL built from a validated path.
- */
-export function createFieldIndex(db: Database.Database, index: string, field: string, space: string): void {
-  if (!/^strata_ix_[0-9a-f]+$/.test(index)) throw new Error(`invalid index name ${index}`);
-  db.exec(`CREATE INDEX IF NOT EXISTS ${index} ON strata_records (space, ${field}) WHERE space = ${spaceLiteral(space)}`);
-  planIndexStats(db, index);
-  db.exec('ANALYZE sqlite_schema');
-}
 
 export interface OpenOptions {
   path: string;
@@ -223,6 +172,14 @@ function migrate(db: Database.Database, options: OpenOptions): void {
     });
   }
   if (version === SCHEMA_VERSION) return;
+  if (version > 0) {
+    // Schema 1 kept every space in one shared table; there were no users to migrate.
+    throw new StrataError('UNSUPPORTED', `the SQLite store ${options.path} uses an older Strata format (schema ${version})`, {
+      op: 'open',
+      driver: options.driver,
+      hint: 'read its records with the stratadb version that wrote it and write them into a new store',
+    });
+  }
   if (options.readonly) {
     throw new StrataError('UNAVAILABLE', `the SQLite store ${options.path} has not been initialised`, {
       op: 'open',

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
@@ -18,7 +18,8 @@ import type {
 } from './driver.js';
 import { ChangeHub, closedError } from './base.js';
 import { sqliteError } from './sqlite-errors.js';
-import { createFieldIndex, openDatabase, spaceLiteral } from './sqlite-schema.js';
+import { openDatabase } from './sqlite-schema.js';
+import { COLUMNS, SpaceTables, tableName } from './sqlite-spaces.js';
 import { RemoteWatcher } from './sqlite-watch.js';
 import { BatchRunner } from './sqlite-batch.js';
 
@@ -42,18 +43,10 @@ export interface SqliteDriverOptions {
 type Row = [key: string, value: string, version: number, createdAt: number, updatedAt: number, expiresAt: number | null];
 type Stmt = Database.Statement<unknown[], unknown[]>;
 
-const COLUMNS = 'key, value, version, created_at, updated_at, expires_at';
 const KEY_COLUMNS = "key, '' AS value, version, created_at, updated_at, expires_at";
 const MAX_CACHED_STATEMENTS = 200;
 
 const live = (expiresAt: number | null, now: number): boolean => expiresAt === null || expiresAt > now;
-
-/**
- * `get` reads one text column, "version created updated expires value", rather than a row:
- * better-sqlite3 spends more building a five-element array than SQLite spends on the lookup
- * (measured: the array costs ~40% of a cached get; one string and a few slices, ~15%).
- */
-const PACKED = "version || ' ' || created_at || ' ' || updated_at || ' ' || coalesce(expires_at, '') || ' ' || value";
 
 function unpack(packed: string, key: string, now: number): StoredRecord | null {
   const a = packed.indexOf(' ');
@@ -74,11 +67,6 @@ function unpack(packed: string, key: string, now: number): StoredRecord | null {
 
 function toRecord(row: Row): StoredRecord {
   return { key: row[0], value: row[1], version: row[2], createdAt: row[3], updatedAt: row[4], expiresAt: row[5] };
-}
-
-/** Index name for a space's field: a hash, so no user text reaches the DDL as an identifier. */
-function indexName(space: string, path: string): string {
-  return `strata_ix_${createHash('sha256').update(`partial\u0000${space}\u0000${path}`).digest('hex').slice(0, 24)}`;
 }
 
 interface Internals {
@@ -105,10 +93,12 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
 
   const writer = randomBytes(9).toString('base64url');
   let s: ReturnType<typeof prepare>;
+  let tables: SpaceTables;
   let batcher: BatchRunner;
   try {
     s = prepare(conn);
-    batcher = new BatchRunner(conn, writer, name);
+    tables = new SpaceTables(conn);
+    batcher = new BatchRunner(conn, tables, writer, name);
   } catch (error) {
     conn.close();
     throw fail(error, 'open');
@@ -150,7 +140,7 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     if (db === null) throw closedError(name);
     let packed: string | undefined;
     try {
-      packed = s.get.get(space, key) as string | undefined;
+      packed = tables.lookup(space)?.get.get(key) as string | undefined;
     } catch (error) {
       throw fail(error, 'get');
     }
@@ -159,10 +149,11 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
 
   function buildScan(space: string, query: ScanQuery, now: number, mode: 'rows' | 'count') {
     const filter = compileFilter(query.filter, sqliteDialect);
-    // The space is written as a literal (not a parameter) so the planner can match the
-    // partial indexes of this space; `spaceLiteral` escapes it.
+    // The table is the space: nothing to bind for it, and its field indexes apply directly.
+    const table = tableName(space);
     const params: unknown[] = [];
-    let where = `space = ${spaceLiteral(space)}`;
+    let where = '(expires_at IS NULL OR expires_at > ?)';
+    params.push(now);
     if (query.prefix) {
       where += ' AND key >= ?';
       params.push(query.prefix);
@@ -172,15 +163,13 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
         params.push(upper);
       }
     }
-    where += ' AND (expires_at IS NULL OR expires_at > ?)';
-    params.push(now);
     if (filter.sql !== '1') {
       where += ` AND ${filter.sql}`;
       params.push(...filter.params);
     }
     if (mode === 'count') {
       return {
-        sql: `SELECT ${filter.exact ? 'count(*)' : 'value'} FROM strata_records WHERE ${where}`,
+        sql: `SELECT ${filter.exact ? 'count(*)' : 'value'} FROM ${table} WHERE ${where}`,
         params,
         exact: filter.exact,
       };
@@ -192,7 +181,7 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
       params.push(...after.params);
     }
     const columns = query.keysOnly && filter.exact ? KEY_COLUMNS : COLUMNS;
-    let sql = `SELECT ${columns} FROM strata_records WHERE ${where} ORDER BY ${compileOrder(sort, 'key', sqliteDialect)}`;
+    let sql = `SELECT ${columns} FROM ${table} WHERE ${where} ORDER BY ${compileOrder(sort, 'key', sqliteDialect)}`;
     if (filter.exact && (query.limit !== undefined || query.offset)) {
       sql += ' LIMIT ? OFFSET ?';
       params.push(query.limit ?? -1, query.offset ?? 0);
@@ -201,6 +190,7 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
   }
 
   function scan(space: string, query: ScanQuery, now: number): StoredRecord[] {
+    if (tables.lookup(space) === null) return [];
     const built = buildScan(space, query, now, 'rows');
     const stmt = cached(built.sql);
     if (built.exact) return (stmt.all(...built.params) as Row[]).map(toRecord);
@@ -223,6 +213,7 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
   }
 
   function count(space: string, query: Pick<ScanQuery, 'prefix' | 'filter'>, now: number): number {
+    if (tables.lookup(space) === null) return 0;
     const built = buildScan(space, query, now, 'count');
     const stmt = cached(built.sql);
     if (built.exact) return (stmt.get(...built.params) as [number])[0];
@@ -240,24 +231,31 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     // Validates every path (and builds its SQL) before anything is written.
     const fields = wanted.map((path) => ({ path, sql: sqliteDialect.field(path.split('.')) }));
     if (readonly) return;
-    conn
-      .transaction(() => {
-        const stored = s.getSpace.get(space) as [string] | undefined;
-        const all = new Set<string>(stored ? ((parseJson(stored[0]) as { indexes?: string[] }).indexes ?? []) : []);
-        const before = all.size;
-        for (const f of fields) all.add(f.path);
-        if (!stored || all.size !== before) s.putSpace.run(space, JSON.stringify({ indexes: [...all].sort() }));
-        for (const f of fields) createFieldIndex(conn, indexName(space, f.path), f.sql, space);
-        declared.set(space, all);
-      })
-      .immediate();
+    let committed = false;
+    try {
+      conn
+        .transaction(() => {
+          tables.ensure(space);
+          const all = new Set<string>(tables.declaredIndexes(space));
+          for (const f of fields) all.add(f.path);
+          tables.declare(space, [...all]);
+          for (const f of fields) tables.createFieldIndex(space, f.path, f.sql);
+          declared.set(space, all);
+        })
+        .immediate();
+      committed = true;
+    } finally {
+      tables.settle(committed);
+    }
   }
 
   function stats(): DriverStats {
-    const rows = s.spaceStats.all() as Array<[string, number, number]>;
-    const out = new Map<string, { space: string; records: number; bytes: number }>();
-    for (const [space] of s.declaredSpaces.all() as Array<[string]>) out.set(space, { space, records: 0, bytes: 0 });
-    for (const [space, records, bytes] of rows) out.set(space, { space, records, bytes });
+    const spaces: DriverStats['spaces'] = [];
+    for (const entry of tables.all()) {
+      const [records, bytes] = entry.stmts ? (entry.stmts.bytes.get() as [number, number]) : [0, 0];
+      // As before: a space is listed while declared or while it holds records.
+      if (entry.spec !== null || records > 0) spaces.push({ space: entry.space, records, bytes });
+    }
     let storageBytes = 0;
     if (memory) storageBytes = (s.pageCount.get() as [number])[0] * (s.pageSize.get() as [number])[0];
     else {
@@ -269,7 +267,7 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
         }
       }
     }
-    return { driver: name, location, storageBytes, spaces: [...out.values()].sort((a, b) => (a.space < b.space ? -1 : 1)) };
+    return { driver: name, location, storageBytes, spaces };
   }
 
   function verify(): VerifyReport {
@@ -279,9 +277,12 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
       for (const [message] of conn.prepare('PRAGMA integrity_check').raw(true).all() as Array<[string]>) {
         if (message !== 'ok') issues.push({ code: 'CORRUPT', message });
       }
-      checked = (s.countAll.get() as [number])[0];
-      for (const [space, key] of s.invalidJson.all() as Array<[string, string]>) {
-        issues.push({ code: 'CORRUPT', message: 'the stored value is not valid JSON', space, key });
+      for (const { space, stmts } of tables.all()) {
+        if (stmts === null) continue;
+        checked += (stmts.count.get() as [number])[0];
+        for (const [key] of stmts.invalidJson.all() as Array<[string]>) {
+          issues.push({ code: 'CORRUPT', message: 'the stored value is not valid JSON', space, key });
+        }
       }
     } catch (error) {
       const mapped = fail(error, 'verify');
@@ -311,7 +312,12 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     async spaces() {
       open();
       try {
-        return (s.spaces.all() as Array<[string]>).map((r) => r[0]).sort();
+        const out: string[] = [];
+        for (const { space, spec, stmts } of tables.all()) {
+          // Declared, or holding at least one record (expired ones count until purged).
+          if (spec !== null || (stmts !== null && stmts.any.get() !== undefined)) out.push(space);
+        }
+        return out;
       } catch (error) {
         throw fail(error, 'spaces');
       }
@@ -325,7 +331,9 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
       if (keys.length === 0) return [];
       const found = new Map<string, StoredRecord>();
       try {
-        for (const row of s.getMany.all(space, JSON.stringify(keys)) as Row[]) {
+        const stmts = tables.lookup(space);
+        const rows = stmts === null ? [] : (stmts.getMany.all(JSON.stringify(keys)) as Row[]);
+        for (const row of rows) {
           if (live(row[5], now)) found.set(row[0], toRecord(row));
         }
       } catch (error) {
@@ -365,7 +373,14 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     async purgeExpired(now) {
       writable('purgeExpired');
       try {
-        return s.purge.run(now).changes;
+        // One transaction: a purge that fails half-way removes nothing.
+        return conn
+          .transaction(() => {
+            let removed = 0;
+            for (const { stmts } of tables.all()) if (stmts !== null) removed += stmts.purge.run(now).changes;
+            return removed;
+          })
+          .immediate();
       } catch (error) {
         throw fail(error, 'purgeExpired');
       }
@@ -400,6 +415,7 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
       remote?.stop();
       hub.clear();
       statements.clear();
+      tables.clear();
       conn.close();
     },
   };
@@ -413,25 +429,6 @@ function prepare(db: Database.Database) {
     return stmt.reader ? stmt.raw(true) : stmt;
   };
   return {
-    get: (db.prepare(`SELECT ${PACKED} FROM strata_records WHERE space = ? AND key = ?`) as Stmt).pluck(true),
-    getMany: p(`SELECT ${COLUMNS} FROM strata_records WHERE space = ? AND key IN (SELECT value FROM json_each(?))`),
-    purge: p('DELETE FROM strata_records WHERE expires_at IS NOT NULL AND expires_at <= ?'),
-    getSpace: p('SELECT spec FROM strata_spaces WHERE space = ?'),
-    putSpace: p('INSERT INTO strata_spaces (space, spec) VALUES (?, ?) ON CONFLICT (space) DO UPDATE SET spec = excluded.spec'),
-    declaredSpaces: p('SELECT space FROM strata_spaces'),
-    // Distinct spaces by skipping through the primary key instead of reading every row.
-    spaces: p(
-      `WITH RECURSIVE s(space) AS (
-         SELECT min(space) FROM strata_records
-         UNION ALL SELECT (SELECT min(space) FROM strata_records WHERE space > s.space) FROM s WHERE s.space IS NOT NULL
-       )
-       SELECT space FROM s WHERE space IS NOT NULL UNION SELECT space FROM strata_spaces`,
-    ),
-    spaceStats: p(
-      'SELECT space, count(*), coalesce(sum(octet_length(key) + octet_length(value)), 0) FROM strata_records GROUP BY space',
-    ),
-    countAll: p('SELECT count(*) FROM strata_records'),
-    invalidJson: p('SELECT space, key FROM strata_records WHERE NOT json_valid(value) LIMIT 1000'),
     pageCount: p('PRAGMA page_count'),
     pageSize: p('PRAGMA page_size'),
   };
