@@ -4,6 +4,7 @@
 //   node bench/diagnose.mjs [get|batch|query ...] [--size 20000] [--rounds 9]
 // SQL-level steps use Strata's own better-sqlite3 (the repository's node_modules) on copies of
 // Strata's schema, so the numbers isolate schema/SQL choices from the JavaScript layers.
+import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -55,13 +56,19 @@ async function stores() {
   return { store, strataDb: open(join(DIR, 'strata', 'strata.db')), rawDb: open(join(DIR, 'raw', 'raw.db')) };
 }
 
+/** The table Strata's sqlite driver keeps a space in (see `tableName` in src/drivers/sqlite-spaces.ts). */
+function tableOf(space) {
+  return `strata_s_${createHash('sha256').update(space).digest('hex').slice(0, 24)}`;
+}
+
 async function diagnoseGet({ store, strataDb, rawDb }) {
   const kv = store.kv('deployments');
   await kv.get(KEYS[0]);
   const raw = rawDb.prepare('SELECT value FROM kv WHERE key = ?').pluck();
   const packed = "version || ' ' || created_at || ' ' || updated_at || ' ' || coalesce(expires_at, '') || ' ' || value";
-  const sPacked = strataDb.prepare(`SELECT ${packed} FROM strata_records WHERE space = ? AND key = ?`).pluck();
-  const sValue = strataDb.prepare('SELECT value FROM strata_records WHERE space = ? AND key = ?').pluck();
+  const table = tableOf('kv.deployments');
+  const sPacked = strataDb.prepare(`SELECT ${packed} FROM ${table} WHERE key = ?`).pluck();
+  const sValue = strataDb.prepare(`SELECT value FROM ${table} WHERE key = ?`).pluck();
   let c = 0;
   const loop = (fn) => async (n) => {
     for (let i = 0; i < n; i++) await fn(picks[c++ & 65535]);
@@ -74,12 +81,12 @@ async function diagnoseGet({ store, strataDb, rawDb }) {
     },
     'same, awaited through an async function': loop(async (k) => JSON.parse(raw.get(k))),
     'Strata table, SELECT value only (sync)': async (n) => {
-      for (let i = 0; i < n; i++) JSON.parse(sValue.get('kv.deployments', picks[c++ & 65535]));
+      for (let i = 0; i < n; i++) JSON.parse(sValue.get(picks[c++ & 65535]));
       return n;
     },
     "Strata table, the driver's packed SELECT + unpack + parse (sync)": async (n) => {
       for (let i = 0; i < n; i++) {
-        const p = sPacked.get('kv.deployments', picks[c++ & 65535]);
+        const p = sPacked.get(picks[c++ & 65535]);
         let at = -1;
         for (let f = 0; f < 4; f++) at = p.indexOf(' ', at + 1);
         JSON.parse(p.slice(at + 1));
@@ -97,13 +104,14 @@ async function diagnoseBatch({ store }) {
   const kv = store.kv('deployments');
   const base = join(DIR, 'batch');
   mkdirSync(base, { recursive: true });
-  const schema = `CREATE TABLE strata_records (space TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, version INTEGER NOT NULL,
-    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER, PRIMARY KEY (space, key)) WITHOUT ROWID;
-    CREATE INDEX strata_records_expiry ON strata_records (expires_at) WHERE expires_at IS NOT NULL;`;
+  // The table the sqlite driver keeps one space in (one table per space, keyed by key).
+  const schema = `CREATE TABLE space_records (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, expires_at INTEGER) WITHOUT ROWID;
+    CREATE INDEX space_records_expiry ON space_records (expires_at) WHERE expires_at IS NOT NULL;`;
   const upsert = (
     version,
-  ) => `INSERT INTO strata_records (space, key, value, version, created_at, updated_at, expires_at) VALUES (?, ?, ?, 1, ?, ?, ?)
-    ON CONFLICT (space, key) DO UPDATE SET value = excluded.value, version = ${version}, updated_at = excluded.updated_at, expires_at = excluded.expires_at
+  ) => `INSERT INTO space_records (key, value, version, created_at, updated_at, expires_at) VALUES (?, ?, 1, ?, ?, ?)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = ${version}, updated_at = excluded.updated_at, expires_at = excluded.expires_at
     WHERE expires_at IS NULL OR expires_at > excluded.updated_at`;
   const now = Date.now();
   const variant = (name, ddl, sql, bind, udf) => {
@@ -129,27 +137,20 @@ async function diagnoseBatch({ store }) {
       return batches * 1000;
     };
   };
-  const kvBind = (stmt, k, v) => stmt.run('kv.deployments', k, v, now, now, null);
+  const kvBind = (stmt, k, v) => stmt.run(k, v, now, now, null);
   const objects = valuePool();
   let c = 0;
-  await compare('batch set (1,000/transaction): raw -> Strata schema -> + UDF -> + a collection index -> kv.setMany', {
+  await compare('batch set (1,000/transaction): raw -> the space table -> + UDF -> kv.setMany', {
     'raw kv(key TEXT PRIMARY KEY, value TEXT) upsert': variant(
       'raw',
       'CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT)',
       'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
       (s, k, v) => s.run(k, v),
     ),
-    'strata_records (WITHOUT ROWID, space+key) upsert': variant('schema', schema, upsert('version + 1'), kvBind),
+    "a space's table (WITHOUT ROWID, 6 columns) upsert": variant('schema', schema, upsert('version + 1'), kvBind),
     '+ strata_overwrote() JS callback per row': variant(
       'udf',
       schema,
-      upsert('strata_overwrote(version + 1, created_at)'),
-      kvBind,
-      true,
-    ),
-    "+ a collection's (space, json_extract(status)) index": variant(
-      'index',
-      `${schema} CREATE INDEX ix ON strata_records (space, json_extract(value, '$."status"'));`,
       upsert('strata_overwrote(version + 1, created_at)'),
       kvBind,
       true,
@@ -169,24 +170,25 @@ async function diagnoseBatch({ store }) {
 async function diagnoseQuery({ store, strataDb, rawDb }) {
   const docs = store.collection('deployment_docs', { indexes: ['status'] });
   await docs.query({ status: 'pending' });
-  const where = 'space = ? AND (expires_at IS NULL OR expires_at > ?) AND json_extract(value, \'$."status"\') = ?';
+  const table = tableOf('c.deployment_docs');
+  const where = '(expires_at IS NULL OR expires_at > ?) AND json_extract(value, \'$."status"\') = ?';
   const typed = `${where} AND json_type(value, '$."status"') = 'text'`;
   const cols6 = 'key, value, version, created_at, updated_at, expires_at';
   const stmts = {
     raw: rawDb.prepare("SELECT key, value FROM docs WHERE json_extract(value, '$.status') = ? ORDER BY key").raw(true),
-    plain: strataDb.prepare(`SELECT key, value FROM strata_records WHERE ${where} ORDER BY key`).raw(true),
-    typed: strataDb.prepare(`SELECT key, value FROM strata_records WHERE ${typed} ORDER BY key`).raw(true),
-    typed6: strataDb.prepare(`SELECT ${cols6} FROM strata_records WHERE ${typed} ORDER BY key`).raw(true),
+    plain: strataDb.prepare(`SELECT key, value FROM ${table} WHERE ${where} ORDER BY key`).raw(true),
+    typed: strataDb.prepare(`SELECT key, value FROM ${table} WHERE ${typed} ORDER BY key`).raw(true),
+    typed6: strataDb.prepare(`SELECT ${cols6} FROM ${table} WHERE ${typed} ORDER BY key`).raw(true),
   };
   const now = Date.now();
   const run = (stmt, args) => async (n) => {
     for (let i = 0; i < n; i++) for (const row of stmt.all(...args)) JSON.parse(row[1]);
     return n;
   };
-  const strataArgs = ['c.deployment_docs', now, 'pending'];
+  const strataArgs = [now, 'pending'];
   await compare("query status='pending' (~100 docs): raw SQL -> Strata's SQL -> collection.query", {
     'raw: docs table, expression index, 2 columns + JSON.parse': run(stmts.raw, ['pending']),
-    'strata_records, same predicate, 2 columns': run(stmts.plain, strataArgs),
+    "the collection's table, same predicate, 2 columns": run(stmts.plain, strataArgs),
     "+ the json_type(...) = 'text' guard (re-parses each document)": run(stmts.typed, strataArgs),
     "+ 6 columns (Strata's scan SELECT)": run(stmts.typed6, strataArgs),
     'collection.query (public API)': async (n) => {
