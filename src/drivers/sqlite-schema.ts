@@ -138,27 +138,48 @@ export function openDatabase(options: OpenOptions): Database.Database {
       });
     }
   }
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(path, { readonly: options.readonly, fileMustExist: options.readonly, timeout: options.busyTimeoutMs });
-    // A schema read from an untrusted file must not run application functions.
-    db.pragma('trusted_schema = OFF');
-    if (!options.readonly) db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
-    // macOS only: fsync alone does not flush the drive's cache, so power loss could lose commits.
-    if (options.durability === 'full') db.pragma('fullfsync = ON');
-    // A large transaction grows the WAL; cap what stays on disk after the next checkpoint.
-    db.pragma('journal_size_limit = 67108864');
-    // The default 2 MB page cache makes random reads of a large store go to the OS for most
-    // pages; 32 MiB keeps the upper b-tree levels resident. Pages are allocated on use only.
-    db.pragma('cache_size = -32768');
-    migrate(db, options);
-    if (created) restrict(path);
-    return db;
-  } catch (error) {
-    db?.close();
-    throw sqliteError(error, 'open', options.driver, path);
+  const deadline = Date.now() + options.busyTimeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path, { readonly: options.readonly, fileMustExist: options.readonly, timeout: options.busyTimeoutMs });
+      configure(db, options);
+      migrate(db, options);
+      if (created) restrict(path);
+      return db;
+    } catch (error) {
+      db?.close();
+      // Several processes opening a new file at once race to switch it to WAL and create the
+      // schema; SQLite answers some of those with SQLITE_BUSY at once, without waiting on
+      // busy_timeout. Opening is rare and short, so wait synchronously and try again.
+      if (isBusy(error) && Date.now() < deadline) {
+        Atomics.wait(SLEEPER, 0, 0, Math.min(50, 2 ** attempt));
+        continue;
+      }
+      throw sqliteError(error, 'open', options.driver, path);
+    }
   }
+}
+
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+function configure(db: Database.Database, options: OpenOptions): void {
+  // A schema read from an untrusted file must not run application functions.
+  db.pragma('trusted_schema = OFF');
+  if (!options.readonly) db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+  // macOS only: fsync alone does not flush the drive's cache, so power loss could lose commits.
+  if (options.durability === 'full') db.pragma('fullfsync = ON');
+  // A large transaction grows the WAL; cap what stays on disk after the next checkpoint.
+  db.pragma('journal_size_limit = 67108864');
+  // The default 2 MB page cache makes random reads of a large store go to the OS for most
+  // pages; 32 MiB keeps the upper b-tree levels resident. Pages are allocated on use only.
+  db.pragma('cache_size = -32768');
 }
 
 function migrate(db: Database.Database, options: OpenOptions): void {

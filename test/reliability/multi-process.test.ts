@@ -69,76 +69,114 @@ for (const c of CASES)
       return out;
     };
 
-    it('4 processes x 2,000 kv.incr on one key: exactly 8,000', async () => {
-      const dir = await tempDir(`mp-incr-${c.name}`);
+    /** Runs `work` against a fresh store, then reopens it for `check`; cleans up either way. */
+    const onFreshStore = async (
+      label: string,
+      durability: 'full' | 'normal',
+      work: (url: string) => Promise<void>,
+      check: (store: Awaited<ReturnType<typeof openStore>>) => Promise<void>,
+    ): Promise<void> => {
+      const dir = await tempDir(`mp-${label}-${c.name}`);
       try {
-        const url = c.url(dir.path, 'normal');
-        await timed('4 x 2000 kv.incr', () => runWorkers(url, 'incr', 4, 2000));
+        const url = c.url(dir.path, durability);
+        await work(url);
         const store = await openStore({ url, sweepInterval: false });
         try {
+          await check(store);
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await dir.dispose();
+      }
+    };
+
+    if (c.name === 'sqlite') {
+      it('opening waits while another process holds a lock on a new file, instead of failing LOCKED', async () => {
+        const dir = await tempDir('mp-openlock');
+        try {
+          const path = join(dir.path, 'mp.db');
+          // A reader in rollback-journal mode blocks the switch to WAL that opening makes.
+          const holder = new LineChild('--input-type=module', [
+            '-e',
+            `import Database from ${JSON.stringify(new URL('../../node_modules/better-sqlite3/lib/index.js', import.meta.url).pathname)};
+             const db = new Database(${JSON.stringify(path)});
+             db.exec('CREATE TABLE t (x)'); db.exec('BEGIN'); db.prepare('SELECT count(*) FROM t').get();
+             console.log('R'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 400);`,
+          ]);
+          await holder.waitFor('R', 30_000, 'lock holder ready');
+          const started = Date.now();
+          const store = await openStore({ url: `sqlite:${path}`, sweepInterval: false });
+          await store.kv('mp').set('k', 1);
+          await store.close();
+          timings.push(`sqlite open behind a held lock: ${Date.now() - started} ms`);
+          await holder.exit(30_000);
+        } finally {
+          await dir.dispose();
+        }
+      }, 60_000);
+    }
+
+    it('8 processes creating the same new store at once all open it', async () => {
+      // Regression: racing to switch a new SQLite file to WAL answered SQLITE_BUSY at once.
+      for (let round = 0; round < 5; round++) {
+        await onFreshStore(
+          `open${round}`,
+          'normal',
+          async (url) => void (await runWorkers(url, 'incr', 8, 1)),
+          async (store) => expect(await store.kv('mp').get('n')).toBe(8),
+        );
+      }
+    }, 240_000);
+
+    it('4 processes x 2,000 kv.incr on one key: exactly 8,000', async () => {
+      await onFreshStore(
+        'incr',
+        'normal',
+        async (url) => void (await timed('4 x 2000 kv.incr', () => runWorkers(url, 'incr', 4, 2000))),
+        async (store) => {
           expect(await store.kv('mp').get('n')).toBe(8000);
           expect((await store.kv('mp').getEntry('n'))!.version).toBe(8000);
           expect((await store.verify()).ok).toBe(true);
-        } finally {
-          await store.close();
-        }
-      } finally {
-        await dir.dispose();
-      }
+        },
+      );
     }, 240_000);
 
     it('4 processes x 2,000 kv.update(n => n + 1): exactly 8,000', async () => {
-      const dir = await tempDir(`mp-update-${c.name}`);
-      try {
-        const url = c.url(dir.path, 'normal');
-        await timed('4 x 2000 kv.update', () => runWorkers(url, 'update', 4, 2000));
-        const store = await openStore({ url, sweepInterval: false });
-        try {
-          expect(await store.kv('mp').get('u')).toBe(8000);
-        } finally {
-          await store.close();
-        }
-      } finally {
-        await dir.dispose();
-      }
+      await onFreshStore(
+        'update',
+        'normal',
+        async (url) => void (await timed('4 x 2000 kv.update', () => runWorkers(url, 'update', 4, 2000))),
+        async (store) => expect(await store.kv('mp').get('u')).toBe(8000),
+      );
     }, 240_000);
 
     it('4 processes x 2,000 collection.update with ifVersion: exactly 8,000', async () => {
-      const dir = await tempDir(`mp-cupdate-${c.name}`);
-      try {
-        const url = c.url(dir.path, 'normal');
-        const setup = await openStore({ url, sweepInterval: false });
-        await setup.collection('counters').insert({ id: 'c', n: 0 });
-        await setup.close();
-        const stats = await timed('4 x 2000 collection.update(ifVersion)', () => runWorkers(url, 'cupdate', 4, 2000));
-        const store = await openStore({ url, sweepInterval: false });
-        try {
+      await onFreshStore(
+        'cupdate',
+        'normal',
+        async (url) => {
+          const setup = await openStore({ url, sweepInterval: false });
+          await setup.collection('counters').insert({ id: 'c', n: 0 });
+          await setup.close();
+          const stats = await timed('4 x 2000 collection.update(ifVersion)', () => runWorkers(url, 'cupdate', 4, 2000));
+          timings.push(`${c.name} collection.update CONFLICT retries: ${stats.reduce((s, x) => s + x.conflicts, 0)}`);
+        },
+        async (store) => {
           const entry = await store.collection('counters').getEntry('c');
           expect(entry!.value).toEqual({ id: 'c', n: 8000 });
           expect(entry!.version).toBe(8001);
-        } finally {
-          await store.close();
-        }
-        timings.push(`${c.name} collection.update CONFLICT retries: ${stats.reduce((s, x) => s + x.conflicts, 0)}`);
-      } finally {
-        await dir.dispose();
-      }
+        },
+      );
     }, 240_000);
 
     it('4 processes x 250 store.transaction incr: exactly 1,000', async () => {
-      const dir = await tempDir(`mp-tx-${c.name}`);
-      try {
-        const url = c.url(dir.path, 'normal');
-        await timed('4 x 250 transaction incr', () => runWorkers(url, 'tx', 4, 250));
-        const store = await openStore({ url, sweepInterval: false });
-        try {
-          expect(await store.kv('mp').get('t')).toBe(1000);
-        } finally {
-          await store.close();
-        }
-      } finally {
-        await dir.dispose();
-      }
+      await onFreshStore(
+        'tx',
+        'normal',
+        async (url) => void (await timed('4 x 250 transaction incr', () => runWorkers(url, 'tx', 4, 250))),
+        async (store) => expect(await store.kv('mp').get('t')).toBe(1000),
+      );
     }, 240_000);
 
     if (c.name === 'file') {
@@ -177,12 +215,11 @@ for (const c of CASES)
     }
 
     it('two processes writing different keys at once lose nothing (durability full)', async () => {
-      const dir = await tempDir(`mp-keys-${c.name}`);
-      try {
-        const url = c.url(dir.path, 'full');
-        await timed('2 x 1000 distinct keys', () => runWorkers(url, 'keys', 2, 1000));
-        const store = await openStore({ url, sweepInterval: false });
-        try {
+      await onFreshStore(
+        'keys',
+        'full',
+        async (url) => void (await timed('2 x 1000 distinct keys', () => runWorkers(url, 'keys', 2, 1000))),
+        async (store) => {
           const kv = store.kv('mp');
           expect(await kv.count()).toBe(2000);
           for (const id of ['0', '1']) {
@@ -191,12 +228,8 @@ for (const c of CASES)
             values.forEach((v, i) => expect(v, keys[i]).toEqual({ id, i }));
           }
           expect((await store.verify()).ok).toBe(true);
-        } finally {
-          await store.close();
-        }
-      } finally {
-        await dir.dispose();
-      }
+        },
+      );
     }, 240_000);
 
     it("watch sees another process's writes with origin 'remote', its own as 'local'", async () => {
