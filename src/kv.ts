@@ -234,13 +234,15 @@ export class KvNamespace<V = unknown> {
     try {
       if (!Array.isArray(entries)) throw new StrataError('BAD_INPUT', 'kv.setMany: entries must be an array of [key, value]');
       const expiresAt = this.#expiry(options.ttl);
-      const ops: WriteOp[] = entries.map((entry) => {
+      const ops: WriteOp[] = new Array<WriteOp>(entries.length);
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i];
         if (!Array.isArray(entry) || entry.length !== 2) {
           throw new StrataError('BAD_INPUT', 'kv.setMany: each entry must be a [key, value] pair');
         }
         checkKey(entry[0], 'kv.setMany');
-        return { type: 'put', space: this.#space, key: entry[0], value: encodeJson(entry[1]), expiresAt };
-      });
+        ops[i] = { type: 'put', space: this.#space, key: entry[0], value: encodeJson(entry[1]), expiresAt };
+      }
       const entered = this.#enter('kv.setMany');
       if (entered) await entered;
       if (ops.length > 0) await this.#ctx.driver.batch(ops, this.#ctx.now(), { results: false });
