@@ -280,6 +280,8 @@ export function kvSuite(factory: DriverFactory): void {
         await expectCode(kv.get(key as string), 'BAD_INPUT');
         await expectCode(kv.delete(key as string), 'BAD_INPUT');
       }
+      const where = await expectCode(kv.set('keep', { a: [1, 'two', { b: () => 1 }] }), 'BAD_INPUT');
+      expect(where.details).toEqual({ path: 'value.a[2].b' });
       await kv.set('x'.repeat(1024), 'max');
       expect(await kv.get('x'.repeat(1024))).toBe('max');
       await expectCode(kv.list({ prefix: 5 as never }), 'BAD_INPUT');
