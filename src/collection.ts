@@ -187,8 +187,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   async insert(doc: Insertable<In, K>): Promise<T> {
     const op = 'collection.insert';
     try {
-      const entered = this.#enter(op);
-      if (entered) await entered;
+      await this.#enter(op);
       const now = this.#ctx.now();
       const prepared = await prepareDoc(this.#rules, doc, op, { now, generateKey: true });
       const record = await this.#put(prepared.key, prepared.doc, now, 0);
@@ -203,8 +202,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.set';
     try {
       const key = this.#key(id, op);
-      const entered = this.#enter(op);
-      if (entered) await entered;
+      await this.#enter(op);
       return await this.#replace(key, doc, op);
     } catch (error) {
       throw this.#fail(error, op);
@@ -215,8 +213,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   async upsert(doc: Insertable<In, K>): Promise<T> {
     const op = 'collection.upsert';
     try {
-      const entered = this.#enter(op);
-      if (entered) await entered;
+      await this.#enter(op);
       if (!isPlainObject(doc)) throw new StrataError('BAD_INPUT', `${op}: a document must be a plain object`);
       const raw = doc[this.#rules.keyField];
       const key = raw === undefined ? undefined : keyOf(this.#rules, raw, op);
@@ -234,7 +231,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       return await this.#decode(await this.#put(key, prepared.doc, now), op);
     }
     // With timestamps the first write's createdAt must survive, so read and compare-and-swap.
-    return await retryOnConflict(op, async () => {
+    return await retryOnConflict(async () => {
       const existing = await this.#read(key);
       const now = this.#ctx.now();
       const prepared = await prepareDoc(this.#rules, doc, op, {
@@ -252,8 +249,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.get';
     try {
       const key = this.#key(id, op);
-      const entered = this.#enter(op);
-      if (entered) await entered;
+      await this.#enter(op);
       const record = await this.#read(key);
       return record === null ? null : await this.#decode(record, op);
     } catch (error) {
@@ -265,8 +261,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.getEntry';
     try {
       const key = this.#key(id, op);
-      const entered = this.#enter(op);
-      if (entered) await entered;
+      await this.#enter(op);
       const record = await this.#read(key);
       return record === null ? null : await this.#entry(record, op);
     } catch (error) {
@@ -278,8 +273,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.exists';
     try {
       const key = this.#key(id, op);
-      const entered = this.#enter(op);
-      if (entered) await entered;
+      await this.#enter(op);
       return (await this.#read(key)) !== null;
     } catch (error) {
       throw this.#fail(error, op);
@@ -296,8 +290,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       const key = this.#key(id, op);
       checkCount(options.ifVersion, 'ifVersion', op);
       if (!isPlainObject(patch)) throw new StrataError('BAD_INPUT', `${op}: the patch must be a plain object`);
-      const entered = this.#enter(op);
-      if (entered) await entered;
+      await this.#enter(op);
       const attempt = async (): Promise<T> => {
         const existing = await this.#read(key);
         if (existing === null) {
@@ -320,7 +313,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
         });
         return await this.#decode(await this.#put(key, prepared.doc, now, existing.version), op);
       };
-      return options.ifVersion === undefined ? await retryOnConflict(op, attempt) : await attempt();
+      return options.ifVersion === undefined ? await retryOnConflict(attempt) : await attempt();
     } catch (error) {
       throw this.#fail(error, op);
     }
@@ -332,8 +325,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     try {
       const key = this.#key(id, op);
       checkCount(options.ifVersion, 'ifVersion', op);
-      const entered = this.#enter(op);
-      if (entered) await entered;
+      await this.#enter(op);
       const write: WriteOp = { type: 'delete', space: this.#space, key };
       if (options.ifVersion !== undefined) write.expect = options.ifVersion;
       const [removed] = await this.#ctx.driver.batch([write], this.#ctx.now());
@@ -351,8 +343,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       const sort = parseSort(options.sort);
       checkCount(options.limit, 'limit', op);
       checkCount(options.offset, 'offset', op);
-      const entered = this.#enter(op);
-      if (entered) await entered;
+      await this.#enter(op);
       const records = await this.#ctx.driver.scan(
         this.#space,
         { filter: parsed, sort, limit: options.limit, offset: options.offset },
@@ -376,8 +367,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       }
       const fingerprint = queryFingerprint(parsed, sort);
       const after = options.cursor == null ? undefined : decodeCursor(options.cursor, fingerprint);
-      const entered = this.#enter(op);
-      if (entered) await entered;
+      await this.#enter(op);
       const records = await this.#ctx.driver.scan(
         this.#space,
         { filter: parsed, sort, after, limit: limit + 1 },
@@ -427,8 +417,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.count';
     try {
       const parsed = parseFilter(filter);
-      const entered = this.#enter(op);
-      if (entered) await entered;
+      await this.#enter(op);
       return await this.#ctx.driver.count(this.#space, { filter: parsed }, this.#ctx.now());
     } catch (error) {
       throw this.#fail(error, op);
@@ -441,8 +430,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     try {
       if (filter === undefined) throw new StrataError('BAD_INPUT', `${op}: pass a filter ({} deletes everything)`);
       const parsed = parseFilter(filter);
-      const entered = this.#enter(op);
-      if (entered) await entered;
+      await this.#enter(op);
       let removed = 0;
       for (;;) {
         const records = await this.#ctx.driver.scan(
@@ -475,8 +463,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   async #many(docs: readonly unknown[], op: string, insert: boolean): Promise<T[]> {
     try {
       if (!Array.isArray(docs)) throw new StrataError('BAD_INPUT', `${op}: pass an array of documents`);
-      const entered = this.#enter(op);
-      if (entered) await entered;
+      await this.#enter(op);
       const run = async (): Promise<T[]> => {
         const now = this.#ctx.now();
         const keys = docs.map((d) =>
@@ -509,7 +496,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
         const records = await this.#ctx.driver.batch(ops, now);
         return await this.#decodeAll(records as StoredRecord[], op);
       };
-      return insert || !this.#rules.timestamps ? await run() : await retryOnConflict(op, run);
+      return insert || !this.#rules.timestamps ? await run() : await retryOnConflict(run);
     } catch (error) {
       throw this.#fail(error, op);
     }
@@ -524,8 +511,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       const paths = by.map((p) => parsePath(p));
       const keep = options.keep ?? 'newest';
       if (keep !== 'newest' && keep !== 'oldest') throw new StrataError('BAD_INPUT', `${op}: keep must be 'newest' or 'oldest'`);
-      const entered = this.#enter(op);
-      if (entered) await entered;
+      await this.#enter(op);
       const keepers = new Map<string, { key: string; at: number }>();
       const losers: string[] = [];
       const better = (a: { key: string; at: number }, b: { key: string; at: number }): boolean =>

@@ -27,7 +27,7 @@ export function spaceKind(space: string): { kind: 'kv' | 'collection'; name: str
 }
 
 /** Runs `fn` again while it fails with CONFLICT: the compare-and-swap loop of atomic updates. */
-export async function retryOnConflict<T>(op: string, fn: () => Promise<T>, attempts = 200): Promise<T> {
+export async function retryOnConflict<T>(fn: () => Promise<T>, attempts = 200): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();

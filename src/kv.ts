@@ -148,8 +148,7 @@ export class KvNamespace<V = unknown> {
   async getEntry(key: string): Promise<KvEntry<V> | null> {
     try {
       checkKey(key, 'kv.getEntry');
-      const entered = this.#enter('kv.getEntry');
-      if (entered) await entered;
+      await this.#enter('kv.getEntry');
       const record = await this.#read(key);
       return record === null ? null : this.#entry(record);
     } catch (error) {
@@ -160,8 +159,7 @@ export class KvNamespace<V = unknown> {
   async has(key: string): Promise<boolean> {
     try {
       checkKey(key, 'kv.has');
-      const entered = this.#enter('kv.has');
-      if (entered) await entered;
+      await this.#enter('kv.has');
       return (await this.#read(key)) !== null;
     } catch (error) {
       throw withOp(error, 'kv.has', this.#ctx.driver.name);
@@ -172,8 +170,7 @@ export class KvNamespace<V = unknown> {
   async size(key: string): Promise<number | null> {
     try {
       checkKey(key, 'kv.size');
-      const entered = this.#enter('kv.size');
-      if (entered) await entered;
+      await this.#enter('kv.size');
       const record = await this.#read(key);
       return record === null ? null : Buffer.byteLength(record.value, 'utf8');
     } catch (error) {
@@ -188,8 +185,7 @@ export class KvNamespace<V = unknown> {
       checkVersion(options.ifVersion, 'kv.set');
       const text = encodeJson(value);
       const expiresAt = this.#expiry(options.ttl);
-      const entered = this.#enter('kv.set');
-      if (entered) await entered;
+      await this.#enter('kv.set');
       const op: WriteOp = { type: 'put', space: this.#space, key, value: text, expiresAt };
       if (options.ifVersion !== undefined) op.expect = options.ifVersion;
       const [record] = await this.#write([op]);
@@ -204,8 +200,7 @@ export class KvNamespace<V = unknown> {
     try {
       checkKey(key, 'kv.delete');
       checkVersion(options.ifVersion, 'kv.delete');
-      const entered = this.#enter('kv.delete');
-      if (entered) await entered;
+      await this.#enter('kv.delete');
       const op: WriteOp = { type: 'delete', space: this.#space, key };
       if (options.ifVersion !== undefined) op.expect = options.ifVersion;
       const [removed] = await this.#write([op]);
@@ -220,8 +215,7 @@ export class KvNamespace<V = unknown> {
     try {
       if (!Array.isArray(keys)) throw new StrataError('BAD_INPUT', 'kv.getMany: keys must be an array');
       for (const key of keys) checkKey(key, 'kv.getMany');
-      const entered = this.#enter('kv.getMany');
-      if (entered) await entered;
+      await this.#enter('kv.getMany');
       const records = await this.#ctx.driver.getMany(this.#space, keys, this.#ctx.now());
       return records.map((r) => (r === null ? null : this.#decode(r)));
     } catch (error) {
@@ -243,8 +237,7 @@ export class KvNamespace<V = unknown> {
         checkKey(entry[0], 'kv.setMany');
         ops[i] = { type: 'put', space: this.#space, key: entry[0], value: encodeJson(entry[1]), expiresAt };
       }
-      const entered = this.#enter('kv.setMany');
-      if (entered) await entered;
+      await this.#enter('kv.setMany');
       if (ops.length > 0) await this.#ctx.driver.batch(ops, this.#ctx.now(), { results: false });
     } catch (error) {
       throw withOp(error, 'kv.setMany', this.#ctx.driver.name);
@@ -255,9 +248,8 @@ export class KvNamespace<V = unknown> {
   async take(key: string): Promise<V | null> {
     try {
       checkKey(key, 'kv.take');
-      const entered = this.#enter('kv.take');
-      if (entered) await entered;
-      return await retryOnConflict('kv.take', async () => {
+      await this.#enter('kv.take');
+      return await retryOnConflict(async () => {
         const record = await this.#read(key);
         if (record === null) return null;
         await this.#write([{ type: 'delete', space: this.#space, key, expect: record.version }]);
@@ -276,9 +268,8 @@ export class KvNamespace<V = unknown> {
         throw new StrataError('BAD_INPUT', 'kv.incr: the increment must be a finite number');
       }
       const ttl = options.ttl === undefined ? undefined : this.#expiry(options.ttl);
-      const entered = this.#enter('kv.incr');
-      if (entered) await entered;
-      return await retryOnConflict('kv.incr', async () => {
+      await this.#enter('kv.incr');
+      return await retryOnConflict(async () => {
         const record = await this.#read(key);
         const current = record === null ? 0 : this.#decode(record);
         if (typeof current !== 'number') {
@@ -308,9 +299,8 @@ export class KvNamespace<V = unknown> {
     try {
       checkKey(key, 'kv.update');
       if (typeof fn !== 'function') throw new StrataError('BAD_INPUT', 'kv.update: the updater must be a function');
-      const entered = this.#enter('kv.update');
-      if (entered) await entered;
-      return await retryOnConflict('kv.update', async () => {
+      await this.#enter('kv.update');
+      return await retryOnConflict(async () => {
         const record = await this.#read(key);
         const next = await fn(record === null ? null : this.#decode(record));
         const text = encodeJson(next);
@@ -337,8 +327,7 @@ export class KvNamespace<V = unknown> {
       checkPrefix(options.prefix, 'kv.list');
       checkLimit(options.limit, 'kv.list');
       if (options.after !== undefined) checkKey(options.after, 'kv.list');
-      const entered = this.#enter('kv.list');
-      if (entered) await entered;
+      await this.#enter('kv.list');
       const records = await this.#ctx.driver.scan(
         this.#space,
         {
@@ -358,8 +347,7 @@ export class KvNamespace<V = unknown> {
   /** Every `[key, value]` in key order, read page by page so memory stays flat. */
   async *entries(options: Pick<ListOptions, 'prefix'> = {}): AsyncGenerator<[string, V]> {
     checkPrefix(options.prefix, 'kv.entries');
-    const entered = this.#enter('kv.entries');
-    if (entered) await entered;
+    await this.#enter('kv.entries');
     let after: string | undefined;
     for (;;) {
       this.#ctx.assertOpen('kv.entries');
@@ -378,8 +366,7 @@ export class KvNamespace<V = unknown> {
   async count(options: Pick<ListOptions, 'prefix'> = {}): Promise<number> {
     try {
       checkPrefix(options.prefix, 'kv.count');
-      const entered = this.#enter('kv.count');
-      if (entered) await entered;
+      await this.#enter('kv.count');
       return await this.#ctx.driver.count(this.#space, { prefix: options.prefix }, this.#ctx.now());
     } catch (error) {
       throw withOp(error, 'kv.count', this.#ctx.driver.name);
@@ -390,8 +377,7 @@ export class KvNamespace<V = unknown> {
   async clear(options: Pick<ListOptions, 'prefix'> = {}): Promise<number> {
     try {
       checkPrefix(options.prefix, 'kv.clear');
-      const entered = this.#enter('kv.clear');
-      if (entered) await entered;
+      await this.#enter('kv.clear');
       let removed = 0;
       for (;;) {
         const records = await this.#ctx.driver.scan(
