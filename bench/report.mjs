@@ -110,7 +110,7 @@ export function render(run) {
         .map(([k, v]) =>
           v.error
             ? `- ${sizeLabel(s.size)} ${k}: probe failed (${v.error})`
-            : `- ${sizeLabel(s.size)} ${k === 'raw' ? 'raw better-sqlite3' : 'Strata sqlite'}: peak RSS (VmHWM) ${v.vmHwmMB} MB (${v.baselineMB} MB after imports; getrusage maxRSS ${v.maxRssMB} MB, which can include the parent's size at fork), ${v.found}/${v.reads} keys found in ${v.ms} ms`,
+            : `- ${sizeLabel(s.size)} ${k === 'raw' ? 'raw better-sqlite3' : 'Strata sqlite'}: peak RSS (VmHWM) ${v.vmHwmMB} MB (${v.baselineMB} MB after imports; getrusage maxRSS ${v.maxRssMB} MB, which can include the parent's size at fork); after the reads ${v.rssAnonMB} MB private + ${v.rssFileMB} MB mapped file pages (node's own code and the store's memory-mapped pages, which are the kernel's shared page cache); ${v.found}/${v.reads} keys found in ${v.ms} ms`,
         )
         .join('\n'),
     );

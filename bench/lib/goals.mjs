@@ -106,7 +106,7 @@ export function checkGoals(sizes) {
     const peak = rss.vmHwmMB || rss.maxRssMB;
     goals.push({
       name,
-      measured: `${peak} MB (node baseline ${rss.baselineMB} MB)`,
+      measured: `${peak} MB (node baseline ${rss.baselineMB} MB; ${rss.rssAnonMB} MB private)`,
       threshold: '< 150 MB',
       verdict: peak < 150 ? 'PASS' : 'FAIL',
     });

@@ -10,12 +10,20 @@ const [kind, dir, sizeText] = process.argv.slice(2);
 const size = Number(sizeText);
 const READS = 1000;
 const mb = (bytes) => Math.round((bytes / 1048576) * 10) / 10;
-const hwm = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
+const status = (field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
+const hwm = () => status('VmHWM');
 
 const random = rng(42);
 const picks = Array.from({ length: READS }, () => keyOf(Math.floor(random() * size)));
 let found = 0;
 let baseline;
+let rssAnon = 0;
+let rssFile = 0;
+// Sampled after the reads and before closing, while the file is still mapped.
+const sample = () => {
+  rssAnon = status('RssAnon');
+  rssFile = status('RssFile');
+};
 const started = performance.now();
 if (kind === 'strata') {
   const { openStore } = await import('../../dist/index.js');
@@ -23,6 +31,7 @@ if (kind === 'strata') {
   const store = await openStore({ url: `sqlite:${join(dir, 'strata.db')}`, sweepInterval: false });
   const kv = store.kv('deployments');
   for (const key of picks) if ((await kv.get(key)) !== null) found++;
+  sample();
   await store.close();
 } else {
   const Database = createRequire(import.meta.url)('better-sqlite3');
@@ -30,11 +39,14 @@ if (kind === 'strata') {
   const db = new Database(join(dir, 'raw.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
+  db.pragma('cache_size = -32768');
+  db.pragma('mmap_size = 268435456');
   const get = db.prepare('SELECT value FROM kv WHERE key = ?').pluck();
   for (const key of picks) {
     const text = get.get(key);
     if (text !== undefined && JSON.parse(text) !== null) found++;
   }
+  sample();
   db.close();
 }
 const ms = performance.now() - started;
@@ -48,5 +60,9 @@ process.stdout.write(
     baselineMB: mb(baseline),
     maxRssMB: mb(process.resourceUsage().maxRSS * 1024),
     vmHwmMB: mb(hwm()),
+    // After the reads, before exit: what the process owns (heap, page cache copies) vs
+    // file pages it maps, which are the kernel's shared, reclaimable page cache.
+    rssAnonMB: mb(rssAnon),
+    rssFileMB: mb(rssFile),
   }) + '\n',
 );

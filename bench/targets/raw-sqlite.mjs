@@ -1,4 +1,5 @@
 // Raw better-sqlite3, the way a careful app would write it by hand: WAL, synchronous=FULL,
+// Strata's cache_size and mmap_size,
 // a kv(key TEXT PRIMARY KEY, value TEXT) table, prepared statements, JSON.stringify/parse.
 // Called synchronously, as better-sqlite3 is used (no await).
 import { createRequire } from 'node:module';
@@ -19,6 +20,7 @@ function connect(dir, synchronous) {
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${synchronous}`);
   db.pragma('cache_size = -32768'); // the same page cache as Strata's driver
+  db.pragma('mmap_size = 268435456'); // and the same memory-mapped reads
   db.exec(SCHEMA);
   return db;
 }

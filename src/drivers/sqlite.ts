@@ -34,6 +34,15 @@ export interface SqliteDriverOptions {
   durability?: 'full' | 'normal';
   /** How long a write waits for another connection's write lock before failing with LOCKED. @default 10000 */
   busyTimeoutMs?: number;
+  /**
+   * How much of the file SQLite reads through a memory map instead of `read()` calls (bytes;
+   * 0 turns it off). Random reads of a store larger than the page cache get ~25% faster, and
+   * the mapped pages are the kernel's page cache, shared and reclaimable, rather than a copy
+   * in this process. An I/O error while reading a mapped page (a failing disk, a network
+   * file system dropping out) arrives as SIGBUS instead of an error: use 0 for such files.
+   * @default 268435456 (256 MiB)
+   */
+  mmapBytes?: number;
   /** Opens the file read-only: writes reject with UNSUPPORTED. @default false */
   readonly?: boolean;
   /** Name shown in stats and errors. @default 'sqlite' */
@@ -43,6 +52,7 @@ export interface SqliteDriverOptions {
 type Row = [key: string, value: string, version: number, createdAt: number, updatedAt: number, expiresAt: number | null];
 type Stmt = Database.Statement<unknown[], unknown[]>;
 
+const DEFAULT_MMAP_BYTES = 256 * 1024 * 1024;
 const KEY_COLUMNS = "key, '' AS value, version, created_at, updated_at, expires_at";
 const MAX_CACHED_STATEMENTS = 200;
 
@@ -85,6 +95,7 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     path: options.path,
     durability: options.durability ?? 'full',
     busyTimeoutMs: options.busyTimeoutMs ?? 10_000,
+    mmapBytes: options.mmapBytes ?? DEFAULT_MMAP_BYTES,
     readonly,
     driver: name,
   });

@@ -11,6 +11,7 @@ import { parseFilter, parseSort } from '../../src/query/parse.js';
 import { sortValues } from '../../src/query/match.js';
 import { parseJson } from '../../src/codec/json.js';
 import { prefixUpperBound } from '../../src/query/sql.js';
+import { driverFromUrl } from '../../src/drivers/registry.js';
 
 const root = mkdtempSync(join(tmpdir(), 'strata-sqlite-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -448,6 +449,41 @@ describe('sqlite driver', () => {
     } finally {
       await full.close();
       await normal.close();
+    }
+  });
+
+  it('maps up to 256 MiB of the file for reads by default; mmapBytes and ?mmap= change it', async () => {
+    const byDefault = sqliteDriver({ path: freshPath() });
+    const off = sqliteDriver({ path: freshPath(), mmapBytes: 0 });
+    try {
+      expect(sqliteConnection(byDefault).pragma('mmap_size', { simple: true })).toBe(256 * 1024 * 1024);
+      expect(sqliteConnection(off).pragma('mmap_size', { simple: true })).toBe(0);
+    } finally {
+      await byDefault.close();
+      await off.close();
+    }
+    for (const [param, bytes] of [
+      ['1GiB', 1024 ** 3],
+      ['64mib', 64 * 1024 ** 2],
+      ['0', 0],
+      ['4096', 4096],
+    ] as const) {
+      const driver = await driverFromUrl(`sqlite:${freshPath()}?mmap=${param}`, 'full');
+      try {
+        expect(sqliteConnection(driver).pragma('mmap_size', { simple: true })).toBe(bytes);
+      } finally {
+        await driver.close();
+      }
+    }
+    for (const bad of [-1, 1.5, Number.NaN, Number.MAX_SAFE_INTEGER + 2]) {
+      const path = freshPath();
+      expect(codeOf(() => sqliteDriver({ path, mmapBytes: bad }))).toBe('BAD_INPUT');
+      expect(existsSync(path)).toBe(false);
+    }
+    for (const bad of ['lots', '-5', '1TB', '', '2.5GiB']) {
+      const path = freshPath();
+      await expect(driverFromUrl(`sqlite:${path}?mmap=${bad}`, 'full')).rejects.toMatchObject({ code: 'BAD_INPUT' });
+      expect(existsSync(path)).toBe(false);
     }
   });
 

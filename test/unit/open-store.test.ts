@@ -11,6 +11,10 @@ describe('openStore', () => {
     await expectCode(openStore('no-scheme'), 'BAD_INPUT');
     await expectCode(openStore({ url: 'memory:', durability: 'sometimes' as never }), 'BAD_INPUT');
     await expectCode(openStore('sqlite:x.db?durability=fast'), 'BAD_INPUT');
+    // A misspelt parameter must not be ignored: the store would run without what was asked.
+    await expectCode(openStore('sqlite:x.db?durabilty=normal'), 'BAD_INPUT');
+    await expectCode(openStore('file:x?mmap=0'), 'BAD_INPUT');
+    await expectCode(openStore('memory:?durability=full&cache=1'), 'BAD_INPUT');
     await expectCode(openStore({ url: 'memory:', sweepInterval: 'often' as never }), 'BAD_INPUT');
     await expectCode(openStore({ appName: '../etc' }), 'BAD_INPUT');
     await expectCode(openStore(42 as never), 'BAD_INPUT');
