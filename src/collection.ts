@@ -346,7 +346,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       await this.#enter(op);
       const records = await this.#ctx.driver.scan(
         this.#space,
-        { filter: parsed, sort, limit: options.limit, offset: options.offset },
+        { filter: parsed, sort, limit: options.limit, offset: options.offset, valuesOnly: true },
         this.#ctx.now(),
       );
       return await this.#decodeAll(records, op);
@@ -370,7 +370,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       await this.#enter(op);
       const records = await this.#ctx.driver.scan(
         this.#space,
-        { filter: parsed, sort, after, limit: limit + 1 },
+        { filter: parsed, sort, after, limit: limit + 1, valuesOnly: true },
         this.#ctx.now(),
       );
       const pageRecords = records.slice(0, limit);

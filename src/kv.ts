@@ -353,7 +353,7 @@ export class KvNamespace<V = unknown> {
       this.#ctx.assertOpen('kv.entries');
       const records = await this.#ctx.driver.scan(
         this.#space,
-        { prefix: options.prefix, after: after === undefined ? undefined : { key: after }, limit: PAGE },
+        { prefix: options.prefix, after: after === undefined ? undefined : { key: after }, limit: PAGE, valuesOnly: true },
         this.#ctx.now(),
       );
       for (const record of records) yield [record.key, this.#decode(record)];

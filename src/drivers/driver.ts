@@ -42,6 +42,11 @@ export interface ScanQuery {
   limit?: number;
   /** Hint: the caller needs only keys and versions; `value` may be returned as `''`. */
   keysOnly?: boolean;
+  /**
+   * Hint: the caller reads only `key` and `value`; `version`, `createdAt` and `updatedAt`
+   * may be returned as 0 and `expiresAt` as null. Expired records are still left out.
+   */
+  valuesOnly?: boolean;
 }
 
 /** Expected version for a conditional write: `0` means "must not exist". */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { StrataError } from '../errors.js';
+import { parseJson } from '../codec/json.js';
 import type { ScanPosition } from '../drivers/driver.js';
 import type { Filter, SortSpec } from './ast.js';
 
@@ -37,7 +38,7 @@ export function decodeCursor(cursor: unknown, fingerprint: string): ScanPosition
   if (typeof cursor !== 'string' || cursor.length === 0 || cursor.length > 16_384) throw invalid();
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    body = parseJson(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     throw invalid();
   }

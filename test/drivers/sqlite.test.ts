@@ -12,6 +12,8 @@ import { sortValues } from '../../src/query/match.js';
 import { parseJson } from '../../src/codec/json.js';
 import { prefixUpperBound } from '../../src/query/sql.js';
 import { driverFromUrl } from '../../src/drivers/registry.js';
+import { tableName } from '../../src/drivers/sqlite-spaces.js';
+import { openStore } from '../../src/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'strata-sqlite-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -201,6 +203,21 @@ describe('sqlite driver', () => {
         const want = (await memory.scan('docs', query, now)).map((x) => x.key);
         const got = (await sqlite.scan('docs', query, now)).map((x) => x.key);
         expect(got, context).toEqual(want);
+        if (q % 3 === 0) {
+          // valuesOnly selects two columns: same keys and values, nothing else promised.
+          const lean = await sqlite.scan('docs', { ...query, valuesOnly: true, keysOnly: r() < 0.3 }, now);
+          expect(
+            lean.map((x) => x.key),
+            context,
+          ).toEqual(want);
+          const full = await memory.scan('docs', query, now);
+          if (lean.some((x) => x.value !== '')) {
+            expect(
+              lean.map((x) => [x.key, x.value]),
+              context,
+            ).toEqual(full.map((x) => [x.key, x.value]));
+          }
+        }
         expect(await sqlite.count('docs', { filter, prefix }, now), context).toBe(want.length);
         const offset = Math.floor(r() * 5);
         const limit = 1 + Math.floor(r() * 10);
@@ -409,6 +426,40 @@ describe('sqlite driver', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('reads values another program stored with __proto__ keys, escaped or not, without them', async () => {
+    const path = freshPath();
+    const driver = sqliteDriver({ path });
+    const store = await openStore({ driver });
+    try {
+      const kv = store.kv('app');
+      const docs = store.collection('docs');
+      await kv.set('plain', { a: 1 });
+      await kv.set('escaped', { a: 1 });
+      await docs.insert({ id: 'd1', a: 1 });
+      const raw = sqliteConnection(driver);
+      const put = (space: string, key: string, json: string): void => {
+        raw.prepare(`UPDATE ${tableName(space)} SET value = ? WHERE key = ?`).run(json, key);
+      };
+      put('kv.app', 'plain', '{"__proto__": {"polluted": true}, "a": 1}');
+      put('kv.app', 'escaped', '{"\\u005f_proto__": {"polluted": true}, "a": 1}');
+      put('c.docs', 'd1', '{"id": "d1", "a": 1, "n": {"_\\u005fproto__": {"polluted": true}}}');
+      const values = [
+        await kv.get('plain'),
+        await kv.get('escaped'),
+        ...(await kv.getMany(['plain', 'escaped'])),
+        ...(await docs.query({ a: 1 })),
+        ((await docs.get('d1')) as { n: unknown }).n,
+      ];
+      for (const value of values) {
+        expect(Object.prototype.hasOwnProperty.call(value, '__proto__')).toBe(false);
+        expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+      }
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    } finally {
+      await store.close();
     }
   });
 
