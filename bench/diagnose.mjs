@@ -51,6 +51,9 @@ async function stores() {
     const db = new Database(file);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
+    // Strata's driver's pragmas (src/drivers/sqlite-schema.ts), as in targets/raw-sqlite.mjs.
+    db.pragma('cache_size = -32768');
+    db.pragma('mmap_size = 268435456');
     return db;
   };
   return { store, strataDb: open(join(DIR, 'strata', 'strata.db')), rawDb: open(join(DIR, 'raw', 'raw.db')) };
