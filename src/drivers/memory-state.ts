@@ -1,5 +1,6 @@
 import { StrataError } from '../errors.js';
-import { runScan } from '../query/match.js';
+import { scanRecords } from './memory-scan.js';
+import { RecordMap } from './record-map.js';
 import type { BatchResult, ScanQuery, StoredRecord, WriteOp } from './driver.js';
 
 /** One resulting record state: `record === null` deletes the key. */
@@ -25,12 +26,12 @@ function live(record: StoredRecord | undefined, now: number): StoredRecord | nul
  * touching state, so a durable driver can persist the mutations before `apply`ing them.
  */
 export class MemoryState {
-  readonly spaces = new Map<string, Map<string, StoredRecord>>();
+  readonly spaces = new Map<string, RecordMap>();
 
-  space(name: string): Map<string, StoredRecord> {
+  space(name: string): RecordMap {
     let space = this.spaces.get(name);
     if (!space) {
-      space = new Map();
+      space = new RecordMap();
       this.spaces.set(name, space);
     }
     return space;
@@ -42,7 +43,7 @@ export class MemoryState {
 
   scan(space: string, query: ScanQuery, now: number): StoredRecord[] {
     const records = this.spaces.get(space);
-    return records ? runScan(records.values(), query, now) : [];
+    return records ? scanRecords(records, query, now) : [];
   }
 
   count(space: string, query: Pick<ScanQuery, 'prefix' | 'filter'>, now: number): number {
