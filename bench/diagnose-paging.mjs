@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// Reading a whole space page by page on the drivers that hold records in memory (memory:,
+// file:): kv.entries, collection.page in key order, and collection.page sorted by a field.
+// Time per record should stay flat as the store grows; it used to grow with the store
+// (every page re-read every record).
+//   node bench/diagnose-paging.mjs [--sizes 20000,100000] [--page 100]
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chunks } from './lib/data.mjs';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const argv = process.argv.slice(2);
+const arg = (name, fallback) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : fallback);
+const SIZES = arg('sizes', '20000,100000').split(',').map(Number);
+const PAGE = Number(arg('page', 100));
+const DIR = join(HERE, '.data', 'diagnose-paging');
+const { openStore } = await import('../dist/index.js');
+
+async function timed(label, size, fn) {
+  const started = performance.now();
+  const n = await fn();
+  const ms = performance.now() - started;
+  if (n !== size) throw new Error(`${label}: read ${n} of ${size}`);
+  console.log(`  ${label.padEnd(34)} ${String(Math.round(ms)).padStart(6)} ms  ${((ms * 1000) / size).toFixed(2)} µs/record`);
+}
+
+for (const url of ['memory:', `file:${join(DIR, 'store')}`]) {
+  for (const size of SIZES) {
+    rmSync(DIR, { recursive: true, force: true });
+    mkdirSync(DIR, { recursive: true });
+    const store = await openStore({ url, durability: 'normal', sweepInterval: false });
+    const kv = store.kv('deployments');
+    const docs = store.collection('deployment_docs');
+    for (const chunk of chunks(size)) {
+      await kv.setMany(chunk);
+      await docs.upsertMany(chunk.map((e) => e[1]));
+    }
+    console.log(`${url.split(':')[0]}: ${size} records, pages of ${PAGE}`);
+    await timed('kv.entries', size, async () => {
+      let n = 0;
+      for await (const _ of kv.entries()) n++;
+      return n;
+    });
+    for (const [label, sort] of [
+      ['collection.page, key order', undefined],
+      ['collection.page, sort by createdAt', { createdAt: -1 }],
+    ]) {
+      await timed(label, size, async () => {
+        let n = 0;
+        let cursor = null;
+        do {
+          const page = await docs.page({}, { limit: PAGE, cursor, sort });
+          n += page.items.length;
+          cursor = page.next;
+        } while (cursor !== null);
+        return n;
+      });
+    }
+    await store.close();
+  }
+}
+rmSync(DIR, { recursive: true, force: true });
