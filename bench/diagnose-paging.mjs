@@ -25,16 +25,18 @@ async function timed(label, size, fn) {
   console.log(`  ${label.padEnd(34)} ${String(Math.round(ms)).padStart(6)} ms  ${((ms * 1000) / size).toFixed(2)} µs/record`);
 }
 
-for (const url of ['memory:', `file:${join(DIR, 'store')}`]) {
+for (const url of ['memory:', `file:${join(DIR, 'store')}`, `sqlite:${join(DIR, 'store.db')}`]) {
   for (const size of SIZES) {
     rmSync(DIR, { recursive: true, force: true });
     mkdirSync(DIR, { recursive: true });
     const store = await openStore({ url, durability: 'normal', sweepInterval: false });
     const kv = store.kv('deployments');
     const docs = store.collection('deployment_docs');
+    const indexed = store.collection('indexed_docs', { indexes: ['createdAt'] });
     for (const chunk of chunks(size)) {
       await kv.setMany(chunk);
       await docs.upsertMany(chunk.map((e) => e[1]));
+      await indexed.upsertMany(chunk.map((e) => e[1]));
     }
     console.log(`${url.split(':')[0]}: ${size} records, pages of ${PAGE}`);
     await timed('kv.entries', size, async () => {
@@ -42,15 +44,17 @@ for (const url of ['memory:', `file:${join(DIR, 'store')}`]) {
       for await (const _ of kv.entries()) n++;
       return n;
     });
-    for (const [label, sort] of [
-      ['collection.page, key order', undefined],
-      ['collection.page, sort by createdAt', { createdAt: -1 }],
+    for (const [label, c, sort] of [
+      ['collection.page, key order', docs, undefined],
+      ['collection.page, sort by createdAt', docs, { createdAt: -1 }],
+      ['  the same, createdAt indexed', indexed, { createdAt: -1 }],
+      ['  indexed, ascending', indexed, { createdAt: 1 }],
     ]) {
       await timed(label, size, async () => {
         let n = 0;
         let cursor = null;
         do {
-          const page = await docs.page({}, { limit: PAGE, cursor, sort });
+          const page = await c.page({}, { limit: PAGE, cursor, sort });
           n += page.items.length;
           cursor = page.next;
         } while (cursor !== null);

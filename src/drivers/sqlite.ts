@@ -5,7 +5,9 @@ import type Database from 'better-sqlite3';
 import { StrataError } from '../errors.js';
 import { parseJson } from '../codec/json.js';
 import { matches } from '../query/match.js';
-import { compileAfter, compileFilter, compileOrder, prefixUpperBound, sqliteDialect } from '../query/sql.js';
+import { compileFilter, compileOrder, prefixUpperBound, sqliteDialect } from '../query/sql.js';
+import { compileAfter, type KeysetSegment } from '../query/keyset-sql.js';
+import type { SortSpec } from '../query/ast.js';
 import type {
   BatchResult,
   Driver,
@@ -86,7 +88,13 @@ function toValueRecord(row: Row): StoredRecord {
 
 interface Internals {
   db(): Database.Database;
-  buildScan(space: string, query: ScanQuery, now: number, mode: 'rows' | 'count'): { sql: string; params: unknown[] };
+  buildScan(
+    space: string,
+    query: ScanQuery,
+    now: number,
+    mode: 'rows' | 'count',
+    segment?: KeysetSegment,
+  ): { sql: string; params: unknown[] };
 }
 const internals = new WeakMap<Driver, Internals>();
 
@@ -163,7 +171,8 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     return packed === undefined ? null : unpack(packed, key, now);
   }
 
-  function buildScan(space: string, query: ScanQuery, now: number, mode: 'rows' | 'count') {
+  /** The SQL of a scan; a query with `after` reads one keyset `segment` of it at a time. */
+  function buildScan(space: string, query: ScanQuery, now: number, mode: 'rows' | 'count', segment?: KeysetSegment) {
     const filter = compileFilter(query.filter, sqliteDialect);
     // The table is the space: nothing to bind for it, and its field indexes apply directly.
     const table = tableName(space);
@@ -191,11 +200,11 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
         toRecord,
       };
     }
-    const sort = query.sort ?? [];
-    if (query.after) {
-      const after = compileAfter(query.after, sort, 'key', sqliteDialect);
-      where += ` AND ${after.sql}`;
-      params.push(...after.params);
+    let sort: readonly SortSpec[] = query.sort ?? [];
+    if (segment !== undefined) {
+      where += ` AND ${segment.sql}`;
+      params.push(...segment.params);
+      sort = segment.sort;
     }
     const keysOnly = query.keysOnly === true && filter.exact;
     const valuesOnly = query.valuesOnly === true && !keysOnly;
@@ -210,7 +219,38 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
 
   function scan(space: string, query: ScanQuery, now: number): StoredRecord[] {
     if (tables.lookup(space) === null) return [];
-    const built = buildScan(space, query, now, 'rows');
+    if (query.after === undefined) return scanPart(space, query, now, undefined);
+    const segments = compileAfter(query.after, query.sort ?? [], 'key', sqliteDialect);
+    if (segments.length === 1) return scanPart(space, query, now, segments[0]);
+    if (query.offset) {
+      // An offset counts across segments: read them as one condition in the full order.
+      const sql = segments.map((seg) => `(${seg.sql})`).join(' OR ');
+      return scanPart(space, query, now, {
+        sql: `(${sql})`,
+        params: segments.flatMap((seg) => seg.params),
+        sort: query.sort ?? [],
+      });
+    }
+    // One read transaction, so a concurrent write cannot move a record between segments.
+    return readTransaction(() => {
+      const limit = query.limit ?? Infinity;
+      let out: StoredRecord[] = [];
+      for (const segment of segments) {
+        if (out.length >= limit) break;
+        const rest = query.limit === undefined ? undefined : limit - out.length;
+        out = out.concat(scanPart(space, { ...query, limit: rest }, now, segment));
+      }
+      return out;
+    });
+  }
+
+  /** Runs reads on one snapshot of the file (a deferred transaction takes no write lock). */
+  function readTransaction<T>(fn: () => T): T {
+    return conn.transaction(fn).deferred();
+  }
+
+  function scanPart(space: string, query: ScanQuery, now: number, segment: KeysetSegment | undefined): StoredRecord[] {
+    const built = buildScan(space, query, now, 'rows', segment);
     const stmt = cached(built.sql);
     if (built.exact) return (stmt.all(...built.params) as Row[]).map(built.toRecord);
     // Object/array equality is checked here; offset and limit apply to what passes.
@@ -458,10 +498,11 @@ function prepare(db: Database.Database) {
  * diagnostics only; not part of the Driver contract.
  * @internal
  */
-export function explainScan(driver: Driver, space: string, query: ScanQuery, now = Date.now()): string[] {
+export function explainScan(driver: Driver, space: string, query: ScanQuery, now = Date.now(), segment = 0): string[] {
   const inner = internals.get(driver);
   if (!inner) throw new StrataError('BAD_INPUT', 'explainScan needs a driver made by sqliteDriver()');
-  const built = inner.buildScan(space, query, now, 'rows');
+  const segments = query.after === undefined ? [] : compileAfter(query.after, query.sort ?? [], 'key', sqliteDialect);
+  const built = inner.buildScan(space, query, now, 'rows', segments[segment]);
   const rows = inner
     .db()
     .prepare(`EXPLAIN QUERY PLAN ${built.sql}`)

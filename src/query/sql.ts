@@ -1,5 +1,4 @@
 import { StrataError } from '../errors.js';
-import type { ScanPosition } from '../drivers/driver.js';
 import type { Filter, JsonScalar, JsonValue, Path, SortSpec } from './ast.js';
 
 /**
@@ -251,56 +250,4 @@ export function compileOrder(sort: readonly SortSpec[], keyColumn: string, diale
   const terms = sort.map((s) => `${dialect.field(s.path)} ${s.dir === 1 ? 'ASC' : 'DESC'}`);
   terms.push(`${keyColumn} ASC`);
   return terms.join(', ');
-}
-
-/** A sort value as compared in SQL: match.ts ranks objects and arrays by their JSON text. */
-function sortParam(value: unknown): JsonScalar {
-  if (value === undefined || value === null) return null;
-  if (typeof value === 'object') return JSON.stringify(value);
-  return value as JsonScalar;
-}
-
-/**
- * The keyset condition "strictly after `after`" under `sort` then key ascending:
- * `(f1 > v1) OR (f1 IS v1 AND f2 > v2) OR ... OR (all equal AND key > k)`, where "after"
- * follows each direction and NULL sorts first ascending and last descending, as in SQLite.
- */
-export function compileAfter(
-  after: ScanPosition,
-  sort: readonly SortSpec[],
-  keyColumn: string,
-  dialect: SqlDialect = sqliteDialect,
-): SqlFragment {
-  const params: unknown[] = [];
-  if (sort.length === 0) return { sql: `${keyColumn} > ${dialect.param(params, after.key)}`, params };
-  const values = sort.map((_, i) => sortParam(after.values?.[i]));
-  const disjuncts: string[] = [];
-  // Placeholders are positional, so each disjunct binds its own copies, in textual order.
-  const equalPrefix = (n: number): string[] =>
-    sort.slice(0, n).map((s, i) => `${dialect.field(s.path)} IS ${dialect.param(params, values[i]!)}`);
-  sort.forEach((s, i) => {
-    const field = dialect.field(s.path);
-    const v = values[i]!;
-    if (v === null && s.dir === -1) return; // nothing sorts after NULL descending
-    const eq = equalPrefix(i);
-    const strict =
-      v === null
-        ? `${field} IS NOT NULL`
-        : s.dir === 1
-          ? `${field} > ${dialect.param(params, v)}`
-          : `(${field} < ${dialect.param(params, v)} OR ${field} IS NULL)`;
-    disjuncts.push([...eq, strict].join(' AND '));
-  });
-  disjuncts.push([...equalPrefix(sort.length), `${keyColumn} > ${dialect.param(params, after.key)}`].join(' AND '));
-  let sql = `(${disjuncts.map((d) => `(${d})`).join(' OR ')})`;
-  // A bound on the first field lets an index on it seek instead of scanning from the start.
-  const first = sort[0]!;
-  if (first.dir === 1 && values[0] !== null) {
-    const bound: unknown[] = [];
-    sql = `${dialect.field(first.path)} >= ${dialect.param(bound, values[0]!)} AND ${sql}`;
-    params.unshift(...bound);
-  } else if (first.dir === -1 && values[0] === null) {
-    sql = `${dialect.field(first.path)} IS NULL AND ${sql}`;
-  }
-  return { sql, params };
 }

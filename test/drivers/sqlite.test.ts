@@ -159,6 +159,28 @@ describe('sqlite driver', () => {
       const sorted = explainScan(driver, 'tasks', { sort: parseSort({ status: 1 }), limit: 10 }, now).join('\n');
       expect(sorted).toMatch(/INDEX strata_ix_/);
       expect(sorted).not.toMatch(/TEMP B-TREE/);
+      // A later page reads the index from its position, in index order, whichever side of
+      // the position the NULLs (missing fields) sort on: one or two keyset segments, each
+      // read through the index with no sort of the rest of the table. (The non-null rows
+      // after an ascending NULL position are read once, by the page that leaves the NULLs.)
+      const seek = (range: string): RegExp =>
+        new RegExp(`^SEARCH \\S+ USING (COVERING )?INDEX strata_ix_[0-9a-f]{24} \\(${range}\\)`);
+      const walk = /^SCAN \S+ USING (COVERING )?INDEX strata_ix_[0-9a-f]{24}/;
+      const cases: Array<[1 | -1, string | null, RegExp[]]> = [
+        [1, 'todo', [seek('<expr>>\\?')]],
+        [1, null, [seek('<expr>=\\? AND key>\\?'), walk]],
+        [-1, 'todo', [seek('<expr><\\?'), seek('<expr>=\\?')]],
+        [-1, null, [seek('<expr>=\\? AND key>\\?')]],
+      ];
+      for (const [dir, value, segments] of cases) {
+        const query: ScanQuery = { sort: [{ path: ['status'], dir }], after: { key: 't5', values: [value] }, limit: 10 };
+        segments.forEach((shape, i) => {
+          const plan = explainScan(driver, 'tasks', query, now, i).join('\n');
+          const context = `dir ${dir}, position ${value}, segment ${i}: ${plan}`;
+          expect(plan, context).toMatch(shape);
+          expect(plan, context).not.toMatch(/TEMP B-TREE FOR ORDER BY/);
+        });
+      }
       const result = await driver.scan('tasks', { filter: parseFilter({ 'meta.priority': { $gte: 5 } }) }, now);
       expect(result.map((r) => r.key).sort()).toEqual(
         Array.from({ length: 50 }, (_, i) => i)
