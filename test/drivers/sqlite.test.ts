@@ -14,6 +14,7 @@ import { prefixUpperBound } from '../../src/query/sql.js';
 import { driverFromUrl } from '../../src/drivers/registry.js';
 import { tableName } from '../../src/drivers/sqlite-spaces.js';
 import { openStore } from '../../src/index.js';
+import { rng } from '../rng.js';
 
 const root = mkdtempSync(join(tmpdir(), 'strata-sqlite-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -31,16 +32,6 @@ function codeOf(fn: () => unknown): string | undefined {
 
 const puts = (space: string, entries: Array<[string, unknown]>, expiresAt: number | null = null): WriteOp[] =>
   entries.map(([key, value]) => ({ type: 'put', space, key, value: JSON.stringify(value), expiresAt }));
-
-/** Deterministic PRNG so a failure reproduces. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const STRINGS = [
   '',

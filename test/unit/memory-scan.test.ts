@@ -5,18 +5,9 @@ import { runScan, sortValues } from '../../src/query/match.js';
 import { parseFilter } from '../../src/query/parse.js';
 import { parseJson } from '../../src/codec/json.js';
 import type { ScanQuery, StoredRecord } from '../../src/drivers/driver.js';
+import { rng } from '../rng.js';
 
-/** Deterministic PRNG so a failure reproduces. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-// Keys that disagree between UTF-16 and code-point order, share prefixes, and are empty-ish.
+// Key parts that order differently by UTF-16 unit and by code point, and that prefix each other.
 const KEY_PARTS = ['a', 'ab', 'b', 'é', '😀', '\uffff', 'k1', 'k10', 'k2', 'z'];
 
 function record(r: () => number, key: string, version: number): StoredRecord {
