@@ -3,16 +3,14 @@ import { compareStrings } from '../query/match.js';
 
 /**
  * One space's records in memory, plus what in-memory scans need to avoid re-reading every
- * record for every page: the keys in code-point order, kept up to date cheaply, and a
- * `version` that changes on every write (scan caches compare it).
+ * record for every page: the keys in code-point order, kept up to date cheaply, and a slot
+ * for a scan result that every write clears.
  *
  * The key order is built on first use, then maintained: keys added since are merged in
  * (sorted among themselves, then one linear merge), and deleted keys are dropped during
  * that merge, so paging through n records costs O(n) once instead of O(n) per page.
  */
 export class RecordMap extends Map<string, StoredRecord> {
-  /** Bumped by every set and delete: anything derived from the records is stale when it moves. */
-  version = 0;
   /** A slot for the scan code's cached result (see memory-scan.ts); dropped on every write. */
   scanCache: unknown = undefined;
   #sorted: string[] | null = null;
@@ -53,7 +51,6 @@ export class RecordMap extends Map<string, StoredRecord> {
   }
 
   #changed(): void {
-    this.version++;
     this.scanCache = undefined;
   }
 
