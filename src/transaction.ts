@@ -1,9 +1,8 @@
 import type { BatchResult, Driver, ScanQuery, StoredRecord, WriteOp } from './drivers/driver.js';
 import { MemoryState } from './drivers/memory-state.js';
-import { runScan } from './query/match.js';
+import { scanRecords } from './drivers/memory-scan.js';
+import { SortedKeys } from './drivers/sorted-keys.js';
 import { StrataError } from './errors.js';
-
-const id = (space: string, key: string): string => `${space}\u0000${key}`;
 
 /**
  * The driver a transaction's handles talk to: optimistic concurrency over any backend.
@@ -17,11 +16,14 @@ export class TransactionDriver implements Driver {
   readonly name: string;
   readonly capabilities;
   readonly #base: Driver;
-  /** Version first seen per key (0 = absent): what commit re-checks. */
-  readonly #seen = new Map<string, { space: string; key: string; version: number }>();
+  /**
+   * Every key this transaction touched (read or wrote), per space: the version first seen
+   * (0 = absent), which commit re-checks, and the keys in order, which tell a paged scan
+   * how many of them lie after its position (see #baseWindow).
+   */
+  readonly #seen = new Map<string, { versions: Map<string, number>; order: SortedKeys }>();
   /** Current view of keys this transaction touched: its own writes on top of what it read. */
   readonly #overlay = new MemoryState();
-  readonly #touched = new Set<string>();
   readonly #writes: WriteOp[] = [];
 
   constructor(base: Driver) {
@@ -32,18 +34,22 @@ export class TransactionDriver implements Driver {
   }
 
   async #load(space: string, key: string, now: number): Promise<StoredRecord | null> {
-    const k = id(space, key);
-    if (this.#touched.has(k)) return this.#overlay.get(space, key, now);
+    if (this.#seen.get(space)?.versions.has(key) === true) return this.#overlay.get(space, key, now);
     const record = await this.#base.get(space, key, now);
     this.#remember(space, key, record);
     return record;
   }
 
   #remember(space: string, key: string, record: StoredRecord | null): void {
-    const k = id(space, key);
-    if (this.#touched.has(k)) return;
-    this.#touched.add(k);
-    this.#seen.set(k, { space, key, version: record?.version ?? 0 });
+    let seen = this.#seen.get(space);
+    if (seen === undefined) {
+      const versions = new Map<string, number>();
+      seen = { versions, order: new SortedKeys(versions) };
+      this.#seen.set(space, seen);
+    }
+    if (seen.versions.has(key)) return;
+    seen.order.adding(key);
+    seen.versions.set(key, record?.version ?? 0);
     if (record) this.#overlay.space(space).set(key, record);
   }
 
@@ -67,11 +73,26 @@ export class TransactionDriver implements Driver {
 
   /** Committed matches merged with this transaction's own writes, then ordered and cut. */
   async scan(space: string, query: ScanQuery, now: number): Promise<StoredRecord[]> {
-    const base = await this.#base.scan(space, { prefix: query.prefix, filter: query.filter }, now);
+    const base = await this.#base.scan(space, this.#baseWindow(space, query), now);
     for (const record of base) this.#remember(space, record.key, record);
-    // The overlay now holds every committed match plus this transaction's writes (deletes
-    // removed); runScan re-applies prefix and filter to the rest it holds.
-    return runScan(this.#overlay.space(space).values(), query, now);
+    // The overlay now holds every committed match in the window plus every key this
+    // transaction touched (deletes removed); the scan re-applies the whole query to it.
+    return scanRecords(this.#overlay.space(space), query, now);
+  }
+
+  /**
+   * What to ask the committed store for. A page in key order needs only the committed
+   * records after its position: the first `limit` of the merged view are among the first
+   * `limit + t` committed ones, t being the keys this transaction touched after the position
+   * (each can hide, move or replace at most one). Without that window, paging through a
+   * space inside a transaction read the whole space for every page. Sorted or offset scans
+   * still read every committed match.
+   */
+  #baseWindow(space: string, query: ScanQuery): ScanQuery {
+    const whole = { prefix: query.prefix, filter: query.filter };
+    if ((query.sort?.length ?? 0) > 0 || query.offset || query.limit === undefined) return whole;
+    const touched = this.#seen.get(space)?.order.countAfter(query.after?.key) ?? 0;
+    return { ...whole, after: query.after, limit: query.limit + touched };
   }
 
   async count(space: string, query: Pick<ScanQuery, 'prefix' | 'filter'>, now: number): Promise<number> {
@@ -111,12 +132,10 @@ export class TransactionDriver implements Driver {
   /** Writes everything atomically, or rejects with CONFLICT and writes nothing. */
   async commit(now: number): Promise<void> {
     if (this.#writes.length === 0) return;
-    const checks: WriteOp[] = [...this.#seen.values()].map((s) => ({
-      type: 'check',
-      space: s.space,
-      key: s.key,
-      expect: s.version,
-    }));
+    const checks: WriteOp[] = [];
+    for (const [space, seen] of this.#seen) {
+      for (const [key, version] of seen.versions) checks.push({ type: 'check', space, key, expect: version });
+    }
     await this.#base.batch([...checks, ...this.#writes], now);
   }
 }

@@ -1,8 +1,9 @@
 import type { ScanQuery, StoredRecord } from './driver.js';
 import type { SortSpec } from '../query/ast.js';
 import { parseJson } from '../codec/json.js';
-import { comparePositions, compareStrings, matches, runScan, sortValues } from '../query/match.js';
+import { comparePositions, matches, runScan, sortValues } from '../query/match.js';
 import type { RecordMap } from './record-map.js';
+import { searchKeys } from './sorted-keys.js';
 
 /**
  * Scans one space held in memory (memory driver, file driver's image) with the semantics of
@@ -20,19 +21,6 @@ export function scanRecords(records: RecordMap, query: ScanQuery, now: number): 
 }
 
 const expired = (record: StoredRecord, now: number): boolean => record.expiresAt !== null && record.expiresAt <= now;
-
-/** First index whose key is >= `key`, or > `key` when `strict`. */
-function searchKeys(keys: readonly string[], key: string, strict: boolean): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const c = compareStrings(keys[mid]!, key);
-    if (c < 0 || (strict && c === 0)) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /** Adds records from `candidates` (already in order) that pass expiry and filter, honouring offset and limit. */
 function take(candidates: Iterable<StoredRecord>, query: ScanQuery, now: number): StoredRecord[] {

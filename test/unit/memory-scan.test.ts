@@ -103,5 +103,11 @@ describe('in-memory scans (memory driver, file driver image)', () => {
     expect(map.sortedKeys()).toEqual(['a', 'c', 'm', '\uffff', '😀']);
     map.clear();
     expect(map.sortedKeys()).toEqual([]);
+    // Keys arriving in order (a forward walk) are appended; many at once must not overflow the stack.
+    put('a');
+    expect(map.sortedKeys()).toEqual(['a']);
+    const many = Array.from({ length: 200_000 }, (_, i) => `b${String(i).padStart(6, '0')}`);
+    for (const key of many) put(key);
+    expect(map.sortedKeys()).toEqual(['a', ...many]);
   });
 });
