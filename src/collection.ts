@@ -432,18 +432,24 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       const parsed = parseFilter(filter);
       await this.#enter(op);
       let removed = 0;
+      // Each batch resumes after the last key deleted: a filter no index serves would
+      // otherwise re-read every non-matching document once per batch.
+      let after: string | undefined;
       for (;;) {
         const records = await this.#ctx.driver.scan(
           this.#space,
-          { filter: parsed, limit: PAGE, keysOnly: true },
+          { filter: parsed, after: after === undefined ? undefined : { key: after }, limit: PAGE, keysOnly: true },
           this.#ctx.now(),
         );
-        if (records.length === 0) return removed;
-        const results = await this.#ctx.driver.batch(
-          records.map((r) => ({ type: 'delete', space: this.#space, key: r.key })),
-          this.#ctx.now(),
-        );
-        removed += results.filter((r) => r !== null).length;
+        if (records.length > 0) {
+          const results = await this.#ctx.driver.batch(
+            records.map((r) => ({ type: 'delete', space: this.#space, key: r.key })),
+            this.#ctx.now(),
+          );
+          removed += results.filter((r) => r !== null).length;
+        }
+        if (records.length < PAGE) return removed;
+        after = records[records.length - 1]!.key;
       }
     } catch (error) {
       throw this.#fail(error, op);

@@ -379,15 +379,20 @@ export class KvNamespace<V = unknown> {
       checkPrefix(options.prefix, 'kv.clear');
       await this.#enter('kv.clear');
       let removed = 0;
+      // Each batch resumes after the last key deleted, so nothing is scanned twice.
+      let after: string | undefined;
       for (;;) {
         const records = await this.#ctx.driver.scan(
           this.#space,
-          { prefix: options.prefix, limit: PAGE, keysOnly: true },
+          { prefix: options.prefix, after: after === undefined ? undefined : { key: after }, limit: PAGE, keysOnly: true },
           this.#ctx.now(),
         );
-        if (records.length === 0) return removed;
-        const results = await this.#write(records.map((r) => ({ type: 'delete', space: this.#space, key: r.key })));
-        removed += results.filter((r) => r !== null).length;
+        if (records.length > 0) {
+          const results = await this.#write(records.map((r) => ({ type: 'delete', space: this.#space, key: r.key })));
+          removed += results.filter((r) => r !== null).length;
+        }
+        if (records.length < PAGE) return removed;
+        after = records[records.length - 1]!.key;
       }
     } catch (error) {
       throw withOp(error, 'kv.clear', this.#ctx.driver.name);

@@ -52,7 +52,8 @@ function scanInKeyOrder(records: RecordMap, query: ScanQuery, now: number): Stor
     for (let i = start; i < keys.length; i++) {
       const key = keys[i]!;
       if (prefix !== undefined && !key.startsWith(prefix)) return;
-      yield records.get(key)!;
+      const record = records.get(key);
+      if (record !== undefined) yield record; // else deleted since the keys were sorted
     }
   }
   return take(inOrder(), query, now);

@@ -30,7 +30,10 @@ export class RecordMap extends Map<string, StoredRecord> {
     this.scanCache = undefined;
   }
 
-  /** Every key, in code-point order. The array is shared: do not modify it. */
+  /**
+   * Every key in code-point order, possibly with some deleted ones (fewer than half): skip
+   * keys `get` does not find. The array is shared: do not modify it.
+   */
   sortedKeys(): readonly string[] {
     return this.#order.get();
   }

@@ -2,8 +2,10 @@ import { compareStrings } from '../query/match.js';
 
 /**
  * The keys of a map or set in code-point order, kept up to date cheaply: built on first
- * use, then keys added since are sorted among themselves and merged in one linear pass, and
- * keys the owner no longer holds are dropped during that merge. The owner reports additions
+ * use; keys added since are appended when they arrive in order (a forward walk, ascending
+ * ids) and otherwise sorted among themselves and merged in one linear pass. Removed keys
+ * stay in the list until a merge or until they are half of it, so a run of deletes costs
+ * nothing here: readers skip keys the owner no longer holds. The owner reports additions
  * and removals; `source` lists and tests what it holds.
  */
 export class SortedKeys {
@@ -11,7 +13,8 @@ export class SortedKeys {
   readonly #has: (key: string) => boolean;
   #sorted: string[] | null = null;
   #added: string[] = [];
-  #removed = false;
+  /** Removed keys still in #sorted. */
+  #stale = 0;
 
   constructor(source: { keys(): Iterable<string>; has(key: string): boolean }) {
     this.#keys = () => source.keys();
@@ -24,28 +27,33 @@ export class SortedKeys {
   }
 
   removed(): void {
-    if (this.#sorted !== null) this.#removed = true;
+    if (this.#sorted !== null) this.#stale++;
   }
 
   cleared(): void {
     this.#sorted = null;
     this.#added = [];
-    this.#removed = false;
+    this.#stale = 0;
   }
 
-  /** Every key, in order. The array is shared: do not modify it. */
+  /**
+   * Every key, in order, possibly with some the owner no longer holds (fewer than half):
+   * skip those. The array is shared: do not modify it.
+   */
   get(): readonly string[] {
-    if (this.#sorted === null) this.#sorted = [...this.#keys()].sort(compareStrings);
-    else if (this.#added.length > 0 || this.#removed) {
+    if (this.#sorted === null) {
+      this.#sorted = [...this.#keys()].sort(compareStrings);
+      this.#stale = 0;
+    } else if (this.#added.length > 0) {
       const added = this.#added.sort(compareStrings);
       const last = this.#sorted[this.#sorted.length - 1];
-      // Keys arriving in order (a forward walk, ascending ids) go on the end: O(added), not O(all).
-      if (!this.#removed && (last === undefined || compareStrings(added[0]!, last) > 0)) {
-        for (const key of added) this.#sorted.push(key);
-      } else this.#sorted = this.#merge(this.#sorted, added);
+      if (last === undefined || compareStrings(added[0]!, last) > 0) {
+        // A key added, removed and added again is listed twice in `added`.
+        for (let i = 0; i < added.length; i++) if (added[i] !== added[i - 1]) this.#sorted.push(added[i]!);
+      } else this.#compact(added);
     }
     this.#added = [];
-    this.#removed = false;
+    if (this.#stale * 2 > this.#sorted.length) this.#compact([]);
     return this.#sorted;
   }
 
@@ -57,21 +65,23 @@ export class SortedKeys {
   }
 
   /**
-   * Merges two sorted key lists, keeping each key once and only keys still held (a key
-   * removed and added again before the merge sits in both lists).
+   * Merges the added keys in, keeping each key once and only keys still held (a key removed
+   * and added again sits in both lists).
    */
-  #merge(a: readonly string[], b: readonly string[]): string[] {
+  #compact(added: readonly string[]): void {
+    const a = this.#sorted!;
     const out: string[] = [];
     let i = 0;
     let j = 0;
     let last: string | undefined;
-    while (i < a.length || j < b.length) {
-      const key = j >= b.length || (i < a.length && compareStrings(a[i]!, b[j]!) <= 0) ? a[i++]! : b[j++]!;
+    while (i < a.length || j < added.length) {
+      const key = j >= added.length || (i < a.length && compareStrings(a[i]!, added[j]!) <= 0) ? a[i++]! : added[j++]!;
       if (key === last || !this.#has(key)) continue;
       out.push(key);
       last = key;
     }
-    return out;
+    this.#sorted = out;
+    this.#stale = 0;
   }
 }
 

@@ -85,6 +85,7 @@ describe('in-memory scans (memory driver, file driver image)', () => {
 
   it('keeps the sorted keys right through merges, deletes and re-adds', () => {
     const map = new RecordMap();
+    const live = (): string[] => map.sortedKeys().filter((key) => map.has(key));
     const put = (key: string): void => {
       map.set(key, { key, value: '1', version: 1, createdAt: 0, updatedAt: 0, expiresAt: null });
     };
@@ -109,5 +110,19 @@ describe('in-memory scans (memory driver, file driver image)', () => {
     const many = Array.from({ length: 200_000 }, (_, i) => `b${String(i).padStart(6, '0')}`);
     for (const key of many) put(key);
     expect(map.sortedKeys()).toEqual(['a', ...many]);
+    // Deletes leave keys behind for readers to skip, never half or more of the list.
+    for (const key of many.slice(0, 1000)) map.delete(key);
+    expect(live()).toEqual(['a', ...many.slice(1000)]);
+    for (const key of many.slice(1000, 150_000)) map.delete(key);
+    expect(map.sortedKeys().length).toBeLessThan(2 * map.size);
+    expect(live()).toEqual(['a', ...many.slice(150_000)]);
+    // A key added, deleted and added again before the next read is listed once.
+    put('c1');
+    map.delete('c1');
+    put('c1');
+    put('c0');
+    map.delete('c0');
+    expect(map.sortedKeys().filter((key) => key === 'c1')).toEqual(['c1']);
+    expect(live()).toEqual(['a', ...many.slice(150_000), 'c1']);
   });
 });
