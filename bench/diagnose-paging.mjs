@@ -6,6 +6,7 @@
 // re-read every record).
 //   node bench/diagnose-paging.mjs [--sizes 20000,100000] [--page 100]
 import { mkdirSync, rmSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chunks } from './lib/data.mjs';
