@@ -59,7 +59,8 @@ export interface DocEntry<T> {
 }
 
 export interface DocChange<T> {
-  type: 'put' | 'delete';
+  /** `reset`: changes were lost to this listener (see ChangeEvent); re-read the data. `key` is `''`. */
+  type: 'put' | 'delete' | 'reset';
   key: string;
   version: number | null;
   value?: T;

@@ -38,7 +38,8 @@ export interface KvEntry<V> {
 }
 
 export interface KvChange<V> {
-  type: 'put' | 'delete';
+  /** `reset`: changes were lost to this listener (see ChangeEvent); re-read the data. `key` is `''`. */
+  type: 'put' | 'delete' | 'reset';
   key: string;
   version: number | null;
   /** The new value for puts when the backend delivered it; use `get` otherwise. */

@@ -104,7 +104,7 @@ export class TransactionDriver implements Driver {
     const plan = this.#overlay.plan(ops, now, this.name);
     this.#overlay.apply(plan.mutations);
     for (const op of ops) {
-      if (op.type === 'check') continue;
+      if (op.type === 'check' || op.type === 'checkScan') continue;
       const { expect: _expect, ...write } = op;
       this.#writes.push(write);
     }

@@ -63,7 +63,14 @@ export type WriteOp =
     }
   | { type: 'delete'; space: string; key: string; expect?: ExpectedVersion }
   /** Asserts a version without writing: optimistic transactions validate their reads with it. */
-  | { type: 'check'; space: string; key: string; expect: ExpectedVersion };
+  | { type: 'check'; space: string; key: string; expect: ExpectedVersion }
+  /**
+   * Asserts that `scan(space, query)` would still return exactly the records (keys and
+   * versions) summarised by `expect` (see `scanDigest` in scan-digest.ts), evaluated inside
+   * the batch's atomic step: optimistic transactions validate their scans (phantoms) with it.
+   * On a mismatch the batch rejects with CONFLICT and writes nothing. `key` is unused ('').
+   */
+  | { type: 'checkScan'; space: string; key: string; query: ScanQuery; expect: string };
 
 /**
  * Per op: `put` -> the record as now stored; `delete` -> the record removed, or `null` when
@@ -78,9 +85,15 @@ export interface BatchOptions {
 
 export interface ChangeEvent {
   space: string;
+  /** `''` for `reset`. */
   key: string;
-  type: 'put' | 'delete';
-  /** Version after the change; `null` for deletes. */
+  /**
+   * `reset`: the driver could not deliver every change of `space` (a watcher fell too far
+   * behind, its registration lapsed, or another process compacted what it had not read yet).
+   * Listeners must re-read the space; no other event of the gap follows.
+   */
+  type: 'put' | 'delete' | 'reset';
+  /** Version after the change; `null` for deletes and resets. */
   version: number | null;
   /** JSON text of the new value when the driver has it at hand (always for local puts). */
   value?: string;
@@ -95,7 +108,10 @@ export interface SpaceSpec {
 
 export interface SpaceStats {
   space: string;
+  /** Live records (expired ones not counted, even before the sweeper removes them). */
   records: number;
+  /** Expired records still physically present (not yet swept), when the driver knows. */
+  expired?: number;
   /** Bytes of stored keys and values (approximate for some drivers). */
   bytes: number;
 }
