@@ -104,7 +104,7 @@ export async function commitCompaction(
   await syncDir(dir);
 }
 
-const CLAIM_FILE = 'strata.compacting';
+export const CLAIM_FILE = 'strata.compacting';
 const CLAIM_STALE_MS = 10 * 60_000;
 
 /**

@@ -135,11 +135,7 @@ export class JournalCursor {
     const scan = scanEntries(readRangeSync(this.#fd, this.offset, size), this.offset, this.seq + 1);
     if (scan.corrupt) {
       if (!locked) return null;
-      throw corruptError(
-        this.#driver,
-        this.#path,
-        `${scan.corrupt.problem} at byte ${scan.corrupt.offset}${which}, and complete batches follow it`,
-      );
+      throw corruptError(this.#driver, this.#path, `${scan.corrupt.problem} at byte ${scan.corrupt.offset}${which}`);
     }
     for (const scanned of scan.entries) entries.push(scanned);
     if (scan.entries.length > 0) {

@@ -18,10 +18,10 @@ import {
 import { compareStrings } from '../../query/match.js';
 import type { CursorCounters } from './cursor.js';
 import { JournalCursor } from './cursor.js';
-import { changeEvent, diffEvents } from './events.js';
+import { changeEvent, resetEvent } from './events.js';
 import type { Image } from './image.js';
 import type { JournalMark } from './image.js';
-import { applyEntry, entriesSince, filesSize, loadImage, newGeneration, openJournal } from './image.js';
+import { applyEntry, eventsSince, filesSize, loadImage, newGeneration, openJournal } from './image.js';
 import type { ScannedEntry } from './journal.js';
 import { JOURNAL_FILE } from './journal.js';
 import type { FileLock } from './lock.js';
@@ -45,7 +45,7 @@ export interface FileCounters extends CursorCounters {
   reloads: number;
 }
 
-export const LOCK_FILE = 'strata.lock';
+export { LOCK_FILE } from './lock.js';
 const POLL_MS = 100;
 /** A writer keeps the lock for the groups queued behind it for at most this long. */
 const HOLD_MS = 20;
@@ -72,6 +72,8 @@ export class FileEngine {
   #state: MemoryState;
   /** Spaces changed since their snapshot: what the next compaction rewrites. */
   #dirty: Map<string, number>;
+  /** Spaces whose snapshot is in the old format: the next compaction (or close) rewrites them. */
+  #legacy: Set<string>;
   #compactAt: number;
   #compacting = false;
   #chain: Promise<unknown> = Promise.resolve();
@@ -91,10 +93,14 @@ export class FileEngine {
     this.#compactAt = o.compactBytes;
     this.#state = image.state;
     this.#dirty = image.dirty;
+    this.#legacy = new Set(image.legacy);
     this.#cursor = new JournalCursor(o.dir, o.name, this.counters, image, image.end, image.seq);
     if (image.dropped > 0) this.counters.truncations++;
     // Listeners that subscribed before the store opened hear of what was committed since.
-    if (watchedSince !== undefined) this.#applyRemote([], entriesSince(image, watchedSince));
+    if (watchedSince !== undefined) {
+      const since = eventsSince(image, watchedSince);
+      this.#emitRemote(since.entries, new Set(since.reset));
+    }
   }
 
   get state(): MemoryState {
@@ -145,24 +151,48 @@ export class FileEngine {
     return outcome !== 'unsure';
   }
 
-  /** Applies `entries`, then reports them and `applied` (entries already in the image) to listeners. */
-  #applyRemote(entries: readonly ScannedEntry[], applied: readonly ScannedEntry[] = []): void {
+  /** Applies `entries`, then reports them to listeners. */
+  #applyRemote(entries: readonly ScannedEntry[]): void {
     for (const { entry } of entries) applyEntry(this.#state, entry, this.#dirty);
-    if (this.#hub.size === 0) return;
-    for (const { entry } of [...applied, ...entries]) for (const m of entry.changes) this.#hub.emit(changeEvent(m, 'remote'));
+    this.#emitRemote(entries);
   }
 
-  /** Rebuilds the image from disk (under the lock); reports what changed as remote events. */
+  /**
+   * Reports entries already in the image as remote events: first a reset for each space in
+   * `reset` (its changes of the gap cannot be told one by one), then every change of the
+   * other spaces, exactly.
+   */
+  #emitRemote(entries: readonly ScannedEntry[], reset: ReadonlySet<string> = new Set()): void {
+    if (this.#hub.size === 0) return;
+    for (const space of [...reset].sort(compareStrings)) this.#hub.emit(resetEvent(space));
+    for (const { entry } of entries)
+      for (const m of entry.changes) if (!reset.has(m.space)) this.#hub.emit(changeEvent(m, 'remote'));
+  }
+
+  /**
+   * Rebuilds the image from disk (under the lock), after compactions by other processes
+   * folded batches this process never read into snapshots. A space whose snapshot was
+   * written past the seq this process had reached may have changed in that gap (a key set
+   * then deleted leaves no trace): its listeners get a reset. Every space changed in the gap
+   * has such a snapshot, since those batches are nowhere else now; the journal's batches
+   * after the gap are reported one by one for the other spaces.
+   */
   async #reload(): Promise<void> {
+    const reached = this.#cursor.seq;
     const image = await loadImage(this.#o.dir, this.#o.name);
-    const before = this.#state;
     this.#cursor.switchTo(image, image.end, image.seq);
     this.#state = image.state;
     this.#dirty = image.dirty;
+    this.#legacy = new Set(image.legacy);
     this.#compactAt = this.#o.compactBytes;
     this.counters.reloads++;
     if (image.dropped > 0) this.counters.truncations++;
-    if (this.#hub.size > 0) for (const e of diffEvents(before, image.state)) this.#hub.emit(e);
+    const reset = new Set<string>();
+    for (const [space, at] of image.snapshotSeq) if (at > reached) reset.add(space);
+    this.#emitRemote(
+      image.entries.filter((e) => e.entry.seq > reached),
+      reset,
+    );
   }
 
   // ---- writes -------------------------------------------------------------------------
@@ -270,6 +300,7 @@ export class FileEngine {
   /** Snapshots now hold every change up to `seq`: spaces changed only before it are clean. */
   #foldedUpTo(seq: number): void {
     for (const [space, at] of this.#dirty) if (at <= seq) this.#dirty.delete(space);
+    for (const space of this.#legacy) if (!this.#dirty.has(space)) this.#legacy.delete(space);
     this.#compactAt = this.#o.compactBytes;
   }
 
@@ -288,6 +319,8 @@ export class FileEngine {
   }
 
   #worthCompacting(mode: CompactionMode): boolean {
+    // Old-format snapshots are rewritten with checksums at the first chance that is not a write.
+    if (mode !== 'auto' && this.#legacy.size > 0) return true;
     const { due, compactAt } = compactionDue(mode, this.#journalBody(), this.#compactAt, this.#o.compactBytes, () =>
       rewriteBytes(this.#state, this.#dirty.keys()),
     );
@@ -362,10 +395,16 @@ export class FileEngine {
 
   async stats(): Promise<DriverStats> {
     await this.read(() => undefined);
+    // Expired records are invisible: counted apart until the sweeper removes them.
+    const now = Date.now();
     const spaces = [...this.#state.spaces].map(([space, records]) => {
       let bytes = 0;
-      for (const r of records.values()) bytes += r.key.length + r.value.length;
-      return { space, records: records.size, bytes };
+      let expired = 0;
+      for (const r of records.values()) {
+        bytes += r.key.length + r.value.length;
+        if (r.expiresAt !== null && r.expiresAt <= now) expired++;
+      }
+      return { space, records: records.size - expired, expired, bytes };
     });
     const storageBytes = await filesSize(this.#o.dir, [JOURNAL_FILE, ...this.#cursor.header.spaces.map(snapshotFileName)]);
     return { driver: this.#o.name, location: this.#o.dir, storageBytes, spaces };

@@ -3,8 +3,28 @@ import { StrataError } from '../../errors.js';
 const RECOVER = 'restore the store directory from a backup, or run `strata verify` to see every damaged file';
 
 /** The store on disk is damaged: names the file and says how to recover. */
-export function corruptError(driver: string, file: string, problem: string, cause?: unknown): StrataError {
-  return new StrataError('CORRUPT', `${file}: ${problem}`, { driver, hint: RECOVER, cause, details: { file } });
+export function corruptError(
+  driver: string,
+  file: string,
+  problem: string,
+  cause?: unknown,
+  where: { space?: string; key?: string } = {},
+): StrataError {
+  return new StrataError('CORRUPT', `${file}: ${problem}`, { driver, hint: RECOVER, cause, details: { file, ...where } });
+}
+
+/**
+ * A problem found in a file, with the space and key it concerns when known, so load and
+ * verify can name them. Thrown by the decoders; the callers turn it into CORRUPT.
+ */
+export class DamageError extends Error {
+  readonly space: string | undefined;
+  readonly key: string | undefined;
+  constructor(message: string, where: { space?: string; key?: string } = {}) {
+    super(message);
+    this.space = where.space;
+    this.key = where.key;
+  }
 }
 
 /** A file written by a newer Strata. */

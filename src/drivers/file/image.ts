@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { MemoryState } from '../memory-state.js';
 import { syncDir, TEMP_PREFIX, tempOwner, writeFileAtomic } from './atomic-write.js';
 import { pidAlive } from './lock.js';
-import { corruptError, ioError, unsupportedFormat } from './errors.js';
+import { corruptError, DamageError, ioError, unsupportedFormat } from './errors.js';
 import type { JournalEntry, JournalHeader, ScannedEntry } from './journal.js';
 import { encodeHeader, FORMAT, JOURNAL_FILE, parseHeaderLine, readRange, readRangeSync, scanEntries } from './journal.js';
 import { decodeSnapshot, snapshotFileName } from './snapshot.js';
@@ -23,6 +23,10 @@ export interface Image extends OpenedJournal {
   dropped: number;
   /** The journal's entries, as replayed. */
   entries: ScannedEntry[];
+  /** The seq each listed space's snapshot stands at. */
+  snapshotSeq: Map<string, number>;
+  /** Spaces whose snapshot is in the old format without checksums: rewritten by the next compaction. */
+  legacy: string[];
 }
 
 export const newGeneration = (): string => randomBytes(8).toString('hex');
@@ -74,6 +78,7 @@ export function openJournal(dir: string, driver: string, flags: 'r' | 'r+'): Ope
     } catch (error) {
       throw corruptError(driver, path, (error as Error).message, error);
     }
+    // decodeHeader refused damaged format strings: anything else is a newer format.
     if (parsed.header.format !== FORMAT) throw unsupportedFormat(driver, path, parsed.header.format);
     return { fd, header: parsed.header, bytes: parsed.bytes, size: info.size, ino: info.ino, dev: info.dev };
   } catch (error) {
@@ -101,6 +106,7 @@ export async function loadImage(dir: string, driver: string, readOnly = false): 
   try {
     const state = new MemoryState();
     const snapshotSeq = new Map<string, number>();
+    const legacy: string[] = [];
     for (const space of header.spaces) {
       const file = join(dir, snapshotFileName(space));
       let text: string;
@@ -108,25 +114,32 @@ export async function loadImage(dir: string, driver: string, readOnly = false): 
         text = await readFile(file, 'utf8');
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-          throw corruptError(driver, file, `the snapshot of space "${space}" is missing`);
+          throw corruptError(driver, file, `the snapshot of space "${space}" is missing`, undefined, { space });
         throw ioError(driver, error, 'reading', file);
       }
       let snapshot;
       try {
         snapshot = decodeSnapshot(text, space);
       } catch (error) {
-        throw corruptError(driver, file, `the snapshot of space "${space}" is damaged: ${(error as Error).message}`, error);
+        const key = error instanceof DamageError ? error.key : undefined;
+        throw corruptError(driver, file, `the snapshot of space "${space}" is damaged: ${(error as Error).message}`, error, {
+          space,
+          ...(key === undefined ? {} : { key }),
+        });
       }
-      if (snapshot.format !== FORMAT) throw unsupportedFormat(driver, file, snapshot.format);
+      if (snapshot.kind === 'newer') throw unsupportedFormat(driver, file, snapshot.format);
+      if (snapshot.kind === 'legacy') legacy.push(space);
       const records = state.space(space);
       for (const record of snapshot.records) records.set(record.key, record);
       snapshotSeq.set(space, snapshot.seq);
     }
     const scan = scanEntries(await readRange(fd, bytes, journal.size), bytes, header.base + 1);
     if (scan.corrupt) {
-      throw corruptError(driver, path, `${scan.corrupt.problem} at byte ${scan.corrupt.offset}, and complete batches follow it`);
+      throw corruptError(driver, path, `${scan.corrupt.problem} at byte ${scan.corrupt.offset}`);
     }
     const dirty = new Map<string, number>();
+    // An old-format snapshot is rewritten (with checksums) by the next compaction.
+    for (const space of legacy) dirty.set(space, snapshotSeq.get(space)!);
     for (const { entry } of scan.entries) applyEntry(state, entry, dirty, snapshotSeq);
     const seq = header.base + scan.entries.length;
     for (const [space, at] of snapshotSeq) {
@@ -145,7 +158,7 @@ export async function loadImage(dir: string, driver: string, readOnly = false): 
         throw ioError(driver, error, 'truncating the torn tail of', path);
       }
     }
-    return { ...journal, state, end: scan.end, seq, dirty, dropped: scan.tail, entries: scan.entries };
+    return { ...journal, state, end: scan.end, seq, dirty, dropped: scan.tail, entries: scan.entries, snapshotSeq, legacy };
   } catch (error) {
     closeQuietly(fd);
     throw error;
@@ -214,8 +227,16 @@ export function journalMark(dir: string): JournalMark {
   }
 }
 
-/** The entries of a freshly loaded image that were written after `mark` (best effort across a compaction: none). */
-export function entriesSince(image: Image, mark: JournalMark): ScannedEntry[] {
-  if (mark === null) return image.entries;
-  return image.ino === mark.ino && image.dev === mark.dev ? image.entries.filter((e) => e.end > mark.size) : [];
+/**
+ * What a listener that subscribed at `mark`, before the store was open, must hear of a
+ * freshly loaded image: the entries written after the mark when the journal is the same
+ * file, else (a compaction replaced it meanwhile, folding what was written after the mark
+ * into snapshots) a reset for every space, since which of them changed cannot be told.
+ */
+export function eventsSince(image: Image, mark: JournalMark): { entries: ScannedEntry[]; reset: string[] } {
+  // No journal yet when watched: what snapshots hold now was folded from batches written since.
+  if (mark === null) return { entries: image.entries, reset: [...image.header.spaces] };
+  if (image.ino === mark.ino && image.dev === mark.dev)
+    return { entries: image.entries.filter((e) => e.end > mark.size), reset: [] };
+  return { entries: [], reset: [...image.state.spaces.keys()] };
 }

@@ -12,6 +12,17 @@ import { decodeRecord, recordJson } from './record.js';
 export const FORMAT = 'strata-file/1';
 export const JOURNAL_FILE = 'journal.log';
 
+/**
+ * The N of a well-formed format string `strata-file/<N>` (N a positive integer written
+ * without leading zeros), else null: a damaged format string, which is CORRUPT. Only a
+ * well-formed N above what this version reads is a newer format (UNSUPPORTED).
+ */
+export function formatVersion(format: unknown): number | null {
+  if (typeof format !== 'string') return null;
+  const m = /^strata-file\/([1-9][0-9]{0,5})$/.exec(format);
+  return m ? Number(m[1]) : null;
+}
+
 export interface JournalHeader {
   format: string;
   /** Changes on every compaction: tells readers the file was replaced. */
@@ -70,7 +81,9 @@ export function decodeHeader(payload: string): JournalHeader {
   const h = JSON.parse(payload) as Partial<JournalHeader> | null;
   if (h === null || typeof h !== 'object' || typeof h.format !== 'string')
     throw new Error('the header is not a strata journal header');
-  if (h.format !== FORMAT) return h as JournalHeader; // the caller reports the format
+  const version = formatVersion(h.format);
+  if (version === null) throw new Error(`the header's format string ${JSON.stringify(h.format)} is damaged`);
+  if (version > 1) return h as JournalHeader; // a newer format: the caller reports UNSUPPORTED
   if (typeof h.generation !== 'string' || !Number.isSafeInteger(h.base) || (h.base as number) < 0)
     throw new Error('the header is malformed');
   if (!Array.isArray(h.spaces) || !h.spaces.every((s) => typeof s === 'string'))
@@ -106,63 +119,45 @@ export interface Scan {
   end: number;
   /** Bytes after `end` that are not a good line: a torn tail, or a line still being written. */
   tail: number;
-  /** A bad line with good lines after it, or a checksummed line that makes no sense: real damage. */
+  /** A complete line that fails its checksum or makes no sense: real damage. */
   corrupt?: { offset: number; problem: string };
-}
-
-function goodLineAfter(buf: Buffer, from: number): boolean {
-  for (let pos = from; pos < buf.length;) {
-    const nl = buf.indexOf(NL, pos);
-    if (nl < 0) return false;
-    if (payloadOf(buf, pos, nl) !== null) return true;
-    pos = nl + 1;
-  }
-  return false;
 }
 
 /**
  * Reads the entry lines in `buf`, which starts at file offset `origin`, expecting seqs from
- * `nextSeq` on. Stops at the first line that is incomplete or fails its checksum: when only
- * such lines follow it is a torn tail (a crash mid-append), reported in `tail`; when a good
- * line follows, the file was damaged after the fact and `corrupt` says where.
+ * `nextSeq` on. Each batch is written by one write() call, so a crash (even SIGKILL in the
+ * middle of that call) leaves at most a prefix of its lines: complete good lines, then one
+ * line without its final `\n`. Only that incomplete last line is a torn tail, reported in
+ * `tail`. A complete line (it ends in `\n`) that fails its checksum or makes no sense cannot
+ * come from a crash, wherever it is: the file was damaged, and `corrupt` says where. So is
+ * an "incomplete" last line that is a whole good line plus one stray byte: its newline was
+ * damaged (a torn write stops before the newline, it never replaces it).
  */
 export function scanEntries(buf: Buffer, origin: number, nextSeq: number): Scan {
   const entries: ScannedEntry[] = [];
   let pos = 0;
   let seq = nextSeq;
+  const damaged = (problem: string): Scan => ({
+    entries,
+    end: origin + pos,
+    tail: buf.length - pos,
+    corrupt: { offset: origin + pos, problem },
+  });
   while (pos < buf.length) {
     const nl = buf.indexOf(NL, pos);
-    if (nl < 0) break;
-    const payload = payloadOf(buf, pos, nl);
-    if (payload === null) {
-      if (goodLineAfter(buf, nl + 1))
-        return {
-          entries,
-          end: origin + pos,
-          tail: buf.length - pos,
-          corrupt: { offset: origin + pos, problem: 'a line fails its checksum' },
-        };
+    if (nl < 0) {
+      if (payloadOf(buf, pos, buf.length - 1) !== null) return damaged('the newline ending a batch is damaged');
       break;
     }
+    const payload = payloadOf(buf, pos, nl);
+    if (payload === null) return damaged('a complete line fails its checksum');
     let entry: JournalEntry;
     try {
       entry = decodeEntry(payload);
     } catch (error) {
-      return {
-        entries,
-        end: origin + pos,
-        tail: buf.length - pos,
-        corrupt: { offset: origin + pos, problem: (error as Error).message },
-      };
+      return damaged((error as Error).message);
     }
-    if (entry.seq !== seq) {
-      return {
-        entries,
-        end: origin + pos,
-        tail: buf.length - pos,
-        corrupt: { offset: origin + pos, problem: `expected batch ${seq}, found ${entry.seq}` },
-      };
-    }
+    if (entry.seq !== seq) return damaged(`expected batch ${seq}, found ${entry.seq}`);
     seq++;
     pos = nl + 1;
     entries.push({ entry, end: origin + pos });

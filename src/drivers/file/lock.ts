@@ -25,7 +25,8 @@ const ownerFiles: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.
 
 const EMPTY_GRACE_MS = 5_000; // without hard links, an owner writes its record right after creating the file
 const BREAK_STALE_MS = 10_000;
-const OWNER_SUFFIX = '.owner';
+export const OWNER_SUFFIX = '.owner';
+export const LOCK_FILE = 'strata.lock';
 
 interface Owner {
   pid: number;
@@ -54,6 +55,11 @@ export function pidAlive(pid: number): boolean {
   } catch (error) {
     return codeOf(error) === 'EPERM'; // exists, owned by another user
   }
+}
+
+/** Whether `raw` is a well-formed owner record (what `strata.lock` and `*.owner` files hold). */
+export function ownerRecordValid(raw: string): boolean {
+  return parseOwner(raw) !== null;
 }
 
 function parseOwner(raw: string): Owner | null {

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { StoredRecord } from '../driver.js';
 import { compareStrings } from '../../query/match.js';
-import { FORMAT } from './journal.js';
-import { decodeRecord, recordObject } from './record.js';
+import { crcHex } from './checksum.js';
+import { DamageError } from './errors.js';
+import { formatVersion } from './journal.js';
+import { decodeRecord, recordJson, recordObject } from './record.js';
 
 const RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])$/i;
 
@@ -26,40 +28,135 @@ export function snapshotFileName(space: string): string {
   return `${out}.json`;
 }
 
+/**
+ * Snapshots are `strata-file/2`: human-readable JSON, every record carrying `crc`, the CRC-32
+ * of its key and canonical record text (`recordCrc`), and the header carrying `count` and
+ * `checksum`, the CRC-32 of the format, space, seq, count and every record's crc in key
+ * order. So a damaged byte anywhere is CORRUPT naming the file, space and key, never other
+ * data; only whitespace may change harmlessly. `strata-file/1` snapshots (no checksums,
+ * written before 0.x) are still read, and rewritten in the current format when the store
+ * is next compacted or closed.
+ */
+export const SNAPSHOT_FORMAT = 'strata-file/2';
+const SNAPSHOT_VERSION = 2;
+const LEGACY_VERSION = 1;
+
+/** The checksum a record carries in a snapshot. */
+export function recordCrc(record: StoredRecord): string {
+  return crcHex(Buffer.from(`${JSON.stringify(record.key)}:${recordJson(record)}`, 'utf8'));
+}
+
+function snapshotChecksum(format: string, space: string, seq: number, crcs: readonly string[]): string {
+  return crcHex(Buffer.from(`${format}\n${JSON.stringify(space)}\n${seq}\n${crcs.length}\n${crcs.join('')}`, 'utf8'));
+}
+
 /** A space's records as a pretty-printed JSON document, keys in order, values embedded. */
 export function encodeSnapshot(space: string, seq: number, records: Iterable<StoredRecord>): string {
   const sorted = [...records].sort((a, b) => compareStrings(a.key, b.key));
   // A null-prototype object, so a record keyed "__proto__" is written as a plain member.
   const out = Object.create(null) as Record<string, unknown>;
-  for (const record of sorted) out[record.key] = recordObject(record);
-  return `${JSON.stringify({ format: FORMAT, space, seq, records: out }, null, 2)}\n`;
+  const crcs: string[] = [];
+  for (const record of sorted) {
+    const crc = recordCrc(record);
+    crcs.push(crc);
+    out[record.key] = { ...recordObject(record), crc };
+  }
+  const checksum = snapshotChecksum(SNAPSHOT_FORMAT, space, seq, crcs);
+  return `${JSON.stringify({ format: SNAPSHOT_FORMAT, space, seq, count: crcs.length, checksum, records: out }, null, 2)}\n`;
 }
 
-export interface Snapshot {
-  format: string;
-  seq: number;
-  records: StoredRecord[];
-}
+export type Snapshot =
+  | {
+      kind: 'current' | 'legacy';
+      seq: number;
+      records: StoredRecord[];
+    }
+  | { kind: 'newer'; format: string };
 
-/** Parses and checks a snapshot; throws a plain Error naming what is wrong. */
+/**
+ * Parses and checks a snapshot; throws a DamageError naming what is wrong (and the key).
+ * `newer` is a well-formed format above ours that is not simply ours with a damaged format
+ * string (a snapshot that checks out in full as ours once its format is put back is ours).
+ */
 export function decodeSnapshot(text: string, space: string): Snapshot {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new Error(`it is not valid JSON (${(error as Error).message}); the file is truncated or garbled`);
+    throw new DamageError(`it is not valid JSON (${(error as Error).message}); the file is truncated or garbled`, { space });
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('it is not a strata snapshot');
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw new DamageError('it is not a strata snapshot', { space });
   const s = raw as Record<string, unknown>;
-  if (typeof s.format !== 'string') throw new Error('it is not a strata snapshot');
-  if (s.format !== FORMAT) return { format: s.format, seq: 0, records: [] };
-  if (s.space !== space) throw new Error(`it holds space ${JSON.stringify(s.space)}, expected ${JSON.stringify(space)}`);
-  if (!Number.isSafeInteger(s.seq) || (s.seq as number) < 0) throw new Error('its seq is malformed');
+  const version = formatVersion(s.format);
+  if (version === null) throw new DamageError(`its format string ${JSON.stringify(s.format)} is damaged`, { space });
+  if (version === SNAPSHOT_VERSION) return { kind: 'current', ...decodeCurrent(s, space) };
+  if (version === LEGACY_VERSION) return { kind: 'legacy', ...decodeLegacy(s, space) };
+  if (version < SNAPSHOT_VERSION) throw new DamageError(`its format string ${JSON.stringify(s.format)} is damaged`, { space });
+  let ours = false;
+  try {
+    decodeCurrent({ ...s, format: SNAPSHOT_FORMAT }, space);
+    ours = true;
+  } catch {
+    // not ours: a genuinely newer format
+  }
+  if (ours) throw new DamageError(`its format string ${JSON.stringify(s.format)} is damaged`, { space });
+  return { kind: 'newer', format: s.format as string };
+}
+
+function checkHeader(s: Record<string, unknown>, space: string): Record<string, unknown> {
+  if (s.space !== space)
+    throw new DamageError(`it holds space ${JSON.stringify(s.space)}, expected ${JSON.stringify(space)}`, { space });
+  if (!Number.isSafeInteger(s.seq) || (s.seq as number) < 0) throw new DamageError('its seq is malformed', { space });
   const records = s.records;
-  if (records === null || typeof records !== 'object' || Array.isArray(records)) throw new Error('its records are malformed');
-  return {
-    format: s.format,
-    seq: s.seq as number,
-    records: Object.keys(records).map((key) => decodeRecord(key, (records as Record<string, unknown>)[key])),
-  };
+  if (records === null || typeof records !== 'object' || Array.isArray(records))
+    throw new DamageError('its records are malformed', { space });
+  return records as Record<string, unknown>;
+}
+
+function decodeOne(space: string, key: string, raw: unknown): StoredRecord {
+  try {
+    return decodeRecord(key, raw);
+  } catch (error) {
+    throw new DamageError((error as Error).message, { space, key });
+  }
+}
+
+function decodeCurrent(s: Record<string, unknown>, space: string): { seq: number; records: StoredRecord[] } {
+  const members = checkHeader(s, space);
+  const seq = s.seq as number;
+  if (!Number.isSafeInteger(s.count) || typeof s.checksum !== 'string')
+    throw new DamageError('its count or checksum is missing or malformed', { space });
+  const keys = Object.keys(members);
+  if (keys.length !== s.count)
+    throw new DamageError(`it holds ${keys.length} records but its header says ${String(s.count)}`, { space });
+  const records: StoredRecord[] = [];
+  const crcs = new Map<string, string>();
+  for (const key of keys) {
+    const raw = members[key] as Record<string, unknown> | null;
+    const record = decodeOne(space, key, raw);
+    const crc = recordCrc(record);
+    if (raw?.crc !== crc) throw new DamageError(`record "${key}" fails its checksum`, { space, key });
+    if (Object.keys(raw).length !== 6) throw new DamageError(`record "${key}" has unexpected members`, { space, key });
+    crcs.set(key, crc);
+    records.push(record);
+  }
+  // JSON.parse lists integer-like keys first, so put them back in the order they were written.
+  const ordered = [...keys].sort(compareStrings).map((key) => crcs.get(key)!);
+  if (snapshotChecksum(s.format as string, space, seq, ordered) !== s.checksum)
+    throw new DamageError('its header fails its checksum', { space });
+  return { seq, records };
+}
+
+/** A `strata-file/1` snapshot: no checksums, so none of their members may appear. */
+function decodeLegacy(s: Record<string, unknown>, space: string): { seq: number; records: StoredRecord[] } {
+  const members = checkHeader(s, space);
+  if ('count' in s || 'checksum' in s) throw new DamageError('its format string is damaged (it carries checksums)', { space });
+  const records = Object.keys(members).map((key) => {
+    const raw = members[key];
+    if (raw !== null && typeof raw === 'object' && 'crc' in raw)
+      throw new DamageError('its format string is damaged (its records carry checksums)', { space, key });
+    return decodeOne(space, key, raw);
+  });
+  return { seq: s.seq as number, records };
 }
