@@ -20,7 +20,15 @@ function crc32Portable(data: Uint8Array): number {
 const crc32: (data: Uint8Array) => number =
   typeof (zlib as { crc32?: unknown }).crc32 === 'function' ? (data) => zlib.crc32(data) : crc32Portable;
 
-/** CRC-32 of `data` as 8 lowercase hex digits, the form journal lines carry. */
-export function crcHex(data: Uint8Array): string {
-  return crc32(data).toString(16).padStart(8, '0');
+/** CRC-32 of `data` (a string is taken as UTF-8) as 8 lowercase hex digits, the form the files carry. */
+export function crcHex(data: Uint8Array | string): string {
+  return crc32(typeof data === 'string' ? Buffer.from(data, 'utf8') : data)
+    .toString(16)
+    .padStart(8, '0');
 }
+
+/** `crcHex` of a string, without copying it to a buffer first where `zlib.crc32` can take it. */
+export const crcHexOfString: (text: string) => string =
+  typeof (zlib as { crc32?: unknown }).crc32 === 'function'
+    ? (text) => zlib.crc32(text).toString(16).padStart(8, '0')
+    : (text) => crcHex(text);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { StoredRecord } from '../driver.js';
 import { compareStrings } from '../../query/match.js';
-import { crcHex } from './checksum.js';
+import { crcHexOfString } from './checksum.js';
 import { DamageError } from './errors.js';
 import { formatVersion } from './journal.js';
 import { decodeRecord, recordJson, recordObject } from './record.js';
@@ -43,11 +43,11 @@ const LEGACY_VERSION = 1;
 
 /** The checksum a record carries in a snapshot. */
 export function recordCrc(record: StoredRecord): string {
-  return crcHex(Buffer.from(`${JSON.stringify(record.key)}:${recordJson(record)}`, 'utf8'));
+  return crcHexOfString(`${JSON.stringify(record.key)}:${recordJson(record)}`);
 }
 
 function snapshotChecksum(format: string, space: string, seq: number, crcs: readonly string[]): string {
-  return crcHex(Buffer.from(`${format}\n${JSON.stringify(space)}\n${seq}\n${crcs.length}\n${crcs.join('')}`, 'utf8'));
+  return crcHexOfString(`${format}\n${JSON.stringify(space)}\n${seq}\n${crcs.length}\n${crcs.join('')}`);
 }
 
 /** A space's records as a pretty-printed JSON document, keys in order, values embedded. */
@@ -131,19 +131,26 @@ function decodeCurrent(s: Record<string, unknown>, space: string): { seq: number
   if (keys.length !== s.count)
     throw new DamageError(`it holds ${keys.length} records but its header says ${String(s.count)}`, { space });
   const records: StoredRecord[] = [];
-  const crcs = new Map<string, string>();
-  for (const key of keys) {
+  const crcs: string[] = [];
+  let ordered = true;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     const raw = members[key] as Record<string, unknown> | null;
     const record = decodeOne(space, key, raw);
     const crc = recordCrc(record);
     if (raw?.crc !== crc) throw new DamageError(`record "${key}" fails its checksum`, { space, key });
-    if (Object.keys(raw).length !== 6) throw new DamageError(`record "${key}" has unexpected members`, { space, key });
-    crcs.set(key, crc);
+    if (i > 0 && ordered && compareStrings(keys[i - 1]!, key) >= 0) ordered = false;
+    crcs.push(crc);
     records.push(record);
   }
-  // JSON.parse lists integer-like keys first, so put them back in the order they were written.
-  const ordered = [...keys].sort(compareStrings).map((key) => crcs.get(key)!);
-  if (snapshotChecksum(s.format as string, space, seq, ordered) !== s.checksum)
+  // JSON.parse lists integer-like keys first: put them back in the order they were written.
+  const inOrder = ordered
+    ? crcs
+    : keys
+        .map((key, i) => [key, crcs[i]!] as const)
+        .sort((a, b) => compareStrings(a[0], b[0]))
+        .map(([, crc]) => crc);
+  if (snapshotChecksum(s.format as string, space, seq, inOrder) !== s.checksum)
     throw new DamageError('its header fails its checksum', { space });
   return { seq, records };
 }
