@@ -5,7 +5,6 @@
 // data, or CORRUPT with every file byte-identical to before the attempt: never other data,
 // never another error. A journal cut inside or at the end of its lines is the one exception
 // it can not tell from a crash: it must give exactly the batches wholly before the cut.
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -54,17 +53,27 @@ async function snapshotFiles(dir: string): Promise<Files> {
   return files;
 }
 
-async function writeFiles(dir: string, files: Files): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
+/**
+ * Makes `dir` hold exactly `files`, writing only what differs (an attempt changes one file,
+ * and only a store that opened may have rewritten others); returns whether it already did.
+ */
+async function syncFiles(dir: string, files: Files): Promise<boolean> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  for (const [name, bytes] of files) await writeFile(join(dir, name), bytes, { mode: 0o600 });
+  let same = true;
+  const present = await readdir(dir);
+  for (const name of present)
+    if (!files.has(name)) {
+      same = false;
+      await rm(join(dir, name), { force: true });
+    }
+  for (const [name, bytes] of files) {
+    const current = present.includes(name) ? await readFile(join(dir, name)) : null;
+    if (current?.equals(bytes)) continue;
+    same = false;
+    await writeFile(join(dir, name), bytes, { mode: 0o600 });
+  }
+  return same;
 }
-
-const fingerprint = async (dir: string): Promise<string> => {
-  const hash = createHash('sha256');
-  for (const [name, bytes] of await snapshotFiles(dir)) hash.update(`${name}\0${bytes.length}\0`).update(bytes);
-  return hash.digest('hex');
-};
 
 /**
  * Builds the store and returns its files as a process leaves them (snapshots, then journal
@@ -116,8 +125,7 @@ async function buildStore(): Promise<{ files: Files; states: string[] }> {
 type Outcome = { kind: 'data'; data: string } | { kind: 'corrupt'; untouched: boolean } | { kind: 'other'; error: string };
 
 async function attempt(dir: string, files: Files): Promise<Outcome> {
-  await writeFiles(dir, files);
-  const before = await fingerprint(dir);
+  await syncFiles(dir, files);
   const d = fileDriver({ dir, compactBytes: 1 << 30 });
   let outcome: Outcome;
   try {
@@ -132,7 +140,9 @@ async function attempt(dir: string, files: Files): Promise<Outcome> {
     if (code === 'CORRUPT' && (await d.verify()).ok) outcome = { kind: 'other', error: 'open said CORRUPT, verify ok' };
   }
   await d.close();
-  if (outcome.kind === 'corrupt') outcome.untouched = (await fingerprint(dir)) === before;
+  // Every file as it was before the attempt (and put back as it was for the next one).
+  const untouched = await syncFiles(dir, files);
+  if (outcome.kind === 'corrupt') outcome.untouched = untouched;
   return outcome;
 }
 
