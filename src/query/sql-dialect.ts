@@ -50,6 +50,13 @@ export interface SqlDialect {
   /** The element row's scalar value, compared like `field`. */
   elementAtom(element: string): string;
   /**
+   * Whether the index range of an ordered comparison (`range`) also holds every row whose
+   * field is an array, so that one range can serve the comparison with its element matches.
+   */
+  rangeHoldsArrays(sign: '>' | '>=' | '<' | '<=', kind: 'number' | 'string', value: string | number): boolean;
+  /** `compare` without its kind test, as a range on the field that `rangeHoldsArrays` describes. */
+  range(path: Path, sign: '>' | '>=' | '<' | '<=', placeholder: string, kind: 'number' | 'string'): string;
+  /**
    * A condition that holds for every row whose `field` is an array (and may hold for a few
    * others): lets an index on the field narrow the rows worth listing elements of.
    */
@@ -154,6 +161,15 @@ export const sqliteDialect: SqlDialect = {
   },
   elementKind: (element, kind) => typeTest(`${element}.type`, kind),
   elementAtom: (element) => `${element}.atom`,
+  // Arrays extract as text in ['[', '\\'), after every number.
+  rangeHoldsArrays: (sign, kind, value) =>
+    kind === 'number' ? sign[0] === '>' : sign[0] === '>' ? (value as string) < '[' : (value as string) >= '\\',
+  range(path, sign, placeholder, kind) {
+    const field = sqliteDialect.field(path);
+    const range = `likelihood(${field} ${sign} ${placeholder}, 0.05)`;
+    if (kind === 'number') return sign[0] === '>' ? `${range} AND ${field} < '\\'` : range;
+    return sign[0] === '<' ? `${range} AND ${field} >= ''` : range;
+  },
   // An array extracts as its JSON text, which starts with '[': one index range ('\' follows '[').
   mayBeArray: (path) => `(${sqliteDialect.field(path)} >= '[' AND ${sqliteDialect.field(path)} < '\\')`,
 };

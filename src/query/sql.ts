@@ -245,17 +245,25 @@ class Compiler {
         const sign = ({ gt: '>', gte: '>=', lt: '<', lte: '<=' } as const)[filter.op];
         const kind = typeof filter.value === 'number' ? 'number' : 'string';
         const value = filter.value;
-        return this.#reach(path, (loc) =>
-          this.#selfOrElement(
+        const element = (row: string): string =>
+          `(${this.d.elementKind(row, kind)} AND ${this.d.elementAtom(row)} ${sign} ${this.d.param(this.params, value)})`;
+        return this.#reach(path, (loc) => {
+          if ('path' in loc && this.d.rangeHoldsArrays(sign, kind, value)) {
+            // One index range holding both the matches and every array keeps the index's
+            // order (an OR of two ranges would make SQLite sort what it reads).
+            const range = this.d.range(loc.path, sign, this.d.param(this.params, value), kind);
+            const elements = this.d.elements(loc, `e${++this.#aliases}`, element);
+            return `(${range} AND (${this.d.kindAt(loc, kind)} OR ${elements}))`;
+          }
+          return this.#selfOrElement(
             loc,
             () =>
               'path' in loc
                 ? this.d.compare(loc.path, sign, this.d.param(this.params, value), kind)
                 : `(${this.d.fieldAt(loc)} ${sign} ${this.d.param(this.params, value)} AND ${this.d.kindAt(loc, kind)})`,
-            (row) =>
-              `(${this.d.elementKind(row, kind)} AND ${this.d.elementAtom(row)} ${sign} ${this.d.param(this.params, value)})`,
-          ),
-        );
+            element,
+          );
+        });
       }
     }
   }
