@@ -79,7 +79,15 @@ class Compiler {
   /** Inside a negation: where SQL cannot be exact, select a subset, so that NOT of it is a superset. */
   #negated = false;
   #aliases = 0;
-  constructor(readonly d: SqlDialect) {}
+  constructor(
+    readonly d: SqlDialect,
+    readonly arrayFree: (path: Path) => boolean,
+  ) {}
+
+  /** A literal location whose path (and every prefix of it) is known to hold no array. */
+  #noArrays(loc: Loc): boolean {
+    return 'path' in loc && this.arrayFree(loc.path);
+  }
 
   /** A piece SQL cannot decide exactly: `superset` (or nothing, under a negation) and a re-check in JS. */
   #inexact(superset: string): string {
@@ -104,7 +112,7 @@ class Compiler {
   #walk(base: Loc | null, segments: Path, test: (loc: Loc) => string): string {
     const direct: Loc = base === null ? { path: segments } : this.d.child(base, segments);
     const first = test(direct);
-    if (segments.length === 1) return first;
+    if (segments.length === 1 || this.#noArrays(direct)) return first;
     // The first array on the way is after segment k: list its elements, go on from each.
     const branches: string[] = [];
     for (let k = 1; k < segments.length; k++) {
@@ -121,6 +129,7 @@ class Compiler {
   /** `self` holds for the value at `loc`, or `element` for an element of it when it is an array. */
   #selfOrElement(loc: Loc, self: () => string, element: (row: string) => string): string {
     const own = self();
+    if (this.#noArrays(loc)) return own;
     const alias = `e${++this.#aliases}`;
     const elements = this.d.elements(loc, alias, (row) => element(row));
     const guarded = 'path' in loc ? `(${this.d.mayBeArray(loc.path)} AND ${elements})` : elements;
@@ -248,7 +257,7 @@ class Compiler {
         const element = (row: string): string =>
           `(${this.d.elementKind(row, kind)} AND ${this.d.elementAtom(row)} ${sign} ${this.d.param(this.params, value)})`;
         return this.#reach(path, (loc) => {
-          if ('path' in loc && this.d.rangeHoldsArrays(sign, kind, value)) {
+          if ('path' in loc && !this.#noArrays(loc) && this.d.rangeHoldsArrays(sign, kind, value)) {
             // One index range holding both the matches and every array keeps the index's
             // order (an OR of two ranges would make SQLite sort what it reads).
             const range = this.d.range(loc.path, sign, this.d.param(this.params, value), kind);
@@ -269,9 +278,23 @@ class Compiler {
   }
 }
 
+export interface CompileOptions {
+  /**
+   * Paths the caller knows hold no array in any stored document, neither at the path nor
+   * at a prefix of it (e.g. a driver that probed its index on the path, in the same read
+   * snapshot as the scan). They compile to plain field tests: one index range, in index
+   * order, instead of an OR that also lists array elements. Default: none.
+   */
+  arrayFree?: (path: Path) => boolean;
+}
+
 /** Compiles a filter to a WHERE condition (`'1'` for match-all). */
-export function compileFilter(filter: Filter | undefined, dialect: SqlDialect = sqliteDialect): CompiledFilter {
-  const compiler = new Compiler(dialect);
+export function compileFilter(
+  filter: Filter | undefined,
+  dialect: SqlDialect = sqliteDialect,
+  options: CompileOptions = {},
+): CompiledFilter {
+  const compiler = new Compiler(dialect, options.arrayFree ?? (() => false));
   const sql = filter === undefined ? '1' : compiler.compile(filter);
   return { sql, params: compiler.params, exact: compiler.exact };
 }

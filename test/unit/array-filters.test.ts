@@ -11,6 +11,7 @@ import { parseFilter } from '../../src/query/parse.js';
 import { matches, sortValues } from '../../src/query/match.js';
 import { compileFilter } from '../../src/query/sql.js';
 import { parseJson } from '../../src/codec/json.js';
+import Database from 'better-sqlite3';
 import { rng } from '../rng.js';
 
 const root = mkdtempSync(join(tmpdir(), 'strata-arrays-'));
@@ -266,6 +267,39 @@ describe('array filters', () => {
       expect((await sqlite.scan('docs', { filter: parseFilter({ tags: 't1' }) }, 2)).length).toBe(40);
     } finally {
       await sqlite.close();
+    }
+  });
+
+  it('compile paths known to hold no arrays to plain field tests with the same answers', () => {
+    const r = rng(11);
+    const db = new Database(':memory:');
+    try {
+      db.exec('CREATE TABLE t (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID');
+      const insert = db.prepare('INSERT INTO t VALUES (?, ?)');
+      const docs = Array.from({ length: 200 }, (_, i) => {
+        const doc: Record<string, unknown> = { tags: someArray(r) };
+        if (r() < 0.8) doc.s = pick(r, SCALARS);
+        if (r() < 0.8) doc.meta = r() < 0.8 ? { owner: pick(r, SCALARS) } : pick(r, SCALARS);
+        insert.run(`k${String(i).padStart(3, '0')}`, JSON.stringify(doc));
+        return [`k${String(i).padStart(3, '0')}`, doc] as const;
+      });
+      const arrayFree = (path: readonly string[]): boolean => ['s', 'meta', 'meta.owner'].includes(path.join('.'));
+      expect(compileFilter(parseFilter({ s: 'a' }), undefined, { arrayFree }).sql).toBe(`json_extract(value, '$."s"') = ?`);
+      expect(compileFilter(parseFilter({ s: 'a' })).sql).toContain('json_each');
+      for (let q = 0; q < 300; q++) {
+        const raw = makeFilter(r);
+        const filter = parseFilter(raw);
+        const compiled = compileFilter(filter, undefined, { arrayFree });
+        const got = db
+          .prepare(`SELECT key, value FROM t WHERE ${compiled.sql} ORDER BY key`)
+          .raw(true)
+          .all(...compiled.params) as Array<[string, string]>;
+        const keys = got.filter(([, value]) => compiled.exact || matches(filter, parseJson(value))).map(([key]) => key);
+        const want = docs.filter(([, doc]) => matches(filter, doc)).map(([key]) => key);
+        expect(keys, JSON.stringify(raw)).toEqual(want);
+      }
+    } finally {
+      db.close();
     }
   });
 });
