@@ -67,9 +67,43 @@ function jsonEqual(a: unknown, b: JsonValue): boolean {
   return ak.length === Object.keys(bo).length && ak.every((k) => k in bo && jsonEqual((a as Record<string, unknown>)[k], bo[k]!));
 }
 
-function equals(found: Found, value: JsonValue): boolean {
-  if (value === null) return found === MISSING || found === null;
-  return found !== MISSING && jsonEqual(found, value);
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Every value a filter path reaches, as MongoDB: through objects, and below the top level
+ * also through arrays, into each element that is an object (`items.sku` on
+ * `{ items: [{ sku: 'a' }, { sku: 'b' }] }` reaches 'a' and 'b'). One array level per
+ * segment: an array nested in an array is not entered. Empty when the field is missing.
+ */
+export function resolvePath(doc: unknown, path: Path): unknown[] {
+  let current: unknown[] = [doc];
+  for (let i = 0; i < path.length; i++) {
+    const segment = path[i]!;
+    const next: unknown[] = [];
+    const step = (v: unknown): void => {
+      if (isObject(v) && Object.prototype.hasOwnProperty.call(v, segment)) next.push(v[segment]);
+    };
+    for (const value of current) {
+      if (i > 0 && Array.isArray(value)) value.forEach(step);
+      else step(value);
+    }
+    if (next.length === 0) return next;
+    current = next;
+  }
+  return current;
+}
+
+/** The value itself satisfies `test`, or it is an array with an element that does. */
+function selfOrElement(value: unknown, test: (v: unknown) => boolean): boolean {
+  return test(value) || (Array.isArray(value) && value.some(test));
+}
+
+function equalsAny(found: unknown[], values: readonly JsonValue[]): boolean {
+  return values.some((value) => {
+    // `null` means "missing or null", as in MongoDB: no value reached, or one that is null.
+    if (value === null) return found.length === 0 || found.some((f) => selfOrElement(f, (v) => v === null));
+    return found.some((f) => selfOrElement(f, (v) => jsonEqual(v, value)));
+  });
 }
 
 /** Evaluates a parsed filter against a parsed document. */
@@ -82,32 +116,33 @@ export function matches(filter: Filter, doc: unknown): boolean {
     case 'or':
       return filter.filters.some((f) => matches(f, doc));
     case 'eq':
-      return equals(getPath(doc, filter.path), filter.value);
+      return equalsAny(resolvePath(doc, filter.path), [filter.value]);
     case 'ne':
-      return !equals(getPath(doc, filter.path), filter.value);
-    case 'in': {
-      const found = getPath(doc, filter.path);
-      return filter.values.some((v) => equals(found, v));
-    }
-    case 'nin': {
-      const found = getPath(doc, filter.path);
-      return !filter.values.some((v) => equals(found, v));
-    }
+      return !equalsAny(resolvePath(doc, filter.path), [filter.value]);
+    case 'in':
+      return equalsAny(resolvePath(doc, filter.path), filter.values);
+    case 'nin':
+      return !equalsAny(resolvePath(doc, filter.path), filter.values);
     case 'exists':
-      return (getPath(doc, filter.path) !== MISSING) === filter.value;
+      return resolvePath(doc, filter.path).length > 0 === filter.value;
+    case 'size':
+      return resolvePath(doc, filter.path).some((f) => Array.isArray(f) && f.length === filter.value);
     case 'prefix': {
-      const found = getPath(doc, filter.path);
-      return typeof found === 'string' && found.startsWith(filter.value);
+      const prefix = filter.value;
+      const test = (v: unknown): boolean => typeof v === 'string' && v.startsWith(prefix);
+      return resolvePath(doc, filter.path).some((f) => selfOrElement(f, test));
     }
     default: {
-      const found = getPath(doc, filter.path);
-      if (typeof found !== typeof filter.value) return false;
-      const c =
-        typeof found === 'number' ? found - (filter.value as number) : compareStrings(found as string, filter.value as string);
-      if (filter.op === 'gt') return c > 0;
-      if (filter.op === 'gte') return c >= 0;
-      if (filter.op === 'lt') return c < 0;
-      return c <= 0;
+      const { op, value } = filter;
+      const test = (found: unknown): boolean => {
+        if (typeof found !== typeof value) return false;
+        const c = typeof found === 'number' ? found - (value as number) : compareStrings(found as string, value as string);
+        if (op === 'gt') return c > 0;
+        if (op === 'gte') return c >= 0;
+        if (op === 'lt') return c < 0;
+        return c <= 0;
+      };
+      return resolvePath(doc, filter.path).some((f) => selfOrElement(f, test));
     }
   }
 }

@@ -5,6 +5,7 @@ const SEGMENT = /^[A-Za-z0-9_$-]+$/;
 const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
 const COMPARISONS = new Set(['$gt', '$gte', '$lt', '$lte']);
 const MAX_DEPTH = 32;
+const OPERATORS = '$eq $ne $gt $gte $lt $lte $in $nin $exists $prefix $all $size';
 
 function bad(message: string, hint?: string): StrataError {
   return new StrataError('BAD_INPUT', message, { hint });
@@ -83,8 +84,20 @@ function fieldConditions(path: Path, name: string, spec: unknown): Filter[] {
     } else if (op === '$prefix') {
       if (typeof raw !== 'string') throw bad(`${where} needs a string`);
       out.push({ op: 'prefix', path, value: raw });
+    } else if (op === '$all') {
+      if (!Array.isArray(raw)) throw bad(`${where} needs an array`);
+      const values = raw.map((v, i) => operand(v, `${where}[${i}]`));
+      // As MongoDB: `$all` is the conjunction of one equality per value, and an empty list
+      // matches nothing (an empty `$in` is the AST's "matches nothing").
+      if (values.length === 0) out.push({ op: 'in', path, values: [] });
+      else for (const value of values) out.push({ op: 'eq', path, value });
+    } else if (op === '$size') {
+      if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < 0) {
+        throw bad(`${where} needs a whole number of elements (0 or more)`);
+      }
+      out.push({ op: 'size', path, value: raw });
     } else {
-      throw bad(`unknown filter operator ${op} on "${name}"`, 'use $eq $ne $gt $gte $lt $lte $in $nin $exists $prefix');
+      throw bad(`unknown filter operator ${op} on "${name}"`, `use ${OPERATORS}`);
     }
   }
   return out;

@@ -1,12 +1,13 @@
-import { StrataError } from '../errors.js';
-import type { Filter, JsonScalar, JsonValue, Path, SortSpec } from './ast.js';
+import type { Filter, JsonValue, Path, SortSpec } from './ast.js';
+import { sqliteDialect, type JsonKind, type Loc, type SqlDialect } from './sql-dialect.js';
+
+export { sqliteDialect, sqliteJsonPath, sqliteNumber } from './sql-dialect.js';
+export type { JsonKind, Loc, SqlDialect } from './sql-dialect.js';
 
 /**
  * Compiles the filter language (query/ast.ts) into SQL over a JSON text column, with the
- * exact semantics of query/match.ts. What is backend-specific (how a field is extracted, how
- * its JSON type is tested, how parameters are written and bound) sits in a `SqlDialect`; the
- * structure (and/or, in/nin, negation, keyset pagination, prefix ranges) is shared, so a
- * PostgreSQL dialect can sit beside the SQLite one.
+ * exact semantics of query/match.ts, arrays included. What is backend-specific sits in a
+ * `SqlDialect` (query/sql-dialect.ts).
  */
 
 /** A SQL fragment and its positional parameters, in order of appearance. */
@@ -17,91 +18,13 @@ export interface SqlFragment {
 
 /**
  * A compiled filter. `exact: false` means `sql` selects a superset of the matching rows
- * (object/array equality cannot be compiled exactly): the caller must post-filter the rows
- * with `matches()` and then apply offset and limit itself.
+ * (object/array equality, and paths of more than `MAX_TRAVERSED_SEGMENTS` segments, are not
+ * compiled exactly): the caller must post-filter the rows with `matches()` and then apply
+ * offset and limit itself.
  */
 export interface CompiledFilter extends SqlFragment {
   exact: boolean;
 }
-
-/** The JSON kinds a filter tests a field for. */
-export type JsonKind = 'string' | 'number' | 'true' | 'false' | 'object' | 'array';
-
-export interface SqlDialect {
-  /** The field's value as a native scalar. Must be textually identical to index expressions. */
-  field(path: Path): string;
-  /** True when the field holds a JSON value of the kind; may be NULL when the field is missing. */
-  kindIs(path: Path, kind: JsonKind): string;
-  /** True when the field is present (a stored `null` counts); never NULL. */
-  present(path: Path): string;
-  /** Ordered comparison of a field with a placeholder, true only for fields of `kind`. */
-  compare(path: Path, sign: '>' | '>=' | '<' | '<=', placeholder: string, kind: 'number' | 'string'): string;
-  /** Appends a parameter and returns its placeholder. */
-  param(params: unknown[], value: JsonScalar): string;
-}
-
-const SEGMENT = /^[A-Za-z0-9_$-]+$/;
-
-/** `$."a"."b"` as a quoted SQL string literal; segments are re-verified since DDL cannot bind them. */
-export function sqliteJsonPath(path: Path): string {
-  if (path.length === 0) throw new StrataError('BAD_INPUT', 'an empty field path cannot be queried');
-  let out = "'$";
-  for (const segment of path) {
-    if (!SEGMENT.test(segment)) {
-      throw new StrataError('BAD_INPUT', `field path segment ${JSON.stringify(segment)} is not well-formed`);
-    }
-    out += `."${segment}"`;
-  }
-  return `${out}'`;
-}
-
-const INT64_MAX = 9223372036854775807n;
-const INT64_MIN = -9223372036854775808n;
-
-/**
- * A number as SQLite must see it to agree with JS. SQLite parses a JSON integer such as
- * `1152921504606847000` (how JS prints 2^60) as that exact int64, while JS holds the nearest
- * double; binding the same digits as a BigInt makes both sides compare equal.
- */
-export function sqliteNumber(value: number): number | bigint {
-  if (Number.isSafeInteger(value) || !Number.isInteger(value)) return value;
-  const text = String(value);
-  if (text.includes('e')) return value;
-  const big = BigInt(text);
-  return big <= INT64_MAX && big >= INT64_MIN ? big : value;
-}
-
-/** SQLite: `json_extract`/`json_type` over the `value` column. Booleans extract as 1/0. */
-export const sqliteDialect: SqlDialect = {
-  field: (path) => `json_extract(value, ${sqliteJsonPath(path)})`,
-  kindIs(path, kind) {
-    const type = `json_type(value, ${sqliteJsonPath(path)})`;
-    switch (kind) {
-      case 'number':
-        return `${type} IN ('integer','real')`;
-      case 'string':
-        return `${type} = 'text'`;
-      default:
-        return `${type} = '${kind}'`;
-    }
-  },
-  present: (path) => `json_type(value, ${sqliteJsonPath(path)}) IS NOT NULL`,
-  compare(path, sign, placeholder, kind) {
-    const field = sqliteDialect.field(path);
-    // SQLite orders numbers before all text, so '' bounds the other side of an open range:
-    // the index scan then stops at the right type. Without statistics SQLite guesses that an
-    // open range keeps a quarter of the rows and would rather walk the primary key;
-    // likelihood() states that ranges are selective, so a declared index gets used.
-    let sql = `likelihood(${field} ${sign} ${placeholder}, 0.05)`;
-    if (kind === 'number' && sign[0] === '>') sql += ` AND ${field} < ''`;
-    if (kind === 'string' && sign[0] === '<') sql += ` AND ${field} >= ''`;
-    return `(${sql} AND ${sqliteDialect.kindIs(path, kind)})`;
-  },
-  param(params, value) {
-    params.push(typeof value === 'boolean' ? (value ? 1 : 0) : typeof value === 'number' ? sqliteNumber(value) : value);
-    return '?';
-  },
-};
 
 /** Above this many values of one kind, `$in` binds one JSON array instead of a placeholder each. */
 const MAX_INLINE_IN = 64;
@@ -126,58 +49,152 @@ function needsKindGuard(kind: JsonKind, values: ReadonlyArray<string | number>):
   return values.some((v) => typeof v === 'string' && (v.startsWith('{') || v.startsWith('[')));
 }
 
+/**
+ * A path through arrays compiles to one alternative per position of the first array on the
+ * way (2^(n-1) of them for n segments). Longer paths select every row and leave the answer
+ * to `matches()`; filters on them are rare and the SQL would grow too fast.
+ */
+export const MAX_TRAVERSED_SEGMENTS = 4;
+
+type Kind = JsonKind | 'null';
+
+/** Values by kind, scalars without duplicates. */
+function byKind(values: readonly JsonValue[]): Map<Kind, JsonValue[]> {
+  const groups = new Map<Kind, JsonValue[]>();
+  for (const value of values) {
+    const kind = kindOf(value);
+    const list = groups.get(kind);
+    if (list === undefined) groups.set(kind, [value]);
+    else if (kind === 'object' || kind === 'array' || !list.includes(value)) list.push(value);
+  }
+  return groups;
+}
+
+const or = (terms: readonly string[]): string =>
+  terms.length === 0 ? '0' : terms.length === 1 ? terms[0]! : `(${terms.join(' OR ')})`;
+
 class Compiler {
   readonly params: unknown[] = [];
   exact = true;
-  constructor(readonly d: SqlDialect) {}
+  /** Inside a negation: where SQL cannot be exact, select a subset, so that NOT of it is a superset. */
+  #negated = false;
+  #aliases = 0;
+  constructor(
+    readonly d: SqlDialect,
+    readonly arrayFree: (path: Path) => boolean,
+  ) {}
 
-  /**
-   * SQL that is true exactly when the field equals one of `values` (as match.ts `equals`),
-   * or a superset (with `exact = false`) when some value is an object or array. NULL (for
-   * a missing field) always means false here, so callers negate with `NOT COALESCE(x, 0)`.
-   */
-  equalsAny(path: Path, values: readonly JsonValue[]): { sql: string; exact: boolean } {
-    const field = this.d.field(path);
-    const byKind = new Map<JsonKind | 'null', JsonValue[]>();
-    for (const value of values) {
-      const kind = kindOf(value);
-      const list = byKind.get(kind);
-      if (list) list.push(value);
-      else byKind.set(kind, [value]);
-    }
-    const terms: string[] = [];
-    let exact = true;
-    for (const [kind, list] of byKind) {
-      if (kind === 'null') terms.push(`${field} IS NULL`);
-      else if (kind === 'true' || kind === 'false') {
-        // The equality on the extracted 1/0 lets an index on the field serve the lookup.
-        terms.push(`(${field} = ${kind === 'true' ? 1 : 0} AND ${this.d.kindIs(path, kind)})`);
-      } else if (kind === 'object' || kind === 'array') {
-        exact = false;
-        terms.push(this.d.kindIs(path, kind));
-      } else {
-        const unique = [...new Set(list as Array<string | number>)];
-        let test: string;
-        if (unique.length === 1) test = `${field} = ${this.d.param(this.params, unique[0]!)}`;
-        else if (unique.length <= MAX_INLINE_IN) {
-          test = `${field} IN (${unique.map((v) => this.d.param(this.params, v)).join(', ')})`;
-        } else {
-          test = `${field} IN (SELECT value FROM json_each(${this.d.param(this.params, JSON.stringify(unique))}))`;
-        }
-        terms.push(needsKindGuard(kind, unique) ? `(${test} AND ${this.d.kindIs(path, kind)})` : test);
-      }
-    }
-    if (terms.length === 0) return { sql: '0', exact: true };
-    return { sql: terms.length === 1 ? terms[0]! : `(${terms.join(' OR ')})`, exact };
+  /** A literal location whose path (and every prefix of it) is known to hold no array. */
+  #noArrays(loc: Loc): boolean {
+    return 'path' in loc && this.arrayFree(loc.path);
   }
 
-  /** NOT of `equalsAny`, over only the values it can test exactly: a superset when some cannot. */
-  equalsNone(path: Path, values: readonly JsonValue[]): string {
-    const scalars = values.filter((v) => v === null || typeof v !== 'object');
-    if (scalars.length < values.length) this.exact = false;
-    if (scalars.length === 0) return '1';
-    if (scalars.length === 1 && scalars[0] === null) return `${this.d.field(path)} IS NOT NULL`;
-    return `NOT COALESCE(${this.equalsAny(path, scalars).sql}, 0)`;
+  /** A piece SQL cannot decide exactly: `superset` (or nothing, under a negation) and a re-check in JS. */
+  #inexact(superset: string): string {
+    this.exact = false;
+    return this.#negated ? '0' : superset;
+  }
+
+  #not(build: () => string): string {
+    this.#negated = !this.#negated;
+    try {
+      return `NOT COALESCE(${build()}, 0)`;
+    } finally {
+      this.#negated = !this.#negated;
+    }
+  }
+
+  /** True when `test` holds at one of the locations `path` reaches (match.ts `resolvePath`). */
+  #reach(path: Path, test: (loc: Loc) => string): string {
+    return this.#walk(null, path, test);
+  }
+
+  #walk(base: Loc | null, segments: Path, test: (loc: Loc) => string): string {
+    const direct: Loc = base === null ? { path: segments } : this.d.child(base, segments);
+    const first = test(direct);
+    if (segments.length === 1 || this.#noArrays(direct)) return first;
+    // The first array on the way is after segment k: list its elements, go on from each.
+    const branches: string[] = [];
+    for (let k = 1; k < segments.length; k++) {
+      const head = segments.slice(0, k);
+      const array: Loc = base === null ? { path: head } : this.d.child(base, head);
+      const rest = segments.slice(k);
+      branches.push(this.d.elements(array, `e${++this.#aliases}`, (_row, at) => this.#walk(at, rest, test)));
+    }
+    // With an array on the way the direct field extracts as NULL: an index on it narrows the rows.
+    const through = base === null ? `(${this.d.fieldAt(direct)} IS NULL AND ${or(branches)})` : or(branches);
+    return `(${first} OR ${through})`;
+  }
+
+  /** `self` holds for the value at `loc`, or `element` for an element of it when it is an array. */
+  #selfOrElement(loc: Loc, self: () => string, element: (row: string) => string): string {
+    const own = self();
+    if (this.#noArrays(loc)) return own;
+    const alias = `e${++this.#aliases}`;
+    const elements = this.d.elements(loc, alias, (row) => element(row));
+    const guarded = 'path' in loc ? `(${this.d.mayBeArray(loc.path)} AND ${elements})` : elements;
+    return `(${own} OR ${guarded})`;
+  }
+
+  /** `field IN (values)` for values of one scalar kind; `field` is an extracted value or an element atom. */
+  #inList(field: string, values: ReadonlyArray<string | number>): string {
+    if (values.length === 1) return `${field} = ${this.d.param(this.params, values[0]!)}`;
+    if (values.length <= MAX_INLINE_IN) return `${field} IN (${values.map((v) => this.d.param(this.params, v)).join(', ')})`;
+    return `${field} IN (SELECT value FROM json_each(${this.d.param(this.params, JSON.stringify(values))}))`;
+  }
+
+  /** The value at `loc` equals one of the grouped values (null: is a JSON null, or missing when `nullIsMissing`). */
+  #valueEquals(loc: Loc, groups: Map<Kind, JsonValue[]>, nullIsMissing: boolean): string {
+    const field = this.d.fieldAt(loc);
+    const terms: string[] = [];
+    for (const [kind, list] of groups) {
+      if (kind === 'null') terms.push(nullIsMissing ? `${field} IS NULL` : this.d.kindAt(loc, 'null'));
+      else if (kind === 'true' || kind === 'false') {
+        // The equality on the extracted 1/0 lets an index on the field serve the lookup.
+        terms.push(`(${field} = ${kind === 'true' ? 1 : 0} AND ${this.d.kindAt(loc, kind)})`);
+      } else if (kind === 'object' || kind === 'array') {
+        terms.push(this.#inexact(this.d.kindAt(loc, kind)));
+      } else {
+        const values = list as Array<string | number>;
+        const test = this.#inList(field, values);
+        terms.push(needsKindGuard(kind, values) ? `(${test} AND ${this.d.kindAt(loc, kind)})` : test);
+      }
+    }
+    return or(terms);
+  }
+
+  /** An array element (json_each row) equals one of the grouped values. */
+  #elementEquals(row: string, groups: Map<Kind, JsonValue[]>): string {
+    const terms: string[] = [];
+    for (const [kind, list] of groups) {
+      const isKind = this.d.elementKind(row, kind);
+      if (kind === 'null' || kind === 'true' || kind === 'false') terms.push(isKind);
+      else if (kind === 'object' || kind === 'array') terms.push(this.#inexact(isKind));
+      else terms.push(`(${isKind} AND ${this.#inList(this.d.elementAtom(row), list as Array<string | number>)})`);
+    }
+    return or(terms);
+  }
+
+  /** match.ts `equalsAny`: some value reached (or an element of it) equals one of `values`; null also means missing. */
+  #equalsAny(path: Path, values: readonly JsonValue[]): string {
+    if (values.length === 0) return '0';
+    if (path.length > MAX_TRAVERSED_SEGMENTS) return this.#inexact('1');
+    const groups = byKind(values);
+    const single = path.length === 1;
+    // One segment: the field is missing or null exactly when it extracts as NULL.
+    const reached = this.#reach(path, (loc) =>
+      this.#selfOrElement(
+        loc,
+        () => this.#valueEquals(loc, groups, single),
+        (row) => this.#elementEquals(row, groups),
+      ),
+    );
+    if (!groups.has('null') || single) return reached;
+    return `(NOT ${this.#present(path)} OR ${reached})`;
+  }
+
+  #present(path: Path): string {
+    return this.#reach(path, (loc) => this.d.presentAt(loc));
   }
 
   compile(filter: Filter): string {
@@ -191,38 +208,93 @@ class Compiler {
         return parts.length === 1 ? parts[0]! : `(${parts.join(filter.op === 'and' ? ' AND ' : ' OR ')})`;
       }
       case 'eq':
-      case 'in': {
-        const result = this.equalsAny(filter.path, filter.op === 'eq' ? [filter.value] : filter.values);
-        if (!result.exact) this.exact = false;
-        return result.sql;
-      }
+        return this.#equalsAny(filter.path, [filter.value]);
+      case 'in':
+        return this.#equalsAny(filter.path, filter.values);
       case 'ne':
-        return this.equalsNone(filter.path, [filter.value]);
+        return this.#not(() => this.#equalsAny(filter.path, [filter.value]));
       case 'nin':
-        return this.equalsNone(filter.path, filter.values);
+        if (filter.values.length === 0) return '1';
+        return this.#not(() => this.#equalsAny(filter.path, filter.values));
+      default:
+        if (filter.path.length > MAX_TRAVERSED_SEGMENTS) return this.#inexact('1');
+        return this.#leaf(filter);
+    }
+  }
+
+  #leaf(filter: Extract<Filter, { op: 'exists' | 'size' | 'prefix' | 'gt' | 'gte' | 'lt' | 'lte' }>): string {
+    const { path } = filter;
+    switch (filter.op) {
       case 'exists':
-        return filter.value ? this.d.present(filter.path) : `NOT ${this.d.present(filter.path)}`;
+        return filter.value ? this.#present(path) : `NOT ${this.#present(path)}`;
+      case 'size':
+        return this.#reach(
+          path,
+          (loc) =>
+            `(${this.d.kindAt(loc, 'array')} AND ${this.d.arrayLengthAt(loc)} = ${this.d.param(this.params, filter.value)})`,
+        );
       case 'prefix': {
-        const isText = this.d.kindIs(filter.path, 'string');
-        if (filter.value === '') return isText;
-        const field = this.d.field(filter.path);
-        let sql = `${field} >= ${this.d.param(this.params, filter.value)}`;
-        const upper = prefixUpperBound(filter.value);
-        if (upper !== null) sql += ` AND ${field} < ${this.d.param(this.params, upper)}`;
-        return `(${sql} AND ${isText})`;
+        const prefix = filter.value;
+        const upper = prefixUpperBound(prefix);
+        const range = (field: string, isText: string): string => {
+          if (prefix === '') return isText;
+          let sql = `${field} >= ${this.d.param(this.params, prefix)}`;
+          if (upper !== null) sql += ` AND ${field} < ${this.d.param(this.params, upper)}`;
+          return `(${sql} AND ${isText})`;
+        };
+        return this.#reach(path, (loc) =>
+          this.#selfOrElement(
+            loc,
+            () => range(this.d.fieldAt(loc), this.d.kindAt(loc, 'string')),
+            (row) => range(this.d.elementAtom(row), this.d.elementKind(row, 'string')),
+          ),
+        );
       }
       default: {
         const sign = ({ gt: '>', gte: '>=', lt: '<', lte: '<=' } as const)[filter.op];
         const kind = typeof filter.value === 'number' ? 'number' : 'string';
-        return this.d.compare(filter.path, sign, this.d.param(this.params, filter.value), kind);
+        const value = filter.value;
+        const element = (row: string): string =>
+          `(${this.d.elementKind(row, kind)} AND ${this.d.elementAtom(row)} ${sign} ${this.d.param(this.params, value)})`;
+        return this.#reach(path, (loc) => {
+          if ('path' in loc && !this.#noArrays(loc) && this.d.rangeHoldsArrays(sign, kind, value)) {
+            // One index range holding both the matches and every array keeps the index's
+            // order (an OR of two ranges would make SQLite sort what it reads).
+            const range = this.d.range(loc.path, sign, this.d.param(this.params, value), kind);
+            const elements = this.d.elements(loc, `e${++this.#aliases}`, element);
+            return `(${range} AND (${this.d.kindAt(loc, kind)} OR ${elements}))`;
+          }
+          return this.#selfOrElement(
+            loc,
+            () =>
+              'path' in loc
+                ? this.d.compare(loc.path, sign, this.d.param(this.params, value), kind)
+                : `(${this.d.fieldAt(loc)} ${sign} ${this.d.param(this.params, value)} AND ${this.d.kindAt(loc, kind)})`,
+            element,
+          );
+        });
       }
     }
   }
 }
 
+export interface CompileOptions {
+  /**
+   * Paths the caller knows hold no array in any stored document, neither at the path nor
+   * at a prefix of it (e.g. a driver that probed its index on the path, in the same read
+   * snapshot as the scan). They compile to plain field tests: one index range, in index
+   * order, instead of an OR that also lists array elements. Default: none.
+   */
+  arrayFree?: (path: Path) => boolean;
+}
+
 /** Compiles a filter to a WHERE condition (`'1'` for match-all). */
-export function compileFilter(filter: Filter | undefined, dialect: SqlDialect = sqliteDialect): CompiledFilter {
-  const compiler = new Compiler(dialect);
+export function compileFilter(
+  filter: Filter | undefined,
+  dialect: SqlDialect = sqliteDialect,
+  options: CompileOptions = {},
+): CompiledFilter {
+  const compiler = new Compiler(dialect, options.arrayFree ?? (() => false));
   const sql = filter === undefined ? '1' : compiler.compile(filter);
   return { sql, params: compiler.params, exact: compiler.exact };
 }
