@@ -17,11 +17,11 @@ const BATCH_SQL = {
  * Drops batches beyond the last `keep` or older than `maxAgeMs` (never the newest), except
  * those a live watcher has not read yet, which stay up to `keepUnread` batches (see
  * WatchLimits). Parameters: newest seq - keepUnread + 1, newest seq - keep + 1, age cut,
- * newest seq, live-watcher cut.
+ * newest seq, live-watcher cut, newest seq.
  */
-const TRIM_SQL = `DELETE FROM strata_changes WHERE seq < max(?1, min(
-    max(?2, coalesce((SELECT seq FROM strata_changes WHERE at >= ?3 ORDER BY seq LIMIT 1), ?4)),
-    coalesce((SELECT min(seq) + 1 FROM strata_watch_positions WHERE seen > ?5), ?4)))`;
+const TRIM_SQL = `DELETE FROM strata_changes WHERE seq < max(?, min(
+    max(?, coalesce((SELECT seq FROM strata_changes WHERE at >= ? ORDER BY seq LIMIT 1), ?)),
+    coalesce((SELECT min(seq) + 1 FROM strata_watch_positions WHERE seen > ?), ?)))`;
 
 /** Runs a transaction's scan again inside the batch (`checkScan`): sqlite.ts's own scan. */
 export type ScanFn = (space: string, query: ScanQuery, now: number) => StoredRecord[];
@@ -182,7 +182,7 @@ export class BatchRunner {
       if (seq - this.#trimmedAt >= this.#limits.trimEvery) {
         const l = this.#limits;
         // Rows carry `now`; heartbeats carry the wall clock.
-        this.#trimStatement().run(seq - l.keepUnread + 1, seq - l.keep + 1, now - l.maxAgeMs, seq, Date.now() - l.ttlMs);
+        this.#trimStatement().run(seq - l.keepUnread + 1, seq - l.keep + 1, now - l.maxAgeMs, seq, Date.now() - l.ttlMs, seq);
         this.#trimmedAt = seq;
       }
     }
