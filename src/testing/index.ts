@@ -3,6 +3,7 @@ import { kvSuite } from './kv-suite.js';
 import { collectionSuite } from './collection-suite.js';
 import { storeSuite } from './store-suite.js';
 import { transactionSuite } from './transaction-suite.js';
+import { watchSuite } from './watch-suite.js';
 import type { DriverFactory } from './harness.js';
 
 export type { DriverFactory, Harness } from './harness.js';
@@ -30,5 +31,6 @@ export function runConformance(name: string, factory: DriverFactory): void {
     collectionSuite(factory);
     storeSuite(factory);
     transactionSuite(factory);
+    watchSuite(factory);
   });
 }
