@@ -234,7 +234,13 @@ export class RemoteWatcher {
           if (seq !== this.#lastSeq + 1) return this.#reset();
           this.#lastSeq = seq;
           if (writer === this.#writer) continue;
-          for (const [space, key, version] of JSON.parse(changes) as Array<[string, string, number | null]>) {
+          let parsed: Array<[string, string, number | null]>;
+          try {
+            parsed = JSON.parse(changes) as Array<[string, string, number | null]>;
+          } catch {
+            return this.#reset(); // a damaged row: its changes are unknown, not skippable silently
+          }
+          for (const [space, key, version] of parsed) {
             this.#hub.emit({ space, key, type: version === null ? 'delete' : 'put', version, origin: 'remote' });
           }
         }
