@@ -137,8 +137,12 @@ export class Store {
   /**
    * Runs `fn` as one all-or-nothing unit across kv namespaces and collections. Reads see the
    * transaction's own writes; at the end every write commits in one atomic batch, guarded by
-   * the versions read. When a concurrent writer changed something read, `fn` runs again (so
-   * keep it free of outside side effects); after `retries` it rejects with CONFLICT.
+   * the versions read and by every scan made (`count`, `list`, `query`, `page`...): the
+   * isolation is serializable. When a concurrent writer changed something read (or a
+   * record appeared in or left a range scanned), `fn` runs again (so keep it free of outside
+   * side effects); after `retries` it rejects with CONFLICT. A read-only transaction is
+   * validated the same way before its result is returned, and an error thrown by `fn` after
+   * reading a state that was already out of date also reruns it.
    */
   async transaction<R>(fn: (tx: TransactionScope) => Promise<R>, options: TransactionOptions = {}): Promise<R> {
     this.#assertOpen('store.transaction');
@@ -157,14 +161,33 @@ export class Store {
           return new Collection<T, T, string>(ctx, name, this.#definitions.get(name) ?? {});
         },
       };
-      const result = await fn(scope);
+      let result: R;
+      try {
+        result = await fn(scope);
+      } catch (error) {
+        // What `fn` read may not have been one consistent state (another writer got in
+        // between two reads), and that may be why it threw: rerun rather than report it.
+        if (!(await this.#stale(txDriver)) || attempt >= retries) throw error;
+        await backoff(attempt);
+        continue;
+      }
       try {
         await txDriver.commit(this.#now());
         return result;
       } catch (error) {
         if (!StrataError.is(error, 'CONFLICT') || attempt >= retries) throw withOp(error, 'store.transaction', this.driver.name);
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * 2 ** attempt)));
+        await backoff(attempt);
       }
+    }
+  }
+
+  /** Whether a transaction's reads are out of date (validating them gives CONFLICT). */
+  async #stale(txDriver: TransactionDriver): Promise<boolean> {
+    try {
+      await txDriver.validate(this.#now());
+      return false;
+    } catch (error) {
+      return StrataError.is(error, 'CONFLICT');
     }
   }
 
@@ -224,6 +247,11 @@ export class Store {
     this.#closing = this.driver.close();
     return this.#closing;
   }
+}
+
+/** Randomised, growing pause before a transaction's rerun, so racing processes spread out. */
+function backoff(attempt: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * 2 ** attempt)));
 }
 
 const KNOWN_OPTIONS = new Set(['url', 'driver', 'appName', 'env', 'durability', 'sweepInterval', 'clock']);

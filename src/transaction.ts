@@ -2,6 +2,7 @@ import type { BatchResult, Driver, ScanQuery, StoredRecord, WriteOp } from './dr
 import { MemoryState } from './drivers/memory-state.js';
 import { scanRecords } from './drivers/memory-scan.js';
 import { SortedKeys } from './drivers/sorted-keys.js';
+import { scanDigest } from './drivers/scan-digest.js';
 import { StrataError } from './errors.js';
 
 /**
@@ -11,6 +12,12 @@ import { StrataError } from './errors.js';
  * a `check` for every version seen, then every write in order. If another writer got in
  * between, the batch fails with CONFLICT and nothing is written; `store.transaction` then
  * reruns the function. Works on every driver whose `batch` is atomic.
+ *
+ * Serializable: every scan also records the query it sent and a digest of what came back,
+ * and commit asks the driver (`checkScan`, in the same atomic batch) whether that query
+ * still returns the same records, so a record another writer inserted into, or removed
+ * from, a range this transaction counted or listed (a phantom) is a conflict too. A
+ * transaction that only read is validated the same way before its result is returned.
  */
 export class TransactionDriver implements Driver {
   readonly name: string;
@@ -21,10 +28,12 @@ export class TransactionDriver implements Driver {
    * (0 = absent), which commit re-checks, and the keys in order, which tell a paged scan
    * how many of them lie after its position (see #baseWindow).
    */
-  readonly #seen = new Map<string, { versions: Map<string, number>; order: SortedKeys }>();
+  readonly #seen = new Map<string, { versions: Map<string, number>; order: SortedKeys; scanned: Set<string> }>();
   /** Current view of keys this transaction touched: its own writes on top of what it read. */
   readonly #overlay = new MemoryState();
   readonly #writes: WriteOp[] = [];
+  /** One `checkScan` per distinct (space, base query, digest) this transaction read. */
+  readonly #scans = new Map<string, WriteOp>();
 
   constructor(base: Driver) {
     this.#base = base;
@@ -36,20 +45,22 @@ export class TransactionDriver implements Driver {
   async #load(space: string, key: string, now: number): Promise<StoredRecord | null> {
     if (this.#seen.get(space)?.versions.has(key) === true) return this.#overlay.get(space, key, now);
     const record = await this.#base.get(space, key, now);
-    this.#remember(space, key, record);
+    this.#remember(space, key, record, false);
     return record;
   }
 
-  #remember(space: string, key: string, record: StoredRecord | null): void {
+  #remember(space: string, key: string, record: StoredRecord | null, scanned: boolean): void {
     let seen = this.#seen.get(space);
     if (seen === undefined) {
       const versions = new Map<string, number>();
-      seen = { versions, order: new SortedKeys(versions) };
+      seen = { versions, order: new SortedKeys(versions), scanned: new Set() };
       this.#seen.set(space, seen);
     }
     if (seen.versions.has(key)) return;
     seen.order.adding(key);
     seen.versions.set(key, record?.version ?? 0);
+    // First seen in a scan's answer: that scan's check covers this version (see #checks).
+    if (scanned) seen.scanned.add(key);
     if (record) this.#overlay.space(space).set(key, record);
   }
 
@@ -73,8 +84,13 @@ export class TransactionDriver implements Driver {
 
   /** Committed matches merged with this transaction's own writes, then ordered and cut. */
   async scan(space: string, query: ScanQuery, now: number): Promise<StoredRecord[]> {
-    const base = await this.#base.scan(space, this.#baseWindow(space, query), now);
-    for (const record of base) this.#remember(space, record.key, record);
+    const window = this.#baseWindow(space, query);
+    const base = await this.#base.scan(space, window, now);
+    for (const record of base) this.#remember(space, record.key, record, true);
+    // #baseWindow drops the keysOnly/valuesOnly hints, so these versions are real.
+    const expect = scanDigest(base);
+    const id = `${space}\u0000${JSON.stringify(window)}\u0000${expect}`;
+    if (!this.#scans.has(id)) this.#scans.set(id, { type: 'checkScan', space, key: '', query: window, expect });
     // The overlay now holds every committed match in the window plus every key this
     // transaction touched (deletes removed); the scan re-applies the whole query to it.
     return scanRecords(this.#overlay.space(space), query, now);
@@ -100,7 +116,7 @@ export class TransactionDriver implements Driver {
   }
 
   async batch(ops: readonly WriteOp[], now: number): Promise<BatchResult[]> {
-    for (const op of ops) await this.#load(op.space, op.key, now);
+    for (const op of ops) if (op.type !== 'checkScan') await this.#load(op.space, op.key, now);
     const plan = this.#overlay.plan(ops, now, this.name);
     this.#overlay.apply(plan.mutations);
     for (const op of ops) {
@@ -129,13 +145,33 @@ export class TransactionDriver implements Driver {
 
   async close(): Promise<void> {}
 
-  /** Writes everything atomically, or rejects with CONFLICT and writes nothing. */
+  /**
+   * Writes everything atomically, or rejects with CONFLICT and writes nothing. The batch
+   * checks every version read and every scan first; with no writes it is only those checks
+   * (a read-only transaction is validated too: its reads must all come from one state).
+   */
   async commit(now: number): Promise<void> {
-    if (this.#writes.length === 0) return;
+    const ops = this.#checks();
+    if (ops.length === 0 && this.#writes.length === 0) return;
+    await this.#base.batch(ops.concat(this.#writes), now, { results: false });
+  }
+
+  /** Validates the reads alone (no writes): rejects with CONFLICT when any is stale. */
+  async validate(now: number): Promise<void> {
+    const ops = this.#checks();
+    if (ops.length > 0) await this.#base.batch(ops, now, { results: false });
+  }
+
+  #checks(): WriteOp[] {
     const checks: WriteOp[] = [];
     for (const [space, seen] of this.#seen) {
-      for (const [key, version] of seen.versions) checks.push({ type: 'check', space, key, expect: version });
+      for (const [key, version] of seen.versions) {
+        // A key first seen in a scan's answer needs no check of its own: the scan's digest
+        // holds that version, so its `checkScan` fails when the record changed or went.
+        if (!seen.scanned.has(key)) checks.push({ type: 'check', space, key, expect: version });
+      }
     }
-    await this.#base.batch([...checks, ...this.#writes], now);
+    for (const op of this.#scans.values()) checks.push(op);
+    return checks;
   }
 }

@@ -1,6 +1,7 @@
 import { StrataError } from '../errors.js';
 import { scanRecords } from './memory-scan.js';
 import { RecordMap } from './record-map.js';
+import { scanDigest } from './scan-digest.js';
 import type { BatchResult, ScanQuery, StoredRecord, WriteOp } from './driver.js';
 
 /** One resulting record state: `record === null` deletes the key. */
@@ -27,6 +28,8 @@ function live(record: StoredRecord | undefined, now: number): StoredRecord | nul
  */
 export class MemoryState {
   readonly spaces = new Map<string, RecordMap>();
+  /** Spaces `copySpaceFrom` filled whole (a scratch state planning `checkScan` ops). */
+  readonly #copied = new Set<string>();
 
   space(name: string): RecordMap {
     let space = this.spaces.get(name);
@@ -61,6 +64,11 @@ export class MemoryState {
     const results: BatchResult[] = [];
     const mutations: Mutation[] = [];
     ops.forEach((op, index) => {
+      if (op.type === 'checkScan') {
+        this.#checkScan(op, index, now, driver, pending);
+        results.push(null);
+        return;
+      }
       const existing = current(op.space, op.key);
       if (op.expect !== undefined && (existing?.version ?? 0) !== op.expect) {
         throw new StrataError(
@@ -98,6 +106,54 @@ export class MemoryState {
     return { results, mutations };
   }
 
+  /**
+   * Reruns a transaction's scan on the state as the batch has changed it so far and compares
+   * digests: any record added, removed or rewritten in what the scan returned is a CONFLICT.
+   */
+  #checkScan(
+    op: Extract<WriteOp, { type: 'checkScan' }>,
+    index: number,
+    now: number,
+    driver: string,
+    pending: ReadonlyMap<string, StoredRecord | null>,
+  ): void {
+    const prefix = `${op.space}\u0000`;
+    let records = this.spaces.get(op.space);
+    // Earlier ops of this batch in the same space: scan a copy with them applied (rare:
+    // transactions send their checks before their writes).
+    for (const [id, record] of pending) {
+      if (!id.startsWith(prefix)) continue;
+      if (records === this.spaces.get(op.space)) records = copyOf(records);
+      const key = id.slice(prefix.length);
+      if (record === null) records!.delete(key);
+      else records!.set(key, record);
+    }
+    const found = records === undefined ? [] : scanRecords(records, op.query, now);
+    if (scanDigest(found) === op.expect) return;
+    throw new StrataError('CONFLICT', `a scan of "${op.space}" returns other records than when the transaction read it`, {
+      driver,
+      hint: 'run the transaction again: store.transaction does this by itself',
+      details: { index, space: op.space, kind: 'scan' },
+    });
+  }
+
+  /**
+   * Makes this (scratch) state hold every record of `space` from `source`, once: a
+   * `checkScan` looks at the whole space, not only at the keys a batch names.
+   */
+  copySpaceFrom(source: MemoryState, space: string): void {
+    if (this.#copied.has(space)) return;
+    this.#copied.add(space);
+    const from = source.spaces.get(space);
+    if (from === undefined) return;
+    const into = this.space(space);
+    // In key order, which SortedKeys appends cheaply.
+    for (const key of from.sortedKeys()) {
+      const record = from.get(key);
+      if (record !== undefined) into.set(key, record);
+    }
+  }
+
   apply(mutations: readonly Mutation[]): void {
     for (const m of mutations) {
       if (m.record === null) this.spaces.get(m.space)?.delete(m.key);
@@ -115,4 +171,14 @@ export class MemoryState {
     }
     return out;
   }
+}
+
+function copyOf(records: RecordMap | undefined): RecordMap {
+  const copy = new RecordMap();
+  if (records === undefined) return copy;
+  for (const key of records.sortedKeys()) {
+    const record = records.get(key);
+    if (record !== undefined) copy.set(key, record);
+  }
+  return copy;
 }

@@ -75,12 +75,19 @@ export function memoryDriver(options: MemoryDriverOptions = {}): Driver {
     },
     async stats(): Promise<DriverStats> {
       open();
+      // stats() takes no clock: expiry is judged by the wall clock. `bytes` counts what is
+      // held, expired records included, until the sweeper removes them.
+      const now = Date.now();
       return {
         driver: name,
         spaces: [...state.spaces].map(([space, records]) => {
           let bytes = 0;
-          for (const r of records.values()) bytes += r.key.length + r.value.length;
-          return { space, records: records.size, bytes };
+          let expired = 0;
+          for (const r of records.values()) {
+            if (r.expiresAt !== null && r.expiresAt <= now) expired++;
+            bytes += r.key.length + r.value.length;
+          }
+          return { space, records: records.size - expired, expired, bytes };
         }),
       };
     },

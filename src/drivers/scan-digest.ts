@@ -8,7 +8,8 @@ import type { StoredRecord } from './driver.js';
  * changes without its version changing.
  */
 export function scanDigest(records: readonly Pick<StoredRecord, 'key' | 'version'>[]): string {
-  const hash = createHash('sha256');
-  for (const r of records) hash.update(`${r.key.length}:${r.key}:${r.version};`);
-  return hash.digest('base64url');
+  // One update of one string: hashing 20k records one update at a time costs ~3x more.
+  let text = '';
+  for (const r of records) text += `${r.key.length}:${r.key}:${r.version};`;
+  return createHash('sha256').update(text).digest('base64url');
 }

@@ -1,24 +1,30 @@
 import type Database from 'better-sqlite3';
 import { StrataError } from '../errors.js';
-import type { BatchResult, ChangeEvent, StoredRecord, WriteOp } from './driver.js';
-import { WATCHER_TTL_MS } from './sqlite-watch.js';
+import type { BatchResult, ChangeEvent, ScanQuery, StoredRecord, WriteOp } from './driver.js';
+import { scanDigest } from './scan-digest.js';
+import { POSITIONS_DDL, watchLimits, type WatchLimits } from './sqlite-watch.js';
 import { REPORT_FN, type SpaceStatements, type SpaceTables } from './sqlite-spaces.js';
 
 type Stmt = Database.Statement<unknown[], unknown[]>;
 type Head = [version: number, createdAt: number, expiresAt: number | null];
 type Row = [key: string, value: string, version: number, createdAt: number, updatedAt: number, expiresAt: number | null];
 
-/** The change log keeps at most this many batches, none older than CHANGES_MAX_AGE_MS. */
-const CHANGES_KEEP = 10_000;
-const CHANGES_MAX_AGE_MS = 60_000;
-const TRIM_EVERY = 500;
 const BATCH_SQL = {
   watched: 'SELECT 1 FROM strata_watchers WHERE seen > ? AND id <> ? LIMIT 1',
   logChanges: 'INSERT INTO strata_changes (writer, at, changes) VALUES (?, ?, ?)',
-  // Drops batches beyond the last CHANGES_KEEP or older than the age limit, never the newest.
-  trimChanges: `DELETE FROM strata_changes
-    WHERE seq < max(?, coalesce((SELECT seq FROM strata_changes WHERE at >= ? ORDER BY seq LIMIT 1), ?))`,
 } as const;
+/**
+ * Drops batches beyond the last `keep` or older than `maxAgeMs` (never the newest), except
+ * those a live watcher has not read yet, which stay up to `keepUnread` batches (see
+ * WatchLimits). Parameters: newest seq - keepUnread + 1, newest seq - keep + 1, age cut,
+ * newest seq, live-watcher cut, newest seq.
+ */
+const TRIM_SQL = `DELETE FROM strata_changes WHERE seq < max(?, min(
+    max(?, coalesce((SELECT seq FROM strata_changes WHERE at >= ? ORDER BY seq LIMIT 1), ?)),
+    coalesce((SELECT min(seq) + 1 FROM strata_watch_positions WHERE seen > ?), ?)))`;
+
+/** Runs a transaction's scan again inside the batch (`checkScan`): sqlite.ts's own scan. */
+export type ScanFn = (space: string, query: ScanQuery, now: number) => StoredRecord[];
 
 type BatchStatements = Record<keyof typeof BATCH_SQL, Stmt>;
 
@@ -45,15 +51,30 @@ export class BatchRunner {
   readonly #run: Database.Transaction<
     (ops: readonly WriteOp[], now: number, events: ChangeEvent[] | null, results: boolean) => BatchResult[]
   >;
+  readonly #db: Database.Database;
+  readonly #scan: ScanFn;
+  readonly #limits: WatchLimits;
+  #trim: Stmt | null = null;
+  /** The running batch only checks: it must not create tables (a read snapshot, maybe a read-only file). */
+  #readOnly = false;
   #overwrote = false;
   #version = 0;
   #createdAt = 0;
   #trimmedAt = 0;
 
-  constructor(db: Database.Database, tables: SpaceTables, writer: string, driver: string) {
+  constructor(
+    db: Database.Database,
+    tables: SpaceTables,
+    writer: string,
+    driver: string,
+    hooks: { scan: ScanFn; limits?: WatchLimits },
+  ) {
+    this.#db = db;
     this.#tables = tables;
     this.#writer = writer;
     this.#driver = driver;
+    this.#scan = hooks.scan;
+    this.#limits = hooks.limits ?? watchLimits();
     db.function(REPORT_FN, { directOnly: true, deterministic: false }, (version: number, createdAt: number) => {
       this.#overwrote = true;
       this.#version = version;
@@ -71,11 +92,17 @@ export class BatchRunner {
   run(ops: readonly WriteOp[], now: number, events: ChangeEvent[] | null, wantResults = true): BatchResult[] {
     let committed = false;
     try {
-      const results = this.#run.immediate(ops, now, events, wantResults);
+      // Only checks (a read-only transaction): one read snapshot validates them all, without
+      // taking the write lock or waiting for it.
+      this.#readOnly = ops.every(isCheck);
+      const results = this.#readOnly
+        ? this.#run.deferred(ops, now, events, wantResults)
+        : this.#run.immediate(ops, now, events, wantResults);
       committed = true;
       return results;
     } finally {
       this.#tables.settle(committed);
+      if (!committed) this.#trim = null; // the positions table may have gone with the rollback
     }
   }
 
@@ -91,7 +118,7 @@ export class BatchRunner {
     const s = this.#s;
     const results: BatchResult[] = [];
     const changes: Array<[space: string, key: string, version: number | null]> | null =
-      s.watched.get(Date.now() - WATCHER_TTL_MS, this.#writer) === undefined ? null : [];
+      s.watched.get(Date.now() - this.#limits.ttlMs, this.#writer) === undefined ? null : [];
     // Nobody needs versions back: no results, no change log, no local listeners.
     const quiet = !wantResults && changes === null && events === null;
     // Batches mostly target one space: skip the map lookup while it stays the same.
@@ -99,6 +126,17 @@ export class BatchRunner {
     let t: SpaceStatements | null = null;
     for (let index = 0; index < ops.length; index++) {
       const op = ops[index]!;
+      if (op.type === 'checkScan') {
+        this.#checkScan(op, index, now);
+        results.push(null);
+        continue;
+      }
+      if (this.#readOnly && this.#tables.lookup(op.space) === null) {
+        // No table yet: nothing stored, so version 0 (`ensure` below would create one).
+        if (op.expect !== 0) throw this.#conflict(index, op, 0);
+        results.push(null);
+        continue;
+      }
       if (op.space !== space) {
         space = op.space;
         t = this.#tables.ensure(space);
@@ -141,11 +179,34 @@ export class BatchRunner {
     }
     if (changes !== null && changes.length > 0) {
       const seq = Number(s.logChanges.run(this.#writer, now, JSON.stringify(changes)).lastInsertRowid);
-      if (seq - this.#trimmedAt >= TRIM_EVERY) {
-        s.trimChanges.run(seq - CHANGES_KEEP + 1, now - CHANGES_MAX_AGE_MS, seq);
+      if (seq - this.#trimmedAt >= this.#limits.trimEvery) {
+        const l = this.#limits;
+        // Rows carry `now`; heartbeats carry the wall clock.
+        this.#trimStatement().run(seq - l.keepUnread + 1, seq - l.keep + 1, now - l.maxAgeMs, seq, Date.now() - l.ttlMs, seq);
         this.#trimmedAt = seq;
       }
     }
     return wantResults ? results : [];
   }
+
+  #trimStatement(): Stmt {
+    if (this.#trim === null) {
+      // Inside this batch's write transaction; kept only once that commits (see `run`).
+      this.#db.exec(POSITIONS_DDL);
+      this.#trim = this.#db.prepare(TRIM_SQL);
+    }
+    return this.#trim;
+  }
+
+  /** A transaction's scan, run again under the write lock: CONFLICT unless it returns the same records. */
+  #checkScan(op: Extract<WriteOp, { type: 'checkScan' }>, index: number, now: number): void {
+    if (scanDigest(this.#scan(op.space, op.query, now)) === op.expect) return;
+    throw new StrataError('CONFLICT', `a scan of "${op.space}" returns other records than when the transaction read it`, {
+      driver: this.#driver,
+      hint: 'run the transaction again: store.transaction does this by itself',
+      details: { index, space: op.space, kind: 'scan' },
+    });
+  }
 }
+
+const isCheck = (op: WriteOp): boolean => op.type === 'check' || op.type === 'checkScan';

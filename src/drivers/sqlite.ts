@@ -22,7 +22,7 @@ import { ChangeHub, closedError } from './base.js';
 import { sqliteError } from './sqlite-errors.js';
 import { openDatabase } from './sqlite-schema.js';
 import { COLUMNS, SpaceTables, tableName } from './sqlite-spaces.js';
-import { RemoteWatcher } from './sqlite-watch.js';
+import { RemoteWatcher, watchLimits, type WatchLimits } from './sqlite-watch.js';
 import { BatchRunner } from './sqlite-batch.js';
 
 export interface SqliteDriverOptions {
@@ -49,6 +49,8 @@ export interface SqliteDriverOptions {
   readonly?: boolean;
   /** Name shown in stats and errors. @default 'sqlite' */
   name?: string;
+  /** @internal Change-log and watcher limits, shrunk by tests (see sqlite-watch.ts). */
+  watchLimits?: Partial<WatchLimits>;
 }
 
 type Row = [key: string, value: string, version: number, createdAt: number, updatedAt: number, expiresAt: number | null];
@@ -122,14 +124,17 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
   try {
     s = prepare(conn);
     tables = new SpaceTables(conn);
-    batcher = new BatchRunner(conn, tables, writer, name);
+    batcher = new BatchRunner(conn, tables, writer, name, { scan, limits: watchLimits(options.watchLimits) });
   } catch (error) {
     conn.close();
     throw fail(error, 'open');
   }
 
   const hub = new ChangeHub();
-  const remote = memory || readonly ? null : new RemoteWatcher(conn, writer, hub, options.busyTimeoutMs ?? 10_000);
+  const remote =
+    memory || readonly
+      ? null
+      : new RemoteWatcher(conn, writer, hub, options.busyTimeoutMs ?? 10_000, watchLimits(options.watchLimits));
   const declared = new Map<string, Set<string>>();
   const statements = new Map<string, Stmt>();
 
@@ -417,7 +422,9 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
       }
     },
     async batch(ops, now, options) {
-      writable('batch');
+      // Only checks (a read-only transaction's validation) also run on a read-only file.
+      if (ops.every((op) => op.type === 'check' || op.type === 'checkScan')) open();
+      else writable('batch');
       if (ops.length === 0) return [];
       const events = hub.size > 0 ? [] : null;
       let results: BatchResult[];

@@ -4,6 +4,8 @@ import { collectionSuite } from './collection-suite.js';
 import { storeSuite } from './store-suite.js';
 import { statsSuite } from './stats-suite.js';
 import { arrayFilterSuite } from './array-filter-suite.js';
+import { transactionSuite } from './transaction-suite.js';
+import { watchSuite } from './watch-suite.js';
 import type { DriverFactory } from './harness.js';
 
 export type { DriverFactory, Harness } from './harness.js';
@@ -32,5 +34,7 @@ export function runConformance(name: string, factory: DriverFactory): void {
     storeSuite(factory);
     statsSuite(factory);
     arrayFilterSuite(factory);
+    transactionSuite(factory);
+    watchSuite(factory);
   });
 }

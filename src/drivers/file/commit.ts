@@ -71,6 +71,7 @@ export function planGroup(state: MemoryState, group: readonly Work[], seq: numbe
   for (const work of group) {
     if (work.kind !== 'batch') continue;
     for (const op of work.ops) {
+      if (op.type === 'checkScan') scratch.copySpaceFrom(state, op.space); // a scan check reads the whole space
       const id = `${op.space}\u0000${op.key}`;
       if (copied.has(id)) continue;
       copied.add(id);
