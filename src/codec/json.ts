@@ -72,6 +72,7 @@ function simple(value: unknown, depth: number): boolean {
   if (depth >= MAX_VALUE_DEPTH) return false;
   if (proto === Array.prototype) {
     const array = value as unknown[];
+    if (typeof (array as { toJSON?: unknown }).toJSON === 'function') return false; // a polluted Array.prototype
     for (let i = 0; i < array.length; i++) {
       const child = array[i];
       if (typeof child === 'string' ? !child.isWellFormed() : !simple(child, depth + 1)) return false;
@@ -123,7 +124,9 @@ function callToJSON(value: object & { toJSON: (key: string) => unknown }, key: s
 /**
  * The careful path: checks `value` fully and returns a copy made only of plain JSON data,
  * with every toJSON already applied exactly once, so what is checked is what is written
- * (a toJSON that returns something different on a second call cannot slip past). Throws
+ * (a toJSON that returns something different on a second call cannot slip past). The copy's
+ * objects and arrays have no prototype, so not even a polluted Object.prototype.toJSON or
+ * Array.prototype.toJSON is called again by JSON.stringify. Throws
  * BAD_INPUT naming the path of the first part that would not round-trip.
  * `trail` (keys down to here) and `seen` (containing ancestors, for cycles) are shared stacks.
  */
@@ -157,7 +160,7 @@ function prepare(value: unknown, key: string, trail: Trail, seen: object[], hops
   if (seen.includes(object)) throw bad(trail, 'a cycle (it contains itself)');
   const proto = Object.getPrototypeOf(object) as unknown;
   const isArray = proto === Array.prototype && Array.isArray(object);
-  if (!isArray && typeof (object as { toJSON?: unknown }).toJSON === 'function') {
+  if (typeof (object as { toJSON?: unknown }).toJSON === 'function') {
     if (object instanceof Date && Number.isNaN(object.getTime())) throw bad(trail, 'an invalid Date');
     if (ArrayBuffer.isView(object)) refuseObject(object, trail); // Buffer has a lossy toJSON
     if (hops >= MAX_TOJSON_HOPS) throw bad(trail, `a chain of more than ${MAX_TOJSON_HOPS} toJSON() results`);
@@ -176,15 +179,15 @@ function prepare(value: unknown, key: string, trail: Trail, seen: object[], hops
   let copy: unknown;
   if (isArray) {
     const array = object as unknown[];
-    const out: unknown[] = [];
+    const out = Object.setPrototypeOf([], null) as unknown[];
     for (let i = 0; i < array.length; i++) {
       trail.push(i);
-      out.push(prepare(array[i], String(i), trail, seen, 0));
+      out[i] = prepare(array[i], String(i), trail, seen, 0);
       trail.pop();
     }
     copy = out;
   } else {
-    const out: Record<string, unknown> = {};
+    const out = Object.create(null) as Record<string, unknown>;
     for (const name of Object.keys(object)) {
       trail.push(name);
       if (name === '__proto__') {
