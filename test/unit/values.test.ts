@@ -76,6 +76,12 @@ describe('encodeJson', () => {
     expect(error.details?.path).toBe('value.t');
   });
 
+  it('stores own enumerable string keys only, as JSON does', () => {
+    const value = Object.defineProperty({ a: 1, [Symbol('s')]: 2 }, 'hidden', { value: 3, enumerable: false });
+    expect(encodeJson(value)).toBe('{"a":1}');
+    expect(encodeJson({ a: 1, b: undefined })).toBe('{"a":1}');
+  });
+
   it('follows a patched Date.prototype.toJSON instead of trusting it', () => {
     const original = Date.prototype.toJSON;
     try {
