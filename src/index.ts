@@ -18,6 +18,7 @@ export type {
   Sort,
 } from './collection.js';
 export { StrataError, ERROR_CODES } from './errors.js';
+export { MAX_VALUE_DEPTH } from './codec/json.js';
 export type { StrataErrorCode, StrataErrorOptions } from './errors.js';
 export type { Duration } from './codec/duration.js';
 export type { Durability } from './drivers/registry.js';

@@ -20,6 +20,24 @@ export function checkKey(key: unknown, op: string): asserts key is string {
   }
 }
 
+/**
+ * A key prefix (`list`, `count`, `clear`, `keys`): a string, possibly empty, that is well-formed.
+ * A lone surrogate would match differently per driver (JS compares UTF-16 units, so "\ud83d"
+ * is a prefix of "😀"; SQLite stores text as UTF-8, where it is not), and no key can hold one.
+ */
+export function checkPrefix(prefix: unknown, op: string): asserts prefix is string | undefined {
+  if (prefix === undefined) return;
+  if (typeof prefix !== 'string') {
+    throw new StrataError('BAD_INPUT', `${op}: prefix must be a string, got ${prefix === null ? 'null' : typeof prefix}`, { op });
+  }
+  if (!prefix.isWellFormed()) {
+    throw new StrataError('BAD_INPUT', `${op}: prefix contains a lone UTF-16 surrogate`, {
+      op,
+      hint: 'keys are well-formed text, so no key starts with it; pass a well-formed prefix',
+    });
+  }
+}
+
 const SPACE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 /** Namespace and collection names: letters, digits, `_ . -`, at most 128 characters. */

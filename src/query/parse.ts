@@ -34,6 +34,8 @@ function operand(value: unknown, where: string): JsonValue {
     if (Number.isNaN(value.getTime())) throw bad(`${where}: invalid Date`);
     return value.toISOString();
   }
+  // A lone surrogate compares differently in JS and in SQLite's UTF-8; no stored string has one.
+  if (typeof value === 'string' && !value.isWellFormed()) throw bad(`${where}: the string has a lone UTF-16 surrogate`);
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return value;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw bad(`${where}: ${value} is not a finite number`);
@@ -83,6 +85,7 @@ function fieldConditions(path: Path, name: string, spec: unknown): Filter[] {
       out.push({ op: 'exists', path, value: raw });
     } else if (op === '$prefix') {
       if (typeof raw !== 'string') throw bad(`${where} needs a string`);
+      operand(raw, where);
       out.push({ op: 'prefix', path, value: raw });
     } else if (op === '$all') {
       if (!Array.isArray(raw)) throw bad(`${where} needs an array`);

@@ -6,6 +6,7 @@ import { statsSuite } from './stats-suite.js';
 import { arrayFilterSuite } from './array-filter-suite.js';
 import { transactionSuite } from './transaction-suite.js';
 import { watchSuite } from './watch-suite.js';
+import { valueSuite } from './value-suite.js';
 import type { DriverFactory } from './harness.js';
 
 export type { DriverFactory, Harness } from './harness.js';
@@ -36,5 +37,6 @@ export function runConformance(name: string, factory: DriverFactory): void {
     arrayFilterSuite(factory);
     transactionSuite(factory);
     watchSuite(factory);
+    valueSuite(factory);
   });
 }
