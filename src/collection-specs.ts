@@ -43,8 +43,8 @@ export function specOf(options: AnyCollectionOptions): CollectionSpec {
 }
 
 /** Collection options that reproduce a remembered spec. */
-export function optionsOf(spec: CollectionSpec): AnyCollectionOptions {
-  const options: AnyCollectionOptions = { key: spec.key, indexes: spec.indexes, timestamps: spec.timestamps };
+export function optionsOf(spec: CollectionSpec): CollectionOptions<undefined, string> {
+  const options: CollectionOptions<undefined, string> = { key: spec.key, indexes: spec.indexes, timestamps: spec.timestamps };
   if (spec.ttl !== null) options.ttl = spec.ttl;
   return options;
 }
