@@ -140,11 +140,13 @@ export class Store {
   }
 
   #ensure(space: string, spec: SpaceSpec): Promise<void> {
-    const id = `${space}\u0000${JSON.stringify(spec.indexes ?? [])}`;
+    const kind = spaceKind(space);
+    const declared = kind?.kind === 'collection' && this.#declared.has(kind.name) ? kind.name : null;
+    // A declaration with other options (same indexes, say, but timestamps) must be remembered too.
+    const remember = declared === null ? '' : JSON.stringify(specOf(this.#definitions.get(declared)!));
+    const id = `${space}\u0000${JSON.stringify(spec.indexes ?? [])}\u0000${remember}`;
     let ready = this.#spaces.get(id);
     if (ready === undefined) {
-      const kind = spaceKind(space);
-      const declared = kind?.kind === 'collection' && this.#declared.has(kind.name) ? kind.name : null;
       ready = this.driver.ensureSpace(space, spec);
       // First use of a collection declared with options: remember them in the store.
       if (declared !== null) {
@@ -292,17 +294,27 @@ export class Store {
       const out: StoreStats = { driver: raw.driver, kv: [], collections: [], records: 0, bytes: 0 };
       if (raw.location !== undefined) out.location = raw.location;
       if (raw.storageBytes !== undefined) out.storageBytes = raw.storageBytes;
+      const now = this.#now();
       for (const s of raw.spaces) {
         const kind = spaceKind(s.space);
+        if (kind === null) continue;
+        let { records, expired } = s;
+        if (expired === undefined && records > 0) {
+          // A driver that does not report `expired` may still count records awaiting the
+          // sweeper: count the live ones, so stats() agrees with kv.count() and list().
+          const live = await this.driver.count(s.space, {}, now);
+          expired = records - live;
+          records = live;
+        }
         // A namespace emptied by clear() / drop() is gone, as in names().
-        if (kind === null || (s.records === 0 && !s.expired)) continue;
-        const usage: SpaceUsage = { name: kind.name, records: s.records, bytes: s.bytes };
-        if (s.expired !== undefined) {
-          usage.expired = s.expired;
-          out.expired = (out.expired ?? 0) + s.expired;
+        if (records === 0 && !expired) continue;
+        const usage: SpaceUsage = { name: kind.name, records, bytes: s.bytes };
+        if (expired !== undefined) {
+          usage.expired = expired;
+          out.expired = (out.expired ?? 0) + expired;
         }
         (kind.kind === 'kv' ? out.kv : out.collections).push(usage);
-        out.records += s.records;
+        out.records += records;
         out.bytes += s.bytes;
       }
       out.kv.sort((a, b) => (a.name < b.name ? -1 : 1));

@@ -2,6 +2,7 @@ import { describe } from 'vitest';
 import { kvSuite } from './kv-suite.js';
 import { collectionSuite } from './collection-suite.js';
 import { storeSuite } from './store-suite.js';
+import { kvApiSuite } from './kv-api-suite.js';
 import type { DriverFactory } from './harness.js';
 
 export type { DriverFactory, Harness } from './harness.js';
@@ -28,5 +29,6 @@ export function runConformance(name: string, factory: DriverFactory): void {
     kvSuite(factory);
     collectionSuite(factory);
     storeSuite(factory);
+    kvApiSuite(factory);
   });
 }
