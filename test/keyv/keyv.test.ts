@@ -59,6 +59,18 @@ describe('KeyvStrata', () => {
     await store.close();
   });
 
+  it('setMany writes every entry, each with its own ttl', async () => {
+    const store = stores.sqlite!;
+    const keyv = new Keyv({ store: new KeyvStrata(store, { name: 'many' }) });
+    await keyv.setMany([
+      { key: 'a', value: 1 },
+      { key: 'b', value: 2, ttl: 60_000 },
+    ]);
+    expect(await keyv.get(['a', 'b'])).toEqual([1, 2]);
+    expect((await store.kv('many').getEntry('keyv:a'))?.expiresAt).toBeNull();
+    expect((await store.kv('many').getEntry('keyv:b'))?.expiresAt).toBeInstanceOf(Date);
+  });
+
   it('refuses unknown options', () => {
     expect(() => new KeyvStrata(stores.memory!, { nmae: 'x' } as never)).toThrow(
       expect.objectContaining({ code: 'BAD_INPUT' }) as Error,
