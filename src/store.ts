@@ -137,6 +137,10 @@ export class Store {
   /** @internal Reads the remembered collection specs; `openStore` calls it once. */
   async load(): Promise<void> {
     this.#remembered = await readAllSpecs(this.driver, this.#now());
+    // Handles made without options (transactions' included) start from what is remembered.
+    for (const [name, spec] of this.#remembered) {
+      if (!(spec instanceof StrataError)) this.#definitions.set(name, optionsOf(spec));
+    }
   }
 
   #ensure(space: string, spec: SpaceSpec): Promise<void> {
@@ -244,7 +248,10 @@ export class Store {
       checkName(name, 'collection');
       if (this.#declared.has(name)) return specOf(this.#definitions.get(name)!);
       const spec = await readSpec(this.driver, name, this.#now());
-      if (spec !== null) this.#remembered.set(name, spec);
+      if (spec !== null) {
+        this.#remembered.set(name, spec);
+        this.#definitions.set(name, optionsOf(spec));
+      }
       return spec;
     } catch (error) {
       throw withOp(error, 'store.describe', this.driver.name);

@@ -155,6 +155,11 @@ export function kvApiSuite(factory: DriverFactory): void {
       expect(await again.get('r2')).toMatchObject({ recordId: 'r2', status: 'new' });
       expect(await again.get('r2')).not.toHaveProperty('id');
       expect(await again.get('r2')).toHaveProperty('createdAt');
+      // Transactions' handles use it too.
+      await other.transaction(async (tx) => {
+        await tx.collection('deployments').set('r3', { status: 'tx' });
+      });
+      expect(await again.get('r3')).toMatchObject({ recordId: 'r3', status: 'tx' });
       expect((await other.names()).collections).toEqual(['deployments']);
       // A new declaration replaces the remembered one.
       await other.collection('deployments', { key: 'recordId' }).count();
