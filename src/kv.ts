@@ -4,6 +4,19 @@ import { checkKey } from './codec/keys.js';
 import { encodeJson, parseJson } from './codec/json.js';
 import { parseDuration, type Duration } from './codec/duration.js';
 import { checkOptions } from './codec/options.js';
+import {
+  checkLimit,
+  checkPrefix,
+  checkVersion,
+  GET_OPTIONS,
+  LIST_OPTIONS,
+  NO_OPTIONS,
+  PREFIX_OPTIONS,
+  SET_OPTIONS,
+  TTL_OPTIONS,
+  VERSION_OPTIONS,
+  type KvDefaults,
+} from './kv-checks.js';
 import { StrataError, withOp } from './errors.js';
 
 export interface KvOptions<V = unknown> {
@@ -61,52 +74,6 @@ export interface KvChange<V> {
 }
 
 const PAGE = 500;
-
-const SET_OPTIONS = ['ttl', 'ifVersion'] as const;
-const VERSION_OPTIONS = ['ifVersion'] as const;
-const TTL_OPTIONS = ['ttl'] as const;
-const LIST_OPTIONS = ['prefix', 'limit', 'after'] as const;
-const PREFIX_OPTIONS = ['prefix'] as const;
-const GET_OPTIONS = ['default'] as const;
-const NO_OPTIONS = [] as const;
-
-/**
- * A namespace's `defaults`, kept as JSON text: every miss hands out a fresh copy, so a caller
- * that mutates what `get` returned cannot change the default for the next caller.
- */
-export type KvDefaults = ReadonlyMap<string, string>;
-
-/** Checks and encodes `defaults` once, when the namespace is declared. */
-export function encodeDefaults(defaults: unknown, op: string): KvDefaults {
-  const out = new Map<string, string>();
-  if (defaults === undefined) return out;
-  if (defaults === null || typeof defaults !== 'object' || Array.isArray(defaults)) {
-    throw new StrataError('BAD_INPUT', `${op}: defaults must be an object of key -> value`, { op });
-  }
-  for (const [key, value] of Object.entries(defaults)) {
-    checkKey(key, op);
-    out.set(key, encodeJson(value));
-  }
-  return out;
-}
-
-function checkVersion(version: unknown, op: string): void {
-  if (version !== undefined && (!Number.isSafeInteger(version) || (version as number) < 0)) {
-    throw new StrataError('BAD_INPUT', `${op}: ifVersion must be a non-negative integer`, { op });
-  }
-}
-
-function checkLimit(limit: unknown, op: string): void {
-  if (limit !== undefined && (!Number.isSafeInteger(limit) || (limit as number) < 0)) {
-    throw new StrataError('BAD_INPUT', `${op}: limit must be a non-negative integer`, { op });
-  }
-}
-
-function checkPrefix(prefix: unknown, op: string): void {
-  if (prefix !== undefined && typeof prefix !== 'string') {
-    throw new StrataError('BAD_INPUT', `${op}: prefix must be a string`, { op });
-  }
-}
 
 /** A key-value namespace: JSON values under string keys, with versions and expiry. */
 export class KvNamespace<V = unknown> {
@@ -517,3 +484,5 @@ export class KvNamespace<V = unknown> {
     });
   }
 }
+
+export { encodeDefaults, type KvDefaults } from './kv-checks.js';

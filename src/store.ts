@@ -3,6 +3,7 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Driver, SpaceSpec, VerifyReport } from './drivers/driver.js';
 import { driverFromUrl, type Durability } from './drivers/registry.js';
 import { spaceKind, type HandleContext } from './context.js';
+import { liveNames, liveStats, type StoreStats } from './store-stats.js';
 import { encodeDefaults, KvNamespace, type KvDefaults, type KvOptions } from './kv.js';
 import { Collection, type CollectionOptions } from './collection.js';
 import {
@@ -48,30 +49,7 @@ export interface OpenStoreOptions {
 type DocOf<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> & object : Record<string, unknown>;
 type InputOf<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferInput<S> : Record<string, unknown>;
 
-/** One namespace's or collection's share of the store. */
-export interface SpaceUsage {
-  name: string;
-  /** Live records: expired ones are not counted, even before the sweeper removes them. */
-  records: number;
-  bytes: number;
-  /** Expired records not yet swept (still on disk), when the driver knows. */
-  expired?: number;
-}
-
-export interface StoreStats {
-  driver: string;
-  location?: string;
-  storageBytes?: number;
-  /** Namespaces and collections that hold records (live, or expired and not yet swept). */
-  kv: SpaceUsage[];
-  collections: SpaceUsage[];
-  /** Live records in all of them. */
-  records: number;
-  bytes: number;
-  /** Expired records not yet swept, when the driver knows. */
-  expired?: number;
-}
-
+export type { SpaceUsage, StoreStats } from './store-stats.js';
 export type { CollectionSpec } from './collection-specs.js';
 
 export interface TransactionOptions {
@@ -293,40 +271,11 @@ export class Store {
     }
   }
 
-  /** Record counts and sizes per namespace and collection. */
+  /** Record counts and sizes per namespace and collection (live records only). */
   async stats(): Promise<StoreStats> {
     this.#assertOpen('store.stats');
     try {
-      const raw = await this.driver.stats();
-      const out: StoreStats = { driver: raw.driver, kv: [], collections: [], records: 0, bytes: 0 };
-      if (raw.location !== undefined) out.location = raw.location;
-      if (raw.storageBytes !== undefined) out.storageBytes = raw.storageBytes;
-      const now = this.#now();
-      for (const s of raw.spaces) {
-        const kind = spaceKind(s.space);
-        if (kind === null) continue;
-        let { records, expired } = s;
-        if (expired === undefined && records > 0) {
-          // A driver that does not report `expired` may still count records awaiting the
-          // sweeper: count the live ones, so stats() agrees with kv.count() and list().
-          const live = await this.driver.count(s.space, {}, now);
-          expired = records - live;
-          records = live;
-        }
-        // A namespace emptied by clear() / drop() is gone, as in names().
-        if (records === 0 && !expired) continue;
-        const usage: SpaceUsage = { name: kind.name, records, bytes: s.bytes };
-        if (expired !== undefined) {
-          usage.expired = expired;
-          out.expired = (out.expired ?? 0) + expired;
-        }
-        (kind.kind === 'kv' ? out.kv : out.collections).push(usage);
-        out.records += records;
-        out.bytes += s.bytes;
-      }
-      out.kv.sort((a, b) => (a.name < b.name ? -1 : 1));
-      out.collections.sort((a, b) => (a.name < b.name ? -1 : 1));
-      return out;
+      return await liveStats(this.driver, this.#now());
     } catch (error) {
       throw withOp(error, 'store.stats', this.driver.name);
     }
@@ -352,18 +301,7 @@ export class Store {
   async names(): Promise<{ kv: string[]; collections: string[] }> {
     this.#assertOpen('store.names');
     try {
-      const out = { kv: [] as string[], collections: [] as string[] };
-      const now = this.#now();
-      for (const space of await this.driver.spaces()) {
-        const kind = spaceKind(space);
-        if (kind === null) continue;
-        // Drivers list declared spaces too; one key read says whether anything live is left.
-        const live = await this.driver.scan(space, { limit: 1, keysOnly: true }, now);
-        if (live.length > 0) (kind.kind === 'kv' ? out.kv : out.collections).push(kind.name);
-      }
-      out.kv.sort(byCodePoint);
-      out.collections.sort(byCodePoint);
-      return out;
+      return await liveNames(this.driver, this.#now());
     } catch (error) {
       throw withOp(error, 'store.names', this.driver.name);
     }
@@ -384,8 +322,6 @@ export class Store {
 }
 
 const KV_OPTIONS = ['encrypt', 'defaults', 'quota'] as const;
-
-const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 const KNOWN_OPTIONS = new Set(['url', 'driver', 'appName', 'env', 'durability', 'sweepInterval', 'clock']);
 /** Options of the design that this version does not implement yet: refused, never ignored. */
