@@ -1,9 +1,11 @@
 // The public surface of `stratadb`. Everything a user imports comes from here or from a
-// documented subpath (`stratadb/drivers/*`, `stratadb/testing`); nothing else is exported.
+// documented subpath (`stratadb/drivers/*`, `stratadb/testing`, `stratadb/keyv`); nothing else is exported.
 export { openStore, Store, DEFAULT_URL } from './store.js';
-export type { OpenStoreOptions, StoreStats, TransactionOptions, TransactionScope } from './store.js';
+export type { CollectionSpec, OpenStoreOptions, SpaceUsage, StoreStats, TransactionOptions, TransactionScope } from './store.js';
 export { KvNamespace } from './kv.js';
-export type { KvOptions, KvEntry, KvChange, SetOptions, ListOptions } from './kv.js';
+export type { KvOptions, KvEntry, KvChange, SetOptions, ListOptions, GetOptions } from './kv.js';
+export { Settings } from './settings.js';
+export type { SettingsOptions, SettingsChange } from './settings.js';
 export { Collection } from './collection.js';
 export type {
   CollectionOptions,

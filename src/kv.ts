@@ -3,14 +3,40 @@ import { kvSpace, retryOnConflict, type HandleContext } from './context.js';
 import { checkKey } from './codec/keys.js';
 import { encodeJson, parseJson } from './codec/json.js';
 import { parseDuration, type Duration } from './codec/duration.js';
+import { checkOptions } from './codec/options.js';
+import {
+  checkLimit,
+  checkPrefix,
+  checkVersion,
+  GET_OPTIONS,
+  LIST_OPTIONS,
+  NO_OPTIONS,
+  PREFIX_OPTIONS,
+  SET_OPTIONS,
+  TTL_OPTIONS,
+  VERSION_OPTIONS,
+  type KvDefaults,
+} from './kv-checks.js';
 import { StrataError, withOp } from './errors.js';
 
-export interface KvOptions {
+export interface KvOptions<V = unknown> {
   /**
    * Encrypt whole values at rest with the store's keyring.
    * @default false
    */
   encrypt?: boolean;
+  /**
+   * Values that `get` and `getMany` return for keys that are absent or expired. Nothing is
+   * written: `has`, `getEntry`, `list` and `count` still see only stored keys.
+   */
+  defaults?: Readonly<Record<string, V>>;
+  /** Not available in this version: refused with UNSUPPORTED rather than ignored. */
+  quota?: { bytes?: number; records?: number };
+}
+
+export interface GetOptions<D> {
+  /** Returned instead of `null` when the key is absent or expired (over the namespace's `defaults`). */
+  default?: D;
 }
 
 export interface SetOptions {
@@ -49,36 +75,27 @@ export interface KvChange<V> {
 
 const PAGE = 500;
 
-function checkVersion(version: unknown, op: string): void {
-  if (version !== undefined && (!Number.isSafeInteger(version) || (version as number) < 0)) {
-    throw new StrataError('BAD_INPUT', `${op}: ifVersion must be a non-negative integer`, { op });
-  }
-}
-
-function checkLimit(limit: unknown, op: string): void {
-  if (limit !== undefined && (!Number.isSafeInteger(limit) || (limit as number) < 0)) {
-    throw new StrataError('BAD_INPUT', `${op}: limit must be a non-negative integer`, { op });
-  }
-}
-
-function checkPrefix(prefix: unknown, op: string): void {
-  if (prefix !== undefined && typeof prefix !== 'string') {
-    throw new StrataError('BAD_INPUT', `${op}: prefix must be a string`, { op });
-  }
-}
-
 /** A key-value namespace: JSON values under string keys, with versions and expiry. */
 export class KvNamespace<V = unknown> {
   readonly name: string;
   readonly #ctx: HandleContext;
   readonly #space: string;
+  readonly #defaults: KvDefaults;
   #ready = false;
 
   /** @internal Use `store.kv(name)`. */
-  constructor(ctx: HandleContext, name: string) {
+  constructor(ctx: HandleContext, name: string, defaults: KvDefaults = new Map()) {
     this.#ctx = ctx;
     this.name = name;
     this.#space = kvSpace(name);
+    this.#defaults = defaults;
+  }
+
+  /** What a read of an absent key returns: the call's `default`, the namespace's, or null. */
+  #missing(key: string, options: GetOptions<unknown> | undefined): unknown {
+    if (options !== undefined && options.default !== undefined) return options.default;
+    const text = this.#defaults.get(key);
+    return text === undefined ? null : parseJson(text);
   }
 
   /** Checks the store is open and declares the space on first use. Synchronous once ready: hot paths skip an await. */
@@ -120,22 +137,29 @@ export class KvNamespace<V = unknown> {
     return this.#ctx.driver.batch(ops, this.#ctx.now());
   }
 
-  /** The value under `key`, or `null` when absent or expired. */
-  get(key: string): Promise<V | null> {
+  /**
+   * The value under `key`; when absent or expired, `options.default`, else the namespace's
+   * default for `key`, else `null`.
+   */
+  get(key: string): Promise<V | null>;
+  get<D>(key: string, options: GetOptions<D> & { default: D }): Promise<V | D>;
+  get(key: string, options?: GetOptions<V>): Promise<V | null>;
+  get(key: string, options?: GetOptions<unknown>): Promise<unknown> {
     // The hottest call: a driver with synchronous point reads is answered without awaiting
     // anything, which measurably narrows the gap to a raw better-sqlite3 read.
     try {
       checkKey(key, 'kv.get');
+      if (options !== undefined) checkOptions(options, GET_OPTIONS, 'kv.get');
       const entered = this.#enter('kv.get');
       const driver = this.#ctx.driver;
       if (entered === undefined && driver.capabilities.syncReads === true) {
         const record = driver.getSync!(this.#space, key, this.#ctx.now());
-        return Promise.resolve(record === null ? null : this.#decode(record));
+        return Promise.resolve(record === null ? this.#missing(key, options) : this.#decode(record));
       }
       return (entered ?? Promise.resolve())
         .then(() => this.#read(key))
         .then(
-          (record) => (record === null ? null : this.#decode(record)),
+          (record) => (record === null ? this.#missing(key, options) : this.#decode(record)),
           (error: unknown) => {
             throw withOp(error, 'kv.get', driver.name);
           },
@@ -183,6 +207,7 @@ export class KvNamespace<V = unknown> {
   async set(key: string, value: V, options: SetOptions = {}): Promise<KvEntry<V>> {
     try {
       checkKey(key, 'kv.set');
+      checkOptions(options, SET_OPTIONS, 'kv.set');
       checkVersion(options.ifVersion, 'kv.set');
       const text = encodeJson(value);
       const expiresAt = this.#expiry(options.ttl);
@@ -200,6 +225,7 @@ export class KvNamespace<V = unknown> {
   async delete(key: string, options: { ifVersion?: number } = {}): Promise<boolean> {
     try {
       checkKey(key, 'kv.delete');
+      checkOptions(options, VERSION_OPTIONS, 'kv.delete');
       checkVersion(options.ifVersion, 'kv.delete');
       await this.#enter('kv.delete');
       const op: WriteOp = { type: 'delete', space: this.#space, key };
@@ -211,14 +237,18 @@ export class KvNamespace<V = unknown> {
     }
   }
 
-  /** Values for several keys at once, `null` where absent, in the order asked. */
-  async getMany(keys: readonly string[]): Promise<Array<V | null>> {
+  /** Values for several keys at once, in the order asked; absent ones read as in `get`. */
+  getMany(keys: readonly string[]): Promise<Array<V | null>>;
+  getMany<D>(keys: readonly string[], options: GetOptions<D> & { default: D }): Promise<Array<V | D>>;
+  getMany(keys: readonly string[], options?: GetOptions<V>): Promise<Array<V | null>>;
+  async getMany(keys: readonly string[], options?: GetOptions<unknown>): Promise<unknown[]> {
     try {
       if (!Array.isArray(keys)) throw new StrataError('BAD_INPUT', 'kv.getMany: keys must be an array');
+      checkOptions(options, GET_OPTIONS, 'kv.getMany');
       for (const key of keys) checkKey(key, 'kv.getMany');
       await this.#enter('kv.getMany');
       const records = await this.#ctx.driver.getMany(this.#space, keys, this.#ctx.now());
-      return records.map((r) => (r === null ? null : this.#decode(r)));
+      return records.map((r, i) => (r === null ? this.#missing(keys[i]!, options) : this.#decode(r)));
     } catch (error) {
       throw withOp(error, 'kv.getMany', this.#ctx.driver.name);
     }
@@ -228,6 +258,7 @@ export class KvNamespace<V = unknown> {
   async setMany(entries: ReadonlyArray<readonly [string, V]>, options: Pick<SetOptions, 'ttl'> = {}): Promise<void> {
     try {
       if (!Array.isArray(entries)) throw new StrataError('BAD_INPUT', 'kv.setMany: entries must be an array of [key, value]');
+      checkOptions(options, TTL_OPTIONS, 'kv.setMany');
       const expiresAt = this.#expiry(options.ttl);
       const ops: WriteOp[] = new Array<WriteOp>(entries.length);
       for (let i = 0; i < entries.length; i++) {
@@ -242,6 +273,25 @@ export class KvNamespace<V = unknown> {
       if (ops.length > 0) await this.#ctx.driver.batch(ops, this.#ctx.now(), { results: false });
     } catch (error) {
       throw withOp(error, 'kv.setMany', this.#ctx.driver.name);
+    }
+  }
+
+  /**
+   * Deletes several keys as one atomic batch (all or none); returns how many existed.
+   * A key listed twice counts once.
+   */
+  async deleteMany(keys: readonly string[], options?: Record<string, never>): Promise<number> {
+    try {
+      if (!Array.isArray(keys)) throw new StrataError('BAD_INPUT', 'kv.deleteMany: keys must be an array');
+      checkOptions(options, NO_OPTIONS, 'kv.deleteMany');
+      for (const key of keys) checkKey(key, 'kv.deleteMany');
+      await this.#enter('kv.deleteMany');
+      const unique = [...new Set(keys)];
+      if (unique.length === 0) return 0;
+      const results = await this.#write(unique.map((key) => ({ type: 'delete', space: this.#space, key })));
+      return results.filter((r) => r !== null).length;
+    } catch (error) {
+      throw withOp(error, 'kv.deleteMany', this.#ctx.driver.name);
     }
   }
 
@@ -265,6 +315,7 @@ export class KvNamespace<V = unknown> {
   async incr(key: string, by = 1, options: Pick<SetOptions, 'ttl'> = {}): Promise<number> {
     try {
       checkKey(key, 'kv.incr');
+      checkOptions(options, TTL_OPTIONS, 'kv.incr');
       if (typeof by !== 'number' || !Number.isFinite(by)) {
         throw new StrataError('BAD_INPUT', 'kv.incr: the increment must be a finite number');
       }
@@ -296,9 +347,10 @@ export class KvNamespace<V = unknown> {
    * It may run more than once when other writers race, so keep it free of side effects.
    * The key's expiry is kept.
    */
-  async update(key: string, fn: (current: V | null) => V | Promise<V>): Promise<V> {
+  async update(key: string, fn: (current: V | null) => V | Promise<V>, options?: Record<string, never>): Promise<V> {
     try {
       checkKey(key, 'kv.update');
+      checkOptions(options, NO_OPTIONS, 'kv.update');
       if (typeof fn !== 'function') throw new StrataError('BAD_INPUT', 'kv.update: the updater must be a function');
       await this.#enter('kv.update');
       return await retryOnConflict(async () => {
@@ -325,6 +377,7 @@ export class KvNamespace<V = unknown> {
   /** Keys in key order (code point order), optionally under a prefix and after a cursor key. */
   async list(options: ListOptions = {}): Promise<string[]> {
     try {
+      checkOptions(options, LIST_OPTIONS, 'kv.list');
       checkPrefix(options.prefix, 'kv.list');
       checkLimit(options.limit, 'kv.list');
       if (options.after !== undefined) checkKey(options.after, 'kv.list');
@@ -347,6 +400,7 @@ export class KvNamespace<V = unknown> {
 
   /** Every `[key, value]` in key order, read page by page so memory stays flat. */
   async *entries(options: Pick<ListOptions, 'prefix'> = {}): AsyncGenerator<[string, V]> {
+    checkOptions(options, PREFIX_OPTIONS, 'kv.entries');
     checkPrefix(options.prefix, 'kv.entries');
     await this.#enter('kv.entries');
     let after: string | undefined;
@@ -366,6 +420,7 @@ export class KvNamespace<V = unknown> {
   /** Number of live keys, optionally under a prefix. */
   async count(options: Pick<ListOptions, 'prefix'> = {}): Promise<number> {
     try {
+      checkOptions(options, PREFIX_OPTIONS, 'kv.count');
       checkPrefix(options.prefix, 'kv.count');
       await this.#enter('kv.count');
       return await this.#ctx.driver.count(this.#space, { prefix: options.prefix }, this.#ctx.now());
@@ -377,6 +432,7 @@ export class KvNamespace<V = unknown> {
   /** Deletes every key (under a prefix, when given); returns how many. */
   async clear(options: Pick<ListOptions, 'prefix'> = {}): Promise<number> {
     try {
+      checkOptions(options, PREFIX_OPTIONS, 'kv.clear');
       checkPrefix(options.prefix, 'kv.clear');
       await this.#enter('kv.clear');
       let removed = 0;
@@ -400,6 +456,21 @@ export class KvNamespace<V = unknown> {
     }
   }
 
+  /**
+   * Removes the whole namespace: every key is deleted and the namespace no longer appears in
+   * `store.names()` or `store.stats()`. The handle stays usable; a later write recreates it.
+   * Returns how many keys were removed.
+   */
+  async drop(options?: Record<string, never>): Promise<number> {
+    try {
+      checkOptions(options, NO_OPTIONS, 'kv.drop');
+    } catch (error) {
+      throw withOp(error, 'kv.drop', this.#ctx.driver.name);
+    }
+    // names() and stats() list only spaces that hold live records, so an emptied namespace is gone.
+    return this.clear();
+  }
+
   /** Calls `listener` on every change in this namespace, from this process or others. */
   watch(listener: (change: KvChange<V>) => void): () => void {
     this.#ctx.assertOpen('kv.watch');
@@ -413,3 +484,5 @@ export class KvNamespace<V = unknown> {
     });
   }
 }
+
+export { encodeDefaults, type KvDefaults } from './kv-checks.js';

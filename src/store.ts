@@ -3,8 +3,22 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Driver, SpaceSpec, VerifyReport } from './drivers/driver.js';
 import { driverFromUrl, type Durability } from './drivers/registry.js';
 import { spaceKind, type HandleContext } from './context.js';
-import { KvNamespace, type KvOptions } from './kv.js';
+import { liveNames, liveStats, type StoreStats } from './store-stats.js';
+import { encodeDefaults, KvNamespace, type KvDefaults, type KvOptions } from './kv.js';
 import { Collection, type CollectionOptions } from './collection.js';
+import {
+  checkRedeclare,
+  optionsOf,
+  readAllSpecs,
+  readSpec,
+  setOptions,
+  specOf,
+  writeSpec,
+  type AnyCollectionOptions,
+  type CollectionSpec,
+} from './collection-specs.js';
+import { Settings, type SettingsOptions } from './settings.js';
+import { checkOptions } from './codec/options.js';
 import { TransactionDriver } from './transaction.js';
 import { checkName } from './codec/keys.js';
 import { parseDuration, type Duration } from './codec/duration.js';
@@ -35,15 +49,8 @@ export interface OpenStoreOptions {
 type DocOf<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> & object : Record<string, unknown>;
 type InputOf<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferInput<S> : Record<string, unknown>;
 
-export interface StoreStats {
-  driver: string;
-  location?: string;
-  storageBytes?: number;
-  kv: Array<{ name: string; records: number; bytes: number }>;
-  collections: Array<{ name: string; records: number; bytes: number }>;
-  records: number;
-  bytes: number;
-}
+export type { SpaceUsage, StoreStats } from './store-stats.js';
+export type { CollectionSpec } from './collection-specs.js';
 
 export interface TransactionOptions {
   /** How many times to rerun the function when a concurrent writer conflicts. @default 10 */
@@ -61,7 +68,14 @@ export class Store {
   readonly driver: Driver;
   readonly #now: () => number;
   readonly #spaces = new Map<string, Promise<void>>();
+  /** The options each collection is used with in this process: declared here, or remembered in the store. */
   readonly #definitions = new Map<string, CollectionOptions<StandardSchemaV1 | undefined, string>>();
+  /** Collections declared with options in this process: their spec is written to the store on first use. */
+  readonly #declared = new Set<string>();
+  /** Specs remembered in the store when it was opened (a damaged one is its CORRUPT error). */
+  #remembered = new Map<string, CollectionSpec | StrataError>();
+  /** kv namespaces declared with options in this process, and the text their options compare by. */
+  readonly #kvDefinitions = new Map<string, { text: string; defaults: KvDefaults }>();
   readonly #context: HandleContext;
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
@@ -98,27 +112,82 @@ export class Store {
     }
   }
 
+  /** @internal Reads the remembered collection specs; `openStore` calls it once. */
+  async load(): Promise<void> {
+    this.#remembered = await readAllSpecs(this.driver, this.#now());
+    // Handles made without options (transactions' included) start from what is remembered.
+    for (const [name, spec] of this.#remembered) {
+      if (!(spec instanceof StrataError)) this.#definitions.set(name, optionsOf(spec));
+    }
+  }
+
   #ensure(space: string, spec: SpaceSpec): Promise<void> {
-    const id = `${space}\u0000${JSON.stringify(spec.indexes ?? [])}`;
+    const kind = spaceKind(space);
+    const declared = kind?.kind === 'collection' && this.#declared.has(kind.name) ? kind.name : null;
+    // A declaration with other options (same indexes, say, but timestamps) must be remembered too.
+    const remember = declared === null ? '' : JSON.stringify(specOf(this.#definitions.get(declared)!));
+    const id = `${space}\u0000${JSON.stringify(spec.indexes ?? [])}\u0000${remember}`;
     let ready = this.#spaces.get(id);
     if (ready === undefined) {
       ready = this.driver.ensureSpace(space, spec);
+      // First use of a collection declared with options: remember them in the store.
+      if (declared !== null) {
+        ready = ready.then(() => writeSpec(this.driver, declared, specOf(this.#definitions.get(declared)!), this.#now()));
+      }
       ready.catch(() => this.#spaces.delete(id));
       this.#spaces.set(id, ready);
     }
     return ready;
   }
 
-  /** A key-value namespace. */
-  kv<V = unknown>(name: string, options: KvOptions = {}): KvNamespace<V> {
+  /**
+   * A key-value namespace. Options are remembered for this process: `store.kv(name)` later
+   * gets the same `defaults`; declaring it again with different options is BAD_INPUT.
+   */
+  kv<V = unknown>(name: string, options?: KvOptions<V>): KvNamespace<V> {
     this.#assertOpen('store.kv');
     checkName(name, 'namespace');
-    if (options.encrypt) {
-      throw new StrataError('UNSUPPORTED', `kv "${name}": encryption needs an encryption keyring`, {
-        hint: 'pass `encryption: { keys }` to openStore (available once the crypto layer lands)',
+    checkOptions(options, KV_OPTIONS, 'store.kv');
+    if (options?.quota !== undefined) {
+      throw new StrataError('UNSUPPORTED', `kv "${name}": quotas are not available in this version of Strata`, {
+        op: 'store.kv',
+        hint: 'remove the quota option',
       });
     }
-    return new KvNamespace<V>(this.#context, name);
+    if (options?.encrypt) {
+      throw new StrataError('UNSUPPORTED', `kv "${name}": encryption is not available in this version of Strata`, {
+        op: 'store.kv',
+        hint: 'remove the encrypt option; values would otherwise be stored in plain text',
+      });
+    }
+    if (options?.encrypt !== undefined && typeof options.encrypt !== 'boolean') {
+      throw new StrataError('BAD_INPUT', 'store.kv: encrypt must be a boolean', { op: 'store.kv' });
+    }
+    if (options?.defaults === undefined) {
+      return new KvNamespace<V>(this.#context, name, this.#kvDefinitions.get(name)?.defaults);
+    }
+    const defaults = encodeDefaults(options.defaults, 'store.kv');
+    const text = JSON.stringify([...defaults]);
+    const known = this.#kvDefinitions.get(name);
+    if (known !== undefined && known.text !== text) {
+      throw new StrataError('BAD_INPUT', `kv namespace "${name}" is already declared in this process with other defaults`, {
+        op: 'store.kv',
+        hint: 'declare each namespace once and reuse the handle, or call store.kv(name) without options',
+        details: { namespace: name },
+      });
+    }
+    this.#kvDefinitions.set(name, { text, defaults });
+    return new KvNamespace<V>(this.#context, name, defaults);
+  }
+
+  /**
+   * A settings view over the kv namespace `name`: typed values checked by a schema, defaults
+   * for what was never set, and `getAll()` as one object (what conf / electron-store users expect).
+   */
+  settings<T extends Record<string, unknown> = Record<string, unknown>>(name: string, options?: SettingsOptions<T>): Settings<T> {
+    this.#assertOpen('store.settings');
+    checkName(name, 'namespace');
+    return new Settings<T>(new KvNamespace<unknown>(this.#context, name), options);
   }
 
   /** A collection of documents, typed by its schema. */
@@ -128,10 +197,43 @@ export class Store {
   ): Collection<DocOf<S>, InputOf<S>, K> {
     this.#assertOpen('store.collection');
     checkName(name, 'collection');
-    const definition = options ?? this.#definitions.get(name) ?? {};
+    const given = setOptions(options as AnyCollectionOptions | undefined);
+    const known = this.#definitions.get(name);
+    const definition = given ?? known ?? this.#rememberedOptions(name);
     const collection = new Collection<DocOf<S>, InputOf<S>, K>(this.#context, name, definition);
+    if (given !== undefined) {
+      if (known !== undefined && this.#declared.has(name)) checkRedeclare(name, known, given);
+      this.#declared.add(name);
+    }
     this.#definitions.set(name, definition);
     return collection;
+  }
+
+  #rememberedOptions(name: string): AnyCollectionOptions {
+    const spec = this.#remembered.get(name);
+    if (spec instanceof StrataError) throw spec;
+    return spec === undefined ? {} : optionsOf(spec);
+  }
+
+  /**
+   * How collection `name` is declared: in this process when it was declared here with
+   * options, else as remembered in the store (read now, so declarations made by other
+   * processes since this one opened are seen). `null` when it was never declared.
+   */
+  async describe(name: string): Promise<CollectionSpec | null> {
+    this.#assertOpen('store.describe');
+    try {
+      checkName(name, 'collection');
+      if (this.#declared.has(name)) return specOf(this.#definitions.get(name)!);
+      const spec = await readSpec(this.driver, name, this.#now());
+      if (spec !== null) {
+        this.#remembered.set(name, spec);
+        this.#definitions.set(name, optionsOf(spec));
+      }
+      return spec;
+    } catch (error) {
+      throw withOp(error, 'store.describe', this.driver.name);
+    }
   }
 
   /**
@@ -146,6 +248,7 @@ export class Store {
    */
   async transaction<R>(fn: (tx: TransactionScope) => Promise<R>, options: TransactionOptions = {}): Promise<R> {
     this.#assertOpen('store.transaction');
+    checkOptions(options, ['retries'], 'store.transaction'); // kvstore helper: options checked (issue 7, defect 2)
     if (typeof fn !== 'function') throw new StrataError('BAD_INPUT', 'store.transaction needs a function');
     const retries = options.retries ?? 10;
     for (let attempt = 0; ; attempt++) {
@@ -191,24 +294,11 @@ export class Store {
     }
   }
 
-  /** Record counts and sizes per namespace and collection. */
+  /** Record counts and sizes per namespace and collection (live records only). */
   async stats(): Promise<StoreStats> {
     this.#assertOpen('store.stats');
     try {
-      const raw = await this.driver.stats();
-      const out: StoreStats = { driver: raw.driver, kv: [], collections: [], records: 0, bytes: 0 };
-      if (raw.location !== undefined) out.location = raw.location;
-      if (raw.storageBytes !== undefined) out.storageBytes = raw.storageBytes;
-      for (const s of raw.spaces) {
-        const kind = spaceKind(s.space);
-        if (kind === null) continue;
-        (kind.kind === 'kv' ? out.kv : out.collections).push({ name: kind.name, records: s.records, bytes: s.bytes });
-        out.records += s.records;
-        out.bytes += s.bytes;
-      }
-      out.kv.sort((a, b) => (a.name < b.name ? -1 : 1));
-      out.collections.sort((a, b) => (a.name < b.name ? -1 : 1));
-      return out;
+      return await liveStats(this.driver, this.#now());
     } catch (error) {
       throw withOp(error, 'store.stats', this.driver.name);
     }
@@ -218,21 +308,26 @@ export class Store {
   async verify(): Promise<VerifyReport> {
     this.#assertOpen('store.verify');
     try {
+      // TODO(issue 7, defect 4): add the schema violations of collections declared here with a
+      // schema, from `collection.verify()` ({ checked, invalid: [{ key, issues }] }) once the
+      // collection helper's branch is merged; it is not on this branch yet.
       return await this.driver.verify();
     } catch (error) {
       throw withOp(error, 'store.verify', this.driver.name);
     }
   }
 
-  /** Names of the kv namespaces and collections that hold data. */
+  /**
+   * Names of the kv namespaces and collections that hold live records (one emptied by
+   * `clear()`, `deleteWhere({})` or `drop()`, or holding only expired records, is not listed).
+   */
   async names(): Promise<{ kv: string[]; collections: string[] }> {
     this.#assertOpen('store.names');
-    const out = { kv: [] as string[], collections: [] as string[] };
-    for (const space of await this.driver.spaces()) {
-      const kind = spaceKind(space);
-      if (kind) (kind.kind === 'kv' ? out.kv : out.collections).push(kind.name);
+    try {
+      return await liveNames(this.driver, this.#now());
+    } catch (error) {
+      throw withOp(error, 'store.names', this.driver.name);
     }
-    return out;
   }
 
   get closed(): boolean {
@@ -253,6 +348,7 @@ export class Store {
 function backoff(attempt: number): Promise<void> {
   return new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * 2 ** attempt)));
 }
+const KV_OPTIONS = ['encrypt', 'defaults', 'quota'] as const;
 
 const KNOWN_OPTIONS = new Set(['url', 'driver', 'appName', 'env', 'durability', 'sweepInterval', 'clock']);
 /** Options of the design that this version does not implement yet: refused, never ignored. */
@@ -304,5 +400,12 @@ export async function openStore(options: string | OpenStoreOptions = {}): Promis
   }
   const storeOptions: { clock?: () => number; sweepMs: number | false } = { sweepMs };
   if (opts.clock) storeOptions.clock = opts.clock;
-  return new Store(driver, storeOptions);
+  const store = new Store(driver, storeOptions);
+  try {
+    await store.load();
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw withOp(error, 'openStore', driver.name);
+  }
+  return store;
 }

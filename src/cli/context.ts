@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_URL, openStore, type Store } from '../store.js';
+import type { Collection } from '../collection.js';
+import { optionsOf } from '../collection-specs.js';
 import { StrataError } from '../errors.js';
 
 /** Options every command accepts (before or after the command name). */
@@ -80,6 +82,42 @@ export function localPath(url: string): string | null {
   const target = match[2]!;
   if (target === ':memory:' || target === '') return null;
   return resolve(decodeURIComponent(target.startsWith('//') ? target.slice(2) : target));
+}
+
+type DocHandle = Collection<Record<string, unknown>, Record<string, unknown>, string>;
+
+/**
+ * A collection handle as the store remembers it (key field, indexes, timestamps, ttl), so
+ * commands never guess a key field. `write` with no remembered declaration: `keyField`
+ * (--key-field) declares one, else a new empty collection gets the default `id`, and one
+ * that already holds documents is refused rather than given an invented `id` field.
+ * Returns the handle and its key field.
+ */
+export async function openCollection(
+  store: Store,
+  name: string,
+  mode: 'read' | 'write',
+  keyField?: string,
+): Promise<{ docs: DocHandle; key: string }> {
+  const spec = await store.describe(name);
+  if (spec !== null) {
+    if (keyField !== undefined && keyField !== spec.key) {
+      throw new StrataError('BAD_INPUT', `collection "${name}" is keyed by "${spec.key}", not "${keyField}"`, {
+        hint: `leave out --key-field (the store remembers "${spec.key}")`,
+        details: { collection: name, key: spec.key },
+      });
+    }
+    return { docs: store.collection(name, optionsOf(spec)), key: spec.key };
+  }
+  if (keyField !== undefined) return { docs: store.collection(name, { key: keyField }), key: keyField };
+  if (mode === 'read') return { docs: store.collection(name), key: 'id' };
+  if ((await store.names()).collections.includes(name)) {
+    throw new StrataError('BAD_INPUT', `collection "${name}" has documents but the store does not know its key field`, {
+      hint: 'pass --key-field <field> once (the store remembers it from then on)',
+      details: { collection: name },
+    });
+  }
+  return { docs: store.collection(name, { key: 'id' }), key: 'id' };
 }
 
 /** A kv namespace or collection that must already hold data (read commands never create one). */

@@ -7,6 +7,7 @@ import { arrayFilterSuite } from './array-filter-suite.js';
 import { transactionSuite } from './transaction-suite.js';
 import { watchSuite } from './watch-suite.js';
 import { valueSuite } from './value-suite.js';
+import { kvApiSuite } from './kv-api-suite.js';
 import type { DriverFactory } from './harness.js';
 
 export type { DriverFactory, Harness } from './harness.js';
@@ -38,5 +39,6 @@ export function runConformance(name: string, factory: DriverFactory): void {
     transactionSuite(factory);
     watchSuite(factory);
     valueSuite(factory);
+    kvApiSuite(factory);
   });
 }

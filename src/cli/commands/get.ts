@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { StrataError } from '../../errors.js';
-import { Cli, requireSpace } from '../context.js';
+import { Cli, openCollection, requireSpace } from '../context.js';
 import { formatExpiry, humanValue, pairs } from '../output.js';
 
 interface GetOptions {
@@ -33,7 +33,10 @@ Examples:
       const kind = options.collection ? 'collection' : 'kv';
       await cli.withStore('read', async (store) => {
         await requireSpace(store, kind, name);
-        const entry = kind === 'kv' ? await store.kv(name).getEntry(key) : await store.collection(name).getEntry(key);
+        const entry =
+          kind === 'kv'
+            ? await store.kv(name).getEntry(key)
+            : await (await openCollection(store, name, 'read')).docs.getEntry(key);
         if (entry === null) {
           throw new StrataError(
             'NOT_FOUND',

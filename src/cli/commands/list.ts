@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Store } from '../../store.js';
-import { Cli, requireSpace } from '../context.js';
+import { Cli, openCollection, requireSpace } from '../context.js';
 import { intOption } from '../args.js';
 import { formatBytes, formatCount, table } from '../output.js';
 
@@ -56,7 +56,8 @@ async function listKeys(cli: Cli, store: Store, name: string, options: ListOptio
   const kind = options.collection ? 'collection' : 'kv';
   await requireSpace(store, kind, name);
   const page = { prefix: options.prefix, limit: options.limit, after: options.after };
-  const keys = kind === 'kv' ? await store.kv(name).list(page) : await store.collection(name).keys(page);
+  const keys =
+    kind === 'kv' ? await store.kv(name).list(page) : await (await openCollection(store, name, 'read')).docs.keys(page);
   if (cli.json) cli.data(keys);
   else if (keys.length > 0) cli.out(keys.join('\n'));
   if (options.limit !== undefined && keys.length === options.limit) {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Sort } from '../../collection.js';
 import { parseFilter, parseSort } from '../../query/parse.js';
-import { Cli, requireSpace } from '../context.js';
+import { Cli, openCollection, requireSpace } from '../context.js';
 import { fieldsOption, intOption, parseObjectArg, sortOption } from '../args.js';
 import { cell, formatCount, table } from '../output.js';
 
@@ -49,7 +49,7 @@ Examples:
       parseSort(options.sort);
       await cli.withStore('read', async (store) => {
         await requireSpace(store, 'collection', name);
-        const docs = store.collection(name);
+        const { docs } = await openCollection(store, name, 'read');
         if (options.count) return cli.out(String(await docs.count(filter)));
         const machine = cli.json || options.jsonl === true;
         const limit = options.limit ?? (machine ? undefined : HUMAN_LIMIT);

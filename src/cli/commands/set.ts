@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { StrataError } from '../../errors.js';
 import type { Duration } from '../../codec/duration.js';
-import { Cli } from '../context.js';
+import { Cli, openCollection } from '../context.js';
 import { intOption, parseObjectArg, parseValueArg, ttlOption } from '../args.js';
 import { formatExpiry } from '../output.js';
 
@@ -30,7 +30,7 @@ export function register(program: Command): void {
       'write only if the stored version is n (0: only if absent), else CONFLICT',
       intOption('--if-version'),
     )
-    .option('--key-field <field>', "-c: the collection's key field", 'id')
+    .option('--key-field <field>', "-c: the collection's key field (remembered by the store; default id for a new one)")
     .option('--patch', '-c: merge <value> into the stored document (NOT_FOUND when absent)')
     .addHelpText(
       'after',
@@ -42,12 +42,12 @@ Examples:
   strata set app settings '{"theme":"dark","autoMerge":true}'
   strata set auth accessToken abc123 --string --ttl 1h
   strata set app counter 5 --if-version 3
-  strata set -c deployments rec-9 '{"recordId":"rec-9","status":"failed"}' --key-field recordId
+  strata set -c deployments rec-9 '{"status":"failed"}'
   strata set -c deployments rec-9 '{"status":"success"}' --patch --if-version 1`,
     )
     .action(async (name: string, key: string, text: string, options: SetOptions, command: Command) => {
       const cli = Cli.of(command);
-      if (!options.collection && (options.patch || command.getOptionValueSource('keyField') === 'cli')) {
+      if (!options.collection && (options.patch || options.keyField !== undefined)) {
         throw new StrataError('BAD_INPUT', '--patch and --key-field apply to collections only', { hint: 'add -c' });
       }
       if (options.collection && options.ttl !== undefined) {
@@ -63,12 +63,8 @@ Examples:
           const entry = await store.kv(name).set(key, value, { ttl: options.ttl, ifVersion: options.ifVersion });
           result = { key: entry.key, version: entry.version, expiresAt: entry.expiresAt };
         } else {
-          result = await writeDocument(
-            store.collection(name, { key: options.keyField ?? 'id' }),
-            key,
-            value as Record<string, unknown>,
-            options,
-          );
+          const { docs, key: field } = await openCollection(store, name, 'write', options.keyField);
+          result = await writeDocument(docs, field, key, value as Record<string, unknown>, options);
         }
         if (cli.json) return cli.data(result);
         const expiry = result.expiresAt === null ? '' : `, expires ${formatExpiry(result.expiresAt)}`;
@@ -84,10 +80,9 @@ interface DocHandle {
   getEntry(id: string): Promise<{ key: string; version: number; expiresAt: Date | null } | null>;
 }
 
-async function writeDocument(docs: DocHandle, key: string, doc: Record<string, unknown>, options: SetOptions) {
+async function writeDocument(docs: DocHandle, field: string, key: string, doc: Record<string, unknown>, options: SetOptions) {
   if (options.patch) await docs.update(key, doc, options.ifVersion === undefined ? {} : { ifVersion: options.ifVersion });
   else if (options.ifVersion === 0) {
-    const field = options.keyField ?? 'id';
     if (doc[field] !== undefined && String(doc[field]) !== key) {
       throw new StrataError('BAD_INPUT', `the document's "${field}" is ${JSON.stringify(doc[field])}, not "${key}"`);
     }

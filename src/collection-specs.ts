@@ -1,0 +1,153 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import type { Driver } from './drivers/driver.js';
+import type { CollectionOptions } from './collection.js';
+import { parseDuration } from './codec/duration.js';
+import { parseJson } from './codec/json.js';
+import { StrataError } from './errors.js';
+
+/**
+ * Where a store remembers how each collection was declared, so another process (the CLI,
+ * export/import, a worker) opening it without options uses the same key field and indexes.
+ * Spaces that start with neither `kv.` nor `c.` never appear in names() or stats().
+ */
+export const SPECS_SPACE = 'meta.collections';
+
+/** What a store remembers of a collection's declaration (a schema is code: it cannot be stored). */
+export interface CollectionSpec {
+  /** The document field that holds the key. */
+  key: string;
+  /** Indexed dotted field paths, in declaration order. */
+  indexes: string[];
+  /** Whether `createdAt` / `updatedAt` are filled. */
+  timestamps: boolean;
+  /** Document time to live in ms, or `null` when documents never expire. */
+  ttl: number | null;
+}
+
+export type AnyCollectionOptions = CollectionOptions<StandardSchemaV1 | undefined, string>;
+
+/** The options an object actually sets (`{ key: undefined }` sets nothing). */
+export function setOptions(options: AnyCollectionOptions | undefined): AnyCollectionOptions | undefined {
+  if (options === undefined || options === null || typeof options !== 'object') return options;
+  const defined = Object.entries(options).filter(([, v]) => v !== undefined);
+  return defined.length === 0 ? undefined : (Object.fromEntries(defined) as AnyCollectionOptions);
+}
+
+export function specOf(options: AnyCollectionOptions): CollectionSpec {
+  return {
+    key: options.key ?? 'id',
+    indexes: [...(options.indexes ?? [])],
+    timestamps: options.timestamps ?? false,
+    ttl: options.ttl === undefined ? null : parseDuration(options.ttl, 'ttl'),
+  };
+}
+
+/** Collection options that reproduce a remembered spec. */
+export function optionsOf(spec: CollectionSpec): CollectionOptions<undefined, string> {
+  const options: CollectionOptions<undefined, string> = { key: spec.key, indexes: spec.indexes, timestamps: spec.timestamps };
+  if (spec.ttl !== null) options.ttl = spec.ttl;
+  return options;
+}
+
+export function sameSpec(a: CollectionSpec, b: CollectionSpec): boolean {
+  return (
+    a.key === b.key &&
+    a.timestamps === b.timestamps &&
+    a.ttl === b.ttl &&
+    a.indexes.length === b.indexes.length &&
+    a.indexes.every((path, i) => path === b.indexes[i])
+  );
+}
+
+/**
+ * Refuses a second declaration of `name` in one process that differs from the first: two
+ * handles with different key fields or schemas over the same documents would each be
+ * silently wrong about half of them.
+ */
+export function checkRedeclare(name: string, first: AnyCollectionOptions, next: AnyCollectionOptions): void {
+  const a = specOf(first);
+  const b = specOf(next);
+  const differs: string[] = [];
+  if (first.schema !== next.schema) differs.push('schema');
+  if (a.key !== b.key) differs.push('key');
+  if (a.indexes.join('\u0000') !== b.indexes.join('\u0000')) differs.push('indexes');
+  if (a.timestamps !== b.timestamps) differs.push('timestamps');
+  if (a.ttl !== b.ttl) differs.push('ttl');
+  if ((first.encrypt ?? []).join('\u0000') !== (next.encrypt ?? []).join('\u0000')) differs.push('encrypt');
+  if (differs.length === 0) return;
+  throw new StrataError(
+    'BAD_INPUT',
+    `collection "${name}" is already declared in this process with a different ${differs.join(', ')}`,
+    {
+      hint: 'declare each collection once (for example in one module) and reuse the handle, or call store.collection(name) without options',
+      details: { collection: name, differs },
+    },
+  );
+}
+
+/** Parses a remembered spec; anything that is not one is CORRUPT (it was written by Strata). */
+export function parseSpec(name: string, text: string): CollectionSpec {
+  const corrupt = (): StrataError =>
+    new StrataError('CORRUPT', `the remembered declaration of collection "${name}" is damaged`, {
+      hint: `declare the collection with its options once (store.collection("${name}", { key, indexes })) to rewrite it`,
+      details: { space: SPECS_SPACE, key: name },
+    });
+  let raw: unknown;
+  try {
+    raw = parseJson(text);
+  } catch {
+    throw corrupt();
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw corrupt();
+  const r = raw as Record<string, unknown>;
+  const ok =
+    typeof r.key === 'string' &&
+    r.key.length > 0 &&
+    Array.isArray(r.indexes) &&
+    r.indexes.every((p) => typeof p === 'string') &&
+    typeof r.timestamps === 'boolean' &&
+    (r.ttl === null || (typeof r.ttl === 'number' && Number.isFinite(r.ttl) && r.ttl > 0));
+  if (!ok) throw corrupt();
+  return {
+    key: r.key as string,
+    indexes: r.indexes as string[],
+    timestamps: r.timestamps as boolean,
+    ttl: r.ttl as number | null,
+  };
+}
+
+/** The remembered spec of one collection, or null. */
+export async function readSpec(driver: Driver, name: string, now: number): Promise<CollectionSpec | null> {
+  const record = await driver.get(SPECS_SPACE, name, now);
+  return record === null ? null : parseSpec(name, record.value);
+}
+
+/** Every remembered spec; a damaged one maps to its CORRUPT error (thrown when that collection is used). */
+export async function readAllSpecs(driver: Driver, now: number): Promise<Map<string, CollectionSpec | StrataError>> {
+  const out = new Map<string, CollectionSpec | StrataError>();
+  if (!(await driver.spaces()).includes(SPECS_SPACE)) return out;
+  for (const record of await driver.scan(SPECS_SPACE, {}, now)) {
+    try {
+      out.set(record.key, parseSpec(record.key, record.value));
+    } catch (error) {
+      out.set(record.key, error as StrataError);
+    }
+  }
+  return out;
+}
+
+/** Stores `spec` for `name` unless the same one is already remembered. */
+export async function writeSpec(driver: Driver, name: string, spec: CollectionSpec, now: number): Promise<void> {
+  const record = await driver.get(SPECS_SPACE, name, now);
+  if (record !== null) {
+    try {
+      if (sameSpec(parseSpec(name, record.value), spec)) return;
+    } catch {
+      // A damaged spec is replaced by the declaration at hand.
+    }
+  }
+  await driver.ensureSpace(SPECS_SPACE, {});
+  await driver.batch([{ type: 'put', space: SPECS_SPACE, key: name, value: JSON.stringify(spec), expiresAt: null }], now, {
+    results: false,
+  });
+}
