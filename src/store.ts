@@ -115,7 +115,7 @@ export class Store {
     checkName(name, 'namespace');
     if (options.encrypt) {
       throw new StrataError('UNSUPPORTED', `kv "${name}": encryption needs an encryption keyring`, {
-        hint: 'pass `encryption: { keys }` to openStore (available once the crypto layer lands)',
+        hint: 'remove the `encrypt` option: this version of Strata stores values as they are',
       });
     }
     return new KvNamespace<V>(this.#context, name);
