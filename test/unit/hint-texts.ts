@@ -91,18 +91,29 @@ export function collectHints(srcDir: string): HintText[] {
     file: ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, true),
   }));
 
-  // Functions with a parameter named `hint`: name -> parameter index.
-  const hintParams = new Map<string, number>();
+  // Functions with a parameter named `hint` (name -> its index), per file: a call resolves
+  // to the file's own function of that name, else to an exported one of another file.
+  const local = new Map<ts.SourceFile, Map<string, number | null>>();
+  const exported = new Map<string, number>();
   for (const { file } of files) {
+    const mine = new Map<string, number | null>();
     const visit = (node: ts.Node): void => {
-      if ((ts.isFunctionDeclaration(node) || ts.isMethodDeclaration(node)) && node.name !== undefined) {
+      if (ts.isFunctionDeclaration(node) && node.name !== undefined) {
         const index = node.parameters.findIndex((p) => ts.isIdentifier(p.name) && p.name.text === 'hint');
-        if (index >= 0 && ts.isIdentifier(node.name)) hintParams.set(node.name.text, index);
+        mine.set(node.name.text, index >= 0 ? index : null);
+        const isExported = node.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword) ?? false;
+        if (index >= 0 && isExported) exported.set(node.name.text, index);
       }
       ts.forEachChild(node, visit);
     };
     visit(file);
+    local.set(file, mine);
   }
+  const hintIndex = (file: ts.SourceFile, name: string): number | undefined => {
+    const mine = local.get(file)!;
+    if (mine.has(name)) return mine.get(name) ?? undefined;
+    return exported.get(name);
+  };
 
   const out: HintText[] = [];
   for (const { path, file } of files) {
@@ -125,7 +136,7 @@ export function collectHints(srcDir: string): HintText[] {
       ) {
         add(node.right, node);
       } else if (ts.isCallExpression(node) && ts.isIdentifier(node.expression)) {
-        const index = hintParams.get(node.expression.text);
+        const index = hintIndex(file, node.expression.text);
         const arg = index === undefined ? undefined : node.arguments[index];
         // A helper passing its own `hint` parameter on is covered at its call sites.
         if (arg !== undefined && !(ts.isIdentifier(arg) && arg.text === 'hint')) add(arg, node);
@@ -135,4 +146,32 @@ export function collectHints(srcDir: string): HintText[] {
     visit(file);
   }
   return out.filter((h) => h.text !== HOLE);
+}
+
+/**
+ * Names the public API declares: members of the classes and interfaces in `files` (Store,
+ * KvNamespace, Collection, their option and result types, StrataError), `#private` ones excluded.
+ */
+export function declaredNames(files: readonly string[]): { members: Set<string>; methods: Map<string, Set<string>> } {
+  const members = new Set<string>();
+  const methods = new Map<string, Set<string>>();
+  for (const path of files) {
+    const file = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, true);
+    const visit = (node: ts.Node): void => {
+      if ((ts.isClassDeclaration(node) || ts.isInterfaceDeclaration(node)) && node.name !== undefined) {
+        const own = new Set<string>();
+        for (const member of node.members) {
+          const name = member.name;
+          if (name === undefined || ts.isPrivateIdentifier(name)) continue;
+          if (!ts.isIdentifier(name) && !ts.isStringLiteral(name)) continue;
+          members.add(name.text);
+          if (ts.isMethodDeclaration(member) || ts.isMethodSignature(member) || ts.isGetAccessor(member)) own.add(name.text);
+        }
+        methods.set(node.name.text, own);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(file);
+  }
+  return { members, methods };
 }
