@@ -28,7 +28,7 @@ export interface DemoResult {
 }
 
 /** How to reach the same store again from a shell. */
-function strataCommand(url: string): string {
+export function strataCommand(url: string): string {
   if (url === DEFAULT_URL || url === process.env.STRATA_URL) return 'npx strata';
   return `npx strata --url '${url.replaceAll("'", `'\\''`)}'`;
 }
