@@ -58,17 +58,18 @@ function startsWithSqliteMagic(path: string): boolean {
  */
 export function storePath(url: string, scheme: string, target: string, kind: StorePathKind): string {
   let raw = target;
-  if (raw.startsWith('//')) {
-    if (!raw.startsWith('///')) {
-      const host = raw.slice(2).split('/')[0]!;
-      const rest = raw.slice(2 + host.length);
-      throw badPath(
-        url,
-        `"//${host}" reads as a host name, which a local store cannot have`,
-        `write ${scheme}:/${host}${rest} for an absolute path or ${scheme}:${host}${rest} for one relative to the working directory`,
-      );
-    }
+  if (raw.startsWith('///'))
     raw = raw.slice(2); // `scheme:///abs/path`: an empty host, then the absolute path.
+  else if (raw === '//')
+    raw = ''; // `scheme://`: no path at all
+  else if (raw.startsWith('//')) {
+    const host = raw.slice(2).split('/')[0]!;
+    const rest = raw.slice(2 + host.length);
+    throw badPath(
+      url,
+      `"//${host}" reads as a host name, which a local store cannot have`,
+      `write ${scheme}:/${host}${rest} for an absolute path or ${scheme}:${host}${rest} for one relative to the working directory`,
+    );
   }
   const example = kind === 'file' ? `${scheme}:data/app.db` : `${scheme}:data/store`;
   if (raw === '') throw badPath(url, 'the URL has no path', `name the store, e.g. ${example}`);
@@ -115,23 +116,25 @@ export function storePath(url: string, scheme: string, target: string, kind: Sto
  * which the walk up then finds); `null` when the file system will not say (EACCES...): the
  * driver reports that itself.
  */
-function statOf(path: string): Stats | undefined | null {
+function statOf(url: string, path: string): Stats | undefined | null {
   try {
     return statSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENAMETOOLONG') throw badPath(url, 'the path is longer than the file system allows', 'use a shorter path', path);
+    if (code === 'ELOOP') throw badPath(url, 'the path runs into a loop of symbolic links', 'fix or remove the links', path);
     return code === 'ENOENT' || code === 'ENOTDIR' ? undefined : null;
   }
 }
 
 /** The existing part of `path` must be of the kind the backend will create there. */
 function checkExisting(url: string, scheme: string, path: string, kind: StorePathKind): void {
-  const stat = statOf(path);
+  const stat = statOf(url, path);
   if (stat === null) return;
   if (stat === undefined) {
     // A missing store is created, with its directories: each existing ancestor must be a directory.
     for (let dir = dirname(path); ; dir = dirname(dir)) {
-      const up = statOf(dir);
+      const up = statOf(url, dir);
       if (up === null) return;
       if (up !== undefined) {
         if (!up.isDirectory()) {

@@ -111,6 +111,7 @@ describe('store URLs: ambiguous paths are BAD_INPUT', () => {
     await refused('sqlite:', 'BAD_INPUT');
     await refused('file:', 'BAD_INPUT');
     await refused('sqlite://', 'BAD_INPUT');
+    await refused(`sqlite:${'n'.repeat(300)}.db`, 'BAD_INPUT'); // longer than a file name may be
   });
 });
 
@@ -152,6 +153,22 @@ describe('store URLs: a path of the wrong kind', () => {
     writeFileSync(join(cwd, 'junk/journal.log'), 'garbage\n');
     await refused('file:junk', 'CORRUPT');
     expect(readFileSync(join(cwd, 'junk/journal.log'), 'utf8')).toBe('garbage\n');
+  });
+});
+
+describe('store URLs: appName', () => {
+  it('a data directory with %, ? or # in its name is used as it is', async () => {
+    const saved = process.env.XDG_DATA_HOME;
+    process.env.XDG_DATA_HOME = join(cwd, 'odd%zz?x=1#y');
+    try {
+      const store = await openStore({ appName: 'demo', env: 'test' });
+      await store.kv('app').set('k', 1);
+      await store.close();
+      expect(existsSync(join(cwd, 'odd%zz?x=1#y', 'demo', 'test', 'strata.db'))).toBe(true);
+    } finally {
+      if (saved === undefined) delete process.env.XDG_DATA_HOME;
+      else process.env.XDG_DATA_HOME = saved;
+    }
   });
 });
 
