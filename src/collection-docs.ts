@@ -32,7 +32,7 @@ function outcome(rules: DocRules, result: StandardSchemaV1.Result<unknown>, op: 
     op,
     hint:
       stage === 'read'
-        ? 'the stored document predates the current schema; write a migration that updates it'
+        ? 'the stored document predates the current schema: rewrite it with set() or delete() it, or relax the schema'
         : 'fix the document or the schema',
     details: { issues },
   });

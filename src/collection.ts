@@ -113,7 +113,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     for (const path of this.#indexes) parsePath(path);
     if (options.encrypt !== undefined && options.encrypt.length > 0) {
       throw new StrataError('UNSUPPORTED', `collection "${name}": field encryption needs an encryption keyring`, {
-        hint: 'pass `encryption: { keys }` to openStore (available once the crypto layer lands)',
+        hint: 'remove the `encrypt` option: this version of Strata stores every field as it is',
       });
     }
     this.#ttl = options.ttl === undefined ? undefined : parseDuration(options.ttl, 'ttl');

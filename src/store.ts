@@ -387,7 +387,8 @@ export async function openStore(options: string | OpenStoreOptions = {}): Promis
   if (driver === undefined) {
     let url = opts.url;
     if (url === undefined && opts.appName !== undefined) {
-      url = `sqlite:${join(appDataDir(opts.appName, opts.env ?? process.env.NODE_ENV ?? 'development'), 'strata.db')}`;
+      // Escaped so a `%`, `?` or `#` in the data directory stays part of the path.
+      url = `sqlite:${encodeURIComponent(join(appDataDir(opts.appName, opts.env ?? process.env.NODE_ENV ?? 'development'), 'strata.db'))}`;
     }
     driver = await driverFromUrl(url ?? DEFAULT_URL, durability);
     // Drivers may open lazily; one cheap call here makes CORRUPT or LOCKED surface at open.

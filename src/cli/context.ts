@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_URL, openStore, type Store } from '../store.js';
 import type { Collection } from '../collection.js';
 import { optionsOf } from '../collection-specs.js';
 import { StrataError } from '../errors.js';
+import { storeLocation } from '../drivers/registry.js';
 
 /** Options every command accepts (before or after the command name). */
 export interface GlobalOptions {
@@ -77,11 +77,7 @@ export class Cli {
 
 /** The file or directory a `sqlite:` / `file:` URL names (as the driver registry reads it); null otherwise. */
 export function localPath(url: string): string | null {
-  const match = /^(sqlite|file):([^?]*)/i.exec(url);
-  if (match === null) return null;
-  const target = match[2]!;
-  if (target === ':memory:' || target === '') return null;
-  return resolve(decodeURIComponent(target.startsWith('//') ? target.slice(2) : target));
+  return storeLocation(url);
 }
 
 type DocHandle = Collection<Record<string, unknown>, Record<string, unknown>, string>;
@@ -120,16 +116,28 @@ export async function openCollection(
   return { docs: store.collection(name, { key: 'id' }), key: 'id' };
 }
 
-/** A kv namespace or collection that must already hold data (read commands never create one). */
-export async function requireSpace(store: Store, kind: 'kv' | 'collection', name: string): Promise<void> {
+/**
+ * A kv namespace or collection that must already hold data (read commands never create one).
+ * `hasCollectionFlag`: whether the command takes `-c`, so the hint can say "add -c" /
+ * "drop -c" only where that exists (`strata query` reads collections only).
+ */
+export async function requireSpace(
+  store: Store,
+  kind: 'kv' | 'collection',
+  name: string,
+  { hasCollectionFlag = true }: { hasCollectionFlag?: boolean } = {},
+): Promise<void> {
   const names = await store.names();
   const mine = kind === 'kv' ? names.kv : names.collections;
   if (mine.includes(name)) return;
   const other = kind === 'kv' ? names.collections : names.kv;
   const label = kind === 'kv' ? 'kv namespace' : 'collection';
   let hint: string;
-  if (other.includes(name)) hint = kind === 'kv' ? `"${name}" is a collection: add -c` : `"${name}" is a kv namespace: drop -c`;
-  else
+  if (other.includes(name)) {
+    if (kind === 'kv') hint = `"${name}" is a collection: add -c`;
+    else if (hasCollectionFlag) hint = `"${name}" is a kv namespace: drop -c`;
+    else hint = `"${name}" is a kv namespace, not a collection: see its keys with \`strata list ${name}\``;
+  } else
     hint =
       mine.length > 0 ? `${label}s in this store: ${mine.join(', ')}` : `this store has no ${label}s yet; see \`strata list\``;
   throw new StrataError('NOT_FOUND', `no ${label} "${name}"`, { hint, details: { kind, name } });

@@ -3,6 +3,7 @@ import { DEFAULT_URL } from '../store.js';
 import type { Deployment } from './demo-data.js';
 import type { Cli } from './context.js';
 import { formatBytes, formatCount, formatMs, formatRate, pairs, table } from './output.js';
+import { spaceTable } from './space-table.js';
 
 export interface Phase {
   name: string;
@@ -28,7 +29,7 @@ export interface DemoResult {
 }
 
 /** How to reach the same store again from a shell. */
-function strataCommand(url: string): string {
+export function strataCommand(url: string): string {
   if (url === DEFAULT_URL || url === process.env.STRATA_URL) return 'npx strata';
   return `npx strata --url '${url.replaceAll("'", `'\\''`)}'`;
 }
@@ -81,11 +82,7 @@ export function printDemo(cli: Cli, r: DemoResult): void {
   const phaseRows = r.phases.map((p) => [p.name, formatCount(p.records), formatMs(p.ms), formatRate(p.records, p.ms)]);
   lines.push(indent(table(['phase', 'records', 'time', 'rate'], phaseRows)));
   lines.push('', 'What is stored:');
-  const stored = [
-    ...r.stats.kv.map((s) => ['kv', s.name, formatCount(s.records), formatBytes(s.bytes)]),
-    ...r.stats.collections.map((s) => ['collection', s.name, formatCount(s.records), formatBytes(s.bytes)]),
-  ];
-  lines.push(indent(table(['kind', 'name', 'records', 'bytes'], stored)));
+  lines.push(indent(spaceTable(r.stats) ?? '(nothing)'));
   if (r.stats.storageBytes !== undefined) lines.push(`  storage: ${formatBytes(r.stats.storageBytes)} at ${where}`);
   if (r.stats.driver === 'memory' || where === ':memory:') {
     lines.push(

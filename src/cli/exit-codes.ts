@@ -16,6 +16,8 @@ export const EXIT = {
   CORRUPT: 5,
   /** Try again later: LOCKED, TIMEOUT, UNAVAILABLE. */
   UNAVAILABLE: 6,
+  /** Stopped by Ctrl-C (SIGINT) after finishing the step in progress: 128 + 2, as shells report it. */
+  INTERRUPTED: 130,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -41,10 +43,11 @@ export function exitCodeFor(code: StrataErrorCode | undefined): ExitCode {
 
 /** The table as shown at the end of `strata --help`. */
 export const EXIT_CODES_HELP = `Exit codes:
-  0  ok
-  1  unexpected failure
-  2  usage error, BAD_INPUT, VALIDATION_FAILED, UNSUPPORTED
-  3  NOT_FOUND (e.g. \`get\` of a missing key; nothing is printed on stdout)
-  4  CONFLICT (e.g. --if-version did not match)
-  5  CORRUPT, INTEGRITY, DECRYPT_FAILED, or \`verify\` found issues
-  6  LOCKED, TIMEOUT, UNAVAILABLE (retry later)`;
+    0  ok
+    1  unexpected failure
+    2  usage error, BAD_INPUT, VALIDATION_FAILED, UNSUPPORTED
+    3  NOT_FOUND (e.g. \`get\` of a missing key; nothing is printed on stdout)
+    4  CONFLICT (e.g. --if-version did not match)
+    5  CORRUPT, INTEGRITY, DECRYPT_FAILED, or \`verify\` found issues
+    6  LOCKED, TIMEOUT, UNAVAILABLE (retry later)
+  130  interrupted (Ctrl-C); \`strata demo\` first says what it wrote and where`;

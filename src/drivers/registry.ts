@@ -1,10 +1,13 @@
-import { resolve } from 'node:path';
 import { StrataError } from '../errors.js';
+import { parseDuration } from '../codec/duration.js';
+import { storePath } from '../paths.js';
 import type { Driver } from './driver.js';
 
 export type Durability = 'full' | 'normal';
 
 export interface DriverRequest {
+  /** The whole URL, for messages. */
+  url: string;
   /** What follows `scheme:` (a path for sqlite and file), with any `?query` removed. */
   target: string;
   params: URLSearchParams;
@@ -15,13 +18,6 @@ interface Scheme {
   /** URL parameters this backend understands besides `durability`; any other is a typo. */
   params: readonly string[];
   open(request: DriverRequest): Promise<Driver>;
-}
-
-function filePath(target: string, scheme: string): string {
-  // Accept `scheme:rel/path`, `scheme:/abs/path` and `scheme:///abs/path`.
-  const path = target.startsWith('//') ? target.slice(2) : target;
-  if (path.length === 0) throw new StrataError('BAD_INPUT', `${scheme}: URL needs a path, e.g. ${scheme}:data/app`);
-  return resolve(decodeURIComponent(path));
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
@@ -35,34 +31,60 @@ export function parseMmap(text: string): number {
   return Number(match[1]) * SIZE_UNITS[(match[2] ?? '').toLowerCase()]!;
 }
 
+/** `?busyTimeout=30s`, `?lockTimeout=60000`: a duration in ms or with a unit; 0 fails at once. */
+export function parseTimeout(text: string, name: string): number {
+  if (text.trim() === '0') return 0;
+  return parseDuration(/^\d+$/.test(text.trim()) ? Number(text) : text, `?${name}=`);
+}
+
+/** `?name=` as a timeout, when present. */
+function timeoutParam(params: URLSearchParams, name: string): number | undefined {
+  const text = params.get(name);
+  return text === null ? undefined : parseTimeout(text, name);
+}
+
 /** URL scheme -> backend. Imports are lazy so unused backends cost nothing. */
 export const DRIVERS: Record<string, Scheme> = {
   memory: { params: [], open: async () => (await import('./memory.js')).memoryDriver() },
   sqlite: {
-    params: ['mmap'],
-    open: async ({ target, params, durability }) => {
+    params: ['mmap', 'busyTimeout'],
+    open: async ({ url, target, params, durability }) => {
       const mmap = params.get('mmap');
+      const busyTimeoutMs = timeoutParam(params, 'busyTimeout');
       return (await import('./sqlite.js')).sqliteDriver({
-        path: target === ':memory:' ? ':memory:' : filePath(target, 'sqlite'),
+        path: target === ':memory:' ? ':memory:' : storePath(url, 'sqlite', target, 'file'),
         durability,
         ...(mmap === null ? {} : { mmapBytes: parseMmap(mmap) }),
+        ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }),
       });
     },
   },
   file: {
-    params: [],
-    open: async ({ target, durability }) =>
-      (await import('./file/index.js')).fileDriver({ dir: filePath(target, 'file'), durability }),
+    params: ['lockTimeout'],
+    open: async ({ url, target, params, durability }) => {
+      const lockTimeoutMs = timeoutParam(params, 'lockTimeout');
+      return (await import('./file/index.js')).fileDriver({
+        dir: storePath(url, 'file', target, 'directory'),
+        durability,
+        ...(lockTimeoutMs === undefined ? {} : { lockTimeoutMs }),
+      });
+    },
   },
 };
 
-/** Opens the driver a store URL names: `sqlite:path/app.db`, `file:path/dir`, `memory:`. */
-export async function driverFromUrl(url: string, durability: Durability): Promise<Driver> {
+interface ParsedUrl {
+  scheme: string;
+  backend: Scheme;
+  target: string;
+  params: URLSearchParams;
+}
+
+function parseUrl(url: unknown): ParsedUrl {
   if (typeof url !== 'string') throw new StrataError('BAD_INPUT', 'store url must be a string');
-  const match = /^([a-z][a-z0-9+.-]*):(.*)$/i.exec(url);
+  const match = /^([a-z][a-z0-9+.-]*):(.*)$/is.exec(url);
   const scheme = match?.[1]?.toLowerCase();
   const backend = scheme === undefined ? undefined : DRIVERS[scheme];
-  if (match === null || backend === undefined) {
+  if (match === null || scheme === undefined || backend === undefined) {
     throw new StrataError('BAD_INPUT', `unknown store url ${JSON.stringify(url)}`, {
       hint: `use one of ${Object.keys(DRIVERS)
         .map((s) => `${s}:`)
@@ -80,12 +102,30 @@ export async function driverFromUrl(url: string, durability: Durability): Promis
       });
     }
   }
+  return { scheme, backend, target: q === -1 ? rest : rest.slice(0, q), params };
+}
+
+/**
+ * The file (`sqlite:`) or directory (`file:`) a store URL names, checked as the driver will
+ * check it (BAD_INPUT for a path it would refuse); null for stores with no local path.
+ */
+export function storeLocation(url: string): string | null {
+  const { scheme, target } = parseUrl(url);
+  if (scheme === 'sqlite' && target !== ':memory:') return storePath(url, scheme, target, 'file');
+  if (scheme === 'file') return storePath(url, scheme, target, 'directory');
+  return null;
+}
+
+/** Opens the driver a store URL names: `sqlite:path/app.db`, `file:path/dir`, `memory:`. */
+export async function driverFromUrl(url: string, durability: Durability): Promise<Driver> {
+  const { backend, target, params } = parseUrl(url);
   const fromUrl = params.get('durability');
   if (fromUrl !== null && fromUrl !== 'full' && fromUrl !== 'normal') {
     throw new StrataError('BAD_INPUT', `durability must be 'full' or 'normal', got ${JSON.stringify(fromUrl)}`);
   }
   return backend.open({
-    target: q === -1 ? rest : rest.slice(0, q),
+    url,
+    target,
     params,
     durability: (fromUrl as Durability | null) ?? durability,
   });

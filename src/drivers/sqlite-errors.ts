@@ -1,6 +1,6 @@
 import { StrataError } from '../errors.js';
 
-const RECOVER = 'restore the file from a backup (`strata restore`) or check it with `strata verify`';
+const RECOVER = 'restore the file from a backup copy, or run `strata verify` to see what is damaged';
 
 /**
  * Maps a better-sqlite3 / SQLite error to a StrataError carrying `driver`, `cause` and the
@@ -24,7 +24,7 @@ export function sqliteError(error: unknown, driverOp: string, driver: string, lo
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return new StrataError('LOCKED', `the SQLite store${where} is locked by another connection: ${message}`, {
       ...options,
-      hint: 'another process holds a long write transaction; retry, or raise busyTimeoutMs',
+      hint: 'another process holds a long write transaction; retry, or wait longer with ?busyTimeout= in the store URL (e.g. ?busyTimeout=30s)',
     });
   }
   if (code.startsWith('SQLITE_READONLY')) {
@@ -36,13 +36,13 @@ export function sqliteError(error: unknown, driverOp: string, driver: string, lo
   if (code === 'SQLITE_FULL') {
     return new StrataError('QUOTA_EXCEEDED', `the SQLite store${where} is full: ${message}`, {
       ...options,
-      hint: 'free disk space, or purge and archive old records',
+      hint: 'free disk space, or delete records you no longer need',
     });
   }
   if (code === 'SQLITE_TOOBIG') {
     return new StrataError('BAD_INPUT', `a value is too large for SQLite: ${message}`, {
       ...options,
-      hint: 'store large objects with store.blobs()',
+      hint: 'keep large objects in files of their own and store their paths',
     });
   }
   if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH')) {

@@ -3,7 +3,9 @@ import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import type { Store } from '../../store.js';
 import { StrataError } from '../../errors.js';
-import { Cli } from '../context.js';
+import { Cli, localPath } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { DemoInterrupted, DemoStop, printInterrupted } from '../demo-interrupt.js';
 import { intOption } from '../args.js';
 import { progress } from '../progress.js';
 import { deployments, REPOS, STATUSES, type Deployment } from '../demo-data.js';
@@ -42,17 +44,40 @@ Then a summary of what is stored. Default store: the embedded sqlite:.strata/str
       const cli = Cli.of(command);
       if (options.records > MAX_RECORDS)
         throw new StrataError('BAD_INPUT', `--records is at most ${MAX_RECORDS.toLocaleString('en-US')}`);
-      const result = await cli.withStore('write', (store) => runDemo(cli, store, options));
-      printDemo(cli, result);
+      const stop = new DemoStop(cli, options.records);
+      try {
+        const result = await cli.withStore('write', (store) => runDemo(cli, store, options, stop));
+        // What `strata stats` will say: measured on the closed store, as a fresh open sees it
+        // (closing checkpoints SQLite's WAL into the main file).
+        if (localPath(cli.url) !== null) result.stats = await cli.withStore('read', (store) => store.stats());
+        printDemo(cli, result);
+      } catch (error) {
+        if (!(error instanceof DemoInterrupted)) throw error;
+        const location = localPath(cli.url);
+        const deployments =
+          location === null
+            ? null
+            : await cli.withStore('read', async (store) =>
+                (await store.names()).collections.includes('deployments') ? store.collection('deployments').count() : 0,
+              );
+        printInterrupted(cli, error.progress, { url: cli.url, location, deployments });
+        process.exitCode = EXIT.INTERRUPTED;
+      } finally {
+        stop.dispose();
+      }
     });
 }
 
-async function runDemo(cli: Cli, store: Store, options: DemoOptions): Promise<DemoResult> {
+async function runDemo(cli: Cli, store: Store, options: DemoOptions, stop: DemoStop): Promise<DemoResult> {
   const phases: Phase[] = [];
   const timed = async <T>(name: string, records: number | ((r: T) => number), fn: () => Promise<T>): Promise<T> => {
+    await stop.check();
+    stop.progress.phase = name;
     const started = performance.now();
     const result = await fn();
     phases.push({ name, ms: performance.now() - started, records: typeof records === 'number' ? records : records(result) });
+    stop.progress.phasesDone.push(name);
+    stop.progress.phase = null;
     return result;
   };
 
@@ -91,9 +116,12 @@ async function runDemo(cli: Cli, store: Store, options: DemoOptions): Promise<De
     try {
       let pending: Deployment[] = [];
       const flush = async (): Promise<void> => {
+        await stop.check(); // between batches: every batch written is whole
         await docs.insertMany(pending);
         bar.advance(pending.length);
         batches++;
+        stop.progress.batches = batches;
+        stop.progress.recordsWritten += pending.length;
         pending = [];
       };
       for (const { doc, dupe } of deployments({ total: options.records, seed: options.seed, end: Date.now() })) {

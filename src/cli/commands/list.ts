@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Store } from '../../store.js';
 import { Cli, openCollection, requireSpace } from '../context.js';
 import { intOption } from '../args.js';
-import { formatBytes, formatCount, table } from '../output.js';
+import { spaceTable } from '../space-table.js';
 
 interface ListOptions {
   collection?: boolean;
@@ -44,12 +44,9 @@ Examples:
 async function listAll(cli: Cli, store: Store): Promise<void> {
   const stats = await store.stats();
   if (cli.json) return cli.data({ kv: stats.kv, collections: stats.collections });
-  const rows = [
-    ...stats.kv.map((s) => ['kv', s.name, formatCount(s.records), formatBytes(s.bytes)]),
-    ...stats.collections.map((s) => ['collection', s.name, formatCount(s.records), formatBytes(s.bytes)]),
-  ];
-  if (rows.length === 0) return cli.info(`the store is empty (${stats.location ?? stats.driver}); try \`strata demo\``);
-  cli.out(table(['kind', 'name', 'records', 'bytes'], rows));
+  const rows = spaceTable(stats);
+  if (rows === null) return cli.info(`the store is empty (${stats.location ?? stats.driver}); try \`strata demo\``);
+  cli.out(rows);
 }
 
 async function listKeys(cli: Cli, store: Store, name: string, options: ListOptions): Promise<void> {

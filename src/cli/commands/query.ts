@@ -48,7 +48,7 @@ Examples:
       parseFilter(filter); // refuse a bad filter before touching the store
       parseSort(options.sort);
       await cli.withStore('read', async (store) => {
-        await requireSpace(store, 'collection', name);
+        await requireSpace(store, 'collection', name, { hasCollectionFlag: false });
         const { docs } = await openCollection(store, name, 'read');
         if (options.count) return cli.out(String(await docs.count(filter)));
         const machine = cli.json || options.jsonl === true;

@@ -326,7 +326,7 @@ export class FileLock {
       : 'another process';
     return new StrataError('LOCKED', `the store is locked by ${who}; gave up after ${this.#timeoutMs} ms`, {
       driver: this.#driver,
-      hint: `wait for that process to finish, raise lockTimeoutMs, or delete ${this.#path} if its owner is certainly gone`,
+      hint: `wait for that process to finish, wait longer with ?lockTimeout= in the store URL (e.g. ?lockTimeout=30s), or delete ${this.#path} if its owner is certainly gone`,
       details: { path: this.#path, owner },
     });
   }

@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { DEFAULT_URL } from '../store.js';
+import { EXIT_CODES_HELP } from './exit-codes.js';
+import * as get from './commands/get.js';
+import * as set from './commands/set.js';
+import * as del from './commands/del.js';
+import * as list from './commands/list.js';
+import * as query from './commands/query.js';
+import * as stats from './commands/stats.js';
+import * as verify from './commands/verify.js';
+import * as demo from './commands/demo.js';
+
+/** Every command, one file each under `commands/`, in the order `--help` lists them. */
+const COMMANDS: ReadonlyArray<{ register(program: Command): void }> = [get, set, del, list, query, stats, verify, demo];
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/**
+ * The `strata` program. Settings are made before the commands are added, so they inherit
+ * them. Kept apart from main.ts (which runs it) so tests can read the commands and options
+ * that really exist, e.g. to check that every hint names one.
+ */
+export function buildProgram(): Command {
+  const program = new Command('strata')
+    .description('Inspect and edit a Strata store: kv namespaces, collections, stats and integrity.')
+    .version(packageVersion(), '-V, --version')
+    .option('--url <url>', `store URL: sqlite:path/app.db, file:path/dir, memory: (default: $STRATA_URL, else ${DEFAULT_URL})`)
+    .option('--json', 'machine output: one JSON document on stdout')
+    .option('-q, --quiet', 'no confirmations, notes or progress bars (data and errors still print)')
+    .option('--debug', 'print stack traces on errors (also STRATA_DEBUG=1)')
+    .exitOverride()
+    .showHelpAfterError('(see `strata --help`)')
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .addHelpText(
+      'after',
+      `
+Environment:
+  STRATA_URL    the store when --url is not given
+  STRATA_DEBUG  1 prints stack traces on errors
+
+Errors print on stderr as \`error <CODE>: message\` plus a hint.
+
+${EXIT_CODES_HELP}`,
+    );
+  for (const command of COMMANDS) command.register(program);
+  return program;
+}
