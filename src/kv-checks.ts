@@ -45,8 +45,4 @@ export function checkLimit(limit: unknown, op: string): void {
   }
 }
 
-export function checkPrefix(prefix: unknown, op: string): void {
-  if (prefix !== undefined && typeof prefix !== 'string') {
-    throw new StrataError('BAD_INPUT', `${op}: prefix must be a string`, { op });
-  }
-}
+export { checkPrefix } from './codec/keys.js';

@@ -2,7 +2,7 @@ import type { ChangeEvent, StoredRecord, WriteOp } from './drivers/driver.js';
 import { kvSpace, retryOnConflict, type HandleContext } from './context.js';
 import { checkKey } from './codec/keys.js';
 import { encodeJson, parseJson } from './codec/json.js';
-import { parseDuration, type Duration } from './codec/duration.js';
+import { expiryFrom, parseDuration, type Duration } from './codec/duration.js';
 import { checkOptions } from './codec/options.js';
 import {
   checkLimit,
@@ -111,7 +111,7 @@ export class KvNamespace<V = unknown> {
   }
 
   #expiry(ttl: Duration | undefined): number | null {
-    return ttl === undefined ? null : this.#ctx.now() + parseDuration(ttl, 'ttl');
+    return ttl === undefined ? null : expiryFrom(this.#ctx.now(), parseDuration(ttl, 'ttl'));
   }
 
   #decode(record: StoredRecord): V {

@@ -21,7 +21,7 @@ import { Settings, type SettingsOptions } from './settings.js';
 import { checkOptions } from './codec/options.js';
 import { TransactionDriver } from './transaction.js';
 import { checkName } from './codec/keys.js';
-import { parseDuration, type Duration } from './codec/duration.js';
+import { MAX_TIMER_MS, parseDuration, type Duration } from './codec/duration.js';
 import { appDataDir } from './paths.js';
 import { StrataError, withOp } from './errors.js';
 
@@ -382,7 +382,7 @@ export async function openStore(options: string | OpenStoreOptions = {}): Promis
   if (durability !== 'full' && durability !== 'normal') {
     throw new StrataError('BAD_INPUT', `durability must be 'full' or 'normal', got ${JSON.stringify(durability)}`);
   }
-  const sweepMs = opts.sweepInterval === false ? false : parseDuration(opts.sweepInterval ?? '1m', 'sweepInterval');
+  const sweepMs = opts.sweepInterval === false ? false : parseDuration(opts.sweepInterval ?? '1m', 'sweepInterval', MAX_TIMER_MS);
   let driver = opts.driver;
   if (driver === undefined) {
     let url = opts.url;

@@ -59,7 +59,10 @@ const urlParams = new Set(['durability', ...Object.values(DRIVERS).flatMap((d) =
 const declared = declaredNames(['store.ts', 'kv.ts', 'collection.ts', 'errors.ts'].map((f) => join(SRC, f)));
 const exportsOfIndex = new Set(Object.keys(api));
 const storeMethods = declared.methods.get('Store')!;
+/** Standard JavaScript methods a hint may tell the user to call on their own values. */
+const JS_METHODS = ['toJSON', 'valueOf', 'toString', 'toWellFormed', 'isWellFormed'];
 const apiMethods = new Set([
+  ...JS_METHODS,
   ...storeMethods,
   ...declared.methods.get('KvNamespace')!,
   ...declared.methods.get('Collection')!,
