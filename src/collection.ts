@@ -1,89 +1,97 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import type { ChangeEvent, StoredRecord, WriteOp } from './drivers/driver.js';
+import type { ChangeEvent, ScanPosition, StoredRecord, WriteOp } from './drivers/driver.js';
+import type { Filter as ParsedFilter, SortSpec } from './query/ast.js';
 import { collectionSpace, retryOnConflict, type HandleContext } from './context.js';
 import { encodeJson, parseJson } from './codec/json.js';
 import { checkKey } from './codec/keys.js';
-import { parseDuration, type Duration } from './codec/duration.js';
+import { checkOptions } from './codec/options.js';
+import { parseDuration } from './codec/duration.js';
 import { StrataError, withOp } from './errors.js';
 import { parseFilter, parsePath, parseSort } from './query/parse.js';
 import { sortValues } from './query/match.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './query/cursor.js';
-import { isPlainObject, keyOf, prepareDoc, validate, validateNow, type DocRules } from './collection-docs.js';
+import {
+  andThen,
+  isPlainObject,
+  keyOf,
+  prepareDoc,
+  schemaIssues,
+  validate,
+  validateNow,
+  type DocRules,
+  type MaybePromise,
+  type Prepared,
+  type SchemaIssue,
+} from './collection-docs.js';
+import { DedupeGroups, parseDedupe } from './collection-dedupe.js';
+import type {
+  CollectionOptions,
+  CollectionVerifyReport,
+  DedupeOptions,
+  DocChange,
+  DocEntry,
+  Filter,
+  Insertable,
+  IterateOptions,
+  KeysOptions,
+  Page,
+  PageOptions,
+  QueryOptions,
+} from './collection-types.js';
 
-/** Filter documents: equality, `$eq $ne $gt $gte $lt $lte $in $nin $exists $prefix`, `$and $or`, dotted paths. */
-export type Filter = Record<string, unknown>;
-export type Sort = Record<string, 1 | -1 | 'asc' | 'desc'>;
-
-export interface CollectionOptions<S extends StandardSchemaV1 | undefined = undefined, K extends string = 'id'> {
-  /** A Standard Schema (zod, valibot, arktype...) checked on every write and read. */
-  schema?: S;
-  /** The document field that holds the key; generated (a sortable ULID) when absent. @default 'id' */
-  key?: K;
-  /** Dotted field paths to index in the backend. */
-  indexes?: readonly string[];
-  /** Fields encrypted at rest with the store's keyring. */
-  encrypt?: readonly string[];
-  /** Documents expire this long after their last write. */
-  ttl?: Duration;
-  /** Fill `createdAt` on first write and `updatedAt` on every write. @default false */
-  timestamps?: boolean;
-}
-
-export interface QueryOptions {
-  sort?: Sort;
-  limit?: number;
-  offset?: number;
-}
-
-export interface PageOptions {
-  sort?: Sort;
-  /** @default 50 */
-  limit?: number;
-  /** `next` from the previous page. */
-  cursor?: string | null;
-}
-
-export interface Page<T> {
-  items: T[];
-  /** Pass as `cursor` for the next page; `null` on the last page. */
-  next: string | null;
-}
-
-export interface DocEntry<T> {
-  key: string;
-  value: T;
-  version: number;
-  createdAt: Date;
-  updatedAt: Date;
-  expiresAt: Date | null;
-}
-
-export interface DocChange<T> {
-  /** `reset`: changes were lost to this listener (see ChangeEvent); re-read the data. `key` is `''`. */
-  type: 'put' | 'delete' | 'reset';
-  key: string;
-  version: number | null;
-  value?: T;
-  origin: 'local' | 'remote';
-}
-
-export interface DedupeOptions {
-  /** Field(s) whose equal values make documents duplicates. @default 'id' */
-  by?: string | readonly string[];
-  /** Which one of each group survives, by last write time. @default 'newest' */
-  keep?: 'newest' | 'oldest';
-}
-
-/** A document that may leave out its key field (it is generated). */
-export type Insertable<In, K extends string> = In extends object ? Omit<In, K> & Partial<Pick<In, K & keyof In>> : In;
+export type {
+  CollectionOptions,
+  CollectionVerifyReport,
+  DedupeKeep,
+  DedupeOptions,
+  DocChange,
+  DocEntry,
+  Filter,
+  Insertable,
+  IterateOptions,
+  KeysOptions,
+  Page,
+  PageOptions,
+  QueryOptions,
+  Sort,
+} from './collection-types.js';
 
 const PAGE = 500;
 const MAX_PAGE_LIMIT = 10_000;
+const COLLECTION_OPTIONS = ['schema', 'key', 'indexes', 'encrypt', 'ttl', 'timestamps'] as const;
 
 function checkCount(value: unknown, what: string, op: string): void {
   if (value !== undefined && (!Number.isSafeInteger(value) || (value as number) < 0)) {
     throw new StrataError('BAD_INPUT', `${op}: ${what} must be a non-negative integer`, { op });
   }
+}
+
+function checkPageSize(value: unknown, what: string, op: string): void {
+  if (!Number.isSafeInteger(value) || (value as number) < 1 || (value as number) > MAX_PAGE_LIMIT) {
+    throw new StrataError('BAD_INPUT', `${op}: ${what} must be an integer from 1 to ${MAX_PAGE_LIMIT}`, { op });
+  }
+}
+
+/** Checks the declaration itself: unknown options and wrong types are BAD_INPUT, never ignored. */
+function checkDeclaration(name: string, options: unknown): void {
+  const op = 'store.collection';
+  if (isPlainObject(options) && 'quota' in options) {
+    throw new StrataError('UNSUPPORTED', `collection "${name}": the "quota" option is not available in this version of Strata`, {
+      op,
+      hint: 'remove it; writes would otherwise not be limited as it promises',
+    });
+  }
+  checkOptions(options, COLLECTION_OPTIONS, op);
+  const o = (options ?? {}) as Record<string, unknown>;
+  const bad = (what: string): StrataError => new StrataError('BAD_INPUT', `collection "${name}": ${what}`, { op });
+  if (o.key !== undefined && typeof o.key !== 'string') throw bad('key must be the name of a top-level field');
+  if (o.indexes !== undefined && (!Array.isArray(o.indexes) || o.indexes.some((p) => typeof p !== 'string'))) {
+    throw bad('indexes must be an array of field paths');
+  }
+  if (o.encrypt !== undefined && (!Array.isArray(o.encrypt) || o.encrypt.some((p) => typeof p !== 'string'))) {
+    throw bad('encrypt must be an array of field paths');
+  }
+  if (o.timestamps !== undefined && typeof o.timestamps !== 'boolean') throw bad('timestamps must be true or false');
 }
 
 /** A collection of typed documents with a key field, schema, indexes and versions. */
@@ -98,6 +106,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
 
   /** @internal Use `store.collection(name, options)`. */
   constructor(ctx: HandleContext, name: string, options: CollectionOptions<StandardSchemaV1 | undefined, string>) {
+    checkDeclaration(name, options);
     this.#ctx = ctx;
     this.name = name;
     this.#space = collectionSpace(name);
@@ -112,8 +121,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     this.#indexes = [...(options.indexes ?? [])];
     for (const path of this.#indexes) parsePath(path);
     if (options.encrypt !== undefined && options.encrypt.length > 0) {
-      throw new StrataError('UNSUPPORTED', `collection "${name}": field encryption needs an encryption keyring`, {
-        hint: 'pass `encryption: { keys }` to openStore (available once the crypto layer lands)',
+      throw new StrataError('UNSUPPORTED', `collection "${name}": field encryption is not available in this version of Strata`, {
+        hint: 'remove `encrypt` from the collection options',
       });
     }
     this.#ttl = options.ttl === undefined ? undefined : parseDuration(options.ttl, 'ttl');
@@ -139,25 +148,49 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     return this.#ttl === undefined ? null : now + this.#ttl;
   }
 
-  async #decode(record: StoredRecord, op: string): Promise<T> {
-    return (await validate(this.#rules, parseJson(record.value), op, 'read')) as T;
+  /** The stored JSON of `record`; text that does not parse is damage, reported as CORRUPT with its key. */
+  #parse(record: StoredRecord, op: string): unknown {
+    try {
+      return parseJson(record.value);
+    } catch (cause) {
+      throw new StrataError('CORRUPT', `${op}: stored document "${record.key}" in "${this.name}" is not valid JSON`, {
+        op,
+        cause,
+        hint: 'delete it with collection.delete(key) or restore the store from a backup',
+        details: { collection: this.name, key: record.key },
+      });
+    }
+  }
+
+  /** Parses and validates a stored document; a promise only for asynchronous schemas. */
+  #decodeNow(record: StoredRecord, op: string): MaybePromise<T> {
+    return validateNow(this.#rules, this.#parse(record, op), op, { read: record.key }) as MaybePromise<T>;
   }
 
   /** Decodes many records; awaits only when the schema is asynchronous. */
   async #decodeAll(records: readonly StoredRecord[], op: string): Promise<T[]> {
-    const out: unknown[] = records.map((record) => validateNow(this.#rules, parseJson(record.value), op, 'read'));
+    const out: unknown[] = records.map((record) => this.#decodeNow(record, op));
     return (out.some((v) => v instanceof Promise) ? await Promise.all(out) : out) as T[];
   }
 
   async #entry(record: StoredRecord, op: string): Promise<DocEntry<T>> {
     return {
       key: record.key,
-      value: await this.#decode(record, op),
+      value: await this.#decodeNow(record, op),
       version: record.version,
       createdAt: new Date(record.createdAt),
       updatedAt: new Date(record.updatedAt),
       expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt),
     };
+  }
+
+  /**
+   * What a write returns: the schema's output (a fresh object, and what a read gives back),
+   * or without a schema the stored JSON parsed again, so Dates come back as the strings a
+   * read returns and the result shares nothing with the caller's object.
+   */
+  #written(prepared: Prepared, text: string): T {
+    return (this.#rules.schema === undefined ? parseJson(text) : prepared.doc) as T;
   }
 
   #key(id: unknown, op: string): string {
@@ -170,29 +203,54 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     return this.#ctx.driver.get(this.#space, key, this.#ctx.now());
   }
 
-  async #put(key: string, doc: Record<string, unknown>, now: number, expect?: number): Promise<StoredRecord> {
-    const op: WriteOp = { type: 'put', space: this.#space, key, value: encodeJson(doc), expiresAt: this.#expiresAt(now) };
+  #putOp(key: string, text: string, now: number, expect?: number): WriteOp {
+    const op: WriteOp = { type: 'put', space: this.#space, key, value: text, expiresAt: this.#expiresAt(now) };
     if (expect !== undefined) op.expect = expect;
-    const [record] = await this.#ctx.driver.batch([op], now);
-    return record!;
+    return op;
+  }
+
+  /** Writes ops whose per-op results nobody reads (the driver may skip building them). */
+  async #write(ops: readonly WriteOp[], now: number): Promise<void> {
+    await this.#ctx.driver.batch(ops, now, { results: false });
   }
 
   /** The createdAt to keep when a document is replaced (timestamps on). */
-  #createdAt(record: StoredRecord | null): unknown {
+  #createdAt(record: StoredRecord | null, op: string): unknown {
     if (!this.#rules.timestamps || record === null) return undefined;
-    const old = parseJson(record.value) as Record<string, unknown>;
+    const old = this.#parse(record, op) as Record<string, unknown>;
     return old.createdAt;
+  }
+
+  /** CONFLICT on a must-not-exist write says what happened: the key is taken (not a race to retry). */
+  #duplicate(error: unknown, op: string, keys: readonly string[]): unknown {
+    if (!StrataError.is(error, 'CONFLICT') || error.details?.expected !== 0) return error;
+    const index = error.details.index;
+    const key = typeof index === 'number' && keys[index] !== undefined ? keys[index] : String(error.details.key);
+    return new StrataError('CONFLICT', `${op}: a document with key "${key}" already exists in "${this.name}"`, {
+      op,
+      driver: error.driver,
+      cause: error,
+      hint: 'use set/upsert to replace it',
+      details: { collection: this.name, key },
+    });
   }
 
   /** Inserts a new document; CONFLICT when its key exists. Returns the stored document. */
   async insert(doc: Insertable<In, K>): Promise<T> {
     const op = 'collection.insert';
     try {
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered !== undefined) await entered;
       const now = this.#ctx.now();
-      const prepared = await prepareDoc(this.#rules, doc, op, { now, generateKey: true });
-      const record = await this.#put(prepared.key, prepared.doc, now, 0);
-      return await this.#decode(record, op);
+      let prepared = prepareDoc(this.#rules, doc, op, { now, generateKey: true });
+      if (prepared instanceof Promise) prepared = await prepared;
+      const text = encodeJson(prepared.doc);
+      try {
+        await this.#write([this.#putOp(prepared.key, text, now, 0)], now);
+      } catch (error) {
+        throw this.#duplicate(error, op, [prepared.key]);
+      }
+      return this.#written(prepared, text);
     } catch (error) {
       throw this.#fail(error, op);
     }
@@ -203,7 +261,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.set';
     try {
       const key = this.#key(id, op);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered !== undefined) await entered;
       return await this.#replace(key, doc, op);
     } catch (error) {
       throw this.#fail(error, op);
@@ -214,7 +273,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   async upsert(doc: Insertable<In, K>): Promise<T> {
     const op = 'collection.upsert';
     try {
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered !== undefined) await entered;
       if (!isPlainObject(doc)) throw new StrataError('BAD_INPUT', `${op}: a document must be a plain object`);
       const raw = doc[this.#rules.keyField];
       const key = raw === undefined ? undefined : keyOf(this.#rules, raw, op);
@@ -228,8 +288,11 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   async #replace(key: string, doc: unknown, op: string): Promise<T> {
     if (!this.#rules.timestamps) {
       const now = this.#ctx.now();
-      const prepared = await prepareDoc(this.#rules, doc, op, { now, generateKey: false, key });
-      return await this.#decode(await this.#put(key, prepared.doc, now), op);
+      let prepared = prepareDoc(this.#rules, doc, op, { now, generateKey: false, key });
+      if (prepared instanceof Promise) prepared = await prepared;
+      const text = encodeJson(prepared.doc);
+      await this.#write([this.#putOp(key, text, now)], now);
+      return this.#written(prepared, text);
     }
     // With timestamps the first write's createdAt must survive, so read and compare-and-swap.
     return await retryOnConflict(async () => {
@@ -239,20 +302,42 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
         now,
         generateKey: false,
         key,
-        createdAt: this.#createdAt(existing),
+        createdAt: this.#createdAt(existing, op),
       });
-      return await this.#decode(await this.#put(key, prepared.doc, now, existing?.version ?? 0), op);
+      const text = encodeJson(prepared.doc);
+      await this.#write([this.#putOp(key, text, now, existing?.version ?? 0)], now);
+      return this.#written(prepared, text);
     });
   }
 
   /** The document under `id`, or `null`. */
-  async get(id: string): Promise<T | null> {
+  get(id: string): Promise<T | null> {
     const op = 'collection.get';
+    // The hottest call: like kv.get, a driver with synchronous point reads (and a synchronous
+    // schema, or none) is answered without awaiting anything.
     try {
       const key = this.#key(id, op);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      const driver = this.#ctx.driver;
+      if (entered === undefined && driver.capabilities.syncReads === true) {
+        const record = driver.getSync!(this.#space, key, this.#ctx.now());
+        if (record === null) return Promise.resolve(null);
+        const value = this.#decodeNow(record, op);
+        return value instanceof Promise
+          ? value.catch((error: unknown) => Promise.reject(this.#fail(error, op)))
+          : Promise.resolve(value);
+      }
+      return this.#getAsync(key, entered, op);
+    } catch (error) {
+      return Promise.reject(this.#fail(error, op));
+    }
+  }
+
+  async #getAsync(key: string, entered: Promise<void> | undefined, op: string): Promise<T | null> {
+    try {
+      if (entered !== undefined) await entered;
       const record = await this.#read(key);
-      return record === null ? null : await this.#decode(record, op);
+      return record === null ? null : await this.#decodeNow(record, op);
     } catch (error) {
       throw this.#fail(error, op);
     }
@@ -281,6 +366,34 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     }
   }
 
+  /** Refuses a patch that is not a plain object or that touches the key field. */
+  #checkPatch(patch: unknown, op: string): asserts patch is Record<string, unknown> {
+    if (!isPlainObject(patch)) throw new StrataError('BAD_INPUT', `${op}: the patch must be a plain object`, { op });
+    if (Object.prototype.hasOwnProperty.call(patch, this.#rules.keyField)) {
+      throw new StrataError('BAD_INPUT', `${op}: a patch cannot change the key field "${this.#rules.keyField}"`, {
+        op,
+        hint: 'leave the key field out of the patch; to re-key a document, insert a new one and delete the old one',
+      });
+    }
+  }
+
+  /** `record` with `patch` merged in (shallow), validated, and its new stored text. */
+  async #patched(
+    record: StoredRecord,
+    patch: Record<string, unknown>,
+    now: number,
+    op: string,
+  ): Promise<Prepared & { text: string }> {
+    const current = (await this.#decodeNow(record, op)) as Record<string, unknown>;
+    const prepared = await prepareDoc(this.#rules, { ...current, ...patch }, op, {
+      now,
+      generateKey: false,
+      key: record.key,
+      createdAt: this.#createdAt(record, op),
+    });
+    return { ...prepared, text: encodeJson(prepared.doc) };
+  }
+
   /**
    * Merges `patch` into the stored document (shallow) and validates the result. NOT_FOUND when
    * absent; with `ifVersion`, CONFLICT unless the stored version matches.
@@ -289,6 +402,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.update';
     try {
       const key = this.#key(id, op);
+      checkOptions(options, ['ifVersion'], op);
       checkCount(options.ifVersion, 'ifVersion', op);
       if (!isPlainObject(patch)) throw new StrataError('BAD_INPUT', `${op}: the patch must be a plain object`);
       await this.#enter(op);
@@ -303,18 +417,45 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
             details: { key, expected: options.ifVersion, actual: existing.version },
           });
         }
-        const current = await this.#decode(existing, op);
         const now = this.#ctx.now();
-        const merged = { ...(current as Record<string, unknown>), ...(patch as Record<string, unknown>) };
-        const prepared = await prepareDoc(this.#rules, merged, op, {
-          now,
-          generateKey: false,
-          key,
-          createdAt: this.#createdAt(existing),
-        });
-        return await this.#decode(await this.#put(key, prepared.doc, now, existing.version), op);
+        const next = await this.#patched(existing, patch as Record<string, unknown>, now, op);
+        await this.#write([this.#putOp(key, next.text, now, existing.version)], now);
+        return this.#written(next, next.text);
       };
       return options.ifVersion === undefined ? await retryOnConflict(attempt) : await attempt();
+    } catch (error) {
+      throw this.#fail(error, op);
+    }
+  }
+
+  /**
+   * Merges `patch` (shallow, as `update`) into every document matching `filter` and returns
+   * how many changed. Atomic: every changed document is written in one batch, each guarded by
+   * the version it was read at, so either all of them change or none; when a concurrent
+   * writer changed one in between, the whole update runs again on fresh data. A patched
+   * document that fails the schema rejects with VALIDATION_FAILED and changes nothing.
+   * Documents the patch leaves as they were are not rewritten and not counted.
+   */
+  async updateWhere(filter: Filter, patch: Partial<In>): Promise<number> {
+    const op = 'collection.updateWhere';
+    try {
+      if (filter === undefined) throw new StrataError('BAD_INPUT', `${op}: pass a filter ({} matches every document)`, { op });
+      const parsed = parseFilter(filter);
+      this.#checkPatch(patch, op);
+      encodeJson(patch);
+      await this.#enter(op);
+      return await retryOnConflict(async () => {
+        const now = this.#ctx.now();
+        const ops: WriteOp[] = [];
+        for await (const records of this.#pages(parsed, [], PAGE, false)) {
+          for (const record of records) {
+            const next = await this.#patched(record, patch, now, op);
+            if (next.text !== record.value) ops.push(this.#putOp(record.key, next.text, now, record.version));
+          }
+        }
+        if (ops.length > 0) await this.#write(ops, now);
+        return ops.length;
+      });
     } catch (error) {
       throw this.#fail(error, op);
     }
@@ -325,6 +466,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.delete';
     try {
       const key = this.#key(id, op);
+      checkOptions(options, ['ifVersion'], op);
       checkCount(options.ifVersion, 'ifVersion', op);
       await this.#enter(op);
       const write: WriteOp = { type: 'delete', space: this.#space, key };
@@ -340,11 +482,13 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   async query(filter: Filter = {}, options: QueryOptions = {}): Promise<T[]> {
     const op = 'collection.query';
     try {
+      checkOptions(options, ['sort', 'limit', 'offset'], op);
       const parsed = parseFilter(filter);
       const sort = parseSort(options.sort);
       checkCount(options.limit, 'limit', op);
       checkCount(options.offset, 'offset', op);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered !== undefined) await entered;
       const records = await this.#ctx.driver.scan(
         this.#space,
         { filter: parsed, sort, limit: options.limit, offset: options.offset, valuesOnly: true },
@@ -356,41 +500,108 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     }
   }
 
+  /** The keyset position just after `record` in a scan sorted by `sort`. */
+  #positionAfter(record: StoredRecord, sort: readonly SortSpec[], op: string): Required<ScanPosition> {
+    return { key: record.key, values: sort.length === 0 ? [] : sortValues(this.#parse(record, op), sort) };
+  }
+
   /** One page of matching documents and an opaque cursor for the next. */
   async page(filter: Filter = {}, options: PageOptions = {}): Promise<Page<T>> {
     const op = 'collection.page';
     try {
+      checkOptions(options, ['sort', 'limit', 'cursor'], op);
       const parsed = parseFilter(filter);
       const sort = parseSort(options.sort);
       const limit = options.limit ?? 50;
-      if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
-        throw new StrataError('BAD_INPUT', `${op}: limit must be an integer from 1 to ${MAX_PAGE_LIMIT}`);
-      }
+      checkPageSize(limit, 'limit', op);
       const fingerprint = queryFingerprint(parsed, sort);
       const after = options.cursor == null ? undefined : decodeCursor(options.cursor, fingerprint);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered !== undefined) await entered;
       const records = await this.#ctx.driver.scan(
         this.#space,
         { filter: parsed, sort, after, limit: limit + 1, valuesOnly: true },
         this.#ctx.now(),
       );
-      const pageRecords = records.slice(0, limit);
+      const pageRecords = records.length > limit ? records.slice(0, limit) : records;
       const items = await this.#decodeAll(pageRecords, op);
       const last = pageRecords[pageRecords.length - 1];
       const next =
-        records.length > limit && last !== undefined
-          ? encodeCursor({ key: last.key, values: sortValues(parseJson(last.value), sort) }, fingerprint)
-          : null;
+        records.length > limit && last !== undefined ? encodeCursor(this.#positionAfter(last, sort, op), fingerprint) : null;
       return { items, next };
     } catch (error) {
       throw this.#fail(error, op);
     }
   }
 
+  /**
+   * Raw pages of matching records in `sort` order (key order when empty), each read after
+   * the last one's keyset position, so a concurrent write never makes a page repeat or skip
+   * a document that stays put. `values`: only keys and values are needed (no versions).
+   */
+  async *#pages(filter: ParsedFilter, sort: readonly SortSpec[], size: number, values: boolean): AsyncGenerator<StoredRecord[]> {
+    let after: ScanPosition | undefined;
+    for (;;) {
+      const records = await this.#ctx.driver.scan(
+        this.#space,
+        { filter, sort: sort.length === 0 ? undefined : [...sort], after, limit: size, valuesOnly: values },
+        this.#ctx.now(),
+      );
+      if (records.length > 0) yield records;
+      if (records.length < size) return;
+      const last = records[records.length - 1]!;
+      after = sort.length === 0 ? { key: last.key } : this.#positionAfter(last, sort, 'collection.iterate');
+    }
+  }
+
+  /**
+   * Every matching document, in `sort` order (key order by default), read `pageSize` at a
+   * time underneath: `for await (const doc of tasks.iterate({ status: 'todo' })) {}`.
+   * Pages resume from keyset positions, so documents written meanwhile never make the
+   * iteration repeat or skip one that stays put; a document whose sort field changes may be
+   * seen at its old and its new place, or at neither.
+   */
+  iterate(filter: Filter = {}, options: IterateOptions = {}): AsyncGenerator<T, void, undefined> {
+    const op = 'collection.iterate';
+    try {
+      checkOptions(options, ['sort', 'pageSize'], op);
+      const parsed = parseFilter(filter);
+      const sort = parseSort(options.sort);
+      const size = options.pageSize ?? PAGE;
+      checkPageSize(size, 'pageSize', op);
+      return this.#iterate(parsed, sort, size, op);
+    } catch (error) {
+      throw this.#fail(error, op);
+    }
+  }
+
+  async *#iterate(filter: ParsedFilter, sort: SortSpec[], size: number, op: string): AsyncGenerator<T, void, undefined> {
+    let pages: AsyncGenerator<StoredRecord[]> | undefined;
+    try {
+      await this.#enter(op);
+      pages = this.#pages(filter, sort, size, true);
+    } catch (error) {
+      throw this.#fail(error, op);
+    }
+    for (;;) {
+      let items: T[];
+      try {
+        this.#ctx.assertOpen(op);
+        const next = await pages.next();
+        if (next.done === true) return;
+        items = await this.#decodeAll(next.value, op);
+      } catch (error) {
+        throw this.#fail(error, op);
+      }
+      yield* items;
+    }
+  }
+
   /** Document keys in key order (code point order), with an optional prefix, limit and resume key. */
-  async keys(options: { prefix?: string; limit?: number; after?: string } = {}): Promise<string[]> {
+  async keys(options: KeysOptions = {}): Promise<string[]> {
     const op = 'collection.keys';
     try {
+      checkOptions(options, ['prefix', 'limit', 'after'], op);
       if (options.prefix !== undefined && typeof options.prefix !== 'string') {
         throw new StrataError('BAD_INPUT', `${op}: prefix must be a string`);
       }
@@ -430,30 +641,58 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.deleteWhere';
     try {
       if (filter === undefined) throw new StrataError('BAD_INPUT', `${op}: pass a filter ({} deletes everything)`);
-      const parsed = parseFilter(filter);
-      await this.#enter(op);
-      let removed = 0;
-      // Each batch resumes after the last key deleted: a filter no index serves would
-      // otherwise re-read every non-matching document once per batch.
-      let after: string | undefined;
-      for (;;) {
-        const records = await this.#ctx.driver.scan(
-          this.#space,
-          { filter: parsed, after: after === undefined ? undefined : { key: after }, limit: PAGE, keysOnly: true },
-          this.#ctx.now(),
-        );
-        if (records.length > 0) {
-          const results = await this.#ctx.driver.batch(
-            records.map((r) => ({ type: 'delete', space: this.#space, key: r.key })),
-            this.#ctx.now(),
-          );
-          removed += results.filter((r) => r !== null).length;
-        }
-        if (records.length < PAGE) return removed;
-        after = records[records.length - 1]!.key;
-      }
+      return await this.#deleteMatching(parseFilter(filter), op);
     } catch (error) {
       throw this.#fail(error, op);
+    }
+  }
+
+  /** Deletes every document; returns how many. */
+  async clear(): Promise<number> {
+    const op = 'collection.clear';
+    try {
+      return await this.#deleteMatching(parseFilter({}), op);
+    } catch (error) {
+      throw this.#fail(error, op);
+    }
+  }
+
+  /**
+   * Deletes every document (as `clear`); returns how many.
+   * TODO(store): the store should also forget this collection's declaration (its entry in
+   * Store's definitions and the driver's space spec, so `names()` stops listing it); that is
+   * store/driver work, not reachable from a handle yet.
+   */
+  async drop(): Promise<number> {
+    const op = 'collection.drop';
+    try {
+      return await this.#deleteMatching(parseFilter({}), op);
+    } catch (error) {
+      throw this.#fail(error, op);
+    }
+  }
+
+  async #deleteMatching(parsed: ParsedFilter, op: string): Promise<number> {
+    await this.#enter(op);
+    let removed = 0;
+    // Each batch resumes after the last key deleted: a filter no index serves would
+    // otherwise re-read every non-matching document once per batch.
+    let after: string | undefined;
+    for (;;) {
+      const records = await this.#ctx.driver.scan(
+        this.#space,
+        { filter: parsed, after: after === undefined ? undefined : { key: after }, limit: PAGE, keysOnly: true },
+        this.#ctx.now(),
+      );
+      if (records.length > 0) {
+        const results = await this.#ctx.driver.batch(
+          records.map((r) => ({ type: 'delete', space: this.#space, key: r.key })),
+          this.#ctx.now(),
+        );
+        removed += results.filter((r) => r !== null).length;
+      }
+      if (records.length < PAGE) return removed;
+      after = records[records.length - 1]!.key;
     }
   }
 
@@ -470,96 +709,139 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   async #many(docs: readonly unknown[], op: string, insert: boolean): Promise<T[]> {
     try {
       if (!Array.isArray(docs)) throw new StrataError('BAD_INPUT', `${op}: pass an array of documents`);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered !== undefined) await entered;
+      const stamped = !insert && this.#rules.timestamps;
       const run = async (): Promise<T[]> => {
         const now = this.#ctx.now();
-        const keys = docs.map((d) =>
-          isPlainObject(d) && d[this.#rules.keyField] !== undefined ? keyOf(this.#rules, d[this.#rules.keyField], op) : undefined,
-        );
-        const known = keys.filter((k): k is string => k !== undefined);
-        const existing = insert || !this.#rules.timestamps ? [] : await this.#ctx.driver.getMany(this.#space, known, now);
-        const byKey = new Map(existing.filter((r): r is StoredRecord => r !== null).map((r) => [r.key, r]));
-        const ops: WriteOp[] = [];
-        for (const doc of docs) {
-          const raw = isPlainObject(doc) ? doc[this.#rules.keyField] : undefined;
-          const old = raw === undefined ? undefined : byKey.get(keyOf(this.#rules, raw, op));
-          const prepared = await prepareDoc(this.#rules, doc, op, {
+        const keyField = this.#rules.keyField;
+        let byKey: Map<string, StoredRecord> | undefined;
+        if (stamped) {
+          const known = docs.flatMap((d) =>
+            isPlainObject(d) && d[keyField] !== undefined ? [keyOf(this.#rules, d[keyField], op)] : [],
+          );
+          const existing = await this.#ctx.driver.getMany(this.#space, known, now);
+          byKey = new Map(existing.filter((r): r is StoredRecord => r !== null).map((r) => [r.key, r]));
+        }
+        // One pass, no await per document unless the schema is asynchronous.
+        const ops: WriteOp[] = new Array(docs.length);
+        const out: T[] = new Array(docs.length);
+        const keys: string[] = new Array(docs.length);
+        const expected = new Set<string>();
+        const expiresAt = this.#expiresAt(now);
+        for (let i = 0; i < docs.length; i++) {
+          const doc = docs[i];
+          let old: StoredRecord | undefined;
+          if (byKey !== undefined && isPlainObject(doc) && doc[keyField] !== undefined) {
+            old = byKey.get(keyOf(this.#rules, doc[keyField], op));
+          }
+          let prepared = prepareDoc(this.#rules, doc, op, {
             now,
             generateKey: true,
-            createdAt: this.#createdAt(old ?? null),
+            createdAt: this.#createdAt(old ?? null, op),
           });
-          const write: WriteOp = {
-            type: 'put',
-            space: this.#space,
-            key: prepared.key,
-            value: encodeJson(prepared.doc),
-            expiresAt: this.#expiresAt(now),
-          };
+          if (prepared instanceof Promise) prepared = await prepared;
+          const text = encodeJson(prepared.doc);
+          const write: WriteOp = { type: 'put', space: this.#space, key: prepared.key, value: text, expiresAt };
           if (insert) write.expect = 0;
-          else if (this.#rules.timestamps && !ops.some((o) => o.key === prepared.key)) write.expect = old?.version ?? 0;
-          ops.push(write);
+          else if (stamped && !expected.has(prepared.key)) {
+            // Only the first write of a key in the batch is checked: later ones see it.
+            write.expect = old?.version ?? 0;
+            expected.add(prepared.key);
+          }
+          ops[i] = write;
+          keys[i] = prepared.key;
+          out[i] = this.#written(prepared, text);
         }
         if (ops.length === 0) return [];
-        const records = await this.#ctx.driver.batch(ops, now);
-        return await this.#decodeAll(records as StoredRecord[], op);
+        try {
+          await this.#write(ops, now);
+        } catch (error) {
+          throw insert ? this.#duplicate(error, op, keys) : error;
+        }
+        return out;
       };
-      return insert || !this.#rules.timestamps ? await run() : await retryOnConflict(run);
+      return stamped ? await retryOnConflict(run) : await run();
     } catch (error) {
       throw this.#fail(error, op);
     }
   }
 
-  /** Removes duplicates: documents with equal `by` values; keeps the newest of each group. */
+  /**
+   * Removes duplicates: documents with equal `by` values (documents missing one of them are
+   * left alone); keeps one of each group (see `DedupeOptions.keep`), -> number removed.
+   * Each loser is deleted only at the version it was judged at; if one changed meanwhile,
+   * the groups are recomputed and the rest of the work runs again.
+   */
   async dedupe(options: DedupeOptions = {}): Promise<number> {
     const op = 'collection.dedupe';
     try {
-      const by = typeof options.by === 'string' ? [options.by] : [...(options.by ?? ['id'])];
-      if (by.length === 0) throw new StrataError('BAD_INPUT', `${op}: "by" needs at least one field`);
-      const paths = by.map((p) => parsePath(p));
-      const keep = options.keep ?? 'newest';
-      if (keep !== 'newest' && keep !== 'oldest') throw new StrataError('BAD_INPUT', `${op}: keep must be 'newest' or 'oldest'`);
+      const plan = parseDedupe(options, op);
       await this.#enter(op);
-      const keepers = new Map<string, { key: string; at: number }>();
-      const losers: string[] = [];
-      const better = (a: { key: string; at: number }, b: { key: string; at: number }): boolean =>
-        keep === 'newest' ? a.at > b.at || (a.at === b.at && a.key > b.key) : a.at < b.at || (a.at === b.at && a.key < b.key);
-      let after: string | undefined;
-      for (;;) {
-        const records = await this.#ctx.driver.scan(
-          this.#space,
-          { after: after === undefined ? undefined : { key: after }, limit: PAGE },
-          this.#ctx.now(),
-        );
-        for (const record of records) {
-          const values = sortValues(
-            parseJson(record.value),
-            paths.map((path) => ({ path, dir: 1 as const })),
-          );
-          if (values.some((v) => v === null)) continue;
-          const group = JSON.stringify(values);
-          const candidate = { key: record.key, at: record.updatedAt };
-          const current = keepers.get(group);
-          if (current === undefined) keepers.set(group, candidate);
-          else if (better(candidate, current)) {
-            losers.push(current.key);
-            keepers.set(group, candidate);
-          } else losers.push(candidate.key);
-        }
-        if (records.length < PAGE) break;
-        after = records[records.length - 1]!.key;
-      }
       let removed = 0;
-      for (let i = 0; i < losers.length; i += PAGE) {
-        const results = await this.#ctx.driver.batch(
-          losers.slice(i, i + PAGE).map((key) => ({ type: 'delete', space: this.#space, key })),
-          this.#ctx.now(),
-        );
-        removed += results.filter((r) => r !== null).length;
-      }
+      await retryOnConflict(async () => {
+        const groups = new DedupeGroups(plan);
+        for await (const records of this.#pages(parseFilter({}), [], PAGE, false)) {
+          for (const record of records) groups.add(record, this.#parse(record, op));
+        }
+        const losers = groups.losers;
+        for (let i = 0; i < losers.length; i += PAGE) {
+          const results = await this.#ctx.driver.batch(
+            losers
+              .slice(i, i + PAGE)
+              .map((l): WriteOp => ({ type: 'delete', space: this.#space, key: l.key, expect: l.version })),
+            this.#ctx.now(),
+          );
+          removed += results.filter((r) => r !== null).length;
+        }
+      });
       return removed;
     } catch (error) {
       throw this.#fail(error, op);
     }
+  }
+
+  /**
+   * Reads every document, page by page, and reports the ones a read would refuse: not valid
+   * JSON, not an object, a key field that disagrees with the key, or failing the schema.
+   * Changes nothing. Fix what it lists with `set(key, doc)` or `delete(key)`.
+   */
+  async verify(): Promise<CollectionVerifyReport> {
+    const op = 'collection.verify';
+    try {
+      await this.#enter(op);
+      const report: CollectionVerifyReport = { checked: 0, invalid: [] };
+      for await (const records of this.#pages(parseFilter({}), [], PAGE, true)) {
+        for (const record of records) {
+          report.checked++;
+          const issues = await this.#problems(record);
+          if (issues !== null) report.invalid.push({ key: record.key, issues });
+        }
+      }
+      return report;
+    } catch (error) {
+      throw this.#fail(error, op);
+    }
+  }
+
+  #problems(record: StoredRecord): MaybePromise<SchemaIssue[] | null> {
+    let doc: unknown;
+    try {
+      doc = parseJson(record.value);
+    } catch {
+      return [{ path: '', message: 'the stored value is not valid JSON' }];
+    }
+    if (!isPlainObject(doc)) return [{ path: '', message: 'the stored value is not a JSON object' }];
+    const field = this.#rules.keyField;
+    const stored = doc[field];
+    const matchesKey = (typeof stored === 'string' || typeof stored === 'number') && String(stored) === record.key;
+    const keyIssue: SchemaIssue[] = matchesKey
+      ? []
+      : [{ path: field, message: `the key field holds ${JSON.stringify(stored) ?? 'nothing'}, not the document's key` }];
+    return andThen(schemaIssues(this.#rules, doc), (issues) => {
+      const all = [...keyIssue, ...(issues ?? [])];
+      return all.length === 0 ? null : all;
+    });
   }
 
   /** Calls `listener` on every change, from this process or others. */
