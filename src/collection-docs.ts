@@ -120,7 +120,10 @@ export function prepareDoc(
   if (!isPlainObject(input)) {
     throw new StrataError('BAD_INPUT', `${op}: a document must be a plain object`, { op });
   }
-  const draft: Record<string, unknown> = { ...input };
+  // Without a schema or timestamps, a document that carries its key is stored as given: no
+  // copy (upsertMany of 20k documents spent a tenth of its time collecting the copies).
+  const asIs = rules.schema === undefined && !rules.timestamps && input[rules.keyField] !== undefined;
+  const draft: Record<string, unknown> = asIs ? input : { ...input };
   if (draft[rules.keyField] === undefined) {
     if (context.key !== undefined) draft[rules.keyField] = context.key;
     else if (context.generateKey) draft[rules.keyField] = newId();
@@ -146,4 +149,39 @@ export function prepareDoc(
     }
     return { key, doc };
   });
+}
+
+/**
+ * True when `JSON.parse(JSON.stringify(value))` would give back an equal value: only plain
+ * objects and arrays, strings, booleans, null and finite numbers other than -0, no
+ * `undefined` anywhere (dropped by JSON) and no holes. Lets a write return the document it
+ * was given instead of parsing the text it just wrote; Dates and other `toJSON` values make
+ * it false, and the stored text is parsed as a read would.
+ */
+export function jsonExact(value: unknown, depth = 0): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  // Deep documents are rare; past this the parse is as cheap as the walk.
+  if (depth > 32) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value) || !jsonExact(value[i], depth + 1)) return false;
+    }
+    return true;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+  for (const key in value) {
+    if (!jsonExact((value as Record<string, unknown>)[key], depth + 1)) return false;
+  }
+  return true;
 }

@@ -13,6 +13,7 @@ import { decodeCursor, encodeCursor, queryFingerprint } from './query/cursor.js'
 import {
   andThen,
   isPlainObject,
+  jsonExact,
   keyOf,
   prepareDoc,
   schemaIssues,
@@ -185,12 +186,14 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   }
 
   /**
-   * What a write returns: the schema's output (a fresh object, and what a read gives back),
-   * or without a schema the stored JSON parsed again, so Dates come back as the strings a
-   * read returns and the result shares nothing with the caller's object.
+   * What a write returns, equal to what a read of it gives: the schema's output (a fresh
+   * object), or without a schema the document itself (its top level copied, its key filled)
+   * when JSON keeps it as it is, else the stored text parsed as a read would (Dates become
+   * the strings a read returns).
    */
   #written(prepared: Prepared, text: string): T {
-    return (this.#rules.schema === undefined ? parseJson(text) : prepared.doc) as T;
+    if (this.#rules.schema !== undefined || jsonExact(prepared.doc)) return prepared.doc as T;
+    return parseJson(text) as T;
   }
 
   #key(id: unknown, op: string): string {

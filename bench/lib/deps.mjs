@@ -18,7 +18,9 @@ const PEERS = {
 const ROOT = join(BENCH, '..');
 
 function installed(name) {
-  return existsSync(join(BENCH, 'node_modules', name, 'package.json')) || existsSync(join(ROOT, 'node_modules', name, 'package.json'));
+  return (
+    existsSync(join(BENCH, 'node_modules', name, 'package.json')) || existsSync(join(ROOT, 'node_modules', name, 'package.json'))
+  );
 }
 
 function missing(only) {
