@@ -11,20 +11,19 @@ import { parseFilter, parsePath, parseSort } from './query/parse.js';
 import { sortValues } from './query/match.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './query/cursor.js';
 import {
-  andThen,
   isPlainObject,
   jsonExact,
   keyOf,
   prepareDoc,
-  schemaIssues,
+  storedProblems,
   validate,
   validateNow,
   type DocRules,
   type MaybePromise,
   type Prepared,
-  type SchemaIssue,
 } from './collection-docs.js';
 import { DedupeGroups, parseDedupe } from './collection-dedupe.js';
+import { checkCount, checkDeclaration, checkPageSize } from './collection-checks.js';
 import type {
   CollectionOptions,
   CollectionVerifyReport,
@@ -58,42 +57,6 @@ export type {
 } from './collection-types.js';
 
 const PAGE = 500;
-const MAX_PAGE_LIMIT = 10_000;
-const COLLECTION_OPTIONS = ['schema', 'key', 'indexes', 'encrypt', 'ttl', 'timestamps'] as const;
-
-function checkCount(value: unknown, what: string, op: string): void {
-  if (value !== undefined && (!Number.isSafeInteger(value) || (value as number) < 0)) {
-    throw new StrataError('BAD_INPUT', `${op}: ${what} must be a non-negative integer`, { op });
-  }
-}
-
-function checkPageSize(value: unknown, what: string, op: string): void {
-  if (!Number.isSafeInteger(value) || (value as number) < 1 || (value as number) > MAX_PAGE_LIMIT) {
-    throw new StrataError('BAD_INPUT', `${op}: ${what} must be an integer from 1 to ${MAX_PAGE_LIMIT}`, { op });
-  }
-}
-
-/** Checks the declaration itself: unknown options and wrong types are BAD_INPUT, never ignored. */
-function checkDeclaration(name: string, options: unknown): void {
-  const op = 'store.collection';
-  if (isPlainObject(options) && 'quota' in options) {
-    throw new StrataError('UNSUPPORTED', `collection "${name}": the "quota" option is not available in this version of Strata`, {
-      op,
-      hint: 'remove it; writes would otherwise not be limited as it promises',
-    });
-  }
-  checkOptions(options, COLLECTION_OPTIONS, op);
-  const o = (options ?? {}) as Record<string, unknown>;
-  const bad = (what: string): StrataError => new StrataError('BAD_INPUT', `collection "${name}": ${what}`, { op });
-  if (o.key !== undefined && typeof o.key !== 'string') throw bad('key must be the name of a top-level field');
-  if (o.indexes !== undefined && (!Array.isArray(o.indexes) || o.indexes.some((p) => typeof p !== 'string'))) {
-    throw bad('indexes must be an array of field paths');
-  }
-  if (o.encrypt !== undefined && (!Array.isArray(o.encrypt) || o.encrypt.some((p) => typeof p !== 'string'))) {
-    throw bad('encrypt must be an array of field paths');
-  }
-  if (o.timestamps !== undefined && typeof o.timestamps !== 'boolean') throw bad('timestamps must be true or false');
-}
 
 /** A collection of typed documents with a key field, schema, indexes and versions. */
 export class Collection<T extends object = Record<string, unknown>, In = T, K extends string = string> {
@@ -817,7 +780,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       for await (const records of this.#pages(parseFilter({}), [], PAGE, true)) {
         for (const record of records) {
           report.checked++;
-          const issues = await this.#problems(record);
+          const issues = await storedProblems(this.#rules, record);
           if (issues !== null) report.invalid.push({ key: record.key, issues });
         }
       }
@@ -825,26 +788,6 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     } catch (error) {
       throw this.#fail(error, op);
     }
-  }
-
-  #problems(record: StoredRecord): MaybePromise<SchemaIssue[] | null> {
-    let doc: unknown;
-    try {
-      doc = parseJson(record.value);
-    } catch {
-      return [{ path: '', message: 'the stored value is not valid JSON' }];
-    }
-    if (!isPlainObject(doc)) return [{ path: '', message: 'the stored value is not a JSON object' }];
-    const field = this.#rules.keyField;
-    const stored = doc[field];
-    const matchesKey = (typeof stored === 'string' || typeof stored === 'number') && String(stored) === record.key;
-    const keyIssue: SchemaIssue[] = matchesKey
-      ? []
-      : [{ path: field, message: `the key field holds ${JSON.stringify(stored) ?? 'nothing'}, not the document's key` }];
-    return andThen(schemaIssues(this.#rules, doc), (issues) => {
-      const all = [...keyIssue, ...(issues ?? [])];
-      return all.length === 0 ? null : all;
-    });
   }
 
   /** Calls `listener` on every change, from this process or others. */
