@@ -7,11 +7,15 @@ export type { KvOptions, KvEntry, KvChange, SetOptions, ListOptions } from './kv
 export { Collection } from './collection.js';
 export type {
   CollectionOptions,
+  CollectionVerifyReport,
+  DedupeKeep,
   DedupeOptions,
   DocChange,
   DocEntry,
   Filter,
   Insertable,
+  IterateOptions,
+  KeysOptions,
   Page,
   PageOptions,
   QueryOptions,
