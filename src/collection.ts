@@ -1,5 +1,5 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import type { ChangeEvent, ScanPosition, StoredRecord, WriteOp } from './drivers/driver.js';
+import type { ChangeEvent, StoredRecord, WriteOp } from './drivers/driver.js';
 import type { Filter as ParsedFilter, SortSpec } from './query/ast.js';
 import { collectionSpace, retryOnConflict, type HandleContext } from './context.js';
 import { encodeJson, parseJson } from './codec/json.js';
@@ -8,21 +8,29 @@ import { checkOptions } from './codec/options.js';
 import { parseDuration } from './codec/duration.js';
 import { StrataError, withOp } from './errors.js';
 import { parseFilter, parsePath, parseSort } from './query/parse.js';
-import { sortValues } from './query/match.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './query/cursor.js';
 import {
   isPlainObject,
   jsonExact,
   keyOf,
   prepareDoc,
-  storedProblems,
   validate,
   validateNow,
   type DocRules,
   type MaybePromise,
   type Prepared,
 } from './collection-docs.js';
-import { DedupeGroups, parseDedupe } from './collection-dedupe.js';
+import { parseDedupe } from './collection-dedupe.js';
+import {
+  PAGE,
+  dedupeAll,
+  deleteMatching,
+  pages as bulkPages,
+  patchAll,
+  positionAfter,
+  verifyAll,
+  type BulkHost,
+} from './collection-bulk.js';
 import { checkCount, checkDeclaration, checkPageSize } from './collection-checks.js';
 import type {
   CollectionOptions,
@@ -56,8 +64,6 @@ export type {
   Sort,
 } from './collection-types.js';
 
-const PAGE = 500;
-
 /** A collection of typed documents with a key field, schema, indexes and versions. */
 export class Collection<T extends object = Record<string, unknown>, In = T, K extends string = string> {
   readonly name: string;
@@ -66,6 +72,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   readonly #rules: DocRules;
   readonly #indexes: readonly string[];
   readonly #ttl: number | undefined;
+  readonly #host: BulkHost;
   #ready = false;
 
   /** @internal Use `store.collection(name, options)`. */
@@ -90,6 +97,15 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       });
     }
     this.#ttl = options.ttl === undefined ? undefined : parseDuration(options.ttl, 'ttl');
+    this.#host = {
+      ctx,
+      space: this.#space,
+      rules: this.#rules,
+      parse: (record, op) => this.#parse(record, op),
+      patched: (record, patch, now, op) => this.#patched(record, patch, now, op),
+      putOp: (key, text, now, expect) => this.#putOp(key, text, now, expect),
+      write: (ops, now) => this.#write(ops, now),
+    };
   }
 
   /** Checks the store is open and declares the space on first use. Synchronous once ready: hot paths skip an await. */
@@ -410,18 +426,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       this.#checkPatch(patch, op);
       encodeJson(patch);
       await this.#enter(op);
-      return await retryOnConflict(async () => {
-        const now = this.#ctx.now();
-        const ops: WriteOp[] = [];
-        for await (const records of this.#pages(parsed, [], PAGE, false)) {
-          for (const record of records) {
-            const next = await this.#patched(record, patch, now, op);
-            if (next.text !== record.value) ops.push(this.#putOp(record.key, next.text, now, record.version));
-          }
-        }
-        if (ops.length > 0) await this.#write(ops, now);
-        return ops.length;
-      });
+      return await patchAll(this.#host, parsed, patch, op);
     } catch (error) {
       throw this.#fail(error, op);
     }
@@ -466,11 +471,6 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     }
   }
 
-  /** The keyset position just after `record` in a scan sorted by `sort`. */
-  #positionAfter(record: StoredRecord, sort: readonly SortSpec[], op: string): Required<ScanPosition> {
-    return { key: record.key, values: sort.length === 0 ? [] : sortValues(this.#parse(record, op), sort) };
-  }
-
   /** One page of matching documents and an opaque cursor for the next. */
   async page(filter: Filter = {}, options: PageOptions = {}): Promise<Page<T>> {
     const op = 'collection.page';
@@ -493,30 +493,12 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       const items = await this.#decodeAll(pageRecords, op);
       const last = pageRecords[pageRecords.length - 1];
       const next =
-        records.length > limit && last !== undefined ? encodeCursor(this.#positionAfter(last, sort, op), fingerprint) : null;
+        records.length > limit && last !== undefined
+          ? encodeCursor(positionAfter(this.#host, last, sort, op), fingerprint)
+          : null;
       return { items, next };
     } catch (error) {
       throw this.#fail(error, op);
-    }
-  }
-
-  /**
-   * Raw pages of matching records in `sort` order (key order when empty), each read after
-   * the last one's keyset position, so a concurrent write never makes a page repeat or skip
-   * a document that stays put. `values`: only keys and values are needed (no versions).
-   */
-  async *#pages(filter: ParsedFilter, sort: readonly SortSpec[], size: number, values: boolean): AsyncGenerator<StoredRecord[]> {
-    let after: ScanPosition | undefined;
-    for (;;) {
-      const records = await this.#ctx.driver.scan(
-        this.#space,
-        { filter, sort: sort.length === 0 ? undefined : [...sort], after, limit: size, valuesOnly: values },
-        this.#ctx.now(),
-      );
-      if (records.length > 0) yield records;
-      if (records.length < size) return;
-      const last = records[records.length - 1]!;
-      after = sort.length === 0 ? { key: last.key } : this.#positionAfter(last, sort, 'collection.iterate');
     }
   }
 
@@ -545,7 +527,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     let pages: AsyncGenerator<StoredRecord[]> | undefined;
     try {
       await this.#enter(op);
-      pages = this.#pages(filter, sort, size, true);
+      pages = bulkPages(this.#host, filter, sort, size, true, op);
     } catch (error) {
       throw this.#fail(error, op);
     }
@@ -640,26 +622,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
 
   async #deleteMatching(parsed: ParsedFilter, op: string): Promise<number> {
     await this.#enter(op);
-    let removed = 0;
-    // Each batch resumes after the last key deleted: a filter no index serves would
-    // otherwise re-read every non-matching document once per batch.
-    let after: string | undefined;
-    for (;;) {
-      const records = await this.#ctx.driver.scan(
-        this.#space,
-        { filter: parsed, after: after === undefined ? undefined : { key: after }, limit: PAGE, keysOnly: true },
-        this.#ctx.now(),
-      );
-      if (records.length > 0) {
-        const results = await this.#ctx.driver.batch(
-          records.map((r) => ({ type: 'delete', space: this.#space, key: r.key })),
-          this.#ctx.now(),
-        );
-        removed += results.filter((r) => r !== null).length;
-      }
-      if (records.length < PAGE) return removed;
-      after = records[records.length - 1]!.key;
-    }
+    return deleteMatching(this.#host, parsed);
   }
 
   /** Inserts every document in one atomic batch: all or none (CONFLICT if any key exists). */
@@ -744,24 +707,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     try {
       const plan = parseDedupe(options, op);
       await this.#enter(op);
-      let removed = 0;
-      await retryOnConflict(async () => {
-        const groups = new DedupeGroups(plan);
-        for await (const records of this.#pages(parseFilter({}), [], PAGE, false)) {
-          for (const record of records) groups.add(record, this.#parse(record, op));
-        }
-        const losers = groups.losers;
-        for (let i = 0; i < losers.length; i += PAGE) {
-          const results = await this.#ctx.driver.batch(
-            losers
-              .slice(i, i + PAGE)
-              .map((l): WriteOp => ({ type: 'delete', space: this.#space, key: l.key, expect: l.version })),
-            this.#ctx.now(),
-          );
-          removed += results.filter((r) => r !== null).length;
-        }
-      });
-      return removed;
+      return await dedupeAll(this.#host, plan, parseFilter({}), op);
     } catch (error) {
       throw this.#fail(error, op);
     }
@@ -776,15 +722,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.verify';
     try {
       await this.#enter(op);
-      const report: CollectionVerifyReport = { checked: 0, invalid: [] };
-      for await (const records of this.#pages(parseFilter({}), [], PAGE, true)) {
-        for (const record of records) {
-          report.checked++;
-          const issues = await storedProblems(this.#rules, record);
-          if (issues !== null) report.invalid.push({ key: record.key, issues });
-        }
-      }
-      return report;
+      return await verifyAll(this.#host, parseFilter({}), op);
     } catch (error) {
       throw this.#fail(error, op);
     }
