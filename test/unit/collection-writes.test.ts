@@ -44,7 +44,10 @@ describe.each(['sqlite', 'memory'] as const)('collection writes on %s', (kind) =
     for (const written of cases) expect(written).toStrictEqual(await c.get('a'));
     expect(await c.get('a')).toStrictEqual({ id: 'a', at: '2026-01-01T00:00:00.000Z', nested: { n: 0, list: [1, 'x'] } });
     const plain = { id: 'b', n: 1, tags: ['x'], meta: { ok: true, none: null } };
-    expect(await c.insert(plain)).toStrictEqual(await c.get('b'));
+    const returned = await c.insert(plain);
+    expect(returned).toStrictEqual(await c.get('b'));
+    // As documented: JSON-exact documents that carry their key come back as the same object.
+    expect(returned).toBe(plain);
     const generated = await c.insert({ text: 'no key' });
     expect(generated).toStrictEqual(await c.get(generated.id as string));
     expect(plain).toStrictEqual({ id: 'b', n: 1, tags: ['x'], meta: { ok: true, none: null } });
@@ -56,6 +59,9 @@ describe.each(['sqlite', 'memory'] as const)('collection writes on %s', (kind) =
     const written = await c.insert({ id: 'a', at: '2026-01-01T00:00:00.000Z' });
     expect(written).toStrictEqual({ id: 'a', at: new Date(Date.UTC(2026, 0, 1)), n: 3 });
     expect(await c.get('a')).toStrictEqual(written);
+    const input = { id: 'c', at: 0 };
+    expect(await c.upsert(input)).not.toBe(input);
+    expect(input).toStrictEqual({ id: 'c', at: 0 });
     expect((await c.upsertMany([{ id: 'b', at: 0 }]))[0]).toStrictEqual(await c.get('b'));
   });
 
