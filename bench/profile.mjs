@@ -28,7 +28,7 @@ const top = Number(flag('top', 25));
 const dir = join(HERE, '.data', `profile-${target.id}`);
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
-await target.prefill(dir, size, Boolean(target.query));
+await target.prefill(dir, size, Boolean(target.query || target.coll));
 let handle = await target.open(dir);
 const random = rng(size);
 const ctx = {

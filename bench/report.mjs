@@ -6,6 +6,7 @@ import { checkGoals, fmtOps, fmtRatio, ratioOf, sizeLabel } from './lib/goals.mj
 
 const RATIOS = [
   ['strata-sqlite', 'raw-sqlite'],
+  ['strata-sqlite-zod', 'raw-sqlite-zod'],
   ['strata-sqlite', 'keyv'],
   ['strata-sqlite', 'lowdb'],
   ['strata-sqlite', 'conf'],
@@ -14,7 +15,13 @@ const RATIOS = [
   ['strata-file', 'lowdb'],
   ['strata-file', 'conf'],
 ];
-const SHORT = { 'strata-sqlite': 'sqlite', 'raw-sqlite': 'raw', 'strata-file': 'file' };
+const SHORT = {
+  'strata-sqlite': 'sqlite',
+  'raw-sqlite': 'raw',
+  'strata-sqlite-zod': 'sqlite+zod',
+  'raw-sqlite-zod': 'raw+zod',
+  'strata-file': 'file',
+};
 /** `strata-sqlite@20000` is a companion runner: the same library on a smaller store, measured alongside. */
 const split = (id) => {
   const [base, size] = id.split('@');
@@ -134,6 +141,7 @@ export function render(run) {
     '- Strata is used through the built package (`dist/`) with its async API awaited per call; raw better-sqlite3 is called synchronously, as its users do, so the raw ratios include the cost of an async API.',
     "- Query: ~100 `status: 'pending'` documents at every size; Strata `collection(name, { indexes: ['status'] }).query({ status })` vs raw `SELECT ... WHERE json_extract(value, '$.status') = ? ORDER BY key` over an expression index.",
     '- Mix: 90% random gets, 10% durable sets of random existing keys.',
+    "- Collection workloads (`c-*`): a collection with `key: 'id'`, `indexes: ['status']` holding every record as a document, vs raw `docs(key, value)` with the same `json_extract(value, '$.status')` index: get = prepared SELECT + JSON.parse; durable set = `upsert` vs one autocommit INSERT ... ON CONFLICT (synchronous=FULL); upsertMany = every document in one call vs one transaction of upserts; page = 50 `status: 'success'` documents per page in key order, resumed from the previous cursor (raw: `key > ?`). The `+ zod` columns declare a zod schema and the raw side runs the same `schema.parse` on every document it writes and reads, so both sides do the same work.",
     `- Peers (keyv, lowdb, conf, node-persist, unstorage) and the file driver run up to ${sizeLabel(run.settings.peerMax)} records.`,
     `- Ratios are the median of per-round ratios (a and b measured moments apart, so load from other jobs on the machine mostly cancels), which can differ a little from the ratio of the medians shown in the throughput table.`,
     ...(big > small

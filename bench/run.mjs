@@ -156,7 +156,7 @@ async function main() {
   if (!existsSync(new URL('../dist/index.js', import.meta.url))) {
     throw new Error('dist/index.js is missing: run `npm run build` in the repository root first (npm run bench does)');
   }
-  ensureDeps(log);
+  ensureDeps(log, opts.only);
   // Imported after the install, since they load the peer libraries.
   const { targetsFor, companionsFor } = await import('./targets/index.mjs');
   const { rawSqliteVersion } = await import('./targets/raw-sqlite.mjs');

@@ -151,3 +151,9 @@ export async function writeSpec(driver: Driver, name: string, spec: CollectionSp
     results: false,
   });
 }
+
+/** Removes what is remembered of `name` (after `collection.drop()`). */
+export async function forgetSpec(driver: Driver, name: string, now: number): Promise<void> {
+  if ((await driver.get(SPECS_SPACE, name, now)) === null) return;
+  await driver.batch([{ type: 'delete', space: SPECS_SPACE, key: name }], now, { results: false });
+}

@@ -1,90 +1,68 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { ChangeEvent, StoredRecord, WriteOp } from './drivers/driver.js';
+import type { Filter as ParsedFilter, SortSpec } from './query/ast.js';
 import { collectionSpace, retryOnConflict, type HandleContext } from './context.js';
 import { encodeJson, parseJson } from './codec/json.js';
-import { checkKey } from './codec/keys.js';
-import { parseDuration, type Duration } from './codec/duration.js';
+import { checkKey, checkPrefix } from './codec/keys.js';
+import { checkOptions } from './codec/options.js';
+import { expiryFrom, parseDuration } from './codec/duration.js';
 import { StrataError, withOp } from './errors.js';
 import { parseFilter, parsePath, parseSort } from './query/parse.js';
-import { sortValues } from './query/match.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './query/cursor.js';
-import { isPlainObject, keyOf, prepareDoc, validate, validateNow, type DocRules } from './collection-docs.js';
+import {
+  isPlainObject,
+  jsonExact,
+  keyOf,
+  prepareDoc,
+  validate,
+  validateNow,
+  type DocRules,
+  type MaybePromise,
+  type Prepared,
+} from './collection-docs.js';
+import { parseDedupe } from './collection-dedupe.js';
+import {
+  PAGE,
+  dedupeAll,
+  deleteMatching,
+  pages as bulkPages,
+  patchAll,
+  positionAfter,
+  verifyAll,
+  type BulkHost,
+} from './collection-bulk.js';
+import { checkCount, checkDeclaration, checkPageSize } from './collection-checks.js';
+import type {
+  CollectionOptions,
+  CollectionVerifyReport,
+  DedupeOptions,
+  DocChange,
+  DocEntry,
+  Filter,
+  Insertable,
+  IterateOptions,
+  KeysOptions,
+  Page,
+  PageOptions,
+  QueryOptions,
+} from './collection-types.js';
 
-/** Filter documents: equality, `$eq $ne $gt $gte $lt $lte $in $nin $exists $prefix`, `$and $or`, dotted paths. */
-export type Filter = Record<string, unknown>;
-export type Sort = Record<string, 1 | -1 | 'asc' | 'desc'>;
-
-export interface CollectionOptions<S extends StandardSchemaV1 | undefined = undefined, K extends string = 'id'> {
-  /** A Standard Schema (zod, valibot, arktype...) checked on every write and read. */
-  schema?: S;
-  /** The document field that holds the key; generated (a sortable ULID) when absent. @default 'id' */
-  key?: K;
-  /** Dotted field paths to index in the backend. */
-  indexes?: readonly string[];
-  /** Fields encrypted at rest with the store's keyring. */
-  encrypt?: readonly string[];
-  /** Documents expire this long after their last write. */
-  ttl?: Duration;
-  /** Fill `createdAt` on first write and `updatedAt` on every write. @default false */
-  timestamps?: boolean;
-}
-
-export interface QueryOptions {
-  sort?: Sort;
-  limit?: number;
-  offset?: number;
-}
-
-export interface PageOptions {
-  sort?: Sort;
-  /** @default 50 */
-  limit?: number;
-  /** `next` from the previous page. */
-  cursor?: string | null;
-}
-
-export interface Page<T> {
-  items: T[];
-  /** Pass as `cursor` for the next page; `null` on the last page. */
-  next: string | null;
-}
-
-export interface DocEntry<T> {
-  key: string;
-  value: T;
-  version: number;
-  createdAt: Date;
-  updatedAt: Date;
-  expiresAt: Date | null;
-}
-
-export interface DocChange<T> {
-  /** `reset`: changes were lost to this listener (see ChangeEvent); re-read the data. `key` is `''`. */
-  type: 'put' | 'delete' | 'reset';
-  key: string;
-  version: number | null;
-  value?: T;
-  origin: 'local' | 'remote';
-}
-
-export interface DedupeOptions {
-  /** Field(s) whose equal values make documents duplicates. @default 'id' */
-  by?: string | readonly string[];
-  /** Which one of each group survives, by last write time. @default 'newest' */
-  keep?: 'newest' | 'oldest';
-}
-
-/** A document that may leave out its key field (it is generated). */
-export type Insertable<In, K extends string> = In extends object ? Omit<In, K> & Partial<Pick<In, K & keyof In>> : In;
-
-const PAGE = 500;
-const MAX_PAGE_LIMIT = 10_000;
-
-function checkCount(value: unknown, what: string, op: string): void {
-  if (value !== undefined && (!Number.isSafeInteger(value) || (value as number) < 0)) {
-    throw new StrataError('BAD_INPUT', `${op}: ${what} must be a non-negative integer`, { op });
-  }
-}
+export type {
+  CollectionOptions,
+  CollectionVerifyReport,
+  DedupeKeep,
+  DedupeOptions,
+  DocChange,
+  DocEntry,
+  Filter,
+  Insertable,
+  IterateOptions,
+  KeysOptions,
+  Page,
+  PageOptions,
+  QueryOptions,
+  Sort,
+} from './collection-types.js';
 
 /** A collection of typed documents with a key field, schema, indexes and versions. */
 export class Collection<T extends object = Record<string, unknown>, In = T, K extends string = string> {
@@ -94,10 +72,12 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   readonly #rules: DocRules;
   readonly #indexes: readonly string[];
   readonly #ttl: number | undefined;
+  readonly #host: BulkHost;
   #ready = false;
 
   /** @internal Use `store.collection(name, options)`. */
   constructor(ctx: HandleContext, name: string, options: CollectionOptions<StandardSchemaV1 | undefined, string>) {
+    checkDeclaration(name, options);
     this.#ctx = ctx;
     this.name = name;
     this.#space = collectionSpace(name);
@@ -112,11 +92,20 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     this.#indexes = [...(options.indexes ?? [])];
     for (const path of this.#indexes) parsePath(path);
     if (options.encrypt !== undefined && options.encrypt.length > 0) {
-      throw new StrataError('UNSUPPORTED', `collection "${name}": field encryption needs an encryption keyring`, {
-        hint: 'remove the `encrypt` option: this version of Strata stores every field as it is',
+      throw new StrataError('UNSUPPORTED', `collection "${name}": field encryption is not available in this version of Strata`, {
+        hint: 'remove `encrypt` from the collection options',
       });
     }
     this.#ttl = options.ttl === undefined ? undefined : parseDuration(options.ttl, 'ttl');
+    this.#host = {
+      ctx,
+      space: this.#space,
+      rules: this.#rules,
+      parse: (record, op) => this.#parse(record, op),
+      patched: (record, patch, now, op) => this.#patched(record, patch, now, op),
+      putOp: (key, text, now, expect) => this.#putOp(key, text, now, expect),
+      write: (ops, now) => this.#write(ops, now),
+    };
   }
 
   /** Checks the store is open and declares the space on first use. Synchronous once ready: hot paths skip an await. */
@@ -136,28 +125,54 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   }
 
   #expiresAt(now: number): number | null {
-    return this.#ttl === undefined ? null : now + this.#ttl;
+    return this.#ttl === undefined ? null : expiryFrom(now, this.#ttl);
   }
 
-  async #decode(record: StoredRecord, op: string): Promise<T> {
-    return (await validate(this.#rules, parseJson(record.value), op, 'read')) as T;
+  /** The stored JSON of `record`; text that does not parse is damage, reported as CORRUPT with its key. */
+  #parse(record: StoredRecord, op: string): unknown {
+    try {
+      return parseJson(record.value);
+    } catch (cause) {
+      throw new StrataError('CORRUPT', `${op}: stored document "${record.key}" in "${this.name}" is not valid JSON`, {
+        op,
+        cause,
+        hint: 'delete it with collection.delete(key) or restore the store from a backup',
+        details: { collection: this.name, key: record.key },
+      });
+    }
+  }
+
+  /** Parses and validates a stored document; a promise only for asynchronous schemas. */
+  #decodeNow(record: StoredRecord, op: string): MaybePromise<T> {
+    return validateNow(this.#rules, this.#parse(record, op), op, { read: record.key }) as MaybePromise<T>;
   }
 
   /** Decodes many records; awaits only when the schema is asynchronous. */
   async #decodeAll(records: readonly StoredRecord[], op: string): Promise<T[]> {
-    const out: unknown[] = records.map((record) => validateNow(this.#rules, parseJson(record.value), op, 'read'));
+    const out: unknown[] = records.map((record) => this.#decodeNow(record, op));
     return (out.some((v) => v instanceof Promise) ? await Promise.all(out) : out) as T[];
   }
 
   async #entry(record: StoredRecord, op: string): Promise<DocEntry<T>> {
     return {
       key: record.key,
-      value: await this.#decode(record, op),
+      value: await this.#decodeNow(record, op),
       version: record.version,
       createdAt: new Date(record.createdAt),
       updatedAt: new Date(record.updatedAt),
       expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt),
     };
+  }
+
+  /**
+   * What a write returns, equal to what a read of it gives: the schema's output (a fresh
+   * object), or without a schema the document itself (its top level copied, its key filled)
+   * when JSON keeps it as it is, else the stored text parsed as a read would (Dates become
+   * the strings a read returns).
+   */
+  #written(prepared: Prepared, text: string): T {
+    if (this.#rules.schema !== undefined || jsonExact(prepared.doc)) return prepared.doc as T;
+    return parseJson(text) as T;
   }
 
   #key(id: unknown, op: string): string {
@@ -170,29 +185,54 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     return this.#ctx.driver.get(this.#space, key, this.#ctx.now());
   }
 
-  async #put(key: string, doc: Record<string, unknown>, now: number, expect?: number): Promise<StoredRecord> {
-    const op: WriteOp = { type: 'put', space: this.#space, key, value: encodeJson(doc), expiresAt: this.#expiresAt(now) };
+  #putOp(key: string, text: string, now: number, expect?: number): WriteOp {
+    const op: WriteOp = { type: 'put', space: this.#space, key, value: text, expiresAt: this.#expiresAt(now) };
     if (expect !== undefined) op.expect = expect;
-    const [record] = await this.#ctx.driver.batch([op], now);
-    return record!;
+    return op;
+  }
+
+  /** Writes ops whose per-op results nobody reads (the driver may skip building them). */
+  async #write(ops: readonly WriteOp[], now: number): Promise<void> {
+    await this.#ctx.driver.batch(ops, now, { results: false });
   }
 
   /** The createdAt to keep when a document is replaced (timestamps on). */
-  #createdAt(record: StoredRecord | null): unknown {
+  #createdAt(record: StoredRecord | null, op: string): unknown {
     if (!this.#rules.timestamps || record === null) return undefined;
-    const old = parseJson(record.value) as Record<string, unknown>;
+    const old = this.#parse(record, op) as Record<string, unknown>;
     return old.createdAt;
+  }
+
+  /** CONFLICT on a must-not-exist write says what happened: the key is taken (not a race to retry). */
+  #duplicate(error: unknown, op: string, keys: readonly string[]): unknown {
+    if (!StrataError.is(error, 'CONFLICT') || error.details?.expected !== 0) return error;
+    const index = error.details.index;
+    const key = typeof index === 'number' && keys[index] !== undefined ? keys[index] : String(error.details.key);
+    return new StrataError('CONFLICT', `${op}: a document with key "${key}" already exists in "${this.name}"`, {
+      op,
+      driver: error.driver,
+      cause: error,
+      hint: 'use set/upsert to replace it',
+      details: { collection: this.name, key },
+    });
   }
 
   /** Inserts a new document; CONFLICT when its key exists. Returns the stored document. */
   async insert(doc: Insertable<In, K>): Promise<T> {
     const op = 'collection.insert';
     try {
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered !== undefined) await entered;
       const now = this.#ctx.now();
-      const prepared = await prepareDoc(this.#rules, doc, op, { now, generateKey: true });
-      const record = await this.#put(prepared.key, prepared.doc, now, 0);
-      return await this.#decode(record, op);
+      let prepared = prepareDoc(this.#rules, doc, op, { now, generateKey: true });
+      if (prepared instanceof Promise) prepared = await prepared;
+      const text = encodeJson(prepared.doc);
+      try {
+        await this.#write([this.#putOp(prepared.key, text, now, 0)], now);
+      } catch (error) {
+        throw this.#duplicate(error, op, [prepared.key]);
+      }
+      return this.#written(prepared, text);
     } catch (error) {
       throw this.#fail(error, op);
     }
@@ -203,7 +243,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.set';
     try {
       const key = this.#key(id, op);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered !== undefined) await entered;
       return await this.#replace(key, doc, op);
     } catch (error) {
       throw this.#fail(error, op);
@@ -214,7 +255,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   async upsert(doc: Insertable<In, K>): Promise<T> {
     const op = 'collection.upsert';
     try {
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered !== undefined) await entered;
       if (!isPlainObject(doc)) throw new StrataError('BAD_INPUT', `${op}: a document must be a plain object`);
       const raw = doc[this.#rules.keyField];
       const key = raw === undefined ? undefined : keyOf(this.#rules, raw, op);
@@ -228,8 +270,11 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   async #replace(key: string, doc: unknown, op: string): Promise<T> {
     if (!this.#rules.timestamps) {
       const now = this.#ctx.now();
-      const prepared = await prepareDoc(this.#rules, doc, op, { now, generateKey: false, key });
-      return await this.#decode(await this.#put(key, prepared.doc, now), op);
+      let prepared = prepareDoc(this.#rules, doc, op, { now, generateKey: false, key });
+      if (prepared instanceof Promise) prepared = await prepared;
+      const text = encodeJson(prepared.doc);
+      await this.#write([this.#putOp(key, text, now)], now);
+      return this.#written(prepared, text);
     }
     // With timestamps the first write's createdAt must survive, so read and compare-and-swap.
     return await retryOnConflict(async () => {
@@ -239,20 +284,42 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
         now,
         generateKey: false,
         key,
-        createdAt: this.#createdAt(existing),
+        createdAt: this.#createdAt(existing, op),
       });
-      return await this.#decode(await this.#put(key, prepared.doc, now, existing?.version ?? 0), op);
+      const text = encodeJson(prepared.doc);
+      await this.#write([this.#putOp(key, text, now, existing?.version ?? 0)], now);
+      return this.#written(prepared, text);
     });
   }
 
   /** The document under `id`, or `null`. */
-  async get(id: string): Promise<T | null> {
+  get(id: string): Promise<T | null> {
     const op = 'collection.get';
+    // The hottest call: like kv.get, a driver with synchronous point reads (and a synchronous
+    // schema, or none) is answered without awaiting anything.
     try {
       const key = this.#key(id, op);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      const driver = this.#ctx.driver;
+      if (entered === undefined && driver.capabilities.syncReads === true) {
+        const record = driver.getSync!(this.#space, key, this.#ctx.now());
+        if (record === null) return Promise.resolve(null);
+        const value = this.#decodeNow(record, op);
+        return value instanceof Promise
+          ? value.catch((error: unknown) => Promise.reject(this.#fail(error, op)))
+          : Promise.resolve(value);
+      }
+      return this.#getAsync(key, entered, op);
+    } catch (error) {
+      return Promise.reject(this.#fail(error, op));
+    }
+  }
+
+  async #getAsync(key: string, entered: Promise<void> | undefined, op: string): Promise<T | null> {
+    try {
+      if (entered !== undefined) await entered;
       const record = await this.#read(key);
-      return record === null ? null : await this.#decode(record, op);
+      return record === null ? null : await this.#decodeNow(record, op);
     } catch (error) {
       throw this.#fail(error, op);
     }
@@ -281,6 +348,34 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     }
   }
 
+  /** Refuses a patch that is not a plain object or that touches the key field. */
+  #checkPatch(patch: unknown, op: string): asserts patch is Record<string, unknown> {
+    if (!isPlainObject(patch)) throw new StrataError('BAD_INPUT', `${op}: the patch must be a plain object`, { op });
+    if (Object.prototype.hasOwnProperty.call(patch, this.#rules.keyField)) {
+      throw new StrataError('BAD_INPUT', `${op}: a patch cannot change the key field "${this.#rules.keyField}"`, {
+        op,
+        hint: 'leave the key field out of the patch; to re-key a document, insert a new one and delete the old one',
+      });
+    }
+  }
+
+  /** `record` with `patch` merged in (shallow), validated, and its new stored text. */
+  async #patched(
+    record: StoredRecord,
+    patch: Record<string, unknown>,
+    now: number,
+    op: string,
+  ): Promise<Prepared & { text: string }> {
+    const current = (await this.#decodeNow(record, op)) as Record<string, unknown>;
+    const prepared = await prepareDoc(this.#rules, { ...current, ...patch }, op, {
+      now,
+      generateKey: false,
+      key: record.key,
+      createdAt: this.#createdAt(record, op),
+    });
+    return { ...prepared, text: encodeJson(prepared.doc) };
+  }
+
   /**
    * Merges `patch` into the stored document (shallow) and validates the result. NOT_FOUND when
    * absent; with `ifVersion`, CONFLICT unless the stored version matches.
@@ -289,6 +384,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.update';
     try {
       const key = this.#key(id, op);
+      checkOptions(options, ['ifVersion'], op);
       checkCount(options.ifVersion, 'ifVersion', op);
       if (!isPlainObject(patch)) throw new StrataError('BAD_INPUT', `${op}: the patch must be a plain object`);
       await this.#enter(op);
@@ -303,18 +399,34 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
             details: { key, expected: options.ifVersion, actual: existing.version },
           });
         }
-        const current = await this.#decode(existing, op);
         const now = this.#ctx.now();
-        const merged = { ...(current as Record<string, unknown>), ...(patch as Record<string, unknown>) };
-        const prepared = await prepareDoc(this.#rules, merged, op, {
-          now,
-          generateKey: false,
-          key,
-          createdAt: this.#createdAt(existing),
-        });
-        return await this.#decode(await this.#put(key, prepared.doc, now, existing.version), op);
+        const next = await this.#patched(existing, patch as Record<string, unknown>, now, op);
+        await this.#write([this.#putOp(key, next.text, now, existing.version)], now);
+        return this.#written(next, next.text);
       };
       return options.ifVersion === undefined ? await retryOnConflict(attempt) : await attempt();
+    } catch (error) {
+      throw this.#fail(error, op);
+    }
+  }
+
+  /**
+   * Merges `patch` (shallow, as `update`) into every document matching `filter` and returns
+   * how many changed. Atomic: every changed document is written in one batch, each guarded by
+   * the version it was read at, so either all of them change or none; when a concurrent
+   * writer changed one in between, the whole update runs again on fresh data. A patched
+   * document that fails the schema rejects with VALIDATION_FAILED and changes nothing.
+   * Documents the patch leaves as they were are not rewritten and not counted.
+   */
+  async updateWhere(filter: Filter, patch: Partial<In>): Promise<number> {
+    const op = 'collection.updateWhere';
+    try {
+      if (filter === undefined) throw new StrataError('BAD_INPUT', `${op}: pass a filter ({} matches every document)`, { op });
+      const parsed = parseFilter(filter);
+      this.#checkPatch(patch, op);
+      encodeJson(patch);
+      await this.#enter(op);
+      return await patchAll(this.#host, parsed, patch, op);
     } catch (error) {
       throw this.#fail(error, op);
     }
@@ -325,6 +437,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.delete';
     try {
       const key = this.#key(id, op);
+      checkOptions(options, ['ifVersion'], op);
       checkCount(options.ifVersion, 'ifVersion', op);
       await this.#enter(op);
       const write: WriteOp = { type: 'delete', space: this.#space, key };
@@ -340,11 +453,13 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   async query(filter: Filter = {}, options: QueryOptions = {}): Promise<T[]> {
     const op = 'collection.query';
     try {
+      checkOptions(options, ['sort', 'limit', 'offset'], op);
       const parsed = parseFilter(filter);
       const sort = parseSort(options.sort);
       checkCount(options.limit, 'limit', op);
       checkCount(options.offset, 'offset', op);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered !== undefined) await entered;
       const records = await this.#ctx.driver.scan(
         this.#space,
         { filter: parsed, sort, limit: options.limit, offset: options.offset, valuesOnly: true },
@@ -360,26 +475,26 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   async page(filter: Filter = {}, options: PageOptions = {}): Promise<Page<T>> {
     const op = 'collection.page';
     try {
+      checkOptions(options, ['sort', 'limit', 'cursor'], op);
       const parsed = parseFilter(filter);
       const sort = parseSort(options.sort);
       const limit = options.limit ?? 50;
-      if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
-        throw new StrataError('BAD_INPUT', `${op}: limit must be an integer from 1 to ${MAX_PAGE_LIMIT}`);
-      }
+      checkPageSize(limit, 'limit', op);
       const fingerprint = queryFingerprint(parsed, sort);
       const after = options.cursor == null ? undefined : decodeCursor(options.cursor, fingerprint);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered !== undefined) await entered;
       const records = await this.#ctx.driver.scan(
         this.#space,
         { filter: parsed, sort, after, limit: limit + 1, valuesOnly: true },
         this.#ctx.now(),
       );
-      const pageRecords = records.slice(0, limit);
+      const pageRecords = records.length > limit ? records.slice(0, limit) : records;
       const items = await this.#decodeAll(pageRecords, op);
       const last = pageRecords[pageRecords.length - 1];
       const next =
         records.length > limit && last !== undefined
-          ? encodeCursor({ key: last.key, values: sortValues(parseJson(last.value), sort) }, fingerprint)
+          ? encodeCursor(positionAfter(this.#host, last, sort, op), fingerprint)
           : null;
       return { items, next };
     } catch (error) {
@@ -387,13 +502,55 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     }
   }
 
+  /**
+   * Every matching document, in `sort` order (key order by default), read `pageSize` at a
+   * time underneath: `for await (const doc of tasks.iterate({ status: 'todo' })) {}`.
+   * Pages resume from keyset positions, so documents written meanwhile never make the
+   * iteration repeat or skip one that stays put; a document whose sort field changes may be
+   * seen at its old and its new place, or at neither.
+   */
+  iterate(filter: Filter = {}, options: IterateOptions = {}): AsyncGenerator<T, void, undefined> {
+    const op = 'collection.iterate';
+    try {
+      checkOptions(options, ['sort', 'pageSize'], op);
+      const parsed = parseFilter(filter);
+      const sort = parseSort(options.sort);
+      const size = options.pageSize ?? PAGE;
+      checkPageSize(size, 'pageSize', op);
+      return this.#iterate(parsed, sort, size, op);
+    } catch (error) {
+      throw this.#fail(error, op);
+    }
+  }
+
+  async *#iterate(filter: ParsedFilter, sort: SortSpec[], size: number, op: string): AsyncGenerator<T, void, undefined> {
+    let pages: AsyncGenerator<StoredRecord[]> | undefined;
+    try {
+      await this.#enter(op);
+      pages = bulkPages(this.#host, filter, sort, size, true, op);
+    } catch (error) {
+      throw this.#fail(error, op);
+    }
+    for (;;) {
+      let items: T[];
+      try {
+        this.#ctx.assertOpen(op);
+        const next = await pages.next();
+        if (next.done === true) return;
+        items = await this.#decodeAll(next.value, op);
+      } catch (error) {
+        throw this.#fail(error, op);
+      }
+      yield* items;
+    }
+  }
+
   /** Document keys in key order (code point order), with an optional prefix, limit and resume key. */
-  async keys(options: { prefix?: string; limit?: number; after?: string } = {}): Promise<string[]> {
+  async keys(options: KeysOptions = {}): Promise<string[]> {
     const op = 'collection.keys';
     try {
-      if (options.prefix !== undefined && typeof options.prefix !== 'string') {
-        throw new StrataError('BAD_INPUT', `${op}: prefix must be a string`);
-      }
+      checkOptions(options, ['prefix', 'limit', 'after'], op);
+      checkPrefix(options.prefix, op);
       checkCount(options.limit, 'limit', op);
       if (options.after !== undefined) checkKey(options.after, op);
       await this.#enter(op);
@@ -430,31 +587,40 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     const op = 'collection.deleteWhere';
     try {
       if (filter === undefined) throw new StrataError('BAD_INPUT', `${op}: pass a filter ({} deletes everything)`);
-      const parsed = parseFilter(filter);
-      await this.#enter(op);
-      let removed = 0;
-      // Each batch resumes after the last key deleted: a filter no index serves would
-      // otherwise re-read every non-matching document once per batch.
-      let after: string | undefined;
-      for (;;) {
-        const records = await this.#ctx.driver.scan(
-          this.#space,
-          { filter: parsed, after: after === undefined ? undefined : { key: after }, limit: PAGE, keysOnly: true },
-          this.#ctx.now(),
-        );
-        if (records.length > 0) {
-          const results = await this.#ctx.driver.batch(
-            records.map((r) => ({ type: 'delete', space: this.#space, key: r.key })),
-            this.#ctx.now(),
-          );
-          removed += results.filter((r) => r !== null).length;
-        }
-        if (records.length < PAGE) return removed;
-        after = records[records.length - 1]!.key;
-      }
+      return await this.#deleteMatching(parseFilter(filter), op);
     } catch (error) {
       throw this.#fail(error, op);
     }
+  }
+
+  /** Deletes every document; returns how many. */
+  async clear(): Promise<number> {
+    const op = 'collection.clear';
+    try {
+      return await this.#deleteMatching(parseFilter({}), op);
+    } catch (error) {
+      throw this.#fail(error, op);
+    }
+  }
+
+  /**
+   * Deletes every document and the store's remembered declaration (key field, indexes):
+   * gone from names(), stats() and describe(). Returns how many documents were removed.
+   */
+  async drop(): Promise<number> {
+    const op = 'collection.drop';
+    try {
+      const removed = await this.#deleteMatching(parseFilter({}), op);
+      if (!this.#ctx.inTransaction) await this.#ctx.forget(this.#space);
+      return removed;
+    } catch (error) {
+      throw this.#fail(error, op);
+    }
+  }
+
+  async #deleteMatching(parsed: ParsedFilter, op: string): Promise<number> {
+    await this.#enter(op);
+    return deleteMatching(this.#host, parsed);
   }
 
   /** Inserts every document in one atomic batch: all or none (CONFLICT if any key exists). */
@@ -470,93 +636,91 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   async #many(docs: readonly unknown[], op: string, insert: boolean): Promise<T[]> {
     try {
       if (!Array.isArray(docs)) throw new StrataError('BAD_INPUT', `${op}: pass an array of documents`);
-      await this.#enter(op);
+      const entered = this.#enter(op);
+      if (entered !== undefined) await entered;
+      const stamped = !insert && this.#rules.timestamps;
       const run = async (): Promise<T[]> => {
         const now = this.#ctx.now();
-        const keys = docs.map((d) =>
-          isPlainObject(d) && d[this.#rules.keyField] !== undefined ? keyOf(this.#rules, d[this.#rules.keyField], op) : undefined,
-        );
-        const known = keys.filter((k): k is string => k !== undefined);
-        const existing = insert || !this.#rules.timestamps ? [] : await this.#ctx.driver.getMany(this.#space, known, now);
-        const byKey = new Map(existing.filter((r): r is StoredRecord => r !== null).map((r) => [r.key, r]));
-        const ops: WriteOp[] = [];
-        for (const doc of docs) {
-          const raw = isPlainObject(doc) ? doc[this.#rules.keyField] : undefined;
-          const old = raw === undefined ? undefined : byKey.get(keyOf(this.#rules, raw, op));
-          const prepared = await prepareDoc(this.#rules, doc, op, {
+        const keyField = this.#rules.keyField;
+        let byKey: Map<string, StoredRecord> | undefined;
+        if (stamped) {
+          const known = docs.flatMap((d) =>
+            isPlainObject(d) && d[keyField] !== undefined ? [keyOf(this.#rules, d[keyField], op)] : [],
+          );
+          const existing = await this.#ctx.driver.getMany(this.#space, known, now);
+          byKey = new Map(existing.filter((r): r is StoredRecord => r !== null).map((r) => [r.key, r]));
+        }
+        // One pass, no await per document unless the schema is asynchronous.
+        const ops: WriteOp[] = new Array(docs.length);
+        const out: T[] = new Array(docs.length);
+        const keys: string[] = new Array(docs.length);
+        const expected = new Set<string>();
+        const expiresAt = this.#expiresAt(now);
+        for (let i = 0; i < docs.length; i++) {
+          const doc = docs[i];
+          let old: StoredRecord | undefined;
+          if (byKey !== undefined && isPlainObject(doc) && doc[keyField] !== undefined) {
+            old = byKey.get(keyOf(this.#rules, doc[keyField], op));
+          }
+          let prepared = prepareDoc(this.#rules, doc, op, {
             now,
             generateKey: true,
-            createdAt: this.#createdAt(old ?? null),
+            createdAt: this.#createdAt(old ?? null, op),
           });
-          const write: WriteOp = {
-            type: 'put',
-            space: this.#space,
-            key: prepared.key,
-            value: encodeJson(prepared.doc),
-            expiresAt: this.#expiresAt(now),
-          };
+          if (prepared instanceof Promise) prepared = await prepared;
+          const text = encodeJson(prepared.doc);
+          const write: WriteOp = { type: 'put', space: this.#space, key: prepared.key, value: text, expiresAt };
           if (insert) write.expect = 0;
-          else if (this.#rules.timestamps && !ops.some((o) => o.key === prepared.key)) write.expect = old?.version ?? 0;
-          ops.push(write);
+          else if (stamped && !expected.has(prepared.key)) {
+            // Only the first write of a key in the batch is checked: later ones see it.
+            write.expect = old?.version ?? 0;
+            expected.add(prepared.key);
+          }
+          ops[i] = write;
+          keys[i] = prepared.key;
+          out[i] = this.#written(prepared, text);
         }
         if (ops.length === 0) return [];
-        const records = await this.#ctx.driver.batch(ops, now);
-        return await this.#decodeAll(records as StoredRecord[], op);
+        try {
+          await this.#write(ops, now);
+        } catch (error) {
+          throw insert ? this.#duplicate(error, op, keys) : error;
+        }
+        return out;
       };
-      return insert || !this.#rules.timestamps ? await run() : await retryOnConflict(run);
+      return stamped ? await retryOnConflict(run) : await run();
     } catch (error) {
       throw this.#fail(error, op);
     }
   }
 
-  /** Removes duplicates: documents with equal `by` values; keeps the newest of each group. */
+  /**
+   * Removes duplicates: documents with equal `by` values (documents missing one of them are
+   * left alone); keeps one of each group (see `DedupeOptions.keep`), -> number removed.
+   * Each loser is deleted only at the version it was judged at; if one changed meanwhile,
+   * the groups are recomputed and the rest of the work runs again.
+   */
   async dedupe(options: DedupeOptions = {}): Promise<number> {
     const op = 'collection.dedupe';
     try {
-      const by = typeof options.by === 'string' ? [options.by] : [...(options.by ?? ['id'])];
-      if (by.length === 0) throw new StrataError('BAD_INPUT', `${op}: "by" needs at least one field`);
-      const paths = by.map((p) => parsePath(p));
-      const keep = options.keep ?? 'newest';
-      if (keep !== 'newest' && keep !== 'oldest') throw new StrataError('BAD_INPUT', `${op}: keep must be 'newest' or 'oldest'`);
+      const plan = parseDedupe(options, op);
       await this.#enter(op);
-      const keepers = new Map<string, { key: string; at: number }>();
-      const losers: string[] = [];
-      const better = (a: { key: string; at: number }, b: { key: string; at: number }): boolean =>
-        keep === 'newest' ? a.at > b.at || (a.at === b.at && a.key > b.key) : a.at < b.at || (a.at === b.at && a.key < b.key);
-      let after: string | undefined;
-      for (;;) {
-        const records = await this.#ctx.driver.scan(
-          this.#space,
-          { after: after === undefined ? undefined : { key: after }, limit: PAGE },
-          this.#ctx.now(),
-        );
-        for (const record of records) {
-          const values = sortValues(
-            parseJson(record.value),
-            paths.map((path) => ({ path, dir: 1 as const })),
-          );
-          if (values.some((v) => v === null)) continue;
-          const group = JSON.stringify(values);
-          const candidate = { key: record.key, at: record.updatedAt };
-          const current = keepers.get(group);
-          if (current === undefined) keepers.set(group, candidate);
-          else if (better(candidate, current)) {
-            losers.push(current.key);
-            keepers.set(group, candidate);
-          } else losers.push(candidate.key);
-        }
-        if (records.length < PAGE) break;
-        after = records[records.length - 1]!.key;
-      }
-      let removed = 0;
-      for (let i = 0; i < losers.length; i += PAGE) {
-        const results = await this.#ctx.driver.batch(
-          losers.slice(i, i + PAGE).map((key) => ({ type: 'delete', space: this.#space, key })),
-          this.#ctx.now(),
-        );
-        removed += results.filter((r) => r !== null).length;
-      }
-      return removed;
+      return await dedupeAll(this.#host, plan, parseFilter({}), op);
+    } catch (error) {
+      throw this.#fail(error, op);
+    }
+  }
+
+  /**
+   * Reads every document, page by page, and reports the ones a read would refuse: not valid
+   * JSON, not an object, a key field that disagrees with the key, or failing the schema.
+   * Changes nothing. Fix what it lists with `set(key, doc)` or `delete(key)`.
+   */
+  async verify(): Promise<CollectionVerifyReport> {
+    const op = 'collection.verify';
+    try {
+      await this.#enter(op);
+      return await verifyAll(this.#host, parseFilter({}), op);
     } catch (error) {
       throw this.#fail(error, op);
     }

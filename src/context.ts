@@ -12,6 +12,8 @@ export interface HandleContext {
   ensure(space: string, spec: SpaceSpec): Promise<void> | undefined;
   /** Throws CLOSED once the store is closed. */
   assertOpen(op: string): void;
+  /** Forgets a dropped space: its remembered declaration and this process's definition. */
+  forget(space: string): Promise<void>;
   /** True inside `store.transaction`: watch is refused there. */
   readonly inTransaction: boolean;
 }

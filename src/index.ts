@@ -9,11 +9,15 @@ export type { SettingsOptions, SettingsChange } from './settings.js';
 export { Collection } from './collection.js';
 export type {
   CollectionOptions,
+  CollectionVerifyReport,
+  DedupeKeep,
   DedupeOptions,
   DocChange,
   DocEntry,
   Filter,
   Insertable,
+  IterateOptions,
+  KeysOptions,
   Page,
   PageOptions,
   QueryOptions,

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Driver, SpaceSpec, VerifyReport } from './drivers/driver.js';
 import { driverFromUrl, type Durability } from './drivers/registry.js';
-import { spaceKind, type HandleContext } from './context.js';
+import { collectionSpace, spaceKind, type HandleContext } from './context.js';
 import { liveNames, liveStats, type StoreStats } from './store-stats.js';
 import { encodeDefaults, KvNamespace, type KvDefaults, type KvOptions } from './kv.js';
 import { Collection, type CollectionOptions } from './collection.js';
@@ -16,6 +16,7 @@ import {
   writeSpec,
   type AnyCollectionOptions,
   type CollectionSpec,
+  forgetSpec,
 } from './collection-specs.js';
 import { Settings, type SettingsOptions } from './settings.js';
 import { checkOptions } from './codec/options.js';
@@ -103,7 +104,18 @@ export class Store {
       inTransaction,
       ensure: (space, spec) => this.#ensure(space, spec),
       assertOpen: (op) => this.#assertOpen(op),
+      forget: (space) => this.#forget(space),
     };
+  }
+
+  async #forget(space: string): Promise<void> {
+    for (const id of [...this.#spaces.keys()]) if (id.startsWith(`${space}\u0000`)) this.#spaces.delete(id);
+    const kind = spaceKind(space);
+    if (kind?.kind !== 'collection') return;
+    this.#definitions.delete(kind.name);
+    this.#declared.delete(kind.name);
+    this.#remembered.delete(kind.name);
+    await forgetSpec(this.driver, kind.name, this.#now());
   }
 
   #assertOpen(op: string): void {
@@ -308,10 +320,24 @@ export class Store {
   async verify(): Promise<VerifyReport> {
     this.#assertOpen('store.verify');
     try {
-      // TODO(issue 7, defect 4): add the schema violations of collections declared here with a
-      // schema, from `collection.verify()` ({ checked, invalid: [{ key, issues }] }) once the
-      // collection helper's branch is merged; it is not on this branch yet.
-      return await this.driver.verify();
+      const report = await this.driver.verify();
+      if (report.issues.some((i) => i.code === 'CORRUPT')) return report;
+      // Schemas are code, known only to the process that declared them: check those.
+      for (const [name, options] of this.#definitions) {
+        if (options.schema === undefined) continue;
+        const found = await this.collection(name).verify();
+        for (const bad of found.invalid) {
+          const summary = bad.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
+          report.issues.push({
+            code: 'VALIDATION_FAILED',
+            message: `document "${bad.key}" in "${name}" does not match its schema: ${summary}`,
+            space: collectionSpace(name),
+            key: bad.key,
+          });
+        }
+      }
+      report.ok = report.issues.length === 0;
+      return report;
     } catch (error) {
       throw withOp(error, 'store.verify', this.driver.name);
     }

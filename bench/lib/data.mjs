@@ -46,13 +46,18 @@ function hex(n, i) {
   return s.slice(0, n);
 }
 
+/** Whether record `i` of a `size`-record store is PENDING (rewrites keep it so). */
+export function isPending(i, size) {
+  const step = Math.max(1, Math.floor(size / PENDING_COUNT));
+  return i % step === 0 && i / step < PENDING_COUNT;
+}
+
 /**
  * Record `i` of a store of `size` records. PENDING_COUNT records spread over the key space
  * are pending; the rest are finished (success or failed). `rev` varies rewritten values.
  */
 export function record(i, size, rev = 0) {
-  const step = Math.max(1, Math.floor(size / PENDING_COUNT));
-  const pending = i % step === 0 && i / step < PENDING_COUNT;
+  const pending = isPending(i, size);
   return {
     id: keyOf(i),
     repoName: REPOS[i % REPOS.length],
@@ -94,4 +99,25 @@ export function* chunks(size, chunk = 10_000) {
     for (let i = start; i < end; i++) out[i - start] = [keyOf(i), record(i, size)];
     yield out;
   }
+}
+
+/**
+ * Documents for the collection write workloads: record `i` rewritten (`rev` changes the
+ * bytes, so no write is a no-op), its key and its PENDING status kept, so the query
+ * workloads see the same ~100 pending documents whatever ran before them.
+ */
+export function rewritten(i, size, rev) {
+  const doc = record(i, size, rev);
+  if (doc.status !== PENDING) doc.status = (i + rev) % 5 === 0 ? 'failed' : 'success';
+  return doc;
+}
+
+const docSets = new Map();
+/** Two full rewrites of a `size`-record collection (rev 1 and 2), built once and shared by every target. */
+export function fullRewrites(size) {
+  if (!docSets.has(size)) {
+    const make = (rev) => Array.from({ length: size }, (_, i) => rewritten(i, size, rev));
+    docSets.set(size, [make(1), make(2)]);
+  }
+  return docSets.get(size);
 }

@@ -7,20 +7,40 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const BENCH = fileURLToPath(new URL('..', import.meta.url));
-const NEEDED = ['better-sqlite3', 'sqlite3', 'keyv', '@keyv/sqlite', 'lowdb', 'conf', 'node-persist', 'unstorage'];
+/** Peer packages per target; Strata and raw better-sqlite3 also run on the repository's own install. */
+const PEERS = {
+  keyv: ['sqlite3', 'keyv', '@keyv/sqlite'],
+  lowdb: ['lowdb'],
+  conf: ['conf'],
+  'node-persist': ['node-persist'],
+  unstorage: ['unstorage'],
+};
+const ROOT = join(BENCH, '..');
 
-function missing() {
-  return NEEDED.filter((name) => !existsSync(join(BENCH, 'node_modules', name, 'package.json')));
+function installed(name) {
+  return (
+    existsSync(join(BENCH, 'node_modules', name, 'package.json')) || existsSync(join(ROOT, 'node_modules', name, 'package.json'))
+  );
 }
 
-/** Installs bench/node_modules from bench/package-lock.json when any peer is missing. */
-export function ensureDeps(log) {
-  const absent = missing();
+function missing(only) {
+  const wanted = Object.entries(PEERS)
+    .filter(([id]) => !only || only.includes(id))
+    .flatMap(([, names]) => names);
+  return ['better-sqlite3', ...wanted].filter((name) => !installed(name));
+}
+
+/**
+ * Installs bench/node_modules from bench/package-lock.json when a peer of a selected target
+ * is missing (`--only strata-sqlite,raw-sqlite` needs none beyond the main install).
+ */
+export function ensureDeps(log, only) {
+  const absent = missing(only);
   if (absent.length === 0) return;
   log(`bench: installing peer libraries (${absent.join(', ')} missing): npm ci --prefix bench ...`);
   const res = spawnSync('npm', ['ci', '--prefix', BENCH, '--no-audit', '--no-fund'], { stdio: 'inherit' });
   if (res.status !== 0) throw new Error('npm ci --prefix bench failed; see the output above');
-  const still = missing();
+  const still = missing(only);
   if (still.length > 0) throw new Error(`still missing after npm ci: ${still.join(', ')}`);
 }
 

@@ -78,6 +78,18 @@ export function checkGoals(sizes) {
     );
     goals.push(goal(`sqlite setMany >= 0.8x raw transaction ${at}`, s, 'batch-set', 'strata-sqlite', 'raw-sqlite', 0.8));
   }
+  for (const s of main) {
+    const at = `@${sizeLabel(s.size)}`;
+    for (const [a, b, what] of [
+      ['strata-sqlite', 'raw-sqlite', 'no schema'],
+      ['strata-sqlite-zod', 'raw-sqlite-zod', 'zod schema on both sides'],
+    ]) {
+      if (!s.targets.includes(a)) continue;
+      goals.push(goal(`collection get >= 0.8x raw SELECT + JSON.parse (${what}) ${at}`, s, 'c-get', a, b, 0.8));
+      goals.push(goal(`collection durable set >= 0.7x raw upsert (${what}) ${at}`, s, 'c-set', a, b, 0.7));
+      goals.push(goal(`collection upsertMany >= 0.8x raw transaction (${what}) ${at}`, s, 'c-upsert-many', a, b, 0.8));
+    }
+  }
   for (const s of main.filter((x) => x.targets.includes('keyv'))) {
     const at = `@${sizeLabel(s.size)}`;
     goals.push(goal(`sqlite get >= 10x keyv + @keyv/sqlite ${at}`, s, 'random-get', 'strata-sqlite', 'keyv', 10));

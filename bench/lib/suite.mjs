@@ -55,7 +55,7 @@ async function prepare(runner, base, out, log) {
   mkdirSync(dir, { recursive: true });
   const t0 = performance.now();
   try {
-    await target.prefill(dir, size, Boolean(target.query));
+    await target.prefill(dir, size, Boolean(target.query || target.coll));
     let current = await target.open(dir);
     out.prefillMs[id] = Math.round(performance.now() - t0);
     log(`  ${out.size}: ${id} (${size} records) prefilled in ${(out.prefillMs[id] / 1000).toFixed(1)} s`);
@@ -143,7 +143,7 @@ export async function runSize(size, targets, opts) {
     for (const workload of WORKLOADS) {
       if (opts.workloads && !opts.workloads.includes(workload.id)) continue;
       const t0 = performance.now();
-      const runners = live.filter((r) => !workload.needs || r.target[workload.needs]);
+      const runners = live.filter((r) => (workload.needs ? r.target[workload.needs] : !r.target.collectionOnly));
       out.workloads[workload.id] = await runWorkload(workload, runners, opts, out);
       const line = Object.entries(out.workloads[workload.id])
         .map(([id, v]) => `${id} ${Math.round(v.median)}`)

@@ -10,7 +10,8 @@ const [kind, dir, sizeText] = process.argv.slice(2);
 const size = Number(sizeText);
 const READS = 1000;
 const mb = (bytes) => Math.round((bytes / 1048576) * 10) / 10;
-const status = (field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
+const status = (field) =>
+  Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
 const hwm = () => status('VmHWM');
 
 const random = rng(42);

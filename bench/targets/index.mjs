@@ -1,8 +1,9 @@
 // Which libraries run, and at which sizes. Whole-file and file-per-key peers (and the file
 // driver) run up to `peerMax` records (20k by default): past that they are not the tool
-// anyone would pick, and their prefill alone would blow the time budget.
+// anyone would pick, and their prefill alone would blow the time budget. The zod variants
+// (collection workloads only) run up to `peerMax` too: the collection targets are at 20k.
 import { strataTarget } from './strata.mjs';
-import { rawSqlite } from './raw-sqlite.mjs';
+import { rawSqlite, rawSqliteTarget } from './raw-sqlite.mjs';
 import { keyvSqlite } from './keyv.mjs';
 import { lowdb } from './lowdb.mjs';
 import { conf } from './conf.mjs';
@@ -10,7 +11,18 @@ import { nodePersist } from './node-persist.mjs';
 import { unstorageFs } from './unstorage.mjs';
 
 /** Column order of the report. */
-export const ALL = [strataTarget('sqlite'), rawSqlite, strataTarget('file'), keyvSqlite, lowdb, conf, nodePersist, unstorageFs];
+export const ALL = [
+  strataTarget('sqlite'),
+  rawSqlite,
+  strataTarget('sqlite', { zod: true }),
+  rawSqliteTarget({ zod: true }),
+  strataTarget('file'),
+  keyvSqlite,
+  lowdb,
+  conf,
+  nodePersist,
+  unstorageFs,
+];
 
 /**
  * Targets for one size.

@@ -1,10 +1,13 @@
-// Strata through its built package (dist/), as an app would use it: kv namespace for the
-// key-value workloads, a collection with `indexes: ['status']` for the query workload.
+// Strata through its built package (dist/), as an app would use it: a kv namespace for the
+// key-value workloads, a collection (`key: 'id'`, `indexes: ['status']`) for the collection
+// workloads. The `zod` variant runs only the collection workloads, with a zod schema.
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { chunks } from '../lib/data.mjs';
+import { Deployment } from './deployment-schema.mjs';
 
 const DIST = new URL('../../dist/index.js', import.meta.url);
+const COLLECTION = 'deployment_docs';
 
 /** @type {Promise<typeof import('../../dist/index.js')>|undefined} */
 let strata;
@@ -15,15 +18,19 @@ function load() {
 
 /**
  * @param {'sqlite'|'file'} driver
+ * @param {{ zod?: boolean }} [variant]
  * @returns {import('./types.mjs').Target}
  */
-export function strataTarget(driver) {
+export function strataTarget(driver, variant = {}) {
+  const zod = variant.zod === true;
   const url = (dir) => (driver === 'sqlite' ? `sqlite:${join(dir, 'strata.db')}` : `file:${join(dir, 'store')}`);
+  const declare = (store) =>
+    store.collection(COLLECTION, { key: 'id', indexes: ['status'], ...(zod ? { schema: Deployment } : {}) });
   const open = async (dir) => {
     const { openStore } = await load();
     const store = await openStore({ url: url(dir), durability: 'full', sweepInterval: false });
     const kv = store.kv('deployments');
-    const docs = store.collection('deployment_docs', { indexes: ['status'] });
+    const docs = declare(store);
     return {
       set: (key, value) => kv.set(key, value),
       get: (key) => kv.get(key),
@@ -34,22 +41,35 @@ export function strataTarget(driver) {
         return n;
       },
       query: (status) => docs.query({ status }),
+      coll: {
+        get: (key) => docs.get(key),
+        upsert: (doc) => docs.upsert(doc),
+        upsertMany: (list) => docs.upsertMany(list),
+        async page(status, cursor, limit) {
+          const page = await docs.page({ status }, { limit, cursor });
+          return { items: page.items, next: page.next };
+        },
+      },
       close: () => store.close(),
     };
   };
   return {
-    id: `strata-${driver}`,
-    label: `Strata ${driver}`,
+    id: `strata-${driver}${zod ? '-zod' : ''}`,
+    label: `Strata ${driver}${zod ? ' + zod schema' : ''}`,
     durability: driver === 'sqlite' ? "durability 'full' (WAL, synchronous=FULL)" : "durability 'full' (journal append + fsync)",
     query: driver === 'sqlite',
+    coll: driver === 'sqlite',
+    collectionOnly: zod,
     open,
     async prefill(dir, size, withDocs) {
       const { openStore } = await load();
       const store = await openStore({ url: url(dir), durability: 'normal', sweepInterval: false });
-      const kv = store.kv('deployments');
-      for (const chunk of chunks(size)) await kv.setMany(chunk);
+      if (!zod) {
+        const kv = store.kv('deployments');
+        for (const chunk of chunks(size)) await kv.setMany(chunk);
+      }
       if (withDocs) {
-        const docs = store.collection('deployment_docs', { indexes: ['status'] });
+        const docs = declare(store);
         for (const chunk of chunks(size)) await docs.upsertMany(chunk.map((e) => e[1]));
       }
       await store.close();

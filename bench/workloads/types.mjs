@@ -23,7 +23,7 @@
  * @property {string} unit
  * @property {boolean} [slow]      writes: a target's op cap applies (whole-file writers)
  * @property {boolean} [noWarmup]  each step is long and self-contained
- * @property {'query'} [needs]     runs only on targets with this capability
+ * @property {'query'|'coll'} [needs]  runs only on targets with this capability (others: not on `collectionOnly` targets)
  * @property {(h: import('../targets/types.mjs').Handle, ctx: Context) => (n: number) => Promise<number>} step
  */
 

@@ -126,7 +126,8 @@ export interface DriverStats {
 }
 
 export interface VerifyIssue {
-  code: 'CORRUPT' | 'INTEGRITY';
+  /** `VALIDATION_FAILED`: a document fails the schema its collection was declared with in this process. */
+  code: 'CORRUPT' | 'INTEGRITY' | 'VALIDATION_FAILED';
   message: string;
   space?: string;
   key?: string;

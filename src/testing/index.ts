@@ -1,6 +1,7 @@
 import { describe } from 'vitest';
 import { kvSuite } from './kv-suite.js';
 import { collectionSuite } from './collection-suite.js';
+import { collectionApiSuite } from './collection-api-suite.js';
 import { storeSuite } from './store-suite.js';
 import { statsSuite } from './stats-suite.js';
 import { arrayFilterSuite } from './array-filter-suite.js';
@@ -33,6 +34,7 @@ export function runConformance(name: string, factory: DriverFactory): void {
   (selected ? describe : describe.skip)(`conformance: ${name}`, () => {
     kvSuite(factory);
     collectionSuite(factory);
+    collectionApiSuite(factory);
     storeSuite(factory);
     statsSuite(factory);
     arrayFilterSuite(factory);

@@ -1,0 +1,42 @@
+import { StrataError } from './errors.js';
+import { checkOptions } from './codec/options.js';
+import { isPlainObject } from './collection-docs.js';
+
+/** Argument checks shared by the collection methods: bad input is BAD_INPUT before anything is read or written. */
+
+export const MAX_PAGE_LIMIT = 10_000;
+const COLLECTION_OPTIONS = ['schema', 'key', 'indexes', 'encrypt', 'ttl', 'timestamps'] as const;
+
+export function checkCount(value: unknown, what: string, op: string): void {
+  if (value !== undefined && (!Number.isSafeInteger(value) || (value as number) < 0)) {
+    throw new StrataError('BAD_INPUT', `${op}: ${what} must be a non-negative integer`, { op });
+  }
+}
+
+export function checkPageSize(value: unknown, what: string, op: string): void {
+  if (!Number.isSafeInteger(value) || (value as number) < 1 || (value as number) > MAX_PAGE_LIMIT) {
+    throw new StrataError('BAD_INPUT', `${op}: ${what} must be an integer from 1 to ${MAX_PAGE_LIMIT}`, { op });
+  }
+}
+
+/** Checks the declaration itself: unknown options and wrong types are BAD_INPUT, never ignored. */
+export function checkDeclaration(name: string, options: unknown): void {
+  const op = 'store.collection';
+  if (isPlainObject(options) && 'quota' in options) {
+    throw new StrataError('UNSUPPORTED', `collection "${name}": the "quota" option is not available in this version of Strata`, {
+      op,
+      hint: 'remove it; writes would otherwise not be limited as it promises',
+    });
+  }
+  checkOptions(options, COLLECTION_OPTIONS, op);
+  const o = (options ?? {}) as Record<string, unknown>;
+  const bad = (what: string): StrataError => new StrataError('BAD_INPUT', `collection "${name}": ${what}`, { op });
+  if (o.key !== undefined && typeof o.key !== 'string') throw bad('key must be the name of a top-level field');
+  if (o.indexes !== undefined && (!Array.isArray(o.indexes) || o.indexes.some((p) => typeof p !== 'string'))) {
+    throw bad('indexes must be an array of field paths');
+  }
+  if (o.encrypt !== undefined && (!Array.isArray(o.encrypt) || o.encrypt.some((p) => typeof p !== 'string'))) {
+    throw bad('encrypt must be an array of field paths');
+  }
+  if (o.timestamps !== undefined && typeof o.timestamps !== 'boolean') throw bad('timestamps must be true or false');
+}

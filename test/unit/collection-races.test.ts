@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { openStore, type Driver, type WriteOp } from '../../src/index.js';
+import { memoryDriver } from '../../src/drivers/memory.js';
+
+/**
+ * A driver whose next write batch is preceded by `race()`: another writer getting in between
+ * a bulk operation's reads and its write.
+ */
+function racing(base: Driver): { driver: Driver; before(fn: () => Promise<void>): void } {
+  let pending: (() => Promise<void>) | undefined;
+  const driver: Driver = Object.create(base) as Driver;
+  driver.batch = async (ops: readonly WriteOp[], now, options) => {
+    const race = pending;
+    pending = undefined;
+    if (race) await race();
+    return base.batch(ops, now, options);
+  };
+  return { driver, before: (fn) => (pending = fn) };
+}
+
+describe('bulk collection operations under a concurrent writer', () => {
+  it('updateWhere reruns on fresh data when a match changed between its read and its write', async () => {
+    const base = memoryDriver();
+    const { driver, before } = racing(base);
+    const store = await openStore({ driver, sweepInterval: false });
+    const c = store.collection('tasks');
+    await c.insertMany([
+      { id: 'a', status: 'todo', n: 1 },
+      { id: 'b', status: 'todo', n: 1 },
+    ]);
+    const direct = (await openStore({ driver: base, sweepInterval: false })).collection('tasks');
+    before(async () => {
+      await direct.update('b', { n: 2 });
+    });
+    expect(await c.updateWhere({ status: 'todo' }, { status: 'done' })).toBe(2);
+    // The concurrent change survived: the rerun patched the fresh document, not the stale one.
+    expect(await c.get('b')).toEqual({ id: 'b', status: 'done', n: 2 });
+    expect((await c.getEntry('b'))?.version).toBe(3);
+    await store.close();
+  });
+
+  it('dedupe does not delete a document on stale information', async () => {
+    const base = memoryDriver();
+    const { driver, before } = racing(base);
+    const clock = { now: 1000 };
+    const store = await openStore({ driver, sweepInterval: false, clock: () => clock.now });
+    const c = store.collection('deps', { key: 'k' });
+    await c.insert({ k: 'old', g: 1 });
+    clock.now += 10;
+    await c.insert({ k: 'new', g: 1 });
+    before(async () => {
+      // The loser is rewritten before the delete lands: it is now the newest of its group.
+      clock.now += 10;
+      await base.batch([{ type: 'put', space: 'c.deps', key: 'old', value: '{"k":"old","g":1}', expiresAt: null }], clock.now);
+    });
+    expect(await c.dedupe({ by: 'g' })).toBe(1);
+    expect(await c.keys()).toEqual(['old']);
+    await store.close();
+  });
+});
