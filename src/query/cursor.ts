@@ -33,7 +33,7 @@ export function encodeCursor(position: Required<ScanPosition>, fingerprint: stri
 export function decodeCursor(cursor: unknown, fingerprint: string): ScanPosition {
   const invalid = (): StrataError =>
     new StrataError('BAD_INPUT', 'page cursor is not valid for this query', {
-      hint: 'pass back the `next` value returned by page() with the same filter and sort',
+      hint: 'pass back the next cursor returned by page() with the same filter and sort',
     });
   if (typeof cursor !== 'string' || cursor.length === 0 || cursor.length > 16_384) throw invalid();
   let body: unknown;
