@@ -39,13 +39,18 @@ export function parseMmap(text: string): number {
 export const DRIVERS: Record<string, Scheme> = {
   memory: { params: [], open: async () => (await import('./memory.js')).memoryDriver() },
   sqlite: {
-    params: ['mmap'],
+    params: ['mmap', 'recover'],
     open: async ({ target, params, durability }) => {
       const mmap = params.get('mmap');
+      const recover = params.get('recover');
+      if (recover !== null && recover !== 'wal') {
+        throw new StrataError('BAD_INPUT', `recover must be 'wal', got ${JSON.stringify(recover)}`);
+      }
       return (await import('./sqlite.js')).sqliteDriver({
         path: target === ':memory:' ? ':memory:' : filePath(target, 'sqlite'),
         durability,
         ...(mmap === null ? {} : { mmapBytes: parseMmap(mmap) }),
+        ...(recover === null ? {} : { recover }),
       });
     },
   },

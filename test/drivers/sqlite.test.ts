@@ -454,7 +454,12 @@ describe('sqlite driver', () => {
       await docs.insert({ id: 'd1', a: 1 });
       const raw = sqliteConnection(driver);
       const put = (space: string, key: string, json: string): void => {
-        raw.prepare(`UPDATE ${tableName(space)} SET value = ? WHERE key = ?`).run(json, key);
+        // Another program that writes the table keeps its checksums (schema 3) current too.
+        raw
+          .prepare(
+            `UPDATE ${tableName(space)} SET value = @json, crc = strata_crc(key, @json, version, created_at, updated_at, expires_at) WHERE key = @key`,
+          )
+          .run({ json, key });
       };
       put('kv.app', 'plain', '{"__proto__": {"polluted": true}, "a": 1}');
       put('kv.app', 'escaped', '{"\\u005f_proto__": {"polluted": true}, "a": 1}');
