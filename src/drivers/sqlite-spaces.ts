@@ -203,9 +203,14 @@ export class SpaceTables {
 
   /** The declared index paths of a space (inside a write transaction). */
   declaredIndexes(space: string): string[] {
+    return this.declared(space) ?? [];
+  }
+
+  /** The declared index paths of a space, `null` when it was never declared. */
+  declared(space: string): string[] | null {
     const row = this.#getSpec.get(space);
     const spec = row === undefined ? null : this.#checked(row)[2];
-    return spec ? ((parseJson(spec) as { indexes?: string[] }).indexes ?? []) : [];
+    return spec === null ? null : ((parseJson(spec) as { indexes?: string[] }).indexes ?? []);
   }
 
   /** Marks a space declared and records its index paths (after `ensure`). */

@@ -121,7 +121,7 @@ export function analyseWal(wal: Buffer, shm: Buffer | null, dbPageSize: number |
   const at = (i: number): number => WAL_HEADER + i * frameSize;
   const current = (i: number): boolean =>
     wal.readUInt32BE(at(i) + 8) === salt1 && wal.readUInt32BE(at(i) + 12) === salt2 && wal.readUInt32BE(at(i)) !== 0;
-  let seed: Sums = stored(wal, 24);
+  let seed: Sums = stored(wal, 8); // the header checksum, at bytes 24-31
   let valid = 0;
   let committed = 0;
   while (valid < frames) {

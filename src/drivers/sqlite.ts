@@ -281,6 +281,13 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     // Validates every path (and builds its SQL) before anything is written.
     const fields = wanted.map((path) => ({ path, sql: sqliteDialect.field(path.split('.')) }));
     if (readonly) return;
+    // Already declared with these indexes (the usual reopen): no write, so opening a store
+    // and reading it leaves its files as they were.
+    const stored = tables.lookup(space) === null ? null : tables.declared(space);
+    if (stored !== null && wanted.every((p) => stored.includes(p))) {
+      declared.set(space, new Set(stored));
+      return;
+    }
     let committed = false;
     try {
       conn
