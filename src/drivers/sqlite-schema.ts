@@ -7,6 +7,7 @@ import { CRC_FN, registerChecksumFunctions, registryCrc } from './sqlite-checksu
 import { createStoreFile } from './sqlite-create.js';
 import { checkWal } from './sqlite-wal.js';
 import { recoverWal } from './sqlite-recover.js';
+import { closeDamaged } from './sqlite-close.js';
 
 /**
  * Version of the tables below, kept in `strata_meta`; bump it with a migration step.
@@ -186,7 +187,9 @@ export function openDatabase(options: OpenOptions): Database.Database {
       if (recovered) db.pragma('wal_checkpoint(TRUNCATE)');
       return db;
     } catch (error) {
-      db?.close();
+      // Damage met while opening: close without applying the WAL to the file.
+      if (db !== undefined && sqliteError(error, 'open', options.driver).code === 'CORRUPT' && !memory) closeDamaged(db, path);
+      else db?.close();
       // Several processes opening a file at once race to switch it to WAL and upgrade the
       // schema; SQLite answers some of those with SQLITE_BUSY at once, without waiting on
       // busy_timeout. Opening is rare and short, so wait synchronously and try again.
@@ -239,6 +242,12 @@ const readVersion = (db: Database.Database): number => {
   return hasMeta ? Number(db.prepare("SELECT value FROM strata_meta WHERE name = 'schema'").pluck().get() ?? 0) : 0;
 };
 
+const isStrataStore = (db: Database.Database): boolean =>
+  db
+    .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND (name = 'strata_spaces' OR name GLOB 'strata_s_*') LIMIT 1")
+    .pluck()
+    .get() === 1;
+
 function migrate(db: Database.Database, options: OpenOptions): void {
   const version = readVersion(db);
   if (version > SCHEMA_VERSION) {
@@ -256,6 +265,10 @@ function migrate(db: Database.Database, options: OpenOptions): void {
       driver: options.driver,
       hint: 'read its records with the stratadb version that wrote it and write them into a new store',
     });
+  }
+  if (version === 0 && isStrataStore(db)) {
+    // Strata's tables are there but the version row is not: the meta table is damaged.
+    throw corruptFile(options.path, 'its schema version record is missing', 'open', options.driver);
   }
   if (version !== 0 && version !== 2) {
     throw corruptFile(options.path, `its schema version is not one Strata ever wrote (${version})`, 'open', options.driver);

@@ -206,6 +206,12 @@ export class SpaceTables {
     return this.declared(space) ?? [];
   }
 
+  /** Whether the registry lists the space (a table is always created with its registry row). */
+  registered(space: string): boolean {
+    const row = this.#getSpec.get(space);
+    return row !== undefined && this.#checked(row) !== undefined;
+  }
+
   /** The declared index paths of a space, `null` when it was never declared. */
   declared(space: string): string[] | null {
     const row = this.#getSpec.get(space);

@@ -15,8 +15,9 @@ import { openDatabase } from './sqlite-schema.js';
 import { COLUMNS, SpaceTables, tableName } from './sqlite-spaces.js';
 import { RemoteWatcher } from './sqlite-watch.js';
 import { BatchRunner } from './sqlite-batch.js';
-import { checkedRecord, rowIntact, unpackChecked, type CheckedRow } from './sqlite-checksum.js';
+import { checkedRecord, corruptRegistry, rowIntact, unpackChecked, type CheckedRow } from './sqlite-checksum.js';
 import { verifyTables } from './sqlite-verify.js';
+import { closeDamaged } from './sqlite-close.js';
 
 export interface SqliteDriverOptions {
   /** Database file, created with its directory when missing; `':memory:'` for a private in-memory store. */
@@ -104,7 +105,13 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     ...(options.recover === undefined ? {} : { recover: options.recover }),
   });
   const conn = db;
-  const fail = (error: unknown, op: string): StrataError => sqliteError(error, op, name, location);
+  /** Set once any read met damage: close() then leaves the WAL unapplied (see closeDamaged). */
+  let damaged = false;
+  const fail = (error: unknown, op: string): StrataError => {
+    const mapped = sqliteError(error, op, name, location);
+    if (mapped.code === 'CORRUPT') damaged = true;
+    return mapped;
+  };
 
   const writer = randomBytes(9).toString('base64url');
   let s: ReturnType<typeof prepare>;
@@ -159,7 +166,12 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     } catch (error) {
       throw fail(error, 'get');
     }
-    return packed === undefined ? null : unpackChecked(packed, key, now, space, name);
+    if (packed === undefined) return null;
+    try {
+      return unpackChecked(packed, key, now, space, name);
+    } catch (error) {
+      throw fail(error, 'get');
+    }
   }
 
   /** The SQL of a scan; a query with `after` reads one keyset `segment` of it at a time. */
@@ -283,7 +295,11 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     if (readonly) return;
     // Already declared with these indexes (the usual reopen): no write, so opening a store
     // and reading it leaves its files as they were.
-    const stored = tables.lookup(space) === null ? null : tables.declared(space);
+    const exists = tables.lookup(space) !== null;
+    // A table without its registry row can only be damage (both are written in one
+    // transaction): writing the row again would paper over it.
+    if (exists && !tables.registered(space)) throw corruptRegistry(space, name);
+    const stored = exists ? tables.declared(space) : null;
     if (stored !== null && wanted.every((p) => stored.includes(p))) {
       declared.set(space, new Set(stored));
       return;
@@ -330,7 +346,9 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
 
   function verify(): VerifyReport {
     try {
-      return verifyTables(conn);
+      const report = verifyTables(conn);
+      if (!report.ok) damaged = true;
+      return report;
     } catch (error) {
       const mapped = fail(error, 'verify');
       if (mapped.code !== 'CORRUPT') throw mapped;
@@ -463,7 +481,8 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
       hub.clear();
       statements.clear();
       tables.clear();
-      conn.close();
+      if (damaged && !memory && !readonly) closeDamaged(conn, location);
+      else conn.close();
     },
   };
   internals.set(driver, { db: open, buildScan });

@@ -3,17 +3,17 @@
 // snapshots of the store files.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '../../src/index.js';
 import { fixture, strata } from './helpers.js';
 
 export const SUFFIXES = ['', '-wal', '-shm'] as const;
 
-/** sha256 of db, -wal and -shm ('' when absent). */
+/** sha256 of db, -wal and -shm ('' when absent or empty: SQLite treats both alike). */
 export function snapshot(path: string): string[] {
   return SUFFIXES.map((s) =>
-    existsSync(path + s)
+    existsSync(path + s) && statSync(path + s).size > 0
       ? createHash('sha256')
           .update(readFileSync(path + s))
           .digest('hex')
