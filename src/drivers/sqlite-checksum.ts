@@ -47,7 +47,7 @@ export function registryCrc(space: string, table: string, spec: string | null): 
 export function corruptRecord(space: string, key: string, driver: string, reason = 'fails its checksum'): StrataError {
   return new StrataError('CORRUPT', `the stored record "${key}" of space "${space}" is damaged: it ${reason}`, {
     driver,
-    hint: 'restore the store from a backup (`strata restore`), or delete the damaged entry and write it again; `strata verify` lists every damaged record',
+    hint: 'restore the store from a backup, or delete the damaged entry and write it again; `strata verify` lists every damaged record',
     details: { space, key },
   });
 }
@@ -55,7 +55,7 @@ export function corruptRecord(space: string, key: string, driver: string, reason
 export function corruptRegistry(space: string, driver: string): StrataError {
   return new StrataError('CORRUPT', `the registry row of space "${space}" is damaged: it fails its checksum`, {
     driver,
-    hint: 'restore the store from a backup (`strata restore`); `strata verify` lists what is damaged',
+    hint: 'restore the store from a backup; `strata verify` lists what is damaged',
     details: { space },
   });
 }

@@ -1,6 +1,6 @@
 import { StrataError } from '../errors.js';
 
-const RECOVER = 'restore the file from a backup (`strata restore`) or check it with `strata verify`';
+const RECOVER = 'restore the file from a backup, or check what is damaged with `strata verify`';
 
 /**
  * Maps a better-sqlite3 / SQLite error to a StrataError carrying `driver`, `cause` and the

@@ -157,7 +157,7 @@ function prepareFile(path: string, options: OpenOptions): boolean {
     op: 'open',
     driver: options.driver,
     hint:
-      'nothing was changed. Restore from a backup (`strata restore`), or open it once with the driver option ' +
+      'nothing was changed. Restore it from a backup, or open it once with the driver option ' +
       "`recover: 'wal'` (URL: ?recover=wal): the files are first copied to <file>.damaged-<time>/, then the " +
       'commits after the damage are dropped',
     details: { location: path, damage },
