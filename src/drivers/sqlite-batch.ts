@@ -3,7 +3,7 @@ import { StrataError } from '../errors.js';
 import type { BatchResult, ChangeEvent, StoredRecord, WriteOp } from './driver.js';
 import { WATCHER_TTL_MS } from './sqlite-watch.js';
 import { REPORT_FN, type SpaceStatements, type SpaceTables } from './sqlite-spaces.js';
-import { checkedRecord, recordCrc, type CheckedRow } from './sqlite-checksum.js';
+import { checkedRecord, insertVsum, recordCrc, type CheckedRow } from './sqlite-checksum.js';
 
 type Stmt = Database.Statement<unknown[], unknown[]>;
 
@@ -103,16 +103,18 @@ export class BatchRunner {
         t = this.#tables.ensure(space);
       }
       if (quiet && op.type === 'put' && op.expect === undefined) {
-        // The checksum of the row as inserted (version 1); an overwrite computes its own in SQL.
-        const crc = recordCrc(op.key, op.value, 1, now, now, op.expiresAt);
-        if (t!.quietUpsert.run(op.key, op.value, now, now, op.expiresAt, crc).changes === 0) {
-          t!.replace.run(op.key, op.value, now, now, op.expiresAt, crc);
+        // The seal of the row as inserted (version 1); an overwrite computes its vsum in SQL.
+        const crc = recordCrc(op.key, op.value, now, op.expiresAt);
+        const vsum = insertVsum(crc, now);
+        if (t!.quietUpsert.run(op.key, op.value, now, now, op.expiresAt, crc, vsum).changes === 0) {
+          t!.replace.run(op.key, op.value, now, now, op.expiresAt, crc, vsum);
         }
       } else if (op.type === 'put') {
         this.#overwrote = false;
-        const crc = recordCrc(op.key, op.value, 1, now, now, op.expiresAt);
-        if (t!.upsert.run(op.key, op.value, now, now, op.expiresAt, crc).changes === 0) {
-          t!.replace.run(op.key, op.value, now, now, op.expiresAt, crc);
+        const crc = recordCrc(op.key, op.value, now, op.expiresAt);
+        const vsum = insertVsum(crc, now);
+        if (t!.upsert.run(op.key, op.value, now, now, op.expiresAt, crc, vsum).changes === 0) {
+          t!.replace.run(op.key, op.value, now, now, op.expiresAt, crc, vsum);
         }
         const version = this.#overwrote ? this.#version : 1;
         const createdAt = this.#overwrote ? this.#createdAt : now;

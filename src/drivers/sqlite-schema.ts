@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { StrataError } from '../errors.js';
 import { corruptFile, sqliteError } from './sqlite-errors.js';
-import { CRC_FN, registerChecksumFunctions, registryCrc } from './sqlite-checksum.js';
+import { CRC_FN, registerChecksumFunctions, registryCrc, vsumSql } from './sqlite-checksum.js';
 import { createStoreFile } from './sqlite-create.js';
 import { checkWal } from './sqlite-wal.js';
 import { recoverWal } from './sqlite-recover.js';
@@ -11,7 +11,7 @@ import { closeDamaged } from './sqlite-close.js';
 
 /**
  * Version of the tables below, kept in `strata_meta`; bump it with a migration step.
- * 3: every record and registry row carries a `crc` (sqlite-checksum.ts).
+ * 3: every record carries a seal (`crc`, `vsum`) and every registry row a `crc` (sqlite-checksum.ts).
  */
 export const SCHEMA_VERSION = 3;
 
@@ -312,7 +312,9 @@ function upgradeFrom2(db: Database.Database): void {
     .all() as string[];
   for (const table of tables) {
     db.exec(`ALTER TABLE ${table} ADD COLUMN crc INTEGER NOT NULL DEFAULT 0;
-      UPDATE ${table} SET crc = ${CRC_FN}(key, value, version, created_at, updated_at, expires_at);`);
+      ALTER TABLE ${table} ADD COLUMN vsum INTEGER NOT NULL DEFAULT 0;
+      UPDATE ${table} SET crc = ${CRC_FN}(key, value, updated_at, expires_at);
+      UPDATE ${table} SET vsum = ${vsumSql('version', 'created_at', 'crc')};`);
   }
   db.exec('ALTER TABLE strata_spaces ADD COLUMN crc INTEGER NOT NULL DEFAULT 0');
   const update = db.prepare('UPDATE strata_spaces SET crc = ? WHERE space = ?');

@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { parseJson } from '../codec/json.js';
-import { CRC_FN, INTACT_FN, corruptRegistry, registryCrc } from './sqlite-checksum.js';
+import { DAMAGED_FN, VOK_SQL, corruptRegistry, registryCrc, vsumSql } from './sqlite-checksum.js';
 
 type Stmt = Database.Statement<unknown[], unknown[]>;
 
 /** Connection-local SQL function through which the upsert reports an overwrite (sqlite-batch.ts). */
 export const REPORT_FN = 'strata_overwrote';
 
-/** Every column a read returns, then the checksum that covers them (see sqlite-checksum.ts). */
-export const COLUMNS = 'key, value, version, created_at, updated_at, expires_at, crc';
+/** Every column a read returns, then the seal's crc and its checked sum (see sqlite-checksum.ts). */
+export const COLUMNS = `key, value, version, created_at, updated_at, expires_at, crc, ${VOK_SQL}`;
 
 /**
  * `get` reads one text column, "crc version created updated expires value", rather than a
@@ -18,7 +18,7 @@ export const COLUMNS = 'key, value, version, created_at, updated_at, expires_at,
  * ~15%). Everything after the checksum is the text the checksum covers. `concat` turns a
  * NULL (damage, or no expiry) into '', so a damaged row is never mistaken for a missing one.
  */
-const PACKED = "concat(crc, ' ', version, ' ', created_at, ' ', updated_at, ' ', expires_at, ' ', value)";
+const PACKED = `concat(crc, ' ', ${VOK_SQL}, ' ', version, ' ', created_at, ' ', updated_at, ' ', expires_at, ' ', value)`;
 
 /** Rows a space is assumed to hold until a real ANALYZE says otherwise (see `planIndexStats`). */
 const PLANNER_ROWS_PER_SPACE = 10_000;
@@ -61,26 +61,29 @@ export const SPACE_TABLE_COLUMNS = `key TEXT PRIMARY KEY,
         created_at INTEGER NOT NULL,
         updated_at INTEGER NOT NULL,
         expires_at INTEGER,
-        crc INTEGER NOT NULL`;
+        crc INTEGER NOT NULL,
+        vsum INTEGER NOT NULL`;
 
 function prepareSpace(db: Database.Database, table: string, space: string): SpaceStatements {
   const p = (sql: string): Stmt => {
     const stmt = db.prepare(sql) as Stmt;
     return stmt.reader ? stmt.raw(true) : stmt;
   };
-  // The checksum of an inserted row (version 1) is computed in JS and bound as the 6th value;
-  // an update's is computed by SQL function from the new version, after checking the old row.
-  const insert = `INSERT INTO ${table} (key, value, version, created_at, updated_at, expires_at, crc) VALUES (?, ?, 1, ?, ?, ?, ?)`;
+  // The seal of an inserted row (version 1) is computed in JS and bound (crc, vsum); an
+  // overwrite keeps the bound crc and computes vsum from the new version in SQL, after
+  // checking the old row's vsum (the version and created_at it carries forward).
+  const insert = `INSERT INTO ${table} (key, value, version, created_at, updated_at, expires_at, crc, vsum) VALUES (?, ?, 1, ?, ?, ?, ?, ?)`;
   const spaceLiteral = `CAST(X'${Buffer.from(space).toString('hex')}' AS TEXT)`;
+  const next = `CASE WHEN ${VOK_SQL} THEN version + 1 ELSE ${DAMAGED_FN}(${spaceLiteral}, key) END`;
   const overwrite = (version: string) => `
       ON CONFLICT (key) DO UPDATE SET
         value = excluded.value,
         version = ${version},
         updated_at = excluded.updated_at,
         expires_at = excluded.expires_at,
-        crc = ${CRC_FN}(key, excluded.value, version + 1, created_at, excluded.updated_at, excluded.expires_at)
-      WHERE (expires_at IS NULL OR expires_at > excluded.updated_at)
-        AND ${INTACT_FN}(${spaceLiteral}, crc, key, value, version, created_at, updated_at, expires_at)`;
+        crc = excluded.crc,
+        vsum = ${vsumSql('version + 1', 'created_at', 'excluded.crc')}
+      WHERE expires_at IS NULL OR expires_at > excluded.updated_at`;
   return {
     table,
     get: (db.prepare(`SELECT ${PACKED} FROM ${table} WHERE key = ?`) as Stmt).pluck(true),
@@ -88,9 +91,9 @@ function prepareSpace(db: Database.Database, table: string, space: string): Spac
     row: p(`SELECT ${COLUMNS} FROM ${table} WHERE key = ?`),
     // A new key is inserted at version 1; a live one is updated in place and reported; an
     // expired one is left alone (0 changes) for `replace` to start again at version 1.
-    upsert: p(`${insert}${overwrite(`${REPORT_FN}(version + 1, created_at)`)}`),
+    upsert: p(`${insert}${overwrite(`${REPORT_FN}(${next}, created_at)`)}`),
     // The same without the report, for batches whose results nobody reads.
-    quietUpsert: p(`${insert}${overwrite('version + 1')}`),
+    quietUpsert: p(`${insert}${overwrite(next)}`),
     replace: p(insert.replace('INSERT INTO', 'INSERT OR REPLACE INTO')),
     remove: p(`DELETE FROM ${table} WHERE key = ?`),
     purge: p(`DELETE FROM ${table} WHERE expires_at IS NOT NULL AND expires_at <= ?`),

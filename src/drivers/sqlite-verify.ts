@@ -53,8 +53,8 @@ export function verifyTables(db: Database.Database): VerifyReport {
     const rows = db.prepare(`SELECT ${COLUMNS}, json_valid(value) FROM ${table}`).raw(true);
     for (const row of rows.iterate() as IterableIterator<unknown[]>) {
       checked++;
-      const intact = rowIntact(row.slice(0, 7));
-      if (intact && (row[7] === 1 || validJson(row[1]))) continue;
+      const intact = rowIntact(row.slice(0, 8));
+      if (intact && (row[8] === 1 || validJson(row[1]))) continue;
       if (++damaged > MAX_ISSUES_PER_TABLE) continue;
       issues.push({
         code: 'CORRUPT',

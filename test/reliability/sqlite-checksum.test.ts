@@ -105,6 +105,9 @@ describe('sqlite record checksums', () => {
         raw.pragma('ignore_check_constraints = ON');
         raw.prepare(sql.replace('version = NULL', "version = 'x'")).run();
         for (const [name, run] of readPaths(driver)) {
+          // An overwrite reads only the version and createdAt of the old row (both checked);
+          // damage to what it replaces (value, updatedAt, expiresAt) is overwritten, not read.
+          if (name.startsWith('batch put') && ['the value', 'updatedAt', 'expiresAt'].includes(what)) continue;
           await expectCorrupt(run, { space: 'c.docs', key: 'd3' }).catch((e: Error) => {
             throw new Error(`${name}: ${e.message}`);
           });
@@ -130,7 +133,12 @@ describe('sqlite record checksums', () => {
       }
       raw
         .prepare(
-          `UPDATE ${tableName('c.docs')} SET value = '{"tag": "a"', crc = strata_crc(key, '{"tag": "a"', version, created_at, updated_at, expires_at) WHERE key = 'd3'`,
+          `UPDATE ${tableName('c.docs')} SET value = '{"tag": "a"', crc = strata_crc(key, '{"tag": "a"', updated_at, expires_at) WHERE key = 'd3'`,
+        )
+        .run();
+      raw
+        .prepare(
+          `UPDATE ${tableName('c.docs')} SET vsum = (version * 1000003 + created_at * 31 + crc) % 4294967291 WHERE key = 'd3'`,
         )
         .run();
       for (const query of [{ filter: { n: { $gt: 0 } } }, { sort: { n: 1 } }]) {
