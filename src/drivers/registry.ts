@@ -47,15 +47,22 @@ function timeoutParam(params: URLSearchParams, name: string): number | undefined
 export const DRIVERS: Record<string, Scheme> = {
   memory: { params: [], open: async () => (await import('./memory.js')).memoryDriver() },
   sqlite: {
-    params: ['mmap', 'busyTimeout'],
+    params: ['mmap', 'busyTimeout', 'recover'],
     open: async ({ url, target, params, durability }) => {
       const mmap = params.get('mmap');
       const busyTimeoutMs = timeoutParam(params, 'busyTimeout');
+      const recover = params.get('recover');
+      if (recover !== null && recover !== 'wal') {
+        throw new StrataError('BAD_INPUT', `recover must be 'wal', got ${JSON.stringify(recover)}`, {
+          hint: 'use ?recover=wal, or leave the parameter out',
+        });
+      }
       return (await import('./sqlite.js')).sqliteDriver({
         path: target === ':memory:' ? ':memory:' : storePath(url, 'sqlite', target, 'file'),
         durability,
         ...(mmap === null ? {} : { mmapBytes: parseMmap(mmap) }),
         ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }),
+        ...(recover === null ? {} : { recover: 'wal' as const }),
       });
     },
   },

@@ -4,10 +4,9 @@ import type { BatchResult, ChangeEvent, ScanQuery, StoredRecord, WriteOp } from 
 import { scanDigest } from './scan-digest.js';
 import { POSITIONS_DDL, watchLimits, type WatchLimits } from './sqlite-watch.js';
 import { REPORT_FN, type SpaceStatements, type SpaceTables } from './sqlite-spaces.js';
+import { checkedRecord, insertVsum, recordCrc, type CheckedRow } from './sqlite-checksum.js';
 
 type Stmt = Database.Statement<unknown[], unknown[]>;
-type Head = [version: number, createdAt: number, expiresAt: number | null];
-type Row = [key: string, value: string, version: number, createdAt: number, updatedAt: number, expiresAt: number | null];
 
 const BATCH_SQL = {
   watched: 'SELECT 1 FROM strata_watchers WHERE seen > ? AND id <> ? LIMIT 1',
@@ -142,13 +141,18 @@ export class BatchRunner {
         t = this.#tables.ensure(space);
       }
       if (quiet && op.type === 'put' && op.expect === undefined) {
-        if (t!.quietUpsert.run(op.key, op.value, now, now, op.expiresAt).changes === 0) {
-          t!.replace.run(op.key, op.value, now, now, op.expiresAt);
+        // The seal of the row as inserted (version 1); an overwrite computes its vsum in SQL.
+        const crc = recordCrc(op.key, op.value, now, op.expiresAt);
+        const vsum = insertVsum(crc, now);
+        if (t!.quietUpsert.run(op.key, op.value, now, now, op.expiresAt, crc, vsum).changes === 0) {
+          t!.replace.run(op.key, op.value, now, now, op.expiresAt, crc, vsum);
         }
       } else if (op.type === 'put') {
         this.#overwrote = false;
-        if (t!.upsert.run(op.key, op.value, now, now, op.expiresAt).changes === 0) {
-          t!.replace.run(op.key, op.value, now, now, op.expiresAt);
+        const crc = recordCrc(op.key, op.value, now, op.expiresAt);
+        const vsum = insertVsum(crc, now);
+        if (t!.upsert.run(op.key, op.value, now, now, op.expiresAt, crc, vsum).changes === 0) {
+          t!.replace.run(op.key, op.value, now, now, op.expiresAt, crc, vsum);
         }
         const version = this.#overwrote ? this.#version : 1;
         const createdAt = this.#overwrote ? this.#createdAt : now;
@@ -157,11 +161,9 @@ export class BatchRunner {
         changes?.push([op.space, op.key, version]);
         events?.push({ space: op.space, key: op.key, type: 'put', version, value: op.value, origin: 'local' });
       } else if (op.type === 'delete') {
-        const row = t!.row.get(op.key) as Row | undefined;
-        const existing: StoredRecord | null =
-          row !== undefined && live(row[5], now)
-            ? { key: row[0], value: row[1], version: row[2], createdAt: row[3], updatedAt: row[4], expiresAt: row[5] }
-            : null;
+        const row = t!.row.get(op.key) as CheckedRow | undefined;
+        const stored = row === undefined ? undefined : checkedRecord(row, op.space, this.#driver);
+        const existing: StoredRecord | null = stored !== undefined && live(stored.expiresAt, now) ? stored : null;
         const actual = existing?.version ?? 0;
         if (op.expect !== undefined && actual !== op.expect) throw this.#conflict(index, op, actual);
         results.push(existing);
@@ -171,8 +173,9 @@ export class BatchRunner {
           events?.push({ space: op.space, key: op.key, type: 'delete', version: null, origin: 'local' });
         }
       } else {
-        const head = t!.head.get(op.key) as Head | undefined;
-        const actual = head !== undefined && live(head[2], now) ? head[0] : 0;
+        const row = t!.row.get(op.key) as CheckedRow | undefined;
+        const head = row === undefined ? undefined : checkedRecord(row, op.space, this.#driver);
+        const actual = head !== undefined && live(head.expiresAt, now) ? head.version : 0;
         if (actual !== op.expect) throw this.#conflict(index, op, actual);
         results.push(null);
       }

@@ -15,7 +15,9 @@ export function sqliteError(error: unknown, driverOp: string, driver: string, lo
   const where = location ? ` (${location})` : '';
   const op = driverOp === 'open' ? 'open' : undefined;
   const options = { op, driver, cause: error, details: { sqliteCode: code, location, driverOp } };
-  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
+  // json_extract and friends over a damaged value fail with "malformed JSON" (SQLITE_ERROR):
+  // Strata only ever stores valid JSON, so that is damage too.
+  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT') || /malformed JSON|unsupported file format/i.test(message)) {
     return new StrataError('CORRUPT', `the SQLite store${where} is damaged or not a database: ${message}`, {
       ...options,
       hint: RECOVER,

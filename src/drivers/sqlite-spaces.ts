@@ -1,20 +1,24 @@
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { parseJson } from '../codec/json.js';
+import { DAMAGED_FN, VOK_SQL, corruptRegistry, registryCrc, vsumSql } from './sqlite-checksum.js';
 
 type Stmt = Database.Statement<unknown[], unknown[]>;
 
 /** Connection-local SQL function through which the upsert reports an overwrite (sqlite-batch.ts). */
 export const REPORT_FN = 'strata_overwrote';
 
-export const COLUMNS = 'key, value, version, created_at, updated_at, expires_at';
+/** Every column a read returns, then the seal's crc and its checked sum (see sqlite-checksum.ts). */
+export const COLUMNS = `key, value, version, created_at, updated_at, expires_at, crc, ${VOK_SQL}`;
 
 /**
- * `get` reads one text column, "version created updated expires value", rather than a row:
- * better-sqlite3 spends more building a five-element array than SQLite spends on the lookup
- * (measured: the array costs ~40% of a cached get; one string and a few slices, ~15%).
+ * `get` reads one text column, "crc version created updated expires value", rather than a
+ * row: better-sqlite3 spends more building a five-element array than SQLite spends on the
+ * lookup (measured: the array costs ~40% of a cached get; one string and a few slices,
+ * ~15%). Everything after the checksum is the text the checksum covers. `concat` turns a
+ * NULL (damage, or no expiry) into '', so a damaged row is never mistaken for a missing one.
  */
-const PACKED = "version || ' ' || created_at || ' ' || updated_at || ' ' || coalesce(expires_at, '') || ' ' || value";
+const PACKED = `concat(crc, ' ', ${VOK_SQL}, ' ', version, ' ', created_at, ' ', updated_at, ' ', expires_at, ' ', value)`;
 
 /** Rows a space is assumed to hold until a real ANALYZE says otherwise (see `planIndexStats`). */
 const PLANNER_ROWS_PER_SPACE = 10_000;
@@ -39,7 +43,6 @@ export interface SpaceStatements {
   table: string;
   get: Stmt;
   getMany: Stmt;
-  head: Stmt;
   row: Stmt;
   upsert: Stmt;
   quietUpsert: Stmt;
@@ -49,46 +52,73 @@ export interface SpaceStatements {
   any: Stmt;
   count: Stmt;
   bytes: Stmt;
-  invalidJson: Stmt;
 }
 
-function prepareSpace(db: Database.Database, table: string): SpaceStatements {
+/** The columns of a space table (also the upgrade target of a schema-2 file, see sqlite-schema.ts). */
+export const SPACE_TABLE_COLUMNS = `key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        crc INTEGER NOT NULL,
+        vsum INTEGER NOT NULL`;
+
+function prepareSpace(db: Database.Database, table: string, space: string): SpaceStatements {
   const p = (sql: string): Stmt => {
     const stmt = db.prepare(sql) as Stmt;
     return stmt.reader ? stmt.raw(true) : stmt;
   };
-  const insert = `INSERT INTO ${table} (key, value, version, created_at, updated_at, expires_at) VALUES (?, ?, 1, ?, ?, ?)`;
+  // The seal of an inserted row (version 1) is computed in JS and bound (crc, vsum); an
+  // overwrite keeps the bound crc and computes vsum from the new version in SQL, after
+  // checking the old row's vsum (the version and created_at it carries forward).
+  const insert = `INSERT INTO ${table} (key, value, version, created_at, updated_at, expires_at, crc, vsum) VALUES (?, ?, 1, ?, ?, ?, ?, ?)`;
+  const spaceLiteral = `CAST(X'${Buffer.from(space).toString('hex')}' AS TEXT)`;
+  const next = `CASE WHEN ${VOK_SQL} THEN version + 1 ELSE ${DAMAGED_FN}(${spaceLiteral}, key) END`;
+  const overwrite = (version: string) => `
+      ON CONFLICT (key) DO UPDATE SET
+        value = excluded.value,
+        version = ${version},
+        updated_at = excluded.updated_at,
+        expires_at = excluded.expires_at,
+        crc = excluded.crc,
+        vsum = ${vsumSql('version + 1', 'created_at', 'excluded.crc')}
+      WHERE expires_at IS NULL OR expires_at > excluded.updated_at`;
   return {
     table,
     get: (db.prepare(`SELECT ${PACKED} FROM ${table} WHERE key = ?`) as Stmt).pluck(true),
     getMany: p(`SELECT ${COLUMNS} FROM ${table} WHERE key IN (SELECT value FROM json_each(?))`),
-    head: p(`SELECT version, created_at, expires_at FROM ${table} WHERE key = ?`),
     row: p(`SELECT ${COLUMNS} FROM ${table} WHERE key = ?`),
     // A new key is inserted at version 1; a live one is updated in place and reported; an
     // expired one is left alone (0 changes) for `replace` to start again at version 1.
-    upsert: p(`${insert}
-      ON CONFLICT (key) DO UPDATE SET
-        value = excluded.value,
-        version = ${REPORT_FN}(version + 1, created_at),
-        updated_at = excluded.updated_at,
-        expires_at = excluded.expires_at
-      WHERE expires_at IS NULL OR expires_at > excluded.updated_at`),
+    upsert: p(`${insert}${overwrite(`${REPORT_FN}(${next}, created_at)`)}`),
     // The same without the report, for batches whose results nobody reads.
-    quietUpsert: p(`${insert}
-      ON CONFLICT (key) DO UPDATE SET
-        value = excluded.value,
-        version = version + 1,
-        updated_at = excluded.updated_at,
-        expires_at = excluded.expires_at
-      WHERE expires_at IS NULL OR expires_at > excluded.updated_at`),
+    quietUpsert: p(`${insert}${overwrite(next)}`),
     replace: p(insert.replace('INSERT INTO', 'INSERT OR REPLACE INTO')),
     remove: p(`DELETE FROM ${table} WHERE key = ?`),
     purge: p(`DELETE FROM ${table} WHERE expires_at IS NOT NULL AND expires_at <= ?`),
     any: p(`SELECT 1 FROM ${table} LIMIT 1`),
     count: p(`SELECT count(*) FROM ${table}`),
-    bytes: p(`SELECT count(*), coalesce(sum(octet_length(key) + octet_length(value)), 0) FROM ${table}`),
-    invalidJson: p(`SELECT key FROM ${table} WHERE NOT json_valid(value) LIMIT 1000`),
+    // Live records, expired-but-not-swept records, bytes of the live ones (@now: the clock).
+    bytes: p(`SELECT count(*) FILTER (WHERE expires_at IS NULL OR expires_at > @now),
+        count(*) FILTER (WHERE expires_at <= @now),
+        coalesce(sum(octet_length(key) + octet_length(value)) FILTER (WHERE expires_at IS NULL OR expires_at > @now), 0)
+      FROM ${table}`),
   };
+}
+
+type RegistryRow = [space: string, tbl: string, spec: string | null, crc: number];
+
+/** Whether a raw `strata_spaces` row (space, tbl, spec, crc) is intact and names its own table. */
+export function registryRowIntact(row: readonly unknown[]): boolean {
+  const [space, table, spec, crc] = row;
+  return (
+    typeof space === 'string' &&
+    typeof table === 'string' &&
+    (spec === null || typeof spec === 'string') &&
+    table === tableName(space) &&
+    registryCrc(space, table, spec) === crc
+  );
 }
 
 /** A registered space: its name, table and declared spec (`null`: created by a write only). */
@@ -112,21 +142,29 @@ export class SpaceTables {
   readonly #pending: string[] = [];
   readonly #exists: Database.Statement<[string], number>;
   readonly #register: Stmt;
-  readonly #getSpec: Database.Statement<[string], string | null>;
+  readonly #getSpec: Database.Statement<[string], RegistryRow>;
   readonly #putSpec: Stmt;
-  readonly #list: Database.Statement<[], [string, string, string | null]>;
+  readonly #list: Database.Statement<[], RegistryRow>;
+  readonly #driver: string;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, driver = 'sqlite') {
     this.#db = db;
+    this.#driver = driver;
     this.#exists = db.prepare<[string], number>("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").pluck();
     this.#register = db.prepare(
-      'INSERT INTO strata_spaces (space, tbl, spec) VALUES (?, ?, NULL) ON CONFLICT (space) DO NOTHING',
+      'INSERT INTO strata_spaces (space, tbl, spec, crc) VALUES (?, ?, NULL, ?) ON CONFLICT (space) DO NOTHING',
     );
-    this.#getSpec = db.prepare<[string], string | null>('SELECT spec FROM strata_spaces WHERE space = ?').pluck();
-    this.#putSpec = db.prepare('UPDATE strata_spaces SET spec = ? WHERE space = ?');
-    this.#list = db
-      .prepare<[], [string, string, string | null]>('SELECT space, tbl, spec FROM strata_spaces ORDER BY space')
+    this.#getSpec = db
+      .prepare<[string], RegistryRow>('SELECT space, tbl, spec, crc FROM strata_spaces WHERE space = ?')
       .raw(true);
+    this.#putSpec = db.prepare('UPDATE strata_spaces SET spec = ?, crc = ? WHERE space = ?');
+    this.#list = db.prepare<[], RegistryRow>('SELECT space, tbl, spec, crc FROM strata_spaces ORDER BY space').raw(true);
+  }
+
+  /** A registry row as read, checked: CORRUPT when it fails its checksum or names the wrong table. */
+  #checked(row: RegistryRow): RegistryRow {
+    if (!registryRowIntact(row)) throw corruptRegistry(String(row[0]), this.#driver);
+    return row;
   }
 
   /** The statements of an existing space table, or `null` when no one has written the space yet. */
@@ -136,7 +174,7 @@ export class SpaceTables {
     const table = tableName(space);
     // Not cached when absent: another process may create it at any time.
     if (this.#exists.get(table) !== 1) return null;
-    const stmts = prepareSpace(this.#db, table);
+    const stmts = prepareSpace(this.#db, table, space);
     this.#cache.set(space, stmts);
     return stmts;
   }
@@ -150,16 +188,11 @@ export class SpaceTables {
     if (known !== undefined) return known;
     const table = tableName(space);
     this.#db.exec(`CREATE TABLE IF NOT EXISTS ${table} (
-        key TEXT PRIMARY KEY,
-        value TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
-        expires_at INTEGER
+        ${SPACE_TABLE_COLUMNS}
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS ${table}_expiry ON ${table} (expires_at) WHERE expires_at IS NOT NULL;`);
-    this.#register.run(space, table);
-    const stmts = prepareSpace(this.#db, table);
+    this.#register.run(space, table, registryCrc(space, table, null));
+    const stmts = prepareSpace(this.#db, table, space);
     this.#cache.set(space, stmts);
     this.#pending.push(space);
     return stmts;
@@ -173,13 +206,26 @@ export class SpaceTables {
 
   /** The declared index paths of a space (inside a write transaction). */
   declaredIndexes(space: string): string[] {
-    const spec = this.#getSpec.get(space);
-    return spec ? ((parseJson(spec) as { indexes?: string[] }).indexes ?? []) : [];
+    return this.declared(space) ?? [];
+  }
+
+  /** Whether the registry lists the space (a table is always created with its registry row). */
+  registered(space: string): boolean {
+    const row = this.#getSpec.get(space);
+    return row !== undefined && this.#checked(row) !== undefined;
+  }
+
+  /** The declared index paths of a space, `null` when it was never declared. */
+  declared(space: string): string[] | null {
+    const row = this.#getSpec.get(space);
+    const spec = row === undefined ? null : this.#checked(row)[2];
+    return spec === null ? null : ((parseJson(spec) as { indexes?: string[] }).indexes ?? []);
   }
 
   /** Marks a space declared and records its index paths (after `ensure`). */
   declare(space: string, indexes: readonly string[]): void {
-    this.#putSpec.run(JSON.stringify({ indexes: [...indexes].sort() }), space);
+    const spec = JSON.stringify({ indexes: [...indexes].sort() });
+    this.#putSpec.run(spec, registryCrc(space, tableName(space), spec), space);
   }
 
   /**
@@ -209,9 +255,12 @@ export class SpaceTables {
       .run(table, index, `${PLANNER_ROWS_PER_SPACE} 10 1`);
   }
 
-  /** Every registered space with its statements, in name order. */
+  /** Every registered space with its statements, in name order; CORRUPT when a registry row is damaged. */
   all(): Array<SpaceEntry & { stmts: SpaceStatements | null }> {
-    return this.#list.all().map(([space, table, spec]) => ({ space, table, spec, stmts: this.lookup(space) }));
+    return this.#list.all().map((row) => {
+      const [space, table, spec] = this.#checked(row);
+      return { space, table, spec, stmts: this.lookup(space) };
+    });
   }
 
   clear(): void {

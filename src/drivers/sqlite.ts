@@ -8,22 +8,16 @@ import { matches } from '../query/match.js';
 import { compileFilter, compileOrder, prefixUpperBound, sqliteDialect } from '../query/sql.js';
 import { compileAfter, type KeysetSegment } from '../query/keyset-sql.js';
 import type { SortSpec } from '../query/ast.js';
-import type {
-  BatchResult,
-  Driver,
-  DriverStats,
-  ScanQuery,
-  SpaceSpec,
-  StoredRecord,
-  VerifyIssue,
-  VerifyReport,
-} from './driver.js';
+import type { BatchResult, Driver, DriverStats, ScanQuery, SpaceSpec, StoredRecord, VerifyReport } from './driver.js';
 import { ChangeHub, closedError } from './base.js';
 import { sqliteError } from './sqlite-errors.js';
 import { openDatabase } from './sqlite-schema.js';
 import { COLUMNS, SpaceTables, tableName } from './sqlite-spaces.js';
 import { RemoteWatcher, watchLimits, type WatchLimits } from './sqlite-watch.js';
 import { BatchRunner } from './sqlite-batch.js';
+import { checkedRecord, corruptRegistry, rowIntact, unpackChecked, type CheckedRow } from './sqlite-checksum.js';
+import { verifyTables } from './sqlite-verify.js';
+import { closeDamaged } from './sqlite-close.js';
 
 export interface SqliteDriverOptions {
   /** Database file, created with its directory when missing; `':memory:'` for a private in-memory store. */
@@ -51,42 +45,39 @@ export interface SqliteDriverOptions {
   name?: string;
   /** @internal Change-log and watcher limits, shrunk by tests (see sqlite-watch.ts). */
   watchLimits?: Partial<WatchLimits>;
+  /**
+   * `'wal'`: when the WAL is damaged in the middle (open fails with CORRUPT otherwise), copy
+   * the store file, -wal and -shm to `<file>.damaged-<UTC time>/`, then let SQLite keep the
+   * commits before the damage and drop the rest. Run it while no other process has the store
+   * open. A healthy store opens as usual. URL: `?recover=wal`.
+   */
+  recover?: 'wal';
 }
 
-type Row = [key: string, value: string, version: number, createdAt: number, updatedAt: number, expiresAt: number | null];
+type Row = CheckedRow;
 type Stmt = Database.Statement<unknown[], unknown[]>;
 
 const DEFAULT_MMAP_BYTES = 256 * 1024 * 1024;
-const KEY_COLUMNS = "key, '' AS value, version, created_at, updated_at, expires_at";
 const MAX_CACHED_STATEMENTS = 200;
 
 const live = (expiresAt: number | null, now: number): boolean => expiresAt === null || expiresAt > now;
 
-function unpack(packed: string, key: string, now: number): StoredRecord | null {
-  const a = packed.indexOf(' ');
-  const b = packed.indexOf(' ', a + 1);
-  const c = packed.indexOf(' ', b + 1);
-  const d = packed.indexOf(' ', c + 1);
-  const expiresAt = d === c + 1 ? null : Number(packed.slice(c + 1, d));
-  if (expiresAt !== null && expiresAt <= now) return null;
-  return {
-    key,
-    value: packed.slice(d + 1),
-    version: Number(packed.slice(0, a)),
-    createdAt: Number(packed.slice(a + 1, b)),
-    updatedAt: Number(packed.slice(b + 1, c)),
-    expiresAt,
-  };
-}
-
-function toRecord(row: Row): StoredRecord {
-  return { key: row[0], value: row[1], version: row[2], createdAt: row[3], updatedAt: row[4], expiresAt: row[5] };
-}
-
-/** A `valuesOnly` scan selects two columns: 4 fewer values to build per row (~18% of a query). */
-function toValueRecord(row: Row): StoredRecord {
+/**
+ * Scans read every column, checksum included, in every mode: a record is checked before
+ * anything of it is returned or matched. `valuesOnly` then leaves out the metadata and
+ * `keysOnly` the value, as the hints allow.
+ */
+type RowMapper = (row: Row, space: string, driver: string) => StoredRecord;
+const toRecord: RowMapper = checkedRecord;
+const toValueRecord: RowMapper = (row, space, driver) => {
+  if (!rowIntact(row)) checkedRecord(row, space, driver);
   return { key: row[0], value: row[1], version: 0, createdAt: 0, updatedAt: 0, expiresAt: null };
-}
+};
+const toKeyRecord: RowMapper = (row, space, driver) => {
+  const record = checkedRecord(row, space, driver);
+  record.value = '';
+  return record;
+};
 
 interface Internals {
   db(): Database.Database;
@@ -113,9 +104,16 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     mmapBytes: options.mmapBytes ?? DEFAULT_MMAP_BYTES,
     readonly,
     driver: name,
+    ...(options.recover === undefined ? {} : { recover: options.recover }),
   });
   const conn = db;
-  const fail = (error: unknown, op: string): StrataError => sqliteError(error, op, name, location);
+  /** Set once any read met damage: close() then leaves the WAL unapplied (see closeDamaged). */
+  let damaged = false;
+  const fail = (error: unknown, op: string): StrataError => {
+    const mapped = sqliteError(error, op, name, location);
+    if (mapped.code === 'CORRUPT') damaged = true;
+    return mapped;
+  };
 
   const writer = randomBytes(9).toString('base64url');
   let s: ReturnType<typeof prepare>;
@@ -123,7 +121,7 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
   let batcher: BatchRunner;
   try {
     s = prepare(conn);
-    tables = new SpaceTables(conn);
+    tables = new SpaceTables(conn, name);
     batcher = new BatchRunner(conn, tables, writer, name, { scan, limits: watchLimits(options.watchLimits) });
   } catch (error) {
     conn.close();
@@ -173,7 +171,12 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     } catch (error) {
       throw fail(error, 'get');
     }
-    return packed === undefined ? null : unpack(packed, key, now);
+    if (packed === undefined) return null;
+    try {
+      return unpackChecked(packed, key, now, space, name);
+    } catch (error) {
+      throw fail(error, 'get');
+    }
   }
 
   /** The SQL of a scan; a query with `after` reads one keyset `segment` of it at a time. */
@@ -199,7 +202,7 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     }
     if (mode === 'count') {
       return {
-        sql: `SELECT ${filter.exact ? 'count(*)' : 'value'} FROM ${table} WHERE ${where}`,
+        sql: `SELECT ${filter.exact ? 'count(*)' : COLUMNS} FROM ${table} WHERE ${where}`,
         params,
         exact: filter.exact,
         toRecord,
@@ -213,13 +216,12 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     }
     const keysOnly = query.keysOnly === true && filter.exact;
     const valuesOnly = query.valuesOnly === true && !keysOnly;
-    const columns = keysOnly ? KEY_COLUMNS : valuesOnly ? 'key, value' : COLUMNS;
-    let sql = `SELECT ${columns} FROM ${table} WHERE ${where} ORDER BY ${compileOrder(sort, 'key', sqliteDialect)}`;
+    let sql = `SELECT ${COLUMNS} FROM ${table} WHERE ${where} ORDER BY ${compileOrder(sort, 'key', sqliteDialect)}`;
     if (filter.exact && (query.limit !== undefined || query.offset)) {
       sql += ' LIMIT ? OFFSET ?';
       params.push(query.limit ?? -1, query.offset ?? 0);
     }
-    return { sql, params, exact: filter.exact, toRecord: valuesOnly ? toValueRecord : toRecord };
+    return { sql, params, exact: filter.exact, toRecord: keysOnly ? toKeyRecord : valuesOnly ? toValueRecord : toRecord };
   }
 
   function scan(space: string, query: ScanQuery, now: number): StoredRecord[] {
@@ -257,19 +259,20 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
   function scanPart(space: string, query: ScanQuery, now: number, segment: KeysetSegment | undefined): StoredRecord[] {
     const built = buildScan(space, query, now, 'rows', segment);
     const stmt = cached(built.sql);
-    if (built.exact) return (stmt.all(...built.params) as Row[]).map(built.toRecord);
+    if (built.exact) return (stmt.all(...built.params) as Row[]).map((row) => built.toRecord(row, space, name));
     // Object/array equality is checked here; offset and limit apply to what passes.
     const out: StoredRecord[] = [];
     let skip = query.offset ?? 0;
     const limit = query.limit ?? Infinity;
     if (limit <= 0) return out;
     for (const row of stmt.iterate(...built.params) as IterableIterator<Row>) {
+      const record = built.toRecord(row, space, name);
       if (!matches(query.filter!, parseJson(row[1]))) continue;
       if (skip > 0) {
         skip--;
         continue;
       }
-      out.push(built.toRecord(row));
+      out.push(record);
       if (out.length >= limit) break;
     }
     if (query.keysOnly) for (const r of out) r.value = '';
@@ -282,8 +285,8 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     const stmt = cached(built.sql);
     if (built.exact) return (stmt.get(...built.params) as [number])[0];
     let n = 0;
-    for (const row of stmt.iterate(...built.params) as IterableIterator<[string]>) {
-      if (matches(query.filter!, parseJson(row[0]))) n++;
+    for (const row of stmt.iterate(...built.params) as IterableIterator<Row>) {
+      if (matches(query.filter!, parseJson(checkedRecord(row, space, name).value))) n++;
     }
     return n;
   }
@@ -295,6 +298,17 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     // Validates every path (and builds its SQL) before anything is written.
     const fields = wanted.map((path) => ({ path, sql: sqliteDialect.field(path.split('.')) }));
     if (readonly) return;
+    // Already declared with these indexes (the usual reopen): no write, so opening a store
+    // and reading it leaves its files as they were.
+    const exists = tables.lookup(space) !== null;
+    // A table without its registry row can only be damage (both are written in one
+    // transaction): writing the row again would paper over it.
+    if (exists && !tables.registered(space)) throw corruptRegistry(space, name);
+    const stored = exists ? tables.declared(space) : null;
+    if (stored !== null && wanted.every((p) => stored.includes(p))) {
+      declared.set(space, new Set(stored));
+      return;
+    }
     let committed = false;
     try {
       conn
@@ -315,10 +329,11 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
 
   function stats(): DriverStats {
     const spaces: DriverStats['spaces'] = [];
+    const now = Date.now();
     for (const entry of tables.all()) {
-      const [records, bytes] = entry.stmts ? (entry.stmts.bytes.get() as [number, number]) : [0, 0];
-      // As before: a space is listed while declared or while it holds records.
-      if (entry.spec !== null || records > 0) spaces.push({ space: entry.space, records, bytes });
+      const [records, expired, bytes] = entry.stmts ? (entry.stmts.bytes.get({ now }) as [number, number, number]) : [0, 0, 0];
+      // As before: a space is listed while declared or while it holds records (expired ones too).
+      if (entry.spec !== null || records + expired > 0) spaces.push({ space: entry.space, records, expired, bytes });
     }
     let storageBytes = 0;
     if (memory) storageBytes = (s.pageCount.get() as [number])[0] * (s.pageSize.get() as [number])[0];
@@ -335,25 +350,15 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
   }
 
   function verify(): VerifyReport {
-    const issues: VerifyIssue[] = [];
-    let checked = 0;
     try {
-      for (const [message] of conn.prepare('PRAGMA integrity_check').raw(true).all() as Array<[string]>) {
-        if (message !== 'ok') issues.push({ code: 'CORRUPT', message });
-      }
-      for (const { space, stmts } of tables.all()) {
-        if (stmts === null) continue;
-        checked += (stmts.count.get() as [number])[0];
-        for (const [key] of stmts.invalidJson.all() as Array<[string]>) {
-          issues.push({ code: 'CORRUPT', message: 'the stored value is not valid JSON', space, key });
-        }
-      }
+      const report = verifyTables(conn);
+      if (!report.ok) damaged = true;
+      return report;
     } catch (error) {
       const mapped = fail(error, 'verify');
       if (mapped.code !== 'CORRUPT') throw mapped;
-      issues.push({ code: 'CORRUPT', message: mapped.message });
+      return { ok: false, checked: 0, issues: [{ code: 'CORRUPT', message: mapped.message }] };
     }
-    return { ok: issues.length === 0, checked, issues };
   }
 
   const driver: Driver = {
@@ -398,7 +403,8 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
         const stmts = tables.lookup(space);
         const rows = stmts === null ? [] : (stmts.getMany.all(JSON.stringify(keys)) as Row[]);
         for (const row of rows) {
-          if (live(row[5], now)) found.set(row[0], toRecord(row));
+          const record = checkedRecord(row, space, name);
+          if (live(record.expiresAt, now)) found.set(record.key, record);
         }
       } catch (error) {
         throw fail(error, 'getMany');
@@ -482,7 +488,8 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
       hub.clear();
       statements.clear();
       tables.clear();
-      conn.close();
+      if (damaged && !memory && !readonly) closeDamaged(conn, location);
+      else conn.close();
     },
   };
   internals.set(driver, { db: open, buildScan });

@@ -454,7 +454,15 @@ describe('sqlite driver', () => {
       await docs.insert({ id: 'd1', a: 1 });
       const raw = sqliteConnection(driver);
       const put = (space: string, key: string, json: string): void => {
-        raw.prepare(`UPDATE ${tableName(space)} SET value = ? WHERE key = ?`).run(json, key);
+        // Another program that writes the table keeps its checksums (schema 3) current too.
+        raw
+          .prepare(
+            `UPDATE ${tableName(space)} SET value = @json, crc = strata_crc(key, @json, updated_at, expires_at) WHERE key = @key`,
+          )
+          .run({ json, key });
+        raw
+          .prepare(`UPDATE ${tableName(space)} SET vsum = (version * 1000003 + created_at * 31 + crc) % 4294967291 WHERE key = ?`)
+          .run(key);
       };
       put('kv.app', 'plain', '{"__proto__": {"polluted": true}, "a": 1}');
       put('kv.app', 'escaped', '{"\\u005f_proto__": {"polluted": true}, "a": 1}');

@@ -1,0 +1,139 @@
+import { crc32 } from 'node:zlib';
+import type Database from 'better-sqlite3';
+import { StrataError } from '../errors.js';
+import type { StoredRecord } from './driver.js';
+
+/**
+ * Every stored record is sealed, so a damaged byte in the file is reported as CORRUPT
+ * instead of being read back as other data. Two columns do it:
+ * - `crc`: CRC-32 of `key NUL "updated expires value"` (numbers in shortest decimal form, no
+ *   expiry as ''), computed in JS from what the write binds;
+ * - `vsum`: `(version * 1000003 + created_at * 31 + crc) % 4294967291`, computed by SQL,
+ *   because an overwrite computes the new version (and keeps created_at) in SQL.
+ * Together they cover everything a read returns. Neither needs a JS call from inside SQL on
+ * the write path: that call (value marshalled to JS, twice) halved setMany throughput. A
+ * byte flip in version or created_at changes the sum (its change d * 256^k is never a
+ * multiple of the prime). Reads compare `vsum` in SQL (one column "vok") and the CRC in JS;
+ * `get` selects the CRC's text as one column (see PACKED in sqlite-spaces.ts), so the check
+ * is one crc32 call over a string the read builds anyway. SQLite renders integers like JS;
+ * a REAL timestamp falls back to the JS form of the parsed numbers.
+ */
+
+/** SQL function computing `crc` from (key, value, updated_at, expires_at): upgrades and tools. */
+export const CRC_FN = 'strata_crc';
+/** SQL function that throws CORRUPT naming (space, key): an overwrite met a damaged old row. */
+export const DAMAGED_FN = 'strata_damaged';
+
+const PRIME = 4294967291;
+/** The `vsum` of a row as SQL, from SQL expressions for its version, created_at and crc. */
+export const vsumSql = (version: string, createdAt: string, crc: string): string =>
+  `((${version}) * 1000003 + (${createdAt}) * 31 + (${crc})) % ${PRIME}`;
+/** 1 when a stored row's `vsum` matches its version, created_at and crc. */
+export const VOK_SQL = `(${vsumSql('version', 'created_at', 'crc')} = vsum)`;
+
+/** `vsum` of a new row (version 1), computed in JS exactly as SQL does (integer arithmetic, `%` truncates). */
+export function insertVsum(crc: number, createdAt: number): number {
+  return Math.trunc(1000003 + createdAt * 31 + crc) % PRIME;
+}
+
+export type CheckedRow = [
+  key: string,
+  value: string,
+  version: number,
+  createdAt: number,
+  updatedAt: number,
+  expiresAt: number | null,
+  crc: number,
+  vok: number,
+];
+
+export function recordCrc(key: string, value: string, updatedAt: number, expiresAt: number | null): number {
+  return crc32(`${key}\u0000${updatedAt} ${expiresAt ?? ''} ${value}`);
+}
+
+/** Registry rows (`strata_spaces`) are checked the same way: a damaged row must not hide or rename a space. */
+export function registryCrc(space: string, table: string, spec: string | null): number {
+  return crc32(`${space}\u0000${table}\u0000${spec ?? '\u0001'}`);
+}
+
+export function corruptRecord(space: string, key: string, driver: string, reason = 'fails its checksum'): StrataError {
+  return new StrataError('CORRUPT', `the stored record "${key}" of space "${space}" is damaged: it ${reason}`, {
+    driver,
+    hint: 'restore the store from a backup, or delete the damaged entry and write it again; `strata verify` lists every damaged record',
+    details: { space, key },
+  });
+}
+
+export function corruptRegistry(space: string, driver: string): StrataError {
+  return new StrataError('CORRUPT', `the registry row of space "${space}" is damaged: it fails its checksum`, {
+    driver,
+    hint: 'restore the store from a backup; `strata verify` lists what is damaged',
+    details: { space },
+  });
+}
+
+/** Whether a row read with COLUMNS (eight values, as better-sqlite3 returns them) is intact. */
+export function rowIntact(row: readonly unknown[]): boolean {
+  const [key, value, version, createdAt, updatedAt, expiresAt, crc, vok] = row;
+  return (
+    vok === 1 &&
+    typeof key === 'string' &&
+    typeof value === 'string' &&
+    typeof version === 'number' &&
+    typeof createdAt === 'number' &&
+    typeof updatedAt === 'number' &&
+    (expiresAt === null || typeof expiresAt === 'number') &&
+    recordCrc(key, value, updatedAt, expiresAt) === crc
+  );
+}
+
+/** The record of a checked row; throws CORRUPT when it is damaged. */
+export function checkedRecord(row: CheckedRow, space: string, driver: string): StoredRecord {
+  if (!rowIntact(row)) throw corruptRecord(space, String(row[0]), driver);
+  return { key: row[0], value: row[1], version: row[2], createdAt: row[3], updatedAt: row[4], expiresAt: row[5] };
+}
+
+/**
+ * Unpacks `get`'s one-column answer "crc vok version created updated expires value",
+ * checking it; `null` when the record has expired. Throws CORRUPT when the record is damaged.
+ */
+export function unpackChecked(packed: string, key: string, now: number, space: string, driver: string): StoredRecord | null {
+  const z = packed.indexOf(' ');
+  const y = packed.indexOf(' ', z + 1);
+  const a = packed.indexOf(' ', y + 1);
+  const b = packed.indexOf(' ', a + 1);
+  const c = packed.indexOf(' ', b + 1);
+  const d = packed.indexOf(' ', c + 1);
+  if (d < 0 || y !== z + 2 || packed.charCodeAt(z + 1) !== 49 /* '1' */) throw corruptRecord(space, key, driver);
+  const expiresAt = d === c + 1 ? null : Number(packed.slice(c + 1, d));
+  const record: StoredRecord = {
+    key,
+    value: packed.slice(d + 1),
+    version: Number(packed.slice(y + 1, a)),
+    createdAt: Number(packed.slice(a + 1, b)),
+    updatedAt: Number(packed.slice(b + 1, c)),
+    expiresAt,
+  };
+  const crc = Number(packed.slice(0, z));
+  if (crc32(`${key}\u0000${packed.slice(b + 1)}`) !== crc) {
+    // Not the canonical text: either REAL numbers (rendered differently by SQLite) or damage.
+    if (z === 0 || recordCrc(key, record.value, record.updatedAt, expiresAt) !== crc) {
+      throw corruptRecord(space, key, driver);
+    }
+  }
+  if (expiresAt !== null && expiresAt <= now) return null;
+  return record;
+}
+
+/** Registers `strata_crc` and `strata_damaged` on a connection. */
+export function registerChecksumFunctions(db: Database.Database, driver: string): void {
+  db.function(
+    CRC_FN,
+    { directOnly: true, deterministic: true },
+    (key: unknown, value: unknown, updatedAt: unknown, expiresAt: unknown) =>
+      crc32(`${String(key)}\u0000${String(updatedAt)} ${expiresAt === null ? '' : String(expiresAt)} ${String(value)}`),
+  );
+  db.function(DAMAGED_FN, { directOnly: true, deterministic: true }, (space: unknown, key: unknown) => {
+    throw corruptRecord(String(space), String(key), driver);
+  });
+}
