@@ -125,7 +125,8 @@ export async function readSpec(driver: Driver, name: string, now: number): Promi
 /** Every remembered spec; a damaged one maps to its CORRUPT error (thrown when that collection is used). */
 export async function readAllSpecs(driver: Driver, now: number): Promise<Map<string, CollectionSpec | StrataError>> {
   const out = new Map<string, CollectionSpec | StrataError>();
-  if (!(await driver.spaces()).includes(SPECS_SPACE)) return out;
+  // A scan of a space nobody wrote is empty on every driver; spaces() would also check every
+  // registry row, and a damaged one must not stop the store from opening for verify().
   for (const record of await driver.scan(SPECS_SPACE, {}, now)) {
     try {
       out.set(record.key, parseSpec(record.key, record.value));
