@@ -181,7 +181,7 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
 
   /** The SQL of a scan; a query with `after` reads one keyset `segment` of it at a time. */
   function buildScan(space: string, query: ScanQuery, now: number, mode: 'rows' | 'count', segment?: KeysetSegment) {
-    const filter = compileFilter(query.filter, sqliteDialect);
+    const filter = compileFilter(query.filter, sqliteDialect, { arrayFree: (path) => arrayFree(space, path) });
     // The table is the space: nothing to bind for it, and its field indexes apply directly.
     const table = tableName(space);
     const params: unknown[] = [];
@@ -224,8 +224,32 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     return { sql, params, exact: filter.exact, toRecord: keysOnly ? toKeyRecord : valuesOnly ? toValueRecord : toRecord };
   }
 
+  /**
+   * Whether a top-level indexed field of `space` holds no array in any record: then filters
+   * on it compile to one plain index range (array semantics need an extra range over the
+   * array rows, which loses index order). One index seek; a scan that asks runs inside one
+   * read snapshot with it (`snapshot`), so no array can appear in between. Nested paths and
+   * unindexed fields are never claimed: a parent array hides them from json_extract.
+   */
+  function arrayFree(space: string, path: readonly string[]): boolean {
+    if (path.length !== 1 || declared.get(space)?.has(path[0]!) !== true) return false;
+    const field = sqliteDialect.field(path);
+    const probe = cached(`SELECT 1 FROM ${tableName(space)} WHERE ${field} BETWEEN '[' AND '\\' LIMIT 1`);
+    return probe.get() === undefined;
+  }
+
+  /** Runs `fn` in one read snapshot when its filter may probe indexed fields for arrays. */
+  function snapshot<T>(space: string, query: Pick<ScanQuery, 'filter'>, fn: () => T): T {
+    if (query.filter === undefined || conn.inTransaction || (declared.get(space)?.size ?? 0) === 0) return fn();
+    return readTransaction(fn);
+  }
+
   function scan(space: string, query: ScanQuery, now: number): StoredRecord[] {
     if (tables.lookup(space) === null) return [];
+    return snapshot(space, query, () => scanInSnapshot(space, query, now));
+  }
+
+  function scanInSnapshot(space: string, query: ScanQuery, now: number): StoredRecord[] {
     if (query.after === undefined) return scanPart(space, query, now, undefined);
     const segments = compileAfter(query.after, query.sort ?? [], 'key', sqliteDialect);
     if (segments.length === 1) return scanPart(space, query, now, segments[0]);
@@ -281,6 +305,10 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
 
   function count(space: string, query: Pick<ScanQuery, 'prefix' | 'filter'>, now: number): number {
     if (tables.lookup(space) === null) return 0;
+    return snapshot(space, query, () => countInSnapshot(space, query, now));
+  }
+
+  function countInSnapshot(space: string, query: Pick<ScanQuery, 'prefix' | 'filter'>, now: number): number {
     const built = buildScan(space, query, now, 'count');
     const stmt = cached(built.sql);
     if (built.exact) return (stmt.get(...built.params) as [number])[0];

@@ -17,7 +17,10 @@ describe('store.verify with schemas, collection.drop', () => {
   it('store.verify reports documents that fail the schema their collection was declared with', async () => {
     const url = `sqlite:${join(dir, 's.db')}`;
     const loose = await openStore(url);
-    await loose.collection('tasks').insertMany([{ id: 'a', title: 'ok' }, { id: 'b', title: 7 }]);
+    await loose.collection('tasks').insertMany([
+      { id: 'a', title: 'ok' },
+      { id: 'b', title: 7 },
+    ]);
     await loose.close();
     const store = await openStore(url);
     store.collection('tasks', { schema: z.object({ id: z.string(), title: z.string() }) });
