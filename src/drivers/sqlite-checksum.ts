@@ -14,8 +14,8 @@ import type { StoredRecord } from './driver.js';
  * the write path: that call (value marshalled to JS, twice) halved setMany throughput. A
  * byte flip in version or created_at changes the sum (its change d * 256^k is never a
  * multiple of the prime). Reads compare `vsum` in SQL (one column "vok") and the CRC in JS;
- * `get` selects the CRC's text as one column (see PACKED in sqlite-spaces.ts), so the check
- * is one crc32 call over a string the read builds anyway. SQLite renders integers like JS;
+ * `get` selects the CRC's text, key included, as one column (see PACKED in sqlite-spaces.ts),
+ * so the check is one crc32 call over a slice of the string the read returns anyway. SQLite renders integers like JS;
  * a REAL timestamp falls back to the JS form of the parsed numbers.
  */
 
@@ -94,32 +94,54 @@ export function checkedRecord(row: CheckedRow, space: string, driver: string): S
 }
 
 /**
- * Unpacks `get`'s one-column answer "crc vok version created updated expires value",
- * checking it; `null` when the record has expired. Throws CORRUPT when the record is damaged.
+ * A decimal integer of `text[from, to)` without slicing it (a get parses four). Anything
+ * else (a REAL timestamp, a sign, more digits than a double holds exactly) goes to `Number`.
  */
-export function unpackChecked(packed: string, key: string, now: number, space: string, driver: string): StoredRecord | null {
+function integerAt(text: string, from: number, to: number): number {
+  if (to - from > 15 || to === from) return Number(text.slice(from, to));
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return Number(text.slice(from, to));
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
+/**
+ * Unpacks `get`'s one-column answer "crc version created key NUL updated expires value"
+ * (`null`: the row failed its `vsum` check in SQL), checking it; `null` when the record has
+ * expired. Throws CORRUPT when the record is damaged.
+ */
+export function unpackChecked(
+  packed: string | null,
+  key: string,
+  now: number,
+  space: string,
+  driver: string,
+): StoredRecord | null {
+  if (typeof packed !== 'string') throw corruptRecord(space, key, driver);
   const z = packed.indexOf(' ');
-  const y = packed.indexOf(' ', z + 1);
-  const a = packed.indexOf(' ', y + 1);
+  const a = packed.indexOf(' ', z + 1);
   const b = packed.indexOf(' ', a + 1);
-  const c = packed.indexOf(' ', b + 1);
+  // The stored key is the looked-up one (the lookup compares its bytes), so its end is known.
+  const k = b + 1 + key.length;
+  const c = packed.indexOf(' ', k + 1);
   const d = packed.indexOf(' ', c + 1);
-  if (d < 0 || y !== z + 2 || packed.charCodeAt(z + 1) !== 49 /* '1' */) throw corruptRecord(space, key, driver);
-  const expiresAt = d === c + 1 ? null : Number(packed.slice(c + 1, d));
+  if (z <= 0 || b < 0 || d < 0 || packed.charCodeAt(k) !== 0) throw corruptRecord(space, key, driver);
+  const expiresAt = d === c + 1 ? null : integerAt(packed, c + 1, d);
   const record: StoredRecord = {
     key,
     value: packed.slice(d + 1),
-    version: Number(packed.slice(y + 1, a)),
-    createdAt: Number(packed.slice(a + 1, b)),
-    updatedAt: Number(packed.slice(b + 1, c)),
+    version: integerAt(packed, z + 1, a),
+    createdAt: integerAt(packed, a + 1, b),
+    updatedAt: integerAt(packed, k + 1, c),
     expiresAt,
   };
-  const crc = Number(packed.slice(0, z));
-  if (crc32(`${key}\u0000${packed.slice(b + 1)}`) !== crc) {
+  const crc = integerAt(packed, 0, z);
+  if (crc32(packed.slice(b + 1)) !== crc) {
     // Not the canonical text: either REAL numbers (rendered differently by SQLite) or damage.
-    if (z === 0 || recordCrc(key, record.value, record.updatedAt, expiresAt) !== crc) {
-      throw corruptRecord(space, key, driver);
-    }
+    if (recordCrc(key, record.value, record.updatedAt, expiresAt) !== crc) throw corruptRecord(space, key, driver);
   }
   if (expiresAt !== null && expiresAt <= now) return null;
   return record;

@@ -165,9 +165,9 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
 
   function pointRead(space: string, key: string, now: number): StoredRecord | null {
     if (db === null) throw closedError(name);
-    let packed: string | undefined;
+    let packed: string | null | undefined;
     try {
-      packed = tables.lookup(space)?.get.get(key) as string | undefined;
+      packed = tables.lookup(space)?.get.get(key) as string | null | undefined;
     } catch (error) {
       throw fail(error, 'get');
     }
