@@ -302,7 +302,10 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       const entered = this.#enter(op);
       const driver = this.#ctx.driver;
       if (entered === undefined && driver.capabilities.syncReads === true) {
-        const record = driver.getSync!(this.#space, key, this.#ctx.now());
+        const record =
+          driver.capabilities.valueReads === true
+            ? valueRecord(key, driver.getValueSync!(this.#space, key, this.#ctx.now()))
+            : driver.getSync!(this.#space, key, this.#ctx.now());
         if (record === null) return Promise.resolve(null);
         const value = this.#decodeNow(record, op);
         return value instanceof Promise
@@ -741,4 +744,9 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       );
     });
   }
+}
+
+/** A value read as the record the decoders take (they read only key and value). */
+function valueRecord(key: string, value: string | null): StoredRecord | null {
+  return value === null ? null : { key, value, version: 0, createdAt: 0, updatedAt: 0, expiresAt: null };
 }

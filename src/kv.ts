@@ -153,6 +153,10 @@ export class KvNamespace<V = unknown> {
       const entered = this.#enter('kv.get');
       const driver = this.#ctx.driver;
       if (entered === undefined && driver.capabilities.syncReads === true) {
+        if (driver.capabilities.valueReads === true) {
+          const text = driver.getValueSync!(this.#space, key, this.#ctx.now());
+          return Promise.resolve(text === null ? this.#missing(key, options) : parseJson(text));
+        }
         const record = driver.getSync!(this.#space, key, this.#ctx.now());
         return Promise.resolve(record === null ? this.#missing(key, options) : this.#decode(record));
       }

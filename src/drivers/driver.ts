@@ -155,6 +155,11 @@ export interface DriverCapabilities {
    * hottest path. @default false
    */
   syncReads?: boolean;
+  /**
+   * With `syncReads`: the driver also offers `getValueSync`, a point read of the value alone
+   * (no version or timestamps to build), which `kv.get` and `collection.get` use. @default false
+   */
+  valueReads?: boolean;
 }
 
 /**
@@ -180,6 +185,8 @@ export interface Driver {
   get(space: string, key: string, now: number): Promise<StoredRecord | null>;
   /** `get` without a promise; present exactly when `capabilities.syncReads` is true. */
   getSync?(space: string, key: string, now: number): StoredRecord | null;
+  /** The JSON text of a live record's value, or `null`; present exactly when `capabilities.valueReads` is true. */
+  getValueSync?(space: string, key: string, now: number): string | null;
   getMany(space: string, keys: readonly string[], now: number): Promise<Array<StoredRecord | null>>;
   scan(space: string, query: ScanQuery, now: number): Promise<StoredRecord[]>;
   count(space: string, query: Pick<ScanQuery, 'prefix' | 'filter'>, now: number): Promise<number>;

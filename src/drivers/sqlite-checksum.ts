@@ -147,6 +147,32 @@ export function unpackChecked(
   return record;
 }
 
+/**
+ * `getValue`'s answer "crc key NUL updated expires value", checked like `unpackChecked`:
+ * the value's JSON text, `null` when the record has expired; CORRUPT when it is damaged.
+ */
+export function unpackValueChecked(
+  packed: string | null,
+  key: string,
+  now: number,
+  space: string,
+  driver: string,
+): string | null {
+  if (typeof packed !== 'string') throw corruptRecord(space, key, driver);
+  const z = packed.indexOf(' ');
+  const k = z + 1 + key.length;
+  const c = packed.indexOf(' ', k + 1);
+  const d = packed.indexOf(' ', c + 1);
+  if (z <= 0 || d < 0 || packed.charCodeAt(k) !== 0) throw corruptRecord(space, key, driver);
+  const expiresAt = d === c + 1 ? null : integerAt(packed, c + 1, d);
+  const value = packed.slice(d + 1);
+  const crc = integerAt(packed, 0, z);
+  if (crc32(packed.slice(z + 1)) !== crc) {
+    if (recordCrc(key, value, integerAt(packed, k + 1, c), expiresAt) !== crc) throw corruptRecord(space, key, driver);
+  }
+  return expiresAt !== null && expiresAt <= now ? null : value;
+}
+
 /** Registers `strata_crc` and `strata_damaged` on a connection. */
 export function registerChecksumFunctions(db: Database.Database, driver: string): void {
   db.function(

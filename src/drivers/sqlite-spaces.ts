@@ -22,6 +22,8 @@ export const COLUMNS = `key, value, version, created_at, updated_at, expires_at,
  * field (damage, or no expiry) into ''.
  */
 const PACKED = `CASE WHEN ${VOK_SQL} THEN concat(crc, ' ', version, ' ', created_at, ' ', key, char(0), updated_at, ' ', expires_at, ' ', value) END`;
+/** `getValue`'s column: the same check and checked text, without version and created_at. */
+const VALUE_PACKED = `CASE WHEN ${VOK_SQL} THEN concat(crc, ' ', key, char(0), updated_at, ' ', expires_at, ' ', value) END`;
 
 /** Rows a space is assumed to hold until a real ANALYZE says otherwise (see `planIndexStats`). */
 const PLANNER_ROWS_PER_SPACE = 10_000;
@@ -45,6 +47,7 @@ export function indexName(space: string, path: string): string {
 export interface SpaceStatements {
   table: string;
   get: Stmt;
+  getValue: Stmt;
   getMany: Stmt;
   row: Stmt;
   upsert: Stmt;
@@ -90,6 +93,7 @@ function prepareSpace(db: Database.Database, table: string, space: string): Spac
   return {
     table,
     get: (db.prepare(`SELECT ${PACKED} FROM ${table} WHERE key = ?`) as Stmt).pluck(true),
+    getValue: (db.prepare(`SELECT ${VALUE_PACKED} FROM ${table} WHERE key = ?`) as Stmt).pluck(true),
     getMany: p(`SELECT ${COLUMNS} FROM ${table} WHERE key IN (SELECT value FROM json_each(?))`),
     row: p(`SELECT ${COLUMNS} FROM ${table} WHERE key = ?`),
     // A new key is inserted at version 1; a live one is updated in place and reported; an

@@ -15,7 +15,14 @@ import { openDatabase } from './sqlite-schema.js';
 import { COLUMNS, SpaceTables, tableName } from './sqlite-spaces.js';
 import { RemoteWatcher, watchLimits, type WatchLimits } from './sqlite-watch.js';
 import { BatchRunner } from './sqlite-batch.js';
-import { checkedRecord, corruptRegistry, rowIntact, unpackChecked, type CheckedRow } from './sqlite-checksum.js';
+import {
+  checkedRecord,
+  corruptRegistry,
+  rowIntact,
+  unpackChecked,
+  unpackValueChecked,
+  type CheckedRow,
+} from './sqlite-checksum.js';
 import { verifyTables } from './sqlite-verify.js';
 import { closeDamaged } from './sqlite-close.js';
 
@@ -174,6 +181,23 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     if (packed === undefined) return null;
     try {
       return unpackChecked(packed, key, now, space, name);
+    } catch (error) {
+      throw fail(error, 'get');
+    }
+  }
+
+  /** `pointRead` of the value alone: kv.get and collection.get need no version or timestamps. */
+  function valueRead(space: string, key: string, now: number): string | null {
+    if (db === null) throw closedError(name);
+    let packed: string | null | undefined;
+    try {
+      packed = tables.lookup(space)?.getValue.get(key) as string | null | undefined;
+    } catch (error) {
+      throw fail(error, 'get');
+    }
+    if (packed === undefined) return null;
+    try {
+      return unpackValueChecked(packed, key, now, space, name);
     } catch (error) {
       throw fail(error, 'get');
     }
@@ -397,6 +421,7 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
       watchRemote: remote !== null,
       nativeIndexes: true,
       syncReads: true,
+      valueReads: true,
     },
     async ensureSpace(space, spec) {
       open();
@@ -420,6 +445,7 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
       }
     },
     getSync: pointRead,
+    getValueSync: valueRead,
     async get(space, key, now) {
       return pointRead(space, key, now);
     },

@@ -40,6 +40,7 @@ async function sameOnBothPaths(driver: Driver, key: string, now = NOW + 5): Prom
   const [row] = await driver.getMany(SPACE, [key], now);
   expect(fast).toEqual(row ?? null);
   expect(await driver.get(SPACE, key, now)).toEqual(fast);
+  expect(driver.getValueSync!(SPACE, key, now)).toEqual(fast === null ? null : fast.value);
 }
 
 function codeOf(run: () => unknown): string | undefined {
@@ -121,6 +122,10 @@ describe('sqlite packed point reads', () => {
         raw.prepare(sql).run();
         expect(
           codeOf(() => driver.getSync!(SPACE, 'k 1', NOW + 5)),
+          sql,
+        ).toBe('CORRUPT');
+        expect(
+          codeOf(() => driver.getValueSync!(SPACE, 'k 1', NOW + 5)),
           sql,
         ).toBe('CORRUPT');
         expect(driver.getSync!(SPACE, 'k2', NOW + 5)?.version).toBe(1);
