@@ -40,7 +40,8 @@ const live = (expiresAt: number | null, now: number): boolean => expiresAt === n
  * no report means a new (or expired) key: version 1. The previous live version is then
  * always version - 1, so `expect` is checked after the write and a mismatch rolls back.
  * This measures several times faster than UPSERT ... RETURNING (which spills to a statement
- * journal) and clearly faster than a read followed by a write.
+ * journal) and clearly faster than a read followed by a write. Quiet puts (nobody reads
+ * versions back) go QUIET_ROWS to a statement (`#enqueue`), flushed before any other op.
  */
 export class BatchRunner {
   readonly #s: BatchStatements;
@@ -104,6 +105,7 @@ export class BatchRunner {
       committed = true;
       return results;
     } finally {
+      this.#queue.fill(null); // holds no values past the batch
       this.#tables.settle(committed);
       if (!committed) this.#trim = null; // the positions table may have gone with the rollback
     }
@@ -187,7 +189,6 @@ export class BatchRunner {
       }
     }
     this.#flush();
-    this.#queue.fill(null); // holds no values past the batch
     if (changes !== null && changes.length > 0) {
       const seq = Number(s.logChanges.run(this.#writer, now, JSON.stringify(changes)).lastInsertRowid);
       if (seq - this.#trimmedAt >= this.#limits.trimEvery) {
