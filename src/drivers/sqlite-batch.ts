@@ -3,7 +3,7 @@ import { StrataError } from '../errors.js';
 import type { BatchResult, ChangeEvent, ScanQuery, StoredRecord, WriteOp } from './driver.js';
 import { scanDigest } from './scan-digest.js';
 import { POSITIONS_DDL, watchLimits, type WatchLimits } from './sqlite-watch.js';
-import { REPORT_FN, type SpaceStatements, type SpaceTables } from './sqlite-spaces.js';
+import { QUIET_ROWS, REPORT_FN, type SpaceStatements, type SpaceTables } from './sqlite-spaces.js';
 import { checkedRecord, insertVsum, recordCrc, type CheckedRow } from './sqlite-checksum.js';
 
 type Stmt = Database.Statement<unknown[], unknown[]>;
@@ -40,7 +40,8 @@ const live = (expiresAt: number | null, now: number): boolean => expiresAt === n
  * no report means a new (or expired) key: version 1. The previous live version is then
  * always version - 1, so `expect` is checked after the write and a mismatch rolls back.
  * This measures several times faster than UPSERT ... RETURNING (which spills to a statement
- * journal) and clearly faster than a read followed by a write.
+ * journal) and clearly faster than a read followed by a write. Quiet puts (nobody reads
+ * versions back) go QUIET_ROWS to a statement (`#enqueue`), flushed before any other op.
  */
 export class BatchRunner {
   readonly #s: BatchStatements;
@@ -60,6 +61,10 @@ export class BatchRunner {
   #version = 0;
   #createdAt = 0;
   #trimmedAt = 0;
+  /** Quiet puts waiting for `#flush`: 7 parameters each, all for the space of `#queuedIn`. */
+  readonly #queue: unknown[] = new Array<unknown>(QUIET_ROWS * 7).fill(null);
+  #queued = 0;
+  #queuedIn: SpaceStatements | null = null;
 
   constructor(
     db: Database.Database,
@@ -100,6 +105,7 @@ export class BatchRunner {
       committed = true;
       return results;
     } finally {
+      this.#queue.fill(null); // holds no values past the batch
       this.#tables.settle(committed);
       if (!committed) this.#trim = null; // the positions table may have gone with the rollback
     }
@@ -123,8 +129,15 @@ export class BatchRunner {
     // Batches mostly target one space: skip the map lookup while it stays the same.
     let space: string | null = null;
     let t: SpaceStatements | null = null;
+    this.#queued = 0;
     for (let index = 0; index < ops.length; index++) {
       const op = ops[index]!;
+      if (quiet && op.type === 'put' && op.expect === undefined && op.space === space) {
+        this.#enqueue(t!, op.key, op.value, now, op.expiresAt);
+        continue;
+      }
+      // Every other op sees the queued puts written first.
+      this.#flush();
       if (op.type === 'checkScan') {
         this.#checkScan(op, index, now);
         results.push(null);
@@ -141,12 +154,7 @@ export class BatchRunner {
         t = this.#tables.ensure(space);
       }
       if (quiet && op.type === 'put' && op.expect === undefined) {
-        // The seal of the row as inserted (version 1); an overwrite computes its vsum in SQL.
-        const crc = recordCrc(op.key, op.value, now, op.expiresAt);
-        const vsum = insertVsum(crc, now);
-        if (t!.quietUpsert.run(op.key, op.value, now, now, op.expiresAt, crc, vsum).changes === 0) {
-          t!.replace.run(op.key, op.value, now, now, op.expiresAt, crc, vsum);
-        }
+        this.#enqueue(t!, op.key, op.value, now, op.expiresAt);
       } else if (op.type === 'put') {
         this.#overwrote = false;
         const crc = recordCrc(op.key, op.value, now, op.expiresAt);
@@ -180,6 +188,7 @@ export class BatchRunner {
         results.push(null);
       }
     }
+    this.#flush();
     if (changes !== null && changes.length > 0) {
       const seq = Number(s.logChanges.run(this.#writer, now, JSON.stringify(changes)).lastInsertRowid);
       if (seq - this.#trimmedAt >= this.#limits.trimEvery) {
@@ -190,6 +199,45 @@ export class BatchRunner {
       }
     }
     return wantResults ? results : [];
+  }
+
+  /**
+   * Queues a quiet put (results unread, no expect) of the space `t`; every QUIET_ROWS of
+   * them run as one `quietMany` statement. The caller flushes before any other op.
+   */
+  #enqueue(t: SpaceStatements, key: string, value: string, now: number, expiresAt: number | null): void {
+    if (this.#queuedIn !== t) {
+      this.#flush();
+      this.#queuedIn = t;
+    }
+    // The seal of the row as inserted (version 1); an overwrite computes its vsum in SQL.
+    const crc = recordCrc(key, value, now, expiresAt);
+    const q = this.#queue;
+    const at = this.#queued * 7;
+    q[at] = key;
+    q[at + 1] = value;
+    q[at + 2] = now;
+    q[at + 3] = now;
+    q[at + 4] = expiresAt;
+    q[at + 5] = crc;
+    q[at + 6] = insertVsum(crc, now);
+    if (++this.#queued === QUIET_ROWS) {
+      this.#queued = 0;
+      t.quietMany.run(q);
+    }
+  }
+
+  /** Writes the queued quiet puts, in order: a short tail one statement each. */
+  #flush(): void {
+    const n = this.#queued;
+    if (n === 0) return;
+    this.#queued = 0; // nothing stays queued if a write throws (the batch rolls back)
+    const t = this.#queuedIn!;
+    const q = this.#queue;
+    for (let at = 0; at < n * 7; at += 7) {
+      const args = [q[at], q[at + 1], q[at + 2], q[at + 3], q[at + 4], q[at + 5], q[at + 6]] as const;
+      if (t.quietUpsert.run(...args).changes === 0) t.replace.run(...args);
+    }
   }
 
   #trimStatement(): Stmt {
