@@ -4,7 +4,7 @@ import type { BatchResult, ChangeEvent, ScanQuery, StoredRecord, WriteOp } from 
 import { scanDigest } from './scan-digest.js';
 import { POSITIONS_DDL, watchLimits, type WatchLimits } from './sqlite-watch.js';
 import { QUIET_ROWS, REPORT_FN, type SpaceStatements, type SpaceTables } from './sqlite-spaces.js';
-import { checkedRecord, insertVsum, recordCrc, type CheckedRow } from './sqlite-checksum.js';
+import { checkedRecord, insertVsum, recordCrc, rowIntact, type CheckedRow } from './sqlite-checksum.js';
 
 type Stmt = Database.Statement<unknown[], unknown[]>;
 
@@ -170,8 +170,11 @@ export class BatchRunner {
         events?.push({ space: op.space, key: op.key, type: 'put', version, value: op.value, origin: 'local' });
       } else if (op.type === 'delete') {
         const row = t!.row.get(op.key) as CheckedRow | undefined;
-        const stored = row === undefined ? undefined : checkedRecord(row, op.space, this.#driver);
-        const existing: StoredRecord | null = stored !== undefined && live(stored.expiresAt, now) ? stored : null;
+        // An unconditional delete may remove a damaged record: it is how a user repairs one
+        // (the hint of CORRUPT says so). It counts as existing; its contents are not trusted.
+        const damaged = row !== undefined && op.expect === undefined && !rowIntact(row);
+        const stored = row === undefined ? undefined : damaged ? rawRecord(row) : checkedRecord(row, op.space, this.#driver);
+        const existing: StoredRecord | null = stored !== undefined && (damaged || live(stored.expiresAt, now)) ? stored : null;
         const actual = existing?.version ?? 0;
         if (op.expect !== undefined && actual !== op.expect) throw this.#conflict(index, op, actual);
         results.push(existing);
@@ -261,3 +264,8 @@ export class BatchRunner {
 }
 
 const isCheck = (op: WriteOp): boolean => op.type === 'check' || op.type === 'checkScan';
+
+/** A damaged row as a record, for the result of the delete that removes it (never returned as data). */
+function rawRecord(row: CheckedRow): StoredRecord {
+  return { key: String(row[0]), value: 'null', version: 0, createdAt: 0, updatedAt: 0, expiresAt: null };
+}

@@ -81,7 +81,7 @@ function readPaths(driver: Driver): Array<[string, () => unknown]> {
     ['scan after', scan({ sort: { n: 1 }, after: { key: 'd1', values: [1] } })],
     ['scan limit/offset', scan({ offset: 1, limit: 3 })],
     ['count filter on an object', () => driver.count('c.docs', { filter: parseFilter({ o: { x: 3 } }) }, NOW + 5)],
-    ['batch delete', () => driver.batch([{ type: 'delete', space: 'c.docs', key: 'd3' }], NOW + 5)],
+    ['batch delete, conditional', () => driver.batch([{ type: 'delete', space: 'c.docs', key: 'd3', expect: 2 }], NOW + 5)],
     ['batch check', () => driver.batch([{ type: 'check', space: 'c.docs', key: 'd3', expect: 2 }], NOW + 5)],
     ['batch put over it', () => driver.batch([put('c.docs', 'd3', { id: 'd3', tag: 'b' })], NOW + 5)],
     ['batch put over it, no results', () => driver.batch([put('c.docs', 'd3', { id: 'd3' })], NOW + 5, { results: false })],
@@ -242,5 +242,25 @@ describe('sqlite schema 2 -> 3', () => {
     } finally {
       await driver.close();
     }
+  });
+});
+
+describe('repairing a damaged record', () => {
+  it('an unconditional delete removes a damaged record; a conditional one and reads stay CORRUPT', async () => {
+    const path = freshPath();
+    const store = await openStore({ driver: sqliteDriver({ path }), sweepInterval: false });
+    const kv = store.kv('app');
+    await kv.set('a', { n: 1 });
+    await kv.set('b', { n: 2 });
+    const raw = new Database(path);
+    raw.prepare(`UPDATE ${tableName('kv.app')} SET value = '{"n":9}' WHERE key = 'a'`).run();
+    raw.close();
+    await expectCorrupt(() => kv.get('a'), {});
+    await expectCorrupt(() => kv.delete('a', { ifVersion: 1 }), {});
+    expect(await kv.delete('a')).toBe(true);
+    expect(await kv.get('a')).toBeNull();
+    expect(await kv.get('b')).toEqual({ n: 2 });
+    expect((await store.verify()).ok).toBe(true);
+    await store.close();
   });
 });
