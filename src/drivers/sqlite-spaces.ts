@@ -30,7 +30,7 @@ export const COLUMNS = `key, value, version, created_at, updated_at, expires_at,
  */
 const PACKED = `CASE WHEN ${VOK_SQL} THEN concat(crc, ' ', version, ' ', created_at, ' ', key, char(0), updated_at, ' ', expires_at, ' ', value) END`;
 /** `getValue`'s column: the same check and checked text, without version and created_at. */
-const VALUE_PACKED = `CASE WHEN ${VOK_SQL} THEN concat(crc, ' ', key, char(0), updated_at, ' ', expires_at, ' ', value) END`;
+export const VALUE_PACKED = `CASE WHEN ${VOK_SQL} THEN concat(crc, ' ', key, char(0), updated_at, ' ', expires_at, ' ', value) END`;
 
 /** Rows a space is assumed to hold until a real ANALYZE says otherwise (see `planIndexStats`). */
 const PLANNER_ROWS_PER_SPACE = 10_000;

@@ -12,11 +12,12 @@ import type { BatchResult, Driver, DriverStats, ScanQuery, SpaceSpec, StoredReco
 import { ChangeHub, closedError } from './base.js';
 import { sqliteError } from './sqlite-errors.js';
 import { openDatabase } from './sqlite-schema.js';
-import { COLUMNS, SpaceTables, tableName } from './sqlite-spaces.js';
+import { COLUMNS, SpaceTables, tableName, VALUE_PACKED } from './sqlite-spaces.js';
 import { RemoteWatcher, watchLimits, type WatchLimits } from './sqlite-watch.js';
 import { BatchRunner } from './sqlite-batch.js';
 import {
   checkedRecord,
+  corruptRecord,
   corruptRegistry,
   rowIntact,
   unpackChecked,
@@ -80,6 +81,13 @@ const toValueRecord: RowMapper = (row, space, driver) => {
   if (!rowIntact(row)) checkedRecord(row, space, driver);
   return { key: row[0], value: row[1], version: 0, createdAt: 0, updatedAt: 0, expiresAt: null };
 };
+/** A row of `key, VALUE_PACKED`: the value, checked (the scan already left out expired records). */
+function packedValueRecord(row: Row, space: string, driver: string, now: number): StoredRecord {
+  const key = row[0];
+  const value = unpackValueChecked(row[1] as unknown as string | null, key, now, space, driver);
+  if (value === null) throw corruptRecord(space, key, driver, 'reads as expired in a scan that excluded expired records');
+  return { key, value, version: 0, createdAt: 0, updatedAt: 0, expiresAt: null };
+}
 const toKeyRecord: RowMapper = (row, space, driver) => {
   const record = checkedRecord(row, space, driver);
   record.value = '';
@@ -141,6 +149,11 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
       ? null
       : new RemoteWatcher(conn, writer, hub, options.busyTimeoutMs ?? 10_000, watchLimits(options.watchLimits));
   const declared = new Map<string, Set<string>>();
+  /** `arrayFree` answers per space and field, valid while `probeStamp` (file version + own writes) is unchanged. */
+  const arrayFreeCache = new Map<string, { stamp: string; free: boolean }>();
+  let probeStamp: string | null = null;
+  let localWrites = 0;
+  const dataVersion = conn.prepare('PRAGMA data_version').pluck() as Database.Statement<[], number>;
   const statements = new Map<string, Stmt>();
 
   const open = (): Database.Database => {
@@ -240,12 +253,23 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     }
     const keysOnly = query.keysOnly === true && filter.exact;
     const valuesOnly = query.valuesOnly === true && !keysOnly;
-    let sql = `SELECT ${COLUMNS} FROM ${table} WHERE ${where} ORDER BY ${compileOrder(sort, 'key', sqliteDialect)}`;
+    // An exact values-only scan (query, page, entries) reads `get`'s checked text column: two
+    // cells per row for better-sqlite3 to build instead of eight, one crc32 call per record.
+    const packed = valuesOnly && filter.exact;
+    const columns = packed ? `key, ${VALUE_PACKED}` : COLUMNS;
+    let sql = `SELECT ${columns} FROM ${table} WHERE ${where} ORDER BY ${compileOrder(sort, 'key', sqliteDialect)}`;
     if (filter.exact && (query.limit !== undefined || query.offset)) {
       sql += ' LIMIT ? OFFSET ?';
       params.push(query.limit ?? -1, query.offset ?? 0);
     }
-    return { sql, params, exact: filter.exact, toRecord: keysOnly ? toKeyRecord : valuesOnly ? toValueRecord : toRecord };
+    const mapper = packed
+      ? (row: Row, s: string, d: string): StoredRecord => packedValueRecord(row, s, d, now)
+      : keysOnly
+        ? toKeyRecord
+        : valuesOnly
+          ? toValueRecord
+          : toRecord;
+    return { sql, params, exact: filter.exact, toRecord: mapper };
   }
 
   /**
@@ -257,14 +281,35 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
    */
   function arrayFree(space: string, path: readonly string[]): boolean {
     if (path.length !== 1 || declared.get(space)?.has(path[0]!) !== true) return false;
+    const id = `${space}\u0000${path[0]!}`;
+    const known = probeStamp === null ? undefined : arrayFreeCache.get(id);
+    if (known !== undefined && known.stamp === probeStamp) return known.free;
     const field = sqliteDialect.field(path);
     const probe = cached(`SELECT 1 FROM ${tableName(space)} WHERE ${field} BETWEEN '[' AND '\\' LIMIT 1`);
-    return probe.get() === undefined;
+    const free = probe.get() === undefined;
+    if (probeStamp !== null) arrayFreeCache.set(id, { stamp: probeStamp, free });
+    return free;
   }
 
-  /** Runs `fn` in one read snapshot when its filter may probe indexed fields for arrays. */
+  /**
+   * Runs a scan whose filter may ask `arrayFree`, so that the answer and the scan see one
+   * state of the file. Optimistic: `PRAGMA data_version` changes whenever another connection
+   * commits, and this connection's own writes cannot interleave with these synchronous
+   * statements, so an unchanged version after the scan proves no commit came between the
+   * probe and the scan; the probe's answer is kept until the file changes. Otherwise the
+   * scan runs again inside one read transaction (a BEGIN/COMMIT per query measured ~40% of
+   * an indexed query of 100 documents).
+   */
   function snapshot<T>(space: string, query: Pick<ScanQuery, 'filter'>, fn: () => T): T {
     if (query.filter === undefined || conn.inTransaction || (declared.get(space)?.size ?? 0) === 0) return fn();
+    const before = dataVersion.get();
+    probeStamp = `${before}:${localWrites}`;
+    try {
+      const out = fn();
+      if (dataVersion.get() === before) return out;
+    } finally {
+      probeStamp = null;
+    }
     return readTransaction(fn);
   }
 
@@ -488,6 +533,7 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
       if (ops.length === 0) return [];
       const events = hub.size > 0 ? [] : null;
       let results: BatchResult[];
+      localWrites++;
       try {
         results = batcher.run(ops, now, events, options?.results !== false);
       } catch (error) {
@@ -546,7 +592,12 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
       else conn.close();
     },
   };
-  internals.set(driver, { db: open, buildScan });
+  // Whoever takes the raw connection may write through it, unseen by data_version.
+  const rawConnection = (): Database.Database => {
+    localWrites++;
+    return open();
+  };
+  internals.set(driver, { db: rawConnection, buildScan });
   return driver;
 }
 
