@@ -1,6 +1,6 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Driver } from './drivers/driver.js';
-import type { CollectionOptions } from './collection.js';
+import type { CollectionOptions } from './collection-types.js';
 import { parseDuration } from './codec/duration.js';
 import { parseJson } from './codec/json.js';
 import { StrataError } from './errors.js';

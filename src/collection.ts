@@ -47,23 +47,6 @@ import type {
   QueryOptions,
 } from './collection-types.js';
 
-export type {
-  CollectionOptions,
-  CollectionVerifyReport,
-  DedupeKeep,
-  DedupeOptions,
-  DocChange,
-  DocEntry,
-  Filter,
-  Insertable,
-  IterateOptions,
-  KeysOptions,
-  Page,
-  PageOptions,
-  QueryOptions,
-  Sort,
-} from './collection-types.js';
-
 /** A collection of typed documents with a key field, schema, indexes and versions. */
 export class Collection<T extends object = Record<string, unknown>, In = T, K extends string = string> {
   readonly name: string;

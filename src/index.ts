@@ -22,7 +22,7 @@ export type {
   PageOptions,
   QueryOptions,
   Sort,
-} from './collection.js';
+} from './collection-types.js';
 export { StrataError, ERROR_CODES } from './errors.js';
 export { MAX_VALUE_DEPTH } from './codec/json.js';
 export type { StrataErrorCode, StrataErrorOptions } from './errors.js';

@@ -5,7 +5,8 @@ import { driverFromUrl, type Durability } from './drivers/registry.js';
 import { collectionSpace, spaceKind, type HandleContext } from './context.js';
 import { liveNames, liveStats, type StoreStats } from './store-stats.js';
 import { encodeDefaults, KvNamespace, type KvDefaults, type KvOptions } from './kv.js';
-import { Collection, type CollectionOptions } from './collection.js';
+import { Collection } from './collection.js';
+import type { CollectionOptions } from './collection-types.js';
 import {
   checkRedeclare,
   optionsOf,

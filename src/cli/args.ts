@@ -1,6 +1,6 @@
 import { StrataError } from '../errors.js';
 import { parseDuration, type Duration } from '../codec/duration.js';
-import type { Sort } from '../collection.js';
+import type { Sort } from '../collection-types.js';
 
 function bad(message: string, hint?: string): StrataError {
   return new StrataError('BAD_INPUT', message, hint === undefined ? {} : { hint });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Sort } from '../../collection.js';
+import type { Sort } from '../../collection-types.js';
 import { parseFilter, parseSort } from '../../query/parse.js';
 import { Cli, openCollection, requireSpace } from '../context.js';
 import { fieldsOption, intOption, parseObjectArg, sortOption } from '../args.js';
