@@ -183,38 +183,32 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     return stmt;
   }
 
-  function pointRead(space: string, key: string, now: number): StoredRecord | null {
+  /**
+   * A point read of one packed, checked text column (`get` or `getValue`, see
+   * sqlite-spaces.ts), unpacked and checked by `unpack`. `null` when absent or expired.
+   */
+  function packedRead<T>(
+    space: string,
+    key: string,
+    now: number,
+    column: 'get' | 'getValue',
+    unpack: (packed: string | null, key: string, now: number, space: string, driver: string) => T | null,
+  ): T | null {
     if (db === null) throw closedError(name);
-    let packed: string | null | undefined;
     try {
-      packed = tables.lookup(space)?.get.get(key) as string | null | undefined;
-    } catch (error) {
-      throw fail(error, 'get');
-    }
-    if (packed === undefined) return null;
-    try {
-      return unpackChecked(packed, key, now, space, name);
+      const packed = tables.lookup(space)?.[column].get(key) as string | null | undefined;
+      return packed === undefined ? null : unpack(packed, key, now, space, name);
     } catch (error) {
       throw fail(error, 'get');
     }
   }
 
+  const pointRead = (space: string, key: string, now: number): StoredRecord | null =>
+    packedRead(space, key, now, 'get', unpackChecked);
+
   /** `pointRead` of the value alone: kv.get and collection.get need no version or timestamps. */
-  function valueRead(space: string, key: string, now: number): string | null {
-    if (db === null) throw closedError(name);
-    let packed: string | null | undefined;
-    try {
-      packed = tables.lookup(space)?.getValue.get(key) as string | null | undefined;
-    } catch (error) {
-      throw fail(error, 'get');
-    }
-    if (packed === undefined) return null;
-    try {
-      return unpackValueChecked(packed, key, now, space, name);
-    } catch (error) {
-      throw fail(error, 'get');
-    }
-  }
+  const valueRead = (space: string, key: string, now: number): string | null =>
+    packedRead(space, key, now, 'getValue', unpackValueChecked);
 
   /** The SQL of a scan; a query with `after` reads one keyset `segment` of it at a time. */
   function buildScan(space: string, query: ScanQuery, now: number, mode: 'rows' | 'count', segment?: KeysetSegment) {

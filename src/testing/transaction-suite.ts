@@ -32,11 +32,14 @@ export function transactionSuite(factory: DriverFactory): void {
       );
     };
 
-    it('validates a read-only transaction: a sum read across a concurrent move is rerun', async () => {
-      await h.store.kv('acct').setMany([
+    const seedAccounts = (): Promise<void> =>
+      h.store.kv('acct').setMany([
         ['a', 100],
         ['b', 0],
       ]);
+
+    it('validates a read-only transaction: a sum read across a concurrent move is rerun', async () => {
+      await seedAccounts();
       let attempts = 0;
       const sum = await h.store.transaction(async (tx) => {
         attempts++;
@@ -50,10 +53,7 @@ export function transactionSuite(factory: DriverFactory): void {
     });
 
     it('reruns a function that threw after reading an inconsistent state', async () => {
-      await h.store.kv('acct').setMany([
-        ['a', 100],
-        ['b', 0],
-      ]);
+      await seedAccounts();
       let attempts = 0;
       const sum = await h.store.transaction(async (tx) => {
         attempts++;

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Driver, StoredRecord, WriteOp } from '../../src/drivers/driver.js';
 import { fileDrivers } from './helpers.js';
+import { put } from '../write-ops.js';
 
 const { fileDriver } = fileDrivers;
 const NOW = Date.UTC(2026, 0, 1);
@@ -24,14 +25,6 @@ afterAll(() => rm(root, { recursive: true, force: true }));
 
 type Files = Map<string, Buffer>;
 type Data = Map<string, StoredRecord[]>;
-
-const put = (space: string, key: string, value: unknown, expiresAt: number | null = null): WriteOp => ({
-  type: 'put',
-  space,
-  key,
-  value: JSON.stringify(value),
-  expiresAt,
-});
 
 async function readAll(d: Driver): Promise<Data> {
   const data: Data = new Map();

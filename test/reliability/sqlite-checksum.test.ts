@@ -8,11 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { sqliteConnection, sqliteDriver } from '../../src/drivers/sqlite.js';
-import type { Driver, ScanQuery, WriteOp } from '../../src/drivers/driver.js';
+import type { Driver, ScanQuery } from '../../src/drivers/driver.js';
 import { tableName } from '../../src/drivers/sqlite-spaces.js';
 import { StrataError } from '../../src/errors.js';
 import { parseFilter, parseSort } from '../../src/query/parse.js';
 import { openStore } from '../../src/index.js';
+import { put } from '../write-ops.js';
 
 let root: string;
 let counter = 0;
@@ -23,13 +24,6 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const freshPath = (): string => join(root, `case-${++counter}`, 'store.db');
 
 const NOW = 1_700_000_000_000;
-const put = (space: string, key: string, value: unknown, expiresAt: number | null = null): WriteOp => ({
-  type: 'put',
-  space,
-  key,
-  value: JSON.stringify(value),
-  expiresAt,
-});
 
 async function expectCorrupt(run: () => unknown, where: { space?: string; key?: string }): Promise<void> {
   let error: unknown;
