@@ -37,4 +37,18 @@ describe('sqlite: array-free indexed fields', () => {
     expect(await docs.count({ status: 'a' })).toBe(101);
     expect(await docs.count({ status: { $ne: 'a' } })).toBe(100);
   });
+
+  it('sees an array another connection wrote after the answer "no arrays" was kept', async () => {
+    const docs = store.collection('docs', { indexes: ['status'] });
+    await docs.upsertMany([
+      { id: 'a', status: 'x' },
+      { id: 'b', status: 'y' },
+    ]);
+    expect((await docs.query({ status: 'x' })).map((d) => d.id)).toEqual(['a']); // probes, keeps "no arrays"
+    const other = await openStore(`sqlite:${join(dir, 's.db')}`);
+    await other.collection('docs').insert({ id: 'c', status: ['x', 'z'] });
+    await other.close();
+    expect((await docs.query({ status: 'x' })).map((d) => d.id)).toEqual(['a', 'c']);
+    expect(await docs.count({ status: 'x' })).toBe(2);
+  });
 });
