@@ -35,8 +35,6 @@ export function checkDeclaration(name: string, options: unknown): void {
   if (o.indexes !== undefined && (!Array.isArray(o.indexes) || o.indexes.some((p) => typeof p !== 'string'))) {
     throw bad('indexes must be an array of field paths');
   }
-  if (o.encrypt !== undefined && (!Array.isArray(o.encrypt) || o.encrypt.some((p) => typeof p !== 'string'))) {
-    throw bad('encrypt must be an array of field paths');
-  }
+  // `encrypt` is checked where it is parsed (crypto/spec.ts parseEncryptFields).
   if (o.timestamps !== undefined && typeof o.timestamps !== 'boolean') throw bad('timestamps must be true or false');
 }

@@ -73,7 +73,7 @@ export function checkRedeclare(name: string, first: AnyCollectionOptions, next: 
   if (a.indexes.join('\u0000') !== b.indexes.join('\u0000')) differs.push('indexes');
   if (a.timestamps !== b.timestamps) differs.push('timestamps');
   if (a.ttl !== b.ttl) differs.push('ttl');
-  if ((first.encrypt ?? []).join('\u0000') !== (next.encrypt ?? []).join('\u0000')) differs.push('encrypt');
+  if (JSON.stringify(first.encrypt ?? []) !== JSON.stringify(next.encrypt ?? [])) differs.push('encrypt');
   if (differs.length === 0) return;
   throw new StrataError(
     'BAD_INPUT',

@@ -1,6 +1,7 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Duration } from './codec/duration.js';
 import type { SchemaIssue } from './collection-docs.js';
+import type { EncryptFieldInput } from './crypto/spec.js';
 
 /**
  * Filter documents: equality, `$eq $ne $gt $gte $lt $lte $in $nin $exists $prefix`, `$and $or`,
@@ -16,8 +17,12 @@ export interface CollectionOptions<S extends StandardSchemaV1 | undefined = unde
   key?: K;
   /** Dotted field paths to index in the backend. */
   indexes?: readonly string[];
-  /** Fields encrypted at rest with the store's keyring. */
-  encrypt?: readonly string[];
+  /**
+   * Fields encrypted at rest with the store's keyring (AES-256-GCM), by dotted path. They
+   * cannot be filtered, sorted or indexed, except `{ path, lookup: true }` fields, which answer
+   * equality (`{ email: x }`, `$in`) through a keyed HMAC token stored beside the ciphertext.
+   */
+  encrypt?: readonly EncryptFieldInput[];
   /** Documents expire this long after their last write. */
   ttl?: Duration;
   /** Fill `createdAt` on first write and `updatedAt` on every write. @default false */

@@ -74,11 +74,6 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     }
     this.#indexes = [...(options.indexes ?? [])];
     for (const path of this.#indexes) parsePath(path);
-    if (options.encrypt !== undefined && options.encrypt.length > 0) {
-      throw new StrataError('UNSUPPORTED', `collection "${name}": field encryption is not available in this version of Strata`, {
-        hint: 'remove `encrypt` from the collection options',
-      });
-    }
     this.#ttl = options.ttl === undefined ? undefined : parseDuration(options.ttl, 'ttl');
     this.#host = {
       ctx,

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Driver, SpaceSpec, VerifyReport } from './drivers/driver.js';
 import { driverFromUrl, type Durability } from './drivers/registry.js';
-import { collectionSpace, spaceKind, type HandleContext } from './context.js';
+import { collectionSpace, kvSpace, spaceKind, type HandleContext } from './context.js';
 import { liveNames, liveStats, type StoreStats } from './store-stats.js';
 import { encodeDefaults, KvNamespace, type KvDefaults, type KvOptions } from './kv.js';
 import { Collection } from './collection.js';
@@ -26,6 +26,12 @@ import { checkName } from './codec/keys.js';
 import { MAX_TIMER_MS, parseDuration, type Duration } from './codec/duration.js';
 import { appDataDir } from './paths.js';
 import { StrataError, withOp } from './errors.js';
+import { parseEncryption, type EncryptionOptions } from './crypto/keyring.js';
+import { openCrypto, readCryptoState } from './crypto/state.js';
+import { parseEncryptFields, type SpaceEncryption } from './crypto/spec.js';
+import { rewriteIndexes } from './crypto/filters.js';
+import { rotateKeys, type RotateOptions, type RotationReport } from './crypto/rotate.js';
+import { EncryptionLayer } from './layers/encryption.js';
 
 /** The embedded default: an SQLite file in the working directory. */
 export const DEFAULT_URL = 'sqlite:.strata/strata.db';
@@ -45,6 +51,8 @@ export interface OpenStoreOptions {
   sweepInterval?: Duration | false;
   /** The clock, in epoch ms (for tests). @default Date.now */
   clock?: () => number;
+  /** The keyring for `encrypt` on namespaces and collections, and record MACs (`integrity: 'mac'`). */
+  encryption?: EncryptionOptions;
 }
 
 /** Resulting document type of a collection declared with a schema. */
@@ -79,6 +87,8 @@ export class Store {
   /** kv namespaces declared with options in this process, and the text their options compare by. */
   readonly #kvDefinitions = new Map<string, { text: string; defaults: KvDefaults }>();
   readonly #context: HandleContext;
+  /** The encryption layer on top of the driver stack, when the store has a keyring or encrypted data. */
+  readonly #crypto: EncryptionLayer | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -86,6 +96,7 @@ export class Store {
   /** @internal Use `openStore()`. */
   constructor(driver: Driver, options: { clock?: () => number; sweepMs: number | false }) {
     this.driver = driver;
+    this.#crypto = driver instanceof EncryptionLayer ? driver : undefined;
     this.#now = options.clock ?? Date.now;
     this.#context = this.#contextFor(driver, false);
     if (options.sweepMs !== false) {
@@ -135,6 +146,22 @@ export class Store {
   }
 
   #ensure(space: string, spec: SpaceSpec): Promise<void> {
+    const encrypted = this.#crypto?.specOf(space);
+    if (encrypted !== undefined && this.#crypto !== undefined) {
+      // Remembered in the store before the first write, so every process decrypts it.
+      const id = `${space}\u0000encryption`;
+      let remembered = this.#spaces.get(id);
+      if (remembered === undefined) {
+        remembered = this.#crypto.remember(space, this.#now());
+        remembered.catch(() => this.#spaces.delete(id));
+        this.#spaces.set(id, remembered);
+      }
+      return remembered.then(() => this.#ensureSpace(space, spec));
+    }
+    return this.#ensureSpace(space, spec);
+  }
+
+  #ensureSpace(space: string, spec: SpaceSpec): Promise<void> {
     const kind = spaceKind(space);
     const declared = kind?.kind === 'collection' && this.#declared.has(kind.name) ? kind.name : null;
     // A declaration with other options (same indexes, say, but timestamps) must be remembered too.
@@ -167,15 +194,16 @@ export class Store {
         hint: 'remove the quota option',
       });
     }
-    if (options?.encrypt) {
-      throw new StrataError('UNSUPPORTED', `kv "${name}": encryption is not available in this version of Strata`, {
-        op: 'store.kv',
-        hint: 'remove the encrypt option; values would otherwise be stored in plain text',
-      });
-    }
     if (options?.encrypt !== undefined && typeof options.encrypt !== 'boolean') {
       throw new StrataError('BAD_INPUT', 'store.kv: encrypt must be a boolean', { op: 'store.kv' });
     }
+    if (options?.encrypt !== undefined)
+      this.#declareEncryption(
+        kvSpace(name),
+        options.encrypt ? { whole: true, fields: [] } : undefined,
+        options.encrypt,
+        'store.kv',
+      );
     if (options?.defaults === undefined) {
       return new KvNamespace<V>(this.#context, name, this.#kvDefinitions.get(name)?.defaults);
     }
@@ -211,6 +239,13 @@ export class Store {
     this.#assertOpen('store.collection');
     checkName(name, 'collection');
     const given = setOptions(options as AnyCollectionOptions | undefined);
+    if (given?.encrypt !== undefined) {
+      const space = collectionSpace(name);
+      const fields = parseEncryptFields(given.encrypt, given.key ?? 'id', `collection "${name}"`);
+      const spec: SpaceEncryption | undefined = fields.length === 0 ? undefined : { whole: false, fields };
+      if (spec !== undefined) rewriteIndexes(given.indexes, space, spec);
+      this.#declareEncryption(space, spec, fields.length > 0, 'store.collection');
+    }
     const known = this.#definitions.get(name);
     const definition = given ?? known ?? this.#rememberedOptions(name);
     const collection = new Collection<DocOf<S>, InputOf<S>, K>(this.#context, name, definition);
@@ -220,6 +255,49 @@ export class Store {
     }
     this.#definitions.set(name, definition);
     return collection;
+  }
+
+  /** Registers how `space` is encrypted (before any read of it) or checks that it is not. */
+  #declareEncryption(space: string, spec: SpaceEncryption | undefined, wanted: boolean, op: string): void {
+    const known = this.#crypto?.specOf(space);
+    if (!wanted) {
+      if (known !== undefined) {
+        throw new StrataError('BAD_INPUT', `${op}: ${space} is encrypted in this store; it cannot be declared unencrypted`, {
+          op,
+          hint: 'leave the encrypt option out (the remembered encryption applies), or declare the same encrypt option',
+        });
+      }
+      return;
+    }
+    if (this.#crypto?.sealer == null) {
+      throw new StrataError('BAD_INPUT', `${op}: encrypt needs a keyring, and this store was opened without one`, {
+        op,
+        hint: 'open the store with openStore({ encryption: { keys: process.env.STRATA_KEYS } })',
+      });
+    }
+    this.#crypto.register(space, spec!);
+  }
+
+  /**
+   * Re-encrypts (and re-signs, with integrity 'mac') every record not yet under the primary
+   * key, in batches, each an atomic conditional write: safe while the app runs, and
+   * resumable (a rerun after a crash skips what is done). Reports the key ids still in use;
+   * those no longer used are forgotten, so the next open no longer needs them.
+   */
+  async rotateKeys(options: RotateOptions = {}): Promise<RotationReport> {
+    this.#assertOpen('store.rotateKeys');
+    checkOptions(options, ['batchSize', 'onProgress', 'protectExisting'], 'store.rotateKeys');
+    if (this.#crypto?.sealer == null) {
+      throw new StrataError('BAD_INPUT', 'store.rotateKeys: this store was opened without a keyring', {
+        op: 'store.rotateKeys',
+        hint: 'open it with openStore({ encryption: { keys } }), the new key first',
+      });
+    }
+    try {
+      return await rotateKeys(this.#crypto, this.#now, options);
+    } catch (error) {
+      throw withOp(error, 'store.rotateKeys', this.driver.name);
+    }
   }
 
   #rememberedOptions(name: string): AnyCollectionOptions {
@@ -377,9 +455,9 @@ function backoff(attempt: number): Promise<void> {
 }
 const KV_OPTIONS = ['encrypt', 'defaults', 'quota'] as const;
 
-const KNOWN_OPTIONS = new Set(['url', 'driver', 'appName', 'env', 'durability', 'sweepInterval', 'clock']);
+const KNOWN_OPTIONS = new Set(['url', 'driver', 'appName', 'env', 'durability', 'sweepInterval', 'clock', 'encryption']);
 /** Options of the design that this version does not implement yet: refused, never ignored. */
-const NOT_YET = new Set(['cache', 'blobs', 'archive', 'encryption', 'journal']);
+const NOT_YET = new Set(['cache', 'blobs', 'archive', 'journal']);
 
 function checkOptionNames(opts: object): void {
   for (const name of Object.keys(opts)) {
@@ -409,6 +487,7 @@ export async function openStore(options: string | OpenStoreOptions = {}): Promis
   if (durability !== 'full' && durability !== 'normal') {
     throw new StrataError('BAD_INPUT', `durability must be 'full' or 'normal', got ${JSON.stringify(durability)}`);
   }
+  const encryption = parseEncryption(opts.encryption);
   const sweepMs = opts.sweepInterval === false ? false : parseDuration(opts.sweepInterval ?? '1m', 'sweepInterval', MAX_TIMER_MS);
   let driver = opts.driver;
   if (driver === undefined) {
@@ -426,6 +505,12 @@ export async function openStore(options: string | OpenStoreOptions = {}): Promis
       throw withOp(error, 'openStore', driver.name);
     }
   }
+  try {
+    driver = await withEncryption(driver, encryption, (opts.clock ?? Date.now)());
+  } catch (error) {
+    await driver.close().catch(() => {});
+    throw withOp(error, 'openStore', driver.name);
+  }
   const storeOptions: { clock?: () => number; sweepMs: number | false } = { sweepMs };
   if (opts.clock) storeOptions.clock = opts.clock;
   const store = new Store(driver, storeOptions);
@@ -436,4 +521,39 @@ export async function openStore(options: string | OpenStoreOptions = {}): Promis
     throw withOp(error, 'openStore', driver.name);
   }
   return store;
+}
+
+/**
+ * Puts the encryption layer on top of the stack when the store has a keyring, or holds
+ * encrypted data (then without one: its encrypted spaces are DECRYPT_FAILED, never ciphertext
+ * handed out as values). A store whose records carry MACs cannot be opened without its keys.
+ */
+async function withEncryption(driver: Driver, encryption: ReturnType<typeof parseEncryption>, now: number): Promise<Driver> {
+  let layer: EncryptionLayer;
+  if (driver.capabilities.encryption === true) {
+    if (encryption !== undefined) {
+      throw new StrataError('BAD_INPUT', 'openStore: this driver stack already has its encryption layer', {
+        op: 'openStore',
+        hint: "leave the encryption option out when passing a store's own driver",
+      });
+    }
+    return driver;
+  }
+  if (encryption !== undefined) {
+    const opened = await openCrypto(driver, encryption, now);
+    const ids = [...new Set([opened.sealer.primary, ...Object.keys(opened.state.keys)])].filter((id) => opened.sealer.hasKey(id));
+    layer = new EncryptionLayer(driver, opened.sealer, ids, opened.state.integrity === 'mac');
+  } else {
+    const state = await readCryptoState(driver, now);
+    if (state === null) return driver;
+    if (state.state.integrity === 'mac') {
+      throw new StrataError('BAD_INPUT', "this store signs every record (integrity 'mac') and was opened without its keys", {
+        op: 'openStore',
+        hint: 'open it with openStore({ encryption: { keys } }) (the CLI reads STRATA_KEYS)',
+      });
+    }
+    layer = new EncryptionLayer(driver, null, [], false);
+  }
+  await layer.load(now);
+  return layer;
 }

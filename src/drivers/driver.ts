@@ -160,6 +160,11 @@ export interface DriverCapabilities {
    * (no version or timestamps to build), which `kv.get` and `collection.get` use. @default false
    */
   valueReads?: boolean;
+  /**
+   * The stack already holds the encryption layer (a store's own driver handed to another
+   * `openStore({ driver })`): its values arrive decrypted and checked. @default false
+   */
+  encryption?: boolean;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore, type Store } from '../store.js';
+import { openStore, type OpenStoreOptions, type Store } from '../store.js';
 import type { Driver } from '../drivers/driver.js';
 
 /**
@@ -22,6 +22,8 @@ export class TestClock {
 export interface Harness {
   clock: TestClock;
   location: string;
+  /** The factory the harness opens drivers with (to open the location with other options). */
+  factory: DriverFactory;
   store: Store;
   /** Closes the current store and opens a new one on the same location. */
   reopen(): Promise<Store>;
@@ -30,14 +32,28 @@ export interface Harness {
   dispose(): Promise<void>;
 }
 
-export async function makeHarness(factory: DriverFactory): Promise<Harness> {
+/** Store options every store of a conformance run is opened with (a layer stack, e.g. `encryption`). */
+export type StackOptions = Omit<OpenStoreOptions, 'driver' | 'url' | 'clock' | 'sweepInterval'>;
+
+const stacks = new WeakMap<DriverFactory, StackOptions>();
+
+/** A factory whose stores are opened with `options` (runConformance's third argument). */
+export function withStack(factory: DriverFactory, options: StackOptions): DriverFactory {
+  const stacked: DriverFactory = (location) => factory(location);
+  stacks.set(stacked, options);
+  return stacked;
+}
+
+export async function makeHarness(factory: DriverFactory, options: StackOptions = stacks.get(factory) ?? {}): Promise<Harness> {
   const location = await mkdtemp(join(tmpdir(), 'strata-conf-'));
   const clock = new TestClock();
-  const open = async (): Promise<Store> => openStore({ driver: await factory(location), clock: clock.fn, sweepInterval: false });
+  const open = async (): Promise<Store> =>
+    openStore({ ...options, driver: await factory(location), clock: clock.fn, sweepInterval: false });
   const extra: Store[] = [];
   const harness: Harness = {
     clock,
     location,
+    factory,
     store: await open(),
     async reopen() {
       await harness.store.close();

@@ -9,9 +9,10 @@ import { transactionSuite } from './transaction-suite.js';
 import { watchSuite } from './watch-suite.js';
 import { valueSuite } from './value-suite.js';
 import { kvApiSuite } from './kv-api-suite.js';
-import type { DriverFactory } from './harness.js';
+import { encryptionSuite } from './encryption-suite.js';
+import { withStack, type DriverFactory, type StackOptions } from './harness.js';
 
-export type { DriverFactory, Harness } from './harness.js';
+export type { DriverFactory, Harness, StackOptions } from './harness.js';
 export { makeHarness, TestClock } from './harness.js';
 export { expectCode, byCodePoint } from './kv-suite.js';
 
@@ -22,7 +23,8 @@ export { expectCode, byCodePoint } from './kv-suite.js';
  *
  *     runConformance('sqlite', (dir) => sqliteDriver({ path: `${dir}/db.sqlite` }));
  */
-export function runConformance(name: string, factory: DriverFactory): void {
+export function runConformance(name: string, driverFactory: DriverFactory, stack?: StackOptions): void {
+  const factory = stack === undefined ? driverFactory : withStack(driverFactory, stack);
   // `DRIVERS=sqlite,file` narrows a local run; unset (as in CI) runs every stack.
   const only = process.env.DRIVERS?.split(',')
     .map((d) => d.trim())
@@ -42,5 +44,6 @@ export function runConformance(name: string, factory: DriverFactory): void {
     watchSuite(factory);
     valueSuite(factory);
     kvApiSuite(factory);
+    encryptionSuite(factory);
   });
 }

@@ -1,0 +1,140 @@
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { StrataError } from '../errors.js';
+import type { Keyring } from './keyring.js';
+
+/**
+ * Sealed text: `enc1.<key id>.<base64url(nonce 12 | commitment 32 | ciphertext | tag 16)>`.
+ *
+ * - AES-256-GCM under a subkey derived with HKDF from the keyring key, the store id, the space
+ *   and the field, so each (store, space, field) has its own key;
+ * - associated data binds the ciphertext to store, space, record key and field: one copied to
+ *   another record, field or store does not open;
+ * - GCM is not key-committing (a crafted ciphertext can open under two keys), so each one also
+ *   carries an HMAC of its subkey: opening checks it before trying the tag.
+ */
+export const SEALED_PREFIX = 'enc1.';
+const NONCE = 12;
+const COMMIT = 32;
+const TAG = 16;
+const SEALED = /^enc1\.([A-Za-z0-9_-]{1,32})\.([A-Za-z0-9_-]+)$/;
+
+interface Subkey {
+  key: Buffer;
+  commitment: Buffer;
+}
+
+export function decryptFailed(space: string, key: string, why: string, hint?: string): StrataError {
+  return new StrataError('DECRYPT_FAILED', `cannot decrypt "${key}" in ${space}: ${why}`, {
+    hint: hint ?? 'the value was changed, moved from another record, or written under another key',
+    details: { space, key },
+  });
+}
+
+/** Seals and opens values for one store under one keyring. Subkeys are derived once and kept. */
+export class Sealer {
+  readonly #keyring: Keyring;
+  readonly #storeId: Buffer;
+  readonly #subkeys = new Map<string, Subkey>();
+
+  constructor(keyring: Keyring, storeId: string) {
+    this.#keyring = keyring;
+    this.#storeId = Buffer.from(storeId, 'utf8');
+  }
+
+  get primary(): string {
+    return this.#keyring.primary;
+  }
+
+  hasKey(id: string): boolean {
+    return this.#keyring.keys.has(id);
+  }
+
+  /** A key derived for `purpose` (`enc`, `lookup`, `mac`, `check`) and scope, cached. */
+  derive(keyId: string, purpose: string, scope: string): Buffer {
+    return this.#subkey(keyId, purpose, scope).key;
+  }
+
+  #subkey(keyId: string, purpose: string, scope: string): Subkey {
+    const id = `${keyId}\u0000${purpose}\u0000${scope}`;
+    let found = this.#subkeys.get(id);
+    if (found === undefined) {
+      const master = this.#keyring.keys.get(keyId)!;
+      const key = Buffer.from(hkdfSync('sha256', master, this.#storeId, `strata/1/${purpose}\u0000${scope}`, 32));
+      const commitment = createHmac('sha256', key).update('strata/1/key-commitment').digest();
+      found = { key, commitment };
+      this.#subkeys.set(id, found);
+    }
+    return found;
+  }
+
+  #aad(space: string, key: string, field: string): Buffer {
+    // Lengths first: no two (space, key, field) triples give the same bytes.
+    return Buffer.from(`${space.length}:${key.length}:${field.length}:${space}\u0000${key}\u0000${field}`, 'utf8');
+  }
+
+  /** Seals `plaintext` (UTF-8 text) for `field` (`''` for a whole value) of a record. */
+  seal(space: string, key: string, field: string, plaintext: string): string {
+    const keyId = this.#keyring.primary;
+    const sub = this.#subkey(keyId, 'enc', `${space}\u0000${field}`);
+    const nonce = randomBytes(NONCE);
+    const cipher = createCipheriv('aes-256-gcm', sub.key, nonce);
+    cipher.setAAD(this.#aad(space, key, field));
+    const body = Buffer.concat([nonce, sub.commitment, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    return `${SEALED_PREFIX}${keyId}.${body.toString('base64url')}`;
+  }
+
+  /** The key id a sealed text names, or null when it is not sealed text. */
+  static keyIdOf(sealed: string): string | null {
+    const match = SEALED.exec(sealed);
+    return match === null ? null : match[1]!;
+  }
+
+  /** Opens sealed text; anything changed, moved or under another key is DECRYPT_FAILED. */
+  open(space: string, key: string, field: string, sealed: string): string {
+    const where = field === '' ? space : `${space} (field ${field})`;
+    const match = typeof sealed === 'string' ? SEALED.exec(sealed) : null;
+    if (match === null)
+      throw decryptFailed(
+        where,
+        key,
+        'it is not encrypted',
+        'store.rotateKeys() encrypts values written before encryption was declared',
+      );
+    const keyId = match[1]!;
+    if (!this.#keyring.keys.has(keyId)) {
+      throw decryptFailed(
+        where,
+        key,
+        `it was encrypted with key "${keyId}", which is not in the keyring`,
+        `add key "${keyId}" back to encryption.keys`,
+      );
+    }
+    const body = Buffer.from(match[2]!, 'base64url');
+    if (body.length < NONCE + COMMIT + TAG || body.toString('base64url') !== match[2])
+      throw decryptFailed(where, key, 'it is truncated or damaged');
+    const sub = this.#subkey(keyId, 'enc', `${space}\u0000${field}`);
+    if (!timingSafeEqual(body.subarray(NONCE, NONCE + COMMIT), sub.commitment))
+      throw decryptFailed(where, key, 'the key does not match');
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', sub.key, body.subarray(0, NONCE));
+      decipher.setAAD(this.#aad(space, key, field));
+      decipher.setAuthTag(body.subarray(body.length - TAG));
+      const text = decipher.update(body.subarray(NONCE + COMMIT, body.length - TAG), undefined, 'utf8') + decipher.final('utf8');
+      return text;
+    } catch {
+      throw decryptFailed(where, key, 'authentication failed');
+    }
+  }
+
+  /** A keyed, key-id-tagged HMAC (blind indexes and record MACs). */
+  mac(keyId: string, purpose: string, scope: string, data: string): string {
+    return createHmac('sha256', this.derive(keyId, purpose, scope))
+      .update(data, 'utf8')
+      .digest('base64url');
+  }
+
+  /** The check value that tells whether key `keyId` is the one a store was written with. */
+  keyCheck(keyId: string): string {
+    return this.mac(keyId, 'check', '', 'strata key check').slice(0, 22);
+  }
+}

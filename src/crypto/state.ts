@@ -1,0 +1,159 @@
+import { randomBytes } from 'node:crypto';
+import type { Driver } from '../drivers/driver.js';
+import { parseJson } from '../codec/json.js';
+import { StrataError } from '../errors.js';
+import { Sealer } from './aead.js';
+import { deriveFromPassphrase, type Keyring, type PendingPassphrase } from './keyring.js';
+
+/**
+ * What a store keeps about its encryption, in the clear (none of it is secret): a random
+ * store id that every ciphertext is bound to, the passphrase salt, whether records carry MACs,
+ * and a check value per key id still in use, so a wrong or missing key is refused at open
+ * instead of failing one read at a time.
+ */
+export const CRYPTO_SPACE = 'meta.crypto';
+const STATE_KEY = 'state';
+
+export interface CryptoState {
+  storeId: string;
+  salt: string | null;
+  integrity: 'checksum' | 'mac';
+  /** Key id -> check value, for every key that may still have made a ciphertext or MAC here. */
+  keys: Record<string, string>;
+}
+
+interface Loaded {
+  state: CryptoState;
+  version: number;
+}
+
+function damaged(cause?: unknown): StrataError {
+  return new StrataError('CORRUPT', "the store's encryption record (meta.crypto) is damaged", {
+    cause,
+    hint: 'restore the store from a backup; without its store id no ciphertext can be opened',
+    details: { space: CRYPTO_SPACE, key: STATE_KEY },
+  });
+}
+
+export async function readCryptoState(driver: Driver, now: number): Promise<Loaded | null> {
+  const record = await driver.get(CRYPTO_SPACE, STATE_KEY, now);
+  if (record === null) return null;
+  let raw: Partial<CryptoState>;
+  try {
+    raw = parseJson(record.value) as Partial<CryptoState>;
+  } catch (cause) {
+    throw damaged(cause);
+  }
+  const keys = raw.keys;
+  const ok =
+    typeof raw.storeId === 'string' &&
+    /^[A-Za-z0-9_-]{16,64}$/.test(raw.storeId) &&
+    (raw.salt === null || typeof raw.salt === 'string') &&
+    (raw.integrity === 'checksum' || raw.integrity === 'mac') &&
+    keys !== null &&
+    typeof keys === 'object' &&
+    !Array.isArray(keys) &&
+    Object.values(keys).every((v) => typeof v === 'string');
+  if (!ok) throw damaged();
+  return { state: raw as CryptoState, version: record.version };
+}
+
+/** Writes `next` only over `version` (0: must not exist): two processes opening at once agree. */
+async function writeState(driver: Driver, next: CryptoState, version: number, now: number): Promise<boolean> {
+  await driver.ensureSpace(CRYPTO_SPACE, {});
+  try {
+    await driver.batch(
+      [{ type: 'put', space: CRYPTO_SPACE, key: STATE_KEY, value: JSON.stringify(next), expiresAt: null, expect: version }],
+      now,
+      {
+        results: false,
+      },
+    );
+    return true;
+  } catch (error) {
+    if (StrataError.is(error, 'CONFLICT')) return false;
+    throw error;
+  }
+}
+
+export interface OpenedCrypto {
+  sealer: Sealer;
+  state: CryptoState;
+}
+
+/**
+ * Loads (or creates) the store's encryption record and checks the keyring against it:
+ * a key id the store still uses but the keyring lacks, or a key that is not the one the store
+ * was written with, is refused here, naming the key id and nothing of the key.
+ */
+export async function openCrypto(
+  driver: Driver,
+  given: { keyring?: Keyring; passphrase?: PendingPassphrase; integrity: 'checksum' | 'mac' },
+  now: number,
+): Promise<OpenedCrypto> {
+  for (let attempt = 0; ; attempt++) {
+    const loaded = await readCryptoState(driver, now);
+    const state: CryptoState = loaded?.state ?? {
+      storeId: randomBytes(16).toString('base64url'),
+      salt: given.passphrase && given.passphrase.salt === undefined ? randomBytes(16).toString('base64') : null,
+      integrity: 'checksum',
+      keys: {},
+    };
+    let keyring = given.keyring;
+    if (keyring === undefined) {
+      const pending = given.passphrase!;
+      const salt = pending.salt ?? (state.salt === null ? undefined : Buffer.from(state.salt, 'base64'));
+      if (salt === undefined) {
+        throw new StrataError('DECRYPT_FAILED', 'this store was not set up with a passphrase, and no salt was given', {
+          op: 'openStore',
+          hint: 'open it with the keys it was written with (encryption.keys)',
+        });
+      }
+      keyring = await deriveFromPassphrase(pending, salt);
+    }
+    const sealer = new Sealer(keyring, state.storeId);
+    for (const [id, check] of Object.entries(state.keys)) {
+      if (!keyring.keys.has(id)) {
+        throw new StrataError(
+          'DECRYPT_FAILED',
+          `key "${id}" still encrypts or signs data in this store but is not in the keyring`,
+          {
+            op: 'openStore',
+            hint: `add key "${id}" back to encryption.keys; once store.rotateKeys() reports it unused it can be removed`,
+            details: { keyId: id },
+          },
+        );
+      }
+      if (sealer.keyCheck(id) !== check) {
+        throw new StrataError('DECRYPT_FAILED', `key "${id}" is not the key this store was written with`, {
+          op: 'openStore',
+          hint: `give the original key under id "${id}" (a new key needs a new id, listed first)`,
+          details: { keyId: id },
+        });
+      }
+    }
+    const next: CryptoState = { ...state, keys: { ...state.keys } };
+    // Enabling MACs is remembered: from now on every process must check (and write) them.
+    if (given.integrity === 'mac') next.integrity = 'mac';
+    if (next.keys[keyring.primary] === undefined) next.keys[keyring.primary] = sealer.keyCheck(keyring.primary);
+    const changed = loaded === null || JSON.stringify(next) !== JSON.stringify(state);
+    if (!changed) return { sealer, state };
+    if (await writeState(driver, next, loaded?.version ?? 0, now)) return { sealer, state: next };
+    if (attempt > 20)
+      throw new StrataError('CONFLICT', 'openStore: the encryption record kept changing under concurrent opens', {
+        op: 'openStore',
+      });
+  }
+}
+
+/** After a rotation: forget the key ids no longer used (the primary is always kept). */
+export async function retireKeys(driver: Driver, inUse: ReadonlySet<string>, primary: string, now: number): Promise<string[]> {
+  for (;;) {
+    const loaded = await readCryptoState(driver, now);
+    if (loaded === null) return [];
+    const retired = Object.keys(loaded.state.keys).filter((id) => id !== primary && !inUse.has(id));
+    if (retired.length === 0) return [];
+    const keys = Object.fromEntries(Object.entries(loaded.state.keys).filter(([id]) => !retired.includes(id)));
+    if (await writeState(driver, { ...loaded.state, keys }, loaded.version, now)) return retired;
+  }
+}

@@ -1,0 +1,249 @@
+import type {
+  BatchOptions,
+  BatchResult,
+  ChangeEvent,
+  Driver,
+  DriverCapabilities,
+  DriverStats,
+  ScanQuery,
+  SpaceSpec,
+  StoredRecord,
+  VerifyReport,
+  WriteOp,
+} from '../drivers/driver.js';
+import { StrataError } from '../errors.js';
+import { RecordCodec } from '../crypto/record-codec.js';
+import { rewriteIndexes, rewriteQuery } from '../crypto/filters.js';
+import { ENCRYPTED_SPACE, parseSpecText, sameEncryption, specText, type SpaceEncryption } from '../crypto/spec.js';
+import { CRYPTO_SPACE } from '../crypto/state.js';
+import type { Sealer } from '../crypto/aead.js';
+
+/**
+ * Driver -> Driver: encrypts the spaces declared encrypted (whole values or fields) and, with
+ * integrity 'mac', signs every record, so nothing below this layer (the driver, its files, a
+ * backup) sees plaintext of an encrypted space or can change a record unnoticed.
+ * `meta.crypto` (the store id and key checks) passes through untouched: it is read before
+ * the keyring can be used.
+ */
+export class EncryptionLayer implements Driver {
+  readonly name: string;
+  readonly capabilities: DriverCapabilities;
+  readonly inner: Driver;
+  readonly codec: RecordCodec;
+  readonly #specs = new Map<string, SpaceEncryption>();
+  readonly #keyIds: string[];
+  readonly getSync?: (space: string, key: string, now: number) => StoredRecord | null;
+  readonly getValueSync?: (space: string, key: string, now: number) => string | null;
+
+  constructor(inner: Driver, sealer: Sealer | null, keyIds: readonly string[], mac: boolean) {
+    this.inner = inner;
+    this.name = inner.name;
+    this.codec = new RecordCodec(sealer, mac);
+    this.#keyIds = [...keyIds];
+    // A value-only read cannot be checked against a MAC, which covers the expiry too.
+    const valueReads = inner.capabilities.valueReads === true && !mac;
+    this.capabilities = { ...inner.capabilities, valueReads, encryption: true };
+    if (inner.capabilities.syncReads === true && inner.getSync !== undefined) {
+      const getSync = inner.getSync.bind(inner);
+      this.getSync = (space, key, now) => this.#decode(space, getSync(space, key, now));
+    }
+    if (valueReads && inner.getValueSync !== undefined) {
+      const getValueSync = inner.getValueSync.bind(inner);
+      this.getValueSync = (space, key, now) => {
+        const text = getValueSync(space, key, now);
+        return text === null ? null : this.codec.decode(space, key, text, null, this.#specs.get(space));
+      };
+    }
+  }
+
+  get sealer(): Sealer | null {
+    return this.codec.sealer;
+  }
+
+  /** How `space` is encrypted, if it is. */
+  specOf(space: string): SpaceEncryption | undefined {
+    return this.#specs.get(space);
+  }
+
+  /** Every space known to be encrypted (declared here or remembered in the store). */
+  encryptedSpaces(): ReadonlyMap<string, SpaceEncryption> {
+    return this.#specs;
+  }
+
+  /** Reads the remembered specs; a damaged one is CORRUPT when its space is used. */
+  async load(now: number): Promise<void> {
+    for (const record of await this.scan(ENCRYPTED_SPACE, {}, now)) {
+      this.#specs.set(record.key, parseSpecText(record.key, record.value));
+    }
+  }
+
+  /**
+   * Declares `space` encrypted as `spec` before any read of it. One remembered (or declared
+   * earlier) with other encryption is BAD_INPUT: reading it one way and writing it another
+   * would leave values nobody can read.
+   */
+  register(space: string, spec: SpaceEncryption): void {
+    const known = this.#specs.get(space);
+    if (known !== undefined && !sameEncryption(known, spec)) throw differentEncryption(space);
+    this.#specs.set(space, spec);
+  }
+
+  /** Writes the registered spec of `space` into the store (once), so other processes decrypt it too. */
+  async remember(space: string, now: number): Promise<void> {
+    const spec = this.#specs.get(space);
+    if (spec === undefined) return;
+    const record = await this.get(ENCRYPTED_SPACE, space, now);
+    if (record !== null) {
+      if (!sameEncryption(parseSpecText(space, record.value), spec)) throw differentEncryption(space);
+      return;
+    }
+    await this.ensureSpace(ENCRYPTED_SPACE, {});
+    try {
+      await this.batch(
+        [{ type: 'put', space: ENCRYPTED_SPACE, key: space, value: specText(spec), expiresAt: null, expect: 0 }],
+        now,
+        { results: false },
+      );
+    } catch (error) {
+      if (!StrataError.is(error, 'CONFLICT')) throw error;
+      // Another process remembered it first: it must agree.
+      const raced = await this.get(ENCRYPTED_SPACE, space, now);
+      if (raced !== null && !sameEncryption(parseSpecText(space, raced.value), spec)) throw differentEncryption(space);
+    }
+  }
+
+  #passes(space: string): boolean {
+    return space === CRYPTO_SPACE || (!this.codec.mac && !this.#specs.has(space));
+  }
+
+  #decode(space: string, record: StoredRecord | null): StoredRecord | null {
+    if (record === null || this.#passes(space)) return record;
+    return { ...record, value: this.codec.decode(space, record.key, record.value, record.expiresAt, this.#specs.get(space)) };
+  }
+
+  #query<Q extends Pick<ScanQuery, 'filter' | 'sort'>>(space: string, query: Q): Q {
+    const spec = this.#specs.get(space);
+    return spec === undefined || spec.whole ? query : rewriteQuery(query, space, spec, this.codec.sealer, this.#keyIds);
+  }
+
+  ensureSpace(space: string, spec: SpaceSpec): Promise<void> {
+    const enc = this.#specs.get(space);
+    if (enc === undefined || enc.whole || spec.indexes === undefined) return this.inner.ensureSpace(space, spec);
+    try {
+      return this.inner.ensureSpace(space, { ...spec, indexes: rewriteIndexes(spec.indexes, space, enc)! });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  spaces(): Promise<string[]> {
+    return this.inner.spaces();
+  }
+
+  async get(space: string, key: string, now: number): Promise<StoredRecord | null> {
+    return this.#decode(space, await this.inner.get(space, key, now));
+  }
+
+  async getMany(space: string, keys: readonly string[], now: number): Promise<Array<StoredRecord | null>> {
+    const records = await this.inner.getMany(space, keys, now);
+    return this.#passes(space) ? records : records.map((r) => this.#decode(space, r));
+  }
+
+  async scan(space: string, query: ScanQuery, now: number): Promise<StoredRecord[]> {
+    if (this.#passes(space)) return this.inner.scan(space, query, now);
+    // MACs cover the expiry, which a values-only scan may leave out.
+    const sent = this.#query(space, this.codec.mac && query.valuesOnly ? { ...query, valuesOnly: false } : query);
+    const records = await this.inner.scan(space, sent, now);
+    if (query.keysOnly === true) return records;
+    return records.map((r) => this.#decode(space, r)!);
+  }
+
+  count(space: string, query: Pick<ScanQuery, 'prefix' | 'filter'>, now: number): Promise<number> {
+    try {
+      return this.inner.count(space, this.#query(space, query), now);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async batch(ops: readonly WriteOp[], now: number, options?: BatchOptions): Promise<BatchResult[]> {
+    let transformed = false;
+    const sent = ops.map((op): WriteOp => {
+      if (this.#passes(op.space) || (op.type !== 'put' && op.type !== 'checkScan')) return op;
+      transformed = true;
+      if (op.type === 'checkScan') return { ...op, query: this.#query(op.space, op.query) };
+      return { ...op, value: this.codec.encode(op.space, op.key, op.value, op.expiresAt, this.#specs.get(op.space)) };
+    });
+    const results = await this.inner.batch(sent, now, options);
+    if (!transformed && !ops.some((op) => op.type === 'delete' && !this.#passes(op.space))) return results;
+    return results.map((result, i) => {
+      const op = ops[i]!;
+      if (result === null || this.#passes(op.space)) return result;
+      // A put hands back the value it wrote, never its stored form; a delete (take) the removed value.
+      if (op.type === 'put') return { ...result, value: op.value };
+      return op.type === 'delete' ? this.#decode(op.space, result) : result;
+    });
+  }
+
+  purgeExpired(now: number): Promise<number> {
+    return this.inner.purgeExpired(now);
+  }
+
+  watch(listener: (event: ChangeEvent) => void): () => void {
+    return this.inner.watch((event) => {
+      if (event.value === undefined || this.#passes(event.space)) return listener(event);
+      let value: string | undefined;
+      try {
+        // A signed value cannot be checked without its expiry: another process's change comes
+        // without its value (a listener reads the record), this process's own is trusted.
+        const spec = this.#specs.get(event.space);
+        if (!this.codec.mac) value = this.codec.decode(event.space, event.key, event.value, null, spec);
+        else if (event.origin === 'local') value = this.codec.decodeOwn(event.space, event.key, event.value, spec);
+      } catch {
+        value = undefined;
+      }
+      const { value: _stored, ...rest } = event;
+      listener(value === undefined ? rest : { ...rest, value });
+    });
+  }
+
+  stats(): Promise<DriverStats> {
+    return this.inner.stats();
+  }
+
+  async verify(): Promise<VerifyReport> {
+    const report = await this.inner.verify();
+    if (report.issues.some((i) => i.code === 'CORRUPT')) return report;
+    const now = Date.now();
+    for (const space of await this.inner.spaces()) {
+      if (this.#passes(space)) continue;
+      let after: string | undefined;
+      for (;;) {
+        const page = await this.inner.scan(space, { limit: 500, ...(after === undefined ? {} : { after: { key: after } }) }, now);
+        for (const record of page) {
+          try {
+            this.codec.decode(space, record.key, record.value, record.expiresAt, this.#specs.get(space));
+          } catch (error) {
+            if (!StrataError.is(error)) throw error;
+            report.issues.push({ code: 'INTEGRITY', message: error.message, space, key: record.key });
+          }
+        }
+        if (page.length < 500) break;
+        after = page[page.length - 1]!.key;
+      }
+    }
+    report.ok = report.issues.length === 0;
+    return report;
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+function differentEncryption(space: string): StrataError {
+  return new StrataError('BAD_INPUT', `${space} is already declared with other encryption`, {
+    hint: 'declare it with the same encrypt option everywhere; to change which fields are encrypted, copy the data to a new collection',
+    details: { space },
+  });
+}
