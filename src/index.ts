@@ -24,6 +24,9 @@ export type {
   Sort,
 } from './collection-types.js';
 export { StrataError, ERROR_CODES } from './errors.js';
+export type { EncryptionOptions, KeyInput, KeyringInput, PassphraseInput } from './crypto/keyring.js';
+export type { EncryptFieldInput } from './crypto/spec.js';
+export type { RotateOptions, RotateProgress, RotationReport } from './crypto/rotate.js';
 export { MAX_VALUE_DEPTH } from './codec/json.js';
 export type { StrataErrorCode, StrataErrorOptions } from './errors.js';
 export type { Duration } from './codec/duration.js';

@@ -272,7 +272,7 @@ export class Store {
     if (this.#crypto?.sealer == null) {
       throw new StrataError('BAD_INPUT', `${op}: encrypt needs a keyring, and this store was opened without one`, {
         op,
-        hint: 'open the store with openStore({ encryption: { keys: process.env.STRATA_KEYS } })',
+        hint: 'open the store with openStore({ encryption }), e.g. encryption.keys from STRATA_KEYS',
       });
     }
     this.#crypto.register(space, spec!);

@@ -5,6 +5,7 @@ import type { Collection } from '../collection.js';
 import { optionsOf } from '../collection-specs.js';
 import { StrataError } from '../errors.js';
 import { storeLocation } from '../drivers/registry.js';
+import type { EncryptionOptions } from '../crypto/keyring.js';
 
 /** Options every command accepts (before or after the command name). */
 export interface GlobalOptions {
@@ -12,6 +13,7 @@ export interface GlobalOptions {
   json?: boolean;
   quiet?: boolean;
   debug?: boolean;
+  keysFile?: string;
 }
 
 /** What a command needs from the command line: the store URL and how to print. */
@@ -19,11 +21,15 @@ export class Cli {
   readonly url: string;
   readonly json: boolean;
   readonly quiet: boolean;
+  /** The keyring: --keys-file, else $STRATA_KEYS; none when neither is given. */
+  readonly encryption: EncryptionOptions | undefined;
 
   constructor(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env) {
     this.url = options.url ?? (env.STRATA_URL || DEFAULT_URL);
     this.json = options.json ?? false;
     this.quiet = options.quiet ?? false;
+    if (options.keysFile !== undefined) this.encryption = { keyFile: options.keysFile };
+    else if (env.STRATA_KEYS) this.encryption = { keys: env.STRATA_KEYS };
   }
 
   /** The options of `command` merged with the global ones. */
@@ -66,7 +72,11 @@ export class Cli {
         });
       }
     }
-    const store = await openStore({ url: this.url, sweepInterval: false });
+    const store = await openStore({
+      url: this.url,
+      sweepInterval: false,
+      ...(this.encryption === undefined ? {} : { encryption: this.encryption }),
+    });
     try {
       return await fn(store);
     } finally {

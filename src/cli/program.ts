@@ -10,9 +10,20 @@ import * as query from './commands/query.js';
 import * as stats from './commands/stats.js';
 import * as verify from './commands/verify.js';
 import * as demo from './commands/demo.js';
+import * as rotateKeys from './commands/rotate-keys.js';
 
 /** Every command, one file each under `commands/`, in the order `--help` lists them. */
-const COMMANDS: ReadonlyArray<{ register(program: Command): void }> = [get, set, del, list, query, stats, verify, demo];
+const COMMANDS: ReadonlyArray<{ register(program: Command): void }> = [
+  get,
+  set,
+  del,
+  list,
+  query,
+  stats,
+  verify,
+  rotateKeys,
+  demo,
+];
 
 function packageVersion(): string {
   try {
@@ -36,6 +47,10 @@ export function buildProgram(): Command {
     .option('--json', 'machine output: one JSON document on stdout')
     .option('-q, --quiet', 'no confirmations, notes or progress bars (data and errors still print)')
     .option('--debug', 'print stack traces on errors (also STRATA_DEBUG=1)')
+    .option(
+      '--keys-file <path>',
+      'the encryption keyring, "k2:<base64>,k1:<base64>", in a file only you can read (default: $STRATA_KEYS)',
+    )
     .exitOverride()
     .showHelpAfterError('(see `strata --help`)')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
@@ -44,6 +59,7 @@ export function buildProgram(): Command {
       `
 Environment:
   STRATA_URL    the store when --url is not given
+  STRATA_KEYS   the encryption keyring "k2:<base64>,k1:<base64>" (first is primary)
   STRATA_DEBUG  1 prints stack traces on errors
 
 Errors print on stderr as \`error <CODE>: message\` plus a hint.

@@ -71,7 +71,7 @@ function decodeKey(key: unknown, id: string): Buffer {
   if (bytes.length !== KEY_BYTES) {
     throw bad(
       `key "${id}" is ${bytes.length} bytes, not ${KEY_BYTES}`,
-      "make one with: node -e \"console.log(require('crypto').randomBytes(32).toString('base64'))\"",
+      'a key is 32 random bytes, given as base64 (see "Encryption" in README.md)',
     );
   }
   return bytes;

@@ -21,7 +21,7 @@ export type EncryptFieldInput = string | { path: string; lookup?: boolean };
 
 function bad(where: string, message: string): StrataError {
   return new StrataError('BAD_INPUT', `${where}: ${message}`, {
-    hint: "encrypt takes field paths, e.g. encrypt: ['apiKey', { path: 'email', lookup: true }]",
+    hint: 'encrypt takes a list of dotted field paths, each a string or { path, lookup }',
   });
 }
 

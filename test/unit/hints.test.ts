@@ -56,7 +56,11 @@ async function isOpenStoreOption(name: string): Promise<boolean> {
 }
 
 const urlParams = new Set(['durability', ...Object.values(DRIVERS).flatMap((d) => d.params)]);
-const declared = declaredNames(['store.ts', 'kv.ts', 'collection.ts', 'errors.ts'].map((f) => join(SRC, f)));
+const declared = declaredNames(
+  ['store.ts', 'kv.ts', 'collection.ts', 'errors.ts', 'crypto/keyring.ts', 'crypto/spec.ts', 'crypto/rotate.ts'].map((f) =>
+    join(SRC, f),
+  ),
+);
 const exportsOfIndex = new Set(Object.keys(api));
 const storeMethods = declared.methods.get('Store')!;
 /** Standard JavaScript methods a hint may tell the user to call on their own values. */
@@ -142,7 +146,7 @@ describe('hints', () => {
     const check = (text: string) => problemsOf({ where: 'x', text }, cli);
     expect(await check('restore it from a backup (`strata restore`)')).not.toEqual([]);
     expect(await check('retry, or raise busyTimeoutMs')).not.toEqual([]);
-    expect(await check('pass `encryption: { keys }` to openStore')).not.toHaveLength(0);
+    expect(await check('pass `journal: { retention }` to openStore')).not.toHaveLength(0);
     expect(await check('store large objects with store.blobs()')).not.toEqual([]);
     expect(await check('see `strata query -c x`')).not.toEqual([]);
     expect(await check('use ?busyTimout=30s')).not.toEqual([]);
