@@ -90,6 +90,14 @@ export function checkGoals(sizes) {
       goals.push(goal(`collection upsertMany >= 0.8x raw transaction (${what}) ${at}`, s, 'c-upsert-many', a, b, 0.8));
     }
   }
+  for (const s of main.filter((x) => x.targets.includes('strata-sqlite-enc'))) {
+    const at = `@${sizeLabel(s.size)}`;
+    const [enc, plain] = ['strata-sqlite-enc', 'strata-sqlite'];
+    goals.push(goal(`encrypted kv get >= 0.5x unencrypted kv get ${at}`, s, 'random-get', enc, plain, 0.5));
+    goals.push(goal(`encrypted kv durable set >= 0.9x unencrypted ${at}`, s, 'seq-set', enc, plain, 0.9));
+    goals.push(goal(`collection with 1 encrypted field of 8: durable set >= 0.7x without ${at}`, s, 'c-set', enc, plain, 0.7));
+    goals.push(goal(`collection with 1 encrypted field of 8: get >= 0.5x without ${at}`, s, 'c-get', enc, plain, 0.5));
+  }
   for (const s of main.filter((x) => x.targets.includes('keyv'))) {
     const at = `@${sizeLabel(s.size)}`;
     goals.push(goal(`sqlite get >= 10x keyv + @keyv/sqlite ${at}`, s, 'random-get', 'strata-sqlite', 'keyv', 10));

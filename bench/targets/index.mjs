@@ -16,6 +16,7 @@ export const ALL = [
   rawSqlite,
   strataTarget('sqlite', { zod: true }),
   rawSqliteTarget({ zod: true }),
+  strataTarget('sqlite', { encrypted: true }),
   strataTarget('file'),
   keyvSqlite,
   lowdb,

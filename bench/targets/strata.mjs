@@ -18,18 +18,26 @@ function load() {
 
 /**
  * @param {'sqlite'|'file'} driver
- * @param {{ zod?: boolean }} [variant]
+ * @param {{ zod?: boolean, encrypted?: boolean }} [variant]
  * @returns {import('./types.mjs').Target}
  */
 export function strataTarget(driver, variant = {}) {
   const zod = variant.zod === true;
+  // The encrypted variant: kv values encrypted whole, one of the documents' 8 fields encrypted.
+  const encrypted = variant.encrypted === true;
+  const encryption = encrypted ? { encryption: { keys: `k1:${Buffer.alloc(32, 9).toString('base64')}` } } : {};
   const url = (dir) => (driver === 'sqlite' ? `sqlite:${join(dir, 'strata.db')}` : `file:${join(dir, 'store')}`);
   const declare = (store) =>
-    store.collection(COLLECTION, { key: 'id', indexes: ['status'], ...(zod ? { schema: Deployment } : {}) });
+    store.collection(COLLECTION, {
+      key: 'id',
+      indexes: ['status'],
+      ...(zod ? { schema: Deployment } : {}),
+      ...(encrypted ? { encrypt: ['triggeredBy'] } : {}),
+    });
   const open = async (dir) => {
     const { openStore } = await load();
-    const store = await openStore({ url: url(dir), durability: 'full', sweepInterval: false });
-    const kv = store.kv('deployments');
+    const store = await openStore({ url: url(dir), durability: 'full', sweepInterval: false, ...encryption });
+    const kv = store.kv('deployments', encrypted ? { encrypt: true } : undefined);
     const docs = declare(store);
     return {
       set: (key, value) => kv.set(key, value),
@@ -54,8 +62,8 @@ export function strataTarget(driver, variant = {}) {
     };
   };
   return {
-    id: `strata-${driver}${zod ? '-zod' : ''}`,
-    label: `Strata ${driver}${zod ? ' + zod schema' : ''}`,
+    id: `strata-${driver}${zod ? '-zod' : ''}${encrypted ? '-enc' : ''}`,
+    label: `Strata ${driver}${zod ? ' + zod schema' : ''}${encrypted ? ' encrypted' : ''}`,
     durability: driver === 'sqlite' ? "durability 'full' (WAL, synchronous=FULL)" : "durability 'full' (journal append + fsync)",
     query: driver === 'sqlite',
     coll: driver === 'sqlite',
@@ -63,9 +71,9 @@ export function strataTarget(driver, variant = {}) {
     open,
     async prefill(dir, size, withDocs) {
       const { openStore } = await load();
-      const store = await openStore({ url: url(dir), durability: 'normal', sweepInterval: false });
+      const store = await openStore({ url: url(dir), durability: 'normal', sweepInterval: false, ...encryption });
       if (!zod) {
-        const kv = store.kv('deployments');
+        const kv = store.kv('deployments', encrypted ? { encrypt: true } : undefined);
         for (const chunk of chunks(size)) await kv.setMany(chunk);
       }
       if (withDocs) {
