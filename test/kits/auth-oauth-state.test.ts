@@ -113,7 +113,14 @@ for (const driver of DRIVERS)
       expect(Buffer.from(state, 'base64url')).toHaveLength(16);
       t.advance(30_000);
       expect(await states.consume(state)).toEqual({ ok: false, reason: 'expired' });
-      for (const options of [{ ttl: '10 minutes' }, { ttl: 0 }, { stateBytes: 8 }, { stateBytes: 'x' }, { clock: {} }, { tl: 1 }]) {
+      for (const options of [
+        { ttl: '10 minutes' },
+        { ttl: 0 },
+        { stateBytes: 8 },
+        { stateBytes: 'x' },
+        { clock: {} },
+        { tl: 1 },
+      ]) {
         expect(await code(() => new OAuthStateStore(t.store, options as never)), JSON.stringify(options)).toBe('BAD_INPUT');
       }
       const any = new OAuthStateStore<unknown>(t.store);
