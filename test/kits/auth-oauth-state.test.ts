@@ -97,7 +97,7 @@ for (const driver of DRIVERS)
       // Flipped: one byte of b's ciphertext.
       const record = (await raw.get(keyB))!;
       const bytes = Buffer.from(record.sealed, 'base64url');
-      bytes[bytes.length - 1] ^= 1;
+      bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 1;
       await raw.set(keyB, { ...record, sealed: bytes.toString('base64url') });
       expect(await code(() => states.consume(b))).toBe('DECRYPT_FAILED');
       // Truncated below nonce + tag.
