@@ -76,7 +76,7 @@ export class OAuthStateStore<P = unknown> {
     if (typeof state !== 'string') {
       throw new StrataError('BAD_INPUT', 'oauthState.consume: the state must be a string', {
         op: 'oauthState.consume',
-        hint: 'pass the `state` query parameter of the callback; check it is present before calling',
+        hint: 'pass the state query parameter of the callback; check it is present before calling',
       });
     }
     const id = lookupKey(state);
@@ -128,6 +128,6 @@ function parseState(value: unknown): StoredState | null {
     return r as StoredState;
   }
   throw new StrataError('CORRUPT', 'an OAuth state record in the store is not one the auth kit wrote', {
-    hint: 'the state namespace holds foreign data; give the kit its own namespace (the `namespace` option)',
+    hint: 'the state namespace holds foreign data; give the kit its own namespace (its namespace option)',
   });
 }

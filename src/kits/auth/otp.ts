@@ -214,6 +214,6 @@ function parseCode(value: unknown): StoredCode | null {
     return r as StoredCode;
   }
   throw new StrataError('CORRUPT', 'a one-time code record in the store is not one the auth kit wrote', {
-    hint: 'the code namespace holds foreign data; give the kit its own namespace (the `namespace` option)',
+    hint: 'the code namespace holds foreign data; give the kit its own namespace (its namespace option)',
   });
 }

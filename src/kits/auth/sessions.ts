@@ -70,12 +70,12 @@ export class SessionStore<D = unknown> {
     if (!this.#sliding && options.maxAge !== undefined) {
       throw new StrataError('BAD_INPUT', `${op}: maxAge caps sliding renewal and needs sliding: true`, {
         op,
-        hint: 'pass sliding: true with maxAge, or set ttl alone for sessions that are never renewed',
+        hint: 'pass sliding: true as well, or leave the cap out and set ttl alone for sessions that are never renewed',
       });
     }
     this.#maxAge = this.#sliding ? durationOption(options.maxAge, '30d', 'maxAge', op) : null;
     if (this.#maxAge !== null && this.#maxAge < this.#ttl) {
-      throw new StrataError('BAD_INPUT', `${op}: maxAge must be at least ttl`, { op, hint: 'raise maxAge or lower ttl' });
+      throw new StrataError('BAD_INPUT', `${op}: maxAge must be at least ttl`, { op, hint: 'raise the cap or lower ttl' });
     }
     this.#tokenBytes = intOption(options.tokenBytes, 32, 'tokenBytes', op, 16, 64);
     this.#now = clockOption(options.clock, op);
@@ -226,7 +226,7 @@ function checkToken(token: unknown, op: string): asserts token is string {
   if (typeof token !== 'string') {
     throw new StrataError('BAD_INPUT', `${op}: the session token must be a string`, {
       op,
-      hint: 'pass the token create() returned; check for a missing cookie before calling',
+      hint: 'pass the token that creating the session returned; check for a missing cookie before calling',
     });
   }
 }
@@ -257,6 +257,6 @@ function parseSession(value: unknown): StoredSession | null {
     return r as StoredSession;
   }
   throw new StrataError('CORRUPT', 'a session record in the store is not one the auth kit wrote', {
-    hint: 'the session namespace holds foreign data; give the kit its own namespace (the `namespace` option)',
+    hint: 'the session namespace holds foreign data; give the kit its own namespace (its namespace option)',
   });
 }

@@ -108,6 +108,6 @@ function parseToken(value: unknown): StoredToken | null {
     return r as StoredToken;
   }
   throw new StrataError('CORRUPT', 'a token record in the store is not one the auth kit wrote', {
-    hint: 'the token namespace holds foreign data; give the kit its own namespace (the `namespace` option)',
+    hint: 'the token namespace holds foreign data; give the kit its own namespace (its namespace option)',
   });
 }
