@@ -1,0 +1,133 @@
+// Option checks shared by the auth kit. The kit is built only on the public surface of
+// `stratadb` (as a separate package could be), so these few lines mirror the store's own
+// checks (unknown option -> BAD_INPUT, the store's duration grammar) instead of importing
+// its internals.
+import { StrataError, type Duration } from '../../index.js';
+
+/** Refuses an options object with a property the call does not know, so a typo cannot fall back to a default. */
+export function checkKnown(options: unknown, known: readonly string[], op: string): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new StrataError('BAD_INPUT', `${op}: options must be an object`, { op });
+  }
+  for (const name of Object.keys(options)) {
+    if (known.includes(name)) continue;
+    throw new StrataError('BAD_INPUT', `${op}: unknown option "${name}"`, {
+      op,
+      hint: known.length === 0 ? `${op} takes no options` : `known options: ${known.join(', ')}`,
+      details: { option: name },
+    });
+  }
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const FORMAT = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
+/** Ten years: longer is a unit mistake (seconds given as days), and keeps `now + duration` a valid Date. */
+export const MAX_DURATION_MS = 3650 * 86_400_000;
+
+/** A duration option in ms: the store's grammar (`ms` number or `'500ms' '30s' '10m' '12h' '7d' '2w'`). */
+export function durationOption(value: unknown, fallback: Duration, what: string, op: string): number {
+  const input = value === undefined ? fallback : value;
+  let ms = Number.NaN;
+  if (typeof input === 'number') ms = input;
+  else if (typeof input === 'string') {
+    const match = FORMAT.exec(input.trim());
+    if (match) ms = Number(match[1]) * UNITS[match[2]!]!;
+  }
+  if (Number.isFinite(ms) && ms >= 1 && ms <= MAX_DURATION_MS) return ms;
+  throw new StrataError('BAD_INPUT', `${op}: ${what} must be a duration from 1 ms to 3650 days`, {
+    op,
+    hint: "use milliseconds or a string like '500ms', '30s', '10m', '12h', '7d', '2w'",
+    details: { option: what },
+  });
+}
+
+/** A whole-number option within [min, max]. */
+export function intOption(value: unknown, fallback: number, what: string, op: string, min: number, max: number): number {
+  const n = value === undefined ? fallback : value;
+  if (typeof n === 'number' && Number.isInteger(n) && n >= min && n <= max) return n;
+  throw new StrataError('BAD_INPUT', `${op}: ${what} must be a whole number from ${min} to ${max}`, {
+    op,
+    hint: `pass ${what} between ${min} and ${max}, or leave it out for ${fallback}`,
+    details: { option: what },
+  });
+}
+
+export function booleanOption(value: unknown, fallback: boolean, what: string, op: string): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value === 'boolean') return value;
+  throw new StrataError('BAD_INPUT', `${op}: ${what} must be true or false`, { op, details: { option: what } });
+}
+
+/** The namespace name; the store checks its characters when the kv handle is opened. */
+export function namespaceOption(value: unknown, fallback: string, op: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value === 'string') return value;
+  throw new StrataError('BAD_INPUT', `${op}: namespace must be a string`, { op, details: { option: 'namespace' } });
+}
+
+/**
+ * The clock every expiry decision is made by. The store has its own (`openStore({ clock })`)
+ * for its TTL: pass both the same function in tests.
+ */
+export function clockOption(value: unknown, op: string): () => number {
+  if (value === undefined) return Date.now;
+  if (typeof value !== 'function') {
+    throw new StrataError('BAD_INPUT', `${op}: clock must be a function returning epoch milliseconds`, {
+      op,
+      details: { option: 'clock' },
+    });
+  }
+  const clock = value as () => unknown;
+  return () => {
+    const now = clock();
+    if (typeof now === 'number' && Number.isFinite(now)) return now;
+    throw new StrataError(
+      'BAD_INPUT',
+      `${op}: the clock returned ${typeof now === 'number' ? now : typeof now}, not epoch milliseconds`,
+      {
+        op,
+        hint: 'pass a clock that returns epoch milliseconds, as Date.now does',
+      },
+    );
+  };
+}
+
+/** A caller-supplied identifier (user id, subject, provider, account): non-empty, well-formed, bounded. */
+export function checkIdentifier(value: unknown, what: string, op: string, max = 1024): string {
+  if (typeof value === 'string' && value.length > 0 && value.length <= max && value.isWellFormed()) return value;
+  throw new StrataError('BAD_INPUT', `${op}: ${what} must be a non-empty string of at most ${max} characters`, {
+    op,
+    hint: `pass ${what} as well-formed text (no lone UTF-16 surrogates)`,
+  });
+}
+
+/**
+ * Refuses what JSON cannot hold exactly (a function, `undefined`, BigInt, a non-finite number,
+ * a cycle, a class instance), for a value the kit encrypts before the store could check it.
+ */
+export function checkJson(value: unknown, what: string, op: string, depth = 0): void {
+  const bad = (why: string): never => {
+    throw new StrataError('BAD_INPUT', `${op}: ${what} ${why}`, {
+      op,
+      hint: 'pass plain JSON: objects, arrays, strings, finite numbers, booleans, null',
+    });
+  };
+  if (depth > 64) bad('is nested too deeply (or holds a cycle)');
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) bad('holds a non-finite number');
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const item of value) checkJson(item, what, op, depth + 1);
+    return;
+  }
+  if (typeof value === 'object') {
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (proto !== Object.prototype && proto !== null) bad('holds an object that is not a plain object');
+    for (const item of Object.values(value)) checkJson(item, what, op, depth + 1);
+    return;
+  }
+  bad(`holds a value JSON cannot store (${typeof value})`);
+}
