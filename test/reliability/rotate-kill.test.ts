@@ -144,7 +144,7 @@ async function finishRotation(kind: Kind, location: string, records: number): Pr
 
 describe.each(KINDS)('rotateKeys killed mid-way (%s)', (kind) => {
   it('keeps every record readable after each SIGKILL, and a rerun finishes and retires k1', async () => {
-    const records = 1500;
+    const records = 1000;
     const location = locationOf(kind, 'store');
     const expected = await seed(kind, location, records);
     let left = 2 * records + 20;
@@ -152,8 +152,8 @@ describe.each(KINDS)('rotateKeys killed mid-way (%s)', (kind) => {
     // the kv namespace), at once or a few ms later, so the kill may land inside a batch.
     for (const [killAfter, delayMs] of [
       [60, 0],
-      [900, 2],
-      [1000, 7],
+      [600, 2],
+      [700, 7],
     ] as const) {
       const child = rotator(kind, location, records, BOTH);
       await child.waitFor((l) => l.startsWith('P ') && progressOf(l).rewritten >= killAfter, 30_000, `${killAfter} rewrites`);
@@ -196,7 +196,7 @@ describe.each(KINDS)('rotateKeys killed mid-way (%s)', (kind) => {
   });
 
   it('loses no update written by another process while a rotation runs', async () => {
-    const records = 800;
+    const records = 500;
     const location = locationOf(kind, 'raced');
     const expected = await seed(kind, location, records);
     const writer = new LineChild(WORKER, ['write', kind, location, String(records), 'barrier'], {
