@@ -104,9 +104,9 @@ export async function openCrypto(
       const pending = given.passphrase!;
       const salt = pending.salt ?? (state.salt === null ? undefined : Buffer.from(state.salt, 'base64'));
       if (salt === undefined) {
-        throw new StrataError('DECRYPT_FAILED', 'this store was not set up with a passphrase, and no salt was given', {
+        throw new StrataError('DECRYPT_FAILED', 'no passphrase salt was given, and this store keeps none', {
           op: 'openStore',
-          hint: 'open it with the keys it was written with (encryption.keys)',
+          hint: 'pass the salt the store was set up with (encryption.keys.salt), or the keys it was written with',
         });
       }
       keyring = await deriveFromPassphrase(pending, salt);
