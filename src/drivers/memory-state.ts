@@ -29,21 +29,20 @@ export interface UsageBase {
 
 const recordBytes = (r: StoredRecord): number => r.key.length + r.value.length;
 
-/** Adds the live usage of `records` (or of the `keys` of it) to `into`. */
-export function addLive(into: Usage, records: RecordMap | undefined, now: number, keys?: Iterable<string>): void {
-  if (records === undefined) return;
-  for (const r of keys === undefined ? records.values() : pick(records, keys)) {
-    if (r.expiresAt !== null && r.expiresAt <= now) continue;
-    into.records++;
-    into.bytes += recordBytes(r);
-  }
+/** Adds the live usage of every record of `records` to `into`. */
+export function addLive(into: Usage, records: RecordMap | undefined, now: number): void {
+  if (records !== undefined) for (const r of records.values()) addRecord(into, r, now);
 }
 
-function* pick(records: RecordMap, keys: Iterable<string>): Iterable<StoredRecord> {
-  for (const key of keys) {
-    const r = records.get(key);
-    if (r !== undefined) yield r;
-  }
+/** Adds the live usage of the records of `records` at `keys` to `into`. */
+export function addLiveAt(into: Usage, records: RecordMap | undefined, keys: Iterable<string>, now: number): void {
+  if (records !== undefined) for (const key of keys) addRecord(into, records.get(key), now);
+}
+
+function addRecord(into: Usage, r: StoredRecord | undefined, now: number): void {
+  if (r === undefined || (r.expiresAt !== null && r.expiresAt <= now)) return;
+  into.records++;
+  into.bytes += recordBytes(r);
 }
 
 /** The spaces a quota op of `space` covers among `names`. */

@@ -43,8 +43,8 @@ export function quotaVerdict(op: QuotaOp, before: Usage, after: Usage, driver: s
         driver,
         hint:
           op.space === ALL_USER_SPACES
-            ? 'delete records (or let TTLs expire them) or raise openStore({ quota })'
-            : 'delete records from it (or let TTLs expire them) or raise its quota option',
+            ? 'delete records or let their TTLs expire, or raise the quota option of openStore'
+            : 'delete records from it or let their TTLs expire, or raise its quota option',
         details: { space: op.space, dimension, limit, usage: after[dimension], before: before[dimension] },
       },
     );

@@ -9,6 +9,7 @@ import { transactionSuite } from './transaction-suite.js';
 import { watchSuite } from './watch-suite.js';
 import { valueSuite } from './value-suite.js';
 import { kvApiSuite } from './kv-api-suite.js';
+import { quotaSuite } from './quota-suite.js';
 import type { DriverFactory } from './harness.js';
 
 export type { DriverFactory, Harness } from './harness.js';
@@ -42,5 +43,6 @@ export function runConformance(name: string, factory: DriverFactory): void {
     watchSuite(factory);
     valueSuite(factory);
     kvApiSuite(factory);
+    quotaSuite(factory);
   });
 }

@@ -1,6 +1,6 @@
 import type { BatchResult, WriteOp } from '../driver.js';
 import type { Mutation, UsageBase } from '../memory-state.js';
-import { addLive, coveredSpaces, MemoryState } from '../memory-state.js';
+import { addLive, addLiveAt, coveredSpaces, MemoryState } from '../memory-state.js';
 import type { Usage } from '../quota-usage.js';
 import { encodeEntry } from './journal.js';
 import { canonicalValue, checkTimes } from './record.js';
@@ -168,7 +168,7 @@ class GroupUsage implements UsageBase {
       const records = this.#state.spaces.get(name);
       addLive(usage, records, now);
       const copied = { records: 0, bytes: 0 };
-      addLive(copied, records, now, this.#copied.get(name));
+      addLiveAt(copied, records, this.#copied.get(name) ?? [], now);
       usage.records -= copied.records;
       usage.bytes -= copied.bytes;
     }
