@@ -181,7 +181,10 @@ export class Store {
     if (options?.encrypt !== undefined && typeof options.encrypt !== 'boolean') {
       throw new StrataError('BAD_INPUT', 'store.kv: encrypt must be a boolean', { op: 'store.kv' });
     }
-    const quota = options?.quota === undefined ? undefined : this.#checkQuota(kvSpace(name), `kv namespace "${name}"`, options.quota, 'store.kv');
+    const quota =
+      options?.quota === undefined
+        ? undefined
+        : this.#checkQuota(kvSpace(name), `kv namespace "${name}"`, options.quota, 'store.kv');
     if (options?.defaults === undefined) {
       if (quota !== undefined) this.#quotas.setQuota(kvSpace(name), quota);
       return new KvNamespace<V>(this.#context, name, this.#kvDefinitions.get(name)?.defaults);

@@ -202,7 +202,8 @@ export class BatchRunner {
       }
     }
     this.#flush();
-    if (quotas !== null) for (const [op, before] of quotas) checkQuotaUsage(op, before, this.#usage.live(op.space, now), this.#driver);
+    if (quotas !== null)
+      for (const [op, before] of quotas) checkQuotaUsage(op, before, this.#usage.live(op.space, now), this.#driver);
     if (changes !== null && changes.length > 0) {
       const seq = Number(s.logChanges.run(this.#writer, now, JSON.stringify(changes)).lastInsertRowid);
       if (seq - this.#trimmedAt >= this.#limits.trimEvery) {

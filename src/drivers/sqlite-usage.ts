@@ -35,7 +35,13 @@ export class SqliteUsage {
   /** The live usage of `space` (or of every user space for `'*'`), inside a write transaction. */
   live(space: string, now: number): Usage {
     const usage = { records: 0, bytes: 0 };
-    const spaces = space === ALL_USER_SPACES ? this.#tables.all().map((e) => e.space).filter(isUserSpace) : [space];
+    const spaces =
+      space === ALL_USER_SPACES
+        ? this.#tables
+            .all()
+            .map((e) => e.space)
+            .filter(isUserSpace)
+        : [space];
     for (const name of spaces) {
       const table = this.#tables.lookup(name)?.table;
       if (table === undefined) continue; // never written: empty
