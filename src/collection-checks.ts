@@ -1,11 +1,11 @@
 import { StrataError } from './errors.js';
 import { checkOptions } from './codec/options.js';
-import { isPlainObject } from './collection-docs.js';
+import { parseQuota } from './layers/quota.js';
 
 /** Argument checks shared by the collection methods: bad input is BAD_INPUT before anything is read or written. */
 
 export const MAX_PAGE_LIMIT = 10_000;
-const COLLECTION_OPTIONS = ['schema', 'key', 'indexes', 'encrypt', 'ttl', 'timestamps'] as const;
+const COLLECTION_OPTIONS = ['schema', 'key', 'indexes', 'encrypt', 'ttl', 'timestamps', 'quota'] as const;
 
 export function checkCount(value: unknown, what: string, op: string): void {
   if (value !== undefined && (!Number.isSafeInteger(value) || (value as number) < 0)) {
@@ -22,14 +22,9 @@ export function checkPageSize(value: unknown, what: string, op: string): void {
 /** Checks the declaration itself: unknown options and wrong types are BAD_INPUT, never ignored. */
 export function checkDeclaration(name: string, options: unknown): void {
   const op = 'store.collection';
-  if (isPlainObject(options) && 'quota' in options) {
-    throw new StrataError('UNSUPPORTED', `collection "${name}": the "quota" option is not available in this version of Strata`, {
-      op,
-      hint: 'remove it; writes would otherwise not be limited as it promises',
-    });
-  }
   checkOptions(options, COLLECTION_OPTIONS, op);
   const o = (options ?? {}) as Record<string, unknown>;
+  if (o.quota !== undefined) parseQuota(o.quota, `collection "${name}"`, op);
   const bad = (what: string): StrataError => new StrataError('BAD_INPUT', `collection "${name}": ${what}`, { op });
   if (o.key !== undefined && typeof o.key !== 'string') throw bad('key must be the name of a top-level field');
   if (o.indexes !== undefined && (!Array.isArray(o.indexes) || o.indexes.some((p) => typeof p !== 'string'))) {

@@ -4,6 +4,7 @@ import type { CollectionOptions } from './collection-types.js';
 import { parseDuration } from './codec/duration.js';
 import { parseJson } from './codec/json.js';
 import { StrataError } from './errors.js';
+import { sameQuota } from './layers/quota.js';
 
 /**
  * Where a store remembers how each collection was declared, so another process (the CLI,
@@ -74,6 +75,7 @@ export function checkRedeclare(name: string, first: AnyCollectionOptions, next: 
   if (a.timestamps !== b.timestamps) differs.push('timestamps');
   if (a.ttl !== b.ttl) differs.push('ttl');
   if (JSON.stringify(first.encrypt ?? []) !== JSON.stringify(next.encrypt ?? [])) differs.push('encrypt');
+  if (!sameQuota(first.quota, next.quota)) differs.push('quota');
   if (differs.length === 0) return;
   throw new StrataError(
     'BAD_INPUT',

@@ -2,6 +2,7 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Duration } from './codec/duration.js';
 import type { SchemaIssue } from './collection-docs.js';
 import type { EncryptFieldInput } from './crypto/spec.js';
+import type { Quota } from './layers/quota.js';
 
 /**
  * Filter documents: equality, `$eq $ne $gt $gte $lt $lte $in $nin $exists $prefix`, `$and $or`,
@@ -27,6 +28,12 @@ export interface CollectionOptions<S extends StandardSchemaV1 | undefined = unde
   ttl?: Duration;
   /** Fill `createdAt` on first write and `updatedAt` on every write. @default false */
   timestamps?: boolean;
+  /**
+   * Limits the collection to `records` live documents and/or `bytes` of keys and values:
+   * a write that would go past it is QUOTA_EXCEEDED and changes nothing. Enforced by every
+   * process that declares it (not remembered in the store).
+   */
+  quota?: Quota;
 }
 
 export interface QueryOptions {

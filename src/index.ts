@@ -30,6 +30,7 @@ export type { RotateOptions, RotateProgress, RotationReport } from './crypto/rot
 export { MAX_VALUE_DEPTH } from './codec/json.js';
 export type { StrataErrorCode, StrataErrorOptions } from './errors.js';
 export type { Duration } from './codec/duration.js';
+export type { Quota } from './layers/quota.js';
 export type { Durability } from './drivers/registry.js';
 export type {
   Driver,

@@ -18,6 +18,7 @@ import {
   type KvDefaults,
 } from './kv-checks.js';
 import { StrataError, withOp } from './errors.js';
+import type { Quota } from './layers/quota.js';
 
 export interface KvOptions<V = unknown> {
   /**
@@ -30,8 +31,12 @@ export interface KvOptions<V = unknown> {
    * written: `has`, `getEntry`, `list` and `count` still see only stored keys.
    */
   defaults?: Readonly<Record<string, V>>;
-  /** Not available in this version: refused with UNSUPPORTED rather than ignored. */
-  quota?: { bytes?: number; records?: number };
+  /**
+   * Limits the namespace to `records` live keys and/or `bytes` of keys and values: a write
+   * that would go past it is QUOTA_EXCEEDED and changes nothing. Held by this process:
+   * declare it in every process that writes the namespace.
+   */
+  quota?: Quota;
 }
 
 export interface GetOptions<D> {

@@ -1,5 +1,6 @@
 import type { Driver } from './drivers/driver.js';
 import { spaceKind } from './context.js';
+import type { Quota } from './layers/quota.js';
 
 // What store.stats() and store.names() report: live records only, so the numbers agree with
 // what get / list / count return once a TTL has passed (issue 7, defect 6), and a namespace
@@ -13,6 +14,8 @@ export interface SpaceUsage {
   bytes: number;
   /** Expired records not yet swept (still on disk), when the driver knows. */
   expired?: number;
+  /** The quota declared for it in this process, if any. */
+  quota?: Quota;
 }
 
 export interface StoreStats {
@@ -27,12 +30,18 @@ export interface StoreStats {
   bytes: number;
   /** Expired records not yet swept, when the driver knows. */
   expired?: number;
+  /** The store-wide quota declared with openStore, if any. */
+  quota?: Quota;
 }
 
 const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-export async function liveStats(driver: Driver, now: number): Promise<StoreStats> {
+export async function liveStats(
+  driver: Driver,
+  now: number,
+  quotaOf: (space: string) => Quota | undefined = () => undefined,
+): Promise<StoreStats> {
   const raw = await driver.stats();
   const out: StoreStats = { driver: raw.driver, kv: [], collections: [], records: 0, bytes: 0 };
   if (raw.location !== undefined) out.location = raw.location;
@@ -50,6 +59,8 @@ export async function liveStats(driver: Driver, now: number): Promise<StoreStats
     }
     if (records === 0 && !expired) continue;
     const usage: SpaceUsage = { name: kind.name, records, bytes: s.bytes };
+    const quota = quotaOf(s.space);
+    if (quota !== undefined) usage.quota = quota;
     if (expired !== undefined) {
       usage.expired = expired;
       out.expired = (out.expired ?? 0) + expired;
@@ -60,6 +71,8 @@ export async function liveStats(driver: Driver, now: number): Promise<StoreStats
   }
   out.kv.sort(byName);
   out.collections.sort(byName);
+  const storeQuota = quotaOf('*');
+  if (storeQuota !== undefined) out.quota = storeQuota;
   return out;
 }
 

@@ -32,6 +32,8 @@ import { parseEncryptFields, type SpaceEncryption } from './crypto/spec.js';
 import { rewriteIndexes } from './crypto/filters.js';
 import { rotateKeys, type RotateOptions, type RotationReport } from './crypto/rotate.js';
 import { EncryptionLayer } from './layers/encryption.js';
+import { parseQuota, quotaLayer, sameQuota, type Quota, type QuotaDriver } from './layers/quota.js';
+import { ALL_USER_SPACES } from './drivers/quota-usage.js';
 
 /** The embedded default: an SQLite file in the working directory. */
 export const DEFAULT_URL = 'sqlite:.strata/strata.db';
@@ -53,6 +55,11 @@ export interface OpenStoreOptions {
   clock?: () => number;
   /** The keyring for `encrypt` on namespaces and collections, and record MACs (`integrity: 'mac'`). */
   encryption?: EncryptionOptions;
+  /**
+   * Limits every kv namespace and collection together to `records` live records and/or
+   * `bytes` of keys and values: a write past it is QUOTA_EXCEEDED and changes nothing.
+   */
+  quota?: Quota;
 }
 
 /** Resulting document type of a collection declared with a schema. */
@@ -75,7 +82,9 @@ export interface TransactionScope {
 
 /** An open store: hands out kv namespaces and collections over one driver stack. */
 export class Store {
+  /** The driver stack the store works through: the given driver under the quota layer. */
   readonly driver: Driver;
+  readonly #quotas: QuotaDriver;
   readonly #now: () => number;
   readonly #spaces = new Map<string, Promise<void>>();
   /** The options each collection is used with in this process: declared here, or remembered in the store. */
@@ -94,11 +103,13 @@ export class Store {
   #closing: Promise<void> | undefined;
 
   /** @internal Use `openStore()`. */
-  constructor(driver: Driver, options: { clock?: () => number; sweepMs: number | false }) {
-    this.driver = driver;
+  constructor(driver: Driver, options: { clock?: () => number; sweepMs: number | false; quota?: Quota }) {
     this.#crypto = driver instanceof EncryptionLayer ? driver : undefined;
+    this.#quotas = quotaLayer(driver);
+    if (options.quota !== undefined) this.#quotas.setQuota(ALL_USER_SPACES, options.quota);
+    this.driver = this.#quotas;
     this.#now = options.clock ?? Date.now;
-    this.#context = this.#contextFor(driver, false);
+    this.#context = this.#contextFor(this.driver, false);
     if (options.sweepMs !== false) {
       this.#sweeper = setInterval(() => {
         this.driver.purgeExpired(this.#now()).catch(() => {
@@ -188,12 +199,6 @@ export class Store {
     this.#assertOpen('store.kv');
     checkName(name, 'namespace');
     checkOptions(options, KV_OPTIONS, 'store.kv');
-    if (options?.quota !== undefined) {
-      throw new StrataError('UNSUPPORTED', `kv "${name}": quotas are not available in this version of Strata`, {
-        op: 'store.kv',
-        hint: 'remove the quota option',
-      });
-    }
     if (options?.encrypt !== undefined && typeof options.encrypt !== 'boolean') {
       throw new StrataError('BAD_INPUT', 'store.kv: encrypt must be a boolean', { op: 'store.kv' });
     }
@@ -204,7 +209,12 @@ export class Store {
         options.encrypt,
         'store.kv',
       );
+    const quota =
+      options?.quota === undefined
+        ? undefined
+        : this.#checkQuota(kvSpace(name), `kv namespace "${name}"`, options.quota, 'store.kv');
     if (options?.defaults === undefined) {
+      if (quota !== undefined) this.#quotas.setQuota(kvSpace(name), quota);
       return new KvNamespace<V>(this.#context, name, this.#kvDefinitions.get(name)?.defaults);
     }
     const defaults = encodeDefaults(options.defaults, 'store.kv');
@@ -218,7 +228,25 @@ export class Store {
       });
     }
     this.#kvDefinitions.set(name, { text, defaults });
+    if (quota !== undefined) this.#quotas.setQuota(kvSpace(name), quota);
     return new KvNamespace<V>(this.#context, name, defaults);
+  }
+
+  /**
+   * The quota to limit `space` to; BAD_INPUT when it is not one, or when the space already
+   * has another (two modules disagreeing on a limit would each be wrong about the other's writes).
+   */
+  #checkQuota(space: string, what: string, value: unknown, op: string): Quota {
+    const quota = parseQuota(value, what, op);
+    const known = this.#quotas.quotaOf(space);
+    if (known !== undefined && !sameQuota(known, quota)) {
+      throw new StrataError('BAD_INPUT', `${what} is already declared in this process with another quota`, {
+        op,
+        hint: 'declare the quota once (for example where the namespace is first declared) and reuse the handle',
+        details: { space, quota: known },
+      });
+    }
+    return quota;
   }
 
   /**
@@ -251,6 +279,10 @@ export class Store {
     const collection = new Collection<DocOf<S>, InputOf<S>, K>(this.#context, name, definition);
     if (given !== undefined) {
       if (known !== undefined && this.#declared.has(name)) checkRedeclare(name, known, given);
+      if (given.quota !== undefined) {
+        const space = collectionSpace(name);
+        this.#quotas.setQuota(space, this.#checkQuota(space, `collection "${name}"`, given.quota, 'store.collection'));
+      }
       this.#declared.add(name);
     }
     this.#definitions.set(name, definition);
@@ -389,7 +421,7 @@ export class Store {
   async stats(): Promise<StoreStats> {
     this.#assertOpen('store.stats');
     try {
-      return await liveStats(this.driver, this.#now());
+      return await liveStats(this.driver, this.#now(), (space) => this.#quotas.quotaOf(space));
     } catch (error) {
       throw withOp(error, 'store.stats', this.driver.name);
     }
@@ -455,7 +487,7 @@ function backoff(attempt: number): Promise<void> {
 }
 const KV_OPTIONS = ['encrypt', 'defaults', 'quota'] as const;
 
-const KNOWN_OPTIONS = new Set(['url', 'driver', 'appName', 'env', 'durability', 'sweepInterval', 'clock', 'encryption']);
+const KNOWN_OPTIONS = new Set(['url', 'driver', 'appName', 'env', 'durability', 'sweepInterval', 'clock', 'encryption', 'quota']);
 /** Options of the design that this version does not implement yet: refused, never ignored. */
 const NOT_YET = new Set(['cache', 'blobs', 'archive', 'journal']);
 
@@ -488,6 +520,7 @@ export async function openStore(options: string | OpenStoreOptions = {}): Promis
     throw new StrataError('BAD_INPUT', `durability must be 'full' or 'normal', got ${JSON.stringify(durability)}`);
   }
   const encryption = parseEncryption(opts.encryption);
+  const quota = opts.quota === undefined ? undefined : parseQuota(opts.quota, 'openStore', 'openStore');
   const sweepMs = opts.sweepInterval === false ? false : parseDuration(opts.sweepInterval ?? '1m', 'sweepInterval', MAX_TIMER_MS);
   let driver = opts.driver;
   if (driver === undefined) {
@@ -511,8 +544,9 @@ export async function openStore(options: string | OpenStoreOptions = {}): Promis
     await driver.close().catch(() => {});
     throw withOp(error, 'openStore', driver.name);
   }
-  const storeOptions: { clock?: () => number; sweepMs: number | false } = { sweepMs };
+  const storeOptions: { clock?: () => number; sweepMs: number | false; quota?: Quota } = { sweepMs };
   if (opts.clock) storeOptions.clock = opts.clock;
+  if (quota !== undefined) storeOptions.quota = quota;
   const store = new Store(driver, storeOptions);
   try {
     await store.load();

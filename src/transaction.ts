@@ -120,7 +120,7 @@ export class TransactionDriver implements Driver {
     const plan = this.#overlay.plan(ops, now, this.name);
     this.#overlay.apply(plan.mutations);
     for (const op of ops) {
-      if (op.type === 'check' || op.type === 'checkScan') continue;
+      if (op.type === 'check' || op.type === 'checkScan' || op.type === 'checkQuota') continue;
       const { expect: _expect, ...write } = op;
       this.#writes.push(write);
     }

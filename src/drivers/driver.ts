@@ -70,11 +70,21 @@ export type WriteOp =
    * the batch's atomic step: optimistic transactions validate their scans (phantoms) with it.
    * On a mismatch the batch rejects with CONFLICT and writes nothing. `key` is unused ('').
    */
-  | { type: 'checkScan'; space: string; key: string; query: ScanQuery; expect: string };
+  | { type: 'checkScan'; space: string; key: string; query: ScanQuery; expect: string }
+  /**
+   * Asserts that the batch leaves the live usage of `space` (`'*'`: every user space, `kv.*`
+   * and `c.*` together) within `records` live records and `bytes` bytes (the driver's own
+   * `stats()` measure of keys and values). Evaluated after all the batch's writes, wherever
+   * the op stands, inside the batch's atomic step. Only growth is refused: a limit the batch
+   * raises usage past rejects the whole batch with QUOTA_EXCEEDED and writes nothing; a batch
+   * that does not raise that usage passes even when the space is already over (a lowered
+   * quota). Expired records not yet swept do not count. `key` is unused (''); result `null`.
+   */
+  | { type: 'checkQuota'; space: string; key: string; records?: number; bytes?: number };
 
 /**
  * Per op: `put` -> the record as now stored; `delete` -> the record removed, or `null` when
- * there was none; `check` -> `null`.
+ * there was none; `check`, `checkScan`, `checkQuota` -> `null`.
  */
 export type BatchResult = StoredRecord | null;
 

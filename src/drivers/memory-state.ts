@@ -3,6 +3,7 @@ import { scanRecords } from './memory-scan.js';
 import { RecordMap } from './record-map.js';
 import { scanDigest } from './scan-digest.js';
 import type { BatchResult, ScanQuery, StoredRecord, WriteOp } from './driver.js';
+import { ALL_USER_SPACES, countsFor, isUserSpace, quotaVerdict, type QuotaOp, type Usage } from './quota-usage.js';
 
 /** One resulting record state: `record === null` deletes the key. */
 export interface Mutation {
@@ -16,6 +17,40 @@ export interface Plan {
   mutations: Mutation[];
 }
 
+/**
+ * The usage a batch's `checkQuota` ops start from. `bound` is cheap and never below the
+ * live usage (it counts expired records not yet swept too); `live` is exact and may walk
+ * every record, so it runs only when the bound cannot settle a check.
+ */
+export interface UsageBase {
+  bound(space: string): Usage;
+  live(space: string, now: number): Usage;
+}
+
+const recordBytes = (r: StoredRecord): number => r.key.length + r.value.length;
+
+/** Adds the live usage of every record of `records` to `into`. */
+export function addLive(into: Usage, records: RecordMap | undefined, now: number): void {
+  if (records !== undefined) for (const r of records.values()) addRecord(into, r, now);
+}
+
+/** Adds the live usage of the records of `records` at `keys` to `into`. */
+export function addLiveAt(into: Usage, records: RecordMap | undefined, keys: Iterable<string>, now: number): void {
+  if (records !== undefined) for (const key of keys) addRecord(into, records.get(key), now);
+}
+
+function addRecord(into: Usage, r: StoredRecord | undefined, now: number): void {
+  if (r === undefined || (r.expiresAt !== null && r.expiresAt <= now)) return;
+  into.records++;
+  into.bytes += recordBytes(r);
+}
+
+/** The spaces a quota op of `space` covers among `names`. */
+export function coveredSpaces(space: string, names: Iterable<string>): string[] {
+  if (space !== ALL_USER_SPACES) return [space];
+  return [...names].filter(isUserSpace);
+}
+
 function live(record: StoredRecord | undefined, now: number): StoredRecord | null {
   if (record === undefined) return null;
   return record.expiresAt !== null && record.expiresAt <= now ? null : record;
@@ -26,7 +61,7 @@ function live(record: StoredRecord | undefined, now: number): StoredRecord | nul
  * driver and, as its in-RAM image, by the file driver: `plan` validates a batch without
  * touching state, so a durable driver can persist the mutations before `apply`ing them.
  */
-export class MemoryState {
+export class MemoryState implements UsageBase {
   readonly spaces = new Map<string, RecordMap>();
   /** Spaces `copySpaceFrom` filled whole (a scratch state planning `checkScan` ops). */
   readonly #copied = new Set<string>();
@@ -53,8 +88,30 @@ export class MemoryState {
     return this.scan(space, { prefix: query.prefix, filter: query.filter }, now).length;
   }
 
-  /** Checks every condition and computes the new records; throws CONFLICT, changes nothing. */
-  plan(ops: readonly WriteOp[], now: number, driver: string): Plan {
+  bound(space: string): Usage {
+    const usage = { records: 0, bytes: 0 };
+    for (const name of coveredSpaces(space, this.spaces.keys())) {
+      const records = this.spaces.get(name);
+      usage.records += records?.size ?? 0;
+      usage.bytes += records?.bytes ?? 0;
+    }
+    return usage;
+  }
+
+  live(space: string, now: number): Usage {
+    const usage = { records: 0, bytes: 0 };
+    for (const name of coveredSpaces(space, this.spaces.keys())) addLive(usage, this.spaces.get(name), now);
+    return usage;
+  }
+
+  /**
+   * Checks every condition and computes the new records; throws CONFLICT or QUOTA_EXCEEDED,
+   * changes nothing. `base` is what `checkQuota` ops measure from (this state by default).
+   */
+  plan(ops: readonly WriteOp[], now: number, driver: string, base: UsageBase = this): Plan {
+    const quotas = ops.filter((op): op is QuotaOp => op.type === 'checkQuota');
+    // Live usage each space gains (or loses) in this batch, for the quota checks.
+    const gained = quotas.length === 0 ? null : new Map<string, Usage>();
     // Later ops in one batch see the effect of earlier ones.
     const pending = new Map<string, StoredRecord | null>();
     const current = (space: string, key: string): StoredRecord | null => {
@@ -64,6 +121,10 @@ export class MemoryState {
     const results: BatchResult[] = [];
     const mutations: Mutation[] = [];
     ops.forEach((op, index) => {
+      if (op.type === 'checkQuota') {
+        results.push(null);
+        return;
+      }
       if (op.type === 'checkScan') {
         this.#checkScan(op, index, now, driver, pending);
         results.push(null);
@@ -102,7 +163,9 @@ export class MemoryState {
       }
       pending.set(`${op.space}\u0000${op.key}`, record);
       mutations.push({ space: op.space, key: op.key, record });
+      if (gained !== null) gain(gained, op.space, existing, live(record ?? undefined, now));
     });
+    for (const op of quotas) checkQuota(op, gained!, base, now, driver);
     return { results, mutations };
   }
 
@@ -171,6 +234,33 @@ export class MemoryState {
     }
     return out;
   }
+}
+
+function gain(gained: Map<string, Usage>, space: string, before: StoredRecord | null, after: StoredRecord | null): void {
+  let usage = gained.get(space);
+  if (usage === undefined) gained.set(space, (usage = { records: 0, bytes: 0 }));
+  usage.records += (after === null ? 0 : 1) - (before === null ? 0 : 1);
+  usage.bytes += (after === null ? 0 : recordBytes(after)) - (before === null ? 0 : recordBytes(before));
+}
+
+/**
+ * Throws QUOTA_EXCEEDED when the batch's gain takes the covered usage past a limit. The
+ * cheap bound settles most checks; the exact (walking) count runs only when it cannot.
+ */
+function checkQuota(op: QuotaOp, gained: ReadonlyMap<string, Usage>, base: UsageBase, now: number, driver: string): void {
+  const delta = { records: 0, bytes: 0 };
+  for (const [space, usage] of gained) {
+    if (!countsFor(op, space)) continue;
+    delta.records += usage.records;
+    delta.bytes += usage.bytes;
+  }
+  if (delta.records <= 0 && delta.bytes <= 0) return;
+  const plus = (u: Usage): Usage => ({ records: u.records + delta.records, bytes: u.bytes + delta.bytes });
+  const bound = base.bound(op.space);
+  if (quotaVerdict(op, bound, plus(bound), driver) === null) return;
+  const before = base.live(op.space, now);
+  const error = quotaVerdict(op, before, plus(before), driver);
+  if (error !== null) throw error;
 }
 
 function copyOf(records: RecordMap | undefined): RecordMap {

@@ -9,16 +9,22 @@ import { SortedKeys } from './sorted-keys.js';
 export class RecordMap extends Map<string, StoredRecord> {
   /** A slot for the scan code's cached result (see memory-scan.ts); dropped on every write. */
   scanCache: unknown = undefined;
+  /** Characters of every held record's key and value, expired ones included (quota checks' bound). */
+  bytes = 0;
   readonly #order = new SortedKeys({ keys: () => super.keys(), has: (key) => super.has(key) });
 
   override set(key: string, record: StoredRecord): this {
+    const old = super.get(key);
+    this.bytes += record.key.length + record.value.length - (old === undefined ? 0 : old.key.length + old.value.length);
     this.#order.adding(key);
     this.scanCache = undefined;
     return super.set(key, record);
   }
 
   override delete(key: string): boolean {
-    if (!super.delete(key)) return false;
+    const old = super.get(key);
+    if (old === undefined || !super.delete(key)) return false;
+    this.bytes -= old.key.length + old.value.length;
     this.#order.removed();
     this.scanCache = undefined;
     return true;
@@ -26,6 +32,7 @@ export class RecordMap extends Map<string, StoredRecord> {
 
   override clear(): void {
     super.clear();
+    this.bytes = 0;
     this.#order.cleared();
     this.scanCache = undefined;
   }

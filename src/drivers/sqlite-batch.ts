@@ -5,6 +5,8 @@ import { scanDigest } from './scan-digest.js';
 import { POSITIONS_DDL, watchLimits, type WatchLimits } from './sqlite-watch.js';
 import { QUIET_ROWS, REPORT_FN, type SpaceStatements, type SpaceTables } from './sqlite-spaces.js';
 import { checkedRecord, insertVsum, recordCrc, rowIntact, type CheckedRow } from './sqlite-checksum.js';
+import { checkQuotaUsage, type QuotaOp, type Usage } from './quota-usage.js';
+import { SqliteUsage } from './sqlite-usage.js';
 
 type Stmt = Database.Statement<unknown[], unknown[]>;
 
@@ -54,6 +56,7 @@ export class BatchRunner {
   readonly #db: Database.Database;
   readonly #scan: ScanFn;
   readonly #limits: WatchLimits;
+  readonly #usage: SqliteUsage;
   #trim: Stmt | null = null;
   /** The running batch only checks: it must not create tables (a read snapshot, maybe a read-only file). */
   #readOnly = false;
@@ -79,6 +82,7 @@ export class BatchRunner {
     this.#driver = driver;
     this.#scan = hooks.scan;
     this.#limits = hooks.limits ?? watchLimits();
+    this.#usage = new SqliteUsage(db, tables);
     db.function(REPORT_FN, { directOnly: true, deterministic: false }, (version: number, createdAt: number) => {
       this.#overwrote = true;
       this.#version = version;
@@ -107,11 +111,12 @@ export class BatchRunner {
     } finally {
       this.#queue.fill(null); // holds no values past the batch
       this.#tables.settle(committed);
+      this.#usage.settle(committed);
       if (!committed) this.#trim = null; // the positions table may have gone with the rollback
     }
   }
 
-  #conflict(index: number, op: WriteOp, actual: number): StrataError {
+  #conflict(index: number, op: Exclude<WriteOp, QuotaOp | { type: 'checkScan' }>, actual: number): StrataError {
     return new StrataError('CONFLICT', `version conflict on "${op.key}": expected ${op.expect}, found ${actual}`, {
       driver: this.#driver,
       hint: 'read the entry again and retry with its current version',
@@ -130,6 +135,7 @@ export class BatchRunner {
     let space: string | null = null;
     let t: SpaceStatements | null = null;
     this.#queued = 0;
+    const quotas = this.#quotaStart(ops, now);
     for (let index = 0; index < ops.length; index++) {
       const op = ops[index]!;
       if (quiet && op.type === 'put' && op.expect === undefined && op.space === space) {
@@ -141,6 +147,10 @@ export class BatchRunner {
       if (op.type === 'checkScan') {
         this.#checkScan(op, index, now);
         results.push(null);
+        continue;
+      }
+      if (op.type === 'checkQuota') {
+        results.push(null); // checked once every write is in (below)
         continue;
       }
       if (this.#readOnly && this.#tables.lookup(op.space) === null) {
@@ -192,6 +202,8 @@ export class BatchRunner {
       }
     }
     this.#flush();
+    if (quotas !== null)
+      for (const [op, before] of quotas) checkQuotaUsage(op, before, this.#usage.live(op.space, now), this.#driver);
     if (changes !== null && changes.length > 0) {
       const seq = Number(s.logChanges.run(this.#writer, now, JSON.stringify(changes)).lastInsertRowid);
       if (seq - this.#trimmedAt >= this.#limits.trimEvery) {
@@ -202,6 +214,17 @@ export class BatchRunner {
       }
     }
     return wantResults ? results : [];
+  }
+
+  /** The usage each `checkQuota` op of the batch starts from, or `null` when it has none. */
+  #quotaStart(ops: readonly WriteOp[], now: number): Array<[QuotaOp, Usage]> | null {
+    let quotas: Array<[QuotaOp, Usage]> | null = null;
+    for (const op of ops) {
+      if (op.type !== 'checkQuota') continue;
+      quotas ??= [];
+      quotas.push([op, this.#usage.live(op.space, now)]);
+    }
+    return quotas;
   }
 
   /**

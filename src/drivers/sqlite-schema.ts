@@ -215,6 +215,8 @@ export function configure(
 ): void {
   // A schema read from an untrusted file must not run application functions.
   db.pragma('trusted_schema = OFF');
+  // Quota usage triggers (sqlite-usage.ts) must also see the rows INSERT OR REPLACE deletes.
+  db.pragma('recursive_triggers = ON');
   registerChecksumFunctions(db, options.driver);
   if (!options.readonly) db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);

@@ -371,8 +371,9 @@ export function collectionApiSuite(factory: DriverFactory): void {
           expect.objectContaining({ code: 'BAD_INPUT' }),
         );
         expect(() => h.store.collection('x', { key: 5 } as never)).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }));
-        expect(() => h.store.collection('x', { quota: { records: 1 } } as never)).toThrow(
-          expect.objectContaining({ code: 'UNSUPPORTED' }),
+        expect(() => h.store.collection('x', { quota: { records: 0 } })).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }));
+        expect(() => h.store.collection('x', { quota: { rows: 1 } } as never)).toThrow(
+          expect.objectContaining({ code: 'BAD_INPUT' }),
         );
       });
 

@@ -11,6 +11,7 @@ import { valueSuite } from './value-suite.js';
 import { kvApiSuite } from './kv-api-suite.js';
 import { encryptionSuite } from './encryption-suite.js';
 import { withStack, type DriverFactory, type StackOptions } from './harness.js';
+import { quotaSuite } from './quota-suite.js';
 
 export type { DriverFactory, Harness, StackOptions } from './harness.js';
 export { makeHarness, TestClock } from './harness.js';
@@ -45,5 +46,6 @@ export function runConformance(name: string, driverFactory: DriverFactory, stack
     valueSuite(factory);
     kvApiSuite(factory);
     encryptionSuite(factory);
+    quotaSuite(factory);
   });
 }

@@ -115,7 +115,9 @@ export function kvApiSuite(factory: DriverFactory): void {
         'BAD_INPUT',
       );
       expect(() => h.store.kv('k', bad)).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }));
-      expect(() => h.store.kv('k', { quota: { bytes: 1 } })).toThrow(expect.objectContaining({ code: 'UNSUPPORTED' }));
+      for (const quota of [{}, { bytes: 0 }, { records: 1.5 }, { records: -1 }, { files: 1 }, 5, null, [1]]) {
+        expect(() => h.store.kv('k', { quota } as never)).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }));
+      }
       expect(await kv.list()).toEqual([]);
     });
 

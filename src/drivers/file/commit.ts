@@ -1,6 +1,7 @@
 import type { BatchResult, WriteOp } from '../driver.js';
-import type { Mutation } from '../memory-state.js';
-import { MemoryState } from '../memory-state.js';
+import type { Mutation, UsageBase } from '../memory-state.js';
+import { addLive, addLiveAt, coveredSpaces, MemoryState } from '../memory-state.js';
+import type { Usage } from '../quota-usage.js';
 import { encodeEntry } from './journal.js';
 import { canonicalValue, checkTimes } from './record.js';
 
@@ -67,16 +68,13 @@ export function planGroup(state: MemoryState, group: readonly Work[], seq: numbe
     return { planned, lines, seq };
   }
   const scratch = new MemoryState();
-  const copied = new Set<string>();
+  const usage = new GroupUsage(state, scratch);
   for (const work of group) {
     if (work.kind !== 'batch') continue;
     for (const op of work.ops) {
-      if (op.type === 'checkScan') scratch.copySpaceFrom(state, op.space); // a scan check reads the whole space
-      const id = `${op.space}\u0000${op.key}`;
-      if (copied.has(id)) continue;
-      copied.add(id);
-      const record = state.spaces.get(op.space)?.get(op.key);
-      if (record) scratch.space(op.space).set(op.key, record);
+      if (op.type === 'checkQuota') continue; // measured through `usage`, not copied
+      if (op.type === 'checkScan') usage.copyWhole(op.space); // a scan check reads the whole space
+      usage.copy(op.space, op.key);
     }
   }
   const declared = new Set<string>();
@@ -92,7 +90,7 @@ export function planGroup(state: MemoryState, group: readonly Work[], seq: numbe
     }
     if (work.kind !== 'batch') continue;
     try {
-      const plan = scratch.plan(canonicalOps(work.ops, work.now, driver), work.now, driver);
+      const plan = scratch.plan(canonicalOps(work.ops, work.now, driver), work.now, driver, usage);
       scratch.apply(plan.mutations);
       if (plan.mutations.length > 0) lines.push(encodeEntry(++seq, plan.mutations));
       planned.push({ work, result: plan.results, mutations: plan.mutations, declare: [] });
@@ -101,4 +99,79 @@ export function planGroup(state: MemoryState, group: readonly Work[], seq: numbe
     }
   }
   return { planned, lines, seq };
+}
+
+/**
+ * The usage quota checks measure from while a group is planned: the store's image with the
+ * scratch state (the records the group touches, as earlier batches of it left them) in
+ * place of the records it copied. Only the copied records are walked, except when the
+ * exact count of a whole space is needed.
+ */
+class GroupUsage implements UsageBase {
+  readonly #state: MemoryState;
+  readonly #scratch: MemoryState;
+  /** Per space, the keys copied into the scratch state. */
+  readonly #copied = new Map<string, Set<string>>();
+  /** Spaces copied whole (for a `checkScan`): the scratch state holds all of them. */
+  readonly #whole = new Set<string>();
+
+  constructor(state: MemoryState, scratch: MemoryState) {
+    this.#state = state;
+    this.#scratch = scratch;
+  }
+
+  copy(space: string, key: string): void {
+    let keys = this.#copied.get(space);
+    if (keys === undefined) this.#copied.set(space, (keys = new Set()));
+    if (keys.has(key)) return;
+    keys.add(key);
+    if (this.#whole.has(space)) return;
+    const record = this.#state.spaces.get(space)?.get(key);
+    if (record) this.#scratch.space(space).set(key, record);
+  }
+
+  copyWhole(space: string): void {
+    this.#scratch.copySpaceFrom(this.#state, space);
+    this.#whole.add(space);
+  }
+
+  #spaces(space: string): string[] {
+    return coveredSpaces(space, new Set([...this.#state.spaces.keys(), ...this.#scratch.spaces.keys()]));
+  }
+
+  bound(space: string): Usage {
+    const usage = { records: 0, bytes: 0 };
+    for (const name of this.#spaces(space)) {
+      const scratch = this.#scratch.spaces.get(name);
+      usage.records += scratch?.size ?? 0;
+      usage.bytes += scratch?.bytes ?? 0;
+      if (this.#whole.has(name)) continue;
+      const records = this.#state.spaces.get(name);
+      if (records === undefined) continue;
+      usage.records += records.size;
+      usage.bytes += records.bytes;
+      for (const key of this.#copied.get(name) ?? []) {
+        const r = records.get(key);
+        if (r === undefined) continue;
+        usage.records--;
+        usage.bytes -= r.key.length + r.value.length;
+      }
+    }
+    return usage;
+  }
+
+  live(space: string, now: number): Usage {
+    const usage = { records: 0, bytes: 0 };
+    for (const name of this.#spaces(space)) {
+      addLive(usage, this.#scratch.spaces.get(name), now);
+      if (this.#whole.has(name)) continue;
+      const records = this.#state.spaces.get(name);
+      addLive(usage, records, now);
+      const copied = { records: 0, bytes: 0 };
+      addLiveAt(copied, records, this.#copied.get(name) ?? [], now);
+      usage.records -= copied.records;
+      usage.bytes -= copied.bytes;
+    }
+    return usage;
+  }
 }
