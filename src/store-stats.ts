@@ -1,5 +1,6 @@
 import type { Driver } from './drivers/driver.js';
 import { spaceKind } from './context.js';
+import { scheduleStats, type ScheduleStats } from './ops/schedule-stats.js';
 
 // What store.stats() and store.names() report: live records only, so the numbers agree with
 // what get / list / count return once a TTL has passed (issue 7, defect 6), and a namespace
@@ -27,6 +28,8 @@ export interface StoreStats {
   bytes: number;
   /** Expired records not yet swept, when the driver knows. */
   expired?: number;
+  /** Every job scheduled on this store (by any process), its last outcomes and next slot; by name. */
+  schedules: ScheduleStats[];
 }
 
 const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -34,7 +37,7 @@ const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 
 
 export async function liveStats(driver: Driver, now: number): Promise<StoreStats> {
   const raw = await driver.stats();
-  const out: StoreStats = { driver: raw.driver, kv: [], collections: [], records: 0, bytes: 0 };
+  const out: StoreStats = { driver: raw.driver, kv: [], collections: [], records: 0, bytes: 0, schedules: [] };
   if (raw.location !== undefined) out.location = raw.location;
   if (raw.storageBytes !== undefined) out.storageBytes = raw.storageBytes;
   for (const s of raw.spaces) {
@@ -60,6 +63,7 @@ export async function liveStats(driver: Driver, now: number): Promise<StoreStats
   }
   out.kv.sort(byName);
   out.collections.sort(byName);
+  out.schedules = await scheduleStats(driver, now);
   return out;
 }
 

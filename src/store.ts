@@ -26,6 +26,8 @@ import { checkName } from './codec/keys.js';
 import { MAX_TIMER_MS, parseDuration, type Duration } from './codec/duration.js';
 import { appDataDir } from './paths.js';
 import { StrataError, withOp } from './errors.js';
+import { Sweeper } from './ops/sweep.js';
+import { Scheduler, type ScheduledFunction, type ScheduledJob, type ScheduleOptions } from './ops/schedule.js';
 
 /** The embedded default: an SQLite file in the working directory. */
 export const DEFAULT_URL = 'sqlite:.strata/strata.db';
@@ -79,7 +81,8 @@ export class Store {
   /** kv namespaces declared with options in this process, and the text their options compare by. */
   readonly #kvDefinitions = new Map<string, { text: string; defaults: KvDefaults }>();
   readonly #context: HandleContext;
-  #sweeper: NodeJS.Timeout | undefined;
+  readonly #sweeper: Sweeper;
+  readonly #scheduler: Scheduler<Store>;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -88,14 +91,35 @@ export class Store {
     this.driver = driver;
     this.#now = options.clock ?? Date.now;
     this.#context = this.#contextFor(driver, false);
-    if (options.sweepMs !== false) {
-      this.#sweeper = setInterval(() => {
-        this.driver.purgeExpired(this.#now()).catch(() => {
-          // Expired records stay invisible either way; the next sweep tries again.
-        });
-      }, options.sweepMs);
-      this.#sweeper.unref();
+    this.#sweeper = new Sweeper(driver, this.#now, () => this.#closed);
+    if (options.sweepMs !== false) this.#sweeper.every(options.sweepMs);
+    this.#scheduler = new Scheduler<Store>(driver, this.#now, this);
+  }
+
+  /**
+   * Physically removes every expired record now, in chunks of a few thousand with the event
+   * loop free between them (what the background sweeper does every `sweepInterval`); resolves
+   * with how many. Expired records are invisible to reads either way. A sweep already running
+   * is joined, not doubled.
+   */
+  async purgeExpired(): Promise<number> {
+    this.#assertOpen('store.purgeExpired');
+    try {
+      return await this.#sweeper.sweep();
+    } catch (error) {
+      throw withOp(error, 'store.purgeExpired', this.driver.name);
     }
+  }
+
+  /**
+   * Runs `fn` at every slot of the cron expression `cron` (5 fields, or 6 with seconds first),
+   * at most once per slot across every process that opens this store: a process runs a slot
+   * only after claiming it in the store with a conditional write. Outcomes are kept in the
+   * store and shown by `stats()` and `strata stats`. See README "Schedules".
+   */
+  schedule(cron: string, name: string, fn: ScheduledFunction<Store>, options?: ScheduleOptions): ScheduledJob {
+    this.#assertOpen('store.schedule');
+    return this.#scheduler.schedule(cron, name, fn, options);
   }
 
   #contextFor(driver: Driver, inTransaction: boolean): HandleContext {
@@ -361,12 +385,17 @@ export class Store {
     return this.#closed;
   }
 
-  /** Releases every handle, timer and connection, so the process can exit. Idempotent. */
+  /**
+   * Releases every handle, timer and connection, so the process can exit. Idempotent.
+   * Stops every schedule: a run in progress has its `signal` aborted (its store calls now fail
+   * with CLOSED) and close() waits for it to settle and for its outcome to be recorded.
+   */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closed = true;
-    if (this.#sweeper) clearInterval(this.#sweeper);
-    this.#closing = this.driver.close();
+    // Schedules first: runs in progress are aborted and recorded before the driver goes.
+    const settled = Promise.all([this.#scheduler.close(), this.#sweeper.stop()]).catch(() => {});
+    this.#closing = settled.then(() => this.driver.close());
     return this.#closing;
   }
 }
