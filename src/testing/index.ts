@@ -4,6 +4,7 @@ import { collectionSuite } from './collection-suite.js';
 import { collectionApiSuite } from './collection-api-suite.js';
 import { storeSuite } from './store-suite.js';
 import { statsSuite } from './stats-suite.js';
+import { expirySuite } from './expiry-suite.js';
 import { arrayFilterSuite } from './array-filter-suite.js';
 import { transactionSuite } from './transaction-suite.js';
 import { watchSuite } from './watch-suite.js';
@@ -37,6 +38,7 @@ export function runConformance(name: string, factory: DriverFactory): void {
     collectionApiSuite(factory);
     storeSuite(factory);
     statsSuite(factory);
+    expirySuite(factory);
     arrayFilterSuite(factory);
     transactionSuite(factory);
     watchSuite(factory);
