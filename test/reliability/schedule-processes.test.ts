@@ -1,0 +1,63 @@
+// One run per slot across processes: 3 processes schedule the same job every second on one
+// store for about 5 s. Each run increments a counter keyed by its slot; every slot between the
+// first and the last must have run exactly once (counter 1, one `ran` line in all the
+// processes' output, one recorded outcome), and every process exits by itself after close().
+import { join } from 'node:path';
+import { describe, it } from 'vitest';
+import { fixture, LineChild, strata, tempDir } from './helpers.js';
+
+const { openStore } = strata;
+const PROCESSES = 3;
+
+const CASES = [
+  { name: 'sqlite', url: (dir: string) => `sqlite:${join(dir, 'sched.db')}` },
+  { name: 'file', url: (dir: string) => `file:${join(dir, 'sched')}` },
+];
+
+describe.concurrent('a job scheduled by 3 processes runs once per slot', () => {
+  for (const c of CASES) {
+    it(`${c.name}: every slot ran exactly once`, async ({ expect }) => {
+      const dir = await tempDir(`sched-${c.name}`);
+      const url = c.url(dir.path);
+      const workers: LineChild[] = [];
+      try {
+        // Create the store first, so the workers do not race to create it.
+        await (await openStore({ url, sweepInterval: false })).close();
+        for (let i = 0; i < PROCESSES; i++) workers.push(new LineChild(fixture('schedule-worker.mjs'), [url], { stdin: true }));
+        await Promise.all(workers.map((w) => w.waitFor('R', 30_000, 'worker ready')));
+        // Stop between two slots (a run takes a few ms), about 5 s from now.
+        const end = Math.floor(Date.now() / 1000) * 1000 + 5_400;
+        for (const w of workers) w.send(`go ${end}\n`);
+        const exits = await Promise.all(workers.map((w) => w.exit(30_000)));
+        exits.forEach((exit, i) => expect(exit.code, workers[i]!.stderr).toBe(0));
+        for (const w of workers) expect(w.lines).toContain('done');
+
+        const ran = workers.flatMap((w) => w.lines.filter((l) => l.startsWith('ran ')).map((l) => l.slice(4)));
+        const slots = [...new Set(ran)].sort();
+        expect(slots.length).toBeGreaterThanOrEqual(4);
+        expect(ran).toHaveLength(slots.length); // no slot ran twice, in any process
+        const first = Date.parse(slots[0]!);
+        expect(slots).toEqual(slots.map((_, i) => new Date(first + i * 1000).toISOString())); // none missed
+        const byProcess = workers.map((w) => w.lines.filter((l) => l.startsWith('ran ')).length);
+
+        const store = await openStore({ url, sweepInterval: false });
+        try {
+          const counters = new Map<string, unknown>();
+          for await (const [slot, n] of store.kv('slots').entries()) counters.set(slot, n);
+          expect([...counters.keys()].sort()).toEqual(slots);
+          expect([...counters.values()].every((n) => n === 1)).toBe(true);
+          const [count] = (await store.stats()).schedules;
+          expect(count!.running).toEqual([]);
+          expect(count!.runs.map((r) => r.slot).sort()).toEqual(slots);
+          expect(count!.runs.every((r) => r.outcome === 'ok')).toBe(true);
+          console.log(`${c.name}: ${slots.length} slots, runs per process ${byProcess.join(' / ')}`);
+        } finally {
+          await store.close();
+        }
+      } finally {
+        for (const w of workers) w.kill();
+        await dir.dispose();
+      }
+    }, 60_000);
+  }
+});
