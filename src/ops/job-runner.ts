@@ -56,16 +56,12 @@ export class JobRunner<S> {
   constructor(parts: RunnerParts<S>) {
     this.#p = parts;
     this.#process = parts.process;
-    const self = this;
-    this.handle = {
-      name: parts.settings.name,
-      cron: parts.settings.cron,
-      nextRun: () => (self.#stopped || self.#target === null ? null : new Date(self.#target)),
-      get running() {
-        return self.#active > 0;
-      },
-      stop: () => self.stop(false),
-    };
+    this.handle = new JobHandle(
+      parts.settings,
+      () => (this.#stopped ? null : this.#target),
+      () => this.#active > 0,
+      () => this.stop(false),
+    );
   }
 
   start(): void {
@@ -180,7 +176,10 @@ export class JobRunner<S> {
       const mine = (l: Lease): boolean => l.owner === this.#p.owner && l.slot === slot;
       // Another process may have declared this run abandoned while it was stalled: the real outcome replaces that.
       const runs = record.runs.filter((r) => !(r.slot === run.slot && r.outcome === 'abandoned' && r.process === this.#process));
-      return { next: { ...record, running: record.running.filter((l) => !mine(l)), runs: withRun(runs, run, history) }, result: undefined };
+      return {
+        next: { ...record, running: record.running.filter((l) => !mine(l)), runs: withRun(runs, run, history) },
+        result: undefined,
+      };
     });
   }
 
@@ -189,7 +188,10 @@ export class JobRunner<S> {
       const lease = record?.running.find((l) => l.owner === this.#p.owner && l.slot === slot);
       if (record === null || lease === undefined) return { result: undefined };
       const leaseUntil = Date.now() + this.#p.settings.leaseMs;
-      return { next: { ...record, running: record.running.map((l) => (l === lease ? { ...l, leaseUntil } : l)) }, result: undefined };
+      return {
+        next: { ...record, running: record.running.map((l) => (l === lease ? { ...l, leaseUntil } : l)) },
+        result: undefined,
+      };
     });
   }
 
@@ -203,6 +205,36 @@ export class JobRunner<S> {
       error: `the run of ${iso(blocking.slot)} (${blocking.process}) was still in progress (protect)`,
       process: this.#process,
     };
+  }
+}
+
+/** The public face of a runner: what `store.schedule()` returns. */
+class JobHandle implements ScheduledJob {
+  readonly name: string;
+  readonly cron: string;
+  readonly #next: () => number | null;
+  readonly #busy: () => boolean;
+  readonly #stop: () => Promise<void>;
+
+  constructor(settings: RunnerSettings, next: () => number | null, busy: () => boolean, stop: () => Promise<void>) {
+    this.name = settings.name;
+    this.cron = settings.cron;
+    this.#next = next;
+    this.#busy = busy;
+    this.#stop = stop;
+  }
+
+  nextRun(): Date | null {
+    const next = this.#next();
+    return next === null ? null : new Date(next);
+  }
+
+  get running(): boolean {
+    return this.#busy();
+  }
+
+  stop(): Promise<void> {
+    return this.#stop();
   }
 }
 

@@ -46,7 +46,10 @@ export const jobs = {
     const op = 'jobs.retain';
     checkName(collection, 'collection');
     if (options === null || typeof options !== 'object') {
-      throw new StrataError('BAD_INPUT', `${op}: pass { olderThan, field }`, { op, hint: "e.g. jobs.retain('events', { olderThan: '30d', field: 'createdAt' })" });
+      throw new StrataError('BAD_INPUT', `${op}: pass { olderThan, field }`, {
+        op,
+        hint: "e.g. jobs.retain('events', { olderThan: '30d', field: 'createdAt' })",
+      });
     }
     checkOptions(options, ['olderThan', 'field'], op);
     const ageMs = parseDuration(options.olderThan, 'olderThan');

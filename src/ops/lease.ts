@@ -95,7 +95,16 @@ export async function updateJob<R>(
     const { next, result } = change(stored === null ? null : parseJobRecord(stored.value));
     if (next === undefined) return result;
     await driver.batch(
-      [{ type: 'put', space: SCHEDULES_SPACE, key: name, value: JSON.stringify(next), expiresAt: null, expect: stored?.version ?? 0 }],
+      [
+        {
+          type: 'put',
+          space: SCHEDULES_SPACE,
+          key: name,
+          value: JSON.stringify(next),
+          expiresAt: null,
+          expect: stored?.version ?? 0,
+        },
+      ],
       now(),
       { results: false },
     );

@@ -22,7 +22,10 @@ async function leaveRecord(name: string, record: Partial<JobRecord> & { lastSlot
   const seed = await openStore({ url: url(), sweepInterval: false });
   const full: JobRecord = { cron: NIGHTLY, timezone: 'UTC', since: Date.now() - 30 * DAY, running: [], runs: [], ...record };
   await seed.driver.ensureSpace(SCHEDULES_SPACE, {});
-  await seed.driver.batch([{ type: 'put', space: SCHEDULES_SPACE, key: name, value: JSON.stringify(full), expiresAt: null }], Date.now());
+  await seed.driver.batch(
+    [{ type: 'put', space: SCHEDULES_SPACE, key: name, value: JSON.stringify(full), expiresAt: null }],
+    Date.now(),
+  );
   await seed.close();
 }
 
@@ -109,7 +112,10 @@ describe('missed slots', () => {
   it('a damaged job record is shown as damaged in stats and replaced when the job next runs', async () => {
     const seed = await openStore({ url: url(), sweepInterval: false });
     await seed.driver.ensureSpace(SCHEDULES_SPACE, {});
-    await seed.driver.batch([{ type: 'put', space: SCHEDULES_SPACE, key: 'tick', value: '{"cron":7}', expiresAt: null }], Date.now());
+    await seed.driver.batch(
+      [{ type: 'put', space: SCHEDULES_SPACE, key: 'tick', value: '{"cron":7}', expiresAt: null }],
+      Date.now(),
+    );
     expect((await seed.stats()).schedules).toEqual([expect.objectContaining({ name: 'tick', damaged: true })]);
     await seed.close();
     store = await openStore({ url: url(), sweepInterval: false });

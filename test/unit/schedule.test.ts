@@ -205,11 +205,7 @@ describe('store.schedule runs', () => {
       aborted = true;
       await s.kv('app').set('after-close', 1); // the store is closing: CLOSED
     });
-    await until(
-      async () => (await store.stats()).schedules[0]?.running.length === 1,
-      5_000,
-      'the run to hold its lease',
-    );
+    await until(async () => (await store.stats()).schedules[0]?.running.length === 1, 5_000, 'the run to hold its lease');
     await store.close();
     expect(aborted).toBe(true);
     store = await openStore({ url: url(), sweepInterval: false });
