@@ -4,7 +4,7 @@
 // processes' output, one recorded outcome), and every process exits by itself after close().
 import { join } from 'node:path';
 import { describe, it } from 'vitest';
-import { fixture, LineChild, strata, tempDir } from './helpers.js';
+import { fixture, LineChild, sleep, strata, tempDir } from './helpers.js';
 
 const { openStore } = strata;
 const PROCESSES = 3;
@@ -60,4 +60,44 @@ describe.concurrent('a job scheduled by 3 processes runs once per slot', () => {
       }
     }, 60_000);
   }
+});
+
+describe('a runner killed in the middle of a run', () => {
+  it('sqlite: its slot is recorded as abandoned once the lease lapses, and is not run again; later slots run', async ({
+    expect,
+  }) => {
+    const dir = await tempDir('sched-kill');
+    const url = `sqlite:${join(dir.path, 'sched.db')}`;
+    const doomed = new LineChild(fixture('schedule-worker.mjs'), [url, 'hang']);
+    try {
+      const started = (await doomed.waitFor((l) => l.startsWith('started '), 30_000, 'a run to start')).slice(8);
+      doomed.kill();
+      await doomed.exited;
+      const store = await openStore({ url, sweepInterval: false });
+      try {
+        const slots: string[] = [];
+        const job = store.schedule('* * * * * *', 'count', (_s, { slot }) => void slots.push(slot.toISOString()), {
+          leaseTtl: '3s',
+        });
+        const end = Date.now() + 10_000;
+        while (slots.length < 2 && Date.now() < end) await sleep(50);
+        await job.stop();
+        const { runs, running } = (await store.stats()).schedules[0]!;
+        expect(running).toEqual([]);
+        const abandoned = runs.filter((r) => r.outcome === 'abandoned');
+        expect(abandoned).toEqual([
+          expect.objectContaining({ slot: started, process: expect.stringContaining(`:${doomed.pid}`) }),
+        ]);
+        expect(slots.length).toBeGreaterThanOrEqual(2);
+        expect(slots.every((s) => s > started)).toBe(true); // the abandoned slot was not run again
+        // While the dead lease was live, protect skipped the slots that came.
+        expect(runs.some((r) => r.outcome === 'skipped')).toBe(true);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      doomed.kill();
+      await dir.dispose();
+    }
+  }, 60_000);
 });
