@@ -26,7 +26,7 @@ export interface RunnerParts<S> {
   owner: string;
   process: string;
   /** Resolves once the schedules space exists. */
-  ready: Promise<void>;
+  ready: () => Promise<void>;
   /** Called once stopped, so the name can be scheduled again. */
   forget: () => void;
 }
@@ -109,7 +109,15 @@ export class JobRunner<S> {
   }
 
   #update<R>(change: (record: JobRecord | null) => { next?: JobRecord; result: R }): Promise<R> {
-    return updateJob(this.#p.driver, this.#p.settings.name, this.#p.now, change);
+    return updateJob(this.#p.driver, this.#p.settings.name, this.#p.now, change, (damage) =>
+      this.#p.settings.report(
+        new StrataError('CORRUPT', `the record of job "${this.#p.settings.name}" was damaged; it is replaced, its history lost`, {
+          op: 'store.schedule',
+          cause: damage,
+          hint: '`strata verify` checks the rest of the store',
+        }),
+      ),
+    );
   }
 
   #fresh(at: number): JobRecord {
@@ -119,7 +127,7 @@ export class JobRunner<S> {
 
   /** Records the job (cron text for stats, first-seen time), then runs a missed slot with `missed: 'once'`. */
   async #register(): Promise<void> {
-    await this.#p.ready;
+    await this.#p.ready();
     const { cron, timezone, missed, calendar } = this.#p.settings;
     const before = await this.#update((record) => {
       if (record === null) return { next: this.#fresh(Date.now()), result: null };
@@ -133,7 +141,7 @@ export class JobRunner<S> {
 
   /** Claims `slot` and, when this process won it, runs the function and records the outcome. */
   async #runSlot(slot: number): Promise<void> {
-    await this.#p.ready;
+    await this.#p.ready();
     const { protect, history, leaseMs } = this.#p.settings;
     const claim = await this.#update<'run' | 'taken' | 'skipped'>((stored) => {
       const at = Date.now();

@@ -1,5 +1,6 @@
-import type { Driver } from '../drivers/driver.js';
+import type { Driver, StoredRecord } from '../drivers/driver.js';
 import { retryOnConflict } from '../context.js';
+import { StrataError } from '../errors.js';
 import { parseJson } from '../codec/json.js';
 
 /**
@@ -82,16 +83,26 @@ export type Change<R> = { next?: JobRecord; result: R };
  * Reads the job record, lets `change` decide, and writes the new one only if nobody wrote the
  * record meanwhile (a conditional write on its version); on a conflict it reads and decides
  * again. This compare-and-swap is what makes a slot's claim exclusive across processes.
- * A damaged record reads as absent and is replaced.
+ * A damaged record reads as absent and is replaced; one the driver refuses as CORRUPT is
+ * first deleted (what repairs a damaged record), and `onDamage` hears of it.
  */
 export async function updateJob<R>(
   driver: Driver,
   name: string,
   now: () => number,
   change: (record: JobRecord | null) => Change<R>,
+  onDamage: (error: StrataError) => void = () => {},
 ): Promise<R> {
   return retryOnConflict(async () => {
-    const stored = await driver.get(SCHEDULES_SPACE, name, now());
+    let stored: StoredRecord | null;
+    try {
+      stored = await driver.get(SCHEDULES_SPACE, name, now());
+    } catch (error) {
+      if (!damagedJob(error)) throw error;
+      onDamage(error);
+      await driver.batch([{ type: 'delete', space: SCHEDULES_SPACE, key: name }], now(), { results: false });
+      stored = null;
+    }
     const { next, result } = change(stored === null ? null : parseJobRecord(stored.value));
     if (next === undefined) return result;
     await driver.batch(
@@ -112,10 +123,32 @@ export async function updateJob<R>(
   });
 }
 
-/** Every job record in the store (damaged ones as `null`), by name. */
+/** A CORRUPT error about one record of the schedules space. */
+function damagedJob(error: unknown): error is StrataError & { details: { key: string } } {
+  return StrataError.is(error, 'CORRUPT') && error.details?.space === SCHEDULES_SPACE && typeof error.details.key === 'string';
+}
+
+/**
+ * Every job record in the store, by name; a damaged one (not a job record, or refused by the
+ * driver as CORRUPT) as `null`. Read one record at a time, so one damaged record hides no other.
+ */
 export async function readJobs(driver: Driver, now: number): Promise<Array<[string, JobRecord | null]>> {
-  const records = await driver.scan(SCHEDULES_SPACE, {}, now);
-  return records.map((r) => [r.key, parseJobRecord(r.value)]);
+  const out: Array<[string, JobRecord | null]> = [];
+  for (let after: string | undefined; ;) {
+    let page: StoredRecord[];
+    try {
+      page = await driver.scan(SCHEDULES_SPACE, after === undefined ? { limit: 1 } : { limit: 1, after: { key: after } }, now);
+    } catch (error) {
+      if (!damagedJob(error)) throw error;
+      out.push([error.details.key, null]);
+      after = error.details.key;
+      continue;
+    }
+    const [record] = page;
+    if (record === undefined) return out;
+    out.push([record.key, parseJobRecord(record.value)]);
+    after = record.key;
+  }
 }
 
 /** Keeps the newest `keep` outcomes. */

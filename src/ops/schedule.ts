@@ -102,7 +102,6 @@ export class Scheduler<S> {
         details: { name },
       });
     }
-    this.#ready ??= this.#driver.ensureSpace(SCHEDULES_SPACE, {});
     const runner = new JobRunner<S>({
       settings,
       fn,
@@ -111,7 +110,7 @@ export class Scheduler<S> {
       store: this.#store,
       owner: this.#owner,
       process: this.#process,
-      ready: this.#ready,
+      ready: () => this.#ensureSpace(),
       forget: () => {
         if (this.#jobs.get(name) === runner) this.#jobs.delete(name);
       },
@@ -119,6 +118,15 @@ export class Scheduler<S> {
     this.#jobs.set(name, runner);
     runner.start();
     return runner.handle;
+  }
+
+  /** Declares the schedules space once; a failed attempt is tried again at the next slot. */
+  #ensureSpace(): Promise<void> {
+    this.#ready ??= this.#driver.ensureSpace(SCHEDULES_SPACE, {}).catch((error: unknown) => {
+      this.#ready = null;
+      throw error;
+    });
+    return this.#ready;
   }
 
   /** Stops every job and aborts runs in progress; resolves once each has been recorded. */

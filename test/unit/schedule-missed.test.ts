@@ -4,10 +4,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { Cron } from 'croner';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/index.js';
 import { SCHEDULES_SPACE, type JobRecord } from '../../src/ops/lease.js';
+import { tableName } from '../../src/drivers/sqlite-spaces.js';
+import type { StrataError } from '../../src/index.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const DAY = 86_400_000;
@@ -126,5 +129,29 @@ describe('missed slots', () => {
     const [tick] = (await store.stats()).schedules;
     expect(tick!.damaged).toBeUndefined();
     expect(tick!.runs[0]!.outcome).toBe('ok');
+  });
+
+  it('a job record that fails its SQLite checksum: stats shows it damaged (others intact); the job repairs it and reports it', async () => {
+    await leaveRecord('a', { lastSlot: null });
+    await leaveRecord('b', { lastSlot: null });
+    const raw = new Database(join(dir, 's.db'));
+    raw.prepare(`UPDATE ${tableName(SCHEDULES_SPACE)} SET value = '{}' WHERE key = 'a'`).run();
+    raw.close();
+    store = await openStore({ url: url(), sweepInterval: false });
+    const before = (await store.stats()).schedules;
+    expect(before.map((s) => [s.name, s.damaged ?? false])).toEqual([
+      ['a', true],
+      ['b', false],
+    ]);
+    const reported: StrataError[] = [];
+    let runs = 0;
+    const job = store.schedule('* * * * * *', 'a', () => void runs++, { onError: (e) => reported.push(e) });
+    while (runs === 0) await sleep(50);
+    await job.stop();
+    expect(reported[0]?.code).toBe('CORRUPT');
+    const [a] = (await store.stats()).schedules;
+    expect(a).toMatchObject({ name: 'a', cron: '* * * * * *' });
+    expect(a!.damaged).toBeUndefined();
+    expect((await store.verify()).ok).toBe(true);
   });
 });
