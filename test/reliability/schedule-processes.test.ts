@@ -8,6 +8,7 @@ import { fixture, LineChild, sleep, strata, tempDir } from './helpers.js';
 
 const { openStore } = strata;
 const PROCESSES = 3;
+const EXIT_WITHIN_MS = 2_000;
 
 const CASES = [
   { name: 'sqlite', url: (dir: string) => `sqlite:${join(dir, 'sched.db')}` },
@@ -28,9 +29,19 @@ describe.concurrent('a job scheduled by 3 processes runs once per slot', () => {
         // Stop between two slots (a run takes a few ms), about 5 s from now.
         const end = Math.floor(Date.now() / 1000) * 1000 + 5_400;
         for (const w of workers) w.send(`go ${end}\n`);
-        const exits = await Promise.all(workers.map((w) => w.exit(30_000)));
-        exits.forEach((exit, i) => expect(exit.code, workers[i]!.stderr).toBe(0));
-        for (const w of workers) expect(w.lines).toContain('done');
+        // After close() each process must end by itself, promptly: close() stopped the schedule.
+        const exits = await Promise.all(
+          workers.map(async (w) => {
+            await w.waitFor('done', 30_000, 'store.close() to resolve');
+            const closedAt = Date.now();
+            const exit = await w.exit(EXIT_WITHIN_MS);
+            return { exit, ms: Date.now() - closedAt };
+          }),
+        );
+        exits.forEach(({ exit, ms }, i) => {
+          expect(exit.code, workers[i]!.stderr).toBe(0);
+          expect(ms).toBeLessThan(EXIT_WITHIN_MS);
+        });
 
         const ran = workers.flatMap((w) => w.lines.filter((l) => l.startsWith('ran ')).map((l) => l.slice(4)));
         const slots = [...new Set(ran)].sort();
