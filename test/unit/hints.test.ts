@@ -56,7 +56,9 @@ async function isOpenStoreOption(name: string): Promise<boolean> {
 }
 
 const urlParams = new Set(['durability', ...Object.values(DRIVERS).flatMap((d) => d.params)]);
-const declared = declaredNames(['store.ts', 'kv.ts', 'collection.ts', 'errors.ts'].map((f) => join(SRC, f)));
+const declared = declaredNames(
+  ['store.ts', 'kv.ts', 'collection.ts', 'errors.ts', 'ops/schedule.ts', 'ops/jobs.ts'].map((f) => join(SRC, f)),
+);
 const exportsOfIndex = new Set(Object.keys(api));
 const storeMethods = declared.methods.get('Store')!;
 /** Standard JavaScript methods a hint may tell the user to call on their own values. */
@@ -66,6 +68,7 @@ const apiMethods = new Set([
   ...storeMethods,
   ...declared.methods.get('KvNamespace')!,
   ...declared.methods.get('Collection')!,
+  ...declared.methods.get('ScheduledJob')!,
   ...exportsOfIndex,
 ]);
 
