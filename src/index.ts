@@ -47,3 +47,8 @@ export type {
   VerifyIssue,
 } from './drivers/driver.js';
 export { appDataDir } from './paths.js';
+export { jobs } from './ops/jobs.js';
+export type { RetainOptions } from './ops/jobs.js';
+export type { ScheduleOptions, ScheduleContext, ScheduledFunction, ScheduledJob } from './ops/schedule.js';
+export type { ScheduleStats } from './ops/schedule-stats.js';
+export type { ScheduleRun } from './ops/lease.js';

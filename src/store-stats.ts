@@ -1,6 +1,7 @@
 import type { Driver } from './drivers/driver.js';
 import { spaceKind } from './context.js';
 import type { Quota } from './layers/quota.js';
+import { scheduleStats, type ScheduleStats } from './ops/schedule-stats.js';
 
 // What store.stats() and store.names() report: live records only, so the numbers agree with
 // what get / list / count return once a TTL has passed (issue 7, defect 6), and a namespace
@@ -32,6 +33,8 @@ export interface StoreStats {
   expired?: number;
   /** The store-wide quota declared with openStore, if any. */
   quota?: Quota;
+  /** Every job scheduled on this store (by any process), its last outcomes and next slot; by name. */
+  schedules: ScheduleStats[];
 }
 
 const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
@@ -43,7 +46,7 @@ export async function liveStats(
   quotaOf: (space: string) => Quota | undefined = () => undefined,
 ): Promise<StoreStats> {
   const raw = await driver.stats();
-  const out: StoreStats = { driver: raw.driver, kv: [], collections: [], records: 0, bytes: 0 };
+  const out: StoreStats = { driver: raw.driver, kv: [], collections: [], records: 0, bytes: 0, schedules: [] };
   if (raw.location !== undefined) out.location = raw.location;
   if (raw.storageBytes !== undefined) out.storageBytes = raw.storageBytes;
   for (const s of raw.spaces) {
@@ -73,6 +76,7 @@ export async function liveStats(
   out.collections.sort(byName);
   const storeQuota = quotaOf('*');
   if (storeQuota !== undefined) out.quota = storeQuota;
+  out.schedules = await scheduleStats(driver, now);
   return out;
 }
 

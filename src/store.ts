@@ -34,6 +34,8 @@ import { rotateKeys, type RotateOptions, type RotationReport } from './crypto/ro
 import { EncryptionLayer } from './layers/encryption.js';
 import { parseQuota, quotaLayer, sameQuota, type Quota, type QuotaDriver } from './layers/quota.js';
 import { ALL_USER_SPACES } from './drivers/quota-usage.js';
+import { Sweeper } from './ops/sweep.js';
+import { Scheduler, type ScheduledFunction, type ScheduledJob, type ScheduleOptions } from './ops/schedule.js';
 
 /** The embedded default: an SQLite file in the working directory. */
 export const DEFAULT_URL = 'sqlite:.strata/strata.db';
@@ -98,7 +100,8 @@ export class Store {
   readonly #context: HandleContext;
   /** The encryption layer on top of the driver stack, when the store has a keyring or encrypted data. */
   readonly #crypto: EncryptionLayer | undefined;
-  #sweeper: NodeJS.Timeout | undefined;
+  readonly #sweeper: Sweeper;
+  readonly #scheduler: Scheduler<Store>;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -110,14 +113,35 @@ export class Store {
     this.driver = this.#quotas;
     this.#now = options.clock ?? Date.now;
     this.#context = this.#contextFor(this.driver, false);
-    if (options.sweepMs !== false) {
-      this.#sweeper = setInterval(() => {
-        this.driver.purgeExpired(this.#now()).catch(() => {
-          // Expired records stay invisible either way; the next sweep tries again.
-        });
-      }, options.sweepMs);
-      this.#sweeper.unref();
+    this.#sweeper = new Sweeper(this.driver, this.#now, () => this.#closed);
+    if (options.sweepMs !== false) this.#sweeper.every(options.sweepMs);
+    this.#scheduler = new Scheduler<Store>(this.driver, this.#now, this);
+  }
+
+  /**
+   * Physically removes every expired record now, in chunks of a few thousand with the event
+   * loop free between them (what the background sweeper does every `sweepInterval`); resolves
+   * with how many. Expired records are invisible to reads either way. A sweep already running
+   * is joined, not doubled.
+   */
+  async purgeExpired(): Promise<number> {
+    this.#assertOpen('store.purgeExpired');
+    try {
+      return await this.#sweeper.sweep();
+    } catch (error) {
+      throw withOp(error, 'store.purgeExpired', this.driver.name);
     }
+  }
+
+  /**
+   * Runs `fn` at every slot of the cron expression `cron` (5 fields, or 6 with seconds first),
+   * at most once per slot across every process that opens this store: a process runs a slot
+   * only after claiming it in the store with a conditional write. Outcomes are kept in the
+   * store and shown by `stats()` and `strata stats`. See README "Schedules".
+   */
+  schedule(cron: string, name: string, fn: ScheduledFunction<Store>, options?: ScheduleOptions): ScheduledJob {
+    this.#assertOpen('store.schedule');
+    return this.#scheduler.schedule(cron, name, fn, options);
   }
 
   #contextFor(driver: Driver, inTransaction: boolean): HandleContext {
@@ -471,12 +495,17 @@ export class Store {
     return this.#closed;
   }
 
-  /** Releases every handle, timer and connection, so the process can exit. Idempotent. */
+  /**
+   * Releases every handle, timer and connection, so the process can exit. Idempotent.
+   * Stops every schedule: a run in progress has its `signal` aborted (its store calls now fail
+   * with CLOSED) and close() waits for it to settle and for its outcome to be recorded.
+   */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closed = true;
-    if (this.#sweeper) clearInterval(this.#sweeper);
-    this.#closing = this.driver.close();
+    // Schedules first: runs in progress are aborted and recorded before the driver goes.
+    const settled = Promise.all([this.#scheduler.close(), this.#sweeper.stop()]).catch(() => {});
+    this.#closing = settled.then(() => this.driver.close());
     return this.#closing;
   }
 }

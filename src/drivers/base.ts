@@ -34,3 +34,12 @@ export class ChangeHub {
     this.#listeners.clear();
   }
 }
+
+/** `purgeExpired`'s `limit`: absent (no bound) or a positive integer. */
+export function checkPurgeLimit(limit: number | undefined, driver: string): void {
+  if (limit === undefined || (Number.isSafeInteger(limit) && limit > 0)) return;
+  throw new StrataError('BAD_INPUT', `purgeExpired: limit must be a positive integer, got ${String(limit)}`, {
+    driver,
+    hint: 'pass a record count such as 1000, or no limit to remove every expired record',
+  });
+}

@@ -210,8 +210,12 @@ export interface Driver {
    * driver may skip building them and return an empty array.
    */
   batch(ops: readonly WriteOp[], now: number, options?: BatchOptions): Promise<BatchResult[]>;
-  /** Physically removes expired records; returns how many. */
-  purgeExpired(now: number): Promise<number>;
+  /**
+   * Physically removes expired records, at most `limit` of them (every one when absent), in
+   * one atomic step; returns how many. A result below `limit` means none is left (at `now`).
+   * A `limit` that is not a positive integer is BAD_INPUT.
+   */
+  purgeExpired(now: number, limit?: number): Promise<number>;
   /** Subscribes to changes; returns the unsubscribe function. */
   watch(listener: (event: ChangeEvent) => void): () => void;
   stats(): Promise<DriverStats>;

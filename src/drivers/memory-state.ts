@@ -224,11 +224,12 @@ export class MemoryState implements UsageBase {
     }
   }
 
-  /** Removes expired records and returns the mutations that did it. */
-  expired(now: number): Mutation[] {
+  /** The mutations that remove expired records (at most `limit` of them); changes nothing. */
+  expired(now: number, limit = Infinity): Mutation[] {
     const out: Mutation[] = [];
     for (const [space, records] of this.spaces) {
       for (const record of records.values()) {
+        if (out.length >= limit) return out;
         if (record.expiresAt !== null && record.expiresAt <= now) out.push({ space, key: record.key, record: null });
       }
     }

@@ -1,5 +1,5 @@
 import type { BatchResult, Driver, DriverStats, ScanQuery, StoredRecord, VerifyReport, WriteOp } from './driver.js';
-import { ChangeHub, closedError } from './base.js';
+import { ChangeHub, checkPurgeLimit, closedError } from './base.js';
 import { MemoryState } from './memory-state.js';
 
 export interface MemoryDriverOptions {
@@ -63,9 +63,10 @@ export function memoryDriver(options: MemoryDriverOptions = {}): Driver {
       }
       return plan.results;
     },
-    async purgeExpired(now) {
+    async purgeExpired(now, limit) {
       open();
-      const mutations = state.expired(now);
+      checkPurgeLimit(limit, name);
+      const mutations = state.expired(now, limit);
       state.apply(mutations);
       return mutations.length;
     },

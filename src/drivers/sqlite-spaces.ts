@@ -64,6 +64,8 @@ export interface SpaceStatements {
   replace: Stmt;
   remove: Stmt;
   purge: Stmt;
+  /** Removes at most `limit` expired records (found through the expiry index). */
+  purgeSome: Stmt;
   any: Stmt;
   count: Stmt;
   bytes: Stmt;
@@ -131,6 +133,9 @@ function prepareSpace(db: Database.Database, table: string, space: string): Spac
     replace: p(insert.replace('INSERT INTO', 'INSERT OR REPLACE INTO')),
     remove: p(`DELETE FROM ${table} WHERE key = ?`),
     purge: p(`DELETE FROM ${table} WHERE expires_at IS NOT NULL AND expires_at <= ?`),
+    purgeSome: p(
+      `DELETE FROM ${table} WHERE key IN (SELECT key FROM ${table} WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?)`,
+    ),
     any: p(`SELECT 1 FROM ${table} LIMIT 1`),
     count: p(`SELECT count(*) FROM ${table}`),
     // Live records, expired-but-not-swept records, bytes of the live ones (@now: the clock).

@@ -9,7 +9,7 @@ import { compileFilter, compileOrder, prefixUpperBound, sqliteDialect } from '..
 import { compileAfter, type KeysetSegment } from '../query/keyset-sql.js';
 import type { SortSpec } from '../query/ast.js';
 import type { BatchResult, Driver, DriverStats, ScanQuery, SpaceSpec, StoredRecord, VerifyReport } from './driver.js';
-import { ChangeHub, closedError } from './base.js';
+import { ChangeHub, checkPurgeLimit, closedError } from './base.js';
 import { sqliteError } from './sqlite-errors.js';
 import { openDatabase } from './sqlite-schema.js';
 import { COLUMNS, SpaceTables, tableName, VALUE_PACKED } from './sqlite-spaces.js';
@@ -536,14 +536,19 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
       if (events) for (const event of events) hub.emit(event);
       return results;
     },
-    async purgeExpired(now) {
+    async purgeExpired(now, limit) {
       writable('purgeExpired');
+      checkPurgeLimit(limit, name);
       try {
         // One transaction: a purge that fails half-way removes nothing.
         return conn
           .transaction(() => {
             let removed = 0;
-            for (const { stmts } of tables.all()) if (stmts !== null) removed += stmts.purge.run(now).changes;
+            for (const { stmts } of tables.all()) {
+              if (stmts === null) continue;
+              if (limit === undefined) removed += stmts.purge.run(now).changes;
+              else if (removed < limit) removed += stmts.purgeSome.run(now, limit - removed).changes;
+            }
             return removed;
           })
           .immediate();

@@ -185,8 +185,8 @@ export class EncryptionLayer implements Driver {
     });
   }
 
-  purgeExpired(now: number): Promise<number> {
-    return this.inner.purgeExpired(now);
+  purgeExpired(now: number, limit?: number): Promise<number> {
+    return this.inner.purgeExpired(now, limit);
   }
 
   watch(listener: (event: ChangeEvent) => void): () => void {

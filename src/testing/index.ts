@@ -4,6 +4,7 @@ import { collectionSuite } from './collection-suite.js';
 import { collectionApiSuite } from './collection-api-suite.js';
 import { storeSuite } from './store-suite.js';
 import { statsSuite } from './stats-suite.js';
+import { expirySuite } from './expiry-suite.js';
 import { arrayFilterSuite } from './array-filter-suite.js';
 import { transactionSuite } from './transaction-suite.js';
 import { watchSuite } from './watch-suite.js';
@@ -40,6 +41,7 @@ export function runConformance(name: string, driverFactory: DriverFactory, stack
     collectionApiSuite(factory);
     storeSuite(factory);
     statsSuite(factory);
+    expirySuite(factory);
     arrayFilterSuite(factory);
     transactionSuite(factory);
     watchSuite(factory);

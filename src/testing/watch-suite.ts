@@ -84,7 +84,7 @@ export function watchSuite(factory: DriverFactory): void {
         scan: (space, query, now) => inner.scan(space, query, now),
         count: (space, query, now) => inner.count(space, query, now),
         batch: (ops, now, options) => inner.batch(ops, now, options),
-        purgeExpired: (now) => inner.purgeExpired(now),
+        purgeExpired: (now, limit) => inner.purgeExpired(now, limit),
         watch(listener) {
           listeners.add(listener);
           const stop = inner.watch(listener);

@@ -57,9 +57,17 @@ async function isOpenStoreOption(name: string): Promise<boolean> {
 
 const urlParams = new Set(['durability', ...Object.values(DRIVERS).flatMap((d) => d.params)]);
 const declared = declaredNames(
-  ['store.ts', 'kv.ts', 'collection.ts', 'errors.ts', 'crypto/keyring.ts', 'crypto/spec.ts', 'crypto/rotate.ts'].map((f) =>
-    join(SRC, f),
-  ),
+  [
+    'store.ts',
+    'kv.ts',
+    'collection.ts',
+    'errors.ts',
+    'crypto/keyring.ts',
+    'crypto/spec.ts',
+    'crypto/rotate.ts',
+    'ops/schedule.ts',
+    'ops/jobs.ts',
+  ].map((f) => join(SRC, f)),
 );
 const exportsOfIndex = new Set(Object.keys(api));
 const storeMethods = declared.methods.get('Store')!;
@@ -70,6 +78,7 @@ const apiMethods = new Set([
   ...storeMethods,
   ...declared.methods.get('KvNamespace')!,
   ...declared.methods.get('Collection')!,
+  ...declared.methods.get('ScheduledJob')!,
   ...exportsOfIndex,
 ]);
 

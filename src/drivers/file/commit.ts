@@ -15,7 +15,14 @@ export type Work =
       reject: (error: unknown) => void;
     }
   | { kind: 'declare'; space: string; resolve: (value: undefined) => void; reject: (error: unknown) => void }
-  | { kind: 'purge'; now: number; resolve: (removed: number) => void; reject: (error: unknown) => void };
+  | {
+      kind: 'purge';
+      now: number;
+      /** At most this many records; all when absent. */
+      limit: number | undefined;
+      resolve: (removed: number) => void;
+      reject: (error: unknown) => void;
+    };
 
 export interface Planned {
   work: Work;
@@ -62,7 +69,7 @@ export function planGroup(state: MemoryState, group: readonly Work[], seq: numbe
   const lines: Buffer[] = [];
   if (group.length === 1 && group[0]!.kind === 'purge') {
     const work = group[0]!;
-    const mutations = state.expired(work.now);
+    const mutations = state.expired(work.now, work.limit);
     if (mutations.length > 0) lines.push(encodeEntry(++seq, mutations));
     planned.push({ work, result: mutations.length, mutations, declare: [] });
     return { planned, lines, seq };

@@ -202,9 +202,9 @@ export class FileEngine {
     return new Promise((resolve, reject) => this.#enqueue({ kind: 'batch', ops, now, resolve, reject }));
   }
 
-  purge(now: number): Promise<number> {
+  purge(now: number, limit?: number): Promise<number> {
     this.#usable();
-    return new Promise((resolve, reject) => this.#enqueue({ kind: 'purge', now, resolve, reject }));
+    return new Promise((resolve, reject) => this.#enqueue({ kind: 'purge', now, limit, resolve, reject }));
   }
 
   /** Records a declared space in the journal, so every process (and a reopen) knows it. */

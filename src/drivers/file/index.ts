@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { StrataError } from '../../errors.js';
-import { ChangeHub, closedError } from '../base.js';
+import { ChangeHub, checkPurgeLimit, closedError } from '../base.js';
 import type { Driver, DriverCapabilities } from '../driver.js';
 import type { EngineOptions, FileCounters } from './engine.js';
 import type { FileEngine } from './engine.js';
@@ -131,8 +131,9 @@ export function fileDriver(options: FileDriverOptions): Driver & { [fileInternal
     async batch(ops, now) {
       return (await ready()).batch(ops, now);
     },
-    async purgeExpired(now) {
-      return (await ready()).purge(now);
+    async purgeExpired(now, limit) {
+      checkPurgeLimit(limit, name);
+      return (await ready()).purge(now, limit);
     },
     watch(listener) {
       if (closed) throw closedError(name);

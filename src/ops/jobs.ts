@@ -1,0 +1,68 @@
+import type { Store } from '../store.js';
+import type { DedupeOptions } from '../collection-types.js';
+import { StrataError } from '../errors.js';
+import { checkName } from '../codec/keys.js';
+import { checkOptions } from '../codec/options.js';
+import { parseDuration, type Duration } from '../codec/duration.js';
+import { parseDedupe } from '../collection-dedupe.js';
+import type { ScheduledFunction } from './schedule.js';
+
+export interface RetainOptions {
+  /** Documents whose `field` is older than this are deleted, e.g. `'30d'`. */
+  olderThan: Duration;
+  /** The date field: an ISO string (what a `Date` is stored as) or epoch milliseconds. */
+  field: string;
+}
+
+const FIELD_PATH = /^[^.\s]+(\.[^.\s]+)*$/;
+
+/**
+ * Ready-made job functions for `store.schedule(cron, name, fn)`. Their arguments are checked
+ * when they are made, so a typo fails at `schedule()` time rather than at 3 a.m.
+ */
+export const jobs = {
+  /** `collection(name).dedupe(options)`: keep one document of each group of duplicates. */
+  dedupe(collection: string, options?: DedupeOptions): ScheduledFunction<Store> {
+    checkName(collection, 'collection');
+    parseDedupe(options, 'jobs.dedupe');
+    return async (store) => {
+      await store.collection(collection).dedupe(options);
+    };
+  },
+
+  /** Removes every expired record now, in bounded chunks (what the background sweeper does). */
+  sweepExpired(): ScheduledFunction<Store> {
+    return async (store) => {
+      await store.purgeExpired();
+    };
+  },
+
+  /**
+   * Retention: deletes the documents of `collection` whose `field` is older than `olderThan`
+   * at the time of the run. Documents without the field, or with a value that is neither an
+   * ISO date string nor a number, are kept.
+   */
+  retain(collection: string, options: RetainOptions): ScheduledFunction<Store> {
+    const op = 'jobs.retain';
+    checkName(collection, 'collection');
+    if (options === null || typeof options !== 'object') {
+      throw new StrataError('BAD_INPUT', `${op}: pass { olderThan, field }`, {
+        op,
+        hint: "e.g. jobs.retain('events', { olderThan: '30d', field: 'createdAt' })",
+      });
+    }
+    checkOptions(options, ['olderThan', 'field'], op);
+    const ageMs = parseDuration(options.olderThan, 'olderThan');
+    const { field } = options;
+    if (typeof field !== 'string' || !FIELD_PATH.test(field)) {
+      throw new StrataError('BAD_INPUT', `${op}: field must be a (dotted) field path such as 'createdAt'`, { op });
+    }
+    return async (store) => {
+      const cutoff = Date.now() - ageMs;
+      // Stored dates are ISO strings (Date's JSON form), which order as text; epoch ms are numbers.
+      await store.collection(collection).deleteWhere({
+        $or: [{ [field]: { $lt: new Date(cutoff).toISOString() } }, { [field]: { $lt: cutoff } }],
+      });
+    };
+  },
+};
