@@ -16,6 +16,8 @@ export interface QuotaDriver extends Driver {
   setQuota(space: string, quota: Quota): void;
   /** The quota declared in this process for `space` (or `'*'`), if any. */
   quotaOf(space: string): Quota | undefined;
+  /** The driver (or stack) this layer wraps. */
+  readonly inner: Driver;
 }
 
 /**
@@ -79,6 +81,7 @@ export function quotaLayer(inner: Driver): QuotaDriver {
 
   const layer: QuotaDriver = {
     name: inner.name,
+    inner,
     capabilities: inner.capabilities,
     ensureSpace: inner.ensureSpace.bind(inner),
     spaces: inner.spaces.bind(inner),

@@ -3,7 +3,6 @@ import { makeHarness, type DriverFactory, type Harness } from './harness.js';
 import { expectCode } from './kv-suite.js';
 import type { Driver, StoredRecord } from '../drivers/driver.js';
 import type { Store } from '../store.js';
-import { EncryptionLayer } from '../layers/encryption.js';
 
 /** Fixed test keys (never use fixed keys in an app). */
 export const TEST_KEY_1 = Buffer.alloc(32, 1).toString('base64');
@@ -13,7 +12,15 @@ const K2_K1 = `k2:${TEST_KEY_2},k1:${TEST_KEY_1}`;
 
 /** The driver under a store's encryption layer: what is really stored. */
 export function rawDriver(store: Store): Driver {
-  return store.driver instanceof EncryptionLayer ? store.driver.inner : store.driver;
+  // Layers above the encryption layer (quotas) are unwrapped on the way down; by what they
+  // say rather than instanceof, so a store from the built package (dist/) works too.
+  let driver: Driver = store.driver;
+  while (driver.capabilities.encryption === true && 'inner' in driver) {
+    const inner = (driver as { inner: Driver }).inner;
+    if (inner.capabilities.encryption !== true) return inner;
+    driver = inner;
+  }
+  return driver;
 }
 
 const CANARY = 'canary-secret-7f3a';

@@ -100,14 +100,24 @@ export function quotaSuite(factory: DriverFactory): void {
     });
 
     it('limits bytes of keys and values; shrinking writes and deletes pass even when over the limit', async () => {
-      const kv = h.store.kv('b', { quota: { bytes: 40 } });
+      // Bytes are stored bytes (a layer such as record MACs adds to them): measured, not assumed.
+      const sizeOf = async (value: string): Promise<number> => {
+        const probe = h.store.kv('probe');
+        await probe.set('k1', value);
+        const bytes = (await h.store.stats()).kv.find((s) => s.name === 'probe')!.bytes;
+        await probe.drop();
+        return bytes;
+      };
+      const [s10, s1, s16] = [await sizeOf('x'.repeat(10)), await sizeOf('z'), await sizeOf('x'.repeat(16))];
+      const limit = s16 + s10 + s1 + 1; // without layers: 14 + 5 + 20 + 1 = 40
+      const kv = h.store.kv('b', { quota: { bytes: limit } });
       await kv.set('k1', 'x'.repeat(10)); // 2 + 12 ("..." JSON) = 14
       await kv.set('k2', 'y'.repeat(10)); // 28
       await refused(() => kv.set('k3', 'z'.repeat(10))); // would be 42
       await kv.set('k3', 'z'); // 28 + 5 = 33
       await refused(() => kv.set('k1', 'x'.repeat(30))); // an overwrite that grows past it
       await kv.set('k1', 'x'.repeat(16)); // 39
-      expect((await h.store.stats()).kv.find((s) => s.name === 'b')).toMatchObject({ quota: { bytes: 40 } });
+      expect((await h.store.stats()).kv.find((s) => s.name === 'b')).toMatchObject({ quota: { bytes: limit } });
     });
 
     it('a space already over its quota (declared later) refuses growth but takes deletes and shrinking updates', async () => {
@@ -142,7 +152,13 @@ export function quotaSuite(factory: DriverFactory): void {
     });
 
     it('limits collections: insert, insertMany, upsertMany, set and updateWhere that grow past it change nothing', async () => {
-      const tasks = h.store.collection('tasks', { quota: { records: 3, bytes: 200 } });
+      // Room for 3 small documents, not for 60 more bytes in each (stored bytes: measured).
+      const probe = h.store.collection('probe');
+      await probe.insert({ id: 'a', n: 1 });
+      const one = (await h.store.stats()).collections.find((c) => c.name === 'probe')!.bytes;
+      await probe.drop();
+      const bytes = 3 * one + 100;
+      const tasks = h.store.collection('tasks', { quota: { records: 3, bytes } });
       await tasks.insertMany([
         { id: 'a', n: 1 },
         { id: 'b', n: 2 },
@@ -172,7 +188,7 @@ export function quotaSuite(factory: DriverFactory): void {
       const error = await expectCode(tasks.insert({ id: 'd' }), 'QUOTA_EXCEEDED');
       expect(error.message).toContain('collection "tasks"');
       const stats = await h.store.stats();
-      expect(stats.collections.find((c) => c.name === 'tasks')).toMatchObject({ records: 3, quota: { records: 3, bytes: 200 } });
+      expect(stats.collections.find((c) => c.name === 'tasks')).toMatchObject({ records: 3, quota: { records: 3, bytes } });
     });
 
     it('a transaction that takes a space past its quota commits nothing, in any space', async () => {

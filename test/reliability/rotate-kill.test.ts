@@ -11,7 +11,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Store } from '../../src/index.js';
 // RotationReport is not exported from the package index, so it comes from its module.
 import type { RotationReport } from '../../src/crypto/rotate.js';
-import type { Driver } from '../../src/drivers/driver.js';
+import { rawDriver } from '../../src/testing/encryption-suite.js';
 import { fileDrivers, fixture, LineChild, sleep, strata, tempDir } from './helpers.js';
 
 const WORKER = fixture('rotate-worker.mjs');
@@ -85,7 +85,7 @@ async function seed(kind: Kind, location: string, records: number): Promise<Expe
 
 /** The stored (encrypted) values below the encryption layer. */
 async function rawRecords(store: Store): Promise<string[]> {
-  const inner = (store.driver as unknown as { inner: Driver }).inner;
+  const inner = rawDriver(store);
   const now = Date.now();
   const values: string[] = [];
   for (const space of ['kv.vault', 'c.users']) for (const r of await inner.scan(space, {}, now)) values.push(r.value);
