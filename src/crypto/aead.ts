@@ -163,7 +163,8 @@ export class Sealer {
   }
 
   /** The check value that tells whether key `keyId` is the one a store was written with. */
-  keyCheck(keyId: string): string {
-    return this.mac(keyId, 'check', '', 'strata key check').slice(0, 22);
+  keyCheck(keyId: string, integrity: 'checksum' | 'mac'): string {
+    // Bound to the integrity mode too: flipping it in the stored record is refused at open.
+    return this.mac(keyId, 'check', '', `strata key check\u0000${integrity}`).slice(0, 22);
   }
 }

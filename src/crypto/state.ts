@@ -124,7 +124,19 @@ export async function openCrypto(
           },
         );
       }
-      if (sealer.keyCheck(id) !== check) {
+      if (sealer.keyCheck(id, state.integrity) !== check) {
+        const other = state.integrity === 'mac' ? 'checksum' : 'mac';
+        if (sealer.keyCheck(id, other) === check) {
+          throw new StrataError(
+            'CORRUPT',
+            "the store's encryption record (meta.crypto) was altered: its integrity mode does not match its key checks",
+            {
+              op: 'openStore',
+              hint: 'restore the store from a backup; someone who can write its files changed it',
+              details: { space: CRYPTO_SPACE, key: STATE_KEY },
+            },
+          );
+        }
         throw new StrataError('DECRYPT_FAILED', `key "${id}" is not the key this store was written with`, {
           op: 'openStore',
           hint: `give the original key under id "${id}" (a new key needs a new id, listed first)`,
@@ -135,7 +147,9 @@ export async function openCrypto(
     const next: CryptoState = { ...state, keys: { ...state.keys } };
     // Enabling MACs is remembered: from now on every process must check (and write) them.
     if (given.integrity === 'mac') next.integrity = 'mac';
-    if (next.keys[keyring.primary] === undefined) next.keys[keyring.primary] = sealer.keyCheck(keyring.primary);
+    if (next.keys[keyring.primary] === undefined) next.keys[keyring.primary] = '';
+    // Every key of the record is in the keyring (checked above): all checks can be made anew.
+    for (const id of Object.keys(next.keys)) next.keys[id] = sealer.keyCheck(id, next.integrity);
     const changed = loaded === null || JSON.stringify(next) !== JSON.stringify(state);
     if (!changed) return { sealer, state };
     if (await writeState(driver, next, loaded?.version ?? 0, now)) return { sealer, state: next };

@@ -322,6 +322,21 @@ export function encryptionSuite(factory: DriverFactory): void {
       await back.close();
     });
 
+    it('refuses a store whose integrity mode was switched off in its encryption record', async () => {
+      await h.dispose();
+      h = await open(K1, 'mac');
+      await h.store.kv('app').set('a', 1);
+      if (!rawDriver(h.store).capabilities.persistent) return;
+      const state = (await rawDriver(h.store).get('meta.crypto', 'state', h.clock.now))!;
+      await h.store.close();
+      const forged = state.value.replace('"integrity":"mac"', '"integrity":"checksum"');
+      expect(forged).not.toBe(state.value);
+      const driver = await h.factory(h.location);
+      await driver.batch([{ type: 'put', space: 'meta.crypto', key: 'state', value: forged, expiresAt: null }], h.clock.now);
+      await driver.close();
+      await expectCode(reopenWith(h, K1), 'CORRUPT');
+    });
+
     it('encrypts values written before encrypt was declared only when asked (protectExisting)', async () => {
       await h.store.kv('legacy').set('token', CANARY);
       await h.store.collection('people').insert({ id: 'p1', ssn: '123' });

@@ -38,6 +38,11 @@ describe('strata with an encrypted store', () => {
     expect(none.code).not.toBe(0);
     expect(none.stderr).toContain('STRATA_KEYS');
     expect(none.stdout + none.stderr).not.toContain('tok-secret-1');
+    const write = strata(['--url', url, 'set', 'auth', 'accessToken', '"replaced in plain text"'], { cwd: dir });
+    expect(write.code).not.toBe(0);
+    expect(strata(['--url', url, 'get', 'auth', 'accessToken'], { cwd: dir, env: { STRATA_KEYS: K1 } }).stdout.trim()).toBe(
+      'tok-secret-1',
+    );
     const loose = join(dir, 'loose-keys');
     writeFileSync(loose, K1, { mode: 0o644 });
     const refused = strata(['--url', url, '--keys-file', loose, 'get', 'auth', 'accessToken'], { cwd: dir });

@@ -326,7 +326,7 @@ describe('key commitment', () => {
     const state = JSON.parse(record.value) as { storeId: string; keys: Record<string, string> };
     await close(store);
     // Someone who can write the files replaces the check value with that of another key...
-    const forged = { ...state, keys: { k1: new Sealer(ring('k1', KEY3), state.storeId).keyCheck('k1') } };
+    const forged = { ...state, keys: { k1: new Sealer(ring('k1', KEY3), state.storeId).keyCheck('k1', 'checksum') } };
     const { sqliteDriver } = await import('../../src/drivers/sqlite.js');
     const driver = sqliteDriver({ path: join(dir, 'db.sqlite') });
     await driver.batch(
