@@ -25,6 +25,8 @@ export const SEALED_PREFIX = 'enc1.';
 const NONCE = 12;
 const COMMIT = 32;
 const TAG = 16;
+/** Opened values kept by default (see Sealer). */
+export const DEFAULT_CACHE_SIZE = 10_000;
 const SEALED = /^enc1\.([A-Za-z0-9_-]{1,32})\.([A-Za-z0-9_-]+)$/;
 
 interface Subkey {
@@ -61,10 +63,18 @@ export class Sealer {
   readonly #keyring: Keyring;
   readonly #storeId: Buffer;
   readonly #subkeys = new Map<string, Subkey>();
+  /**
+   * Recently opened values by (space, key, field, ciphertext): a ciphertext opens to one
+   * plaintext only, so reading it again need not run the cipher (which costs more than the
+   * read). Bounded; oldest entries go first. `cacheSize: 0` turns it off.
+   */
+  readonly #opened = new Map<string, { space: string; key: string; field: string; text: string }>();
+  readonly #cacheSize: number;
 
-  constructor(keyring: Keyring, storeId: string) {
+  constructor(keyring: Keyring, storeId: string, cacheSize = DEFAULT_CACHE_SIZE) {
     this.#keyring = keyring;
     this.#storeId = Buffer.from(storeId, 'utf8');
+    this.#cacheSize = cacheSize;
   }
 
   get primary(): string {
@@ -117,6 +127,18 @@ export class Sealer {
 
   /** Opens sealed text; anything changed, moved or under another key is DECRYPT_FAILED. */
   open(space: string, key: string, field: string, sealed: string): string {
+    if (this.#cacheSize === 0) return this.#open(space, key, field, sealed);
+    // By ciphertext (unique per write: its nonce is random), then the record it opened for:
+    // the same ciphertext met under another record, field or space is opened (and refused).
+    const known = this.#opened.get(sealed);
+    if (known !== undefined && known.key === key && known.space === space && known.field === field) return known.text;
+    const text = this.#open(space, key, field, sealed);
+    if (this.#opened.size >= this.#cacheSize) this.#opened.delete(this.#opened.keys().next().value!);
+    this.#opened.set(sealed, { space, key, field, text });
+    return text;
+  }
+
+  #open(space: string, key: string, field: string, sealed: string): string {
     const where = field === '' ? space : `${space} (field ${field})`;
     const match = typeof sealed === 'string' ? SEALED.exec(sealed) : null;
     if (match === null)

@@ -32,6 +32,11 @@ export interface EncryptionOptions {
    * verify. @default 'checksum'
    */
   integrity?: 'checksum' | 'mac';
+  /**
+   * Decrypted values kept in memory so reading the same ciphertext again skips the cipher;
+   * `0` keeps none (plaintext then lives only as long as your own references). @default 10000
+   */
+  cacheSize?: number;
 }
 
 /** A parsed keyring: raw 32-byte keys by id, the first one primary. */
@@ -127,25 +132,29 @@ function readKeyFile(path: unknown): string {
  */
 export function parseEncryption(
   options: unknown,
-): { keyring?: Keyring; passphrase?: PendingPassphrase; integrity: 'checksum' | 'mac' } | undefined {
+): { keyring?: Keyring; passphrase?: PendingPassphrase; integrity: 'checksum' | 'mac'; cacheSize: number } | undefined {
   if (options === undefined) return undefined;
-  checkOptions(options, ['keys', 'keyFile', 'integrity'], 'openStore encryption');
+  checkOptions(options, ['keys', 'keyFile', 'integrity', 'cacheSize'], 'openStore encryption');
   const o = options as EncryptionOptions;
   const integrity = o.integrity ?? 'checksum';
   if (integrity !== 'checksum' && integrity !== 'mac') throw bad(`integrity must be 'checksum' or 'mac'`);
+  const cacheSize = o.cacheSize ?? 10_000;
+  if (!Number.isSafeInteger(cacheSize) || cacheSize < 0 || cacheSize > 10_000_000) {
+    throw bad('cacheSize must be an integer from 0 to 10000000');
+  }
   if (o.keys !== undefined && o.keyFile !== undefined) throw bad('give keys or keyFile, not both');
-  if (o.keyFile !== undefined) return { keyring: parseKeyString(readKeyFile(o.keyFile)), integrity };
+  if (o.keyFile !== undefined) return { keyring: parseKeyString(readKeyFile(o.keyFile)), integrity, cacheSize };
   const keys: unknown = o.keys;
   if (keys === undefined || keys === '' || keys === null) {
     throw bad('encryption.keys is empty', 'set STRATA_KEYS (for example "k1:<base64 of 32 bytes>") or pass encryption.keyFile');
   }
-  if (typeof keys === 'string') return { keyring: parseKeyString(keys), integrity };
+  if (typeof keys === 'string') return { keyring: parseKeyString(keys), integrity, cacheSize };
   if (Array.isArray(keys)) {
     for (const [i, entry] of keys.entries()) {
       if (entry === null || typeof entry !== 'object') throw bad(`key ${i + 1} must be { id, key }`);
       checkOptions(entry, ['id', 'key'], `openStore encryption.keys[${i}]`);
     }
-    return { keyring: fromList(keys as { id: unknown; key: unknown }[]), integrity };
+    return { keyring: fromList(keys as { id: unknown; key: unknown }[]), integrity, cacheSize };
   }
   if (typeof keys === 'object') {
     checkOptions(keys, ['passphrase', 'salt', 'id'], 'openStore encryption.keys');
@@ -157,7 +166,7 @@ export function parseEncryption(
       salt = typeof p.salt === 'string' ? Buffer.from(p.salt, 'base64') : Buffer.alloc(0);
       if (salt.length < 16) throw bad('salt must be the base64 text of at least 16 bytes');
     }
-    return { passphrase: { id: checkId(p.id ?? 'p1', 'passphrase'), passphrase: p.passphrase, salt }, integrity };
+    return { passphrase: { id: checkId(p.id ?? 'p1', 'passphrase'), passphrase: p.passphrase, salt }, integrity, cacheSize };
   }
   throw bad('encryption.keys must be a string, a list of { id, key } or { passphrase }');
 }

@@ -88,7 +88,7 @@ export interface OpenedCrypto {
  */
 export async function openCrypto(
   driver: Driver,
-  given: { keyring?: Keyring; passphrase?: PendingPassphrase; integrity: 'checksum' | 'mac' },
+  given: { keyring?: Keyring; passphrase?: PendingPassphrase; integrity: 'checksum' | 'mac'; cacheSize?: number },
   now: number,
 ): Promise<OpenedCrypto> {
   for (let attempt = 0; ; attempt++) {
@@ -111,7 +111,7 @@ export async function openCrypto(
       }
       keyring = await deriveFromPassphrase(pending, salt);
     }
-    const sealer = new Sealer(keyring, state.storeId);
+    const sealer = new Sealer(keyring, state.storeId, given.cacheSize);
     for (const [id, check] of Object.entries(state.keys)) {
       if (!keyring.keys.has(id)) {
         throw new StrataError(

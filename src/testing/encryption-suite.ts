@@ -192,7 +192,9 @@ export function encryptionSuite(factory: DriverFactory): void {
         rejected++;
       }
       expect(rejected).toBe(variants.length);
-      // The original, copied to another key or another encrypted namespace, does not open.
+      // The original, copied to another key or another encrypted namespace, does not open,
+      // also once it was read (and its plaintext kept in the cache of opened values).
+      expect(await kv.get('a')).toBe(CANARY);
       await plantRaw('kv.secrets', 'b', JSON.stringify(sealed));
       await expectCode(kv.get('b'), 'DECRYPT_FAILED');
       h.store.kv('elsewhere', { encrypt: true });
