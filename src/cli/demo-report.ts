@@ -112,7 +112,8 @@ export function printDemo(cli: Cli, r: DemoResult): void {
       `  ${strata} query deployments '{"status":"failed"}' --limit 5`,
       `  ${strata} stats`,
     );
-    const keys = r.tokens.keyring.source === 'demo-file' ? ` --keys-file ${quoted(r.tokens.keyring.path!)}` : '';
+    const keys = r.tokens.keyring.path === null ? '' : ` --keys-file ${quoted(r.tokens.keyring.path)}`;
+    lines.push(`  ${strata}${keys} verify   # opens every ciphertext, so it needs the keyring`);
     if (r.tokens.accessTokenKey !== null)
       lines.push(
         `  ${strata}${keys} get ${r.tokens.namespace} ${quoted(r.tokens.accessTokenKey)}   # the access token, decrypted`,

@@ -69,6 +69,7 @@ const DEPLOYMENT_OPTIONS = { key: 'recordId', indexes: ['status', 'repoName', 'c
 const TOKEN_KEYS: Record<string, 'access' | 'refresh'> = { accessToken: 'access', refreshToken: 'refresh' };
 const CREATE_OPTIONS = ['url', 'keys', 'keyFile', 'cron', 'clock'];
 const DEPLOYMENT_FIELDS = ['id', 'repoName', 'branch', 'status'] as const;
+const FIELD_LIST = DEPLOYMENT_FIELDS.join(', ');
 
 /**
  * The seed's persistence module on an open store. Tokens go to an encrypted namespace (the
@@ -121,8 +122,8 @@ export class DeployTracker {
     const token = TOKEN_KEYS[checkKey(key, 'setData')];
     if (token !== undefined) {
       if (typeof value !== 'string') {
-        throw new StrataError('BAD_INPUT', `setData: "${key}" holds a token, which must be a string`, {
-          hint: `pass the token as a string, or use persist${token === 'access' ? 'Access' : 'Refresh'}Token`,
+        throw new StrataError('BAD_INPUT', `setData: "${key}" holds a token, which must be a string (it is stored encrypted)`, {
+          details: { key },
         });
       }
       return token === 'access' ? this.persistAccessToken(value) : this.persistRefreshToken(value);
@@ -183,14 +184,11 @@ export class DeployTracker {
 
   #deployment(record: DeploymentInput, op: string): StoredDeployment {
     if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-      throw new StrataError('BAD_INPUT', `${op}: a deployment record must be an object`, {
-        hint: 'pass { id, repoName, branch, status }',
-      });
+      throw new StrataError('BAD_INPUT', `${op}: a deployment record must be an object with string fields ${FIELD_LIST}`);
     }
     for (const field of DEPLOYMENT_FIELDS) {
       if (typeof record[field] !== 'string' || record[field].length === 0) {
-        throw new StrataError('BAD_INPUT', `${op}: ${field} must be a non-empty string`, {
-          hint: 'a deployment record has string fields id, repoName, branch and status',
+        throw new StrataError('BAD_INPUT', `${op}: ${field} must be a non-empty string (a record needs ${FIELD_LIST})`, {
           details: { field },
         });
       }
