@@ -4,6 +4,7 @@ import type { Deployment } from './demo-data.js';
 import type { Cli } from './context.js';
 import { formatBytes, formatCount, formatMs, formatRate, pairs, table } from './output.js';
 import { spaceTable } from './space-table.js';
+import type { DemoKeyring } from './demo-keys.js';
 
 export interface Phase {
   name: string;
@@ -24,6 +25,15 @@ export interface DemoResult {
   remaining: number;
   failedOfRepo: { repo: string; count: number; newest: Deployment[] };
   perStatus: Record<string, { before: number; after: number }>;
+  /** Where the tokens went and which keyring encrypted them (its source and file, never the key). */
+  tokens: {
+    namespace: string;
+    encrypted: true;
+    /** The key the access token is stored under (the auth kit hashes the owner into it). */
+    accessTokenKey: string | null;
+    keyring: DemoKeyring;
+    legacyRemoved: number;
+  };
   phases: Phase[];
   stats: StoreStats;
 }
@@ -43,13 +53,16 @@ export function printDemo(cli: Cli, r: DemoResult): void {
   lines.push(`Strata demo: the deploy-tracker app (seed 000), run #${r.run} on ${r.stats.driver} ${where}`);
   lines.push(
     r.cleared > 0
-      ? `Each run starts "deployments" afresh: removed the ${formatCount(r.cleared)} left by the previous run; kv "auth" and "app" were updated in place.`
-      : 'Each run starts "deployments" afresh; kv "auth" and "app" are updated in place.',
+      ? `Each run starts "deployments" afresh: removed the ${formatCount(r.cleared)} left by the previous run; kv "${r.tokens.namespace}" and "app" were updated in place.`
+      : `Each run starts "deployments" afresh; kv "${r.tokens.namespace}" and "app" are updated in place.`,
   );
   lines.push('');
   lines.push(
     pairs([
-      ['auth', 'accessToken (expires in 1h) and refreshToken stored in kv "auth"'],
+      [
+        'auth',
+        `accessToken (expires in 1h) and refreshToken stored encrypted (AES-256-GCM) in kv "${r.tokens.namespace}"${r.tokens.legacyRemoved > 0 ? `; removed ${r.tokens.legacyRemoved} plain-text tokens an older demo left in kv "auth"` : ''}`,
+      ],
       ['settings', `settings, lastSync and demoRuns (= ${r.run}) stored in kv "app"`],
       [
         'insert',
@@ -84,6 +97,7 @@ export function printDemo(cli: Cli, r: DemoResult): void {
   lines.push('', 'What is stored:');
   lines.push(indent(spaceTable(r.stats) ?? '(nothing)'));
   if (r.stats.storageBytes !== undefined) lines.push(`  storage: ${formatBytes(r.stats.storageBytes)} at ${where}`);
+  lines.push('', keyringLine(r.tokens.keyring));
   if (r.stats.driver === 'memory' || where === ':memory:') {
     lines.push(
       '',
@@ -98,8 +112,34 @@ export function printDemo(cli: Cli, r: DemoResult): void {
       `  ${strata} query deployments '{"status":"failed"}' --limit 5`,
       `  ${strata} stats`,
     );
+    const keys = r.tokens.keyring.path === null ? '' : ` --keys-file ${quoted(r.tokens.keyring.path)}`;
+    lines.push(`  ${strata}${keys} verify   # opens every ciphertext, so it needs the keyring`);
+    if (r.tokens.accessTokenKey !== null)
+      lines.push(
+        `  ${strata}${keys} get ${r.tokens.namespace} ${quoted(r.tokens.accessTokenKey)}   # the access token, decrypted`,
+      );
   }
   cli.out(lines.join('\n'));
+}
+
+function keyringLine(keyring: DemoKeyring): string {
+  switch (keyring.source) {
+    case 'keys-file':
+      return `Tokens are encrypted with the keyring in ${keyring.path} (--keys-file).`;
+    case 'env':
+      return 'Tokens are encrypted with the keyring in STRATA_KEYS.';
+    case 'ephemeral':
+      return 'Tokens are encrypted with a keyring made for this run (the store is in memory).';
+    case 'demo-file':
+      return [
+        `Tokens are encrypted with the demo keyring ${keyring.path} (${keyring.created ? 'created by this run' : 'made by an earlier run'}, mode 0600).`,
+        `Commands that read them need it: --keys-file ${quoted(keyring.path!)} (or the same keyring in STRATA_KEYS).`,
+      ].join('\n');
+  }
+}
+
+function quoted(path: string): string {
+  return /^[\w./~-]+$/.test(path) ? path : `'${path.replaceAll("'", `'\\''`)}'`;
 }
 
 function pct(part: number, whole: number): string {

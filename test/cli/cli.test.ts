@@ -150,8 +150,14 @@ describe('strata demo, list, query, stats, verify', () => {
     expect(first.duplicatesWritten).toBeGreaterThan(20);
     expect(first.duplicatesRemoved).toBe(first.duplicatesWritten);
     expect(first.remaining).toBe(300 - (first.duplicatesRemoved as number));
-    const auth = json(strata(['--url', url(), 'get', 'auth', 'accessToken', '--entry', '--json'])) as Record<string, unknown>;
+    // The tokens are encrypted: readable with the demo's keyring file, DECRYPT_FAILED (exit 5) without it.
+    const tokens = first.tokens as { namespace: string; accessTokenKey: string; keyring: { source: string; path: string } };
+    expect(tokens).toMatchObject({ namespace: 'auth.tokens', keyring: { source: 'demo-file', path: 'demo.keys' } });
+    const read = ['get', tokens.namespace, tokens.accessTokenKey, '--entry', '--json'];
+    const auth = json(strata(['--url', url(), '--keys-file', tokens.keyring.path, ...read])) as Record<string, unknown>;
     expect(auth.expiresAt).not.toBeNull();
+    expect((auth.value as { token: string }).token).toMatch(/^gho_/);
+    expect(strata(['--url', url(), ...read]).code).toBe(5);
   });
 
   it('list shows every namespace and collection with counts', () => {
@@ -162,7 +168,7 @@ describe('strata demo, list, query, stats, verify', () => {
       kv: Array<{ name: string }>;
       collections: Array<{ name: string; records: number }>;
     };
-    expect(listed.kv.map((k) => k.name)).toEqual(expect.arrayContaining(['app', 'auth']));
+    expect(listed.kv.map((k) => k.name)).toEqual(expect.arrayContaining(['app', 'auth.tokens']));
     expect(listed.collections).toContainEqual(expect.objectContaining({ name: 'deployments', records: first.remaining }));
   });
 
@@ -232,7 +238,8 @@ describe('strata demo, list, query, stats, verify', () => {
   });
 
   it('verify exits 0 on a good store and 5 on a garbled file', () => {
-    const good = strata(['--url', url(), 'verify']);
+    // The demo's tokens are encrypted: verify opens every ciphertext, so it needs the demo keyring.
+    const good = strata(['--url', url(), '--keys-file', 'demo.keys', 'verify']);
     expect(good.code).toBe(0);
     expect(good.stdout).toMatch(/^ok/);
     const garbled = join(dir, 'garbled.db');
@@ -257,6 +264,6 @@ describe('strata on the file driver', () => {
     expect(Number(strata(['--url', url, 'query', 'deployments', '{"status":"failed"}', '--count']).stdout)).toBeGreaterThan(0);
     expect(strata(['--url', url, 'set', 'app', 'theme', '"dark"']).code).toBe(0);
     expect(strata(['--url', url, 'get', 'app', 'theme']).stdout).toBe('dark\n');
-    expect(strata(['--url', url, 'verify']).code).toBe(0);
+    expect(strata(['--url', url, '--keys-file', 'demo.keys', 'verify']).code).toBe(0);
   });
 });

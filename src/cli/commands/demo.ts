@@ -3,13 +3,15 @@ import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import type { Store } from '../../store.js';
 import { StrataError } from '../../errors.js';
-import { Cli, localPath } from '../context.js';
+import { localPath, type Cli } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { DemoInterrupted, DemoStop, printInterrupted } from '../demo-interrupt.js';
 import { intOption } from '../args.js';
 import { progress } from '../progress.js';
 import { deployments, REPOS, STATUSES, type Deployment } from '../demo-data.js';
 import { printDemo, type DemoResult, type Phase } from '../demo-report.js';
+import { demoKeyring, type DemoKeyring } from '../demo-keys.js';
+import { DeployTracker, TRACKER_SPACES } from '../demo-tracker.js';
 
 interface DemoOptions {
   records: number;
@@ -30,23 +32,27 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
-What it does, phase by phase (each timed):
-  auth      persistAccessToken / persistRefreshToken: kv "auth" (the access token with a 1h ttl)
+It runs the module of examples/deploy-tracker, phase by phase (each timed):
+  auth      persistAccessToken / persistRefreshToken: kv "auth.tokens", encrypted (the access
+            token with a 1h ttl); removes the plain-text tokens older demos left in kv "auth"
   settings  setData / getData: kv "app" (settings, lastSync, and demoRuns counting runs)
   reset     empties the "deployments" collection: every run starts it afresh
   insert    <n> deployment records, about 15% of them a later status of an earlier deployment,
-            with insertMany in batches (key: recordId; indexes: status, repoName, createdAt)
+            in atomic batches (key: recordId; indexes: status, repoName, createdAt)
   queries   failed deployments of web-app, newest first; counts per status
-  dedupe    pruneDupes: dedupe({ by: 'id' }) keeps the newest record of each deployment
-Then a summary of what is stored. Default store: the embedded sqlite:.strata/strata.db.`,
+  dedupe    pruneDupes('deployments'): keeps the newest record (createdAt) of each deployment id
+Then a summary of what is stored. Default store: the embedded sqlite:.strata/strata.db.
+Keyring: --keys-file or $STRATA_KEYS; without either, the demo makes demo.keys (mode 0600)
+beside the store on its first run (.strata/demo.keys) and reuses it; later commands need
+--keys-file <that file> to read the tokens.`,
     )
     .action(async (options: DemoOptions, command: Command) => {
-      const cli = Cli.of(command);
       if (options.records > MAX_RECORDS)
         throw new StrataError('BAD_INPUT', `--records is at most ${MAX_RECORDS.toLocaleString('en-US')}`);
+      const { cli, keyring } = demoKeyring(command);
       const stop = new DemoStop(cli, options.records);
       try {
-        const result = await cli.withStore('write', (store) => runDemo(cli, store, options, stop));
+        const result = await cli.withStore('write', (store) => runDemo(cli, store, options, stop, keyring));
         // What `strata stats` will say: measured on the closed store, as a fresh open sees it
         // (closing checkpoints SQLite's WAL into the main file).
         if (localPath(cli.url) !== null) result.stats = await cli.withStore('read', (store) => store.stats());
@@ -68,7 +74,8 @@ Then a summary of what is stored. Default store: the embedded sqlite:.strata/str
     });
 }
 
-async function runDemo(cli: Cli, store: Store, options: DemoOptions, stop: DemoStop): Promise<DemoResult> {
+async function runDemo(cli: Cli, store: Store, options: DemoOptions, stop: DemoStop, keyring: DemoKeyring): Promise<DemoResult> {
+  const tracker = new DeployTracker(store);
   const phases: Phase[] = [];
   const timed = async <T>(name: string, records: number | ((r: T) => number), fn: () => Promise<T>): Promise<T> => {
     await stop.check();
@@ -81,27 +88,28 @@ async function runDemo(cli: Cli, store: Store, options: DemoOptions, stop: DemoS
     return result;
   };
 
-  // 1. OAuth callback: persistAccessToken / persistRefreshToken.
-  const auth = store.kv<string>('auth');
-  await timed('auth', 3, async () => {
+  // 1. OAuth callback: persistAccessToken / persistRefreshToken, encrypted at rest.
+  const legacyTokensRemoved = await timed('auth', 3, async () => {
     const access = `gho_${randomBytes(27).toString('base64url')}`;
-    await auth.set('accessToken', access, { ttl: '1h' });
-    await auth.set('refreshToken', `ghr_${randomBytes(45).toString('base64url')}`);
-    if ((await auth.get('accessToken')) !== access)
+    await tracker.persistAccessToken(access, { ttl: '1h' });
+    await tracker.persistRefreshToken(`ghr_${randomBytes(45).toString('base64url')}`);
+    if ((await tracker.getData('accessToken')) !== access)
       throw new StrataError('INTEGRITY', 'demo: the access token did not read back');
+    // Demos before the tokens were encrypted kept them in plain text in kv "auth".
+    if (!(await store.names()).kv.includes('auth')) return 0;
+    return store.kv('auth').deleteMany(['accessToken', 'refreshToken']);
   });
 
   // 2. App settings: setData / getData.
-  const app = store.kv('app');
   const run = await timed('settings', 4, async () => {
-    await app.set('settings', { pollInterval: '30s', notify: ['failed'], repos: REPOS.slice(0, 4), theme: 'dark' });
-    await app.set('lastSync', new Date().toISOString());
-    await app.get('settings');
-    return app.incr('demoRuns');
+    await tracker.setData('settings', { pollInterval: '30s', notify: ['failed'], repos: REPOS.slice(0, 4), theme: 'dark' });
+    await tracker.setData('lastSync', new Date().toISOString());
+    await tracker.getData('settings');
+    return store.kv(TRACKER_SPACES.data).incr('demoRuns');
   });
 
   // 3. The deployments collection, emptied so every run reports the same shape of numbers.
-  const docs = store.collection('deployments', { key: 'recordId', indexes: ['status', 'repoName', 'createdAt'] });
+  const docs = tracker.deployments;
   const cleared = await timed(
     'reset',
     (n) => n,
@@ -117,7 +125,7 @@ async function runDemo(cli: Cli, store: Store, options: DemoOptions, stop: DemoS
       let pending: Deployment[] = [];
       const flush = async (): Promise<void> => {
         await stop.check(); // between batches: every batch written is whole
-        await docs.insertMany(pending);
+        await tracker.recordDeployments(pending);
         bar.advance(pending.length);
         batches++;
         stop.progress.batches = batches;
@@ -139,17 +147,14 @@ async function runDemo(cli: Cli, store: Store, options: DemoOptions, stop: DemoS
   const repo = REPOS[0]!;
   const countPerStatus = async (): Promise<number[]> => Promise.all(STATUSES.map((status) => docs.count({ status })));
   const queried = await timed('queries', STATUSES.length + 2, async () => {
-    const newest = (await docs.query(
-      { repoName: repo, status: 'failed' },
-      { sort: { createdAt: -1 }, limit: 5 },
-    )) as unknown as Deployment[];
+    const newest = (await tracker.listDeployments({ repoName: repo, status: 'failed' }, { limit: 5 })) as Deployment[];
     const failed = await docs.count({ repoName: repo, status: 'failed' });
     return { newest, failed, before: await countPerStatus() };
   });
 
   // 6. The nightly cron: pruneDupes.
   const before = await docs.count();
-  const duplicatesRemoved = await timed('dedupe', before, () => docs.dedupe({ by: 'id' }));
+  const duplicatesRemoved = await timed('dedupe', before, () => tracker.pruneDupes(TRACKER_SPACES.deployments));
   const after = await countPerStatus();
   const remaining = await docs.count();
 
@@ -166,6 +171,13 @@ async function runDemo(cli: Cli, store: Store, options: DemoOptions, stop: DemoS
     remaining,
     failedOfRepo: { repo, count: queried.failed, newest: queried.newest },
     perStatus,
+    tokens: {
+      namespace: TRACKER_SPACES.tokens,
+      encrypted: true,
+      accessTokenKey: (await store.kv(TRACKER_SPACES.tokens).list({ prefix: 'access:', limit: 1 }))[0] ?? null,
+      keyring,
+      legacyRemoved: legacyTokensRemoved,
+    },
     phases,
     stats: await store.stats(),
   };
