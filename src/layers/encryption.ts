@@ -216,7 +216,8 @@ export class EncryptionLayer implements Driver {
     if (report.issues.some((i) => i.code === 'CORRUPT')) return report;
     const now = Date.now();
     for (const space of await this.inner.spaces()) {
-      if (this.#passes(space)) continue;
+      // Without the keyring ciphertexts cannot be checked: the driver's checksums above were.
+      if (this.#passes(space) || this.codec.sealer === null) continue;
       let after: string | undefined;
       for (;;) {
         const page = await this.inner.scan(space, { limit: 500, ...(after === undefined ? {} : { after: { key: after } }) }, now);
