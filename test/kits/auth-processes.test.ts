@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fixture, LineChild, strata, tempDir } from '../reliability/helpers.js';
+import { fixture, LineChild, runTogether, strata, tempDir } from '../reliability/helpers.js';
 import type * as AuthApi from '../../src/kits/auth/index.js';
 
 // The built kit, as the children run it (see reliability/helpers.ts); types from src/.
@@ -26,20 +26,7 @@ async function race<R>(url: string, task: string, inputs: unknown[], dir: string
     writeFileSync(path, JSON.stringify(input));
     return new LineChild(fixture('auth-worker.mjs'), [url, task, path], { stdin: true });
   });
-  try {
-    await Promise.all(workers.map((w) => w.waitFor('R', 30_000, 'worker ready')));
-    for (const w of workers) {
-      w.send('go\n');
-      w.proc.stdin!.end();
-    }
-    const exits = await Promise.all(workers.map((w) => w.exit(60_000)));
-    exits.forEach((exit, i) => {
-      if (exit.code !== 0) throw new Error(`worker ${i} exited with ${exit.code ?? exit.signal}: ${workers[i]!.stderr}`);
-    });
-    return workers.map((w) => JSON.parse(w.lines.find((l) => l.startsWith('D '))!.slice(2)) as R);
-  } finally {
-    for (const w of workers) w.kill();
-  }
+  return runTogether<R>(workers, 60_000);
 }
 
 for (const c of CASES)

@@ -131,6 +131,28 @@ export async function runChild(script: string, args: readonly string[], timeoutM
   return child;
 }
 
+/**
+ * Waits until every worker printed `R` (ready), sends `go` to all at once (see
+ * fixtures/start-barrier.mjs), waits for them to exit 0 and returns the JSON each printed on
+ * its `D <json>` line.
+ */
+export async function runTogether<R>(workers: readonly LineChild[], exitMs = 60_000): Promise<R[]> {
+  try {
+    await Promise.all(workers.map((w) => w.waitFor('R', 30_000, 'worker ready')));
+    for (const w of workers) {
+      w.send('go\n');
+      w.proc.stdin!.end();
+    }
+    const exits = await Promise.all(workers.map((w) => w.exit(exitMs)));
+    exits.forEach((exit, i) => {
+      if (exit.code !== 0) throw new Error(`worker ${i} exited with ${exit.code ?? exit.signal}: ${workers[i]!.stderr}`);
+    });
+    return workers.map((w) => JSON.parse(w.lines.find((l) => l.startsWith('D '))!.slice(2)) as R);
+  } finally {
+    for (const w of workers) w.kill();
+  }
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // The tests run the BUILT package, like the child processes do (`npm test` builds first), so

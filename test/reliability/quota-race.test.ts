@@ -4,7 +4,7 @@
 // write step, so it holds however the writes interleave.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { fixture, LineChild, strata, tempDir } from './helpers.js';
+import { fixture, LineChild, runTogether, strata, tempDir } from './helpers.js';
 
 const { openStore } = strata;
 
@@ -24,20 +24,7 @@ async function race(url: string, quota: object, scope: 'kv' | 'store'): Promise<
     (mode, i) =>
       new LineChild(fixture('quota-worker.mjs'), [url, mode, '60', String(i), JSON.stringify(quota), scope], { stdin: true }),
   );
-  try {
-    await Promise.all(workers.map((w) => w.waitFor('R', 30_000, 'worker ready')));
-    for (const w of workers) {
-      w.send('go\n');
-      w.proc.stdin!.end();
-    }
-    const exits = await Promise.all(workers.map((w) => w.exit(90_000)));
-    exits.forEach((exit, i) => {
-      if (exit.code !== 0) throw new Error(`worker ${i} exited with ${exit.code ?? exit.signal}: ${workers[i]!.stderr}`);
-    });
-    return workers.map((w) => JSON.parse(w.lines.find((l) => l.startsWith('D '))!.slice(2)) as WorkerStats);
-  } finally {
-    for (const w of workers) w.kill();
-  }
+  return runTogether<WorkerStats>(workers, 90_000);
 }
 
 for (const c of CASES)

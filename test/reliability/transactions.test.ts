@@ -3,7 +3,7 @@
 // (four processes each taking a slot when fewer than three are taken: never four).
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { fixture, LineChild, strata, tempDir } from './helpers.js';
+import { fixture, LineChild, runTogether, strata, tempDir } from './helpers.js';
 
 const { openStore } = strata;
 
@@ -31,20 +31,7 @@ async function runWorkers(url: string, tasks: Array<[task: string, n: number]>):
   const workers = tasks.map(
     ([task, n], i) => new LineChild(fixture('tx-worker.mjs'), [url, task, String(n), String(i)], { stdin: true }),
   );
-  try {
-    await Promise.all(workers.map((w) => w.waitFor('R', 30_000, 'worker ready')));
-    for (const w of workers) {
-      w.send('go\n');
-      w.proc.stdin!.end();
-    }
-    const exits = await Promise.all(workers.map((w) => w.exit(60_000)));
-    exits.forEach((exit, i) => {
-      if (exit.code !== 0) throw new Error(`worker ${i} exited with ${exit.code ?? exit.signal}: ${workers[i]!.stderr}`);
-    });
-    return workers.map((w) => JSON.parse(w.lines.find((l) => l.startsWith('D '))!.slice(2)) as WorkerStats);
-  } finally {
-    for (const w of workers) w.kill();
-  }
+  return runTogether<WorkerStats>(workers, 60_000);
 }
 
 for (const c of CASES)
