@@ -107,7 +107,7 @@ export class Store {
 
   /** @internal Use `openStore()`. */
   constructor(driver: Driver, options: { clock?: () => number; sweepMs: number | false; quota?: Quota }) {
-    this.#crypto = driver instanceof EncryptionLayer ? driver : undefined;
+    this.#crypto = encryptionLayerOf(driver);
     this.#quotas = quotaLayer(driver);
     if (options.quota !== undefined) this.#quotas.setQuota(ALL_USER_SPACES, options.quota);
     this.driver = this.#quotas;
@@ -619,4 +619,12 @@ async function withEncryption(driver: Driver, encryption: ReturnType<typeof pars
   }
   await layer.load(now);
   return layer;
+}
+
+/** The encryption layer in a stack (a store's own driver handed to openStore keeps it under its quota layer). */
+function encryptionLayerOf(driver: Driver): EncryptionLayer | undefined {
+  let at: Driver = driver;
+  while (!(at instanceof EncryptionLayer) && at.capabilities.encryption === true && 'inner' in at)
+    at = (at as { inner: Driver }).inner;
+  return at instanceof EncryptionLayer ? at : undefined;
 }

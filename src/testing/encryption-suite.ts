@@ -324,6 +324,15 @@ export function encryptionSuite(factory: DriverFactory): void {
       await back.close();
     });
 
+    it("a store's own driver stack handed to openStore keeps its encryption", async () => {
+      const { openStore } = await import('../store.js');
+      await h.store.kv('secrets', { encrypt: true }).set('a', CANARY);
+      const second = await openStore({ driver: h.store.driver, clock: h.clock.fn, sweepInterval: false });
+      expect(await second.kv('secrets').get('a')).toBe(CANARY);
+      await second.kv('more', { encrypt: true }).set('b', CANARY);
+      expect((await rawDriver(h.store).get('kv.more', 'b', h.clock.now))!.value).not.toContain('canary');
+    });
+
     it('refuses a store whose integrity mode was switched off in its encryption record', async () => {
       await h.dispose();
       h = await open(K1, 'mac');
