@@ -1,40 +1,25 @@
-// Option checks shared by the auth kit. The kit is built only on the public surface of
-// `stratadb` (as a separate package could be), so these few lines mirror the store's own
-// checks (unknown option -> BAD_INPUT, the store's duration grammar) instead of importing
-// its internals.
+// Option checks shared by the auth kit. The kit stores through the public surface of
+// `stratadb` only; its option checks are the store's own (unknown options, the duration
+// grammar), so the two cannot drift apart.
 import { StrataError, type Duration } from '../../index.js';
+import { checkOptions } from '../../codec/options.js';
+import { parseDuration } from '../../codec/duration.js';
 
-/** Refuses an options object with a property the call does not know, so a typo cannot fall back to a default. */
-export function checkKnown(options: unknown, known: readonly string[], op: string): void {
-  if (options === undefined) return;
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new StrataError('BAD_INPUT', `${op}: options must be an object`, { op });
-  }
-  for (const name of Object.keys(options)) {
-    if (known.includes(name)) continue;
-    throw new StrataError('BAD_INPUT', `${op}: unknown option "${name}"`, {
-      op,
-      hint: known.length === 0 ? `${op} takes no options` : `known options: ${known.join(', ')}`,
-      details: { option: name },
-    });
-  }
-}
+/** Refuses an options object with a property the call does not know (the store's own check). */
+export const checkKnown = checkOptions;
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-const FORMAT = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
 /** Ten years: longer is a unit mistake (seconds given as days), and keeps `now + duration` a valid Date. */
 export const MAX_DURATION_MS = 3650 * 86_400_000;
 
 /** A duration option in ms: the store's grammar (`ms` number or `'500ms' '30s' '10m' '12h' '7d' '2w'`). */
 export function durationOption(value: unknown, fallback: Duration, what: string, op: string): number {
-  const input = value === undefined ? fallback : value;
   let ms = Number.NaN;
-  if (typeof input === 'number') ms = input;
-  else if (typeof input === 'string') {
-    const match = FORMAT.exec(input.trim());
-    if (match) ms = Number(match[1]) * UNITS[match[2]!]!;
+  try {
+    ms = parseDuration(value === undefined ? fallback : value, what, MAX_DURATION_MS);
+  } catch {
+    // Reported below, with the kit's bounds and the call that was given it.
   }
-  if (Number.isFinite(ms) && ms >= 1 && ms <= MAX_DURATION_MS) return ms;
+  if (ms >= 1) return ms;
   throw new StrataError('BAD_INPUT', `${op}: ${what} must be a duration from 1 ms to 3650 days`, {
     op,
     hint: "use milliseconds or a string like '500ms', '30s', '10m', '12h', '7d', '2w'",
