@@ -105,18 +105,20 @@ for (const driver of DRIVERS)
       expect(await tokens.clear()).toBe(0);
     });
 
-    it.skipIf(driver === 'memory')('no token or account name is in any file the store writes', async () => {
-      const tokens = new TokenStore(t.store, { clock: t.clock });
-      const access = `gho_${randomBytes(18).toString('hex')}`;
-      const refresh = `ghr_${randomBytes(18).toString('hex')}`;
-      await tokens.persistAccessToken(access, { provider: 'github', account: 'ann@example.com' });
-      await tokens.persistRefreshToken(refresh, { provider: 'github', account: 'ann@example.com' });
-      await t.store.kv('plain').set('canary', 'visible-canary');
-      for (const secret of [access, refresh, 'ann@example.com']) expect(filesContaining(dir, secret)).toEqual([]);
-      expect(filesContaining(dir, 'visible-canary').length).toBeGreaterThan(0);
-      await t.store.close();
-      for (const secret of [access, refresh, 'ann@example.com']) expect(filesContaining(dir, secret)).toEqual([]);
-    });
+    // A memory store writes no files: the scan applies to the drivers that do.
+    if (driver !== 'memory')
+      it('no token or account name is in any file the store writes', async () => {
+        const tokens = new TokenStore(t.store, { clock: t.clock });
+        const access = `gho_${randomBytes(18).toString('hex')}`;
+        const refresh = `ghr_${randomBytes(18).toString('hex')}`;
+        await tokens.persistAccessToken(access, { provider: 'github', account: 'ann@example.com' });
+        await tokens.persistRefreshToken(refresh, { provider: 'github', account: 'ann@example.com' });
+        await t.store.kv('plain').set('canary', 'visible-canary');
+        for (const secret of [access, refresh, 'ann@example.com']) expect(filesContaining(dir, secret)).toEqual([]);
+        expect(filesContaining(dir, 'visible-canary').length).toBeGreaterThan(0);
+        await t.store.close();
+        for (const secret of [access, refresh, 'ann@example.com']) expect(filesContaining(dir, secret)).toEqual([]);
+      });
 
     it('refuses bad input with BAD_INPUT', async () => {
       const tokens = new TokenStore(t.store, { clock: t.clock });
