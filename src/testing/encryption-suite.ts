@@ -289,6 +289,7 @@ export function encryptionSuite(factory: DriverFactory): void {
       await store.kv('secrets').set('new', 'n');
       expect((await rawDriver(store).get('kv.secrets', 'new', h.clock.now))!.value).toContain('"enc1.k2.');
       expect(await store.collection('users').count({ email: '3@x.io' })).toBe(1);
+      const versionBefore = (await store.kv('secrets').getEntry('s1'))!.version;
       const progress: number[] = [];
       const report = await store.rotateKeys({ batchSize: 7, onProgress: (p) => progress.push(p.checked) });
       expect(report.failed).toEqual([]);
@@ -296,6 +297,8 @@ export function encryptionSuite(factory: DriverFactory): void {
       expect(Object.keys(report.keysInUse)).toEqual(['k2']);
       expect(report.retired).toEqual(['k1']);
       expect(progress.at(-1)).toBe(report.checked);
+      // A rotated record counts as a write.
+      expect((await store.kv('secrets').getEntry('s1'))!.version).toBe(versionBefore + 1);
       const again = await store.rotateKeys();
       expect(again.rewritten).toBe(0);
       await store.close();
@@ -322,6 +325,18 @@ export function encryptionSuite(factory: DriverFactory): void {
       const back = await reopenWith(h, K1);
       expect(await back.kv('secrets').get('a')).toBe(CANARY);
       await back.close();
+    });
+
+    it('keeps no opened values with cacheSize 0, and refuses a cacheSize that is not a count', async () => {
+      for (const cacheSize of [-1, 1.5, '10', 1e9]) {
+        await expectCode(makeHarness(factory, { encryption: { keys: K1, cacheSize: cacheSize as number } }), 'BAD_INPUT');
+      }
+      await h.dispose();
+      h = await makeHarness(factory, { encryption: { keys: K1, cacheSize: 0 } });
+      const kv = h.store.kv('secrets', { encrypt: true });
+      await kv.set('a', CANARY);
+      expect(await kv.get('a')).toBe(CANARY);
+      expect(await kv.get('a')).toBe(CANARY);
     });
 
     it("a store's own driver stack handed to openStore keeps its encryption", async () => {
