@@ -1,0 +1,102 @@
+// The seed's TaskRepository: a schema-checked collection (notes encrypted at rest), indexed by
+// status, priority and creation time; `archive` moves old finished tasks to their own
+// collection in atomic batches, so a crash mid-archive never loses or doubles a task.
+import { StrataError, type Store } from '../../src/index.js';
+import { TaskSchema, type DateRange, type NewTask, type Task, type TaskFilters, type TaskHistoryEntry } from './domain.js';
+
+export const TASKS = 'tasks';
+export const ARCHIVED_TASKS = 'tasks-archive';
+const ARCHIVE_BATCH = 500;
+
+const taskOptions = { schema: TaskSchema, key: 'id', indexes: ['status', 'priority', 'createdAt'], encrypt: ['notes'] } as const;
+
+export function taskCollection(store: Store, name: string = TASKS) {
+  return store.collection(name, taskOptions);
+}
+
+export class TaskRepository {
+  readonly #store: Store;
+  readonly #tasks;
+
+  constructor(store: Store) {
+    this.#store = store;
+    this.#tasks = taskCollection(store);
+    taskCollection(store, ARCHIVED_TASKS);
+  }
+
+  create(task: NewTask): Promise<Task> {
+    const createdAt = task.createdAt ?? new Date().toISOString();
+    return this.#tasks.insert({
+      tags: [],
+      ...task,
+      createdAt,
+      ...(task.status === 'done' && !task.completedAt ? { completedAt: createdAt } : {}),
+    });
+  }
+
+  async update(id: string, updates: Partial<Task>): Promise<Task> {
+    if ('id' in updates && updates.id !== id) throw new StrataError('BAD_INPUT', 'task.update cannot change a task id');
+    const patch: Partial<Task> = { ...updates };
+    if (updates.status === 'done' && updates.completedAt === undefined) patch.completedAt = new Date().toISOString();
+    return this.#tasks.update(id, patch);
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.#tasks.delete(id);
+  }
+
+  getById(id: string): Promise<Task | null> {
+    return this.#tasks.get(id);
+  }
+
+  getAll(filters: TaskFilters = {}): Promise<Task[]> {
+    const filter: Record<string, unknown> = {};
+    if (filters.status !== undefined) filter.status = filters.status;
+    if (filters.priority !== undefined) filter.priority = filters.priority;
+    if (filters.tag !== undefined) filter.tags = filters.tag;
+    return this.#tasks.query(filter, {
+      sort: { createdAt: -1 },
+      ...(filters.limit === undefined ? {} : { limit: filters.limit }),
+    });
+  }
+
+  /** Tasks created or completed in the range, oldest first. */
+  async getHistory(dateRange: DateRange): Promise<TaskHistoryEntry[]> {
+    const from = dateRange.from.toISOString();
+    const to = dateRange.to.toISOString();
+    const tasks = await this.#tasks.query(
+      { $or: [{ createdAt: { $gte: from, $lte: to } }, { completedAt: { $gte: from, $lte: to } }] },
+      { sort: { createdAt: 1 } },
+    );
+    return tasks.map((t) => ({
+      id: t.id,
+      title: t.title,
+      status: t.status,
+      createdAt: t.createdAt,
+      completedAt: t.completedAt ?? null,
+    }));
+  }
+
+  /** Moves finished tasks created before `olderThan` to the archive; -> how many moved. */
+  async archive(olderThan: Date): Promise<number> {
+    const before = olderThan.toISOString();
+    let moved = 0;
+    for (;;) {
+      const batch = await this.#store.transaction(async (tx) => {
+        const tasks = tx.collection<Task>(TASKS);
+        const old = await tasks.query({ status: 'done', createdAt: { $lt: before } }, { limit: ARCHIVE_BATCH });
+        for (const task of old) {
+          await tx.collection<Task>(ARCHIVED_TASKS).set(task.id, task);
+          await tasks.delete(task.id);
+        }
+        return old.length;
+      });
+      moved += batch;
+      if (batch < ARCHIVE_BATCH) return moved;
+    }
+  }
+
+  archived(): Promise<Task[]> {
+    return taskCollection(this.#store, ARCHIVED_TASKS).query({}, { sort: { createdAt: 1 } });
+  }
+}
