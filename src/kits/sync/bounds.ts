@@ -15,9 +15,14 @@ export function toBound(value: unknown, what: string, op: string): number {
     const ms = Date.parse(value);
     if (Number.isFinite(ms)) return ms;
   }
-  const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : typeof value === 'number' ? String(value) : typeof value;
-  throw new StrataError('BAD_INPUT', `${op}: ${what} must be a safe integer, a valid Date or an ISO 8601 date string, not ${shown}`, {
-    op,
-    hint: "pass epoch milliseconds, a Date, or a string like '2024-01-01T00:00:00Z'",
-  });
+  const shown =
+    typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : typeof value === 'number' ? String(value) : typeof value;
+  throw new StrataError(
+    'BAD_INPUT',
+    `${op}: ${what} must be a safe integer, a valid Date or an ISO 8601 date string, not ${shown}`,
+    {
+      op,
+      hint: "pass epoch milliseconds, a Date, or a string like '2024-01-01T00:00:00Z'",
+    },
+  );
 }

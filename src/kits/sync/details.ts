@@ -57,10 +57,14 @@ export class ItemDetails<D> {
       if (!Array.isArray(entry) || entry.length !== 2)
         throw new StrataError('BAD_INPUT', `${op}: pass [key, details] pairs`, { op });
       if (entry[1] === null || entry[1] === undefined)
-        throw new StrataError('BAD_INPUT', `${op}: details of "${String(entry[0])}" must be a JSON value, not ${String(entry[1])}`, {
-          op,
-          hint: 'save [] for an item that has no details: it then counts as fetched',
-        });
+        throw new StrataError(
+          'BAD_INPUT',
+          `${op}: details of "${String(entry[0])}" must be a JSON value, not ${String(entry[1])}`,
+          {
+            op,
+            hint: 'save [] for an item that has no details: it then counts as fetched',
+          },
+        );
     }
     try {
       await this.#kv.setMany(entries);

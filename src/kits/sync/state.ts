@@ -45,6 +45,7 @@ export function decodeState<C>(value: unknown, stream: string, namespace: string
   } catch {
     return corrupt('covered holds something that is not a [lo, hi] range');
   }
-  for (const r of v.covered as unknown[]) if (!Array.isArray(r) || r.length !== 2) corrupt('covered holds something that is not a [lo, hi] range');
+  for (const r of v.covered as unknown[])
+    if (!Array.isArray(r) || r.length !== 2) corrupt('covered holds something that is not a [lo, hi] range');
   return { covered, checkpoint: (v.checkpoint ?? null) as C | null, updatedAt: v.updatedAt };
 }

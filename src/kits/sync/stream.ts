@@ -10,7 +10,8 @@ import type { Bound } from './bounds.js';
 import { toBound } from './bounds.js';
 import { ItemDetails } from './details.js';
 import { checkKnown, checkName, clockOption, functionOption, intOption } from './options.js';
-import { RangeSet, toRange, type Range } from './ranges.js';
+import type { RangeSet } from './ranges.js';
+import { toRange, type Range } from './ranges.js';
 import { decodeState, encodeState, type StreamState } from './state.js';
 
 export interface SyncStreamOptions<T extends object> {
