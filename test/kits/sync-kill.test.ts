@@ -25,7 +25,11 @@ async function inspect(path: string) {
       covered: number[][];
       checkpoint: { page: number } | null;
     } | null;
-    const items = await store.collection<{ id: string; at: number; page: number }>('items').query({}, { sort: { at: 1 } });
+    const items = (await store.collection('items').query({}, { sort: { at: 1 } })) as Array<{
+      id: string;
+      at: number;
+      page: number;
+    }>;
     return { state, items };
   } finally {
     await store.close();
