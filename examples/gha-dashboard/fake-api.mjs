@@ -30,7 +30,11 @@ const JOB_NAMES = ['build', 'lint', 'test (node 20)', 'test (node 22)', 'deploy'
  * @param {number} [options.start] epoch ms of the oldest run (default: 30 days ago)
  * @param {() => number} [options.clock] the server's clock, for the Date header and new runs
  */
-export async function startFakeApi({ repos, seed = 1, start, clock = Date.now }) {
+export async function startFakeApi({ repos, seed = 1, start, clock: realClock = Date.now }) {
+  // New runs are created "now" and a second apart; the server's clock then moves past them,
+  // as time would have, so its Date header is never older than a run it lists.
+  let ahead = 0;
+  const clock = () => realClock() + ahead;
   const random = rng(seed);
   let nextRunId = 9_000_000;
   let nextJobId = 50_000_000;
@@ -103,13 +107,14 @@ export async function startFakeApi({ repos, seed = 1, start, clock = Date.now })
     holdAt: undefined,
     /** Resolves when a request is held (the path). */
     held: () => new Promise((resolve) => (onHold = resolve)),
-    /** New runs of a workflow, created now (by the server's clock), newest last. */
+    /** New runs of a workflow, created now (by the server's clock), a second apart, newest last. */
     addRuns(repoName, workflowId, count) {
       const repo = data.get(repoName);
       const runs = repo.runs.get(workflowId);
       const wf = repo.workflows.find((w) => w.id === workflowId);
       let at = Math.max(Math.floor(clock() / SECOND) * SECOND, Date.parse(runs.at(-1)?.created_at ?? 0) + SECOND);
       for (let i = 0; i < count; i++, at += SECOND) runs.push(makeRun(repo, wf, at));
+      ahead = Math.max(ahead, at + SECOND - realClock());
     },
     runCount(repoName) {
       return [...data.get(repoName).runs.values()].reduce((n, runs) => n + runs.length, 0);
