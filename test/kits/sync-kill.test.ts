@@ -18,8 +18,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const PAGES = 300;
 const PER_PAGE = 10;
 
-async function inspect(path: string) {
-  const store = await strata.openStore(`sqlite:${path}`);
+async function inspect(url: string) {
+  const store = await strata.openStore(url);
   try {
     const state = (await store.kv('sync.streams').get('items')) as {
       covered: number[][];
@@ -36,14 +36,15 @@ async function inspect(path: string) {
   }
 }
 
-describe('sync stream checkpoints under SIGKILL', () => {
+describe.each(['sqlite', 'file'])('sync stream checkpoints under SIGKILL (%s)', (driver) => {
+  const urlOf = (name: string) => (driver === 'sqlite' ? `sqlite:${join(dir, `${name}.db`)}` : `file:${join(dir, name)}`);
   it('resumes after each kill from exactly the last committed page', async () => {
-    const path = join(dir, 'killed.db');
+    const url = urlOf('killed');
     const random = rng(9001);
     const fetchedCommitted = new Map<number, number>();
     let kills = 0;
     for (let round = 0; round < 4; round++) {
-      const child = new LineChild(worker, [path, String(PAGES), String(PER_PAGE)]);
+      const child = new LineChild(worker, [url, String(PAGES), String(PER_PAGE)]);
       const startLine = await child.waitFor((l) => l.startsWith('start '), 20_000);
       const start = Number(startLine.slice(6));
       // Kill a few pages in, at a random moment (often inside a save's transaction).
@@ -54,7 +55,7 @@ describe('sync stream checkpoints under SIGKILL', () => {
       if (child.lines.includes('done')) break;
       expect(exit.signal).toBe('SIGKILL');
       kills++;
-      const { state, items } = await inspect(path);
+      const { state, items } = await inspect(url);
       const committed = state!.checkpoint!.page;
       const lastSaved = Math.max(...child.lines.filter((l) => l.startsWith('saved ')).map((l) => Number(l.slice(6))));
       // The commit may land just before the kill and its line not: at most one page more.
@@ -64,12 +65,12 @@ describe('sync stream checkpoints under SIGKILL', () => {
       expect(state!.covered).toEqual([[1, committed * PER_PAGE]]);
       for (let p = start; p <= committed; p++) fetchedCommitted.set(p, (fetchedCommitted.get(p) ?? 0) + 1);
       // The next run starts right after the checkpoint: no committed page is fetched again.
-      const next = new LineChild(worker, [path, 'probe', String(PER_PAGE)]);
+      const next = new LineChild(worker, [url, 'probe', String(PER_PAGE)]);
       expect(await next.waitFor((l) => l.startsWith('start '), 20_000)).toBe(`start ${committed + 1}`);
       await next.exited;
     }
     expect(kills).toBeGreaterThanOrEqual(3);
-    const finish = new LineChild(worker, [path, String(PAGES), String(PER_PAGE)]);
+    const finish = new LineChild(worker, [url, String(PAGES), String(PER_PAGE)]);
     await finish.exited;
     expect(finish.lines.at(-1)).toBe('done');
     for (const l of finish.lines.filter((x) => x.startsWith('saved '))) {
@@ -80,10 +81,10 @@ describe('sync stream checkpoints under SIGKILL', () => {
     expect([...fetchedCommitted.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: PAGES }, (_, i) => i + 1));
     expect([...fetchedCommitted.values()].every((n) => n === 1)).toBe(true);
 
-    const uninterrupted = join(dir, 'whole.db');
+    const uninterrupted = urlOf('whole');
     const whole = new LineChild(worker, [uninterrupted, String(PAGES), String(PER_PAGE)]);
     await whole.exited;
-    const a = await inspect(path);
+    const a = await inspect(url);
     const b = await inspect(uninterrupted);
     expect(a.items).toEqual(b.items);
     expect(a.state!.covered).toEqual([[1, PAGES * PER_PAGE]]);

@@ -15,6 +15,9 @@ interface Item {
 
 let dir: string;
 let store: Store;
+const DRIVERS = ['sqlite', 'file', 'memory'] as const;
+const urlOf = (driver: (typeof DRIVERS)[number]) =>
+  driver === 'sqlite' ? `sqlite:${join(dir, 's.db')}` : driver === 'file' ? `file:${join(dir, 'f')}` : 'memory:';
 
 const items = (from: number, to: number): Item[] =>
   Array.from({ length: to - from + 1 }, (_, i) => ({ id: `i${from + i}`, at: from + i }));
@@ -28,16 +31,6 @@ async function codeOf(promise: Promise<unknown> | (() => unknown)): Promise<stri
   return undefined;
 }
 
-beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'strata-sync-stream-'));
-  store = await openStore(`sqlite:${join(dir, 's.db')}`);
-});
-
-afterEach(async () => {
-  await store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
 const streamOf = (name = 'items', options: Record<string, unknown> = {}) =>
   new SyncStream<Item, { page: number }>(store, name, {
     collection: store.collection('items'),
@@ -45,7 +38,17 @@ const streamOf = (name = 'items', options: Record<string, unknown> = {}) =>
     ...options,
   });
 
-describe('SyncStream', () => {
+describe.each(DRIVERS)('SyncStream on %s', (driver) => {
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'strata-sync-stream-'));
+    store = await openStore(urlOf(driver));
+  });
+
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('saves items, ranges and checkpoint together, in batches', async () => {
     const stream = streamOf();
     expect(await stream.state()).toMatchObject({ checkpoint: null, updatedAt: null });
@@ -106,6 +109,7 @@ describe('SyncStream', () => {
       'BAD_INPUT',
     );
     expect(await codeOf(stream.save('items' as never))).toBe('BAD_INPUT');
+    expect(await codeOf(stream.save(items(6, 9), { cover: [[6, 9]], checkpoint: { page: () => 2 } as never }))).toBe('BAD_INPUT');
     // A value JSON cannot hold, in the last batch: the transaction writes none of the batches.
     const bad = [...items(6, 60), { id: 'bad', at: 61, fn: () => 1 } as Item];
     expect(await codeOf(stream.save(bad, { cover: [[6, 61]], checkpoint: { page: 2 } }))).toBe('BAD_INPUT');

@@ -1,15 +1,15 @@
 // Child for test/kits/sync-kill.test.ts: walks a deterministic paginated source from the
 // stream's checkpoint, saving each page (items + cover + checkpoint in one transaction) and
 // announcing each fetch and each commit on stdout, synchronously, until the parent kills it.
-// args: <db path> <pages | 'probe'> <per page>; 'probe' only says where a run would start.
+// args: <store url> <pages | 'probe'> <per page>; 'probe' only says where a run would start.
 import { openStore } from '../../dist/index.js';
 import { SyncStream } from '../../dist/kits/sync/index.js';
 import { line } from '../fixtures/sync-line.mjs';
 
-const [path, pagesArg, perPageArg] = process.argv.slice(2);
+const [url, pagesArg, perPageArg] = process.argv.slice(2);
 const pages = Number(pagesArg);
 const perPage = Number(perPageArg);
-const store = await openStore(`sqlite:${path}`);
+const store = await openStore(url);
 const stream = new SyncStream(store, 'items', {
   collection: store.collection('items'),
   cursor: (item) => item.at,
