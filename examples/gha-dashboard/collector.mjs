@@ -249,16 +249,18 @@ async function walkWorkflow(h, wf, collection, { get, base, perPage, maxPages, r
     const { body, date } = await get(path);
     report.pagesFetched++;
     const items = listOf(body, 'workflow_runs', path).map(runOf);
-    // The first page's cover reaches up to just before the answer's Date: a run created
-    // after the answer has a later created_at (whole seconds), so none can be missed there.
-    const top = (l) => (Number.isFinite(date) && date - 1 >= (l ?? -Infinity) ? date - 1 : (l ?? BEGINNING + 1) - 1);
+    // The first page's cover reaches up to just before the answer's Date header: a run
+    // created after the answer has a later created_at (whole seconds), so none is missed.
+    // Without a usable Date, up to just below the newest run (a run created in its second
+    // could still come).
+    const firstTop = (newest) => (Number.isFinite(date) && date - 1 >= newest ? date - 1 : newest - 1);
     if (items.length === 0) {
       const upper = cp.edge ?? (Number.isFinite(date) ? date - 1 : null);
       await stream.save([], { cover: upper === null ? [] : [[BEGINNING, upper]], checkpoint: finished });
       return;
     }
     const [e, l] = stream.pageRange(items);
-    const upper = cp.edge ?? top(l);
+    const upper = cp.edge ?? firstTop(l);
     const last = items.length < perPage;
     const cover = last ? [BEGINNING, upper] : e + 1 <= upper ? [e + 1, upper] : null;
     let fresh = [];

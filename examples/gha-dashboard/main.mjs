@@ -4,6 +4,7 @@
 // collects once more (only the new runs' calls), and prints what each collection fetched.
 // Run after `npm run build` (the script does).
 import { rmSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { collectRepository, readDashboard } from './collector.mjs';
 import { startFakeApi } from './fake-api.mjs';
 
