@@ -183,6 +183,20 @@ describe('gha-dashboard collector (seed 001 on Strata)', () => {
     expect(Object.values(after.workflow_date_ranges).every((r) => r.complete)).toBe(true);
   });
 
+  it("never skips a page it cannot prove it holds (where the seed's blind 'next two' lost runs)", async () => {
+    const api = await fake();
+    await collectRepository({ ...options(api), maxPages: 1 });
+    const from = api.calls.length;
+    await collectRepository(options(api));
+    // Page 1 is covered; the seed then skipped pages 2 and 3 unseen, and never held runs 21-60.
+    expect(since(api, from).pages.filter((p) => p.includes('/11/'))).toEqual(
+      [1, 2, 3, 4, 5].map((n) => `/repos/acme/web/actions/workflows/11/runs?per_page=20&page=${n}`),
+    );
+    const d = await readDashboard(options(api));
+    expect(Object.keys(d.runs)).toHaveLength(TOTAL_RUNS);
+    expect(Object.values(d.workflow_date_ranges).every((r) => r.complete)).toBe(true);
+  });
+
   it('SIGKILL mid-collection, then a rerun: nothing fetched twice, the same data as an uninterrupted run', async () => {
     const reference = await fake();
     await collectRepository(options(reference, 'reference'));
