@@ -1,0 +1,202 @@
+// One mirrored stream of a paginated source (e.g. the runs of one workflow): its covered
+// ranges, its checkpoint, and the items it saves. Every save is ONE store transaction that
+// upserts the items (in batches), merges the ranges they complete and moves the checkpoint,
+// so after a crash (SIGKILL included) the checkpoint never claims items that are not there
+// and items are never there without their checkpoint: a resumed walk neither skips nor
+// refetches a committed page. Built on the public Store API only.
+import { StrataError, type Store } from '../../index.js';
+import { withOp } from '../../errors.js';
+import type { Bound } from './bounds.js';
+import { toBound } from './bounds.js';
+import { ItemDetails } from './details.js';
+import { checkKnown, checkName, clockOption, functionOption, intOption } from './options.js';
+import type { RangeSet } from './ranges.js';
+import { toRange, type Range } from './ranges.js';
+import { decodeState, encodeState, type StreamState } from './state.js';
+
+export interface SyncStreamOptions<T extends object> {
+  /** The collection the items are saved in (its handle, declared with its key field). */
+  collection: { readonly name: string };
+  /** The cursor value of an item (e.g. `(run) => run.created_at`), for `pageRange` / `isPageCovered`. */
+  cursor?: (item: T) => Bound;
+  /** Items per `upsertMany` call inside a save's transaction. @default 50 */
+  batchSize?: number;
+  /** The kv namespace stream states are kept in (one key per stream). @default 'sync.streams' */
+  namespace?: string;
+  /** Epoch ms for `updatedAt`. @default Date.now */
+  clock?: () => number;
+}
+
+export interface SaveOptions<C> {
+  /** Cursor ranges that, with these items, the mirror now holds completely. */
+  cover?: ReadonlyArray<readonly [Bound, Bound]>;
+  /** The new checkpoint; `null` clears it (the walk finished); left out keeps the old one. */
+  checkpoint?: C | null;
+}
+
+export interface SaveResult {
+  /** Items upserted. */
+  saved: number;
+  /** `upsertMany` calls made (all inside the one transaction). */
+  batches: number;
+  /** The covered ranges after the save. */
+  covered: RangeSet;
+}
+
+const OPTIONS = ['collection', 'cursor', 'batchSize', 'namespace', 'clock'] as const;
+const SAVE = ['cover', 'checkpoint'] as const;
+
+/** One stream of a mirror. `T` is the item type, `C` the checkpoint (any JSON value). */
+export class SyncStream<T extends object, C = unknown> {
+  readonly name: string;
+  readonly namespace: string;
+  readonly #store: Store;
+  readonly #collection: string;
+  readonly #cursor: ((item: T) => Bound) | undefined;
+  readonly #batchSize: number;
+  readonly #now: () => number;
+
+  constructor(store: Store, name: string, options: SyncStreamOptions<T>) {
+    const op = 'SyncStream';
+    this.name = checkName(name, 'the stream name', op);
+    if (options === undefined || options === null || typeof options !== 'object')
+      throw new StrataError('BAD_INPUT', `${op}: pass options with the collection the items go to`, {
+        op,
+        hint: "new SyncStream(store, 'runs', { collection: store.collection('runs') })",
+      });
+    checkKnown(options, OPTIONS, op);
+    const col: unknown = options.collection;
+    if (col === null || typeof col !== 'object' || typeof (col as { name?: unknown }).name !== 'string')
+      throw new StrataError('BAD_INPUT', `${op}: collection must be a collection handle`, {
+        op,
+        hint: "pass collection: store.collection('runs', { key: 'id' })",
+        details: { option: 'collection' },
+      });
+    this.#collection = (col as { name: string }).name;
+    this.#cursor = functionOption<(item: T) => Bound>(options.cursor, 'cursor', op);
+    this.#batchSize = intOption(options.batchSize, 50, 'batchSize', op, 1, 10_000);
+    this.namespace = checkName(options.namespace ?? 'sync.streams', 'namespace', op);
+    this.#now = clockOption(options.clock, op);
+    this.#store = store;
+    // Opening the handle checks the namespace's characters now, not at the first save.
+    store.kv(this.namespace);
+  }
+
+  /** Covered ranges, checkpoint and last save time, as one consistent read. */
+  async state(): Promise<StreamState<C>> {
+    const op = 'stream.state';
+    try {
+      return decodeState<C>(await this.#store.kv(this.namespace).get(this.name), this.name, this.namespace, op);
+    } catch (error) {
+      throw withOp(error, op);
+    }
+  }
+
+  async covered(): Promise<RangeSet> {
+    return (await this.state()).covered;
+  }
+
+  async checkpoint(): Promise<C | null> {
+    return (await this.state()).checkpoint;
+  }
+
+  /** Whether the mirror holds every item with a cursor value in `[lo, hi]`. */
+  async isCovered(lo: Bound, hi: Bound): Promise<boolean> {
+    const range = toRange(lo, hi, 'stream.isCovered');
+    return (await this.covered()).covers(range[0], range[1]);
+  }
+
+  /** The parts of `[lo, hi]` the mirror does not hold yet. */
+  async gaps(lo: Bound, hi: Bound): Promise<Range[]> {
+    const range = toRange(lo, hi, 'stream.gaps');
+    return (await this.covered()).gaps(range[0], range[1]);
+  }
+
+  /** `[min, max]` of the page's cursor values, or `null` for an empty page. Needs `cursor`. */
+  pageRange(items: readonly T[]): Range | null {
+    const op = 'stream.pageRange';
+    const cursor = this.#needCursor(op);
+    if (!Array.isArray(items)) throw new StrataError('BAD_INPUT', `${op}: pass the page's items as an array`, { op });
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const item of items) {
+      const v = toBound(cursor(item), 'an item cursor', op);
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    return items.length === 0 ? null : [lo, hi];
+  }
+
+  /**
+   * Whether a fetched page holds nothing new: its `[min, max]` cursor range is covered. An
+   * empty page is not (there is nothing to skip). Needs `cursor`.
+   */
+  async isPageCovered(items: readonly T[]): Promise<boolean> {
+    const range = this.pageRange(items);
+    return range !== null && (await this.covered()).covers(range[0], range[1]);
+  }
+
+  /**
+   * Saves a page: upserts `items` in batches of `batchSize`, merges `cover` into the covered
+   * ranges and sets `checkpoint`, all in one transaction (all or nothing; a concurrent save
+   * of the same stream makes it rerun, never lose a range).
+   */
+  async save(items: readonly T[], options: SaveOptions<C> = {}): Promise<SaveResult> {
+    const op = 'stream.save';
+    checkKnown(options, SAVE, op);
+    if (!Array.isArray(items)) throw new StrataError('BAD_INPUT', `${op}: pass the items as an array (may be empty)`, { op });
+    const cover = options.cover ?? [];
+    if (!Array.isArray(cover))
+      throw new StrataError('BAD_INPUT', `${op}: cover must be a list of [lo, hi] ranges`, {
+        op,
+        hint: 'pass cover: [[lo, hi]]',
+      });
+    const ranges = cover.map((r: unknown) => {
+      if (!Array.isArray(r) || r.length !== 2)
+        throw new StrataError('BAD_INPUT', `${op}: each cover entry must be a [lo, hi] pair`, { op });
+      return toRange(r[0] as Bound, r[1] as Bound, op);
+    });
+    const setCheckpoint = 'checkpoint' in options && options.checkpoint !== undefined;
+    try {
+      return await this.#store.transaction(async (tx) => {
+        const kv = tx.kv<unknown>(this.namespace);
+        const state = decodeState<C>(await kv.get(this.name), this.name, this.namespace, op);
+        const collection = tx.collection<T>(this.#collection);
+        let batches = 0;
+        for (let i = 0; i < items.length; i += this.#batchSize) {
+          const batch = items.slice(i, i + this.#batchSize) as unknown as Parameters<typeof collection.upsertMany>[0];
+          await collection.upsertMany(batch);
+          batches++;
+        }
+        for (const [lo, hi] of ranges) state.covered.add(lo, hi, op);
+        if (setCheckpoint) state.checkpoint = options.checkpoint ?? null;
+        await kv.set(this.name, encodeState(state, this.#now()));
+        return { saved: items.length, batches, covered: state.covered };
+      });
+    } catch (error) {
+      throw withOp(error, op);
+    }
+  }
+
+  /** Forgets the stream's ranges and checkpoint (its items stay): the next walk starts over. */
+  async reset(): Promise<void> {
+    try {
+      await this.#store.kv(this.namespace).delete(this.name);
+    } catch (error) {
+      throw withOp(error, 'stream.reset');
+    }
+  }
+
+  /** Per-item details kept in kv `namespace` (e.g. a run's jobs): "already fetched?" checks. */
+  details<D>(namespace: string): ItemDetails<D> {
+    return new ItemDetails<D>(this.#store, namespace);
+  }
+
+  #needCursor(op: string): (item: T) => Bound {
+    if (this.#cursor !== undefined) return this.#cursor;
+    throw new StrataError('BAD_INPUT', `${op}: this stream has no cursor`, {
+      op,
+      hint: 'open the stream with cursor: (item) => item.created_at (or another cursor field)',
+    });
+  }
+}
