@@ -256,7 +256,11 @@ export class Store {
         : this.#checkQuota(kvSpace(name), `kv namespace "${name}"`, options.quota, 'store.kv');
     if (options?.defaults === undefined) {
       if (quota !== undefined) this.#quotas.setQuota(kvSpace(name), quota);
-      return this.#observed(new KvNamespace<V>(this.#context, name, this.#kvDefinitions.get(name)?.defaults), 'kv', kvSpace(name));
+      return this.#observed(
+        new KvNamespace<V>(this.#context, name, this.#kvDefinitions.get(name)?.defaults),
+        'kv',
+        kvSpace(name),
+      );
     }
     const defaults = encodeDefaults(options.defaults, 'store.kv');
     const text = JSON.stringify([...defaults]);

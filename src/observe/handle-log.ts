@@ -3,7 +3,14 @@ import { StrataError, type StrataErrorCode } from '../errors.js';
 import type { SafeLog } from './logger.js';
 
 /** Codes that mean damage or a backend in trouble: logged at `error`; every other failure at `warn`. */
-const ERROR_LEVEL = new Set<StrataErrorCode>(['CORRUPT', 'INTEGRITY', 'DECRYPT_FAILED', 'UNAVAILABLE', 'MIGRATION_FAILED', 'TIMEOUT']);
+const ERROR_LEVEL = new Set<StrataErrorCode>([
+  'CORRUPT',
+  'INTEGRITY',
+  'DECRYPT_FAILED',
+  'UNAVAILABLE',
+  'MIGRATION_FAILED',
+  'TIMEOUT',
+]);
 
 /** Methods that are not operations on stored data (no log line for them). */
 const NOT_OPS = new Set<PropertyKey>(['constructor', 'watch', 'toString', 'toJSON', 'then']);
@@ -70,10 +77,12 @@ export function loggedHandle<H extends object>(handle: H, kind: string, space: s
   return new Proxy(handle, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function' || NOT_OPS.has(prop) || typeof prop === 'symbol') return value;
+      if (typeof value !== 'function') return value;
       let fn = wrapped.get(prop);
       if (fn === undefined) {
-        fn = wrap(value as (...args: unknown[]) => unknown, `${kind}.${prop}`);
+        // Methods run on the handle itself: its private fields are not on the proxy.
+        const method = value as (...args: unknown[]) => unknown;
+        fn = NOT_OPS.has(prop) || typeof prop === 'symbol' ? method.bind(target) : wrap(method, `${kind}.${prop}`);
         wrapped.set(prop, fn);
       }
       return fn;

@@ -50,21 +50,30 @@ export class SafeLog {
 export function parseLogger(value: unknown): SafeLog | undefined {
   if (value === undefined || value === false) return undefined;
   if (value === true) return new SafeLog(pino({ name: 'strata', level: 'info' }, pino.destination({ fd: 2, sync: true })));
-  if (value !== null && typeof value === 'object' && METHODS.every((m) => typeof (value as Record<string, unknown>)[m] === 'function')) {
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    METHODS.every((m) => typeof (value as Record<string, unknown>)[m] === 'function')
+  ) {
     return new SafeLog(value as StoreLogger);
   }
-  throw new StrataError('BAD_INPUT', 'openStore: logger must be a pino logger (or an object with debug, info, warn and error methods), or true', {
-    op: 'openStore',
-    hint: "pass logger: pino() from the pino package, or logger: true for pino's default to stderr",
-  });
+  throw new StrataError(
+    'BAD_INPUT',
+    'openStore: logger must be a pino logger (or an object with debug, info, warn and error methods), or true',
+    {
+      op: 'openStore',
+      hint: "pass logger: pino() from the pino package, or logger: true for pino's default to stderr",
+    },
+  );
 }
 
 /**
  * A store URL as it can be logged: the password of `user:password@host` URLs and the values
- * of query parameters that may carry credentials are replaced by `***`.
+ * of query parameters whose name says credential (`*pass*`, `*token*`, `*secret*`, `*key*`,
+ * `*auth*`, `*sig*`, `*cred*`, `*pwd*`) are replaced by `***`.
  */
 export function redactUrl(url: string): string {
   let redacted = url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@');
-  redacted = redacted.replace(/([?&](?:password|pass|pwd|token|secret|key|keys|auth|sig|signature|credentials?)=)[^&#]*/gi, '$1***');
+  redacted = redacted.replace(/([?&][^=&#]*(?:pass|pwd|token|secret|key|auth|sig|cred)[^=&#]*=)[^&#]*/gi, '$1***');
   return redacted;
 }

@@ -63,7 +63,11 @@ export class Observer {
         await writeSnapshot(driver, state, now());
         flushed = changes;
       } catch (error) {
-        this.log?.write('warn', { op: 'metrics.flush', code: StrataError.is(error) ? error.code : 'UNAVAILABLE' }, 'metrics.flush failed');
+        this.log?.write(
+          'warn',
+          { op: 'metrics.flush', code: StrataError.is(error) ? error.code : 'UNAVAILABLE' },
+          'metrics.flush failed',
+        );
       }
     };
     if (this.#flushMs !== false) {

@@ -39,7 +39,15 @@ export function snapshotOf(state: MetricsState, now: number): MetricsSnapshot {
     for (const [id, n] of c.errors) errors[id.replace('\u0000', ':')] = n;
     spaces[space] = { ops, errors, puts: c.puts, deletes: c.deletes };
   }
-  return { v: 1, host: hostname(), pid: process.pid, startedAt: state.startedAt, updatedAt: now, bucketsMs: [...BUCKETS_MS], spaces };
+  return {
+    v: 1,
+    host: hostname(),
+    pid: process.pid,
+    startedAt: state.startedAt,
+    updatedAt: now,
+    bucketsMs: [...BUCKETS_MS],
+    spaces,
+  };
 }
 
 /** The record key of this process's snapshot: unique per process and open. */
@@ -81,7 +89,10 @@ export interface MetricsTotals {
 /** Sums the snapshots every process with metrics on wrote to the store. */
 export async function readTotals(driver: Driver, now: number): Promise<MetricsTotals> {
   const records = await driver.scan(METRICS_SPACE, {}, now);
-  const merged = new Map<string, { count: number; sumMs: number; buckets: number[]; bucketsMs: number[]; errors: Record<string, number> }>();
+  const merged = new Map<
+    string,
+    { count: number; sumMs: number; buckets: number[]; bucketsMs: number[]; errors: Record<string, number> }
+  >();
   let damaged = 0;
   let since: number | null = null;
   let processes = 0;
@@ -126,11 +137,14 @@ export async function readTotals(driver: Driver, now: number): Promise<MetricsTo
       p99Ms: quantile(m.buckets, m.bucketsMs, 0.99),
     };
   });
-  ops.sort((a, b) => (a.space < b.space ? -1 : a.space > b.space ? 1 : OP_KINDS.indexOf(a.op as never) - OP_KINDS.indexOf(b.op as never)));
+  ops.sort((a, b) =>
+    a.space < b.space ? -1 : a.space > b.space ? 1 : OP_KINDS.indexOf(a.op as never) - OP_KINDS.indexOf(b.op as never),
+  );
   return { processes, damaged, since: since === null ? null : new Date(since).toISOString(), ops };
 }
 
-const sameBuckets = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+const sameBuckets = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** The q-quantile from non-cumulative bucket counts; in the +Inf bucket, its lower bound. */
 export function quantile(buckets: readonly number[], boundsMs: readonly number[], q: number): number | null {

@@ -97,10 +97,12 @@ export class StoreRegistry {
     );
     r.registerMetric(
       metric('strata_writes_total', 'Records put and deleted by successful batches, by space.', 'counter', () =>
-        state.entries().flatMap(([space, c]) => [
-          ...(c.puts > 0 ? [{ value: c.puts, labels: { space, type: 'put' } }] : []),
-          ...(c.deletes > 0 ? [{ value: c.deletes, labels: { space, type: 'delete' } }] : []),
-        ]),
+        state
+          .entries()
+          .flatMap(([space, c]) => [
+            ...(c.puts > 0 ? [{ value: c.puts, labels: { space, type: 'put' } }] : []),
+            ...(c.deletes > 0 ? [{ value: c.deletes, labels: { space, type: 'delete' } }] : []),
+          ]),
       ),
     );
   }
@@ -112,16 +114,27 @@ export class StoreRegistry {
         return value.some((s) => pick(s) !== undefined) ? [{ value: v, labels: { space } }] : [];
       });
     const r = this.registry;
-    r.registerMetric(metric('strata_records', 'Live records per space (from driver.stats() when scraped).', 'gauge', () => perSpace((s) => s.records)));
-    r.registerMetric(metric('strata_bytes', 'Bytes of keys and values per space (from driver.stats() when scraped).', 'gauge', () => perSpace((s) => s.bytes)));
+    r.registerMetric(
+      metric('strata_records', 'Live records per space (from driver.stats() when scraped).', 'gauge', () =>
+        perSpace((s) => s.records),
+      ),
+    );
+    r.registerMetric(
+      metric('strata_bytes', 'Bytes of keys and values per space (from driver.stats() when scraped).', 'gauge', () =>
+        perSpace((s) => s.bytes),
+      ),
+    );
     r.registerMetric(
       metric('strata_expired_records', 'Expired records not yet swept, per space, where the driver knows.', 'gauge', () =>
         perSpace((s) => s.expired),
       ),
     );
     r.registerMetric(
-      metric('strata_storage_bytes', 'Bytes the backend occupies (file size for sqlite, WAL included), where known.', 'gauge', () =>
-        this.#stats?.storageBytes === undefined ? [] : [{ value: this.#stats.storageBytes, labels: {} }],
+      metric(
+        'strata_storage_bytes',
+        'Bytes the backend occupies (file size for sqlite, WAL included), where known.',
+        'gauge',
+        () => (this.#stats?.storageBytes === undefined ? [] : [{ value: this.#stats.storageBytes, labels: {} }]),
       ),
     );
   }
