@@ -1,17 +1,16 @@
 #!/usr/bin/env node
 // What metrics (and a logger) cost on the hottest call: kv.get on sqlite, 20k records,
 // uniformly random keys. Side by side in one process, rounds interleaved (A B C A B C ...)
-// so a busy machine slows every variant alike; the medians of the per-round times are
+// so a busy machine slows every variant alike; the medians of the per-round CPU times are
 // compared. Variants: no metrics (the store as before: no layer, no proxy), metrics: true,
 // and metrics plus a pino logger at info (failed calls logged; a successful get writes
 // nothing). Run by `npm run bench` after the main suite, or alone (needs `npm run build`):
 //
-//   node bench/metrics-cost.mjs [--records 20000] [--gets 20000] [--rounds 15]
+//   node bench/metrics-cost.mjs [--records 20000] [--gets 10000] [--rounds 31]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { openStore } from '../dist/index.js';
 
@@ -21,7 +20,7 @@ const arg = (name, fallback) => {
 };
 
 /** Measures and returns `{ rows, ratio }`; `log` gets the table lines. */
-export async function metricsCost({ records = 20_000, gets = 20_000, rounds = 15, log = console.log } = {}) {
+export async function metricsCost({ records = 20_000, gets = 10_000, rounds = 31, log = console.log } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'strata-metrics-cost-'));
   const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
   const variants = {
@@ -44,10 +43,13 @@ export async function metricsCost({ records = 20_000, gets = 20_000, rounds = 15
       for (let at = 0; at < records; at += 5000) await kv.setMany(keys.slice(at, at + 5000).map((k, j) => [k, value(at + j)]));
       handles.push({ name, store, kv, times: [] });
     }
+    // CPU time of this process, not wall time: time spent descheduled while other jobs run
+    // on the shared cores is not the variant's cost.
     const round = async (kv) => {
-      const started = performance.now();
+      const started = process.cpuUsage();
       for (let i = 0; i < gets; i++) if ((await kv.get(keys[picks[i]])) === null) throw new Error('missing key');
-      return ((performance.now() - started) * 1e6) / gets; // ns per get
+      const used = process.cpuUsage(started);
+      return ((used.user + used.system) * 1e3) / gets; // ns per get
     };
     for (const h of handles) for (let w = 0; w < 3; w++) await round(h.kv); // warm-up (JIT, page cache)
     for (let r = 0; r < rounds; r++) for (const h of handles) h.times.push(await round(h.kv));
@@ -60,7 +62,7 @@ export async function metricsCost({ records = 20_000, gets = 20_000, rounds = 15
       row.pairedVsNone = median(h.times.map((t, i) => t / handles[0].times[i]));
     }
     for (const h of handles) await h.store.close();
-    log(`metrics cost: sqlite kv.get, ${records} records, ${gets} random gets x ${rounds} rounds (median ns/get)`);
+    log(`metrics cost: sqlite kv.get, ${records} records, ${gets} random gets x ${rounds} rounds (median CPU ns/get)`);
     log('| variant | ns per get | vs no metrics (medians) | vs no metrics (paired per round) |');
     log('| --- | ---: | ---: | ---: |');
     for (const row of rows) {
@@ -76,5 +78,5 @@ export async function metricsCost({ records = 20_000, gets = 20_000, rounds = 15
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  await metricsCost({ records: arg('records', 20_000), gets: arg('gets', 20_000), rounds: arg('rounds', 15) });
+  await metricsCost({ records: arg('records', 20_000), gets: arg('gets', 10_000), rounds: arg('rounds', 31) });
 }

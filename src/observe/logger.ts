@@ -62,7 +62,7 @@ export function parseLogger(value: unknown): SafeLog | undefined {
     'openStore: logger must be a pino logger (or an object with debug, info, warn and error methods), or true',
     {
       op: 'openStore',
-      hint: "pass logger: pino() from the pino package, or logger: true for pino's default to stderr",
+      hint: "pass a logger made with the pino package, or logger: true for pino's default to stderr",
     },
   );
 }
