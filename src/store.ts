@@ -638,7 +638,7 @@ export async function openStore(options: string | OpenStoreOptions = {}): Promis
     throw withOp(error, 'openStore', driver.name);
   }
   observer?.opened(driver.name, opts.url);
-  return store;
+  return observer?.store(store) ?? store;
 }
 
 /**

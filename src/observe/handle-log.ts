@@ -14,6 +14,11 @@ const ERROR_LEVEL = new Set<StrataErrorCode>([
 
 /** Methods that are not operations on stored data (no log line for them). */
 const NOT_OPS = new Set<PropertyKey>(['constructor', 'watch', 'toString', 'toJSON', 'then']);
+/**
+ * Store methods that hand out a handle or a job, and close (which has its info line): a
+ * failure is logged, success is not worth a debug line.
+ */
+const FACTORIES = new Set<PropertyKey>(['kv', 'collection', 'settings', 'schedule', 'close']);
 
 /**
  * What a log line may hold: the public operation, the space (`kv.<name>`, `c.<name>`), the
@@ -24,7 +29,12 @@ const NOT_OPS = new Set<PropertyKey>(['constructor', 'watch', 'toString', 'toJSO
 function failureFields(op: string, space: string, error: unknown, started: number): { fields: object; code: StrataErrorCode } {
   const code: StrataErrorCode = error instanceof StrataError ? error.code : 'UNAVAILABLE';
   const driver = error instanceof StrataError ? error.driver : undefined;
-  const fields: Record<string, unknown> = { op, space, code, durationMs: round(performance.now() - started) };
+  const fields: Record<string, unknown> = {
+    op,
+    ...(space === '' ? {} : { space }),
+    code,
+    durationMs: round(performance.now() - started),
+  };
   if (driver !== undefined) fields.driver = driver;
   return { fields, code };
 }
@@ -35,7 +45,8 @@ const round = (ms: number): number => Math.round(ms * 1000) / 1000;
  * A kv namespace, collection or settings handle whose operations are logged: one `warn` (or
  * `error`, for damage) line per failed call with its code, and with the logger at debug one
  * `debug` line per call with its duration. The handle is otherwise untouched (methods run
- * on the real object, so `instanceof` and private fields work as before).
+ * on the real object, so `instanceof` and private fields work as before). `space` is `''`
+ * for the store itself (its lines then have no `space`).
  */
 export function loggedHandle<H extends object>(handle: H, kind: string, space: string, log: SafeLog): H {
   const wrapped = new Map<PropertyKey, unknown>();
@@ -44,12 +55,13 @@ export function loggedHandle<H extends object>(handle: H, kind: string, space: s
     log.write(ERROR_LEVEL.has(code) ? 'error' : 'warn', fields, `${op} failed: ${code}`);
   };
   const succeeded = (op: string, started: number): void => {
-    log.write('debug', { op, space, durationMs: round(performance.now() - started) }, op);
+    const fields = space === '' ? { op } : { op, space };
+    log.write('debug', { ...fields, durationMs: round(performance.now() - started) }, op);
   };
   const wrap =
-    (fn: (...args: unknown[]) => unknown, op: string) =>
+    (fn: (...args: unknown[]) => unknown, op: string, quiet: boolean) =>
     (...args: unknown[]): unknown => {
-      const debug = log.debugEnabled();
+      const debug = !quiet && log.debugEnabled();
       const started = performance.now();
       let result: unknown;
       try {
@@ -82,7 +94,8 @@ export function loggedHandle<H extends object>(handle: H, kind: string, space: s
       if (fn === undefined) {
         // Methods run on the handle itself: its private fields are not on the proxy.
         const method = value as (...args: unknown[]) => unknown;
-        fn = NOT_OPS.has(prop) || typeof prop === 'symbol' ? method.bind(target) : wrap(method, `${kind}.${prop}`);
+        const quiet = kind === 'store' && FACTORIES.has(prop);
+        fn = NOT_OPS.has(prop) || typeof prop === 'symbol' ? method.bind(target) : wrap(method, `${kind}.${prop}`, quiet);
         wrapped.set(prop, fn);
       }
       return fn;

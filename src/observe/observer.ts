@@ -85,6 +85,14 @@ export class Observer {
     return this.log === undefined ? handle : loggedHandle(handle, kind, space, this.log);
   }
 
+  /**
+   * The store as `openStore` returns it: with a logger, its own methods (`store.transaction`,
+   * `store.verify`, `store.kv` with a bad name...) log their failures too, as `store.<method>`.
+   */
+  store<S extends object>(store: S): S {
+    return this.log === undefined ? store : loggedHandle(store, 'store', '', this.log);
+  }
+
   opened(driver: string, url: string | undefined): void {
     const fields: Record<string, unknown> = { event: 'open', driver, metrics: this.state !== undefined };
     if (url !== undefined) fields.url = redactUrl(url);

@@ -94,6 +94,32 @@ describe('logs', () => {
     expect(log.lines.some((l) => l.level === 20)).toBe(false);
   });
 
+  it("the store's own methods log their failures too (store.transaction, a bad name)", async () => {
+    const log = capture('debug');
+    const store = await openStore({ url: 'memory:', logger: log.logger, sweepInterval: false });
+    const { Store } = await import('../../src/index.js');
+    expect(store).toBeInstanceOf(Store);
+    expect(() => store.kv('')).toThrow(StrataError);
+    const failing = store.transaction(async (tx) => {
+      await tx.kv('a').set('k', 1);
+      throw new StrataError('NOT_FOUND', 'the order is gone');
+    });
+    expect(await codeOf(failing)).toBe('NOT_FOUND');
+    expect(await codeOf(store.transaction(async (tx) => tx.kv('a').set('k', 1, { ifVersion: 3 })))).toBe('CONFLICT');
+    await store.transaction(async (tx) => tx.kv('a').set('k', 1));
+    expect(await store.kv('a').get('k')).toBe(1);
+    await store.close();
+    expect(store.closed).toBe(true);
+    const failures = log.lines.filter((l) => l.level >= WARN).map((l) => [l.op, l.code, 'space' in l]);
+    expect(failures).toEqual([
+      ['store.kv', 'BAD_INPUT', false],
+      ['store.transaction', 'NOT_FOUND', false],
+      ['store.transaction', 'CONFLICT', false],
+    ]);
+    const debug = log.lines.filter((l) => l.level === 20).map((l) => l.op);
+    expect(debug).toEqual(['store.transaction', 'kv.get']);
+  });
+
   it('damage is logged at error level (DECRYPT_FAILED without the keys)', async () => {
     const url = `sqlite:${join(dir, 'e.db')}`;
     const keys = `k1:${Buffer.alloc(32, 3).toString('base64')}`;
