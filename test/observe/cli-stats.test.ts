@@ -90,3 +90,32 @@ describe('strata stats with metrics', () => {
     expect(json.metrics).toMatchObject({ processes: 0, ops: [] });
   });
 });
+
+describe('strata --log-level', () => {
+  const jsonLines = (stderr: string) =>
+    stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  it('writes the store logs as pino JSON on stderr; stdout stays the data', () => {
+    const run = strata(['--url', url, '--log-level', 'warn', 'set', 'sessions', 's1', '7', '--if-version', '42'], { cwd: dir });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain('CONFLICT');
+    expect(jsonLines(run.stderr)).toEqual([
+      expect.objectContaining({ level: 40, op: 'kv.set', space: 'kv.sessions', code: 'CONFLICT' }),
+    ]);
+    const debug = strata(['--url', url, '--log-level', 'debug', 'get', 'sessions', 's2'], { cwd: dir });
+    expect(debug.code, debug.stderr).toBe(0);
+    expect(debug.stdout.trim()).toBe('2');
+    const lines = jsonLines(debug.stderr);
+    expect(lines.map((l) => l.event ?? l.op)).toEqual(expect.arrayContaining(['open', 'kv.getEntry', 'close']));
+    expect(lines.every((l) => !JSON.stringify(l).includes('"s2"'))).toBe(true);
+  });
+
+  it('an unknown level is BAD_INPUT (exit 2)', () => {
+    const run = strata(['--url', url, '--log-level', 'loud', 'stats'], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('BAD_INPUT');
+  });
+});
