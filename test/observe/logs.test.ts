@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { types } from 'node:util';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -228,12 +230,40 @@ describe('logs', () => {
     await store.close();
   });
 
+  it('without a logger nothing is wrapped (no cost when off)', async () => {
+    const plain = await openStore({ url: 'memory:', sweepInterval: false });
+    expect(types.isProxy(plain)).toBe(false);
+    expect(types.isProxy(plain.kv('a'))).toBe(false);
+    expect(types.isProxy(plain.collection('c'))).toBe(false);
+    expect(types.isProxy(plain.settings('s'))).toBe(false);
+    await plain.close();
+    const logged = await openStore({ url: 'memory:', logger: capture('warn').logger, sweepInterval: false });
+    expect(types.isProxy(logged)).toBe(true);
+    expect(types.isProxy(logged.kv('a'))).toBe(true);
+    await logged.close();
+  });
+
   it('bad logger options are BAD_INPUT; true is pino on stderr', async () => {
     for (const logger of ['info', 1, {}, { info() {} }, null]) {
       expect(await codeOf(openStore({ url: 'memory:', logger: logger as never }))).toBe('BAD_INPUT');
     }
     const store = await openStore({ url: 'memory:', logger: false });
     await store.close();
+    // logger: true in a real process (the built package): pino JSON on stderr, nothing on stdout.
+    const script = `const { openStore } = await import(${JSON.stringify(new URL('../../dist/index.js', import.meta.url).href)});
+      const s = await openStore({ url: 'memory:', logger: true }); await s.kv('a').set('', 1).catch(() => {}); await s.close();`;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(child.status, child.stderr).toBe(0);
+    expect(child.stdout).toBe('');
+    const lines = child.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Line);
+    expect(lines.map((l) => [l.level, l.name, l.event ?? l.op])).toEqual([
+      [30, 'strata', 'open'],
+      [WARN, 'strata', 'kv.set'],
+      [30, 'strata', 'close'],
+    ]);
     expect(redactUrl('redis://:hunter2@cache:6379/0')).toBe('redis://:***@cache:6379/0');
     expect(redactUrl('sqlite:data/app.db')).toBe('sqlite:data/app.db');
   });
