@@ -209,6 +209,9 @@ async function main() {
     durationS: Math.round((performance.now() - started) / 1000),
   };
   publish(run, opts, render, log);
+  // Issue 9: what metrics cost on kv get, side by side (recorded by hand in RESULTS.md, "Metrics (issue 9)").
+  const { metricsCost } = await import('./metrics-cost.mjs');
+  await metricsCost({ log });
 }
 
 main().catch((error) => {

@@ -31,6 +31,8 @@ export { MAX_VALUE_DEPTH } from './codec/json.js';
 export type { StrataErrorCode, StrataErrorOptions } from './errors.js';
 export type { Duration } from './codec/duration.js';
 export type { Quota } from './layers/quota.js';
+export type { MetricsOptions } from './observe/observer.js';
+export type { StoreLogger } from './observe/logger.js';
 export type { Durability } from './drivers/registry.js';
 export type {
   Driver,

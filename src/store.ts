@@ -36,6 +36,8 @@ import { parseQuota, quotaLayer, sameQuota, type Quota, type QuotaDriver } from 
 import { ALL_USER_SPACES } from './drivers/quota-usage.js';
 import { Sweeper } from './ops/sweep.js';
 import { Scheduler, type ScheduledFunction, type ScheduledJob, type ScheduleOptions } from './ops/schedule.js';
+import { gaugesText, Observer, type MetricsOptions } from './observe/observer.js';
+import type { StoreLogger } from './observe/logger.js';
 
 /** The embedded default: an SQLite file in the working directory. */
 export const DEFAULT_URL = 'sqlite:.strata/strata.db';
@@ -62,6 +64,19 @@ export interface OpenStoreOptions {
    * `bytes` of keys and values: a write past it is QUOTA_EXCEEDED and changes nothing.
    */
   quota?: Quota;
+  /**
+   * Structured logs: a pino logger (or anything with its `debug/info/warn/error(obj, msg)`
+   * shape), or `true` for pino at level info on stderr. One warn/error line per failed
+   * operation with its code, op and space (never keys or values); debug: one line per
+   * operation with its duration; info: open and close. See docs/observability.md. @default no logging
+   */
+  logger?: StoreLogger | boolean;
+  /**
+   * Counts and times every operation per namespace and collection for `store.metrics()`
+   * (Prometheus text), and writes this process's counters to the store for `strata stats`.
+   * @default false (then `store.metrics()` has the records and bytes gauges only)
+   */
+  metrics?: boolean | MetricsOptions;
 }
 
 /** Resulting document type of a collection declared with a schema. */
@@ -102,16 +117,18 @@ export class Store {
   readonly #crypto: EncryptionLayer | undefined;
   readonly #sweeper: Sweeper;
   readonly #scheduler: Scheduler<Store>;
+  readonly #observer: Observer | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
 
   /** @internal Use `openStore()`. */
-  constructor(driver: Driver, options: { clock?: () => number; sweepMs: number | false; quota?: Quota }) {
+  constructor(driver: Driver, options: { clock?: () => number; sweepMs: number | false; quota?: Quota; observer?: Observer }) {
     this.#crypto = encryptionLayerOf(driver);
     this.#quotas = quotaLayer(driver);
     if (options.quota !== undefined) this.#quotas.setQuota(ALL_USER_SPACES, options.quota);
-    this.driver = this.#quotas;
     this.#now = options.clock ?? Date.now;
+    this.#observer = options.observer;
+    this.driver = this.#observer?.wrap(this.#quotas, this.#now) ?? this.#quotas;
     this.#context = this.#contextFor(this.driver, false);
     this.#sweeper = new Sweeper(this.driver, this.#now, () => this.#closed);
     if (options.sweepMs !== false) this.#sweeper.every(options.sweepMs);
@@ -239,7 +256,11 @@ export class Store {
         : this.#checkQuota(kvSpace(name), `kv namespace "${name}"`, options.quota, 'store.kv');
     if (options?.defaults === undefined) {
       if (quota !== undefined) this.#quotas.setQuota(kvSpace(name), quota);
-      return new KvNamespace<V>(this.#context, name, this.#kvDefinitions.get(name)?.defaults);
+      return this.#observed(
+        new KvNamespace<V>(this.#context, name, this.#kvDefinitions.get(name)?.defaults),
+        'kv',
+        kvSpace(name),
+      );
     }
     const defaults = encodeDefaults(options.defaults, 'store.kv');
     const text = JSON.stringify([...defaults]);
@@ -253,7 +274,12 @@ export class Store {
     }
     this.#kvDefinitions.set(name, { text, defaults });
     if (quota !== undefined) this.#quotas.setQuota(kvSpace(name), quota);
-    return new KvNamespace<V>(this.#context, name, defaults);
+    return this.#observed(new KvNamespace<V>(this.#context, name, defaults), 'kv', kvSpace(name));
+  }
+
+  /** The handle with its failed calls logged, when the store has a logger. */
+  #observed<H extends object>(handle: H, kind: 'kv' | 'collection' | 'settings', space: string): H {
+    return this.#observer === undefined ? handle : this.#observer.handle(handle, kind, space);
   }
 
   /**
@@ -280,7 +306,7 @@ export class Store {
   settings<T extends Record<string, unknown> = Record<string, unknown>>(name: string, options?: SettingsOptions<T>): Settings<T> {
     this.#assertOpen('store.settings');
     checkName(name, 'namespace');
-    return new Settings<T>(new KvNamespace<unknown>(this.#context, name), options);
+    return this.#observed(new Settings<T>(new KvNamespace<unknown>(this.#context, name), options), 'settings', kvSpace(name));
   }
 
   /** A collection of documents, typed by its schema. */
@@ -310,7 +336,7 @@ export class Store {
       this.#declared.add(name);
     }
     this.#definitions.set(name, definition);
-    return collection;
+    return this.#observed(collection, 'collection', collectionSpace(name));
   }
 
   /** Registers how `space` is encrypted (before any read of it) or checks that it is not. */
@@ -491,6 +517,20 @@ export class Store {
     }
   }
 
+  /**
+   * Prometheus text exposition of this store (its own registry, never prom-client's global
+   * one): with `metrics` on, operation counts, latency histograms, errors by code and writes
+   * per space; always, the records, bytes and storage gauges read now. See docs/observability.md.
+   */
+  async metrics(): Promise<string> {
+    this.#assertOpen('store.metrics');
+    try {
+      return await (this.#observer === undefined ? gaugesText(this.driver) : this.#observer.metrics(this.driver));
+    } catch (error) {
+      throw withOp(error, 'store.metrics', this.driver.name);
+    }
+  }
+
   get closed(): boolean {
     return this.#closed;
   }
@@ -505,7 +545,7 @@ export class Store {
     this.#closed = true;
     // Schedules first: runs in progress are aborted and recorded before the driver goes.
     const settled = Promise.all([this.#scheduler.close(), this.#sweeper.stop()]).catch(() => {});
-    this.#closing = settled.then(() => this.driver.close());
+    this.#closing = settled.then(() => this.driver.close()).finally(() => this.#observer?.closed(this.driver.name));
     return this.#closing;
   }
 }
@@ -516,7 +556,19 @@ function backoff(attempt: number): Promise<void> {
 }
 const KV_OPTIONS = ['encrypt', 'defaults', 'quota'] as const;
 
-const KNOWN_OPTIONS = new Set(['url', 'driver', 'appName', 'env', 'durability', 'sweepInterval', 'clock', 'encryption', 'quota']);
+const KNOWN_OPTIONS = new Set([
+  'url',
+  'driver',
+  'appName',
+  'env',
+  'durability',
+  'sweepInterval',
+  'clock',
+  'encryption',
+  'quota',
+  'logger',
+  'metrics',
+]);
 /** Options of the design that this version does not implement yet: refused, never ignored. */
 const NOT_YET = new Set(['cache', 'blobs', 'archive', 'journal']);
 
@@ -551,6 +603,7 @@ export async function openStore(options: string | OpenStoreOptions = {}): Promis
   const encryption = parseEncryption(opts.encryption);
   const quota = opts.quota === undefined ? undefined : parseQuota(opts.quota, 'openStore', 'openStore');
   const sweepMs = opts.sweepInterval === false ? false : parseDuration(opts.sweepInterval ?? '1m', 'sweepInterval', MAX_TIMER_MS);
+  const observer = Observer.from(opts.logger, opts.metrics, (opts.clock ?? Date.now)());
   let driver = opts.driver;
   if (driver === undefined) {
     let url = opts.url;
@@ -573,9 +626,10 @@ export async function openStore(options: string | OpenStoreOptions = {}): Promis
     await driver.close().catch(() => {});
     throw withOp(error, 'openStore', driver.name);
   }
-  const storeOptions: { clock?: () => number; sweepMs: number | false; quota?: Quota } = { sweepMs };
+  const storeOptions: { clock?: () => number; sweepMs: number | false; quota?: Quota; observer?: Observer } = { sweepMs };
   if (opts.clock) storeOptions.clock = opts.clock;
   if (quota !== undefined) storeOptions.quota = quota;
+  if (observer !== undefined) storeOptions.observer = observer;
   const store = new Store(driver, storeOptions);
   try {
     await store.load();
@@ -583,7 +637,8 @@ export async function openStore(options: string | OpenStoreOptions = {}): Promis
     await store.close().catch(() => {});
     throw withOp(error, 'openStore', driver.name);
   }
-  return store;
+  observer?.opened(driver.name, opts.url);
+  return observer?.store(store) ?? store;
 }
 
 /**

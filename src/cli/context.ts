@@ -6,6 +6,7 @@ import { optionsOf } from '../collection-specs.js';
 import { StrataError } from '../errors.js';
 import { storeLocation } from '../drivers/registry.js';
 import type { EncryptionOptions } from '../crypto/keyring.js';
+import { cliLogger } from './log-level.js';
 
 /** Options every command accepts (before or after the command name). */
 export interface GlobalOptions {
@@ -14,6 +15,7 @@ export interface GlobalOptions {
   quiet?: boolean;
   debug?: boolean;
   keysFile?: string;
+  logLevel?: string;
 }
 
 /** What a command needs from the command line: the store URL and how to print. */
@@ -23,11 +25,14 @@ export class Cli {
   readonly quiet: boolean;
   /** The keyring: --keys-file, else $STRATA_KEYS; none when neither is given. */
   readonly encryption: EncryptionOptions | undefined;
+  /** --log-level: the store's pino logs on stderr. */
+  readonly logLevel: string | undefined;
 
   constructor(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env) {
     this.url = options.url ?? (env.STRATA_URL || DEFAULT_URL);
     this.json = options.json ?? false;
     this.quiet = options.quiet ?? false;
+    this.logLevel = options.logLevel;
     if (options.keysFile !== undefined) this.encryption = { keyFile: options.keysFile };
     else if (env.STRATA_KEYS) this.encryption = { keys: env.STRATA_KEYS };
   }
@@ -76,6 +81,7 @@ export class Cli {
       url: this.url,
       sweepInterval: false,
       ...(this.encryption === undefined ? {} : { encryption: this.encryption }),
+      ...(this.logLevel === undefined ? {} : { logger: cliLogger(this.logLevel) }),
     });
     try {
       return await fn(store);

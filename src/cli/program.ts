@@ -47,6 +47,7 @@ export function buildProgram(): Command {
     .option('--json', 'machine output: one JSON document on stdout')
     .option('-q, --quiet', 'no confirmations, notes or progress bars (data and errors still print)')
     .option('--debug', 'print stack traces on errors (also STRATA_DEBUG=1)')
+    .option('--log-level <level>', "the store's structured logs (pino JSON) on stderr: error, warn, info or debug")
     .option(
       '--keys-file <path>',
       'the encryption keyring, "k2:<base64>,k1:<base64>", in a file only you can read (default: $STRATA_KEYS)',

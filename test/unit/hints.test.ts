@@ -67,6 +67,7 @@ const declared = declaredNames(
     'crypto/rotate.ts',
     'ops/schedule.ts',
     'ops/jobs.ts',
+    'observe/observer.ts',
   ].map((f) => join(SRC, f)),
 );
 const exportsOfIndex = new Set(Object.keys(api));

@@ -3,12 +3,18 @@ import { Cli } from '../context.js';
 import type { ScheduleStats } from '../../ops/schedule-stats.js';
 import { cell, formatBytes, formatCount, formatMs, pairs, table } from '../output.js';
 import { spaceTable, type SpaceRow } from '../space-table.js';
+import { metricsTable } from '../metrics-table.js';
+import { readTotals } from '../../observe/persist.js';
 
-/** `strata stats`: records and bytes per namespace and collection, storage size, location. */
+/**
+ * `strata stats`: records and bytes per namespace and collection, storage size, location, and
+ * the operation counters that app processes with `metrics` on wrote to the store.
+ */
 export function register(program: Command): void {
   program
     .command('stats')
-    .description('records and bytes per kv namespace and collection, storage size and location')
+    .description('records and bytes per kv namespace and collection, storage size and location, operation metrics')
+    .option('--prometheus', "print the store's records, bytes and storage gauges in Prometheus text format")
     .addHelpText(
       'after',
       `
@@ -17,13 +23,22 @@ Records are live records (what get and list see; expired ones are not counted), 
 stored keys and values; "storage" is what the backend occupies (file size for sqlite:,
 including the WAL). Scheduled jobs (store.schedule) are listed with their last outcome,
 how long it took and the next slot; --json has their last outcomes in "schedules".
---json prints store.stats() as is.`,
+
+Operations: processes that open the store with openStore({ metrics: true }) write their
+counters into it (every minute and on close; a process's record expires 7 days after its
+last write). Shown are the totals over those records per namespace and collection and per
+operation kind (get, getMany, scan, count, batch): count, failures by error code, and p50 /
+p99 latency estimated from the histogram buckets. This command's own process counts nothing.
+--json prints store.stats() as is, plus "metrics": those totals, internal meta.* spaces
+included. --prometheus prints the gauges alone (the app's store.metrics() has the counters).`,
     )
-    .action(async (_options: unknown, command: Command) => {
+    .action(async (options: { prometheus?: boolean }, command: Command) => {
       const cli = Cli.of(command);
       await cli.withStore('read', async (store) => {
+        if (options.prometheus === true) return process.stdout.write(await store.metrics());
         const stats = await store.stats();
-        if (cli.json) return cli.data(stats);
+        const metrics = await readTotals(store.driver, Date.now());
+        if (cli.json) return cli.data({ ...stats, metrics });
         cli.out(
           pairs([
             ['driver', stats.driver],
@@ -35,6 +50,8 @@ how long it took and the next slot; --json has their last outcomes in "schedules
         const rows = spaceTable(stats);
         if (rows !== null) cli.out(`\n${rows}`);
         if (stats.schedules.length > 0) cli.out(`\n${scheduleTable(stats.schedules)}`);
+        const operations = metricsTable(metrics);
+        if (operations !== null) cli.out(`\n${operations}`);
       });
     });
 }

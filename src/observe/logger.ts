@@ -1,0 +1,79 @@
+import { pino } from 'pino';
+import { StrataError } from '../errors.js';
+
+type LogMethod = (obj: object, msg?: string) => void;
+
+/**
+ * What `openStore({ logger })` takes: a pino logger, or anything with pino's method shape
+ * (`info(obj, msg)` ...). `isLevelEnabled` (pino has it) lets the store skip timing work for
+ * debug lines the logger would drop anyway.
+ */
+export interface StoreLogger {
+  debug: LogMethod;
+  info: LogMethod;
+  warn: LogMethod;
+  error: LogMethod;
+  isLevelEnabled?: (level: string) => boolean;
+}
+
+const METHODS = ['debug', 'info', 'warn', 'error'] as const;
+
+/**
+ * The store's side of a logger: every call is guarded, so a logger that throws (a broken
+ * transport, a full disk) can never make a store operation fail or change its outcome.
+ */
+export class SafeLog {
+  readonly #target: StoreLogger;
+
+  constructor(target: StoreLogger) {
+    this.#target = target;
+  }
+
+  debugEnabled(): boolean {
+    try {
+      return typeof this.#target.isLevelEnabled === 'function' ? this.#target.isLevelEnabled('debug') !== false : true;
+    } catch {
+      return false;
+    }
+  }
+
+  write(level: (typeof METHODS)[number], obj: object, msg: string): void {
+    try {
+      this.#target[level](obj, msg);
+    } catch {
+      // A logger's failure is its own; the operation it reports on has its outcome already.
+    }
+  }
+}
+
+/** `true`: pino at level info to stderr (name "strata"); a logger object; `false`/absent: no logging at all. */
+export function parseLogger(value: unknown): SafeLog | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return new SafeLog(pino({ name: 'strata', level: 'info' }, pino.destination({ fd: 2, sync: true })));
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    METHODS.every((m) => typeof (value as Record<string, unknown>)[m] === 'function')
+  ) {
+    return new SafeLog(value as StoreLogger);
+  }
+  throw new StrataError(
+    'BAD_INPUT',
+    'openStore: logger must be a pino logger (or an object with debug, info, warn and error methods), or true',
+    {
+      op: 'openStore',
+      hint: "pass a logger made with the pino package, or logger: true for pino's default to stderr",
+    },
+  );
+}
+
+/**
+ * A store URL as it can be logged: the password of `user:password@host` URLs and the values
+ * of query parameters whose name says credential (`*pass*`, `*token*`, `*secret*`, `*key*`,
+ * `*auth*`, `*sig*`, `*cred*`, `*pwd*`) are replaced by `***`.
+ */
+export function redactUrl(url: string): string {
+  let redacted = url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@');
+  redacted = redacted.replace(/([?&][^=&#]*(?:pass|pwd|token|secret|key|auth|sig|cred)[^=&#]*=)[^&#]*/gi, '$1***');
+  return redacted;
+}
