@@ -68,6 +68,7 @@ const declared = declaredNames(
     'ops/schedule.ts',
     'ops/jobs.ts',
     'observe/observer.ts',
+    'kits/sync/stream.ts',
   ].map((f) => join(SRC, f)),
 );
 const exportsOfIndex = new Set(Object.keys(api));
@@ -80,6 +81,7 @@ const apiMethods = new Set([
   ...declared.methods.get('KvNamespace')!,
   ...declared.methods.get('Collection')!,
   ...declared.methods.get('ScheduledJob')!,
+  ...(declared.methods.get('SyncStream') ?? []),
   ...exportsOfIndex,
 ]);
 
