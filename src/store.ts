@@ -36,6 +36,8 @@ import { parseQuota, quotaLayer, sameQuota, type Quota, type QuotaDriver } from 
 import { ALL_USER_SPACES } from './drivers/quota-usage.js';
 import { Sweeper } from './ops/sweep.js';
 import { Scheduler, type ScheduledFunction, type ScheduledJob, type ScheduleOptions } from './ops/schedule.js';
+import { migrate, Migrations, type MigrationHost } from './ops/migrate.js';
+import type { MigrateOptions, MigrateResult, MigrationSource } from './ops/migrate-types.js';
 
 /** The embedded default: an SQLite file in the working directory. */
 export const DEFAULT_URL = 'sqlite:.strata/strata.db';
@@ -104,6 +106,8 @@ export class Store {
   readonly #scheduler: Scheduler<Store>;
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** Applied and pending migrations, and `down` (see README "Migrations"). */
+  readonly migrations: Migrations;
 
   /** @internal Use `openStore()`. */
   constructor(driver: Driver, options: { clock?: () => number; sweepMs: number | false; quota?: Quota }) {
@@ -116,6 +120,38 @@ export class Store {
     this.#sweeper = new Sweeper(this.driver, this.#now, () => this.#closed);
     if (options.sweepMs !== false) this.#sweeper.every(options.sweepMs);
     this.#scheduler = new Scheduler<Store>(this.driver, this.#now, this);
+    this.migrations = new Migrations(this.#migrationHost());
+  }
+
+  /**
+   * Applies the pending migrations of `source` (`{ dir }` or `{ migrations: [...] }`) in name
+   * order, one migrator at a time across processes, each as one atomic step with its
+   * `_migrations` record; a run that fails is undone as a whole. See README "Migrations".
+   */
+  async migrate(source: MigrationSource, options?: MigrateOptions): Promise<MigrateResult> {
+    this.#assertOpen('store.migrate');
+    this.migrations.remember(source);
+    return migrate(this.#migrationHost(), source, options);
+  }
+
+  #migrationHost(): MigrationHost {
+    return {
+      driver: this.driver,
+      now: this.#now,
+      scope: (driver) => {
+        const ctx = this.#contextFor(driver, true);
+        return {
+          kv: <V>(name: string) => {
+            checkName(name, 'namespace');
+            return new KvNamespace<V>(ctx, name);
+          },
+          collection: <T extends object>(name: string) => {
+            checkName(name, 'collection');
+            return new Collection<T, T, string>(ctx, name, this.#definitions.get(name) ?? this.#rememberedOptions(name));
+          },
+        };
+      },
+    };
   }
 
   /**
