@@ -5,7 +5,7 @@ import type { WriteOp } from '../drivers/driver.js';
 import { StrataError } from '../errors.js';
 import { parseDuration } from '../codec/duration.js';
 import { MigratorLease } from './migrate-lock.js';
-import { MIGRATIONS_SPACE, readApplied, readRun, RUN_KEY, runOp, type Checkpoint, type RunRecord } from './migrate-records.js';
+import { MIGRATIONS_SPACE, readRun, RUN_KEY, runOp, type Checkpoint, type RunRecord } from './migrate-records.js';
 import { restorePoints } from './migrate-restore.js';
 import type { LoadedMigration } from './migrate-source.js';
 import { sqliteOf, sqlUnsupported } from './migrate-sql.js';

@@ -3,7 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { StrataError } from '../errors.js';
-import type { Migration, MigrationFunction, MigrationSource } from './migrate-types.js';
+import type { MigrationFunction, MigrationSource } from './migrate-types.js';
 
 /** A migration ready to run: its source checked, its checksum computed. */
 export interface LoadedMigration {
