@@ -130,8 +130,7 @@ export class Store {
    */
   async migrate(source: MigrationSource, options?: MigrateOptions): Promise<MigrateResult> {
     this.#assertOpen('store.migrate');
-    this.migrations.remember(source);
-    return migrate(this.#migrationHost(), source, options);
+    return migrate(this.#migrationHost(), source, options, () => this.migrations.remember(source));
   }
 
   #migrationHost(): MigrationHost {

@@ -27,6 +27,7 @@ export async function migrate(
   host: MigrationHost,
   source: MigrationSource,
   options: MigrateOptions = {},
+  loaded: () => void = () => {},
 ): Promise<MigrateResult> {
   const op = 'store.migrate';
   try {
@@ -35,12 +36,13 @@ export async function migrate(
       throw new StrataError('BAD_INPUT', `${op}: acceptChecksums must be a boolean`, { op });
     }
     const settings = parseRunSettings(options, op);
-    const loaded = await loadSource(source);
+    const migrations = await loadSource(source);
+    loaded();
     return await withLease(host, settings, async (lease) => {
       const { recovered, resume } = await recover(host, lease);
       const applied = await readApplied(host.driver, host.now());
       const accept: WriteOp[] = [];
-      for (const m of loaded) {
+      for (const m of migrations) {
         const recorded = applied.get(m.name);
         if (recorded === undefined || recorded.checksum === m.checksum) continue;
         if (options.acceptChecksums !== true) throw changedError(m, recorded);
@@ -53,7 +55,7 @@ export async function migrate(
           expect: recorded.version,
         });
       }
-      const pending = loaded.filter((m) => !applied.has(m.name));
+      const pending = migrations.filter((m) => !applied.has(m.name));
       const result: MigrateResult = { applied: [] };
       if (recovered !== undefined) result.recovered = recovered;
       if (pending.length === 0) {
