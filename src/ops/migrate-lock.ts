@@ -24,6 +24,23 @@ function readLease(text: string): LeaseValue | null {
 }
 
 /**
+ * Whether the holder is a process of this machine that no longer exists: its lease is taken
+ * over at once instead of after it expires (a SIGKILLed migrator need not cost `leaseTtl`).
+ */
+function deadOnThisHost(held: LeaseValue): boolean {
+  const at = held.process.lastIndexOf(':');
+  if (at === -1 || held.process.slice(0, at) !== hostname()) return false;
+  const pid = Number(held.process.slice(at + 1));
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as { code?: string }).code === 'ESRCH';
+  }
+}
+
+/**
  * One migrator at a time across processes: a record claimed with a conditional write and
  * renewed every third of its lifetime while the run goes on. A holder that died stops
  * renewing it, and the lease is taken over once it has expired.
@@ -49,7 +66,7 @@ export class MigratorLease {
     const now = this.#now();
     const stored = await this.#driver.get(LOCK_SPACE, KEY, now);
     const held = stored === null ? null : readLease(stored.value);
-    if (held !== null && held.owner !== this.owner && held.until > now) return false;
+    if (held !== null && held.owner !== this.owner && held.until > now && !deadOnThisHost(held)) return false;
     const value: LeaseValue = { owner: this.owner, process: `${hostname()}:${process.pid}`, until: now + this.#ttl };
     try {
       await this.#driver.batch(
