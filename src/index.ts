@@ -52,3 +52,19 @@ export type { RetainOptions } from './ops/jobs.js';
 export type { ScheduleOptions, ScheduleContext, ScheduledFunction, ScheduledJob } from './ops/schedule.js';
 export type { ScheduleStats } from './ops/schedule-stats.js';
 export type { ScheduleRun } from './ops/lease.js';
+export type { Migrations } from './ops/migrate.js';
+export type {
+  BatchesOptions,
+  BatchFunction,
+  DownOptions,
+  Migration,
+  MigrationContext,
+  MigrationFunction,
+  MigrationSource,
+  MigrationStatus,
+  MigrateOptions,
+  MigrateProgress,
+  MigrateResult,
+  SqlRow,
+  SqlTag,
+} from './ops/migrate-types.js';

@@ -97,6 +97,8 @@ export interface MigrationStatus {
 export interface DownOptions {
   /** Revert every migration after this one (this one stays applied); `null` reverts all. */
   to: string | null;
+  /** Where the `down`s are: default, the source last given to `store.migrate` in this process. */
+  source?: MigrationSource;
   /** See MigrateOptions.leaseTtl / wait. */
   leaseTtl?: number | string;
   wait?: number | string;

@@ -150,7 +150,7 @@ export class Migrations {
    * step with the removal of its record, after a backup (restored if one throws). Every one
    * must have a `down` and a source; that is checked before anything runs.
    */
-  async down(options: DownOptions & { source?: MigrationSource }): Promise<{ reverted: string[] }> {
+  async down(options: DownOptions): Promise<{ reverted: string[] }> {
     const op = 'store.migrations.down';
     try {
       checkOptions(options, ['to', 'source', 'leaseTtl', 'wait', 'onProgress'], op);
