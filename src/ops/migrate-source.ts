@@ -116,7 +116,7 @@ function tsUnsupported(file: string, cause?: unknown): StrataError {
   return new StrataError('UNSUPPORTED', `${OP}: this process cannot import the TypeScript migration ${file}`, {
     op: OP,
     cause,
-    hint: 'run node with --experimental-strip-types (Node >= 22.6) or a loader (node --import tsx), or compile the migrations to .js',
+    hint: 'run Node.js 22.6 or later with type stripping on, or with a TypeScript loader such as tsx, or compile the migrations to .js',
     details: { file },
   });
 }
@@ -220,7 +220,7 @@ export async function loadSource(source: MigrationSource | unknown): Promise<Loa
   if (keys.length !== 1 || (keys[0] !== 'dir' && keys[0] !== 'migrations')) {
     throw bad(
       `the source must be exactly one of { dir } or { migrations }, got { ${keys.join(', ')} }`,
-      'e.g. store.migrate({ dir: "migrations" }, { acceptChecksums: true })',
+      'e.g. store.migrate({ dir: "migrations" })',
     );
   }
   if ('dir' in source) {

@@ -12,11 +12,15 @@ export type { MigrationHost } from './migrate-unit.js';
 const MIGRATE_OPTIONS = ['acceptChecksums', 'onProgress', 'leaseTtl', 'wait'] as const;
 
 function changedError(m: LoadedMigration, recorded: AppliedRecord): StrataError {
-  return new StrataError('MIGRATION_FAILED', `migration "${m.name}" was applied, and its source has changed since`, {
-    op: 'store.migrate',
-    hint: 'restore the original source, or write the change as a new migration; pass { acceptChecksums: true } (strata migrate up --accept-checksums) to record the new checksum without running it',
-    details: { migration: m.name, recorded: recorded.checksum, current: m.checksum },
-  });
+  return new StrataError(
+    'MIGRATION_FAILED',
+    `migration "${m.name}" was applied, and its source has changed since; { acceptChecksums: true } (strata migrate up --accept-checksums) records the new checksum without running it again`,
+    {
+      op: 'store.migrate',
+      hint: 'restore the original source, or write the change as a new migration',
+      details: { migration: m.name, recorded: recorded.checksum, current: m.checksum },
+    },
+  );
 }
 
 /**
@@ -162,10 +166,14 @@ export class Migrations {
       const settings = parseRunSettings(options, op);
       const loaded = await this.#load(options.source);
       if (loaded === null) {
-        throw new StrataError('BAD_INPUT', `${op}: no migrations source is known in this process`, {
-          op,
-          hint: 'pass { source: { dir } } or call store.migrate(source) first (strata migrate down --dir <dir>)',
-        });
+        throw new StrataError(
+          'BAD_INPUT',
+          `${op}: no migrations source is known in this process (strata migrate down takes --dir)`,
+          {
+            op,
+            hint: 'pass { source: { dir } }, or call store.migrate(source) first',
+          },
+        );
       }
       return await withLease(this.#host, settings, async (lease) => {
         const { resume } = await recover(this.#host, lease);
@@ -180,7 +188,7 @@ export class Migrations {
         if (to !== null && !applied.has(to)) {
           throw new StrataError('NOT_FOUND', `${op}: "${to}" is not an applied migration`, {
             op,
-            hint: 'see store.migrations.status() (strata migrate status) for the applied names',
+            hint: 'see strata migrate status for the applied names',
             details: { migration: to },
           });
         }

@@ -126,7 +126,7 @@ MIGRATION_FAILED). See docs/migrations.md.`,
       const cli = Cli.of(command);
       if ((flags.to === undefined) === (flags.all !== true)) {
         throw new StrataError('BAD_INPUT', 'migrate down needs exactly one of --to <name> or --all', {
-          hint: 'e.g. strata migrate down --to 20261201120000_init',
+          hint: 'name the migration to stay at (those after it are reverted), or ask for all of them',
         });
       }
       const report = reporter(cli, 'reverting');
