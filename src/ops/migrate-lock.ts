@@ -85,7 +85,8 @@ export class MigratorLease {
       );
       return true;
     } catch (error) {
-      if (StrataError.is(error, 'CONFLICT')) return false;
+      // LOCKED: the holder is inside a step holding the SQLite write lock; wait as for a live lease.
+      if (StrataError.is(error, 'CONFLICT') || StrataError.is(error, 'LOCKED')) return false;
       throw error;
     }
   }
