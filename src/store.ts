@@ -37,6 +37,7 @@ import { ALL_USER_SPACES } from './drivers/quota-usage.js';
 import { Sweeper } from './ops/sweep.js';
 import { Scheduler, type ScheduledFunction, type ScheduledJob, type ScheduleOptions } from './ops/schedule.js';
 import { migrate, Migrations, type MigrationHost } from './ops/migrate.js';
+import { storeRestorePoints } from './ops/migrate-restore.js';
 import type { MigrateOptions, MigrateResult, MigrationSource } from './ops/migrate-types.js';
 
 /** The embedded default: an SQLite file in the working directory. */
@@ -135,6 +136,7 @@ export class Store {
 
   #migrationHost(): MigrationHost {
     return {
+      ...storeRestorePoints(this),
       driver: this.driver,
       now: this.#now,
       scope: (driver) => {

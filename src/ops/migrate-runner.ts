@@ -160,10 +160,12 @@ export async function runSteps(
       const left = await readRun(host.driver, host.now());
       if (left !== null)
         await host.driver.batch([{ type: 'delete', space: MIGRATIONS_SPACE, key: RUN_KEY, expect: left.version }], host.now());
+      await points.discard(state.record.backup);
       throw failed(step.migration.name, step.direction, error, restored);
     }
     progress({ phase: 'done' });
   }
+  await points.discard(state.record.backup);
   return { backup: state.record.backup };
 }
 

@@ -16,6 +16,8 @@ export interface MigrationHost {
   /** The store's own verified backup and restore, once available (see migrate-restore.ts). */
   backup?: () => Promise<{ id: string }>;
   restore?: (id: string) => Promise<void>;
+  /** Removes a restore point that was kept only for the run. */
+  discard?: (id: string) => Promise<void>;
 }
 
 /**
