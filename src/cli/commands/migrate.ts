@@ -114,6 +114,7 @@ MIGRATION_FAILED). See docs/migrations.md.`,
       cli.info(
         result.applied.length === 0 ? 'nothing to do: every migration is applied' : `applied ${result.applied.join(', ')}`,
       );
+      if (result.backup !== undefined) cli.info(`backup taken before the run: ${result.backup}`);
     });
 
   migrate
