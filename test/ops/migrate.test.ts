@@ -385,3 +385,32 @@ describe('discovery from a directory', () => {
     }
   });
 });
+
+describe('the migrator lease', () => {
+  const lease = (until: number) =>
+    ({
+      type: 'put',
+      space: 'meta.migrations-lock',
+      key: 'lease',
+      value: JSON.stringify({ owner: 'other', process: 'another-host:123', until }),
+      expiresAt: null,
+    }) as const;
+  const one: Migration[] = [{ name: '001', up: async (m) => void (await m.kv('app').set('x', 1)) }];
+
+  it('waits for a live lease of another machine (TIMEOUT after `wait`), takes an expired one over', async () => {
+    const store = await open('memory:');
+    try {
+      await store.driver.batch([lease(Date.now() + 60_000)], Date.now());
+      const started = Date.now();
+      expect((await rejection(store.migrate({ migrations: one }, { wait: 300 }))).code).toBe('TIMEOUT');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+      expect(await store.kv('app').get('x')).toBeNull();
+      await store.driver.batch([lease(Date.now() - 1)], Date.now());
+      expect((await store.migrate({ migrations: one }, { wait: 300 })).applied).toEqual(['001']);
+      // Released after the run.
+      expect(await store.driver.get('meta.migrations-lock', 'lease', Date.now())).toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+});
