@@ -317,6 +317,72 @@ describe('SQL migrations on sqlite', () => {
   });
 });
 
+describe('batched migrations with SQL on sqlite', () => {
+  it('each batch commits its m.sql with its documents; m.sql before m.batches is BAD_INPUT', async () => {
+    const dir = await tempDir('migrate-batch-sql');
+    const store = await open(urlFor('sqlite', dir.path));
+    try {
+      await store.collection('docs').insertMany(Array.from({ length: 30 }, (_, i) => ({ id: `d${String(i).padStart(2, '0')}` })));
+      await store.migrate({
+        migrations: [
+          { name: '001', up: 'CREATE TABLE seen (id TEXT PRIMARY KEY)' },
+          {
+            name: '002',
+            up: async (m) => {
+              await m.batches('docs', { size: 7 }, async (docs, b) => {
+                for (const d of docs) void b.sql`INSERT INTO seen (id) VALUES (${d.id})`;
+              });
+            },
+          },
+        ],
+      });
+      const rows = await store.migrate({
+        migrations: [
+          {
+            name: '003',
+            up: async (m) =>
+              void (await m.kv('app').set('n', (m.sql`SELECT count(*) AS n FROM seen` as Array<{ n: number }>)[0]!.n)),
+          },
+        ],
+      });
+      expect(rows.applied).toEqual(['003']);
+      expect(await store.kv('app').get('n')).toBe(30);
+      const bad = await rejection(
+        store.migrate({
+          migrations: [
+            {
+              name: '004',
+              up: async (m) => {
+                void m.sql`DELETE FROM seen`;
+                await m.batches('docs', { size: 7 }, () => {});
+              },
+            },
+          ],
+        }),
+      );
+      expect((bad.cause as StrataError).code).toBe('BAD_INPUT');
+      expect(await store.kv('app').get('n')).toBe(30);
+      expect(
+        (
+          await store.migrate({
+            migrations: [
+              {
+                name: '005',
+                up: async (m) =>
+                  void (await m.kv('app').set('left', (m.sql`SELECT count(*) AS n FROM seen` as Array<{ n: number }>)[0]!.n)),
+              },
+            ],
+          })
+        ).applied,
+      ).toEqual(['005']);
+      expect(await store.kv('app').get('left')).toBe(30); // 004's DELETE was rolled back
+    } finally {
+      await store.close();
+      await dir.dispose();
+    }
+  });
+});
+
 describe('discovery from a directory', () => {
   let dir: { path: string; dispose(): Promise<void> };
   beforeEach(async () => {
