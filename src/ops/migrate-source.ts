@@ -17,7 +17,6 @@ export interface LoadedMigration {
   file?: string;
 }
 
-const OP = 'store.migrate';
 const MODULE_EXTENSIONS = new Set(['.js', '.mjs', '.ts', '.mts']);
 /** Names are what sort the run and key the record: printable, no path separators. */
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,199}$/;
@@ -28,7 +27,8 @@ export const sha256 = (text: string): string => createHash('sha256').update(text
 export const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 function bad(message: string, hint: string, details?: Record<string, unknown>): StrataError {
-  return new StrataError('BAD_INPUT', `${OP}: ${message}`, { op: OP, hint, ...(details ? { details } : {}) });
+  // No `op`: the entry point that loaded the source (migrate, status, down) tags it.
+  return new StrataError('BAD_INPUT', message, { hint, ...(details ? { details } : {}) });
 }
 
 export function checkMigrationName(name: unknown, where: string): asserts name is string {
@@ -103,8 +103,7 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
     return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (error) {
     if (ts && (error as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION') throw tsUnsupported(file, error);
-    throw new StrataError('MIGRATION_FAILED', `${OP}: the migration module ${file} could not be loaded`, {
-      op: OP,
+    throw new StrataError('MIGRATION_FAILED', `the migration module ${file} could not be loaded`, {
       cause: error,
       hint: 'fix the module (see `cause`), or move it out of the migrations directory',
       details: { file },
@@ -113,8 +112,7 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
 }
 
 function tsUnsupported(file: string, cause?: unknown): StrataError {
-  return new StrataError('UNSUPPORTED', `${OP}: this process cannot import the TypeScript migration ${file}`, {
-    op: OP,
+  return new StrataError('UNSUPPORTED', `this process cannot import the TypeScript migration ${file}`, {
     cause,
     hint: 'run Node.js 22.6 or later with type stripping on, or with a TypeScript loader such as tsx, or compile the migrations to .js',
     details: { file },
@@ -153,8 +151,7 @@ export async function discover(dir: string): Promise<LoadedMigration[]> {
   } catch (error) {
     if (StrataError.is(error)) throw error;
     if ((error as { code?: string }).code === 'ENOENT') {
-      throw new StrataError('NOT_FOUND', `${OP}: the migrations directory ${root} does not exist`, {
-        op: OP,
+      throw new StrataError('NOT_FOUND', `the migrations directory ${root} does not exist`, {
         hint: 'create it (strata migrate create <name> makes it with a first migration) or pass the right { dir }',
         details: { dir: root },
       });
