@@ -1,5 +1,6 @@
 import type { Collection } from '../collection.js';
 import type { KvNamespace } from '../kv.js';
+import type { Duration } from '../codec/duration.js';
 
 /** A row of an SQL result: column name -> value, as better-sqlite3 returns it. */
 export type SqlRow = Record<string, unknown>;
@@ -65,9 +66,9 @@ export interface MigrateOptions {
   /** Called as migrations start, commit batches and finish. */
   onProgress?: (progress: MigrateProgress) => void;
   /** How long the migrator lease lasts without renewal (renewed every third of it). @default '30s' */
-  leaseTtl?: number | string;
+  leaseTtl?: Duration;
   /** How long to wait for another process's run to finish before TIMEOUT. @default '10m' */
-  wait?: number | string;
+  wait?: Duration;
 }
 
 export interface MigrateResult {
@@ -100,7 +101,7 @@ export interface DownOptions {
   /** Where the `down`s are: default, the source last given to `store.migrate` in this process. */
   source?: MigrationSource;
   /** See MigrateOptions.leaseTtl / wait. */
-  leaseTtl?: number | string;
-  wait?: number | string;
+  leaseTtl?: Duration;
+  wait?: Duration;
   onProgress?: (progress: MigrateProgress) => void;
 }
