@@ -38,6 +38,26 @@ import { Sweeper } from './ops/sweep.js';
 import { Scheduler, type ScheduledFunction, type ScheduledJob, type ScheduleOptions } from './ops/schedule.js';
 import { gaugesText, Observer, type MetricsOptions } from './observe/observer.js';
 import type { StoreLogger } from './observe/logger.js';
+import { migrate, Migrations, type MigrationHost } from './ops/migrate.js';
+import { storeRestorePoints } from './ops/migrate-restore.js';
+import type { MigrateOptions, MigrateResult, MigrationSource } from './ops/migrate-types.js';
+import {
+  backupStore,
+  listBackups,
+  pruneBackups,
+  restoreBackup,
+  verifyBackup,
+  type BackupInfo,
+  type BackupOptions,
+  type BackupResult,
+  type BackupTarget,
+  type DamagedBackupInfo,
+  type PruneOptions,
+  type PruneResult,
+  type RestoreOptions,
+  type RestoreResult,
+  type VerifyBackupResult,
+} from './ops/backup.js';
 
 /** The embedded default: an SQLite file in the working directory. */
 export const DEFAULT_URL = 'sqlite:.strata/strata.db';
@@ -97,6 +117,16 @@ export interface TransactionScope {
   collection<T extends object = Record<string, unknown>>(name: string): Collection<T, T, string>;
 }
 
+/** `store.backups`: the backups kept for a store (see README "Backups and restore"). */
+export interface StoreBackups {
+  /** Newest first; a backup whose manifest is damaged is listed with `damaged: true`. */
+  list(options?: { dir?: string | BackupTarget }): Promise<Array<BackupInfo | DamagedBackupInfo>>;
+  /** Rebuilds the backup in scratch space and checks its integrity and counts; CORRUPT when damaged. */
+  verify(idOrPath: string, options?: { dir?: string | BackupTarget }): Promise<VerifyBackupResult>;
+  /** Keeps the newest `keep` and every backup younger than `maxAge`; deletes the others. */
+  prune(options: PruneOptions): Promise<PruneResult>;
+}
+
 /** An open store: hands out kv namespaces and collections over one driver stack. */
 export class Store {
   /** The driver stack the store works through: the given driver under the quota layer. */
@@ -120,6 +150,8 @@ export class Store {
   readonly #observer: Observer | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** Applied and pending migrations, and `down` (see README "Migrations"). */
+  readonly migrations: Migrations;
 
   /** @internal Use `openStore()`. */
   constructor(driver: Driver, options: { clock?: () => number; sweepMs: number | false; quota?: Quota; observer?: Observer }) {
@@ -133,6 +165,38 @@ export class Store {
     this.#sweeper = new Sweeper(this.driver, this.#now, () => this.#closed);
     if (options.sweepMs !== false) this.#sweeper.every(options.sweepMs);
     this.#scheduler = new Scheduler<Store>(this.driver, this.#now, this);
+    this.migrations = new Migrations(this.#migrationHost());
+  }
+
+  /**
+   * Applies the pending migrations of `source` (`{ dir }` or `{ migrations: [...] }`) in name
+   * order, one migrator at a time across processes, each as one atomic step with its
+   * `_migrations` record; a run that fails is undone as a whole. See README "Migrations".
+   */
+  async migrate(source: MigrationSource, options?: MigrateOptions): Promise<MigrateResult> {
+    this.#assertOpen('store.migrate');
+    return migrate(this.#migrationHost(), source, options, () => this.migrations.remember(source));
+  }
+
+  #migrationHost(): MigrationHost {
+    return {
+      ...storeRestorePoints(this),
+      driver: this.driver,
+      now: this.#now,
+      scope: (driver) => {
+        const ctx = this.#contextFor(driver, true);
+        return {
+          kv: <V>(name: string) => {
+            checkName(name, 'namespace');
+            return new KvNamespace<V>(ctx, name);
+          },
+          collection: <T extends object>(name: string) => {
+            checkName(name, 'collection');
+            return new Collection<T, T, string>(ctx, name, this.#definitions.get(name) ?? this.#rememberedOptions(name));
+          },
+        };
+      },
+    };
   }
 
   /**
@@ -465,6 +529,49 @@ export class Store {
     } catch (error) {
       return StrataError.is(error, 'CONFLICT');
     }
+  }
+
+  /**
+   * A consistent online backup (writers keep writing), compressed and checksummed, with a
+   * manifest; by default in `<store dir>/backups/<store file name>/`. See README "Backups and restore".
+   */
+  async backup(options?: BackupOptions): Promise<BackupResult> {
+    this.#assertOpen('store.backup');
+    try {
+      return await backupStore(this, options, this.#now());
+    } catch (error) {
+      throw withOp(error, 'store.backup', this.driver.name);
+    }
+  }
+
+  /**
+   * Replaces every record (and on sqlite the user tables) with a backup's, in one atomic
+   * step; a damaged or truncated backup is CORRUPT and changes nothing.
+   */
+  async restore(idOrPath: string, options?: RestoreOptions): Promise<RestoreResult> {
+    this.#assertOpen('store.restore');
+    try {
+      return await restoreBackup(this, idOrPath, options, this.#now());
+    } catch (error) {
+      throw withOp(error, 'store.restore', this.driver.name);
+    }
+  }
+
+  /** List, verify and prune the store's backups. */
+  get backups(): StoreBackups {
+    const run = async <T>(op: string, fn: () => Promise<T>): Promise<T> => {
+      this.#assertOpen(op);
+      try {
+        return await fn();
+      } catch (error) {
+        throw withOp(error, op, this.driver.name);
+      }
+    };
+    return {
+      list: (options) => run('store.backups.list', () => listBackups(this, options)),
+      verify: (idOrPath, options) => run('store.backups.verify', () => verifyBackup(this, idOrPath, options)),
+      prune: (options) => run('store.backups.prune', () => pruneBackups(this, options, this.#now())),
+    };
   }
 
   /** Record counts and sizes per namespace and collection (live records only). */

@@ -69,6 +69,7 @@ const declared = declaredNames(
     'ops/jobs.ts',
     'observe/observer.ts',
     'kits/sync/stream.ts',
+    'ops/backup.ts',
   ].map((f) => join(SRC, f)),
 );
 const exportsOfIndex = new Set(Object.keys(api));
@@ -156,7 +157,7 @@ describe('hints', () => {
   it('the checker catches the kinds of dead reference that were shipped', async () => {
     const cli = cliSurface();
     const check = (text: string) => problemsOf({ where: 'x', text }, cli);
-    expect(await check('restore it from a backup (`strata restore`)')).not.toEqual([]);
+    expect(await check('restore it from a backup (`strata recover`)')).not.toEqual([]);
     expect(await check('retry, or raise busyTimeoutMs')).not.toEqual([]);
     expect(await check('pass `journal: { retention }` to openStore')).not.toHaveLength(0);
     expect(await check('store large objects with store.blobs()')).not.toEqual([]);

@@ -1,0 +1,170 @@
+import { mkdir, open } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { Cli } from '../context.js';
+import { table } from '../output.js';
+import { progress, type Progress } from '../progress.js';
+import { StrataError } from '../../errors.js';
+import { checkMigrationName } from '../../ops/migrate-source.js';
+import type { MigrateProgress } from '../../ops/migrate-types.js';
+
+const DEFAULT_DIR = 'migrations';
+
+interface DirFlags {
+  dir: string;
+}
+
+/**
+ * Progress for a person: a bar over the run's steps on a terminal, else one plain line per
+ * migration on stderr (nothing with --json or --quiet... stdout keeps only the result).
+ */
+function reporter(cli: Cli, verb: string): { onProgress: (p: MigrateProgress) => void; stop(): void } {
+  let bar: Progress | undefined;
+  const tty = process.stderr.isTTY && !cli.json && !cli.quiet;
+  return {
+    onProgress(p) {
+      if (tty) {
+        bar ??= progress(cli, verb, p.steps);
+        if (p.phase === 'done') bar.advance(1);
+        return;
+      }
+      if (cli.json) return;
+      if (p.phase === 'start') cli.note(`${verb} [${p.step}/${p.steps}] ${p.migration}`);
+      else if (p.phase === 'batch') cli.note(`  ${p.migration}: ${p.done}/${p.total} documents`);
+      else cli.note(`  ${p.migration}: done`);
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+function source(flags: DirFlags): { dir: string } {
+  return { dir: resolve(flags.dir) };
+}
+
+/** A UTC timestamp that sorts: 20261201153000. */
+const stamp = (d: Date): string => d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+
+const MODULE_TEMPLATE = `// Migration: applied once, in name order, as one atomic step with its _migrations record.
+// m.kv(name) and m.collection(name) write through the store; m.sql\`...\` runs SQL (sqlite only);
+// m.batches(collection, { size }, fn) walks a big collection in resumable batches.
+
+/** @param {import('stratadb').MigrationContext} m */
+export async function up(m) {
+  // await m.collection('tasks').updateWhere({}, { priority: 'normal' });
+}
+
+/** @param {import('stratadb').MigrationContext} m */
+export async function down(m) {
+  // await m.collection('tasks').updateWhere({}, { priority: undefined });
+}
+`;
+
+const SQL_TEMPLATE = `-- up
+-- ALTER TABLE users ADD COLUMN avatar_url TEXT;
+
+-- down
+-- ALTER TABLE users DROP COLUMN avatar_url;
+`;
+
+/** `strata migrate status|up|down|create`. */
+export function register(program: Command): void {
+  const migrate = program
+    .command('migrate')
+    .description('apply, list and revert migrations (a directory of .sql and .mjs/.js files)')
+    .addHelpText(
+      'after',
+      `
+Migrations are applied in name order, each once, one migrator at a time across processes.
+Before a run a backup is taken; a migration that fails rolls the whole run back (exit 1,
+MIGRATION_FAILED). See docs/migrations.md.`,
+    );
+
+  migrate
+    .command('status')
+    .description('list applied and pending migrations')
+    .option('--dir <dir>', 'the migrations directory', DEFAULT_DIR)
+    .action(async (flags: DirFlags, command: Command) => {
+      const cli = Cli.of(command);
+      const rows = await cli.withStore('read', (store) => store.migrations.status(source(flags)));
+      if (cli.json) return cli.data(rows);
+      if (rows.length === 0) return cli.info('no migrations');
+      cli.out(
+        table(
+          ['name', 'state', 'applied at', 'checksum'],
+          rows.map((r) => [r.name, r.state, r.appliedAt ?? '-', r.checksum.slice(0, 12)]),
+        ),
+      );
+    });
+
+  migrate
+    .command('up')
+    .description('apply every pending migration')
+    .option('--dir <dir>', 'the migrations directory', DEFAULT_DIR)
+    .option('--accept-checksums', 'record the new checksum of applied migrations whose source changed (they are not run again)')
+    .action(async (flags: DirFlags & { acceptChecksums?: boolean }, command: Command) => {
+      const cli = Cli.of(command);
+      const report = reporter(cli, 'migrating');
+      const result = await cli
+        .withStore('write', (store) =>
+          store.migrate(source(flags), { acceptChecksums: flags.acceptChecksums === true, onProgress: report.onProgress }),
+        )
+        .finally(() => report.stop());
+      if (cli.json) return cli.data(result);
+      if (result.recovered) cli.info(`an interrupted run (${result.recovered.run}) was first ${result.recovered.action}`);
+      cli.info(
+        result.applied.length === 0 ? 'nothing to do: every migration is applied' : `applied ${result.applied.join(', ')}`,
+      );
+      if (result.backup !== undefined) cli.info(`backup taken before the run: ${result.backup}`);
+    });
+
+  migrate
+    .command('down')
+    .description('revert applied migrations, newest first, back to (not including) --to')
+    .option('--dir <dir>', 'the migrations directory', DEFAULT_DIR)
+    .option('--to <name>', 'the migration to stay at (those after it are reverted)')
+    .option('--all', 'revert every applied migration')
+    .action(async (flags: DirFlags & { to?: string; all?: boolean }, command: Command) => {
+      const cli = Cli.of(command);
+      if ((flags.to === undefined) === (flags.all !== true)) {
+        throw new StrataError('BAD_INPUT', 'migrate down needs exactly one of --to <name> or --all', {
+          hint: 'name the migration to stay at (those after it are reverted), or ask for all of them',
+        });
+      }
+      const report = reporter(cli, 'reverting');
+      const result = await cli
+        .withStore('read', (store) =>
+          store.migrations.down({ to: flags.to ?? null, source: source(flags), onProgress: report.onProgress }),
+        )
+        .finally(() => report.stop());
+      if (cli.json) return cli.data(result);
+      cli.info(result.reverted.length === 0 ? 'nothing to revert' : `reverted ${result.reverted.join(', ')}`);
+    });
+
+  migrate
+    .command('create')
+    .argument('<name>', 'what the migration does, e.g. add_priority')
+    .description('write a new, timestamped migration template into the directory')
+    .option('--dir <dir>', 'the migrations directory', DEFAULT_DIR)
+    .option('--sql', 'an .sql file (up, then down below a `-- down` line) instead of an .mjs module')
+    .action(async (name: string, flags: DirFlags & { sql?: boolean }, command: Command) => {
+      const cli = Cli.of(command);
+      const full = `${stamp(new Date())}_${name}`;
+      checkMigrationName(full, 'migrate create');
+      const dir = resolve(flags.dir);
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const file = join(dir, `${full}.${flags.sql === true ? 'sql' : 'mjs'}`);
+      // 'wx': never overwrite a migration that exists.
+      const handle = await open(file, 'wx', 0o600).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'EEXIST') throw new StrataError('CONFLICT', `${file} already exists`, { hint: 'pick another name' });
+        throw error;
+      });
+      try {
+        await handle.writeFile(flags.sql === true ? SQL_TEMPLATE : MODULE_TEMPLATE);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      if (cli.json) return cli.data({ name: full, file });
+      cli.out(file);
+    });
+}

@@ -1,0 +1,236 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type Database from 'better-sqlite3';
+import type { WriteOp } from '../drivers/driver.js';
+import { StrataError } from '../errors.js';
+import { parseDuration } from '../codec/duration.js';
+import { MigratorLease } from './migrate-lock.js';
+import { MIGRATIONS_SPACE, readRun, RUN_KEY, runOp, type Checkpoint, type RunRecord } from './migrate-records.js';
+import { restorePoints } from './migrate-restore.js';
+import type { LoadedMigration } from './migrate-source.js';
+import { sqliteOf, sqlUnsupported } from './migrate-sql.js';
+import { makeBatches } from './migrate-batches.js';
+import { Unit, type MigrationHost } from './migrate-unit.js';
+import type { MigrateProgress, MigrateResult, MigrationContext, MigrationFunction } from './migrate-types.js';
+
+/** One step of a run: a migration's `up` (or `down`), run as one atomic unit with `finish`'s ops. */
+export interface Step {
+  migration: LoadedMigration;
+  direction: 'up' | 'down';
+  /** The record ops committed with the step's writes (put or remove its `_migrations` record). */
+  finish(startedAt: number, finishedAt: number, run: string): WriteOp[];
+}
+
+export interface RunSettings {
+  leaseTtlMs: number;
+  waitMs: number;
+  onProgress: ((p: MigrateProgress) => void) | undefined;
+}
+
+export function parseRunSettings(options: { leaseTtl?: unknown; wait?: unknown; onProgress?: unknown }, op: string): RunSettings {
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+    throw new StrataError('BAD_INPUT', `${op}: onProgress must be a function`, { op });
+  }
+  return {
+    leaseTtlMs: parseDuration(options.leaseTtl ?? '30s', 'leaseTtl', 24 * 3600_000),
+    waitMs: parseDuration(options.wait ?? '10m', 'wait', 7 * 24 * 3600_000),
+    onProgress: options.onProgress as RunSettings['onProgress'],
+  };
+}
+
+/** The run record as this process last wrote it, and its version (the run holds the lease). */
+export class RunState {
+  record: RunRecord;
+  version: number;
+  constructor(record: RunRecord, version: number) {
+    this.record = record;
+    this.version = version;
+  }
+  /** The op writing `next` over the current record; call `advance()` once it committed. */
+  put(next: RunRecord): WriteOp {
+    return runOp(next, this.version);
+  }
+  remove(): WriteOp {
+    return { type: 'delete', space: MIGRATIONS_SPACE, key: RUN_KEY, expect: this.version };
+  }
+}
+
+export function failed(step: string, direction: 'up' | 'down', cause: unknown, restored: boolean): StrataError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new StrataError('MIGRATION_FAILED', `migration "${step}" (${direction}) failed: ${why}`, {
+    op: direction === 'up' ? 'store.migrate' : 'store.migrations.down',
+    cause,
+    hint: restored
+      ? 'the store was restored to its state before the run; fix the migration and run again'
+      : 'nothing of this step was written; fix the migration and run again',
+    details: { migration: step, direction, restored },
+  });
+}
+
+/**
+ * Runs `plan` (computed under the lease, from the records then) one atomic step at a time,
+ * between a restore point and a run record:
+ * - before the first step: a verified backup, then a run record naming it;
+ * - a step that throws: the backup is restored (undoing the run's earlier steps), then
+ *   MIGRATION_FAILED naming the step;
+ * - the last step's commit also removes the run record. A run record found by a later run
+ *   means its process died: that run is undone from its backup first (or, when it died inside
+ *   `m.batches`, resumed from its checkpoint).
+ */
+export async function withLease<R>(
+  host: MigrationHost,
+  settings: RunSettings,
+  fn: (lease: MigratorLease) => Promise<R>,
+): Promise<R> {
+  const lease = new MigratorLease(host.driver, () => host.now(), settings.leaseTtlMs);
+  await lease.acquire(settings.waitMs);
+  try {
+    return await fn(lease);
+  } finally {
+    await lease.release();
+  }
+}
+
+/** Undoes or resumes what a dead run left. Returns the checkpoint to resume from, if resuming. */
+export async function recover(
+  host: MigrationHost,
+  lease: MigratorLease,
+): Promise<{ recovered?: MigrateResult['recovered']; resume: RunState | null }> {
+  const run = await readRun(host.driver, host.now());
+  if (run === null) return { resume: null };
+  const { version, ...record } = run;
+  if (record.checkpoint !== null)
+    return { recovered: { run: record.id, action: 'resumed' }, resume: new RunState(record, version) };
+  if (record.backup !== null) {
+    await restorePoints(host).rollbackTo(record.backup);
+    await lease.refresh();
+  }
+  // Still there when no backup could be taken (every step of that run was atomic on its own).
+  const left = await readRun(host.driver, host.now());
+  if (left !== null) {
+    await host.driver.batch([{ type: 'delete', space: MIGRATIONS_SPACE, key: RUN_KEY, expect: left.version }], host.now());
+  }
+  return { recovered: { run: record.id, action: 'restored' }, resume: null };
+}
+
+export async function runSteps(
+  host: MigrationHost,
+  lease: MigratorLease,
+  steps: readonly Step[],
+  settings: RunSettings,
+  resume: RunState | null,
+  extra: readonly WriteOp[] = [],
+): Promise<{ backup: string | null }> {
+  const conn = sqliteOf(host.driver);
+  for (const step of steps) {
+    if (step.migration.kind === 'sql' && conn === null) throw sqlUnsupported(host.driver.name, step.migration.name);
+  }
+  const points = restorePoints(host);
+  let state = resume;
+  if (state === null) {
+    const backup = await points.take();
+    await lease.refresh();
+    const record: RunRecord = {
+      id: randomBytes(8).toString('hex'),
+      backup,
+      startedAt: host.now(),
+      process: `${hostname()}:${process.pid}`,
+      current: null,
+      checkpoint: null,
+    };
+    await host.driver.batch([runOp(record, 0), ...extra], host.now(), { results: false });
+    state = new RunState(record, 1);
+  }
+  for (const [i, step] of steps.entries()) {
+    lease.check();
+    const progress = (p: Omit<MigrateProgress, 'migration' | 'step' | 'steps'>): void =>
+      settings.onProgress?.({ migration: step.migration.name, step: i + 1, steps: steps.length, ...p });
+    progress({ phase: 'start' });
+    const last = i === steps.length - 1;
+    try {
+      await runStep(host, conn, step, state, last, (done, total) => progress({ phase: 'batch', done, total }));
+    } catch (error) {
+      if (StrataError.is(error, 'LOCKED') && error.op === 'store.migrate' && /lease/.test(error.message)) throw error;
+      let restored = false;
+      if (state.record.backup !== null) {
+        await points.rollbackTo(state.record.backup);
+        await lease.refresh();
+        restored = true;
+      }
+      const left = await readRun(host.driver, host.now());
+      if (left !== null)
+        await host.driver.batch([{ type: 'delete', space: MIGRATIONS_SPACE, key: RUN_KEY, expect: left.version }], host.now());
+      await points.discard(state.record.backup);
+      throw failed(step.migration.name, step.direction, error, restored);
+    }
+    progress({ phase: 'done' });
+  }
+  await points.discard(state.record.backup);
+  return { backup: state.record.backup };
+}
+
+async function runStep(
+  host: MigrationHost,
+  conn: Database.Database | null,
+  step: Step,
+  state: RunState,
+  last: boolean,
+  onBatch: (done: number, total: number) => void,
+): Promise<void> {
+  const { migration } = step;
+  const body = step.direction === 'up' ? migration.up : migration.down!;
+  const startedAt = host.now();
+  const resumeFrom: Checkpoint | null = state.record.checkpoint?.migration === migration.name ? state.record.checkpoint : null;
+  const unit = new Unit(host, conn, migration.name);
+  // Record ops: the migration's record, and the run record (removed after the last step).
+  const finishOps = (): WriteOp[] => {
+    const ops = step.finish(startedAt, host.now(), state.record.id);
+    if (last) ops.push(state.remove());
+    else if (state.record.checkpoint !== null) ops.push(state.put({ ...state.record, checkpoint: null, current: null }));
+    return ops;
+  };
+  if (typeof body === 'string') {
+    try {
+      unit.exec(body);
+    } catch (error) {
+      unit.rollback();
+      throw error;
+    }
+  } else {
+    const contextFor = (u: Unit): MigrationContext => ({
+      name: migration.name,
+      kv: (name) => u.scope.kv(name),
+      collection: (name) => u.scope.collection(name),
+      sql: u.sql,
+      batches,
+    });
+    const batches = makeBatches(
+      {
+        migration: migration.name,
+        resumeFrom,
+        newUnit: () => new Unit(host, conn, migration.name),
+        contextFor,
+        commitBatch: async (u, checkpoint) => {
+          const next: RunRecord = { ...state.record, current: migration.name, checkpoint };
+          await u.commit([state.put(next)]);
+          state.record = next;
+          state.version++;
+        },
+        progress: onBatch,
+      },
+      () => unit,
+    );
+    try {
+      await (body as MigrationFunction)(contextFor(unit));
+    } catch (error) {
+      unit.rollback();
+      throw error;
+    }
+  }
+  const hadCheckpoint = state.record.checkpoint !== null;
+  await unit.commit(finishOps());
+  if (!last && hadCheckpoint) {
+    state.record = { ...state.record, checkpoint: null, current: null };
+    state.version++;
+  }
+}

@@ -1,0 +1,89 @@
+import type Database from 'better-sqlite3';
+import type { Driver, WriteOp } from '../drivers/driver.js';
+import { TransactionDriver } from '../transaction.js';
+import type { TransactionScope } from '../store.js';
+import { StrataError } from '../errors.js';
+import { sqlTag } from './migrate-sql.js';
+import type { SqlTag } from './migrate-types.js';
+
+/** What the migrator needs from its store (built by `Store.migrate`; kept small on purpose). */
+export interface MigrationHost {
+  /** The store's driver stack (quota over encryption over the backend). */
+  readonly driver: Driver;
+  now(): number;
+  /** kv / collection handles over `driver` (a unit's buffering driver), with the store's declarations. */
+  scope(driver: Driver): TransactionScope;
+  /** The store's own verified backup and restore, once available (see migrate-restore.ts). */
+  backup?: () => Promise<{ id: string }>;
+  restore?: (id: string) => Promise<void>;
+  /** Removes a restore point that was kept only for the run. */
+  discard?: (id: string) => Promise<void>;
+}
+
+/**
+ * One atomic step of a migration: its kv / collection writes are buffered in a transaction
+ * driver (reads see them), and its SQL runs inside an IMMEDIATE SQLite transaction opened on
+ * first use. `commit(extra)` writes the buffered writes plus `extra` (the `_migrations`
+ * record, a checkpoint) in one driver batch, nested in that SQLite transaction when there is
+ * one: all of it is in the file, or none of it.
+ */
+export class Unit {
+  readonly tx: TransactionDriver;
+  readonly scope: TransactionScope;
+  readonly sql: SqlTag;
+  readonly #host: MigrationHost;
+  readonly #conn: Database.Database | null;
+  #open = false;
+
+  constructor(host: MigrationHost, conn: Database.Database | null, migration: string) {
+    this.#host = host;
+    this.#conn = conn;
+    this.tx = new TransactionDriver(host.driver);
+    this.scope = host.scope(this.tx);
+    const tag = sqlTag(conn, host.driver.name, migration);
+    this.sql = (strings, ...values) => {
+      this.begin();
+      return tag(strings, ...values);
+    };
+  }
+
+  get sqlOpen(): boolean {
+    return this.#open;
+  }
+
+  /** Opens the SQLite transaction (idempotent); a no-op on other backends. */
+  begin(): void {
+    if (this.#open || this.#conn === null) return;
+    if (this.#conn.inTransaction) {
+      throw new StrataError('LOCKED', 'store.migrate: another operation of this process holds a transaction on the store', {
+        op: 'store.migrate',
+        hint: 'run migrations when nothing else in this process writes (for example at startup)',
+      });
+    }
+    this.#conn.exec('BEGIN IMMEDIATE');
+    this.#open = true;
+  }
+
+  /** Runs SQL text (a whole script) inside the unit's transaction. */
+  exec(text: string): void {
+    this.begin();
+    this.#conn!.exec(text);
+  }
+
+  async commit(extra: readonly WriteOp[]): Promise<void> {
+    try {
+      if (extra.length > 0) await this.tx.batch(extra, this.#host.now());
+      await this.tx.commit(this.#host.now());
+      if (this.#open) this.#conn!.exec('COMMIT');
+      this.#open = false;
+    } catch (error) {
+      this.rollback();
+      throw error;
+    }
+  }
+
+  rollback(): void {
+    if (this.#open && this.#conn!.inTransaction) this.#conn!.exec('ROLLBACK');
+    this.#open = false;
+  }
+}
