@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StrataError } from '../../src/index.js';
+import { openStore, StrataError } from '../../src/index.js';
 import { LineChild } from '../../test/reliability/helpers.js';
-import { kazariDataDir, openKazari, type DataPersistenceLayer, type KazariOptions } from './persistence.js';
+import { kazariDataDir, openKazari, storeUrl, type DataPersistenceLayer, type KazariOptions } from './persistence.js';
 
 // Every behaviour seed 003 (the Kazari desktop app) asks of its persistence module, on the
 // repositories built over Strata, with real files in a temp directory.
@@ -270,4 +270,101 @@ describe('desktop (seed 003): repositories over Strata', () => {
     expect(tokens).toEqual({ window1: 'tok-1-25', window2: 'tok-2-25', window3: 'tok-3-25' });
     expect((await a.store.verify()).ok).toBe(true);
   }, 120_000);
+
+  it('migration "Add task priority field": applied once at start, after a backup', async () => {
+    // A store of the app's first version: tasks without a priority.
+    const v1 = await openStore({ url: storeUrl(dir), encryption: { keys: KEYS } });
+    const old = v1.collection('tasks', { key: 'id', indexes: ['status', 'priority', 'createdAt'], encrypt: ['notes'] });
+    for (let i = 0; i < 1200; i++)
+      await old.insert({
+        id: `t${i}`,
+        title: `task ${i}`,
+        status: 'todo',
+        tags: [],
+        createdAt: new Date(2026, 0, 1, 0, i).toISOString(),
+      });
+    await old.update('t7', { priority: 'high' });
+    await v1.close();
+
+    const a = await app();
+    expect(await a.migrations.getCurrentVersion()).toBe(2);
+    expect((await a.taskHistory.getById('t1'))?.priority).toBe('medium');
+    expect((await a.taskHistory.getById('t7'))?.priority).toBe('high');
+    expect(await a.taskHistory.getAll({ priority: 'medium' })).toHaveLength(1199);
+    const status = await a.store.migrations.status();
+    expect(status.map((s) => [s.name, s.state])).toEqual([['0002-add-task-priority-field', 'applied']]);
+    expect((await a.store.backups.list()).length).toBe(1);
+    await a.close();
+    opened.length = 0;
+    // A second start finds nothing to do: no new backup, nothing rewritten.
+    const again = await app();
+    expect((await again.store.backups.list()).length).toBe(1);
+    expect((await again.store.collection('tasks').getEntry('t1'))?.version).toBe(2);
+  });
+
+  it('a migration that fails half way is rolled back: the store is exactly as before the run', async () => {
+    const a = await app();
+    for (let i = 0; i < 50; i++) await a.taskHistory.create({ id: `t${i}`, title: `task ${i}`, status: 'todo', priority: 'low' });
+    const dump = async () =>
+      JSON.stringify(
+        await a.store
+          .collection('tasks')
+          .query({}, {})
+          .then((docs) => docs),
+      );
+    const entries = async () => Promise.all(Array.from({ length: 50 }, (_, i) => a.store.collection('tasks').getEntry(`t${i}`)));
+    const before = [await dump(), JSON.stringify(await entries())];
+    a.migrations.registerMigration(3, {
+      description: 'rename low priority',
+      async up(m) {
+        for (let i = 0; i < 25; i++) await m.collection('tasks').update(`t${i}`, { priority: 'medium' });
+        throw new Error('disk full halfway');
+      },
+    });
+    const error = await a.migrations.runMigrations(3).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StrataError);
+    expect((error as StrataError).code).toBe('MIGRATION_FAILED');
+    expect((error as StrataError).message).toContain('0003-rename-low-priority');
+    expect([await dump(), JSON.stringify(await entries())]).toEqual(before);
+    expect(await a.migrations.getCurrentVersion()).toBe(2);
+    // The app can also roll back on its own decision, to a backup it took.
+    const id = await a.migrations.createBackup(2);
+    await a.taskHistory.delete('t0');
+    await a.migrations.rollback(id);
+    expect(await a.taskHistory.getById('t0')).not.toBeNull();
+  });
+
+  it('recovery from a damaged data file: the newest backup that verifies is restored, the damaged file kept', async () => {
+    let a = await app();
+    for (let i = 0; i < 300; i++)
+      await a.taskHistory.create({ id: `t${i}`, title: `task ${i} ${'x'.repeat(200)}`, status: 'todo', notes: NOTE });
+    await a.userSettings.update({ tokens: { github: TOKEN } });
+    await a.migrations.createBackup(2);
+    await a.taskHistory.create({ id: 'after-backup', title: 'lost with the damage', status: 'todo' });
+    await a.close();
+    opened.length = 0;
+
+    // Damage the middle of the database file (the WAL was checkpointed at close).
+    const file = join(dir, 'kazari.db');
+    const size = statSync(file).size;
+    const fd = openSync(file, 'r+');
+    const buf = Buffer.alloc(4096);
+    readSync(fd, buf, 0, buf.length, Math.floor(size / 2));
+    for (let i = 0; i < buf.length; i += 7) buf[i] = buf[i]! ^ 0x5a;
+    writeSync(fd, buf, 0, buf.length, Math.floor(size / 2));
+    closeSync(fd);
+
+    // Without `recover` the damage surfaces when its pages are read.
+    a = await app();
+    expect((await a.store.verify()).ok).toBe(false);
+    await a.close();
+    opened.length = 0;
+    a = await app({ recover: true });
+    expect(a.recovered?.damagedFiles.some((f) => f.includes('kazari.db.damaged-'))).toBe(true);
+    expect((await a.taskHistory.getAll()).length).toBe(300);
+    expect(await a.taskHistory.getById('after-backup')).toBeNull();
+    expect((await a.taskHistory.getById('t5'))?.notes).toBe(NOTE);
+    expect((await a.userSettings.getAll()).tokens).toEqual({ github: TOKEN });
+    expect((await a.store.verify()).ok).toBe(true);
+  });
 });

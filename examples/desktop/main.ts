@@ -25,12 +25,22 @@ console.log(`store: ${DATA_DIR}/kazari.db (SQLite); tokens, API keys and task no
 await app.userSettings.update({ theme: 'dark', tokens: { github: `gho_${randomBytes(12).toString('hex')}` } });
 const task = await app.taskHistory.create({ title: 'Plan the week', status: 'todo', priority: 'high', notes: 'private' });
 await app.taskHistory.update(task.id, { status: 'done' });
-await app.sessionMetrics.recordSession({ startedAt: new Date().toISOString(), durationMs: 25 * 60_000, focusMs: 21 * 60_000, tasksCompleted: 1, interruptions: 2 });
+await app.sessionMetrics.recordSession({
+  startedAt: new Date().toISOString(),
+  durationMs: 25 * 60_000,
+  focusMs: 21 * 60_000,
+  tasksCompleted: 1,
+  interruptions: 2,
+});
 const today = await app.sessionMetrics.getDailyMetrics(new Date());
 const trends = await app.sessionMetrics.calculateTrends('week');
 console.log(`settings: theme ${(await app.userSettings.getAll()).theme}; tasks: ${(await app.taskHistory.getAll()).length}`);
-console.log(`today: ${today.sessions} sessions, ${Math.round(today.focusMs / 60_000)} min of focus (${Math.round(today.focusRatio * 100)}%)`);
-console.log(`this week vs last: focus ${trends.focusChange === null ? 'n/a (no sessions last week)' : `${Math.round(trends.focusChange * 100)}%`}`);
+console.log(
+  `today: ${today.sessions} sessions, ${Math.round(today.focusMs / 60_000)} min of focus (${Math.round(today.focusRatio * 100)}%)`,
+);
+console.log(
+  `this week vs last: focus ${trends.focusChange === null ? 'n/a (no sessions last week)' : `${Math.round(trends.focusChange * 100)}%`}`,
+);
 const report = await app.store.verify();
 console.log(`verify: ${report.ok ? 'ok' : 'issues'} (${report.checked} records checked)`);
 await app.close();

@@ -3,8 +3,10 @@
 // keys and task notes encrypted under the app keyring, the seed's migrations run at start
 // with a backup first and a rollback on failure, and recovery from a damaged file.
 // (An app imports from 'stratadb'; this example imports the source next door.)
+import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { appDataDir, openStore, type Store } from '../../src/index.js';
+import { appDataDir, openStore, StrataError, type BackupInfo, type Store } from '../../src/index.js';
+import { KAZARI_MIGRATIONS, MigrationManager } from './migrations.js';
 import { SecurityManager } from './security.js';
 import { SettingsRepository } from './settings.js';
 import { TaskRepository } from './tasks.js';
@@ -22,6 +24,12 @@ export interface KazariOptions {
   dataDir?: string;
   /** The clock metrics periods are computed from. */
   now?: () => Date;
+  /**
+   * Check the whole store at start (`store.verify()`), and when it is damaged keep the damaged
+   * files aside and restore the newest backup that verifies. Without it, damage surfaces as
+   * CORRUPT from the read that meets it. @default false
+   */
+  recover?: boolean;
   /** The most focus sessions kept (a record quota: more is QUOTA_EXCEEDED until cleanup). @default 200,000 */
   maxSessions?: number;
 }
@@ -36,6 +44,9 @@ export interface DataPersistenceLayer {
   store: Store;
   /** Where the store file and its backups live. */
   dataDir: string;
+  migrations: MigrationManager;
+  /** Set when this open restored a backup over a damaged store: which one, and where the damaged files went. */
+  recovered?: { backup: string; damagedFiles: string[] };
   close(): Promise<void>;
 }
 
@@ -53,8 +64,71 @@ function primaryKey(keys: string): Buffer {
 
 export async function openKazari(options: KazariOptions): Promise<DataPersistenceLayer> {
   const dataDir = kazariDataDir(options);
-  const store = await openStore({ url: storeUrl(dataDir), encryption: { keys: options.keys } });
-  return layerOver(store, dataDir, options);
+  const url = storeUrl(dataDir);
+  const open = () => openStore({ url, encryption: { keys: options.keys } });
+  let store: Store;
+  let recovered: DataPersistenceLayer['recovered'];
+  try {
+    store = await open();
+    // Damage deep in the file shows only when its pages are read: with `recover`, check all now.
+    if (options.recover === true) {
+      const report = await store.verify().catch((error: unknown) => {
+        void store.close();
+        throw error;
+      });
+      if (report.issues.some((i) => i.code === 'CORRUPT' || i.code === 'INTEGRITY')) {
+        await store.close();
+        throw new StrataError('CORRUPT', `the Kazari store in ${dataDir} is damaged: ${report.issues[0]?.message ?? ''}`);
+      }
+    }
+  } catch (error) {
+    if (!(options.recover === true && StrataError.is(error, 'CORRUPT'))) throw error;
+    recovered = await restoreLatest(dataDir, open);
+    store = await open();
+  }
+  // The seed's migrations at every start: a backup first, the whole run undone on a failure.
+  try {
+    await store.migrate({ migrations: KAZARI_MIGRATIONS });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const layer = layerOver(store, dataDir, options);
+  if (recovered !== undefined) layer.recovered = recovered;
+  return layer;
+}
+
+/**
+ * Moves the damaged store files aside (never deleted: the user may want them), then restores
+ * the newest backup that verifies into a new store at the same place.
+ */
+async function restoreLatest(dataDir: string, open: () => Promise<Store>): Promise<{ backup: string; damagedFiles: string[] }> {
+  const file = join(dataDir, 'kazari.db');
+  const suffix = `.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const damagedFiles: string[] = [];
+  for (const part of ['', '-wal', '-shm']) {
+    if (!existsSync(file + part)) continue;
+    renameSync(file + part, file + suffix + part);
+    damagedFiles.push(file + suffix + part);
+  }
+  const store = await open();
+  try {
+    const backups = (await store.backups.list()).filter((b): b is BackupInfo => !('damaged' in b)).sort((a, b) => +b.at - +a.at);
+    for (const backup of backups) {
+      try {
+        await store.backups.verify(backup.id);
+      } catch {
+        continue; // a damaged or truncated backup: try the one before it
+      }
+      await store.restore(backup.id);
+      return { backup: backup.id, damagedFiles };
+    }
+    throw new StrataError('CORRUPT', `the Kazari store in ${dataDir} is damaged and no backup of it verifies`, {
+      hint: `the damaged files were kept as ${damagedFiles.join(', ')}`,
+    });
+  } finally {
+    await store.close();
+  }
 }
 
 export function layerOver(store: Store, dataDir: string, options: KazariOptions): DataPersistenceLayer {
@@ -67,6 +141,7 @@ export function layerOver(store: Store, dataDir: string, options: KazariOptions)
     securityManager,
     store,
     dataDir,
+    migrations: new MigrationManager(store),
     close: () => store.close(),
   };
 }
