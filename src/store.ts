@@ -35,6 +35,8 @@ import { EncryptionLayer } from './layers/encryption.js';
 import { parseQuota, quotaLayer, sameQuota, type Quota, type QuotaDriver } from './layers/quota.js';
 import { ALL_USER_SPACES } from './drivers/quota-usage.js';
 import { Sweeper } from './ops/sweep.js';
+import { withJournal } from './ops/journal-open.js';
+import { parseJournalOptions, type JournalOptions } from './ops/journal-state.js';
 import { Scheduler, type ScheduledFunction, type ScheduledJob, type ScheduleOptions } from './ops/schedule.js';
 
 /** The embedded default: an SQLite file in the working directory. */
@@ -62,6 +64,12 @@ export interface OpenStoreOptions {
    * `bytes` of keys and values: a write past it is QUOTA_EXCEEDED and changes nothing.
    */
   quota?: Quota;
+  /**
+   * Keep a change journal for point-in-time restore: every committed put and delete, written
+   * in the same atomic step, kept for `retention` (e.g. `'7d'`). Once a store has one, every
+   * process that opens it journals (with the remembered retention). See docs/journal.md.
+   */
+  journal?: JournalOptions;
 }
 
 /** Resulting document type of a collection declared with a schema. */
@@ -516,9 +524,20 @@ function backoff(attempt: number): Promise<void> {
 }
 const KV_OPTIONS = ['encrypt', 'defaults', 'quota'] as const;
 
-const KNOWN_OPTIONS = new Set(['url', 'driver', 'appName', 'env', 'durability', 'sweepInterval', 'clock', 'encryption', 'quota']);
+const KNOWN_OPTIONS = new Set([
+  'url',
+  'driver',
+  'appName',
+  'env',
+  'durability',
+  'sweepInterval',
+  'clock',
+  'encryption',
+  'quota',
+  'journal',
+]);
 /** Options of the design that this version does not implement yet: refused, never ignored. */
-const NOT_YET = new Set(['cache', 'blobs', 'archive', 'journal']);
+const NOT_YET = new Set(['cache', 'blobs', 'archive']);
 
 function checkOptionNames(opts: object): void {
   for (const name of Object.keys(opts)) {
@@ -550,6 +569,7 @@ export async function openStore(options: string | OpenStoreOptions = {}): Promis
   }
   const encryption = parseEncryption(opts.encryption);
   const quota = opts.quota === undefined ? undefined : parseQuota(opts.quota, 'openStore', 'openStore');
+  const journal = opts.journal === undefined ? undefined : parseJournalOptions(opts.journal);
   const sweepMs = opts.sweepInterval === false ? false : parseDuration(opts.sweepInterval ?? '1m', 'sweepInterval', MAX_TIMER_MS);
   let driver = opts.driver;
   if (driver === undefined) {
@@ -568,6 +588,7 @@ export async function openStore(options: string | OpenStoreOptions = {}): Promis
     }
   }
   try {
+    driver = await withJournal(driver, journal, (opts.clock ?? Date.now)());
     driver = await withEncryption(driver, encryption, (opts.clock ?? Date.now)());
   } catch (error) {
     await driver.close().catch(() => {});

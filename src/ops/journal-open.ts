@@ -1,0 +1,31 @@
+import type { Driver } from '../drivers/driver.js';
+import { StrataError } from '../errors.js';
+import { JournalLayer, journalLayerOf } from '../layers/journal.js';
+import { settleJournal } from './journal-state.js';
+
+/**
+ * Puts the journal layer right on top of `driver` when the store keeps a journal: asked for
+ * by `wanted` (parsed by `parseJournalOptions`; turned on, or its retention changed, in the store), or remembered in the
+ * store by an earlier open (then the remembered retention applies): once a store has a
+ * journal, every process writing to it journals.
+ */
+export async function withJournal(driver: Driver, wanted: { retentionMs: number } | undefined, now: number): Promise<Driver> {
+  const existing = journalLayerOf(driver);
+  if (existing !== undefined) {
+    // A store's own stack handed to openStore({ driver }): it already journals.
+    const state = await settleJournal(existing.inner, wanted, now);
+    if (state !== null) existing.retentionMs = state.retentionMs;
+    return driver;
+  }
+  if (driver.capabilities.encryption === true) {
+    // The journal must sit below encryption; this stack gives no way under it.
+    const state = await settleJournal(driver, undefined, now);
+    if (state === null && wanted === undefined) return driver;
+    throw new StrataError('UNSUPPORTED', 'openStore: a journal cannot be added on top of a stack that already encrypts', {
+      op: 'openStore',
+      hint: 'pass the bare driver (sqliteDriver, fileDriver, memoryDriver) with the journal and encryption options',
+    });
+  }
+  const state = await settleJournal(driver, wanted, now);
+  return state === null ? driver : new JournalLayer(driver, state.retentionMs);
+}
