@@ -82,3 +82,14 @@ export async function expectCode(promise: Promise<unknown>, code: string): Promi
   const actual = (error as { code?: string }).code;
   if (actual !== code) throw new Error(`expected ${code}, got ${actual}: ${String(error)}`);
 }
+
+import type * as ImageApi from '../../src/ops/image.js';
+import type * as RestoreApi from '../../src/ops/pitr-restore.js';
+export const image = (await import(dist('ops/image.js'))) as typeof ImageApi;
+export const restore = (await import(dist('ops/pitr-restore.js'))) as typeof RestoreApi;
+
+/** A backup as the backup helper's images make it: a snapshot of every record, its time and journal point. */
+export async function imageBackup(store: ImageApi.ImageStore, at: number): Promise<PitrApi.PitrBase> {
+  const records = await restore.imageRecords(await image.snapshotRecords(store, { now: at }));
+  return { records, at, journalSeq: journalSeqOf(records) };
+}
