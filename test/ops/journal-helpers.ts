@@ -93,3 +93,8 @@ export async function imageBackup(store: ImageApi.ImageStore, at: number): Promi
   const records = await restore.imageRecords(await image.snapshotRecords(store, { now: at }));
   return { records, at, journalSeq: journalSeqOf(records) };
 }
+
+import type * as ReadApi from '../../src/ops/journal-read.js';
+import type * as ReplayApi from '../../src/ops/pitr-replay.js';
+export const read = (await import(dist('ops/journal-read.js'))) as typeof ReadApi;
+export const replay = (await import(dist('ops/pitr-replay.js'))) as typeof ReplayApi;
