@@ -23,7 +23,7 @@ export async function withJournal(driver: Driver, wanted: { retentionMs: number 
     if (state === null && wanted === undefined) return driver;
     throw new StrataError('UNSUPPORTED', 'openStore: a journal cannot be added on top of a stack that already encrypts', {
       op: 'openStore',
-      hint: 'pass the bare driver (sqliteDriver, fileDriver, memoryDriver) with the journal and encryption options',
+      hint: 'open the store by its URL (sqlite:, file:, memory:) with the journal and encryption options',
     });
   }
   const state = await settleJournal(driver, wanted, now);

@@ -31,7 +31,7 @@ export async function readJournalAfter(driver: Driver, anchor: JournalHead | nul
   const loaded = await readJournalState(driver, now);
   if (loaded === null) {
     throw new StrataError('NOT_FOUND', 'this store keeps no change journal: a point-in-time restore cannot be made', {
-      hint: "open it with openStore({ journal: { retention: '7d' } }) to keep one from now on; restore without toTime meanwhile",
+      hint: "open it with openStore({ journal }) (a retention such as '7d') to keep one from now on; restore without toTime meanwhile",
     });
   }
   const { state } = loaded;

@@ -14,6 +14,7 @@ import { encryptionSuite } from './encryption-suite.js';
 import { withStack, type DriverFactory, type StackOptions } from './harness.js';
 import { quotaSuite } from './quota-suite.js';
 import { backupSuite } from './backup-suite.js';
+import { journalSuite } from './journal-suite.js';
 
 export type { DriverFactory, Harness, StackOptions } from './harness.js';
 export { makeHarness, TestClock } from './harness.js';
@@ -51,5 +52,6 @@ export function runConformance(name: string, driverFactory: DriverFactory, stack
     encryptionSuite(factory);
     quotaSuite(factory);
     backupSuite(factory);
+    journalSuite(driverFactory, stack);
   });
 }

@@ -95,7 +95,7 @@ describe.each(DRIVERS)('point-in-time restore on $name', ({ url }) => {
 });
 
 describe('point-in-time restore refuses what it cannot do, store unchanged', () => {
-  async function setup(retention = '7d') {
+  async function setup(retention: '7d' | '1h' = '7d') {
     const clock = testClock();
     const store = await openStore({ url: `sqlite:${join(dir, 's.db')}`, journal: { retention }, sweepInterval: false, clock: clock.now });
     const h = await history(store, clock, false);
