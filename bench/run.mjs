@@ -209,6 +209,8 @@ async function main() {
     durationS: Math.round((performance.now() - started) / 1000),
   };
   publish(run, opts, render, log);
+  // Issue 9: journaled vs unjournaled durable sets (its own script; recorded by hand in RESULTS.md).
+  spawnSync(process.execPath, [`${HERE}ops-journal.mjs`, ...(opts.quick ? ['--quick'] : [])], { stdio: 'inherit' });
 }
 
 main().catch((error) => {
