@@ -30,7 +30,8 @@ try {
   };
   for (const store of Object.values(stores)) {
     const kv = store.kv('bench');
-    for (let at = 0; at < seed; at += 1000) await kv.setMany(Array.from({ length: 1000 }, (_, j) => [`seed-${at + j}`, value(at + j)]));
+    for (let at = 0; at < seed; at += 1000)
+      await kv.setMany(Array.from({ length: 1000 }, (_, j) => [`seed-${at + j}`, value(at + j)]));
   }
   const rates = { plain: [], journaled: [] };
   let n = 0;
@@ -48,7 +49,9 @@ try {
   const journaled = median(rates.journaled);
   const ratio = journaled / plain;
   const line = (label, ops) => `| ${label} | ${Math.round(ops).toLocaleString('en-US')} | ${(1e6 / ops).toFixed(0)} |`;
-  console.log(`\nJournal (issue 9): durable kv.set on sqlite, ${seed.toLocaleString('en-US')} records seeded, ${rounds} rounds x ${writes} sets, median`);
+  console.log(
+    `\nJournal (issue 9): durable kv.set on sqlite, ${seed.toLocaleString('en-US')} records seeded, ${rounds} rounds x ${writes} sets, median`,
+  );
   console.log('| store | sets/s | µs per set |');
   console.log('|---|---:|---:|');
   console.log(line('unjournaled (durability full)', plain));

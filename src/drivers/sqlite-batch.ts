@@ -119,7 +119,11 @@ export class BatchRunner {
     }
   }
 
-  #conflict(index: number, op: Exclude<WriteOp, QuotaOp | { type: 'checkScan' } | { type: 'journal' }>, actual: number): StrataError {
+  #conflict(
+    index: number,
+    op: Exclude<WriteOp, QuotaOp | { type: 'checkScan' } | { type: 'journal' }>,
+    actual: number,
+  ): StrataError {
     return new StrataError('CONFLICT', `version conflict on "${op.key}": expected ${op.expect}, found ${actual}`, {
       driver: this.#driver,
       hint: 'read the entry again and retry with its current version',

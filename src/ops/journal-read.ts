@@ -27,7 +27,12 @@ function corrupt(message: string, details: Record<string, unknown>): StrataError
  * NOT_FOUND when the journal was pruned past the anchor or never covered it, BAD_INPUT when
  * the backup belongs to another history of the store (taken before a restore undid it).
  */
-export async function readJournalAfter(driver: Driver, anchor: JournalHead | null, toTime: number, now: number): Promise<JournalSlice> {
+export async function readJournalAfter(
+  driver: Driver,
+  anchor: JournalHead | null,
+  toTime: number,
+  now: number,
+): Promise<JournalSlice> {
   const loaded = await readJournalState(driver, now);
   if (loaded === null) {
     throw new StrataError('NOT_FOUND', 'this store keeps no change journal: a point-in-time restore cannot be made', {
@@ -37,20 +42,28 @@ export async function readJournalAfter(driver: Driver, anchor: JournalHead | nul
   const { state } = loaded;
   const after = anchor?.seq ?? 0;
   if (after + 1 < state.start) {
-    throw new StrataError('NOT_FOUND', `the journal was pruned past the backup: it starts at seq ${state.start}, the backup ends at seq ${after}`, {
-      hint: 'use a newer backup, or keep entries longer with openStore({ journal: { retention } })',
-      details: { start: state.start, backupSeq: after },
-    });
+    throw new StrataError(
+      'NOT_FOUND',
+      `the journal was pruned past the backup: it starts at seq ${state.start}, the backup ends at seq ${after}`,
+      {
+        hint: 'use a newer backup, or keep entries longer with openStore({ journal: { retention } })',
+        details: { start: state.start, backupSeq: after },
+      },
+    );
   }
   let prev = anchor?.hash ?? null;
   if (anchor !== null && anchor.seq >= state.start) {
     const own = await driver.get(JOURNAL_SPACE, seqKey(anchor.seq), now);
     if (own === null) throw corrupt(`journal entry ${anchor.seq} is missing`, { seq: anchor.seq });
     if (parseEntry(own.key, own.value).hash !== anchor.hash) {
-      throw new StrataError('BAD_INPUT', `the backup does not belong to this store's history: its journal entry ${anchor.seq} differs`, {
-        hint: 'it was taken before a restore went back past it; use a backup taken since, or restore it without toTime',
-        details: { seq: anchor.seq },
-      });
+      throw new StrataError(
+        'BAD_INPUT',
+        `the backup does not belong to this store's history: its journal entry ${anchor.seq} differs`,
+        {
+          hint: 'it was taken before a restore went back past it; use a backup taken since, or restore it without toTime',
+          details: { seq: anchor.seq },
+        },
+      );
     }
   }
   const entries: JournalEntry[] = [];
@@ -61,7 +74,9 @@ export async function readJournalAfter(driver: Driver, anchor: JournalHead | nul
       const entry = parseEntry(record.key, record.value);
       if (entry.seq !== expected) throw corrupt(`journal entry ${expected} is missing`, { seq: expected });
       if (prev !== null && entry.prev !== prev) {
-        throw corrupt(`journal entry ${entry.seq} does not follow entry ${entry.seq - 1} (broken hash chain)`, { seq: entry.seq });
+        throw corrupt(`journal entry ${entry.seq} does not follow entry ${entry.seq - 1} (broken hash chain)`, {
+          seq: entry.seq,
+        });
       }
       if (entry.at > toTime) return { state, entries };
       entries.push(entry);

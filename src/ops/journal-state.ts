@@ -85,7 +85,16 @@ export async function readJournalState(driver: Driver, now: number): Promise<Loa
 /** Writes the state if the stored one is still at `version` (0: absent); CONFLICT otherwise. */
 export async function writeJournalState(driver: Driver, state: JournalState, version: number, now: number): Promise<void> {
   await driver.batch(
-    [{ type: 'put', space: JOURNAL_STATE_SPACE, key: JOURNAL_STATE_KEY, value: JSON.stringify(state), expiresAt: null, expect: version }],
+    [
+      {
+        type: 'put',
+        space: JOURNAL_STATE_SPACE,
+        key: JOURNAL_STATE_KEY,
+        value: JSON.stringify(state),
+        expiresAt: null,
+        expect: version,
+      },
+    ],
     now,
   );
 }
@@ -94,7 +103,11 @@ export async function writeJournalState(driver: Driver, state: JournalState, ver
  * Turns the journal on (or changes its retention) when `wanted`, and tells whether the store
  * journals: `null` when it has no journal and none was asked for.
  */
-export async function settleJournal(driver: Driver, wanted: { retentionMs: number } | undefined, now: number): Promise<JournalState | null> {
+export async function settleJournal(
+  driver: Driver,
+  wanted: { retentionMs: number } | undefined,
+  now: number,
+): Promise<JournalState | null> {
   for (let attempt = 0; ; attempt++) {
     const loaded = await readJournalState(driver, now);
     if (wanted === undefined || loaded?.state.retentionMs === wanted.retentionMs) return loaded?.state ?? null;

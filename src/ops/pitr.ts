@@ -83,15 +83,23 @@ export async function planPointInTime(
     throw bad('toTime is in the future: the journal ends now', 'pass a toTime at or before now');
   }
   if (toTime < base.at) {
-    throw bad(`toTime is before the backup was taken (${new Date(base.at).toISOString()})`, 'use an older backup, or a later toTime', {
-      backupAt: base.at,
-    });
+    throw bad(
+      `toTime is before the backup was taken (${new Date(base.at).toISOString()})`,
+      'use an older backup, or a later toTime',
+      {
+        backupAt: base.at,
+      },
+    );
   }
   const imageState = base.records.get(JOURNAL_STATE_SPACE)?.get(JOURNAL_STATE_KEY);
   if (imageState === undefined) {
-    throw new StrataError('NOT_FOUND', 'the backup was taken before the store kept a journal: no point in time after it can be rebuilt', {
-      hint: 'restore it without toTime, or use a backup taken since the journal was turned on',
-    });
+    throw new StrataError(
+      'NOT_FOUND',
+      'the backup was taken before the store kept a journal: no point in time after it can be rebuilt',
+      {
+        hint: 'restore it without toTime, or use a backup taken since the journal was turned on',
+      },
+    );
   }
   const start = parseJournalState(imageState.value).start;
   const slice = await readJournalAfter(live, anchorOf(base), toTime, now);

@@ -27,7 +27,9 @@ describe.each(CASES)('journal across processes on $name', ({ url }) => {
     const at = url(dir.path);
     const store = await openStore({ url: at, journal: { retention: '7d' }, sweepInterval: false });
     const base = await imageBackup(store, Date.now());
-    const workers = [0, 1, 2, 3].map((id) => new LineChild(fixture('journal-racer.mjs'), [at, String(id), '150', id === 3 ? '0' : '1'], { stdin: true }));
+    const workers = [0, 1, 2, 3].map(
+      (id) => new LineChild(fixture('journal-racer.mjs'), [at, String(id), '150', id === 3 ? '0' : '1'], { stdin: true }),
+    );
     const reports = await runTogether<{ changes: number }>(workers);
     const changes = reports.reduce((sum, r) => sum + r.changes, 0);
     const now = Date.now();

@@ -25,7 +25,7 @@ async function journalOf(driver: Driver, now: number) {
 }
 
 describe.each(DRIVERS)('journal on $name', ({ url }) => {
-  it('writes one entry per committed change, contiguous and chained, in the write\'s own batch', async () => {
+  it("writes one entry per committed change, contiguous and chained, in the write's own batch", async () => {
     const clock = testClock();
     const store = await openStore({ url: url(dir), journal: { retention: '7d' }, sweepInterval: false, clock: clock.now });
     const kv = store.kv<number>('app');
@@ -55,7 +55,13 @@ describe.each(DRIVERS)('journal on $name', ({ url }) => {
     ]);
     for (let i = 1; i < log.length; i++) expect(log[i]!.prev).toBe(log[i - 1]!.hash);
     const stored = await rawDriver(store).get('kv.app', 'c', clock.now());
-    expect(log[2]!.record).toEqual({ value: stored!.value, version: 1, createdAt: stored!.createdAt, updatedAt: stored!.updatedAt, expiresAt: null });
+    expect(log[2]!.record).toEqual({
+      value: stored!.value,
+      version: 1,
+      createdAt: stored!.createdAt,
+      updatedAt: stored!.updatedAt,
+      expiresAt: null,
+    });
     expect(log[1]!.at).toBe(clock.now());
     await store.close();
   });

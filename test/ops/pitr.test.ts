@@ -9,7 +9,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strata } from '../reliability/helpers.js';
 import type { Store } from '../../src/index.js';
-import { DRIVERS, dumpAll, entries, expectCode, imageBackup, pitr, rawDriver, restore, testClock, userView } from './journal-helpers.js';
+import {
+  DRIVERS,
+  dumpAll,
+  entries,
+  expectCode,
+  imageBackup,
+  pitr,
+  rawDriver,
+  restore,
+  testClock,
+  userView,
+} from './journal-helpers.js';
 
 const { openStore } = strata;
 const KEYS = `k1:${Buffer.alloc(32, 3).toString('base64')}`;
@@ -97,7 +108,12 @@ describe.each(DRIVERS)('point-in-time restore on $name', ({ url }) => {
 describe('point-in-time restore refuses what it cannot do, store unchanged', () => {
   async function setup(retention: '7d' | '1h' = '7d') {
     const clock = testClock();
-    const store = await openStore({ url: `sqlite:${join(dir, 's.db')}`, journal: { retention }, sweepInterval: false, clock: clock.now });
+    const store = await openStore({
+      url: `sqlite:${join(dir, 's.db')}`,
+      journal: { retention },
+      sweepInterval: false,
+      clock: clock.now,
+    });
     const h = await history(store, clock, false);
     const raw = rawDriver(store);
     const keys = (await raw.scan('meta.journal', {}, clock.now())).map((r) => r.key);
