@@ -1,9 +1,26 @@
 import type { Driver, StoredRecord } from '../drivers/driver.js';
 import { StrataError } from '../errors.js';
-import { JOURNAL_SPACE, JOURNAL_STATE_KEY, JOURNAL_STATE_SPACE, parseEntry, seqKey, type JournalHead } from './journal-entry.js';
+import {
+  JOURNAL_SPACE,
+  JOURNAL_STATE_KEY,
+  JOURNAL_STATE_SPACE,
+  parseEntry,
+  seqKey,
+  type JournalEntry,
+  type JournalHead,
+} from './journal-entry.js';
 import { readJournalAfter } from './journal-read.js';
 import { parseJournalState } from './journal-state.js';
 import { replayJournal, type SpaceRecords } from './pitr-replay.js';
+
+/** Where a backup stands, and how to read one of its records (below encryption). */
+export interface PitrSource {
+  /** When the backup was taken, epoch ms. */
+  at: number;
+  /** The highest journal seq the backup holds (its manifest's `journalSeq`; 0: none). */
+  journalSeq: number;
+  read(space: string, key: string): Promise<StoredRecord | null>;
+}
 
 /** What a point-in-time restore starts from: a backup's records and where it stands. */
 export interface PitrBase {
@@ -54,10 +71,10 @@ export function parseToTime(value: unknown, op: string): number {
 }
 
 /** The newest entry a backup holds, or null; CORRUPT when its manifest names one it lacks. */
-function anchorOf(base: PitrBase): JournalHead | null {
+async function anchorOf(base: PitrSource): Promise<JournalHead | null> {
   if (base.journalSeq === 0) return null;
-  const record = base.records.get(JOURNAL_SPACE)?.get(seqKey(base.journalSeq));
-  if (record === undefined) {
+  const record = await base.read(JOURNAL_SPACE, seqKey(base.journalSeq));
+  if (record === null) {
     throw new StrataError('CORRUPT', `the backup's journal lacks its own last entry (seq ${base.journalSeq})`, {
       hint: 'use another backup',
       details: { seq: base.journalSeq },
@@ -67,18 +84,26 @@ function anchorOf(base: PitrBase): JournalHead | null {
   return { seq: entry.seq, hash: entry.hash };
 }
 
+/** A `PitrSource` over records held in memory. */
+export function recordsSource(base: PitrBase): PitrSource {
+  return { at: base.at, journalSeq: base.journalSeq, read: async (space, key) => base.records.get(space)?.get(key) ?? null };
+}
+
+/** What replaying onto a backup takes: the entries, checked, and the journal state the result holds. */
+export interface PitrReplay {
+  plan: PitrPlan;
+  entries: JournalEntry[];
+  /** The `meta.journal-state` record of the restored store. */
+  state: StoredRecord;
+}
+
 /**
- * Plans a point-in-time restore: the backup's records with the LIVE store's journal replayed
- * from the backup's point up to `toTime` (see `readJournalAfter` for every gap refused).
- * `live` is the store's driver below encryption. Changes nothing: the caller loads the
- * resulting records in one atomic step, or only reports the plan (`dryRun`).
+ * Plans a point-in-time restore: the LIVE store's journal from the backup's point up to
+ * `toTime` (see `readJournalAfter` for every gap refused). `live` is the store's driver
+ * below encryption. Changes nothing: the caller applies the entries to the backup and
+ * swaps it in in one atomic step, or only reports the plan (`dryRun`).
  */
-export async function planPointInTime(
-  live: Driver,
-  base: PitrBase,
-  toTime: number,
-  now: number,
-): Promise<{ plan: PitrPlan; records: SpaceRecords }> {
+export async function planReplay(live: Driver, base: PitrSource, toTime: number, now: number): Promise<PitrReplay> {
   if (toTime > now) {
     throw bad('toTime is in the future: the journal ends now', 'pass a toTime at or before now');
   }
@@ -91,8 +116,8 @@ export async function planPointInTime(
       },
     );
   }
-  const imageState = base.records.get(JOURNAL_STATE_SPACE)?.get(JOURNAL_STATE_KEY);
-  if (imageState === undefined) {
+  const imageState = await base.read(JOURNAL_STATE_SPACE, JOURNAL_STATE_KEY);
+  if (imageState === null) {
     throw new StrataError(
       'NOT_FOUND',
       'the backup was taken before the store kept a journal: no point in time after it can be rebuilt',
@@ -102,8 +127,7 @@ export async function planPointInTime(
     );
   }
   const start = parseJournalState(imageState.value).start;
-  const slice = await readJournalAfter(live, anchorOf(base), toTime, now);
-  const records = replayJournal(base.records, slice.entries);
+  const slice = await readJournalAfter(live, await anchorOf(base), toTime, now);
   const state: StoredRecord = {
     key: JOURNAL_STATE_KEY,
     value: JSON.stringify({ ...slice.state, start }),
@@ -112,7 +136,6 @@ export async function planPointInTime(
     updatedAt: now,
     expiresAt: null,
   };
-  records.set(JOURNAL_STATE_SPACE, new Map([[JOURNAL_STATE_KEY, state]]));
   const first = slice.entries[0];
   const last = slice.entries.at(-1);
   return {
@@ -125,6 +148,20 @@ export async function planPointInTime(
       firstAt: first?.at ?? null,
       lastAt: last?.at ?? null,
     },
-    records,
+    entries: slice.entries,
+    state,
   };
+}
+
+/** `planReplay` onto records held in memory: the plan and the records of the restored store. */
+export async function planPointInTime(
+  live: Driver,
+  base: PitrBase,
+  toTime: number,
+  now: number,
+): Promise<{ plan: PitrPlan; records: SpaceRecords }> {
+  const replay = await planReplay(live, recordsSource(base), toTime, now);
+  const records = replayJournal(base.records, replay.entries);
+  records.set(JOURNAL_STATE_SPACE, new Map([[JOURNAL_STATE_KEY, replay.state]]));
+  return { plan: replay.plan, records };
 }

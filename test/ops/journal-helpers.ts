@@ -98,3 +98,5 @@ import type * as ReadApi from '../../src/ops/journal-read.js';
 import type * as ReplayApi from '../../src/ops/pitr-replay.js';
 export const read = (await import(dist('ops/journal-read.js'))) as typeof ReadApi;
 export const replay = (await import(dist('ops/pitr-replay.js'))) as typeof ReplayApi;
+import type * as MemoryApi from '../../src/drivers/memory.js';
+export const memory = (await import(dist('drivers/memory.js'))) as typeof MemoryApi;

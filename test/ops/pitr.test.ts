@@ -15,8 +15,10 @@ import {
   entries,
   expectCode,
   imageBackup,
+  memory,
   pitr,
   rawDriver,
+  replay,
   restore,
   testClock,
   userView,
@@ -93,6 +95,18 @@ describe.each(DRIVERS)('point-in-time restore on $name', ({ url }) => {
       expect(await store.kv('app').get('tx')).toBe(true);
       expect(await store.kv('other').get('late')).toBeNull();
       expect((await store.collection('tasks').query({}, { sort: { id: 1 } })).map((t) => t.id)).toEqual(['t1', 't2', 't3']);
+
+      // The same replay onto a scratch driver holding the backup (what store.restore does).
+      const scratch = memory.memoryDriver();
+      await scratch.loadImage!(
+        [...base.records].flatMap(([space, byKey]) => [...byKey.values()].map((r) => ({ space, ...r }))),
+        { mode: 'replace' },
+        clock.now(),
+      );
+      const replayPlan = await pitr.planReplay(raw, pitr.recordsSource(base), noted, clock.now());
+      await replay.applyJournal(scratch, replayPlan.entries, replayPlan.state, clock.now());
+      expect(userView(await dumpAll(scratch, clock.now()))).toEqual(then);
+      await scratch.close();
 
       // The journal goes on from the restored point, chained.
       await store.kv('app').set('after', 1);
