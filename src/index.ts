@@ -1,7 +1,33 @@
 // The public surface of `stratadb`. Everything a user imports comes from here or from a
 // documented subpath (`stratadb/drivers/*`, `stratadb/testing`, `stratadb/keyv`); nothing else is exported.
 export { openStore, Store, DEFAULT_URL } from './store.js';
-export type { CollectionSpec, OpenStoreOptions, SpaceUsage, StoreStats, TransactionOptions, TransactionScope } from './store.js';
+export type {
+  CollectionSpec,
+  OpenStoreOptions,
+  SpaceUsage,
+  StoreBackups,
+  StoreStats,
+  TransactionOptions,
+  TransactionScope,
+} from './store.js';
+export { localTarget } from './ops/backup.js';
+export type {
+  BackupInfo,
+  BackupManifest,
+  BackupOptions,
+  BackupPart,
+  BackupProgress,
+  BackupResult,
+  BackupTarget,
+  DamagedBackupInfo,
+  PruneOptions,
+  PruneResult,
+  RestoreOptions,
+  RestoreResult,
+  VerifyBackupResult,
+} from './ops/backup.js';
+export { snapshotRecords, loadRecords } from './ops/image.js';
+export type { RawRecord, RecordImage, LoadRecordsOptions, SnapshotOptions } from './ops/image.js';
 export { KvNamespace } from './kv.js';
 export type { KvOptions, KvEntry, KvChange, SetOptions, ListOptions, GetOptions } from './kv.js';
 export { Settings } from './settings.js';

@@ -38,6 +38,23 @@ import { Sweeper } from './ops/sweep.js';
 import { withJournal } from './ops/journal-open.js';
 import { parseJournalOptions, type JournalOptions } from './ops/journal-state.js';
 import { Scheduler, type ScheduledFunction, type ScheduledJob, type ScheduleOptions } from './ops/schedule.js';
+import {
+  backupStore,
+  listBackups,
+  pruneBackups,
+  restoreBackup,
+  verifyBackup,
+  type BackupInfo,
+  type BackupOptions,
+  type BackupResult,
+  type BackupTarget,
+  type DamagedBackupInfo,
+  type PruneOptions,
+  type PruneResult,
+  type RestoreOptions,
+  type RestoreResult,
+  type VerifyBackupResult,
+} from './ops/backup.js';
 
 /** The embedded default: an SQLite file in the working directory. */
 export const DEFAULT_URL = 'sqlite:.strata/strata.db';
@@ -88,6 +105,16 @@ export interface TransactionOptions {
 export interface TransactionScope {
   kv<V = unknown>(name: string): KvNamespace<V>;
   collection<T extends object = Record<string, unknown>>(name: string): Collection<T, T, string>;
+}
+
+/** `store.backups`: the backups kept for a store (see README "Backups and restore"). */
+export interface StoreBackups {
+  /** Newest first; a backup whose manifest is damaged is listed with `damaged: true`. */
+  list(options?: { dir?: string | BackupTarget }): Promise<Array<BackupInfo | DamagedBackupInfo>>;
+  /** Rebuilds the backup in scratch space and checks its integrity and counts; CORRUPT when damaged. */
+  verify(idOrPath: string, options?: { dir?: string | BackupTarget }): Promise<VerifyBackupResult>;
+  /** Keeps the newest `keep` and every backup younger than `maxAge`; deletes the others. */
+  prune(options: PruneOptions): Promise<PruneResult>;
 }
 
 /** An open store: hands out kv namespaces and collections over one driver stack. */
@@ -447,6 +474,49 @@ export class Store {
     } catch (error) {
       return StrataError.is(error, 'CONFLICT');
     }
+  }
+
+  /**
+   * A consistent online backup (writers keep writing), compressed and checksummed, with a
+   * manifest; by default in `<store dir>/backups/<store file name>/`. See README "Backups and restore".
+   */
+  async backup(options?: BackupOptions): Promise<BackupResult> {
+    this.#assertOpen('store.backup');
+    try {
+      return await backupStore(this, options, this.#now());
+    } catch (error) {
+      throw withOp(error, 'store.backup', this.driver.name);
+    }
+  }
+
+  /**
+   * Replaces every record (and on sqlite the user tables) with a backup's, in one atomic
+   * step; a damaged or truncated backup is CORRUPT and changes nothing.
+   */
+  async restore(idOrPath: string, options?: RestoreOptions): Promise<RestoreResult> {
+    this.#assertOpen('store.restore');
+    try {
+      return await restoreBackup(this, idOrPath, options, this.#now());
+    } catch (error) {
+      throw withOp(error, 'store.restore', this.driver.name);
+    }
+  }
+
+  /** List, verify and prune the store's backups. */
+  get backups(): StoreBackups {
+    const run = async <T>(op: string, fn: () => Promise<T>): Promise<T> => {
+      this.#assertOpen(op);
+      try {
+        return await fn();
+      } catch (error) {
+        throw withOp(error, op, this.driver.name);
+      }
+    };
+    return {
+      list: (options) => run('store.backups.list', () => listBackups(this, options)),
+      verify: (idOrPath, options) => run('store.backups.verify', () => verifyBackup(this, idOrPath, options)),
+      prune: (options) => run('store.backups.prune', () => pruneBackups(this, options, this.#now())),
+    };
   }
 
   /** Record counts and sizes per namespace and collection (live records only). */

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '../store.js';
 import type { ChangeEvent, RawRecord } from '../drivers/driver.js';
@@ -166,6 +167,22 @@ export function backupSuite(factory: DriverFactory): void {
       } finally {
         stop();
       }
+    });
+
+    it('store.backup() then store.restore() brings back exactly the state backed up', async () => {
+      await fill(h.store);
+      const to = join(h.location, 'backups');
+      const now = h.clock.now;
+      const before = await rawDump(h.store, now);
+      const backup = await h.store.backup({ to });
+      await h.store.kv('counts').set('a', 99);
+      await h.store.kv('later').set('x', 1);
+      await h.store.collection('tasks').delete('t1');
+      const verified = await h.store.backups.verify(backup.id, { dir: to });
+      expect(verified.records).toBe(backup.records);
+      await h.store.restore(backup.id, { dir: to });
+      expect(await rawDump(h.store, now)).toBe(before);
+      expect((await h.store.backups.list({ dir: to })).map((b) => b.id)).toEqual([backup.id]);
     });
   });
 }

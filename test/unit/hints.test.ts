@@ -67,6 +67,7 @@ const declared = declaredNames(
     'crypto/rotate.ts',
     'ops/schedule.ts',
     'ops/jobs.ts',
+    'ops/backup.ts',
   ].map((f) => join(SRC, f)),
 );
 const exportsOfIndex = new Set(Object.keys(api));
@@ -153,7 +154,7 @@ describe('hints', () => {
   it('the checker catches the kinds of dead reference that were shipped', async () => {
     const cli = cliSurface();
     const check = (text: string) => problemsOf({ where: 'x', text }, cli);
-    expect(await check('restore it from a backup (`strata restore`)')).not.toEqual([]);
+    expect(await check('restore it from a backup (`strata recover`)')).not.toEqual([]);
     expect(await check('retry, or raise busyTimeoutMs')).not.toEqual([]);
     expect(await check('pass `cache: { memory }` to openStore')).not.toHaveLength(0);
     expect(await check('store large objects with store.blobs()')).not.toEqual([]);

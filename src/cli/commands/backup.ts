@@ -1,0 +1,159 @@
+import type { Command } from 'commander';
+import { Cli } from '../context.js';
+import { formatBytes, formatCount, formatMs, table } from '../output.js';
+import { progress, type Progress } from '../progress.js';
+import { StrataError } from '../../errors.js';
+import type { Store } from '../../store.js';
+import type { BackupInfo, DamagedBackupInfo, RestoreResult } from '../../ops/backup.js';
+
+interface DirFlags {
+  dir?: string;
+}
+
+const dirOption = (flags: DirFlags): { dir?: string } => (flags.dir === undefined ? {} : { dir: flags.dir });
+
+/** `strata backup create|list|verify|prune|restore`: online backups of the store (see README "Backups and restore"). */
+export function register(program: Command): void {
+  const backup = program
+    .command('backup')
+    .description('online backups: create, list, verify, prune (retention) and restore')
+    .addHelpText(
+      'after',
+      `
+Backups go to <store dir>/backups/<store file name>/ unless --to / --dir names another
+directory. Each is one directory <id>/ with manifest.json and a gzip part, checksummed.
+\`strata backup verify <id>\` rebuilds a backup in scratch space and checks it (exit 5 when
+damaged); \`strata restore <id|path>\` replaces the store's data with it in one atomic step.`,
+    );
+
+  backup
+    .command('create')
+    .description('take a consistent backup while the app keeps writing')
+    .option('--to <dir>', 'directory to keep the backup in (default: <store dir>/backups/<store file name>/)')
+    .option('--gzip-level <n>', 'gzip level, 1 (fastest) to 9 (smallest)', '1')
+    .action(async (flags: { to?: string; gzipLevel: string }, command: Command) => {
+      const cli = Cli.of(command);
+      const gzipLevel = Number(flags.gzipLevel);
+      if (!Number.isInteger(gzipLevel)) {
+        throw new StrataError(
+          'BAD_INPUT',
+          `--gzip-level must be a whole number from 1 to 9, got ${JSON.stringify(flags.gzipLevel)}`,
+        );
+      }
+      const started = Date.now();
+      const result = await cli.withStore('read', async (store) => {
+        let bar: Progress | undefined;
+        let shown = 0;
+        cli.note(`backing up ${cli.url} ...`);
+        const made = await store.backup({
+          ...(flags.to === undefined ? {} : { to: flags.to }),
+          gzipLevel,
+          onProgress: (p) => {
+            if (p.totalBytes === undefined) return;
+            bar ??= progress(cli, 'backup', p.totalBytes);
+            bar.advance(p.bytes - shown);
+            shown = p.bytes;
+          },
+        });
+        bar?.stop();
+        return made;
+      });
+      if (cli.json) cli.data(result);
+      else {
+        cli.out(result.id);
+        cli.info(
+          `backup ${result.id}: ${formatCount(result.records)} records, ${formatBytes(result.bytes)} in ${formatMs(Date.now() - started)}\n  ${result.path}\n  ${result.checksum}`,
+        );
+      }
+    });
+
+  backup
+    .command('list')
+    .description('list the backups, newest first')
+    .option('--dir <dir>', 'directory the backups are in')
+    .action(async (flags: DirFlags, command: Command) => {
+      const cli = Cli.of(command);
+      const listed = await cli.withStore('read', (store) => store.backups.list(dirOption(flags)));
+      if (cli.json) {
+        cli.data(listed);
+        return;
+      }
+      if (listed.length === 0) {
+        cli.info('no backups yet (take one with `strata backup create`)');
+        return;
+      }
+      const rows = listed.map((b: BackupInfo | DamagedBackupInfo) =>
+        'damaged' in b
+          ? [b.id, '-', 'DAMAGED', '-', b.reason]
+          : [b.id, b.at.toISOString(), formatCount(b.records), formatBytes(b.bytes), b.driver],
+      );
+      cli.out(table(['id', 'taken', 'records', 'size', 'driver'], rows));
+    });
+
+  backup
+    .command('verify')
+    .description('rebuild a backup in scratch space and check its integrity and counts (exit 5 when damaged)')
+    .argument('<backup>', 'backup id, or the path of a backup directory')
+    .option('--dir <dir>', 'directory the backups are in')
+    .action(async (ref: string, flags: DirFlags, command: Command) => {
+      const cli = Cli.of(command);
+      const result = await cli.withStore('read', (store) => store.backups.verify(ref, dirOption(flags)));
+      if (cli.json) cli.data(result);
+      else
+        cli.out(
+          `ok: backup ${result.id} (${result.at.toISOString()}): ${formatCount(result.records)} records, ${formatCount(result.checked)} checked, no issues`,
+        );
+    });
+
+  backup
+    .command('prune')
+    .description('retention: keep the newest N backups and those younger than an age; delete the others')
+    .option('--keep <n>', 'keep the newest N backups')
+    .option('--max-age <duration>', "keep every backup younger than this, e.g. '7d', '12h'")
+    .option('--dry-run', 'show what would be deleted; delete nothing')
+    .option('--dir <dir>', 'directory the backups are in')
+    .action(async (flags: DirFlags & { keep?: string; maxAge?: string; dryRun?: boolean }, command: Command) => {
+      const cli = Cli.of(command);
+      const keep = flags.keep === undefined ? undefined : Number(flags.keep);
+      const maxAge = flags.maxAge === undefined ? undefined : /^\d+$/.test(flags.maxAge) ? Number(flags.maxAge) : flags.maxAge;
+      const result = await cli.withStore('read', (store) =>
+        store.backups.prune({
+          ...dirOption(flags),
+          ...(keep === undefined ? {} : { keep }),
+          ...(maxAge === undefined ? {} : { maxAge: maxAge as never }),
+          dryRun: flags.dryRun === true,
+        }),
+      );
+      if (cli.json) cli.data(result);
+      else {
+        const verb = flags.dryRun === true ? 'would delete' : 'deleted';
+        for (const id of result.deleted) cli.out(`${verb} ${id}`);
+        cli.info(`${verb} ${formatCount(result.deleted.length)}, kept ${formatCount(result.kept.length)}`);
+      }
+    });
+
+  backup
+    .command('restore')
+    .description("replace the store's data with a backup, in one atomic step")
+    .argument('<backup>', 'backup id, or the path of a backup directory')
+    .option('--dir <dir>', 'directory the backups are in')
+    .option('--dry-run', 'check the backup and report; change nothing')
+    .action(restoreAction);
+}
+
+/** Shared by `strata backup restore` and `strata restore`. */
+export async function restoreAction(ref: string, flags: DirFlags & { dryRun?: boolean }, command: Command): Promise<void> {
+  const cli = Cli.of(command);
+  const started = Date.now();
+  const result: RestoreResult = await cli.withStore('write', (store: Store) => {
+    cli.note(`${flags.dryRun === true ? 'checking' : 'restoring'} backup ${ref} ...`);
+    return store.restore(ref, { ...dirOption(flags), dryRun: flags.dryRun === true });
+  });
+  if (cli.json) cli.data(result);
+  else {
+    const verb = result.dryRun ? 'would restore' : 'restored';
+    cli.out(
+      `${verb} backup ${result.id} (${result.at.toISOString()}): ${formatCount(result.records)} records in ${formatMs(Date.now() - started)}`,
+    );
+  }
+}

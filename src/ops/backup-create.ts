@@ -1,0 +1,174 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Driver } from '../drivers/driver.js';
+import { sqliteConnection, sqliteLocation } from '../drivers/sqlite.js';
+import { registryRowIntact } from '../drivers/sqlite-spaces.js';
+import { corruptRegistry } from '../drivers/sqlite-checksum.js';
+import { bottomDriver, snapshotRecords, type ImageStore } from './image.js';
+import { BACKUP_FORMAT, MANIFEST, manifestText, newBackupId, type BackupManifest, type BackupPart } from './backup-format.js';
+import type { BackupTarget } from './backup-target.js';
+import { putCompressed } from './backup-stream.js';
+
+/** The space the change journal keeps its entries in (key: 16-digit sequence number). */
+export const JOURNAL_SPACE = 'meta.journal';
+
+export interface BackupProgress {
+  phase: 'snapshot' | 'compress';
+  /** Uncompressed bytes written so far (records: NDJSON bytes). */
+  bytes: number;
+  /** Uncompressed bytes in all, when known (sqlite). */
+  totalBytes?: number;
+}
+
+export interface CreateOptions {
+  target: BackupTarget;
+  level: number;
+  now: number;
+  onProgress?: (progress: BackupProgress) => void;
+}
+
+export interface Created {
+  manifest: BackupManifest;
+  checksum: string;
+  bytes: number;
+}
+
+/**
+ * Takes a backup of the store into `target`: the parts first, the manifest last (its
+ * presence is what makes the backup exist). On any error what was written is removed.
+ */
+export async function createBackup(store: ImageStore, options: CreateOptions): Promise<Created> {
+  const { target, now } = options;
+  const id = newBackupId(now);
+  const driver = bottomDriver(store);
+  try {
+    const location = sqliteLocation(driver);
+    const taken = location === null ? await recordsPart(store, id, options) : await sqlitePart(driver, location, id, options);
+    const manifest: Omit<BackupManifest, 'checksum'> = {
+      format: BACKUP_FORMAT,
+      id,
+      createdAt: new Date(now).toISOString(),
+      at: now,
+      driver: driver.name,
+      kind: taken.kind,
+      spaces: taken.spaces,
+      records: Object.values(taken.spaces).reduce((a, b) => a + b, 0),
+      ...(taken.journalSeq === undefined ? {} : { journalSeq: taken.journalSeq }),
+      parts: [taken.part],
+    };
+    const { text, checksum } = manifestText(manifest);
+    const written = await target.put(`${id}/${MANIFEST}`, [Buffer.from(text)]);
+    return { manifest: { ...manifest, checksum }, checksum, bytes: taken.part.bytes + written.bytes };
+  } catch (error) {
+    for (const name of await target.list(`${id}/`).catch(() => [])) await target.delete(name).catch(() => {});
+    throw error;
+  }
+}
+
+interface Taken {
+  kind: BackupManifest['kind'];
+  spaces: Record<string, number>;
+  journalSeq?: number;
+  part: BackupPart;
+}
+
+const journalSeqOf = (key: string | undefined): number | undefined => {
+  if (key === undefined || !/^\d{1,16}$/.test(key)) return undefined;
+  return Number(key);
+};
+
+/**
+ * SQLite: `VACUUM INTO` a scratch file from a separate read-only connection (one read
+ * transaction: a consistent copy of every table while writers go on; the store's own
+ * connection is never blocked), then compress that file into the target.
+ */
+async function sqlitePart(driver: Driver, location: string, id: string, options: CreateOptions): Promise<Taken> {
+  const memory = location === ':memory:';
+  const scratch = memory
+    ? join(tmpdir(), `.strata-backup-${process.pid}-${randomBytes(6).toString('hex')}.db`)
+    : `${location}.strata-backup-${randomBytes(6).toString('hex')}.db`;
+  try {
+    if (memory) sqliteConnection(driver).prepare('VACUUM INTO ?').run(scratch);
+    else {
+      const reader = new Database(location, { readonly: true, fileMustExist: true });
+      try {
+        reader.prepare('VACUUM INTO ?').run(scratch);
+      } finally {
+        reader.close();
+      }
+    }
+    const copy = new Database(scratch, { readonly: true, fileMustExist: true });
+    const spaces: Record<string, number> = {};
+    let journalSeq: number | undefined;
+    let totalBytes: number;
+    try {
+      totalBytes =
+        (copy.pragma('page_count', { simple: true }) as number) * (copy.pragma('page_size', { simple: true }) as number);
+      const rows = copy.prepare('SELECT space, tbl, spec, crc FROM strata_spaces ORDER BY space').raw(true).all() as unknown[][];
+      for (const row of rows) {
+        if (!registryRowIntact(row)) throw corruptRegistry(String(row[0]), driver.name);
+        const [space, table] = row as [string, string];
+        const exists = copy.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").pluck().get(table) === 1;
+        spaces[space] = exists
+          ? (copy
+              .prepare(`SELECT count(*) FROM ${table} WHERE expires_at IS NULL OR expires_at > ?`)
+              .pluck()
+              .get(options.now) as number)
+          : 0;
+        if (space === JOURNAL_SPACE && exists) {
+          journalSeq = journalSeqOf(copy.prepare(`SELECT max(key) FROM ${table}`).pluck().get() as string | undefined);
+        }
+      }
+    } finally {
+      copy.close();
+    }
+    let done = 0;
+    options.onProgress?.({ phase: 'compress', bytes: 0, totalBytes });
+    const part = await putCompressed(
+      options.target,
+      `${id}/store.db.gz`,
+      createReadStream(scratch, { highWaterMark: 1024 * 1024 }),
+      options.level,
+      (n) => {
+        done += n;
+        options.onProgress?.({ phase: 'compress', bytes: done, totalBytes });
+      },
+    );
+    return { kind: 'sqlite-file', spaces, ...(journalSeq === undefined ? {} : { journalSeq }), part };
+  } finally {
+    rmSync(scratch, { force: true });
+  }
+}
+
+/** Other drivers: the records of one point-in-time image as NDJSON. */
+async function recordsPart(store: ImageStore, id: string, options: CreateOptions): Promise<Taken> {
+  const image = await snapshotRecords(store, { now: options.now });
+  const spaces: Record<string, number> = Object.fromEntries(image.spaces.map((s) => [s, 0]));
+  let journalSeq: number | undefined;
+  let done = 0;
+  async function* lines(): AsyncIterable<Buffer> {
+    let text = '';
+    try {
+      for await (const r of image) {
+        spaces[r.space] = (spaces[r.space] ?? 0) + 1;
+        if (r.space === JOURNAL_SPACE) journalSeq = Math.max(journalSeq ?? 0, journalSeqOf(r.key) ?? 0);
+        text += `${JSON.stringify({ space: r.space, key: r.key, value: r.value, version: r.version, createdAt: r.createdAt, updatedAt: r.updatedAt, expiresAt: r.expiresAt })}\n`;
+        if (text.length >= 256 * 1024) {
+          yield Buffer.from(text);
+          text = '';
+        }
+      }
+      if (text !== '') yield Buffer.from(text);
+    } finally {
+      await image.close();
+    }
+  }
+  const part = await putCompressed(options.target, `${id}/records.ndjson.gz`, lines(), options.level, (n) => {
+    done += n;
+    options.onProgress?.({ phase: 'snapshot', bytes: done });
+  });
+  return { kind: 'records', spaces, ...(journalSeq === undefined ? {} : { journalSeq }), part };
+}

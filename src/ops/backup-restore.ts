@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Driver, RawRecord, VerifyReport } from '../drivers/driver.js';
+import { memoryDriver } from '../drivers/memory.js';
+import { sqliteDriver, sqliteLocation, sqliteSwapFile } from '../drivers/sqlite.js';
+import { removeStage } from '../drivers/sqlite-image.js';
+import { StrataError } from '../errors.js';
+import { bottomDriver, checkRawRecord, loadRecords, refreshAfterLoad, type ImageStore } from './image.js';
+import { damagedBackup, type BackupManifest } from './backup-format.js';
+import type { BackupTarget } from './backup-target.js';
+import { readPart } from './backup-stream.js';
+
+/**
+ * A backup made whole again in a scratch store, checked against its manifest, before
+ * anything of the live store changes. `driver` is a Strata driver over the scratch copy
+ * (SQLite for `sqlite-file` backups, memory for `records` ones).
+ */
+export interface Scratch {
+  manifest: BackupManifest;
+  driver: Driver;
+  /** The scratch SQLite file, for `sqlite-file` backups. */
+  file: string | null;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Hook run on the scratch copy after it is checked and before it replaces the live store:
+ * point-in-time restore (journal replay) applies its records and deletes here, so the
+ * backup and the replayed changes land in the same atomic step. Write verbatim records
+ * with `scratch.driver.loadImage(records, { mode: 'merge' }, now)` and deletes with
+ * `scratch.driver.batch([{ type: 'delete', space, key }], now)`.
+ */
+export type PrepareScratch = (scratch: Scratch) => Promise<void>;
+
+function scratchPath(store: ImageStore): string {
+  const location = sqliteLocation(bottomDriver(store));
+  const name = `.strata-restore-${process.pid}-${randomBytes(6).toString('hex')}.db`;
+  return location === null || location === ':memory:' ? join(tmpdir(), name) : `${location}${name}`;
+}
+
+/** Parses the records part line by line; a line that is not a record is damage (CORRUPT). */
+async function* recordsOf(bytes: AsyncIterable<Buffer>, id: string): AsyncIterable<RawRecord> {
+  let rest = '';
+  let index = 0;
+  const parse = (line: string): RawRecord => {
+    try {
+      return checkRawRecord(JSON.parse(line), index++, false, 'restore');
+    } catch (cause) {
+      throw Object.assign(damagedBackup(id, `line ${index} of its records is not a record`), { cause });
+    }
+  };
+  for await (const chunk of bytes) {
+    rest += chunk.toString('utf8');
+    let at: number;
+    while ((at = rest.indexOf('\n')) >= 0) {
+      const line = rest.slice(0, at);
+      rest = rest.slice(at + 1);
+      if (line !== '') yield parse(line);
+    }
+  }
+  if (rest !== '') yield parse(rest);
+}
+
+/** Rebuilds a backup in scratch space, checking every byte against the manifest. */
+export async function openScratch(store: ImageStore, target: BackupTarget, manifest: BackupManifest): Promise<Scratch> {
+  const part = manifest.parts[0]!;
+  if (manifest.kind === 'records') {
+    const driver = memoryDriver({ name: 'backup' });
+    try {
+      await driver.loadImage!(recordsOf(readPart(target, manifest.id, part), manifest.id), { mode: 'replace' }, manifest.at);
+    } catch (error) {
+      await driver.close();
+      throw error;
+    }
+    return { manifest, driver, file: null, dispose: () => driver.close() };
+  }
+  const file = scratchPath(store);
+  try {
+    await pipeline(Readable.from(readPart(target, manifest.id, part)), createWriteStream(file, { mode: 0o600 }));
+    const driver = sqliteDriver({ path: file, durability: 'normal', name: 'backup', mmapBytes: 0 });
+    let disposed = false;
+    return {
+      manifest,
+      driver,
+      file,
+      async dispose() {
+        if (disposed) return;
+        disposed = true;
+        await driver.close();
+        removeStage(file);
+      },
+    };
+  } catch (error) {
+    removeStage(file);
+    if (error instanceof StrataError && error.code !== 'CORRUPT' && error.code !== 'NOT_FOUND') {
+      throw Object.assign(damagedBackup(manifest.id, `its SQLite file does not open (${error.message})`), { cause: error });
+    }
+    throw error;
+  }
+}
+
+/** Live records per space in the scratch copy, at the backup's time. */
+async function countsOf(driver: Driver, at: number): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const space of await driver.spaces()) out[space] = await driver.count(space, {}, at);
+  return out;
+}
+
+/** Integrity of the scratch copy and its counts against the manifest: CORRUPT when they differ. */
+export async function checkScratch(scratch: Scratch): Promise<VerifyReport> {
+  const { manifest, driver } = scratch;
+  const report = await driver.verify();
+  if (!report.ok) {
+    throw damagedBackup(manifest.id, `its data fails the integrity check (${report.issues[0]?.message ?? 'unknown issue'})`);
+  }
+  const found = await countsOf(driver, manifest.at);
+  for (const [space, expected] of Object.entries(manifest.spaces)) {
+    if ((found[space] ?? 0) !== expected) {
+      throw damagedBackup(manifest.id, `space ${space} holds ${found[space] ?? 0} records, the manifest says ${expected}`);
+    }
+  }
+  for (const [space, n] of Object.entries(found)) {
+    if (n > 0 && manifest.spaces[space] === undefined) throw damagedBackup(manifest.id, `space ${space} is not in the manifest`);
+  }
+  return report;
+}
+
+/**
+ * Replaces the live store's data with the scratch copy in one atomic step: an SQLite backup
+ * into an SQLite store is swapped in by ATTACH + one transaction (user tables included);
+ * anything else goes through `loadRecords` (mode 'replace'). Returns the records loaded.
+ */
+export async function swapScratch(store: ImageStore, scratch: Scratch, now: number): Promise<number> {
+  const live = bottomDriver(store);
+  if (scratch.file !== null && sqliteLocation(live) !== null) {
+    await scratch.driver.close(); // checkpoints its WAL into the file
+    sqliteSwapFile(live, scratch.file, { mode: 'replace', userTables: true }, now);
+    await refreshAfterLoad(store, now);
+    return Object.values(scratch.manifest.spaces).reduce((a, b) => a + b, 0);
+  }
+  const image = await scratch.driver.openImage!(now);
+  try {
+    return (await loadRecords(store, image, { mode: 'replace', checkValues: false, now })).records;
+  } finally {
+    await image.close();
+  }
+}

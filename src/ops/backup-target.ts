@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { StrataError } from '../errors.js';
+
+/**
+ * Where backups are kept: named objects, written and read as streams. A backup is the
+ * objects `<id>/<part>` plus `<id>/manifest.json`, written last: a backup without its
+ * manifest is incomplete and never restored. Object names are `/`-separated, made of
+ * `[A-Za-z0-9._-]` segments. The local directory is the one implementation today; an S3
+ * target implements the same five methods (a `put` there is atomic per object too).
+ */
+export interface BackupTarget {
+  /** Shown in messages, e.g. `local:/var/backups/app`. */
+  readonly name: string;
+  /** Stores `data` under `name`, replacing any object of that name; visible whole or not at all. */
+  put(name: string, data: Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<{ bytes: number }>;
+  /** The object's bytes; NOT_FOUND when there is none. */
+  get(name: string): Promise<Readable>;
+  /** Size in bytes, or `null` when there is no such object. */
+  size(name: string): Promise<number | null>;
+  /** Names of every object whose name starts with `prefix`, sorted. */
+  list(prefix?: string): Promise<string[]>;
+  /** Removes the object (no error when it is already gone). */
+  delete(name: string): Promise<void>;
+  /** A local path for a whole backup `<id>` when the target has one (shown as `path`). */
+  pathOf?(id: string): string;
+}
+
+const SEGMENT = /^[A-Za-z0-9._-]+$/;
+
+function checkObjectName(name: string, target: string): void {
+  const parts = name.split('/');
+  if (name === '' || parts.some((p) => !SEGMENT.test(p) || p === '.' || p === '..')) {
+    throw new StrataError('BAD_INPUT', `backup object name ${JSON.stringify(name)} is not valid for ${target}`, {
+      hint: 'use /-separated names of letters, digits, ".", "_" and "-"',
+    });
+  }
+}
+
+async function syncPath(path: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A directory of backups. Files are written 0600 into 0700 directories as temp file +
+ * fsync + rename + directory fsync, so a crash leaves the old object or the new one.
+ */
+export function localTarget(dir: string): BackupTarget {
+  const root = resolve(dir);
+  const name = `local:${root}`;
+  const pathOf = (object: string): string => {
+    checkObjectName(object, name);
+    const path = join(root, ...object.split('/'));
+    if (!path.startsWith(root + sep)) throw new StrataError('BAD_INPUT', `backup object ${object} is outside ${root}`);
+    return path;
+  };
+  return {
+    name,
+    async put(object, data) {
+      const path = pathOf(object);
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      const temp = join(dirname(path), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+      let bytes = 0;
+      try {
+        const out = createWriteStream(temp, { flags: 'wx', mode: 0o600 });
+        async function* counted(): AsyncIterable<Uint8Array> {
+          for await (const chunk of data as AsyncIterable<Uint8Array>) {
+            bytes += chunk.length;
+            yield chunk;
+          }
+        }
+        await pipeline(Readable.from(counted()), out);
+        await syncPath(temp);
+        await rename(temp, path);
+        await syncPath(dirname(path));
+      } catch (error) {
+        await unlink(temp).catch(() => {});
+        throw error;
+      }
+      return { bytes };
+    },
+    async get(object) {
+      const path = pathOf(object);
+      try {
+        const found = await stat(path);
+        if (!found.isFile()) throw Object.assign(new Error('not a file'), { code: 'ENOENT' });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+          throw new StrataError('NOT_FOUND', `no backup object ${object} in ${name}`, {
+            hint: 'list the backups with `strata backup list`',
+            details: { object },
+          });
+        }
+        throw error;
+      }
+      return createReadStream(path);
+    },
+    async size(object) {
+      try {
+        const found = await stat(pathOf(object));
+        return found.isFile() ? found.size : null;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw error;
+      }
+    },
+    async list(prefix = '') {
+      const out: string[] = [];
+      let entries;
+      try {
+        entries = await readdir(root, { recursive: true, withFileTypes: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw error;
+      }
+      for (const entry of entries) {
+        if (!entry.isFile() || entry.name.startsWith('.tmp-')) continue;
+        const rel = join(entry.parentPath, entry.name)
+          .slice(root.length + 1)
+          .split(sep)
+          .join('/');
+        if (rel.startsWith(prefix)) out.push(rel);
+      }
+      return out.sort();
+    },
+    async delete(object) {
+      const path = pathOf(object);
+      await rm(path, { force: true });
+      // Empty backup directories go with their last object.
+      await rmdir(dirname(path)).catch(() => {});
+    },
+    pathOf(id) {
+      return dirname(pathOf(`${id}/x`));
+    },
+  };
+}

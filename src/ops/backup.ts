@@ -1,0 +1,362 @@
+/**
+ * Backups: `store.backup()`, `store.restore()`, `store.backups.list/verify/prune()`.
+ *
+ * A backup is a directory-like group of objects in a `BackupTarget` (backup-target.ts):
+ * `<id>/manifest.json` (backup-format.ts) and one gzip part: the SQLite file itself for
+ * sqlite stores (VACUUM INTO from one read transaction of a second connection, so user
+ * tables of SQL migrations are in it), or the NDJSON records of one point-in-time image
+ * (`snapshotRecords`) for the file and memory drivers. Both are below the encryption layer:
+ * encrypted values stay ciphertext. The manifest is written last; without it a backup does
+ * not exist.
+ *
+ * Restore rebuilds the backup in a scratch store (every byte checked against the manifest's
+ * sha256 sums: a damaged or truncated backup is CORRUPT and the live store is untouched),
+ * then replaces the live data in one atomic step (backup-restore.ts `swapScratch`).
+ *
+ * Extension point for point-in-time restore: `restoreBackup(store, ref, { prepare })` runs
+ * `prepare(scratch)` on the checked scratch copy before the swap; journal replay writes its
+ * records and deletes there, so backup and replay commit together. `toTime` is refused here
+ * (UNSUPPORTED) until the journal provides it.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { StrataError } from '../errors.js';
+import { checkOptions } from '../codec/options.js';
+import { parseDuration, type Duration } from '../codec/duration.js';
+import { sqliteLocation } from '../drivers/sqlite.js';
+import { bottomDriver, type ImageStore } from './image.js';
+import { idTime, isBackupId, MANIFEST, parseManifest, type BackupManifest } from './backup-format.js';
+import { localTarget, type BackupTarget } from './backup-target.js';
+import { createBackup, type BackupProgress } from './backup-create.js';
+import { checkScratch, openScratch, swapScratch, type PrepareScratch } from './backup-restore.js';
+
+export type { BackupTarget } from './backup-target.js';
+export type { BackupManifest, BackupPart } from './backup-format.js';
+export type { BackupProgress } from './backup-create.js';
+export type { PrepareScratch, Scratch } from './backup-restore.js';
+export { localTarget } from './backup-target.js';
+
+export interface BackupOptions {
+  /** A directory, or a `BackupTarget`. @default `<store dir>/backups/<store file name>/` */
+  to?: string | BackupTarget;
+  /** gzip level, 1 (fastest) to 9 (smallest). @default 1 */
+  gzipLevel?: number;
+  onProgress?: (progress: BackupProgress) => void;
+}
+
+export interface BackupResult {
+  id: string;
+  /** Where the backup is: its directory for a local target, else `<target>/<id>`. */
+  path: string;
+  /** Bytes stored (compressed part and manifest). */
+  bytes: number;
+  /** `sha256:<hex>` of the manifest, which holds the sha256 of every part. */
+  checksum: string;
+  /** When the snapshot was taken. */
+  at: Date;
+  records: number;
+  journalSeq?: number;
+}
+
+export interface BackupInfo extends BackupResult {
+  driver: string;
+  kind: BackupManifest['kind'];
+  spaces: Record<string, number>;
+}
+
+/** A backup listed whose manifest is unreadable or damaged. */
+export interface DamagedBackupInfo {
+  id: string;
+  path: string;
+  damaged: true;
+  reason: string;
+}
+
+export interface RestoreOptions {
+  /** Where to look for a backup given by id. @default the store's default backup directory */
+  dir?: string | BackupTarget;
+  /** Check the backup and report what would be restored; change nothing. @default false */
+  dryRun?: boolean;
+  /** Reserved for point-in-time restore (the change journal). */
+  toTime?: Date | number;
+}
+
+export interface RestoreResult {
+  id: string;
+  /** Records the store holds from the backup (on sqlite, live ones at the backup's time). */
+  records: number;
+  /** When the backup's snapshot was taken. */
+  at: Date;
+  dryRun: boolean;
+  journalSeq?: number;
+}
+
+export interface VerifyBackupResult {
+  ok: true;
+  id: string;
+  at: Date;
+  records: number;
+  spaces: Record<string, number>;
+  /** Records (and rows) the integrity check read. */
+  checked: number;
+}
+
+export interface PruneOptions {
+  dir?: string | BackupTarget;
+  /** Keep the newest N backups. */
+  keep?: number;
+  /** Keep every backup younger than this (`'7d'`, ms). */
+  maxAge?: Duration;
+  /** Report what would go; delete nothing. @default false */
+  dryRun?: boolean;
+}
+
+export interface PruneResult {
+  deleted: string[];
+  kept: string[];
+}
+
+const isTarget = (v: unknown): v is BackupTarget =>
+  v !== null &&
+  typeof v === 'object' &&
+  ['put', 'get', 'list', 'delete', 'size'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
+
+/** Where a store's backups go by default: `<dir>/backups/<file name>/` next to the store. */
+export async function defaultBackupDir(store: ImageStore, op: string): Promise<string> {
+  const driver = bottomDriver(store);
+  const location = sqliteLocation(driver) ?? (await driver.stats()).location;
+  if (location === undefined || location === ':memory:' || !driver.capabilities.persistent) {
+    throw new StrataError('BAD_INPUT', `${op}: a ${driver.name} store has no directory of its own to keep backups in`, {
+      op,
+      hint: op === 'store.backup' ? "pass { to: 'path/to/backups' }" : "pass { dir: 'path/to/backups' }",
+    });
+  }
+  return join(dirname(location), 'backups', basename(location));
+}
+
+async function targetOf(store: ImageStore, given: unknown, op: string, option: string): Promise<BackupTarget> {
+  if (given === undefined) return localTarget(await defaultBackupDir(store, op));
+  if (typeof given === 'string' && given !== '') return localTarget(given);
+  if (isTarget(given)) return given;
+  throw new StrataError('BAD_INPUT', `${op}: ${option} must be a directory path or a BackupTarget`, { op });
+}
+
+const pathIn = (target: BackupTarget, id: string): string => target.pathOf?.(id) ?? `${target.name}/${id}`;
+
+async function readText(target: BackupTarget, name: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of await target.get(name)) {
+    size += (chunk as Buffer).length;
+    if (size > 4 * 1024 * 1024) break;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function readManifest(target: BackupTarget, id: string): Promise<BackupManifest> {
+  const manifest = parseManifest(await readText(target, `${id}/${MANIFEST}`), id);
+  if (manifest.id !== id) {
+    throw new StrataError('CORRUPT', `backup ${id}: its manifest names backup ${manifest.id}`, {
+      hint: 'keep each backup under the directory name it was written with',
+    });
+  }
+  return manifest;
+}
+
+const notFound = (ref: string, where: string): StrataError =>
+  new StrataError('NOT_FOUND', `no backup ${JSON.stringify(ref)} in ${where}`, {
+    hint: 'list the backups with `strata backup list` (or store.backups.list()), and pass an id or a backup directory',
+    details: { backup: ref },
+  });
+
+/** Finds a backup by id (in `dir` or the default directory) or by path (its directory or its manifest). */
+async function resolveBackup(
+  store: ImageStore,
+  ref: unknown,
+  dir: unknown,
+  op: string,
+): Promise<{ target: BackupTarget; id: string }> {
+  if (typeof ref !== 'string' || ref === '') {
+    throw new StrataError('BAD_INPUT', `${op}: pass a backup id or the path of a backup`, {
+      op,
+      hint: 'list them with `strata backup list`',
+    });
+  }
+  if (dir === undefined && existsSync(ref)) {
+    let path = resolve(ref);
+    if (basename(path) === MANIFEST) path = dirname(path);
+    if (!statSync(path).isDirectory() || !existsSync(join(path, MANIFEST))) throw notFound(ref, 'that path (no manifest.json)');
+    return { target: localTarget(dirname(path)), id: basename(path) };
+  }
+  const target = await targetOf(store, dir, op, 'dir');
+  if (!isBackupId(ref) || (await target.size(`${ref}/${MANIFEST}`)) === null) throw notFound(ref, target.name);
+  return { target, id: ref };
+}
+
+function checkLevel(level: unknown, op: string): number {
+  if (level === undefined) return 1;
+  if (typeof level !== 'number' || !Number.isInteger(level) || level < 1 || level > 9) {
+    throw new StrataError('BAD_INPUT', `${op}: gzipLevel must be a whole number from 1 to 9`, { op });
+  }
+  return level;
+}
+
+/** `store.backup(options)`. */
+export async function backupStore(store: ImageStore, options: BackupOptions = {}, now = Date.now()): Promise<BackupResult> {
+  const op = 'store.backup';
+  checkOptions(options, ['to', 'gzipLevel', 'onProgress'], op);
+  const level = checkLevel(options.gzipLevel, op);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+    throw new StrataError('BAD_INPUT', `${op}: onProgress must be a function`, { op });
+  }
+  const target = await targetOf(store, options.to, op, 'to');
+  const created = await createBackup(store, {
+    target,
+    level,
+    now,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  return resultOf(target, created.manifest, created.bytes);
+}
+
+function resultOf(target: BackupTarget, m: BackupManifest, bytes: number): BackupResult {
+  return {
+    id: m.id,
+    path: pathIn(target, m.id),
+    bytes,
+    checksum: m.checksum,
+    at: new Date(m.at),
+    records: m.records,
+    ...(m.journalSeq === undefined ? {} : { journalSeq: m.journalSeq }),
+  };
+}
+
+/** `store.backups.list(options)`: newest first; damaged manifests are listed as such. */
+export async function listBackups(
+  store: ImageStore,
+  options: { dir?: string | BackupTarget } = {},
+): Promise<Array<BackupInfo | DamagedBackupInfo>> {
+  const op = 'store.backups.list';
+  checkOptions(options, ['dir'], op);
+  const target = await targetOf(store, options.dir, op, 'dir');
+  const out: Array<BackupInfo | DamagedBackupInfo> = [];
+  for (const name of await target.list()) {
+    const [id, file, ...more] = name.split('/');
+    if (file !== MANIFEST || more.length > 0 || !isBackupId(id!)) continue;
+    try {
+      const m = await readManifest(target, id!);
+      const bytes = (await target.size(name)) ?? 0;
+      out.push({
+        ...resultOf(target, m, bytes + m.parts.reduce((a, p) => a + p.bytes, 0)),
+        driver: m.driver,
+        kind: m.kind,
+        spaces: m.spaces,
+      });
+    } catch (error) {
+      if (!StrataError.is(error, 'CORRUPT') && !StrataError.is(error, 'UNSUPPORTED')) throw error;
+      out.push({ id: id!, path: pathIn(target, id!), damaged: true, reason: error.message });
+    }
+  }
+  return out.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+}
+
+/** `store.backups.verify(idOrPath)`: rebuilds the backup in scratch space and checks integrity and counts. */
+export async function verifyBackup(
+  store: ImageStore,
+  ref: string,
+  options: { dir?: string | BackupTarget } = {},
+): Promise<VerifyBackupResult> {
+  const op = 'store.backups.verify';
+  checkOptions(options, ['dir'], op);
+  const { target, id } = await resolveBackup(store, ref, options.dir, op);
+  const manifest = await readManifest(target, id);
+  const scratch = await openScratch(store, target, manifest);
+  try {
+    const report = await checkScratch(scratch);
+    return {
+      ok: true,
+      id,
+      at: new Date(manifest.at),
+      records: manifest.records,
+      spaces: manifest.spaces,
+      checked: report.checked,
+    };
+  } finally {
+    await scratch.dispose();
+  }
+}
+
+/**
+ * `store.restore(idOrPath, options)`, and with `prepare` the building block of
+ * point-in-time restore (see the file header).
+ */
+export async function restoreBackup(
+  store: ImageStore,
+  ref: string,
+  options: RestoreOptions & { prepare?: PrepareScratch } = {},
+  now = Date.now(),
+): Promise<RestoreResult> {
+  const op = 'store.restore';
+  checkOptions(options, ['dir', 'dryRun', 'toTime', 'prepare'], op);
+  if (options.toTime !== undefined) {
+    throw new StrataError('UNSUPPORTED', `${op}: toTime needs the change journal, which this store does not keep`, {
+      op,
+      hint: 'restore a backup by id or path without toTime',
+    });
+  }
+  if (options.dryRun !== undefined && typeof options.dryRun !== 'boolean') {
+    throw new StrataError('BAD_INPUT', `${op}: dryRun must be a boolean`, { op });
+  }
+  const { target, id } = await resolveBackup(store, ref, options.dir, op);
+  const manifest = await readManifest(target, id);
+  const scratch = await openScratch(store, target, manifest);
+  try {
+    await options.prepare?.(scratch);
+    const records = options.dryRun === true ? manifest.records : await swapScratch(store, scratch, now);
+    return {
+      id,
+      records,
+      at: new Date(manifest.at),
+      dryRun: options.dryRun === true,
+      ...(manifest.journalSeq === undefined ? {} : { journalSeq: manifest.journalSeq }),
+    };
+  } finally {
+    await scratch.dispose();
+  }
+}
+
+/** `store.backups.prune(options)`: keeps the newest `keep` and those younger than `maxAge`; deletes the rest. */
+export async function pruneBackups(store: ImageStore, options: PruneOptions, now = Date.now()): Promise<PruneResult> {
+  const op = 'store.backups.prune';
+  checkOptions(options, ['dir', 'keep', 'maxAge', 'dryRun'], op);
+  if (options === undefined || (options.keep === undefined && options.maxAge === undefined)) {
+    throw new StrataError('BAD_INPUT', `${op}: say what to keep`, { op, hint: "pass { keep: 7 } and/or { maxAge: '30d' }" });
+  }
+  if (
+    options.keep !== undefined &&
+    (typeof options.keep !== 'number' || !Number.isSafeInteger(options.keep) || options.keep < 1)
+  ) {
+    throw new StrataError('BAD_INPUT', `${op}: keep must be a whole number >= 1`, { op });
+  }
+  const maxAge = options.maxAge === undefined ? undefined : parseDuration(options.maxAge, 'maxAge');
+  const target = await targetOf(store, options.dir, op, 'dir');
+  const listed = await listBackups(store, { dir: target });
+  const deleted: string[] = [];
+  const kept: string[] = [];
+  listed.forEach((b, index) => {
+    const at = 'damaged' in b ? idTime(b.id) : b.at.getTime();
+    const young = maxAge !== undefined && now - at < maxAge;
+    if ((options.keep !== undefined && index < options.keep) || young) kept.push(b.id);
+    else deleted.push(b.id);
+  });
+  if (options.dryRun !== true) {
+    const names = await target.list();
+    for (const id of deleted) {
+      // The manifest first: a backup half deleted is then incomplete, never restorable.
+      await target.delete(`${id}/${MANIFEST}`);
+      for (const name of names) if (name.startsWith(`${id}/`) && name !== `${id}/${MANIFEST}`) await target.delete(name);
+    }
+  }
+  return { deleted, kept };
+}
