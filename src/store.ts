@@ -36,6 +36,8 @@ import { parseQuota, quotaLayer, sameQuota, type Quota, type QuotaDriver } from 
 import { ALL_USER_SPACES } from './drivers/quota-usage.js';
 import { Sweeper } from './ops/sweep.js';
 import { withJournal } from './ops/journal-open.js';
+import { restoreToPointInTime } from './ops/pitr-store.js';
+import type { PitrPlan } from './ops/pitr.js';
 import { parseJournalOptions, type JournalOptions } from './ops/journal-state.js';
 import { Scheduler, type ScheduledFunction, type ScheduledJob, type ScheduleOptions } from './ops/schedule.js';
 import {
@@ -491,11 +493,15 @@ export class Store {
 
   /**
    * Replaces every record (and on sqlite the user tables) with a backup's, in one atomic
-   * step; a damaged or truncated backup is CORRUPT and changes nothing.
+   * step; a damaged or truncated backup is CORRUPT and changes nothing. With `toTime` (a
+   * store with a journal): the backup (for a directory of backups, the newest at or before
+   * `toTime`) plus the journal replayed up to `toTime`, in the same one step; a gap in the
+   * journal is refused, never papered over (docs/journal.md). Its result then has `pointInTime`.
    */
-  async restore(idOrPath: string, options?: RestoreOptions): Promise<RestoreResult> {
+  async restore(idOrPath: string, options?: RestoreOptions): Promise<RestoreResult & { pointInTime?: PitrPlan }> {
     this.#assertOpen('store.restore');
     try {
+      if (options?.toTime !== undefined) return await restoreToPointInTime(this, idOrPath, options, this.#now());
       return await restoreBackup(this, idOrPath, options, this.#now());
     } catch (error) {
       throw withOp(error, 'store.restore', this.driver.name);

@@ -14,6 +14,7 @@ import {
   dumpAll,
   entries,
   expectCode,
+  image,
   imageBackup,
   memory,
   pitr,
@@ -98,10 +99,10 @@ describe.each(DRIVERS)('point-in-time restore on $name', ({ url }) => {
 
       // The same replay onto a scratch driver holding the backup (what store.restore does).
       const scratch = memory.memoryDriver();
-      await scratch.loadImage!(
+      await image.loadRecords(
+        scratch,
         [...base.records].flatMap(([space, byKey]) => [...byKey.values()].map((r) => ({ space, ...r }))),
-        { mode: 'replace' },
-        clock.now(),
+        { mode: 'replace', now: clock.now() },
       );
       const replayPlan = await pitr.planReplay(raw, pitr.recordsSource(base), noted, clock.now());
       await replay.applyJournal(scratch, replayPlan.entries, replayPlan.state, clock.now());
