@@ -73,7 +73,7 @@ describe.each(DRIVERS)('store.restore with toTime on $name', ({ url }) => {
       clock.tick();
       const at = new Date(clock.now());
       const byId = await store.restore(first.id, { dir: backups, toTime: at });
-      expect(byId.pointInTime.toSeq).toBe(done.pointInTime!.toSeq + 1);
+      expect(byId.pointInTime!.toSeq).toBe(done.pointInTime!.toSeq + 1);
       expect(await kv.get('again')).toBe(1);
       await store.close();
     });
