@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { fixture, LineChild, runTogether, sleep, strata, tempDir } from '../reliability/helpers.js';
-import { dumpAll, imageBackup, rawDriver, read, replay, restore, userView } from './journal-helpers.js';
+import { dumpAll, rawDriver, read, replay, userView } from './journal-helpers.js';
 
 const { openStore } = strata;
 let dir: { path: string; dispose(): Promise<void> };
@@ -26,7 +26,8 @@ describe.each(CASES)('journal across processes on $name', ({ url }) => {
   it('4 racing writers: contiguous seq, one entry per change, PITR to the end equals the live store', async () => {
     const at = url(dir.path);
     const store = await openStore({ url: at, journal: { retention: '7d' }, sweepInterval: false });
-    const base = await imageBackup(store, Date.now());
+    const backups = join(dir.path, 'backups');
+    const backup = await store.backup({ to: backups });
     const workers = [0, 1, 2, 3].map(
       (id) => new LineChild(fixture('journal-racer.mjs'), [at, String(id), '150', id === 3 ? '0' : '1'], { stdin: true }),
     );
@@ -38,7 +39,8 @@ describe.each(CASES)('journal across processes on $name', ({ url }) => {
     expect(slice.entries.map((e) => e.seq)).toEqual(Array.from({ length: changes }, (_, i) => i + 1));
     const live = userView(await dumpAll(raw, now));
     expect(await store.kv('race').get('shared')).toBe(4 * 30);
-    await restore.restoreToTime(store, base, now, { now });
+    const done = await store.restore(backups, { toTime: now });
+    expect(done).toMatchObject({ id: backup.id, pointInTime: { entries: changes, fromSeq: 1, toSeq: changes } });
     expect(userView(await dumpAll(raw, Date.now()))).toEqual(live);
     await store.close();
   });
