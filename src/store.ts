@@ -35,7 +35,7 @@ import { EncryptionLayer } from './layers/encryption.js';
 import { parseQuota, quotaLayer, sameQuota, type Quota, type QuotaDriver } from './layers/quota.js';
 import { ALL_USER_SPACES } from './drivers/quota-usage.js';
 import { Sweeper } from './ops/sweep.js';
-import { withJournal } from './ops/journal-open.js';
+import { verifyJournal, withJournal } from './ops/journal-open.js';
 import { restoreToPointInTime } from './ops/pitr-store.js';
 import type { PitrPlan } from './ops/pitr.js';
 import { parseJournalOptions, type JournalOptions } from './ops/journal-state.js';
@@ -540,6 +540,7 @@ export class Store {
     this.#assertOpen('store.verify');
     try {
       const report = await this.driver.verify();
+      await verifyJournal(this.driver, report, this.#now());
       if (report.issues.some((i) => i.code === 'CORRUPT')) return report;
       // Schemas are code, known only to the process that declared them: check those.
       for (const [name, options] of this.#definitions) {

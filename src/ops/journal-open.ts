@@ -1,7 +1,8 @@
-import type { Driver } from '../drivers/driver.js';
+import type { Driver, VerifyReport } from '../drivers/driver.js';
 import { StrataError } from '../errors.js';
 import { JournalLayer, journalLayerOf } from '../layers/journal.js';
 import { settleJournal } from './journal-state.js';
+import { journalIssues } from './journal-verify.js';
 
 /**
  * Puts the journal layer right on top of `driver` when the store keeps a journal: asked for
@@ -28,4 +29,14 @@ export async function withJournal(driver: Driver, wanted: { retentionMs: number 
   }
   const state = await settleJournal(driver, wanted, now);
   return state === null ? driver : new JournalLayer(driver, state.retentionMs);
+}
+
+/** `store.verify()`'s journal part: adds what is wrong with the journal (if the stack has one) to `report`. */
+export async function verifyJournal(driver: Driver, report: VerifyReport, now: number): Promise<void> {
+  const layer = journalLayerOf(driver);
+  if (layer === undefined) return;
+  const issues = await journalIssues(layer.inner, now);
+  if (issues.length === 0) return;
+  report.issues.push(...issues);
+  report.ok = false;
 }

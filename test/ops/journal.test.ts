@@ -101,6 +101,30 @@ describe.each(DRIVERS)('journal on $name', ({ url }) => {
   });
 });
 
+describe('store.verify checks the journal', () => {
+  it('reports a missing entry and a damaged one as CORRUPT', async () => {
+    const store = await openStore({ url: `sqlite:${join(dir, 'v.db')}`, journal: { retention: '7d' }, sweepInterval: false });
+    for (let i = 0; i < 5; i++) await store.kv('x').set(`k${i}`, i);
+    expect((await store.verify()).ok).toBe(true);
+    const raw = rawDriver(store);
+    const now = Date.now();
+    const third = await raw.get('meta.journal', entries.seqKey(3), now);
+    await raw.batch(
+      [{ type: 'put', space: 'meta.journal', key: third!.key, value: third!.value.replace('"k2"', '"kX"'), expiresAt: null }],
+      now,
+    );
+    let report = await store.verify();
+    expect(report.ok).toBe(false);
+    expect(report.issues).toContainEqual(
+      expect.objectContaining({ code: 'CORRUPT', space: 'meta.journal', key: entries.seqKey(3) }),
+    );
+    await raw.batch([{ type: 'delete', space: 'meta.journal', key: entries.seqKey(3) }], now);
+    report = await store.verify();
+    expect(report.issues).toContainEqual(expect.objectContaining({ code: 'CORRUPT', key: entries.seqKey(3) }));
+    await store.close();
+  });
+});
+
 describe('journal state', () => {
   it('is remembered: a later open without the option journals with the stored retention', async () => {
     const at = join(dir, 's.db');
