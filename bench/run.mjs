@@ -212,6 +212,8 @@ async function main() {
   // Issue 9: what metrics cost on kv get, side by side (recorded by hand in RESULTS.md, "Metrics (issue 9)").
   const { metricsCost } = await import('./metrics-cost.mjs');
   await metricsCost({ log });
+  // Issue 9: journaled vs unjournaled durable sets (its own script; recorded by hand in RESULTS.md).
+  spawnSync(process.execPath, [`${HERE}ops-journal.mjs`, ...(opts.quick ? ['--quick'] : [])], { stdio: 'inherit' });
 }
 
 main().catch((error) => {

@@ -26,6 +26,9 @@ export type {
   RestoreResult,
   VerifyBackupResult,
 } from './ops/backup.js';
+export type { JournalOptions } from './ops/journal-state.js';
+export type { PitrPlan } from './ops/pitr.js';
+export type { PointInTimeResult } from './ops/pitr-store.js';
 export { snapshotRecords, loadRecords } from './ops/image.js';
 export type { RawRecord, RecordImage, LoadRecordsOptions, SnapshotOptions } from './ops/image.js';
 export { KvNamespace } from './kv.js';

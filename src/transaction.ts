@@ -116,11 +116,11 @@ export class TransactionDriver implements Driver {
   }
 
   async batch(ops: readonly WriteOp[], now: number): Promise<BatchResult[]> {
-    for (const op of ops) if (op.type !== 'checkScan') await this.#load(op.space, op.key, now);
+    for (const op of ops) if (op.type !== 'checkScan' && op.type !== 'journal') await this.#load(op.space, op.key, now);
     const plan = this.#overlay.plan(ops, now, this.name);
     this.#overlay.apply(plan.mutations);
     for (const op of ops) {
-      if (op.type === 'check' || op.type === 'checkScan' || op.type === 'checkQuota') continue;
+      if (op.type === 'check' || op.type === 'checkScan' || op.type === 'checkQuota' || op.type === 'journal') continue;
       const { expect: _expect, ...write } = op;
       this.#writes.push(write);
     }

@@ -80,11 +80,19 @@ export type WriteOp =
    * that does not raise that usage passes even when the space is already over (a lowered
    * quota). Expired records not yet swept do not count. `key` is unused (''); result `null`.
    */
-  | { type: 'checkQuota'; space: string; key: string; records?: number; bytes?: number };
+  | { type: 'checkQuota'; space: string; key: string; records?: number; bytes?: number }
+  /**
+   * Appends one change-journal entry (see ops/journal-entry.ts) per put and delete of the
+   * batch, after all its writes, inside the batch's atomic step: the driver reads the newest
+   * entry of `meta.journal` there and numbers on from it, so entries commit with their writes
+   * and seq numbers stay contiguous across processes. Must be the batch's last op; `space` is
+   * `meta.journal`, `key` unused (''); result `null`.
+   */
+  | { type: 'journal'; space: string; key: string };
 
 /**
  * Per op: `put` -> the record as now stored; `delete` -> the record removed, or `null` when
- * there was none; `check`, `checkScan`, `checkQuota` -> `null`.
+ * there was none; `check`, `checkScan`, `checkQuota`, `journal` -> `null`.
  */
 export type BatchResult = StoredRecord | null;
 

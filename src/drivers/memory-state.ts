@@ -3,6 +3,8 @@ import { scanRecords } from './memory-scan.js';
 import { RecordMap } from './record-map.js';
 import { scanDigest } from './scan-digest.js';
 import type { BatchResult, ScanQuery, StoredRecord, WriteOp } from './driver.js';
+import { JOURNAL_SPACE } from '../ops/journal-entry.js';
+import { journalMutations } from './memory-journal.js';
 import { ALL_USER_SPACES, countsFor, isUserSpace, quotaVerdict, type QuotaOp, type Usage } from './quota-usage.js';
 
 /** One resulting record state: `record === null` deletes the key. */
@@ -120,7 +122,13 @@ export class MemoryState implements UsageBase {
     };
     const results: BatchResult[] = [];
     const mutations: Mutation[] = [];
+    let journal = false;
     ops.forEach((op, index) => {
+      if (op.type === 'journal') {
+        journal = true;
+        results.push(null);
+        return;
+      }
       if (op.type === 'checkQuota') {
         results.push(null);
         return;
@@ -166,6 +174,7 @@ export class MemoryState implements UsageBase {
       if (gained !== null) gain(gained, op.space, existing, live(record ?? undefined, now));
     });
     for (const op of quotas) checkQuota(op, gained!, base, now, driver);
+    if (journal) mutations.push(...journalMutations(this.spaces.get(JOURNAL_SPACE), mutations, now));
     return { results, mutations };
   }
 

@@ -7,6 +7,7 @@ import { QUIET_ROWS, REPORT_FN, type SpaceStatements, type SpaceTables } from '.
 import { checkedRecord, insertVsum, recordCrc, rowIntact, type CheckedRow } from './sqlite-checksum.js';
 import { checkQuotaUsage, type QuotaOp, type Usage } from './quota-usage.js';
 import { SqliteUsage } from './sqlite-usage.js';
+import { SqliteJournal } from './sqlite-journal.js';
 
 type Stmt = Database.Statement<unknown[], unknown[]>;
 
@@ -57,6 +58,7 @@ export class BatchRunner {
   readonly #scan: ScanFn;
   readonly #limits: WatchLimits;
   readonly #usage: SqliteUsage;
+  readonly #journal: SqliteJournal;
   #trim: Stmt | null = null;
   /** The running batch only checks: it must not create tables (a read snapshot, maybe a read-only file). */
   #readOnly = false;
@@ -83,6 +85,7 @@ export class BatchRunner {
     this.#scan = hooks.scan;
     this.#limits = hooks.limits ?? watchLimits();
     this.#usage = new SqliteUsage(db, tables);
+    this.#journal = new SqliteJournal(db, tables);
     db.function(REPORT_FN, { directOnly: true, deterministic: false }, (version: number, createdAt: number) => {
       this.#overwrote = true;
       this.#version = version;
@@ -116,7 +119,11 @@ export class BatchRunner {
     }
   }
 
-  #conflict(index: number, op: Exclude<WriteOp, QuotaOp | { type: 'checkScan' }>, actual: number): StrataError {
+  #conflict(
+    index: number,
+    op: Exclude<WriteOp, QuotaOp | { type: 'checkScan' } | { type: 'journal' }>,
+    actual: number,
+  ): StrataError {
     return new StrataError('CONFLICT', `version conflict on "${op.key}": expected ${op.expect}, found ${actual}`, {
       driver: this.#driver,
       hint: 'read the entry again and retry with its current version',
@@ -130,7 +137,8 @@ export class BatchRunner {
     const changes: Array<[space: string, key: string, version: number | null]> | null =
       s.watched.get(Date.now() - this.#limits.ttlMs, this.#writer) === undefined ? null : [];
     // Nobody needs versions back: no results, no change log, no local listeners.
-    const quiet = !wantResults && changes === null && events === null;
+    const journal = ops.at(-1)?.type === 'journal';
+    const quiet = !wantResults && changes === null && events === null && !journal;
     // Batches mostly target one space: skip the map lookup while it stays the same.
     let space: string | null = null;
     let t: SpaceStatements | null = null;
@@ -149,8 +157,8 @@ export class BatchRunner {
         results.push(null);
         continue;
       }
-      if (op.type === 'checkQuota') {
-        results.push(null); // checked once every write is in (below)
+      if (op.type === 'checkQuota' || op.type === 'journal') {
+        results.push(null); // checked (or journaled) once every write is in (below)
         continue;
       }
       if (this.#readOnly && this.#tables.lookup(op.space) === null) {
@@ -204,6 +212,7 @@ export class BatchRunner {
     this.#flush();
     if (quotas !== null)
       for (const [op, before] of quotas) checkQuotaUsage(op, before, this.#usage.live(op.space, now), this.#driver);
+    if (journal) this.#journal.append(ops, results, now);
     if (changes !== null && changes.length > 0) {
       const seq = Number(s.logChanges.run(this.#writer, now, JSON.stringify(changes)).lastInsertRowid);
       if (seq - this.#trimmedAt >= this.#limits.trimEvery) {

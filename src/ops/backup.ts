@@ -77,8 +77,11 @@ export interface RestoreOptions {
   dir?: string | BackupTarget;
   /** Check the backup and report what would be restored; change nothing. @default false */
   dryRun?: boolean;
-  /** Reserved for point-in-time restore (the change journal). */
-  toTime?: Date | number;
+  /**
+   * Point-in-time restore (a store with a journal, see docs/journal.md): the backup plus the
+   * journal replayed up to this time (a Date, epoch ms or an ISO 8601 string).
+   */
+  toTime?: Date | number | string;
 }
 
 export interface RestoreResult {

@@ -15,6 +15,7 @@ import { withStack, type DriverFactory, type StackOptions } from './harness.js';
 import { quotaSuite } from './quota-suite.js';
 import { migrateSuite } from './migrate-suite.js';
 import { backupSuite } from './backup-suite.js';
+import { journalSuite } from './journal-suite.js';
 
 export type { DriverFactory, Harness, StackOptions } from './harness.js';
 export { makeHarness, TestClock } from './harness.js';
@@ -53,5 +54,6 @@ export function runConformance(name: string, driverFactory: DriverFactory, stack
     quotaSuite(factory);
     migrateSuite(factory);
     backupSuite(factory);
+    journalSuite(driverFactory, stack);
   });
 }

@@ -159,7 +159,7 @@ describe('hints', () => {
     const check = (text: string) => problemsOf({ where: 'x', text }, cli);
     expect(await check('restore it from a backup (`strata recover`)')).not.toEqual([]);
     expect(await check('retry, or raise busyTimeoutMs')).not.toEqual([]);
-    expect(await check('pass `journal: { retention }` to openStore')).not.toHaveLength(0);
+    expect(await check('pass `cache: { memory }` to openStore')).not.toHaveLength(0);
     expect(await check('store large objects with store.blobs()')).not.toEqual([]);
     expect(await check('see `strata query -c x`')).not.toEqual([]);
     expect(await check('use ?busyTimout=30s')).not.toEqual([]);

@@ -20,7 +20,7 @@ describe('openStore', () => {
     await expectCode(openStore(42 as never), 'BAD_INPUT');
     await expectCode(openStore({ url: 'memory:', durabilty: 'full' } as never), 'BAD_INPUT');
     await expectCode(openStore({ url: 'memory:', encryption: { keys: 'k1:abc' } } as never), 'BAD_INPUT'); // a 2-byte key
-    await expectCode(openStore({ url: 'memory:', journal: { retention: '7d' } } as never), 'UNSUPPORTED');
+    await expectCode(openStore({ url: 'memory:', blobs: 's3://b' } as never), 'UNSUPPORTED');
     await expectCode(openStore({ url: 'memory:', cache: { memory: { max: 10 } } } as never), 'UNSUPPORTED');
   });
 

@@ -3,6 +3,8 @@ import { loadMutations } from '../memory-image.js';
 import type { Mutation, UsageBase } from '../memory-state.js';
 import { addLive, addLiveAt, coveredSpaces, MemoryState } from '../memory-state.js';
 import type { Usage } from '../quota-usage.js';
+import { newestEntry } from '../memory-journal.js';
+import { JOURNAL_SPACE } from '../../ops/journal-entry.js';
 import { encodeEntry } from './journal.js';
 import { canonicalValue, checkTimes } from './record.js';
 
@@ -107,6 +109,10 @@ export function planGroup(state: MemoryState, group: readonly Work[], seq: numbe
     for (const op of work.ops) {
       if (op.type === 'checkQuota') continue; // measured through `usage`, not copied
       if (op.type === 'checkScan') usage.copyWhole(op.space); // a scan check reads the whole space
+      if (op.type === 'journal') {
+        copyJournalHead(state, usage);
+        continue;
+      }
       usage.copy(op.space, op.key);
     }
   }
@@ -132,6 +138,12 @@ export function planGroup(state: MemoryState, group: readonly Work[], seq: numbe
     }
   }
   return { planned, lines, seq };
+}
+
+/** A `journal` op numbers on from the newest entry: the scratch state must hold it. */
+function copyJournalHead(state: MemoryState, usage: GroupUsage): void {
+  const newest = newestEntry(state.spaces.get(JOURNAL_SPACE));
+  if (newest !== undefined) usage.copy(JOURNAL_SPACE, newest.key);
 }
 
 /**

@@ -1,0 +1,42 @@
+import type { Driver, VerifyReport } from '../drivers/driver.js';
+import { StrataError } from '../errors.js';
+import { JournalLayer, journalLayerOf } from '../layers/journal.js';
+import { settleJournal } from './journal-state.js';
+import { journalIssues } from './journal-verify.js';
+
+/**
+ * Puts the journal layer right on top of `driver` when the store keeps a journal: asked for
+ * by `wanted` (parsed by `parseJournalOptions`; turned on, or its retention changed, in the store), or remembered in the
+ * store by an earlier open (then the remembered retention applies): once a store has a
+ * journal, every process writing to it journals.
+ */
+export async function withJournal(driver: Driver, wanted: { retentionMs: number } | undefined, now: number): Promise<Driver> {
+  const existing = journalLayerOf(driver);
+  if (existing !== undefined) {
+    // A store's own stack handed to openStore({ driver }): it already journals.
+    const state = await settleJournal(existing.inner, wanted, now);
+    if (state !== null) existing.retentionMs = state.retentionMs;
+    return driver;
+  }
+  if (driver.capabilities.encryption === true) {
+    // The journal must sit below encryption; this stack gives no way under it.
+    const state = await settleJournal(driver, undefined, now);
+    if (state === null && wanted === undefined) return driver;
+    throw new StrataError('UNSUPPORTED', 'openStore: a journal cannot be added on top of a stack that already encrypts', {
+      op: 'openStore',
+      hint: 'open the store by its URL (sqlite:, file:, memory:) with the journal and encryption options',
+    });
+  }
+  const state = await settleJournal(driver, wanted, now);
+  return state === null ? driver : new JournalLayer(driver, state.retentionMs);
+}
+
+/** `store.verify()`'s journal part: adds what is wrong with the journal (if the stack has one) to `report`. */
+export async function verifyJournal(driver: Driver, report: VerifyReport, now: number): Promise<void> {
+  const layer = journalLayerOf(driver);
+  if (layer === undefined) return;
+  const issues = await journalIssues(layer.inner, now);
+  if (issues.length === 0) return;
+  report.issues.push(...issues);
+  report.ok = false;
+}
