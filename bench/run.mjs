@@ -209,6 +209,10 @@ async function main() {
     durationS: Math.round((performance.now() - started) / 1000),
   };
   publish(run, opts, render, log);
+  // Issue 9 operations benches, each a script of its own printing its table (RESULTS.md by hand).
+  if (!opts.quick) {
+    for (const script of ['ops-backup.mjs']) spawnSync(process.execPath, [`${HERE}${script}`], { stdio: 'inherit' });
+  }
 }
 
 main().catch((error) => {
