@@ -10,7 +10,6 @@ import { sqliteDriver, sqliteLocation, sqliteSwapFile } from '../drivers/sqlite.
 import { removeStage } from '../drivers/sqlite-image.js';
 import { verifyTables } from '../drivers/sqlite-verify.js';
 import Database from 'better-sqlite3';
-import { StrataError } from '../errors.js';
 import { bottomDriver, checkRawRecord, loadRecords, refreshAfterLoad, type ImageStore } from './image.js';
 import { damagedBackup, type BackupManifest } from './backup-format.js';
 import type { BackupTarget } from './backup-target.js';
