@@ -66,3 +66,37 @@ describe.each(['sqlite', 'file'])('backup while 2 processes write (%s)', (kind) 
     }
   });
 });
+
+describe.each(['sqlite', 'file'])('restore while another process reads (%s)', (kind) => {
+  it('the reader sees the old state or the new one, never a mix', async () => {
+    const url = kind === 'sqlite' ? `sqlite:${join(dir.path, 'app.db')}` : `file:${join(dir.path, 'app')}`;
+    const store = await strata.openStore({ url, sweepInterval: false });
+    try {
+      const bank = store.kv<number>('bank');
+      await bank.setMany(Array.from({ length: 10 }, (_, i) => [`a${i}`, 1000] as [string, number]));
+      await store
+        .kv('filler')
+        .setMany(Array.from({ length: 3000 }, (_, i) => [`f${i}`, { i, text: 'x'.repeat(40) }] as [string, unknown]));
+      const even = await store.backup();
+      await bank.setMany(Array.from({ length: 10 }, (_, i) => [`a${i}`, i < 5 ? 1500 : 500] as [string, number]));
+      await store.kv('filler').clear();
+      const skewed = await store.backup();
+      const reader = new LineChild(fixture('backup-reader.mjs'), [url, '2000'], { stdin: true });
+      const done = runTogether<{ reads: number; bad: number; states: number[] }>([reader]);
+      await reader.waitFor('R', 30_000);
+      await sleep(100);
+      let restores = 0;
+      const until = Date.now() + 1500;
+      while (Date.now() < until) {
+        await store.restore((restores++ % 2 === 0 ? even : skewed).id);
+      }
+      const [seen] = await done;
+      expect(restores).toBeGreaterThan(3);
+      expect(seen!.reads).toBeGreaterThan(10);
+      expect(seen!.bad).toBe(0);
+      expect(seen!.states.length).toBeGreaterThan(1);
+    } finally {
+      await store.close();
+    }
+  });
+});
