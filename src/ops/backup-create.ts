@@ -11,6 +11,7 @@ import { bottomDriver, snapshotRecords, type ImageStore } from './image.js';
 import { BACKUP_FORMAT, MANIFEST, manifestText, newBackupId, type BackupManifest, type BackupPart } from './backup-format.js';
 import type { BackupTarget } from './backup-target.js';
 import { putCompressed } from './backup-stream.js';
+import { removeStaleScratch } from './backup-scratch.js';
 
 /** The space the change journal keeps its entries in (key: 16-digit sequence number). */
 export const JOURNAL_SPACE = 'meta.journal';
@@ -89,9 +90,10 @@ const journalSeqOf = (key: string | undefined): number | undefined => {
  */
 async function sqlitePart(driver: Driver, location: string, id: string, options: CreateOptions): Promise<Taken> {
   const memory = location === ':memory:';
+  removeStaleScratch(location);
   const scratch = memory
     ? join(tmpdir(), `.strata-backup-${process.pid}-${randomBytes(6).toString('hex')}.db`)
-    : `${location}.strata-backup-${randomBytes(6).toString('hex')}.db`;
+    : `${location}.strata-backup-${process.pid}-${randomBytes(6).toString('hex')}.db`;
   try {
     options.onProgress?.({ phase: 'snapshot', bytes: 0 });
     if (memory) sqliteConnection(driver).prepare('VACUUM INTO ?').run(scratch);

@@ -14,6 +14,7 @@ import { bottomDriver, checkRawRecord, loadRecords, refreshAfterLoad, type Image
 import { damagedBackup, type BackupManifest } from './backup-format.js';
 import type { BackupTarget } from './backup-target.js';
 import { readPart } from './backup-stream.js';
+import { removeStaleScratch } from './backup-scratch.js';
 
 /**
  * A backup made whole again in a scratch store, checked against its manifest, before
@@ -42,6 +43,7 @@ export type PrepareScratch = (scratch: Scratch) => Promise<void>;
 
 function scratchPath(store: ImageStore): string {
   const location = sqliteLocation(bottomDriver(store));
+  if (location !== null) removeStaleScratch(location);
   const name = `.strata-restore-${process.pid}-${randomBytes(6).toString('hex')}.db`;
   return location === null || location === ':memory:' ? join(tmpdir(), name) : `${location}${name}`;
 }

@@ -326,6 +326,9 @@ export async function restoreBackup(
   }
 }
 
+/** A backup without its manifest this old is a leftover of a crash, never one in progress. */
+const INCOMPLETE_AFTER_MS = 3600_000;
+
 /** `store.backups.prune(options)`: keeps the newest `keep` and those younger than `maxAge`; deletes the rest. */
 export async function pruneBackups(store: ImageStore, options: PruneOptions, now = Date.now()): Promise<PruneResult> {
   const op = 'store.backups.prune';
@@ -350,8 +353,14 @@ export async function pruneBackups(store: ImageStore, options: PruneOptions, now
     if ((options.keep !== undefined && index < options.keep) || young) kept.push(b.id);
     else deleted.push(b.id);
   });
+  const names = await target.list();
+  // Leftovers of a backup that died before its manifest: gone after an hour.
+  const complete = new Set(listed.map((b) => b.id));
+  const leftovers = [...new Set(names.map((n) => n.split('/')[0]!))].filter(
+    (id) => isBackupId(id) && !complete.has(id) && now - idTime(id) > INCOMPLETE_AFTER_MS,
+  );
+  deleted.push(...leftovers);
   if (options.dryRun !== true) {
-    const names = await target.list();
     for (const id of deleted) {
       // The manifest first: a backup half deleted is then incomplete, never restorable.
       await target.delete(`${id}/${MANIFEST}`);

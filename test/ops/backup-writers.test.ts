@@ -1,6 +1,7 @@
 // Online backups under load: two writer processes run invariant-keeping transactions while
 // the parent takes backups; every backup restores to a state that satisfies the invariants
 // and whose counts match its manifest.
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fixture, LineChild, runTogether, sleep, strata, tempDir } from '../reliability/helpers.js';
@@ -95,6 +96,39 @@ describe.each(['sqlite', 'file'])('restore while another process reads (%s)', (k
       expect(seen!.reads).toBeGreaterThan(10);
       expect(seen!.bad).toBe(0);
       expect(seen!.states.length).toBeGreaterThan(1);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('a backup killed half way (SIGKILL)', () => {
+  it('leaves no backup behind, and the next backup removes its scratch file', async () => {
+    const url = `sqlite:${join(dir.path, 'app.db')}`;
+    const to = join(dir.path, 'backups');
+    const store = await strata.openStore({ url, sweepInterval: false });
+    try {
+      const rows = Array.from(
+        { length: 60_000 },
+        (_, i) => [`k${i}`, { i, text: `record ${i} `.repeat(8) }] as [string, unknown],
+      );
+      await store.kv('big').setMany(rows);
+      const first = await store.backup({ to });
+      const child = new LineChild(fixture('backup-slow.mjs'), [url, to]);
+      await child.waitFor('P', 30_000);
+      child.kill();
+      await child.exit(10_000);
+      expect(child.lines.some((l) => l.startsWith('D '))).toBe(false);
+      // Only the first backup exists; the killed one left a part without a manifest.
+      expect((await store.backups.list({ dir: to })).map((b) => b.id)).toEqual([first.id]);
+      const leftovers = (await readdir(dir.path)).filter((n) => n.includes('.strata-backup-'));
+      expect(leftovers.length).toBeGreaterThan(0);
+      const second = await store.backup({ to });
+      expect((await readdir(dir.path)).filter((n) => n.includes('.strata-backup-'))).toEqual([]);
+      expect((await store.backups.verify(second.id, { dir: to })).records).toBe(first.records);
+      await store.kv('big').clear();
+      await store.restore(first.id, { dir: to });
+      expect(await store.kv('big').count()).toBe(60_000);
     } finally {
       await store.close();
     }

@@ -1,6 +1,6 @@
 // store.backup / restore / backups.list / verify / prune: exactness on every driver,
 // damaged and truncated backups refused with the live store unchanged, retention, bad input.
-import { readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -288,7 +288,14 @@ describe('list, verify, prune, dry runs', () => {
         kept: [ids[4], ids[3], ids[2]],
       });
       expect(await store.backups.prune({ maxAge: '60h' })).toEqual({ deleted: [ids[2]], kept: [ids[4], ids[3]] });
-      expect(await store.backups.prune({ keep: 1 })).toEqual({ deleted: [ids[3]], kept: [ids[4]] });
+      // A backup that died before its manifest: removed once it is an hour old.
+      const leftover = join(dir, 'backups', 'app.db', ids[3]!.replace(/-.*/, '-000000'));
+      await mkdir(leftover);
+      await writeFile(join(leftover, 'store.db.gz'), 'partial');
+      expect(await store.backups.prune({ keep: 1 })).toEqual({
+        deleted: [ids[3], ids[3]!.replace(/-.*/, '-000000')],
+        kept: [ids[4]],
+      });
       expect((await store.backups.list()).map((b) => b.id)).toEqual([ids[4]]);
       const dirs = await readdir(join(dir, 'backups', 'app.db'));
       expect(dirs).toEqual([ids[4]]);
