@@ -26,8 +26,6 @@ export type {
   RestoreResult,
   VerifyBackupResult,
 } from './ops/backup.js';
-export { snapshotRecords, loadRecords } from './ops/image.js';
-export type { RawRecord, RecordImage, LoadRecordsOptions, SnapshotOptions } from './ops/image.js';
 export { KvNamespace } from './kv.js';
 export type { KvOptions, KvEntry, KvChange, SetOptions, ListOptions, GetOptions } from './kv.js';
 export { Settings } from './settings.js';
