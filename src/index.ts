@@ -24,7 +24,9 @@ export type {
   PruneResult,
   RestoreOptions,
   RestoreResult,
+  VerifyBackupOptions,
   VerifyBackupResult,
+  CheckProgress,
 } from './ops/backup.js';
 export { KvNamespace } from './kv.js';
 export type { KvOptions, KvEntry, KvChange, SetOptions, ListOptions, GetOptions } from './kv.js';

@@ -72,12 +72,22 @@ async function* recordsOf(bytes: AsyncIterable<Buffer>, id: string): AsyncIterab
 }
 
 /** Rebuilds a backup in scratch space, checking every byte against the manifest. */
-export async function openScratch(store: ImageStore, target: BackupTarget, manifest: BackupManifest): Promise<Scratch> {
+export async function openScratch(
+  store: ImageStore,
+  target: BackupTarget,
+  manifest: BackupManifest,
+  onProgress?: (progress: { bytes: number; totalBytes: number }) => void,
+): Promise<Scratch> {
   const part = manifest.parts[0]!;
+  const onRaw = onProgress === undefined ? undefined : (bytes: number): void => onProgress({ bytes, totalBytes: part.rawBytes });
   if (manifest.kind === 'records') {
     const driver = memoryDriver({ name: 'backup' });
     try {
-      await driver.loadImage!(recordsOf(readPart(target, manifest.id, part), manifest.id), { mode: 'replace' }, manifest.at);
+      await driver.loadImage!(
+        recordsOf(readPart(target, manifest.id, part, onRaw), manifest.id),
+        { mode: 'replace' },
+        manifest.at,
+      );
     } catch (error) {
       await driver.close();
       throw error;
@@ -86,7 +96,7 @@ export async function openScratch(store: ImageStore, target: BackupTarget, manif
   }
   const file = scratchPath(store);
   try {
-    await pipeline(Readable.from(readPart(target, manifest.id, part)), createWriteStream(file, { mode: 0o600 }));
+    await pipeline(Readable.from(readPart(target, manifest.id, part, onRaw)), createWriteStream(file, { mode: 0o600 }));
   } catch (error) {
     removeStage(file);
     throw error;

@@ -79,6 +79,19 @@ export interface RestoreOptions {
   dryRun?: boolean;
   /** Reserved for point-in-time restore (the change journal). */
   toTime?: Date | number;
+  /** Called as the backup is decompressed and checked (uncompressed bytes so far). */
+  onProgress?: (progress: CheckProgress) => void;
+}
+
+export interface CheckProgress {
+  bytes: number;
+  totalBytes: number;
+}
+
+export interface VerifyBackupOptions {
+  dir?: string | BackupTarget;
+  /** Called as the backup is decompressed and checked (uncompressed bytes so far). */
+  onProgress?: (progress: CheckProgress) => void;
 }
 
 export interface RestoreResult {
@@ -194,6 +207,11 @@ async function resolveBackup(
   return { target, id: ref };
 }
 
+function checkProgress(fn: unknown, op: string): void {
+  if (fn !== undefined && typeof fn !== 'function')
+    throw new StrataError('BAD_INPUT', `${op}: onProgress must be a function`, { op });
+}
+
 function checkLevel(level: unknown, op: string): number {
   if (level === undefined) return 1;
   if (typeof level !== 'number' || !Number.isInteger(level) || level < 1 || level > 9) {
@@ -207,9 +225,7 @@ export async function backupStore(store: ImageStore, options: BackupOptions = {}
   const op = 'store.backup';
   checkOptions(options, ['to', 'gzipLevel', 'onProgress'], op);
   const level = checkLevel(options.gzipLevel, op);
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
-    throw new StrataError('BAD_INPUT', `${op}: onProgress must be a function`, { op });
-  }
+  checkProgress(options.onProgress, op);
   const target = await targetOf(store, options.to, op, 'to');
   const created = await createBackup(store, {
     target,
@@ -265,13 +281,14 @@ export async function listBackups(
 export async function verifyBackup(
   store: ImageStore,
   ref: string,
-  options: { dir?: string | BackupTarget } = {},
+  options: VerifyBackupOptions = {},
 ): Promise<VerifyBackupResult> {
   const op = 'store.backups.verify';
-  checkOptions(options, ['dir'], op);
+  checkOptions(options, ['dir', 'onProgress'], op);
+  checkProgress(options.onProgress, op);
   const { target, id } = await resolveBackup(store, ref, options.dir, op);
   const manifest = await readManifest(target, id);
-  const scratch = await openScratch(store, target, manifest);
+  const scratch = await openScratch(store, target, manifest, options.onProgress);
   try {
     const report = await checkScratch(scratch);
     return {
@@ -298,7 +315,8 @@ export async function restoreBackup(
   now = Date.now(),
 ): Promise<RestoreResult> {
   const op = 'store.restore';
-  checkOptions(options, ['dir', 'dryRun', 'toTime', 'prepare'], op);
+  checkOptions(options, ['dir', 'dryRun', 'toTime', 'prepare', 'onProgress'], op);
+  checkProgress(options.onProgress, op);
   if (options.toTime !== undefined) {
     throw new StrataError('UNSUPPORTED', `${op}: toTime needs the change journal, which this store does not keep`, {
       op,
@@ -310,7 +328,7 @@ export async function restoreBackup(
   }
   const { target, id } = await resolveBackup(store, ref, options.dir, op);
   const manifest = await readManifest(target, id);
-  const scratch = await openScratch(store, target, manifest);
+  const scratch = await openScratch(store, target, manifest, options.onProgress);
   try {
     await options.prepare?.(scratch);
     const records = options.dryRun === true ? manifest.records : await swapScratch(store, scratch, now);

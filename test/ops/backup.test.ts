@@ -309,7 +309,9 @@ describe('list, verify, prune, dry runs', () => {
     try {
       await fill(store);
       const backup = await store.backup();
-      const verified = await store.backups.verify(backup.path);
+      const seen: number[] = [];
+      const verified = await store.backups.verify(backup.path, { onProgress: (p) => seen.push(p.bytes / p.totalBytes) });
+      expect(seen.at(-1)).toBe(1);
       expect(verified).toMatchObject({ ok: true, id: backup.id, records: backup.records });
       expect(verified.spaces['kv.counts']).toBe(51);
       await mutate(store);
@@ -346,6 +348,8 @@ describe('bad input', () => {
       await expectCode(store.restore(dir), 'NOT_FOUND');
       await expectCode(store.backups.verify('20200101T000000000Z-abcdef'), 'NOT_FOUND');
       await expectCode(store.backups.verify(backup.id, { deep: true } as never), 'BAD_INPUT');
+      await expectCode(store.backups.verify(backup.id, { onProgress: 1 } as never), 'BAD_INPUT');
+      await expectCode(store.restore(backup.id, { onProgress: 1 } as never), 'BAD_INPUT');
       await expectCode(store.backups.list({ folder: 'x' } as never), 'BAD_INPUT');
       await expectCode(store.backups.prune({}), 'BAD_INPUT');
       await expectCode(store.backups.prune({ keep: 0 }), 'BAD_INPUT');
