@@ -24,6 +24,7 @@ import { StrataError } from '../errors.js';
 import { checkOptions } from '../codec/options.js';
 import { parseDuration, type Duration } from '../codec/duration.js';
 import { sqliteLocation } from '../drivers/sqlite.js';
+import { CRYPTO_SPACE } from '../crypto/state.js';
 import { bottomDriver, type ImageStore } from './image.js';
 import { idTime, isBackupId, MANIFEST, parseManifest, type BackupManifest } from './backup-format.js';
 import { localTarget, type BackupTarget } from './backup-target.js';
@@ -102,6 +103,12 @@ export interface RestoreResult {
   at: Date;
   dryRun: boolean;
   journalSeq?: number;
+  /**
+   * `true` when the restore changed the store's encryption state (a backup of another store,
+   * or of this one before it held encrypted data): this process still has the old state in
+   * memory, so close the store and open it again (with its keyring) before using it.
+   */
+  reopen: boolean;
 }
 
 export interface VerifyBackupResult {
@@ -331,10 +338,13 @@ export async function restoreBackup(
   const scratch = await openScratch(store, target, manifest, options.onProgress);
   try {
     await options.prepare?.(scratch);
+    const before = await cryptoState(store, now);
     const records = options.dryRun === true ? manifest.records : await swapScratch(store, scratch, now);
+    const after = options.dryRun === true ? before : await cryptoState(store, now);
     return {
       id,
       records,
+      reopen: before !== after,
       at: new Date(manifest.at),
       dryRun: options.dryRun === true,
       ...(manifest.journalSeq === undefined ? {} : { journalSeq: manifest.journalSeq }),
@@ -342,6 +352,17 @@ export async function restoreBackup(
   } finally {
     await scratch.dispose();
   }
+}
+
+/**
+ * What the encryption layer of this process read at open: the store id and key checks, and
+ * whether a layer is there at all. A restore that changes it leaves that layer stale.
+ */
+async function cryptoState(store: ImageStore, now: number): Promise<string> {
+  const driver = bottomDriver(store);
+  const layered = store.driver.capabilities.encryption === true;
+  const records = (await driver.spaces()).includes(CRYPTO_SPACE) ? await driver.scan(CRYPTO_SPACE, {}, now) : [];
+  return JSON.stringify([layered || records.length === 0, records.map((r) => [r.key, r.value])]);
 }
 
 /** A backup without its manifest this old is a leftover of a crash, never one in progress. */

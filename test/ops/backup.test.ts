@@ -101,6 +101,31 @@ describe.each(['sqlite', 'file', 'memory'])('backup and restore on %s', (kind) =
   });
 });
 
+describe("restoring another store's backup", () => {
+  it('says reopen when the encryption state changed; reopened, the data reads back', async () => {
+    const a = await openStore({ url: `sqlite:${join(dir, 'a.db')}`, encryption: { keys: KEYS }, sweepInterval: false });
+    const b = await openStore({ url: `sqlite:${join(dir, 'b.db')}`, encryption: { keys: KEYS }, sweepInterval: false });
+    try {
+      await a.kv<string>('s', { encrypt: true }).set('t', SECRET);
+      const backup = await a.backup();
+      expect((await a.restore(backup.id)).reopen).toBe(false);
+      await b.kv<string>('s', { encrypt: true }).set('other', 'x');
+      expect((await b.restore(backup.path)).reopen).toBe(true);
+      await b.close();
+      const reopened = await openStore({ url: `sqlite:${join(dir, 'b.db')}`, encryption: { keys: KEYS }, sweepInterval: false });
+      expect(await reopened.kv('s').get('t')).toBe(SECRET);
+      expect(await reopened.kv('s').get('other')).toBeNull();
+      await reopened.close();
+      const plain = await openStore({ url: `sqlite:${join(dir, 'c.db')}`, sweepInterval: false });
+      expect((await plain.restore(backup.path)).reopen).toBe(true);
+      await plain.close();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
 describe('damaged and truncated backups', () => {
   for (const kind of ['sqlite', 'file']) {
     it(`are refused by restore and verify with CORRUPT, the live store unchanged (${kind})`, async () => {
