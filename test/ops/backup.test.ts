@@ -196,11 +196,27 @@ describe('sqlite specifics', () => {
         'CREATE TABLE invoices (id INTEGER PRIMARY KEY AUTOINCREMENT, total REAL NOT NULL); CREATE INDEX invoices_total ON invoices (total)',
       );
       db.exec('INSERT INTO invoices (total) VALUES (10), (20.5)');
+      // A rowid table without an integer key, a WITHOUT ROWID table, a foreign key, a generated column.
+      db.exec(`CREATE TABLE notes (body TEXT, size INTEGER GENERATED ALWAYS AS (length(body)) VIRTUAL);
+        CREATE TABLE tags (name TEXT PRIMARY KEY, n INTEGER) WITHOUT ROWID;
+        CREATE TABLE lines (invoice INTEGER NOT NULL REFERENCES invoices (id), amount REAL);
+        INSERT INTO notes (rowid, body) VALUES (7, 'seven'), (3, 'three');
+        INSERT INTO tags VALUES ('a', 1), ('b', 2);
+        INSERT INTO lines VALUES (1, 4.5), (2, 5);`);
+      const dump = (): unknown =>
+        [
+          'SELECT rowid, body, size FROM notes ORDER BY rowid',
+          'SELECT * FROM tags ORDER BY name',
+          'SELECT rowid, * FROM lines ORDER BY rowid',
+        ].map((sql) => db.prepare(sql).all());
+      const tablesBefore = dump();
       await store.kv('a').set('x', 1);
       const backup = await store.backup();
       db.exec('INSERT INTO invoices (total) VALUES (99); DROP INDEX invoices_total; CREATE TABLE later (v TEXT)');
       db.exec('ALTER TABLE invoices ADD COLUMN note TEXT');
+      db.exec("DELETE FROM lines; DELETE FROM notes WHERE rowid = 7; INSERT INTO tags VALUES ('c', 3)");
       await store.restore(backup.id);
+      expect(dump()).toEqual(tablesBefore);
       expect(db.prepare('SELECT id, total FROM invoices ORDER BY id').all()).toEqual([
         { id: 1, total: 10 },
         { id: 2, total: 20.5 },
