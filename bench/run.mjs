@@ -214,6 +214,10 @@ async function main() {
   await metricsCost({ log });
   // Issue 9: journaled vs unjournaled durable sets (its own script; recorded by hand in RESULTS.md).
   spawnSync(process.execPath, [`${HERE}ops-journal.mjs`, ...(opts.quick ? ['--quick'] : [])], { stdio: 'inherit' });
+  // Issue 9 operations benches, each a script of its own printing its table (RESULTS.md by hand).
+  if (!opts.quick) {
+    for (const script of ['ops-backup.mjs']) spawnSync(process.execPath, [`${HERE}${script}`], { stdio: 'inherit' });
+  }
 }
 
 main().catch((error) => {

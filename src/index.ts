@@ -24,13 +24,13 @@ export type {
   PruneResult,
   RestoreOptions,
   RestoreResult,
+  VerifyBackupOptions,
   VerifyBackupResult,
+  CheckProgress,
 } from './ops/backup.js';
 export type { JournalOptions } from './ops/journal-state.js';
 export type { PitrPlan } from './ops/pitr.js';
 export type { PointInTimeResult } from './ops/pitr-store.js';
-export { snapshotRecords, loadRecords } from './ops/image.js';
-export type { RawRecord, RecordImage, LoadRecordsOptions, SnapshotOptions } from './ops/image.js';
 export { KvNamespace } from './kv.js';
 export type { KvOptions, KvEntry, KvChange, SetOptions, ListOptions, GetOptions } from './kv.js';
 export { Settings } from './settings.js';

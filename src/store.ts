@@ -60,6 +60,7 @@ import {
   type PruneResult,
   type RestoreOptions,
   type RestoreResult,
+  type VerifyBackupOptions,
   type VerifyBackupResult,
 } from './ops/backup.js';
 
@@ -132,7 +133,7 @@ export interface StoreBackups {
   /** Newest first; a backup whose manifest is damaged is listed with `damaged: true`. */
   list(options?: { dir?: string | BackupTarget }): Promise<Array<BackupInfo | DamagedBackupInfo>>;
   /** Rebuilds the backup in scratch space and checks its integrity and counts; CORRUPT when damaged. */
-  verify(idOrPath: string, options?: { dir?: string | BackupTarget }): Promise<VerifyBackupResult>;
+  verify(idOrPath: string, options?: VerifyBackupOptions): Promise<VerifyBackupResult>;
   /** Keeps the newest `keep` and every backup younger than `maxAge`; deletes the others. */
   prune(options: PruneOptions): Promise<PruneResult>;
 }

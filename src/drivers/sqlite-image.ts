@@ -269,7 +269,34 @@ export function swapIn(ctx: SqliteImageContext, path: string, options: SwapOptio
 type SchemaRow = { type: string; name: string; tbl_name: string; sql: string | null };
 
 /** Makes the user tables, indexes, triggers and views of `main` exactly the staged ones, rows included. */
+/**
+ * The columns to copy a user table by: every stored column (generated ones are computed
+ * again), and the rowid when the table has one that is not an alias of its primary key, so
+ * row ids come back exactly too.
+ */
+function copyColumns(db: Database.Database, table: string): string {
+  type Column = { name: string; type: string; pk: number; hidden: number };
+  const info = db.prepare(`PRAGMA ${STAGE}.table_xinfo(${quoted(table)})`).all() as Column[];
+  const stored = info.filter((c) => c.hidden === 0);
+  const names = stored.map((c) => quoted(c.name));
+  const keys = info.filter((c) => c.pk > 0);
+  const aliased = keys.length === 1 && keys[0]!.type.toUpperCase() === 'INTEGER';
+  let rowid = !aliased;
+  if (rowid) {
+    try {
+      db.prepare(`SELECT rowid FROM ${STAGE}.${quoted(table)} LIMIT 0`).all();
+    } catch {
+      rowid = false; // WITHOUT ROWID
+    }
+  }
+  return (rowid ? ['rowid', ...names] : names).join(', ');
+}
+
+const quoted = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+
 function swapUserObjects(db: Database.Database): void {
+  // Tables are dropped and refilled in no particular order: foreign keys are checked at commit.
+  db.pragma('defer_foreign_keys = ON');
   const objects = (schema: string): SchemaRow[] =>
     (db.prepare(`SELECT type, name, tbl_name, sql FROM ${schema}.sqlite_schema`).all() as SchemaRow[]).filter(
       (o) => isUserObject(o.name) && isUserObject(o.tbl_name),
@@ -277,11 +304,12 @@ function swapUserObjects(db: Database.Database): void {
   const mine = objects('main');
   const theirs = objects(STAGE);
   for (const o of mine.filter((x) => x.type === 'view' || x.type === 'trigger'))
-    db.exec(`DROP ${o.type.toUpperCase()} IF EXISTS main."${o.name}"`);
-  for (const o of mine.filter((x) => x.type === 'table')) db.exec(`DROP TABLE IF EXISTS main."${o.name}"`);
+    db.exec(`DROP ${o.type.toUpperCase()} IF EXISTS main.${quoted(o.name)}`);
+  for (const o of mine.filter((x) => x.type === 'table')) db.exec(`DROP TABLE IF EXISTS main.${quoted(o.name)}`);
   for (const o of theirs.filter((x) => x.type === 'table' && x.sql !== null)) {
     db.exec(o.sql!);
-    db.exec(`INSERT INTO main."${o.name}" SELECT * FROM ${STAGE}."${o.name}"`);
+    const columns = copyColumns(db, o.name);
+    db.exec(`INSERT INTO main.${quoted(o.name)} (${columns}) SELECT ${columns} FROM ${STAGE}.${quoted(o.name)}`);
   }
   const hasSequence = (schema: string): boolean =>
     db.prepare(`SELECT 1 FROM ${schema}.sqlite_schema WHERE name = 'sqlite_sequence'`).pluck().get() === 1;

@@ -8,11 +8,13 @@ import type { Driver, RawRecord, VerifyReport } from '../drivers/driver.js';
 import { memoryDriver } from '../drivers/memory.js';
 import { sqliteDriver, sqliteLocation, sqliteSwapFile } from '../drivers/sqlite.js';
 import { removeStage } from '../drivers/sqlite-image.js';
-import { StrataError } from '../errors.js';
+import { verifyTables } from '../drivers/sqlite-verify.js';
+import Database from 'better-sqlite3';
 import { bottomDriver, checkRawRecord, loadRecords, refreshAfterLoad, type ImageStore } from './image.js';
 import { damagedBackup, type BackupManifest } from './backup-format.js';
 import type { BackupTarget } from './backup-target.js';
 import { readPart } from './backup-stream.js';
+import { removeStaleScratch } from './backup-scratch.js';
 
 /**
  * A backup made whole again in a scratch store, checked against its manifest, before
@@ -21,9 +23,12 @@ import { readPart } from './backup-stream.js';
  */
 export interface Scratch {
   manifest: BackupManifest;
-  driver: Driver;
+  /** Opened on first use (a restore from SQLite into SQLite needs none). */
+  readonly driver: Driver;
   /** The scratch SQLite file, for `sqlite-file` backups. */
   file: string | null;
+  /** Closes the scratch driver when it was opened, so the file holds everything written to it. */
+  settle(): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -38,6 +43,7 @@ export type PrepareScratch = (scratch: Scratch) => Promise<void>;
 
 function scratchPath(store: ImageStore): string {
   const location = sqliteLocation(bottomDriver(store));
+  if (location !== null) removeStaleScratch(location);
   const name = `.strata-restore-${process.pid}-${randomBytes(6).toString('hex')}.db`;
   return location === null || location === ':memory:' ? join(tmpdir(), name) : `${location}${name}`;
 }
@@ -66,41 +72,55 @@ async function* recordsOf(bytes: AsyncIterable<Buffer>, id: string): AsyncIterab
 }
 
 /** Rebuilds a backup in scratch space, checking every byte against the manifest. */
-export async function openScratch(store: ImageStore, target: BackupTarget, manifest: BackupManifest): Promise<Scratch> {
+export async function openScratch(
+  store: ImageStore,
+  target: BackupTarget,
+  manifest: BackupManifest,
+  onProgress?: (progress: { bytes: number; totalBytes: number }) => void,
+): Promise<Scratch> {
   const part = manifest.parts[0]!;
+  const onRaw = onProgress === undefined ? undefined : (bytes: number): void => onProgress({ bytes, totalBytes: part.rawBytes });
   if (manifest.kind === 'records') {
     const driver = memoryDriver({ name: 'backup' });
     try {
-      await driver.loadImage!(recordsOf(readPart(target, manifest.id, part), manifest.id), { mode: 'replace' }, manifest.at);
+      await driver.loadImage!(
+        recordsOf(readPart(target, manifest.id, part, onRaw), manifest.id),
+        { mode: 'replace' },
+        manifest.at,
+      );
     } catch (error) {
       await driver.close();
       throw error;
     }
-    return { manifest, driver, file: null, dispose: () => driver.close() };
+    return { manifest, driver, file: null, settle: async () => {}, dispose: () => driver.close() };
   }
   const file = scratchPath(store);
   try {
-    await pipeline(Readable.from(readPart(target, manifest.id, part)), createWriteStream(file, { mode: 0o600 }));
-    const driver = sqliteDriver({ path: file, durability: 'normal', name: 'backup', mmapBytes: 0 });
-    let disposed = false;
-    return {
-      manifest,
-      driver,
-      file,
-      async dispose() {
-        if (disposed) return;
-        disposed = true;
-        await driver.close();
-        removeStage(file);
-      },
-    };
+    await pipeline(Readable.from(readPart(target, manifest.id, part, onRaw)), createWriteStream(file, { mode: 0o600 }));
   } catch (error) {
     removeStage(file);
-    if (error instanceof StrataError && error.code !== 'CORRUPT' && error.code !== 'NOT_FOUND') {
-      throw Object.assign(damagedBackup(manifest.id, `its SQLite file does not open (${error.message})`), { cause: error });
-    }
     throw error;
   }
+  let driver: Driver | undefined;
+  let disposed = false;
+  return {
+    manifest,
+    get driver(): Driver {
+      driver ??= sqliteDriver({ path: file, durability: 'normal', name: 'backup', mmapBytes: 0 });
+      return driver;
+    },
+    file,
+    async settle() {
+      await driver?.close();
+      driver = undefined;
+    },
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      await driver?.close();
+      removeStage(file);
+    },
+  };
 }
 
 /** Live records per space in the scratch copy, at the backup's time. */
@@ -112,12 +132,32 @@ async function countsOf(driver: Driver, at: number): Promise<Record<string, numb
 
 /** Integrity of the scratch copy and its counts against the manifest: CORRUPT when they differ. */
 export async function checkScratch(scratch: Scratch): Promise<VerifyReport> {
-  const { manifest, driver } = scratch;
-  const report = await driver.verify();
+  const { manifest } = scratch;
+  let report: VerifyReport;
+  let found: Record<string, number>;
+  if (scratch.file !== null) {
+    // A plain connection: the checks of the driver's verify, without opening a store on it.
+    let db: Database.Database;
+    try {
+      db = new Database(scratch.file, { fileMustExist: true });
+    } catch (cause) {
+      throw Object.assign(damagedBackup(manifest.id, 'its SQLite file does not open'), { cause });
+    }
+    try {
+      report = verifyTables(db);
+      found = report.ok ? sqliteCounts(db, manifest.at) : {};
+    } catch (cause) {
+      throw Object.assign(damagedBackup(manifest.id, `its SQLite file cannot be read (${(cause as Error).message})`), { cause });
+    } finally {
+      db.close();
+    }
+  } else {
+    report = await scratch.driver.verify();
+    found = await countsOf(scratch.driver, manifest.at);
+  }
   if (!report.ok) {
     throw damagedBackup(manifest.id, `its data fails the integrity check (${report.issues[0]?.message ?? 'unknown issue'})`);
   }
-  const found = await countsOf(driver, manifest.at);
   for (const [space, expected] of Object.entries(manifest.spaces)) {
     if ((found[space] ?? 0) !== expected) {
       throw damagedBackup(manifest.id, `space ${space} holds ${found[space] ?? 0} records, the manifest says ${expected}`);
@@ -129,6 +169,17 @@ export async function checkScratch(scratch: Scratch): Promise<VerifyReport> {
   return report;
 }
 
+function sqliteCounts(db: Database.Database, at: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [space, table] of db.prepare('SELECT space, tbl FROM strata_spaces').raw(true).all() as Array<[string, string]>) {
+    const exists = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").pluck().get(table) === 1;
+    out[space] = exists
+      ? (db.prepare(`SELECT count(*) FROM ${table} WHERE expires_at IS NULL OR expires_at > ?`).pluck().get(at) as number)
+      : 0;
+  }
+  return out;
+}
+
 /**
  * Replaces the live store's data with the scratch copy in one atomic step: an SQLite backup
  * into an SQLite store is swapped in by ATTACH + one transaction (user tables included);
@@ -137,7 +188,7 @@ export async function checkScratch(scratch: Scratch): Promise<VerifyReport> {
 export async function swapScratch(store: ImageStore, scratch: Scratch, now: number): Promise<number> {
   const live = bottomDriver(store);
   if (scratch.file !== null && sqliteLocation(live) !== null) {
-    await scratch.driver.close(); // checkpoints its WAL into the file
+    await scratch.settle(); // a prepare hook's writes: checkpointed into the file
     sqliteSwapFile(live, scratch.file, { mode: 'replace', userTables: true }, now);
     await refreshAfterLoad(store, now);
     return Object.values(scratch.manifest.spaces).reduce((a, b) => a + b, 0);

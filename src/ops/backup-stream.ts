@@ -53,7 +53,12 @@ export async function putCompressed(
  * checksum that differs from the manifest is CORRUPT, raised by the last chunk at the
  * latest, so a consumer that commits only after the end never commits damaged data.
  */
-export async function* readPart(target: BackupTarget, id: string, part: BackupPart): AsyncIterable<Buffer> {
+export async function* readPart(
+  target: BackupTarget,
+  id: string,
+  part: BackupPart,
+  onRaw?: (bytes: number) => void,
+): AsyncIterable<Buffer> {
   const size = await target.size(`${id}/${part.name}`);
   if (size === null) throw damagedBackup(id, `its part ${part.name} is missing`);
   if (size !== part.bytes) throw damagedBackup(id, `its part ${part.name} has ${size} bytes, the manifest says ${part.bytes}`);
@@ -69,6 +74,7 @@ export async function* readPart(target: BackupTarget, id: string, part: BackupPa
     for await (const chunk of gunzip as AsyncIterable<Buffer>) {
       raw.update(chunk);
       rawBytes += chunk.length;
+      onRaw?.(rawBytes);
       if (rawBytes > part.rawBytes) throw damagedBackup(id, `its part ${part.name} holds more data than the manifest says`);
       yield chunk;
     }

@@ -24,6 +24,7 @@ import { StrataError } from '../errors.js';
 import { checkOptions } from '../codec/options.js';
 import { parseDuration, type Duration } from '../codec/duration.js';
 import { sqliteLocation } from '../drivers/sqlite.js';
+import { CRYPTO_SPACE } from '../crypto/state.js';
 import { bottomDriver, type ImageStore } from './image.js';
 import { idTime, isBackupId, MANIFEST, parseManifest, type BackupManifest } from './backup-format.js';
 import { localTarget, type BackupTarget } from './backup-target.js';
@@ -82,6 +83,19 @@ export interface RestoreOptions {
    * journal replayed up to this time (a Date, epoch ms or an ISO 8601 string).
    */
   toTime?: Date | number | string;
+  /** Called as the backup is decompressed and checked (uncompressed bytes so far). */
+  onProgress?: (progress: CheckProgress) => void;
+}
+
+export interface CheckProgress {
+  bytes: number;
+  totalBytes: number;
+}
+
+export interface VerifyBackupOptions {
+  dir?: string | BackupTarget;
+  /** Called as the backup is decompressed and checked (uncompressed bytes so far). */
+  onProgress?: (progress: CheckProgress) => void;
 }
 
 export interface RestoreResult {
@@ -92,6 +106,12 @@ export interface RestoreResult {
   at: Date;
   dryRun: boolean;
   journalSeq?: number;
+  /**
+   * `true` when the restore changed the store's encryption state (a backup of another store,
+   * or of this one before it held encrypted data): this process still has the old state in
+   * memory, so close the store and open it again (with its keyring) before using it.
+   */
+  reopen: boolean;
 }
 
 export interface VerifyBackupResult {
@@ -197,6 +217,11 @@ async function resolveBackup(
   return { target, id: ref };
 }
 
+function checkProgress(fn: unknown, op: string): void {
+  if (fn !== undefined && typeof fn !== 'function')
+    throw new StrataError('BAD_INPUT', `${op}: onProgress must be a function`, { op });
+}
+
 function checkLevel(level: unknown, op: string): number {
   if (level === undefined) return 1;
   if (typeof level !== 'number' || !Number.isInteger(level) || level < 1 || level > 9) {
@@ -210,9 +235,7 @@ export async function backupStore(store: ImageStore, options: BackupOptions = {}
   const op = 'store.backup';
   checkOptions(options, ['to', 'gzipLevel', 'onProgress'], op);
   const level = checkLevel(options.gzipLevel, op);
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
-    throw new StrataError('BAD_INPUT', `${op}: onProgress must be a function`, { op });
-  }
+  checkProgress(options.onProgress, op);
   const target = await targetOf(store, options.to, op, 'to');
   const created = await createBackup(store, {
     target,
@@ -268,13 +291,14 @@ export async function listBackups(
 export async function verifyBackup(
   store: ImageStore,
   ref: string,
-  options: { dir?: string | BackupTarget } = {},
+  options: VerifyBackupOptions = {},
 ): Promise<VerifyBackupResult> {
   const op = 'store.backups.verify';
-  checkOptions(options, ['dir'], op);
+  checkOptions(options, ['dir', 'onProgress'], op);
+  checkProgress(options.onProgress, op);
   const { target, id } = await resolveBackup(store, ref, options.dir, op);
   const manifest = await readManifest(target, id);
-  const scratch = await openScratch(store, target, manifest);
+  const scratch = await openScratch(store, target, manifest, options.onProgress);
   try {
     const report = await checkScratch(scratch);
     return {
@@ -301,7 +325,8 @@ export async function restoreBackup(
   now = Date.now(),
 ): Promise<RestoreResult> {
   const op = 'store.restore';
-  checkOptions(options, ['dir', 'dryRun', 'toTime', 'prepare'], op);
+  checkOptions(options, ['dir', 'dryRun', 'toTime', 'prepare', 'onProgress'], op);
+  checkProgress(options.onProgress, op);
   if (options.toTime !== undefined) {
     throw new StrataError('UNSUPPORTED', `${op}: toTime needs the change journal, which this store does not keep`, {
       op,
@@ -313,13 +338,16 @@ export async function restoreBackup(
   }
   const { target, id } = await resolveBackup(store, ref, options.dir, op);
   const manifest = await readManifest(target, id);
-  const scratch = await openScratch(store, target, manifest);
+  const scratch = await openScratch(store, target, manifest, options.onProgress);
   try {
     await options.prepare?.(scratch);
+    const before = await cryptoState(store, now);
     const records = options.dryRun === true ? manifest.records : await swapScratch(store, scratch, now);
+    const after = options.dryRun === true ? before : await cryptoState(store, now);
     return {
       id,
       records,
+      reopen: before !== after,
       at: new Date(manifest.at),
       dryRun: options.dryRun === true,
       ...(manifest.journalSeq === undefined ? {} : { journalSeq: manifest.journalSeq }),
@@ -328,6 +356,20 @@ export async function restoreBackup(
     await scratch.dispose();
   }
 }
+
+/**
+ * What the encryption layer of this process read at open: the store id and key checks, and
+ * whether a layer is there at all. A restore that changes it leaves that layer stale.
+ */
+async function cryptoState(store: ImageStore, now: number): Promise<string> {
+  const driver = bottomDriver(store);
+  const layered = store.driver.capabilities.encryption === true;
+  const records = (await driver.spaces()).includes(CRYPTO_SPACE) ? await driver.scan(CRYPTO_SPACE, {}, now) : [];
+  return JSON.stringify([layered || records.length === 0, records.map((r) => [r.key, r.value])]);
+}
+
+/** A backup without its manifest this old is a leftover of a crash, never one in progress. */
+const INCOMPLETE_AFTER_MS = 3600_000;
 
 /** `store.backups.prune(options)`: keeps the newest `keep` and those younger than `maxAge`; deletes the rest. */
 export async function pruneBackups(store: ImageStore, options: PruneOptions, now = Date.now()): Promise<PruneResult> {
@@ -353,8 +395,14 @@ export async function pruneBackups(store: ImageStore, options: PruneOptions, now
     if ((options.keep !== undefined && index < options.keep) || young) kept.push(b.id);
     else deleted.push(b.id);
   });
+  const names = await target.list();
+  // Leftovers of a backup that died before its manifest: gone after an hour.
+  const complete = new Set(listed.map((b) => b.id));
+  const leftovers = [...new Set(names.map((n) => n.split('/')[0]!))].filter(
+    (id) => isBackupId(id) && !complete.has(id) && now - idTime(id) > INCOMPLETE_AFTER_MS,
+  );
+  deleted.push(...leftovers);
   if (options.dryRun !== true) {
-    const names = await target.list();
     for (const id of deleted) {
       // The manifest first: a backup half deleted is then incomplete, never restorable.
       await target.delete(`${id}/${MANIFEST}`);

@@ -1,6 +1,7 @@
 // Online backups under load: two writer processes run invariant-keeping transactions while
 // the parent takes backups; every backup restores to a state that satisfies the invariants
 // and whose counts match its manifest.
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fixture, LineChild, runTogether, sleep, strata, tempDir } from '../reliability/helpers.js';
@@ -61,6 +62,73 @@ describe.each(['sqlite', 'file'])('backup while 2 processes write (%s)', (kind) 
       expect(seen[0]!).toBeLessThanOrEqual(seen[1]!);
       expect(seen[1]!).toBeLessThanOrEqual(seen[2]!);
       expect(seen[2]!).toBeLessThanOrEqual(final.moves);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe.each(['sqlite', 'file'])('restore while another process reads (%s)', (kind) => {
+  it('the reader sees the old state or the new one, never a mix', async () => {
+    const url = kind === 'sqlite' ? `sqlite:${join(dir.path, 'app.db')}` : `file:${join(dir.path, 'app')}`;
+    const store = await strata.openStore({ url, sweepInterval: false });
+    try {
+      const bank = store.kv<number>('bank');
+      await bank.setMany(Array.from({ length: 10 }, (_, i) => [`a${i}`, 1000] as [string, number]));
+      await store
+        .kv('filler')
+        .setMany(Array.from({ length: 3000 }, (_, i) => [`f${i}`, { i, text: 'x'.repeat(40) }] as [string, unknown]));
+      const even = await store.backup();
+      await bank.setMany(Array.from({ length: 10 }, (_, i) => [`a${i}`, i < 5 ? 1500 : 500] as [string, number]));
+      await store.kv('filler').clear();
+      const skewed = await store.backup();
+      const reader = new LineChild(fixture('backup-reader.mjs'), [url, '2000'], { stdin: true });
+      const done = runTogether<{ reads: number; bad: number; states: number[] }>([reader]);
+      await reader.waitFor('R', 30_000);
+      await sleep(100);
+      let restores = 0;
+      const until = Date.now() + 1500;
+      while (Date.now() < until) {
+        await store.restore((restores++ % 2 === 0 ? even : skewed).id);
+      }
+      const [seen] = await done;
+      expect(restores).toBeGreaterThan(3);
+      expect(seen!.reads).toBeGreaterThan(10);
+      expect(seen!.bad).toBe(0);
+      expect(seen!.states.length).toBeGreaterThan(1);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('a backup killed half way (SIGKILL)', () => {
+  it('leaves no backup behind, and the next backup removes its scratch file', async () => {
+    const url = `sqlite:${join(dir.path, 'app.db')}`;
+    const to = join(dir.path, 'backups');
+    const store = await strata.openStore({ url, sweepInterval: false });
+    try {
+      const rows = Array.from(
+        { length: 60_000 },
+        (_, i) => [`k${i}`, { i, text: `record ${i} `.repeat(8) }] as [string, unknown],
+      );
+      await store.kv('big').setMany(rows);
+      const first = await store.backup({ to });
+      const child = new LineChild(fixture('backup-slow.mjs'), [url, to]);
+      await child.waitFor('P', 30_000);
+      child.kill();
+      await child.exit(10_000);
+      expect(child.lines.some((l) => l.startsWith('D '))).toBe(false);
+      // Only the first backup exists; the killed one left a part without a manifest.
+      expect((await store.backups.list({ dir: to })).map((b) => b.id)).toEqual([first.id]);
+      const leftovers = (await readdir(dir.path)).filter((n) => n.includes('.strata-backup-'));
+      expect(leftovers.length).toBeGreaterThan(0);
+      const second = await store.backup({ to });
+      expect((await readdir(dir.path)).filter((n) => n.includes('.strata-backup-'))).toEqual([]);
+      expect((await store.backups.verify(second.id, { dir: to })).records).toBe(first.records);
+      await store.kv('big').clear();
+      await store.restore(first.id, { dir: to });
+      expect(await store.kv('big').count()).toBe(60_000);
     } finally {
       await store.close();
     }

@@ -1,6 +1,6 @@
 // store.backup / restore / backups.list / verify / prune: exactness on every driver,
 // damaged and truncated backups refused with the live store unchanged, retention, bad input.
-import { readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +101,31 @@ describe.each(['sqlite', 'file', 'memory'])('backup and restore on %s', (kind) =
   });
 });
 
+describe("restoring another store's backup", () => {
+  it('says reopen when the encryption state changed; reopened, the data reads back', async () => {
+    const a = await openStore({ url: `sqlite:${join(dir, 'a.db')}`, encryption: { keys: KEYS }, sweepInterval: false });
+    const b = await openStore({ url: `sqlite:${join(dir, 'b.db')}`, encryption: { keys: KEYS }, sweepInterval: false });
+    try {
+      await a.kv<string>('s', { encrypt: true }).set('t', SECRET);
+      const backup = await a.backup();
+      expect((await a.restore(backup.id)).reopen).toBe(false);
+      await b.kv<string>('s', { encrypt: true }).set('other', 'x');
+      expect((await b.restore(backup.path)).reopen).toBe(true);
+      await b.close();
+      const reopened = await openStore({ url: `sqlite:${join(dir, 'b.db')}`, encryption: { keys: KEYS }, sweepInterval: false });
+      expect(await reopened.kv('s').get('t')).toBe(SECRET);
+      expect(await reopened.kv('s').get('other')).toBeNull();
+      await reopened.close();
+      const plain = await openStore({ url: `sqlite:${join(dir, 'c.db')}`, sweepInterval: false });
+      expect((await plain.restore(backup.path)).reopen).toBe(true);
+      await plain.close();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
 describe('damaged and truncated backups', () => {
   for (const kind of ['sqlite', 'file']) {
     it(`are refused by restore and verify with CORRUPT, the live store unchanged (${kind})`, async () => {
@@ -171,11 +196,27 @@ describe('sqlite specifics', () => {
         'CREATE TABLE invoices (id INTEGER PRIMARY KEY AUTOINCREMENT, total REAL NOT NULL); CREATE INDEX invoices_total ON invoices (total)',
       );
       db.exec('INSERT INTO invoices (total) VALUES (10), (20.5)');
+      // A rowid table without an integer key, a WITHOUT ROWID table, a foreign key, a generated column.
+      db.exec(`CREATE TABLE notes (body TEXT, size INTEGER GENERATED ALWAYS AS (length(body)) VIRTUAL);
+        CREATE TABLE tags (name TEXT PRIMARY KEY, n INTEGER) WITHOUT ROWID;
+        CREATE TABLE lines (invoice INTEGER NOT NULL REFERENCES invoices (id), amount REAL);
+        INSERT INTO notes (rowid, body) VALUES (7, 'seven'), (3, 'three');
+        INSERT INTO tags VALUES ('a', 1), ('b', 2);
+        INSERT INTO lines VALUES (1, 4.5), (2, 5);`);
+      const dump = (): unknown =>
+        [
+          'SELECT rowid, body, size FROM notes ORDER BY rowid',
+          'SELECT * FROM tags ORDER BY name',
+          'SELECT rowid, * FROM lines ORDER BY rowid',
+        ].map((sql) => db.prepare(sql).all());
+      const tablesBefore = dump();
       await store.kv('a').set('x', 1);
       const backup = await store.backup();
       db.exec('INSERT INTO invoices (total) VALUES (99); DROP INDEX invoices_total; CREATE TABLE later (v TEXT)');
       db.exec('ALTER TABLE invoices ADD COLUMN note TEXT');
+      db.exec("DELETE FROM lines; DELETE FROM notes WHERE rowid = 7; INSERT INTO tags VALUES ('c', 3)");
       await store.restore(backup.id);
+      expect(dump()).toEqual(tablesBefore);
       expect(db.prepare('SELECT id, total FROM invoices ORDER BY id').all()).toEqual([
         { id: 1, total: 10 },
         { id: 2, total: 20.5 },
@@ -288,7 +329,14 @@ describe('list, verify, prune, dry runs', () => {
         kept: [ids[4], ids[3], ids[2]],
       });
       expect(await store.backups.prune({ maxAge: '60h' })).toEqual({ deleted: [ids[2]], kept: [ids[4], ids[3]] });
-      expect(await store.backups.prune({ keep: 1 })).toEqual({ deleted: [ids[3]], kept: [ids[4]] });
+      // A backup that died before its manifest: removed once it is an hour old.
+      const leftover = join(dir, 'backups', 'app.db', ids[3]!.replace(/-.*/, '-000000'));
+      await mkdir(leftover);
+      await writeFile(join(leftover, 'store.db.gz'), 'partial');
+      expect(await store.backups.prune({ keep: 1 })).toEqual({
+        deleted: [ids[3], ids[3]!.replace(/-.*/, '-000000')],
+        kept: [ids[4]],
+      });
       expect((await store.backups.list()).map((b) => b.id)).toEqual([ids[4]]);
       const dirs = await readdir(join(dir, 'backups', 'app.db'));
       expect(dirs).toEqual([ids[4]]);
@@ -302,7 +350,9 @@ describe('list, verify, prune, dry runs', () => {
     try {
       await fill(store);
       const backup = await store.backup();
-      const verified = await store.backups.verify(backup.path);
+      const seen: number[] = [];
+      const verified = await store.backups.verify(backup.path, { onProgress: (p) => seen.push(p.bytes / p.totalBytes) });
+      expect(seen.at(-1)).toBe(1);
       expect(verified).toMatchObject({ ok: true, id: backup.id, records: backup.records });
       expect(verified.spaces['kv.counts']).toBe(51);
       await mutate(store);
@@ -340,6 +390,8 @@ describe('bad input', () => {
       await expectCode(store.restore(dir), 'NOT_FOUND');
       await expectCode(store.backups.verify('20200101T000000000Z-abcdef'), 'NOT_FOUND');
       await expectCode(store.backups.verify(backup.id, { deep: true } as never), 'BAD_INPUT');
+      await expectCode(store.backups.verify(backup.id, { onProgress: 1 } as never), 'BAD_INPUT');
+      await expectCode(store.restore(backup.id, { onProgress: 1 } as never), 'BAD_INPUT');
       await expectCode(store.backups.list({ folder: 'x' } as never), 'BAD_INPUT');
       await expectCode(store.backups.prune({}), 'BAD_INPUT');
       await expectCode(store.backups.prune({ keep: 0 }), 'BAD_INPUT');

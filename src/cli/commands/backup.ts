@@ -97,7 +97,12 @@ damaged); \`strata restore <id|path>\` replaces the store's data with it in one 
     .option('--dir <dir>', 'directory the backups are in')
     .action(async (ref: string, flags: DirFlags, command: Command) => {
       const cli = Cli.of(command);
-      const result = await cli.withStore('read', (store) => store.backups.verify(ref, dirOption(flags)));
+      cli.note(`checking backup ${ref} ...`);
+      const bar = checkBar(cli, 'verify');
+      const result = await cli.withStore('read', (store) =>
+        store.backups.verify(ref, { ...dirOption(flags), onProgress: bar.update }),
+      );
+      bar.stop();
       if (cli.json) cli.data(result);
       else
         cli.out(
@@ -145,10 +150,12 @@ damaged); \`strata restore <id|path>\` replaces the store's data with it in one 
 export async function restoreAction(ref: string, flags: DirFlags & { dryRun?: boolean }, command: Command): Promise<void> {
   const cli = Cli.of(command);
   const started = Date.now();
+  const bar = checkBar(cli, 'restore');
   const result: RestoreResult = await cli.withStore('write', (store: Store) => {
     cli.note(`${flags.dryRun === true ? 'checking' : 'restoring'} backup ${ref} ...`);
-    return store.restore(ref, { ...dirOption(flags), dryRun: flags.dryRun === true });
+    return store.restore(ref, { ...dirOption(flags), dryRun: flags.dryRun === true, onProgress: bar.update });
   });
+  bar.stop();
   if (cli.json) cli.data(result);
   else {
     const verb = result.dryRun ? 'would restore' : 'restored';
@@ -156,4 +163,18 @@ export async function restoreAction(ref: string, flags: DirFlags & { dryRun?: bo
       `${verb} backup ${result.id} (${result.at.toISOString()}): ${formatCount(result.records)} records in ${formatMs(Date.now() - started)}`,
     );
   }
+}
+
+/** A bar over the uncompressed bytes of a backup being checked (nothing when no person watches). */
+function checkBar(cli: Cli, label: string): { update: (p: { bytes: number; totalBytes: number }) => void; stop: () => void } {
+  let bar: Progress | undefined;
+  let shown = 0;
+  return {
+    update: (p) => {
+      bar ??= progress(cli, label, p.totalBytes);
+      bar.advance(p.bytes - shown);
+      shown = p.bytes;
+    },
+    stop: () => bar?.stop(),
+  };
 }
