@@ -10,7 +10,7 @@ import { sqliteDriver, sqliteLocation, sqliteSwapFile } from '../drivers/sqlite.
 import { removeStage } from '../drivers/sqlite-image.js';
 import { verifyTables } from '../drivers/sqlite-verify.js';
 import Database from 'better-sqlite3';
-import { bottomDriver, checkRawRecord, loadRecords, refreshAfterLoad, type ImageStore } from './image.js';
+import { bottomDriver, checkRawRecord, cryptoIdentity, loadRecords, refreshAfterLoad, type ImageStore } from './image.js';
 import { damagedBackup, type BackupManifest } from './backup-format.js';
 import type { BackupTarget } from './backup-target.js';
 import { readPart } from './backup-stream.js';
@@ -189,8 +189,9 @@ export async function swapScratch(store: ImageStore, scratch: Scratch, now: numb
   const live = bottomDriver(store);
   if (scratch.file !== null && sqliteLocation(live) !== null) {
     await scratch.settle(); // a prepare hook's writes: checkpointed into the file
+    const before = await cryptoIdentity(store, now);
     sqliteSwapFile(live, scratch.file, { mode: 'replace', userTables: true }, now);
-    await refreshAfterLoad(store, now);
+    await refreshAfterLoad(store, now, before);
     return Object.values(scratch.manifest.spaces).reduce((a, b) => a + b, 0);
   }
   const image = await scratch.driver.openImage!(now);

@@ -11,7 +11,7 @@
  * await image.close();                                   // releases it early (idempotent; the end of iteration closes it too)
  *
  * // Writes records verbatim in ONE atomic step; on any error nothing changed.
- * await loadRecords(store, source, { mode: 'replace' });  // -> { records }
+ * await loadRecords(store, source, { mode: 'replace' });  // -> { records, reopen }
  * ```
  *
  * - `snapshotRecords(target, { now? })` resolves once the point in time is fixed: every
@@ -35,6 +35,7 @@ import type { Driver, RawRecord, RecordImage } from '../drivers/driver.js';
 import { StrataError, withOp } from '../errors.js';
 import { checkOptions } from '../codec/options.js';
 import { EncryptionLayer } from '../layers/encryption.js';
+import { CRYPTO_SPACE } from '../crypto/state.js';
 
 export type { RawRecord, RecordImage } from '../drivers/driver.js';
 
@@ -162,7 +163,7 @@ export async function loadRecords(
   target: ImageTarget,
   source: AsyncIterable<RawRecord> | Iterable<RawRecord>,
   options: LoadRecordsOptions,
-): Promise<{ records: number }> {
+): Promise<{ records: number; reopen: boolean }> {
   const op = 'loadRecords';
   const driver = imageDriver(target, op);
   checkOptions(options, ['mode', 'checkValues', 'now'], op);
@@ -184,19 +185,38 @@ export async function loadRecords(
       index++;
     }
   }
+  const before = await cryptoIdentity(target, now);
   let result: { records: number };
   try {
     result = await driver.loadImage!(checked(), { mode: options.mode }, now);
   } catch (error) {
     throw withOp(error, op, driver.name);
   }
-  await refreshAfterLoad(target, now);
-  return result;
+  const reopen = !(await refreshAfterLoad(target, now, before));
+  return { records: result.records, reopen };
 }
 
-/** A store caches what its spaces are (collection specs, encryption specs): read them again. */
-export async function refreshAfterLoad(target: ImageTarget, now: number): Promise<void> {
-  if (isDriver(target)) return;
+/**
+ * The encryption identity of a store as stored (`meta.crypto`: store id, salt, key checks),
+ * as text to compare. A load that changes it (an image of another store) leaves this process's
+ * encryption layer keyed for the old identity: the store must be opened again.
+ */
+export async function cryptoIdentity(target: ImageTarget, now: number): Promise<string> {
+  const driver = bottomDriver(target);
+  const records = (await driver.spaces()).includes(CRYPTO_SPACE) ? await driver.scan(CRYPTO_SPACE, {}, now) : [];
+  return JSON.stringify(records.map((r) => [r.key, r.value]));
+}
+
+/**
+ * A store caches what its spaces are (collection specs, encryption specs): read them again.
+ * With `before` (the identity before the load) and a changed identity, nothing is re-read
+ * (it would be read through keys derived for the old identity) and the result is false:
+ * reopen the store.
+ */
+export async function refreshAfterLoad(target: ImageTarget, now: number, before?: string): Promise<boolean> {
+  if (isDriver(target)) return true;
+  const layered = target.driver.capabilities.encryption === true;
+  if (before !== undefined && layered && (await cryptoIdentity(target, now)) !== before) return false;
   let at: Driver = target.driver;
   for (;;) {
     if (at instanceof EncryptionLayer) await at.load(now);
@@ -205,4 +225,5 @@ export async function refreshAfterLoad(target: ImageTarget, now: number): Promis
     at = inner;
   }
   await target.load();
+  return true;
 }
