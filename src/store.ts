@@ -36,6 +36,8 @@ import { parseQuota, quotaLayer, sameQuota, type Quota, type QuotaDriver } from 
 import { ALL_USER_SPACES } from './drivers/quota-usage.js';
 import { Sweeper } from './ops/sweep.js';
 import { Scheduler, type ScheduledFunction, type ScheduledJob, type ScheduleOptions } from './ops/schedule.js';
+import { bottomDriver, type TransferContext } from './ops/transfer/context.js';
+import { exportStore, type ExportOptions, type ExportReport } from './ops/transfer/export.js';
 
 /** The embedded default: an SQLite file in the working directory. */
 export const DEFAULT_URL = 'sqlite:.strata/strata.db';
@@ -354,6 +356,35 @@ export class Store {
     } catch (error) {
       throw withOp(error, 'store.rotateKeys', this.driver.name);
     }
+  }
+
+  /**
+   * Writes every kv namespace and collection (values, versions, timestamps, expiry) and the
+   * collection declarations to one portable gzip file (docs/export-format.md), streamed.
+   * Encrypted values stay encrypted unless `{ decrypt: true }`. See README "Export and import".
+   */
+  async export(path: string, options?: ExportOptions): Promise<ExportReport> {
+    this.#assertOpen('store.export');
+    try {
+      return await exportStore(this.#transferContext(), path, options);
+    } catch (error) {
+      throw withOp(error, 'store.export', this.driver.name);
+    }
+  }
+
+  #transferContext(): TransferContext {
+    return {
+      driver: this.driver,
+      raw: bottomDriver(this.driver),
+      crypto: this.#crypto,
+      now: this.#now,
+      schemaOf: (name) => this.#definitions.get(name)?.schema,
+      declaredSpec: (name) => (this.#declared.has(name) ? specOf(this.#definitions.get(name)!) : null),
+      refresh: async (names) => {
+        await this.#crypto?.load(this.#now());
+        for (const name of names) if (!this.#declared.has(name)) await this.describe(name);
+      },
+    };
   }
 
   #rememberedOptions(name: string): AnyCollectionOptions {
