@@ -11,6 +11,8 @@ import * as stats from './commands/stats.js';
 import * as verify from './commands/verify.js';
 import * as demo from './commands/demo.js';
 import * as rotateKeys from './commands/rotate-keys.js';
+import * as exportCommand from './commands/export.js';
+import * as importCommand from './commands/import.js';
 
 /** Every command, one file each under `commands/`, in the order `--help` lists them. */
 const COMMANDS: ReadonlyArray<{ register(program: Command): void }> = [
@@ -22,6 +24,8 @@ const COMMANDS: ReadonlyArray<{ register(program: Command): void }> = [
   stats,
   verify,
   rotateKeys,
+  exportCommand,
+  importCommand,
   demo,
 ];
 

@@ -5,7 +5,7 @@ import { parseJson } from '../../codec/json.js';
 import { parseSpec, readSpec, sameSpec, type CollectionSpec } from '../../collection-specs.js';
 import type { Driver, StoredRecord } from '../../drivers/driver.js';
 import { StrataError } from '../../errors.js';
-import { badFile, SPECS_SPACE_NAME, type Manifest, type TransferRecord } from './format.js';
+import { badFile, ENCRYPTED_SPACE_NAME, SPECS_SPACE_NAME, type Manifest, type TransferRecord } from './format.js';
 import { Transcoder } from './transcode.js';
 import { readExport, type ExportSummary } from './validate.js';
 import type { TransferContext, TransferProgress } from './context.js';
@@ -41,8 +41,12 @@ const PROGRESS_EVERY = 5000;
 interface Plan {
   summary: ExportSummary;
   collections: Map<string, CollectionSpec>;
+  /** Spaces the file declares encrypted. */
+  encrypted: Set<string>;
   written: number;
 }
+
+const newPlan = (): Plan => ({ collections: new Map(), encrypted: new Set(), written: 0, summary: undefined as unknown as ExportSummary });
 
 /** One pass over the file: everything checked, each record turned into what the target stores. */
 async function* pass(
@@ -50,7 +54,7 @@ async function* pass(
   path: string,
   mode: 'merge' | 'replace',
   now: number,
-  plan: { collections: Map<string, CollectionSpec>; summary?: ExportSummary; written: number },
+  plan: Plan,
   onRecord: (done: number) => void,
 ): AsyncGenerator<TransferRecord> {
   let transcoder: Transcoder | undefined;
@@ -74,6 +78,7 @@ async function* pass(
     } catch (error) {
       throw withLine(error, record);
     }
+    if (record.space === ENCRYPTED_SPACE_NAME) plan.encrypted.add(record.key);
     if (record.space === SPECS_SPACE_NAME) plan.collections.set(record.key, await checkSpec(ctx, record, plain, mode, now));
     else if (record.space.startsWith('c.')) await checkSchema(ctx.schemaOf(record.space.slice(2)), record, plain);
     let stored: string | null;
@@ -129,6 +134,31 @@ async function checkSchema(schema: StandardSchemaV1 | undefined, record: Transfe
   });
 }
 
+const PAGE = 2000;
+
+/**
+ * A replace empties every space the load is not given: the target's internal records are
+ * given back first (its encryption record, schedules, declarations the file does not make),
+ * so only kv namespaces and collections are replaced.
+ */
+async function* keepingMeta(ctx: TransferContext, plan: Plan, records: AsyncIterable<TransferRecord>, now: number): AsyncGenerator<TransferRecord> {
+  for (const space of await ctx.raw.spaces()) {
+    if (!space.startsWith('meta.')) continue;
+    let after: string | undefined;
+    for (;;) {
+      const page = await ctx.raw.scan(space, after === undefined ? { limit: PAGE } : { limit: PAGE, after: { key: after } }, now);
+      for (const r of page) {
+        if (space === SPECS_SPACE_NAME && plan.collections.has(r.key)) continue;
+        if (space === ENCRYPTED_SPACE_NAME && plan.encrypted.has(r.key)) continue;
+        yield { space, key: r.key, value: r.value, version: r.version, createdAt: r.createdAt, updatedAt: r.updatedAt, expiresAt: r.expiresAt };
+      }
+      if (page.length < PAGE) break;
+      after = page[page.length - 1]!.key;
+    }
+  }
+  yield* records;
+}
+
 /**
  * store.import: a first pass reads the whole file and checks everything (gzip, every line,
  * counts and checksums, ciphertexts, declarations, schemas) without writing; then a second
@@ -152,16 +182,17 @@ export async function importStore(ctx: TransferContext, path: unknown, options: 
   const report = (phase: TransferProgress['phase'], total: number | null) => (done: number) => {
     if (progress !== undefined && done % PROGRESS_EVERY === 0) progress({ phase, records: done, total });
   };
-  const first: Plan = { collections: new Map(), written: 0, summary: undefined as unknown as ExportSummary };
+  const first = newPlan();
   for await (const _ of pass(ctx, file, mode, now, first, report('validate', null))) {
     // Validation only: nothing is written in this pass.
   }
   const total = first.summary.records;
   progress?.({ phase: 'validate', records: total, total });
-  const second: Plan = { collections: new Map(), written: 0, summary: undefined as unknown as ExportSummary };
+  const second = newPlan();
   // The file is read again (it is never held in memory) and checked again as it streams: one
   // changed in between fails the load, which then writes nothing.
-  await load(ctx.raw, pass(ctx, file, mode, now, second, report('write', total)), { mode });
+  const records = pass(ctx, file, mode, now, second, report('write', total));
+  await load(ctx.raw, mode === 'replace' ? keepingMeta(ctx, first, records, now) : records, { mode });
   progress?.({ phase: 'write', records: total, total });
   await ctx.refresh([...second.collections.keys()]);
   for (const [name, spec] of second.collections) await ctx.driver.ensureSpace(`c.${name}`, { indexes: spec.indexes });

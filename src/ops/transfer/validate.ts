@@ -60,7 +60,7 @@ function checkManifest(line: Line): Manifest {
     throw badFile('CORRUPT', line.no, `it is not a Strata export (the first line must be its manifest, format "${FORMAT_NAME}")`);
   }
   if (raw.version !== FORMAT_VERSION) {
-    throw new StrataError('UNSUPPORTED', `store.import: the file is export format version ${JSON.stringify(raw.version)}; this Strata reads version ${FORMAT_VERSION}`, {
+    throw new StrataError('BAD_INPUT', `store.import: the file is export format version ${JSON.stringify(raw.version)}; this Strata reads version ${FORMAT_VERSION}`, {
       op: 'store.import',
       hint: 'import it with the Strata version that wrote it, or upgrade stratadb',
       details: { line: line.no, version: raw.version },
