@@ -39,7 +39,7 @@ export class TransactionDriver implements Driver {
     this.#base = base;
     this.name = base.name;
     // Reads go through the overlay, which is asynchronous.
-    this.capabilities = { ...base.capabilities, syncReads: false };
+    this.capabilities = { ...base.capabilities, syncReads: false, images: false };
   }
 
   async #load(space: string, key: string, now: number): Promise<StoredRecord | null> {

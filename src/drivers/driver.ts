@@ -175,6 +175,31 @@ export interface DriverCapabilities {
    * `openStore({ driver })`): its values arrive decrypted and checked. @default false
    */
   encryption?: boolean;
+  /**
+   * The driver offers `openImage` and `loadImage`: whole-store images as stored (below the
+   * encryption layer), for backups, restore, export and import (see `ops/image.ts`). @default false
+   */
+  images?: boolean;
+}
+
+/** A stored record with the space it belongs to: one entry of a whole-store image. */
+export interface RawRecord extends StoredRecord {
+  space: string;
+}
+
+/**
+ * A consistent point-in-time view of every space, taken when `openImage` resolved; writers
+ * keep writing meanwhile. Iterate it once; `close()` (idempotent) releases it early.
+ */
+export interface RecordImage extends AsyncIterable<RawRecord> {
+  /** Every space in the image, declared-but-empty ones included, in name order. */
+  readonly spaces: readonly string[];
+  close(): Promise<void>;
+}
+
+export interface LoadOptions {
+  /** `'replace'`: afterwards the store holds exactly the records given; `'merge'`: given keys are replaced, others stay. */
+  mode: 'replace' | 'merge';
 }
 
 /**
@@ -220,6 +245,19 @@ export interface Driver {
   watch(listener: (event: ChangeEvent) => void): () => void;
   stats(): Promise<DriverStats>;
   verify(): Promise<VerifyReport>;
+  /**
+   * Present exactly when `capabilities.images`. A point-in-time image of every record live
+   * at `now` (meta.* included), values exactly as stored. A damaged record is CORRUPT when
+   * the iteration reaches it.
+   */
+  openImage?(now: number): Promise<RecordImage>;
+  /**
+   * Present exactly when `capabilities.images`. Writes the records verbatim (version and
+   * times kept) in one atomic step; on any error nothing changes. Records must be checked
+   * by the caller (see `ops/image.ts`). Watchers of the affected spaces get per-key events
+   * or a `reset`.
+   */
+  loadImage?(source: AsyncIterable<RawRecord>, options: LoadOptions, now: number): Promise<{ records: number }>;
   /** Releases every handle, timer and connection. Idempotent. */
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import type { BatchResult, Driver, DriverStats, ScanQuery, StoredRecord, VerifyReport, WriteOp } from './driver.js';
 import { ChangeHub, checkPurgeLimit, closedError } from './base.js';
 import { MemoryState } from './memory-state.js';
+import { collectImage, loadMutations, stateImage } from './memory-image.js';
 
 export interface MemoryDriverOptions {
   /** Name shown in stats and errors. @default 'memory' */
@@ -21,7 +22,14 @@ export function memoryDriver(options: MemoryDriverOptions = {}): Driver {
   // come to rely on synchronous completion.
   return {
     name,
-    capabilities: { persistent: false, crossProcess: false, watchRemote: false, nativeIndexes: false, syncReads: true },
+    capabilities: {
+      persistent: false,
+      crossProcess: false,
+      watchRemote: false,
+      nativeIndexes: false,
+      syncReads: true,
+      images: true,
+    },
     async ensureSpace(space) {
       open();
       state.space(space);
@@ -97,6 +105,20 @@ export function memoryDriver(options: MemoryDriverOptions = {}): Driver {
       let checked = 0;
       for (const records of state.spaces.values()) checked += records.size;
       return { ok: true, checked, issues: [] };
+    },
+    async openImage(now) {
+      open();
+      return stateImage(state, now);
+    },
+    async loadImage(source, options) {
+      open();
+      const records = await collectImage(source);
+      open();
+      const { mutations, spaces } = loadMutations(state, records, options.mode);
+      for (const r of records) state.space(r.space);
+      state.apply(mutations);
+      for (const space of [...spaces].sort()) hub.emit({ space, key: '', type: 'reset', version: null, origin: 'local' });
+      return { records: records.length };
     },
     async close() {
       closed = true;

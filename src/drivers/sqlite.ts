@@ -26,6 +26,7 @@ import {
 } from './sqlite-checksum.js';
 import { verifyTables } from './sqlite-verify.js';
 import { closeDamaged } from './sqlite-close.js';
+import { openSqliteImage, removeStage, stageImage, swapIn, type SqliteImageContext, type SwapOptions } from './sqlite-image.js';
 
 export interface SqliteDriverOptions {
   /** Database file, created with its directory when missing; `':memory:'` for a private in-memory store. */
@@ -96,6 +97,8 @@ const toKeyRecord: RowMapper = (row, space, driver) => {
 
 interface Internals {
   db(): Database.Database;
+  /** Swaps a store-shaped SQLite file in (see sqlite-image.ts) and tells this process's listeners. */
+  swap(path: string, options: SwapOptions, now: number): string[];
   buildScan(
     space: string,
     query: ScanQuery,
@@ -452,6 +455,14 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     }
   }
 
+  const imageContext: SqliteImageContext = { db: conn, location, driver: name };
+  function swap(path: string, swapOptions: SwapOptions, now: number): string[] {
+    localWrites++;
+    const spaces = swapIn(imageContext, path, swapOptions, now);
+    for (const space of spaces) hub.emit({ space, key: '', type: 'reset', version: null, origin: 'local' });
+    return spaces;
+  }
+
   const driver: Driver = {
     name,
     capabilities: {
@@ -461,6 +472,7 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
       nativeIndexes: true,
       syncReads: true,
       valueReads: true,
+      images: true,
     },
     async ensureSpace(space, spec) {
       open();
@@ -568,6 +580,28 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
         remote?.sync();
       };
     },
+    async openImage(now) {
+      open();
+      try {
+        return openSqliteImage(imageContext, now);
+      } catch (error) {
+        throw fail(error, 'openImage');
+      }
+    },
+    async loadImage(source, options, now) {
+      writable('loadImage');
+      let staged: { path: string; records: number } | undefined;
+      try {
+        staged = await stageImage(location, source);
+        writable('loadImage');
+        swap(staged.path, { mode: options.mode }, now);
+        return { records: staged.records };
+      } catch (error) {
+        throw fail(error, 'loadImage');
+      } finally {
+        if (staged !== undefined) removeStage(staged.path);
+      }
+    },
     async stats() {
       open();
       try {
@@ -596,7 +630,16 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     localWrites++;
     return open();
   };
-  internals.set(driver, { db: rawConnection, buildScan });
+  const swapChecked = (path: string, swapOptions: SwapOptions, now: number): string[] => {
+    writable('restore');
+    try {
+      return swap(path, swapOptions, now);
+    } catch (error) {
+      throw fail(error, 'restore');
+    }
+  };
+  internals.set(driver, { db: rawConnection, buildScan, swap: swapChecked });
+  locations.set(driver, location);
   return driver;
 }
 
@@ -638,3 +681,20 @@ export function sqliteConnection(driver: Driver): Database.Database {
   if (!inner) throw new StrataError('BAD_INPUT', 'sqliteConnection needs a driver made by sqliteDriver()');
   return inner.db();
 }
+
+/**
+ * Swaps a store-shaped SQLite file (a backup made by VACUUM INTO, or a staged image) into the
+ * store in one transaction; `userTables` makes tables of SQL migrations match it too.
+ * Returns the spaces whose contents may have changed. @internal
+ */
+export function sqliteSwapFile(driver: Driver, path: string, options: SwapOptions, now: number): string[] {
+  const inner = internals.get(driver);
+  if (!inner) throw new StrataError('BAD_INPUT', 'sqliteSwapFile needs a driver made by sqliteDriver()');
+  return inner.swap(path, options, now);
+}
+
+/** The file of an SQLite store (':memory:' for a private one), or `null` for other drivers. @internal */
+export function sqliteLocation(driver: Driver): string | null {
+  return internals.has(driver) ? (locations.get(driver) ?? null) : null;
+}
+const locations = new WeakMap<Driver, string>();

@@ -34,6 +34,9 @@ export class EncryptionLayer implements Driver {
   readonly #keyIds: string[];
   readonly getSync?: (space: string, key: string, now: number) => StoredRecord | null;
   readonly getValueSync?: (space: string, key: string, now: number) => string | null;
+  /** Images pass through untouched: ciphertext and MACs stay exactly as stored (see ops/image.ts). */
+  readonly openImage?: Driver['openImage'];
+  readonly loadImage?: Driver['loadImage'];
 
   constructor(inner: Driver, sealer: Sealer | null, keyIds: readonly string[], mac: boolean) {
     this.inner = inner;
@@ -43,6 +46,8 @@ export class EncryptionLayer implements Driver {
     // A value-only read cannot be checked against a MAC, which covers the expiry too.
     const valueReads = inner.capabilities.valueReads === true && !mac;
     this.capabilities = { ...inner.capabilities, valueReads, encryption: true };
+    if (inner.openImage) this.openImage = inner.openImage.bind(inner);
+    if (inner.loadImage) this.loadImage = inner.loadImage.bind(inner);
     if (inner.capabilities.syncReads === true && inner.getSync !== undefined) {
       const getSync = inner.getSync.bind(inner);
       this.getSync = (space, key, now) => this.#decode(space, getSync(space, key, now));

@@ -111,5 +111,8 @@ export function quotaLayer(inner: Driver): QuotaDriver {
   };
   if (inner.getSync) layer.getSync = inner.getSync.bind(inner);
   if (inner.getValueSync) layer.getValueSync = inner.getValueSync.bind(inner);
+  // Images are whole-store copies, below every quota: loading one restores a state, it does not grow one.
+  if (inner.openImage) layer.openImage = inner.openImage.bind(inner);
+  if (inner.loadImage) layer.loadImage = inner.loadImage.bind(inner);
   return layer;
 }

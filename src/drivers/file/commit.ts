@@ -1,4 +1,5 @@
-import type { BatchResult, WriteOp } from '../driver.js';
+import type { BatchResult, RawRecord, WriteOp } from '../driver.js';
+import { loadMutations } from '../memory-image.js';
 import type { Mutation, UsageBase } from '../memory-state.js';
 import { addLive, addLiveAt, coveredSpaces, MemoryState } from '../memory-state.js';
 import type { Usage } from '../quota-usage.js';
@@ -15,6 +16,14 @@ export type Work =
       reject: (error: unknown) => void;
     }
   | { kind: 'declare'; space: string; resolve: (value: undefined) => void; reject: (error: unknown) => void }
+  | {
+      /** A whole image written verbatim (ops/image.ts `loadRecords`): one journal line. */
+      kind: 'load';
+      records: readonly RawRecord[];
+      mode: 'replace' | 'merge';
+      resolve: (loaded: number) => void;
+      reject: (error: unknown) => void;
+    }
   | {
       kind: 'purge';
       now: number;
@@ -72,6 +81,23 @@ export function planGroup(state: MemoryState, group: readonly Work[], seq: numbe
     const mutations = state.expired(work.now, work.limit);
     if (mutations.length > 0) lines.push(encodeEntry(++seq, mutations));
     planned.push({ work, result: mutations.length, mutations, declare: [] });
+    return { planned, lines, seq };
+  }
+  if (group.length === 1 && group[0]!.kind === 'load') {
+    const work = group[0]!;
+    try {
+      const records = work.records.map((r) => {
+        checkTimes(r.updatedAt, r.expiresAt, driver);
+        const value = canonicalValue(r.value, driver);
+        return value === r.value ? r : { ...r, value };
+      });
+      const { mutations } = loadMutations(state, records, work.mode);
+      const declare = [...new Set(records.map((r) => r.space))].filter((space) => !state.spaces.has(space));
+      if (mutations.length > 0 || declare.length > 0) lines.push(encodeEntry(++seq, mutations, declare));
+      planned.push({ work, result: records.length, mutations, declare });
+    } catch (error) {
+      work.reject(error);
+    }
     return { planned, lines, seq };
   }
   const scratch = new MemoryState();

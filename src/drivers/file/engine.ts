@@ -1,7 +1,7 @@
 import { StrataError } from '../../errors.js';
 import type { ChangeHub } from '../base.js';
 import { closedError } from '../base.js';
-import type { BatchResult, DriverStats, VerifyReport, WriteOp } from '../driver.js';
+import type { BatchResult, DriverStats, RawRecord, VerifyReport, WriteOp } from '../driver.js';
 import type { MemoryState } from '../memory-state.js';
 import type { Work } from './commit.js';
 import { planGroup, resolveWork } from './commit.js';
@@ -207,6 +207,12 @@ export class FileEngine {
     return new Promise((resolve, reject) => this.#enqueue({ kind: 'purge', now, limit, resolve, reject }));
   }
 
+  /** Writes a whole image verbatim as one journal line (a group of its own, like a purge). */
+  load(records: readonly RawRecord[], mode: 'replace' | 'merge'): Promise<number> {
+    this.#usable();
+    return new Promise((resolve, reject) => this.#enqueue({ kind: 'load', records, mode, resolve, reject }));
+  }
+
   /** Records a declared space in the journal, so every process (and a reopen) knows it. */
   async declare(space: string): Promise<void> {
     this.#usable();
@@ -259,10 +265,11 @@ export class FileEngine {
     this.#maybeCompact();
   }
 
-  /** A purge runs as a group of its own; everything else is grouped in arrival order. */
+  /** A purge (or a load) runs as a group of its own; everything else is grouped in arrival order. */
   #takeGroup(): Work[] {
-    if (this.#queue[0]?.kind === 'purge') return this.#queue.splice(0, 1);
-    const purge = this.#queue.findIndex((w) => w.kind === 'purge');
+    const alone = (w: Work): boolean => w.kind === 'purge' || w.kind === 'load';
+    if (this.#queue[0] !== undefined && alone(this.#queue[0])) return this.#queue.splice(0, 1);
+    const purge = this.#queue.findIndex(alone);
     return this.#queue.splice(0, purge < 0 ? this.#queue.length : purge);
   }
 

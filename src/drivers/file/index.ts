@@ -7,6 +7,7 @@ import type { FileEngine } from './engine.js';
 import { openEngine, verifyOffline } from './open.js';
 import type { JournalMark } from './image.js';
 import { journalMark } from './image.js';
+import { collectImage, stateImage } from '../memory-image.js';
 
 export type { FileCounters } from './engine.js';
 
@@ -46,7 +47,13 @@ export interface FileInternals {
   lockStats: { acquired: number; brokeStale: number };
 }
 
-const CAPABILITIES: DriverCapabilities = { persistent: true, crossProcess: true, watchRemote: true, nativeIndexes: false };
+const CAPABILITIES: DriverCapabilities = {
+  persistent: true,
+  crossProcess: true,
+  watchRemote: true,
+  nativeIndexes: false,
+  images: true,
+};
 
 /**
  * A store in a directory of human-readable JSON files. Several processes may share it: a
@@ -150,6 +157,14 @@ export function fileDriver(options: FileDriverOptions): Driver & { [fileInternal
         remove();
         engine?.updatePolling();
       };
+    },
+    async openImage(now) {
+      return (await ready()).read((state) => stateImage(state, now));
+    },
+    async loadImage(source, options) {
+      const engine = await ready();
+      const records = await collectImage(source);
+      return { records: await engine.load(records, options.mode) };
     },
     async stats() {
       return (await ready()).stats();
