@@ -38,6 +38,8 @@ import { Sweeper } from './ops/sweep.js';
 import { Scheduler, type ScheduledFunction, type ScheduledJob, type ScheduleOptions } from './ops/schedule.js';
 import { bottomDriver, type TransferContext } from './ops/transfer/context.js';
 import { exportStore, type ExportOptions, type ExportReport } from './ops/transfer/export.js';
+import { importStore, type ImportOptions, type ImportReport } from './ops/transfer/import.js';
+import { loadRecords } from './ops/image.js';
 
 /** The embedded default: an SQLite file in the working directory. */
 export const DEFAULT_URL = 'sqlite:.strata/strata.db';
@@ -369,6 +371,21 @@ export class Store {
       return await exportStore(this.#transferContext(), path, options);
     } catch (error) {
       throw withOp(error, 'store.export', this.driver.name);
+    }
+  }
+
+  /**
+   * Reads an export file into the store: a first pass checks the whole file (gzip, every
+   * line, counts and checksums, keys and values, ciphertexts, schemas declared in this
+   * process) and writes nothing; then the records are written in one atomic step. `merge`
+   * (default) keeps records the file does not hold; `replace` empties them.
+   */
+  async import(path: string, options: ImportOptions = {}): Promise<ImportReport> {
+    this.#assertOpen('store.import');
+    try {
+      return await importStore(this.#transferContext(), path, options, (driver, source, o) => loadRecords(driver, source, { ...o, now: this.#now(), checkValues: false }));
+    } catch (error) {
+      throw withOp(error, 'store.import', this.driver.name);
     }
   }
 

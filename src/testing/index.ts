@@ -13,6 +13,7 @@ import { kvApiSuite } from './kv-api-suite.js';
 import { encryptionSuite } from './encryption-suite.js';
 import { withStack, type DriverFactory, type StackOptions } from './harness.js';
 import { quotaSuite } from './quota-suite.js';
+import { transferSuite } from './transfer-suite.js';
 import { backupSuite } from './backup-suite.js';
 
 export type { DriverFactory, Harness, StackOptions } from './harness.js';
@@ -50,6 +51,7 @@ export function runConformance(name: string, driverFactory: DriverFactory, stack
     kvApiSuite(factory);
     encryptionSuite(factory);
     quotaSuite(factory);
+    transferSuite(factory);
     backupSuite(factory);
   });
 }
