@@ -57,6 +57,8 @@ export interface TransferRecord {
   createdAt: number;
   updatedAt: number;
   expiresAt: number | null;
+  /** The line of the file it was read from (reader only). */
+  line?: number;
 }
 
 /** Whether a space is carried by the format: user spaces and the three meta spaces above. */
@@ -77,7 +79,8 @@ export function badFile(
   message: string,
   extra: { cause?: unknown; details?: Record<string, unknown> } = {},
 ): StrataError {
-  return new StrataError(code, `store.import: line ${line} of the export file: ${message}`, {
+  const where = line > 0 ? `line ${line} of the export file` : 'the export file';
+  return new StrataError(code, `store.import: ${where}: ${message}`, {
     op: 'store.import',
     hint:
       code === 'VALIDATION_FAILED'

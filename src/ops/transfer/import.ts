@@ -90,14 +90,14 @@ async function* pass(
     // Expired since the export: absent, so not written (a same-key record of the target stays in a merge).
     if (stored === null || (record.expiresAt !== null && record.expiresAt <= now)) continue;
     plan.written++;
-    yield { ...record, value: stored };
+    yield { space: record.space, key: record.key, value: stored, version: record.version, createdAt: record.createdAt, updatedAt: record.updatedAt, expiresAt: record.expiresAt };
   }
 }
 
 function withLine(error: unknown, record: TransferRecord): StrataError {
   if (!(error instanceof StrataError)) return badFile('CORRUPT', 0, `record "${record.key}" in ${record.space} cannot be read`, { cause: error });
   const details = error.details ?? {};
-  (error as { details: Record<string, unknown> }).details = { ...details, space: record.space, key: record.key };
+  (error as { details: Record<string, unknown> }).details = { ...details, space: record.space, key: record.key, line: record.line };
   return error;
 }
 
@@ -106,7 +106,7 @@ async function checkSpec(ctx: TransferContext, record: TransferRecord, text: str
   try {
     spec = parseSpec(record.key, text);
   } catch (cause) {
-    throw badFile('CORRUPT', 0, `the declaration of collection "${record.key}" is damaged`, { cause, details: { space: record.space, key: record.key } });
+    throw badFile('CORRUPT', record.line ?? 0, `the declaration of collection "${record.key}" is damaged`, { cause, details: { space: record.space, key: record.key } });
   }
   const declared = ctx.declaredSpec(record.key) ?? (mode === 'merge' ? await readSpec(ctx.driver, record.key, now).catch(() => null) : null);
   if (declared !== null && !sameSpec(declared, spec)) {

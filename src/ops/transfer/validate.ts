@@ -129,7 +129,7 @@ function checkRecord(line: Line, raw: Record<string, unknown>, space: string, pr
   } catch (cause) {
     throw badFile('BAD_INPUT', line.no, `the value of "${key}" in ${space} cannot be stored: ${(cause as Error).message}`, { cause });
   }
-  const record: TransferRecord = { space, key, value, version, createdAt, updatedAt, expiresAt: expiresAt as number | null };
+  const record: TransferRecord = { space, key, value, version, createdAt, updatedAt, expiresAt: expiresAt as number | null, line: line.no };
   // Canonical form: exactly what the writer makes. This refuses, without a second parse, numbers
   // that lose precision, duplicated object members, escapes and spacing an exporter never writes.
   if (recordLine(record) !== line.text) throw badFile('CORRUPT', line.no, `the record "${key}" is not in canonical form (it was not written by store.export)`);
