@@ -70,6 +70,14 @@ const sectionOf = (m: Model, space: string) => m.sections.find((s) => s.header =
 /** A record line of a user space with `value` JSON text, other fields fine. */
 const line = (key: string, value: string, extra = ''): string => `{"k":${JSON.stringify(key)},"v":${value},"ver":1,"c":1,"u":1,"x":null${extra}}`;
 
+function sameContent(bytes: Buffer, text: string): boolean {
+  try {
+    return gunzipSync(bytes).toString('utf8') === text;
+  } catch {
+    return false;
+  }
+}
+
 function generate(good: Buffer): Hostile[] {
   const files: Hostile[] = [];
   const text = gunzipSync(good).toString('utf8');
@@ -96,7 +104,8 @@ function generate(good: Buffer): Hostile[] {
   for (let at = 10, i = 0; at < good.length; at += Math.max(1, Math.floor((good.length - 10) / 250)), i++) {
     const bytes = Buffer.from(good);
     bytes[at] = bytes[at]! ^ (i % 2 === 0 ? 0x01 : 0xff);
-    files.push({ name: `byte ${at} flipped`, bytes });
+    // A flip in the padding bits after deflate's last block changes nothing: that file is the same export.
+    if (!sameContent(bytes, text)) files.push({ name: `byte ${at} flipped`, bytes });
   }
   // C. Trailing garbage.
   for (const [name, extra] of [
@@ -366,7 +375,7 @@ describe('hostile import files', () => {
       expect(e.hint, file.name).toBeTruthy();
       codes[e.code] = (codes[e.code] ?? 0) + 1;
       if (process.env.HOSTILE_LOG) console.log(`${file.name} => ${e.code} ${e.message.slice(0, 140)}`);
-      if (i % 50 === 0) expect(await rawDump(store, Date.now()), file.name).toBe(before);
+      expect(await rawDump(store, Date.now()), file.name).toBe(before);
     }
     expect(accepted).toEqual([]);
     expect(await rawDump(store, Date.now())).toBe(before);
