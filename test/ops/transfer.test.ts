@@ -210,7 +210,7 @@ describe('bad input and progress', () => {
         expect(next.value.records).toBe(12_000);
         break;
       }
-      records++;
+      records += next.value.length;
     }
     expect(records).toBe(12_000);
     const target = await openStore('memory:');

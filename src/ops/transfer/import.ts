@@ -7,7 +7,7 @@ import type { Driver, StoredRecord } from '../../drivers/driver.js';
 import { StrataError } from '../../errors.js';
 import { badFile, ENCRYPTED_SPACE_NAME, SPECS_SPACE_NAME, type Manifest, type TransferRecord } from './format.js';
 import { Transcoder } from './transcode.js';
-import { readExport, type ExportSummary } from './validate.js';
+import { readExport, replayExport, type ExportSummary } from './validate.js';
 import type { TransferContext, TransferProgress } from './context.js';
 
 /** The atomic, streamed bulk write import commits with (`loadRecords` of src/ops/image.ts). */
@@ -48,7 +48,7 @@ interface Plan {
 
 const newPlan = (): Plan => ({ collections: new Map(), encrypted: new Set(), written: 0, summary: undefined as unknown as ExportSummary });
 
-/** One pass over the file: everything checked, each record turned into what the target stores. */
+/** One pass over the file: everything checked, each record turned into what the target stores, in batches. */
 async function* pass(
   ctx: TransferContext,
   path: string,
@@ -56,42 +56,58 @@ async function* pass(
   now: number,
   plan: Plan,
   onRecord: (done: number) => void,
-): AsyncGenerator<TransferRecord> {
+  checked?: ExportSummary,
+): AsyncGenerator<TransferRecord[]> {
   let transcoder: Transcoder | undefined;
   const onManifest = (manifest: Manifest): void => {
     transcoder = new Transcoder(ctx.crypto, manifest.values);
   };
-  const records = readExport(path, onManifest);
+  // The second pass replays the file the first one checked (same bytes, proven by its sha256).
+  if (checked !== undefined) onManifest(checked.manifest);
+  const batches: AsyncGenerator<TransferRecord[], ExportSummary | void> =
+    checked === undefined ? readExport(path, onManifest) : replayExport(path, checked.fileSha256);
   let done = 0;
   for (;;) {
-    const next = await records.next();
+    const next = await batches.next();
     if (next.done === true) {
-      plan.summary = next.value;
+      plan.summary = next.value ?? checked!;
       return;
     }
-    const record = next.value;
-    done++;
-    onRecord(done);
-    let plain: string;
-    try {
-      plain = transcoder!.plain(record);
-    } catch (error) {
-      throw withLine(error, record);
+    const out: TransferRecord[] = [];
+    for (const record of next.value) {
+      done++;
+      onRecord(done);
+      let plain: string;
+      try {
+        plain = transcoder!.plain(record);
+      } catch (error) {
+        throw withLine(error, record);
+      }
+      if (record.space === ENCRYPTED_SPACE_NAME) plan.encrypted.add(record.key);
+      if (checked !== undefined) {
+        // Checked in the first pass.
+      } else if (record.space === SPECS_SPACE_NAME) plan.collections.set(record.key, await checkSpec(ctx, record, plain, mode, now));
+      else if (record.space.startsWith('c.')) {
+        const schema = ctx.schemaOf(record.space.slice(2));
+        if (schema !== undefined) await checkSchema(schema, record, plain);
+      }
+      let stored: string | null;
+      try {
+        stored = transcoder!.stored(record, plain);
+      } catch (error) {
+        throw withLine(error, record);
+      }
+      // Expired since the export: absent, so not written (a same-key record of the target stays in a merge).
+      if (stored === null || (record.expiresAt !== null && record.expiresAt <= now)) continue;
+      plan.written++;
+      out.push({ space: record.space, key: record.key, value: stored, version: record.version, createdAt: record.createdAt, updatedAt: record.updatedAt, expiresAt: record.expiresAt });
     }
-    if (record.space === ENCRYPTED_SPACE_NAME) plan.encrypted.add(record.key);
-    if (record.space === SPECS_SPACE_NAME) plan.collections.set(record.key, await checkSpec(ctx, record, plain, mode, now));
-    else if (record.space.startsWith('c.')) await checkSchema(ctx.schemaOf(record.space.slice(2)), record, plain);
-    let stored: string | null;
-    try {
-      stored = transcoder!.stored(record, plain);
-    } catch (error) {
-      throw withLine(error, record);
-    }
-    // Expired since the export: absent, so not written (a same-key record of the target stays in a merge).
-    if (stored === null || (record.expiresAt !== null && record.expiresAt <= now)) continue;
-    plan.written++;
-    yield { space: record.space, key: record.key, value: stored, version: record.version, createdAt: record.createdAt, updatedAt: record.updatedAt, expiresAt: record.expiresAt };
+    yield out;
   }
+}
+
+async function* flat(batches: AsyncIterable<TransferRecord[]>): AsyncGenerator<TransferRecord> {
+  for await (const batch of batches) yield* batch;
 }
 
 function withLine(error: unknown, record: TransferRecord): StrataError {
@@ -119,8 +135,7 @@ async function checkSpec(ctx: TransferContext, record: TransferRecord, text: str
   return spec;
 }
 
-async function checkSchema(schema: StandardSchemaV1 | undefined, record: TransferRecord, text: string): Promise<void> {
-  if (schema === undefined) return;
+async function checkSchema(schema: StandardSchemaV1, record: TransferRecord, text: string): Promise<void> {
   const result = await schema['~standard'].validate(parseJson(text));
   if (result.issues === undefined) return;
   const issues = result.issues.map((i) => ({
@@ -191,11 +206,11 @@ export async function importStore(ctx: TransferContext, path: unknown, options: 
   const second = newPlan();
   // The file is read again (it is never held in memory) and checked again as it streams: one
   // changed in between fails the load, which then writes nothing.
-  const records = pass(ctx, file, mode, now, second, report('write', total));
+  const records = flat(pass(ctx, file, mode, now, second, report('write', total), first.summary));
   await load(ctx.raw, mode === 'replace' ? keepingMeta(ctx, first, records, now) : records, { mode });
   progress?.({ phase: 'write', records: total, total });
-  await ctx.refresh([...second.collections.keys()]);
-  for (const [name, spec] of second.collections) await ctx.driver.ensureSpace(`c.${name}`, { indexes: spec.indexes });
+  await ctx.refresh([...first.collections.keys()]);
+  for (const [name, spec] of first.collections) await ctx.driver.ensureSpace(`c.${name}`, { indexes: spec.indexes });
   const spaces: Record<string, number> = {};
   for (const [space, totals] of Object.entries(second.summary.spaces)) spaces[space] = totals.records;
   return { mode, records: second.written, spaces, values: second.summary.manifest.values };

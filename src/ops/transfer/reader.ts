@@ -1,5 +1,7 @@
 import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { isUtf8 } from 'node:buffer';
 import { createGunzip, crc32 } from 'node:zlib';
 import { StrataError } from '../../errors.js';
 import { MAX_LINE_BYTES } from './format.js';
@@ -11,7 +13,6 @@ export interface Line {
   bytes: Buffer;
 }
 
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function corrupt(message: string, cause?: unknown, line?: number): StrataError {
   return new StrataError('CORRUPT', `store.import: ${message}`, {
@@ -23,16 +24,20 @@ function corrupt(message: string, cause?: unknown, line?: number): StrataError {
 }
 
 /**
- * The lines of a gzip-compressed export file, streamed (memory holds one line and one
+ * The lines of a gzip-compressed export file in batches (one per decompressed chunk), streamed (memory holds one line and one
  * compressed chunk). Refuses, as CORRUPT: a file that is not gzip, a truncated one, one whose
  * last 8 bytes are not the gzip trailer of the data read (trailing garbage, even zeros), a line
  * longer than MAX_LINE_BYTES, text that is not UTF-8, and a last line without its newline.
+ * At the end, `digest.sha256` is the sha256 of the file's bytes.
  */
-export async function* readLines(path: string): AsyncGenerator<Line> {
+export async function* readLines(path: string, digest: { sha256?: string } = {}): AsyncGenerator<Line[]> {
   const tail = await lastBytes(path, 8);
   const gunzip = createGunzip();
   const source = createReadStream(path);
   source.on('error', (error) => gunzip.destroy(error));
+  // The file's own bytes, hashed as they are read: import's second pass proves it read the same file.
+  const fileHash = createHash('sha256');
+  source.on('data', (chunk) => fileHash.update(chunk));
   source.pipe(gunzip);
   let pending: Buffer[] = [];
   let pendingBytes = 0;
@@ -44,6 +49,7 @@ export async function* readLines(path: string): AsyncGenerator<Line> {
       crc = crc32(chunk, crc);
       size += chunk.length;
       let start = 0;
+      const batch: Line[] = [];
       for (;;) {
         const end = chunk.indexOf(0x0a, start);
         if (end < 0) break;
@@ -55,9 +61,10 @@ export async function* readLines(path: string): AsyncGenerator<Line> {
         }
         no++;
         if (bytes.length > MAX_LINE_BYTES) throw corrupt(`line ${no} is longer than ${MAX_LINE_BYTES} bytes`, undefined, no);
-        yield { no, text: decode(bytes.subarray(0, -1), no), bytes };
+        batch.push({ no, text: decode(bytes, no), bytes });
         start = end + 1;
       }
+      if (batch.length > 0) yield batch;
       if (start < chunk.length) {
         // Copied: the chunk's memory is reused by the stream.
         pending.push(Buffer.from(chunk.subarray(start)));
@@ -77,14 +84,13 @@ export async function* readLines(path: string): AsyncGenerator<Line> {
   if (tail.length < 8 || tail.readUInt32LE(0) !== crc >>> 0 || tail.readUInt32LE(4) !== size % 2 ** 32) {
     throw corrupt('the file has bytes after its gzip stream, or more than one stream');
   }
+  digest.sha256 = fileHash.digest('hex');
 }
 
-function decode(bytes: Uint8Array, no: number): string {
-  try {
-    return UTF8.decode(bytes);
-  } catch (cause) {
-    throw corrupt(`line ${no} is not UTF-8 text`, cause, no);
-  }
+/** The line's text without its newline; bytes that are not UTF-8 are refused, never replaced. */
+function decode(bytes: Buffer, no: number): string {
+  if (!isUtf8(bytes)) throw corrupt(`line ${no} is not UTF-8 text`, undefined, no);
+  return bytes.toString('utf8', 0, bytes.length - 1);
 }
 
 async function lastBytes(path: string, n: number): Promise<Buffer> {
