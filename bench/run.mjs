@@ -209,6 +209,13 @@ async function main() {
     durationS: Math.round((performance.now() - started) / 1000),
   };
   publish(run, opts, render, log);
+  // Export and import (issue 9): its own script, child processes per step (see bench/ops-transfer.mjs).
+  const transfer = spawnSync(
+    process.execPath,
+    [`${HERE}ops-transfer.mjs`, ...(opts.quick ? ['--quick'] : []), ...(opts.write ? ['--write'] : [])],
+    { stdio: 'inherit' },
+  );
+  if (transfer.status !== 0) process.exitCode = 1;
 }
 
 main().catch((error) => {

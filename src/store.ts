@@ -383,7 +383,9 @@ export class Store {
   async import(path: string, options: ImportOptions = {}): Promise<ImportReport> {
     this.#assertOpen('store.import');
     try {
-      return await importStore(this.#transferContext(), path, options, (driver, source, o) => loadRecords(driver, source, { ...o, now: this.#now(), checkValues: false }));
+      return await importStore(this.#transferContext(), path, options, (driver, source, o) =>
+        loadRecords(driver, source, { ...o, now: this.#now(), checkValues: false }),
+      );
     } catch (error) {
       throw withOp(error, 'store.import', this.driver.name);
     }

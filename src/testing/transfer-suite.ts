@@ -44,7 +44,11 @@ export async function contentHash(store: Store, now: number): Promise<string> {
 const BACKENDS = ['memory', 'sqlite', 'file'] as const;
 
 function urlOf(backend: (typeof BACKENDS)[number], dir: string): string {
-  return backend === 'memory' ? 'memory:' : backend === 'sqlite' ? `sqlite:${join(dir, 'target.db')}` : `file:${join(dir, 'target')}`;
+  return backend === 'memory'
+    ? 'memory:'
+    : backend === 'sqlite'
+      ? `sqlite:${join(dir, 'target.db')}`
+      : `file:${join(dir, 'target')}`;
 }
 
 /** Mixed data: several namespaces, expiry, updated versions, unicode keys, nested values, a collection with indexes and timestamps. */

@@ -62,13 +62,18 @@ function textOf(model: Model, trailer = trailerOf(model)): string {
   return `${out.join('\n')}\n`;
 }
 
-const clone = (m: Model): Model => ({ manifest: m.manifest, sections: m.sections.map((s) => ({ header: s.header, lines: [...s.lines] })) });
+const clone = (m: Model): Model => ({
+  manifest: m.manifest,
+  sections: m.sections.map((s) => ({ header: s.header, lines: [...s.lines] })),
+});
 const gz = (text: string | Buffer): Buffer => gzipSync(text);
-const nest = (depth: number, inner: string, open = '{"a":', close = '}'): string => open.repeat(depth) + inner + close.repeat(depth);
+const nest = (depth: number, inner: string, open = '{"a":', close = '}'): string =>
+  open.repeat(depth) + inner + close.repeat(depth);
 const sectionOf = (m: Model, space: string) => m.sections.find((s) => s.header === JSON.stringify({ space }))!;
 
 /** A record line of a user space with `value` JSON text, other fields fine. */
-const line = (key: string, value: string, extra = ''): string => `{"k":${JSON.stringify(key)},"v":${value},"ver":1,"c":1,"u":1,"x":null${extra}}`;
+const line = (key: string, value: string, extra = ''): string =>
+  `{"k":${JSON.stringify(key)},"v":${value},"ver":1,"c":1,"u":1,"x":null${extra}}`;
 
 function sameContent(bytes: Buffer, text: string): boolean {
   try {
@@ -144,14 +149,25 @@ function generate(good: Buffer): Hostile[] {
   });
   // E. "__proto__" at every depth, spelt out and escaped, in values and in every structural object.
   for (const key of ['"__proto__"', '"\\u005f_proto__"', '"__pro\\u0074o__"']) {
-    for (let depth = 0; depth <= 24; depth++) withKv(`__proto__ ${key} at depth ${depth}`, line('p', nest(depth, `{${key}:{"polluted":true}}`)));
-    for (let depth = 1; depth <= 6; depth++) withKv(`__proto__ ${key} in array at depth ${depth}`, line('p', nest(depth, `[{${key}:1}]`, '[', ']')));
-    withDoc(`__proto__ ${key} in a document`, `{"k":"t1","v":{"id":"t1","title":"x","done":true,${key}:{"x":1}},"ver":1,"c":1,"u":1,"x":null}`);
+    for (let depth = 0; depth <= 24; depth++)
+      withKv(`__proto__ ${key} at depth ${depth}`, line('p', nest(depth, `{${key}:{"polluted":true}}`)));
+    for (let depth = 1; depth <= 6; depth++)
+      withKv(`__proto__ ${key} in array at depth ${depth}`, line('p', nest(depth, `[{${key}:1}]`, '[', ']')));
+    withDoc(
+      `__proto__ ${key} in a document`,
+      `{"k":"t1","v":{"id":"t1","title":"x","done":true,${key}:{"x":1}},"ver":1,"c":1,"u":1,"x":null}`,
+    );
     withKv(`__proto__ ${key} in a record line`, line('p', '1', `,${key}:{"polluted":true}`));
     add(`__proto__ ${key} in the manifest`, textOf({ ...clone(base), manifest: base.manifest.replace('{', `{${key}:{"x":1},`) }));
-    add(`__proto__ ${key} in manifest.source`, textOf({ ...clone(base), manifest: base.manifest.replace('"source":{', `"source":{${key}:1,`) }));
+    add(
+      `__proto__ ${key} in manifest.source`,
+      textOf({ ...clone(base), manifest: base.manifest.replace('"source":{', `"source":{${key}:1,`) }),
+    );
     add(`__proto__ ${key} in the trailer`, textOf(base, trailerOf(base).replace('{', `{${key}:{"x":1},`)));
-    add(`__proto__ ${key} in trailer.spaces`, textOf(base, trailerOf(base).replace('"spaces":{', `"spaces":{${key}:{"records":0,"sha256":""},`)));
+    add(
+      `__proto__ ${key} in trailer.spaces`,
+      textOf(base, trailerOf(base).replace('"spaces":{', `"spaces":{${key}:{"records":0,"sha256":""},`)),
+    );
     const m = clone(base);
     m.sections[0]!.header = m.sections[0]!.header.replace('{', `{${key}:1,`);
     add(`__proto__ ${key} in a space header`, textOf(m));
@@ -161,13 +177,19 @@ function generate(good: Buffer): Hostile[] {
     const member = `"${key}":{"prototype":{"polluted":true}}`;
     withKv(`${key} in a record line`, line('p', '1', `,${member}`));
     add(`${key} in the manifest`, textOf({ ...clone(base), manifest: base.manifest.replace('{', `{${member},`) }));
-    add(`${key} in manifest.source`, textOf({ ...clone(base), manifest: base.manifest.replace('"source":{', `"source":{${member},`) }));
+    add(
+      `${key} in manifest.source`,
+      textOf({ ...clone(base), manifest: base.manifest.replace('"source":{', `"source":{${member},`) }),
+    );
     add(`${key} in the trailer`, textOf(base, trailerOf(base).replace('{', `{${member},`)));
     add(`${key} in trailer.spaces`, textOf(base, trailerOf(base).replace('"spaces":{', `"spaces":{${member},`)));
     const m = clone(base);
     m.sections[0]!.header = m.sections[0]!.header.replace('{', `{${member},`);
     add(`${key} in a space header`, textOf(m));
-    add(`${key} as a space`, textOf({ ...clone(base), sections: [...clone(base).sections, { header: `{"space":"${key}"}`, lines: [] }] }));
+    add(
+      `${key} as a space`,
+      textOf({ ...clone(base), sections: [...clone(base).sections, { header: `{"space":"${key}"}`, lines: [] }] }),
+    );
   }
   // G. Huge strings (longer than a line may be) as a value and as a key.
   const huge = 'a'.repeat(17 * 1024 * 1024);
@@ -187,43 +209,87 @@ function generate(good: Buffer): Hostile[] {
     add(`space ${space} twice`, textOf(d));
   }
   withKv('duplicated object member', line('dup', '{"a":1,"a":2}'));
-  withDoc('duplicated document field', '{"k":"t1","v":{"id":"t1","title":"x","done":true,"done":false},"ver":1,"c":1,"u":1,"x":null}');
+  withDoc(
+    'duplicated document field',
+    '{"k":"t1","v":{"id":"t1","title":"x","done":true,"done":false},"ver":1,"c":1,"u":1,"x":null}',
+  );
   // I. Wrong format version or name.
   for (const version of ['0', '2', '3', '-1', '1.5', '"1"', 'null', 'true', '[]', '{}', '100', '1e0']) {
-    add(`format version ${version}`, textOf({ ...clone(base), manifest: base.manifest.replace('"version":1', `"version":${version}`) }));
+    add(
+      `format version ${version}`,
+      textOf({ ...clone(base), manifest: base.manifest.replace('"version":1', `"version":${version}`) }),
+    );
   }
   for (const name of ['"strata"', '"Strata-export"', 'null', '1', '"strata-backup"']) {
     add(`format name ${name}`, textOf({ ...clone(base), manifest: base.manifest.replace('"strata-export"', name) }));
   }
-  for (const values of ['"plain"', 'null', 'true']) add(`manifest values ${values}`, textOf({ ...clone(base), manifest: base.manifest.replace('"stored"', values) }));
-  add('manifest createdAt not a date', textOf({ ...clone(base), manifest: base.manifest.replace(/"createdAt":"[^"]+"/, '"createdAt":"yesterday"') }));
+  for (const values of ['"plain"', 'null', 'true'])
+    add(`manifest values ${values}`, textOf({ ...clone(base), manifest: base.manifest.replace('"stored"', values) }));
+  add(
+    'manifest createdAt not a date',
+    textOf({ ...clone(base), manifest: base.manifest.replace(/"createdAt":"[^"]+"/, '"createdAt":"yesterday"') }),
+  );
   add('manifest without source', textOf({ ...clone(base), manifest: base.manifest.replace(/,"source":\{[^}]*\}/, '') }));
   add('manifest with spaces', textOf({ ...clone(base), manifest: base.manifest.replace(/,/g, ', ') }));
   // J. Schema violations (the target declares tasks with a schema).
   const docs: Array<[string, string]> = [];
-  for (const title of ['1', 'null', 'true', '[]', '{}', '["x"]']) docs.push([`title ${title}`, `{"id":"t1","title":${title},"done":true}`]);
-  for (const done of ['"yes"', '1', '0', 'null', '[]', '{}', '"true"']) docs.push([`done ${done}`, `{"id":"t1","title":"x","done":${done}}`]);
-  docs.push(['no title', '{"id":"t1","done":true}'], ['no done', '{"id":"t1","title":"x"}'], ['no id', '{"title":"x","done":true}'], ['id a number', '{"id":1,"title":"x","done":true}'], ['empty', '{}']);
+  for (const title of ['1', 'null', 'true', '[]', '{}', '["x"]'])
+    docs.push([`title ${title}`, `{"id":"t1","title":${title},"done":true}`]);
+  for (const done of ['"yes"', '1', '0', 'null', '[]', '{}', '"true"'])
+    docs.push([`done ${done}`, `{"id":"t1","title":"x","done":${done}}`]);
+  docs.push(
+    ['no title', '{"id":"t1","done":true}'],
+    ['no done', '{"id":"t1","title":"x"}'],
+    ['no id', '{"title":"x","done":true}'],
+    ['id a number', '{"id":1,"title":"x","done":true}'],
+    ['empty', '{}'],
+  );
   for (const [name, doc] of docs) withDoc(`schema: ${name}`, `{"k":"t1","v":${doc},"ver":1,"c":1,"u":1,"x":null}`);
-  for (const doc of ['[]', '"doc"', '1', 'null', 'true', '[{"id":"t1"}]']) withDoc(`document ${doc} is not an object`, `{"k":"t1","v":${doc},"ver":1,"c":1,"u":1,"x":null}`);
+  for (const doc of ['[]', '"doc"', '1', 'null', 'true', '[{"id":"t1"}]'])
+    withDoc(`document ${doc} is not an object`, `{"k":"t1","v":${doc},"ver":1,"c":1,"u":1,"x":null}`);
   // K. Unknown and missing record fields.
-  for (const field of ['z', 'meta', 's', 'type', 't', 'value', 'key', 'V', 'k2', 'ttl', 'space', 'end']) withKv(`unknown field ${field}`, line('f', '1', `,"${field}":1`));
-  for (const field of ['"v":1,', '"ver":1,', '"c":1,', '"u":1,', ',"x":null']) withKv(`missing ${field}`, line('f', '1').replace(field, ''));
+  for (const field of ['z', 'meta', 's', 'type', 't', 'value', 'key', 'V', 'k2', 'ttl', 'space', 'end'])
+    withKv(`unknown field ${field}`, line('f', '1', `,"${field}":1`));
+  for (const field of ['"v":1,', '"ver":1,', '"c":1,', '"u":1,', ',"x":null'])
+    withKv(`missing ${field}`, line('f', '1').replace(field, ''));
   // L. Keys Strata refuses.
   const longKeys = ['a'.repeat(1025), 'é'.repeat(513), '€'.repeat(342), '😀'.repeat(257), ''];
   for (const key of longKeys) {
     withKv(`kv key of ${Buffer.byteLength(key)} bytes`, line(key, '1'));
-    withDoc(`document key of ${Buffer.byteLength(key)} bytes`, `{"k":${JSON.stringify(key)},"v":{"id":"t1","title":"x","done":true},"ver":1,"c":1,"u":1,"x":null}`);
+    withDoc(
+      `document key of ${Buffer.byteLength(key)} bytes`,
+      `{"k":${JSON.stringify(key)},"v":{"id":"t1","title":"x","done":true},"ver":1,"c":1,"u":1,"x":null}`,
+    );
   }
-  for (const key of ['1', 'null', 'true', '[]', '{}', '["a"]']) withKv(`key ${key}`, `{"k":${key},"v":1,"ver":1,"c":1,"u":1,"x":null}`);
+  for (const key of ['1', 'null', 'true', '[]', '{}', '["a"]'])
+    withKv(`key ${key}`, `{"k":${key},"v":1,"ver":1,"c":1,"u":1,"x":null}`);
   // M. Lone surrogates in keys, values and object keys.
   for (const s of ['\\ud800', '\\udfff', 'a\\ud83db', '\\udc00\\ud800', 'x\\ud83d']) {
     withKv(`lone surrogate ${s} in a key`, `{"k":"${s}","v":1,"ver":1,"c":1,"u":1,"x":null}`);
-    for (let depth = 0; depth <= 3; depth++) withKv(`lone surrogate ${s} in a value at depth ${depth}`, line('s', nest(depth, `"${s}"`)));
+    for (let depth = 0; depth <= 3; depth++)
+      withKv(`lone surrogate ${s} in a value at depth ${depth}`, line('s', nest(depth, `"${s}"`)));
     withKv(`lone surrogate ${s} in an object key`, line('s', `{"${s}":1}`));
   }
   // N. Numbers JSON cannot hold or that would not read back the same.
-  const numbers = ['NaN', 'Infinity', '-Infinity', '1e999', '-1e999', '0x10', '1.', '.5', '+1', '012', '12345678901234567890', '1E5', '1e-400', '-0', '1.0', '0.10', '9007199254740993'];
+  const numbers = [
+    'NaN',
+    'Infinity',
+    '-Infinity',
+    '1e999',
+    '-1e999',
+    '0x10',
+    '1.',
+    '.5',
+    '+1',
+    '012',
+    '12345678901234567890',
+    '1E5',
+    '1e-400',
+    '-0',
+    '1.0',
+    '0.10',
+    '9007199254740993',
+  ];
   for (const num of numbers) {
     withKv(`number ${num}`, line('n', num));
     withKv(`number ${num} in an object`, line('n', `{"a":${num}}`));
@@ -231,7 +297,18 @@ function generate(good: Buffer): Hostile[] {
   }
   // O. Versions and times.
   for (const field of ['ver', 'c', 'u', 'x']) {
-    for (const bad of ['-1', '1.5', '"1"', 'true', '[]', '{}', 'NaN', '1e999', '9007199254740993', ...(field === 'ver' ? ['0', 'null'] : field === 'x' ? ['9e15'] : ['null'])]) {
+    for (const bad of [
+      '-1',
+      '1.5',
+      '"1"',
+      'true',
+      '[]',
+      '{}',
+      'NaN',
+      '1e999',
+      '9007199254740993',
+      ...(field === 'ver' ? ['0', 'null'] : field === 'x' ? ['9e15'] : ['null']),
+    ]) {
       withKv(`${field} ${bad}`, line('t', '1').replace(new RegExp(`"${field}":[^,}]+`), `"${field}":${bad}`));
     }
   }
@@ -241,7 +318,11 @@ function generate(good: Buffer): Hostile[] {
     for (const [name, change] of [
       ['count +1', (t: typeof trailer) => t.spaces[space]!.records++],
       ['count -1', (t: typeof trailer) => t.spaces[space]!.records--],
-      ['sha flipped', (t: typeof trailer) => (t.spaces[space]!.sha256 = `${t.spaces[space]!.sha256[0] === '0' ? '1' : '0'}${t.spaces[space]!.sha256.slice(1)}`)],
+      [
+        'sha flipped',
+        (t: typeof trailer) =>
+          (t.spaces[space]!.sha256 = `${t.spaces[space]!.sha256[0] === '0' ? '1' : '0'}${t.spaces[space]!.sha256.slice(1)}`),
+      ],
       ['sha uppercase', (t: typeof trailer) => (t.spaces[space]!.sha256 = t.spaces[space]!.sha256.toUpperCase() + 'A')],
       ['missing', (t: typeof trailer) => delete t.spaces[space]],
     ] as const) {
@@ -251,7 +332,17 @@ function generate(good: Buffer): Hostile[] {
     }
   }
   add('trailer total +1', textOf(base, JSON.stringify({ end: true, records: trailer.records + 1, spaces: trailer.spaces })));
-  add('trailer extra space', textOf(base, JSON.stringify({ end: true, records: trailer.records, spaces: { ...trailer.spaces, 'kv.ghost': { records: 0, sha256: '' } } })));
+  add(
+    'trailer extra space',
+    textOf(
+      base,
+      JSON.stringify({
+        end: true,
+        records: trailer.records,
+        spaces: { ...trailer.spaces, 'kv.ghost': { records: 0, sha256: '' } },
+      }),
+    ),
+  );
   add('trailer end false', textOf(base, trailerOf(base).replace('"end":true', '"end":false')));
   add('no trailer', textOf(base).split('\n').slice(0, -2).join('\n') + '\n');
   add('trailer twice', textOf(base) + trailerOf(base) + '\n');
@@ -268,16 +359,43 @@ function generate(good: Buffer): Hostile[] {
   files.push({ name: 'not gzip (the plain text)', bytes: Buffer.from(text) });
   files.push({ name: 'deflate, not gzip', bytes: Buffer.from(gunzipSync(good)) });
   // Q. Spaces an export does not carry or cannot name, and meta spaces after user spaces.
-  for (const space of ['meta.schedules', 'meta.journal', 'meta.', 'kv.', 'c.', 'x.y', 'kv.bad name', 'kv._x', 'c.-x', 'kv', 'KV.app', `kv.${'a'.repeat(200)}`, 'kv.a/b', '']) {
-    add(`space "${space}"`, textOf({ ...clone(base), sections: [...clone(base).sections, { header: JSON.stringify({ space }), lines: [line('a', '1')] }] }));
+  for (const space of [
+    'meta.schedules',
+    'meta.journal',
+    'meta.',
+    'kv.',
+    'c.',
+    'x.y',
+    'kv.bad name',
+    'kv._x',
+    'c.-x',
+    'kv',
+    'KV.app',
+    `kv.${'a'.repeat(200)}`,
+    'kv.a/b',
+    '',
+  ]) {
+    add(
+      `space "${space}"`,
+      textOf({
+        ...clone(base),
+        sections: [...clone(base).sections, { header: JSON.stringify({ space }), lines: [line('a', '1')] }],
+      }),
+    );
   }
   {
     const m = clone(base);
     m.sections.push(m.sections.shift()!);
     add('meta space after user spaces', textOf(m));
   }
-  add('space header with an extra field', textOf({ ...clone(base), sections: [{ header: '{"space":"kv.z","n":1}', lines: [] }, ...clone(base).sections] }));
-  add('space header not a string', textOf({ ...clone(base), sections: [...clone(base).sections, { header: '{"space":1}', lines: [] }] }));
+  add(
+    'space header with an extra field',
+    textOf({ ...clone(base), sections: [{ header: '{"space":"kv.z","n":1}', lines: [] }, ...clone(base).sections] }),
+  );
+  add(
+    'space header not a string',
+    textOf({ ...clone(base), sections: [...clone(base).sections, { header: '{"space":1}', lines: [] }] }),
+  );
   // R. Nesting deeper than Strata stores.
   for (const depth of [257, 300, 1000, 100_000]) {
     withKv(`arrays ${depth} deep`, line('deep', nest(depth, '1', '[', ']')));
@@ -294,11 +412,25 @@ function generate(good: Buffer): Hostile[] {
     const m = clone(base);
     const l = sectionOf(m, 'kv.app').lines[0]!;
     const at = l.indexOf('"v":') + 5;
-    const raw = Buffer.concat([Buffer.from(textOf(m).split(l)[0]!), Buffer.from(l.slice(0, at)), Buffer.from(bytes), Buffer.from(l.slice(at)), Buffer.from(textOf(m).split(l)[1]!)]);
+    const raw = Buffer.concat([
+      Buffer.from(textOf(m).split(l)[0]!),
+      Buffer.from(l.slice(0, at)),
+      Buffer.from(bytes),
+      Buffer.from(l.slice(at)),
+      Buffer.from(textOf(m).split(l)[1]!),
+    ]);
     files.push({ name: `non-UTF-8 ${name}`, bytes: gz(raw) });
   }
   // U. Damaged internal records.
-  for (const spec of ['{}', '{"key":"","indexes":[],"timestamps":false,"ttl":null}', '{"key":"id","indexes":"x","timestamps":false,"ttl":null}', '"x"', '[]', '{"key":"id","indexes":[],"timestamps":1,"ttl":null}', '{"key":"id","indexes":[],"timestamps":false,"ttl":-5}']) {
+  for (const spec of [
+    '{}',
+    '{"key":"","indexes":[],"timestamps":false,"ttl":null}',
+    '{"key":"id","indexes":"x","timestamps":false,"ttl":null}',
+    '"x"',
+    '[]',
+    '{"key":"id","indexes":[],"timestamps":1,"ttl":null}',
+    '{"key":"id","indexes":[],"timestamps":false,"ttl":-5}',
+  ]) {
     const m = clone(base);
     sectionOf(m, 'meta.collections').lines[0] = `{"k":"tasks","v":${spec},"ver":1,"c":1,"u":1,"x":null}`;
     add(`collection declaration ${spec}`, textOf(m));
@@ -309,12 +441,30 @@ function generate(good: Buffer): Hostile[] {
     m.sections.unshift({ header: JSON.stringify({ space }), lines: [l] });
     add(name, textOf(m));
   };
-  withMeta('encrypted spaces without an encryption record', 'meta.encrypted', '{"k":"kv.app","v":{"whole":true,"fields":[]},"ver":1,"c":1,"u":1,"x":null}');
-  for (const state of ['{}', '{"storeId":"short","salt":null,"integrity":"checksum","keys":{}}', '{"storeId":"aaaaaaaaaaaaaaaaaaaa","salt":null,"integrity":"none","keys":{}}', '"x"']) {
+  withMeta(
+    'encrypted spaces without an encryption record',
+    'meta.encrypted',
+    '{"k":"kv.app","v":{"whole":true,"fields":[]},"ver":1,"c":1,"u":1,"x":null}',
+  );
+  for (const state of [
+    '{}',
+    '{"storeId":"short","salt":null,"integrity":"checksum","keys":{}}',
+    '{"storeId":"aaaaaaaaaaaaaaaaaaaa","salt":null,"integrity":"none","keys":{}}',
+    '"x"',
+  ]) {
     withMeta(`encryption record ${state}`, 'meta.crypto', `{"k":"state","v":${state},"ver":1,"c":1,"u":1,"x":null}`);
   }
-  withMeta('encryption record in a decrypted export', 'meta.crypto', '{"k":"state","v":{"storeId":"aaaaaaaaaaaaaaaaaaaa","salt":null,"integrity":"checksum","keys":{}},"ver":1,"c":1,"u":1,"x":null}', base.manifest.replace('"stored"', '"decrypted"'));
-  withMeta('encryption record under another key', 'meta.crypto', '{"k":"other","v":{"storeId":"aaaaaaaaaaaaaaaaaaaa","salt":null,"integrity":"checksum","keys":{}},"ver":1,"c":1,"u":1,"x":null}');
+  withMeta(
+    'encryption record in a decrypted export',
+    'meta.crypto',
+    '{"k":"state","v":{"storeId":"aaaaaaaaaaaaaaaaaaaa","salt":null,"integrity":"checksum","keys":{}},"ver":1,"c":1,"u":1,"x":null}',
+    base.manifest.replace('"stored"', '"decrypted"'),
+  );
+  withMeta(
+    'encryption record under another key',
+    'meta.crypto',
+    '{"k":"other","v":{"storeId":"aaaaaaaaaaaaaaaaaaaa","salt":null,"integrity":"checksum","keys":{}},"ver":1,"c":1,"u":1,"x":null}',
+  );
   return files;
 }
 

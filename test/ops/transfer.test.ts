@@ -39,7 +39,11 @@ function lines(file: string): string[] {
 }
 
 async function encryptedSource(dir: string, integrity: 'checksum' | 'mac' = 'checksum'): Promise<Store> {
-  const store = await openStore({ url: `sqlite:${join(dir, 'src.db')}`, encryption: { keys: KEY_1, integrity }, sweepInterval: false });
+  const store = await openStore({
+    url: `sqlite:${join(dir, 'src.db')}`,
+    encryption: { keys: KEY_1, integrity },
+    sweepInterval: false,
+  });
   await store.kv('auth', { encrypt: true }).set('token', SECRET);
   const users = store.collection('users', { encrypt: [{ path: 'email', lookup: true }], indexes: ['email'] });
   await users.insert({ id: 'u1', email: `${SECRET}@x.io`, name: 'Ana' });
@@ -59,7 +63,11 @@ describe('encrypted values', () => {
       expect(statSync(file).mode & 0o777).toBe(0o600);
       const hash = await contentHash(source, Date.now());
       // Another store (its own store id, so its own ciphertexts), the same key and one more.
-      const target = await openStore({ url: `file:${join(dir, `t-${integrity}`)}`, encryption: { keys: `${KEY_2},${KEY_1}` }, sweepInterval: false });
+      const target = await openStore({
+        url: `file:${join(dir, `t-${integrity}`)}`,
+        encryption: { keys: `${KEY_2},${KEY_1}` },
+        sweepInterval: false,
+      });
       await target.import(file);
       expect(await target.kv('auth').get('token')).toBe(SECRET);
       expect((await target.collection('users').query({ email: `${SECRET}@x.io` })).map((u) => u.id)).toEqual(['u1']);
@@ -69,7 +77,11 @@ describe('encrypted values', () => {
       expect(await rawDump(target, Date.now())).not.toContain(SECRET);
       await target.close();
       // Reopened, the target still knows which spaces are encrypted.
-      const again = await openStore({ url: `file:${join(dir, `t-${integrity}`)}`, encryption: { keys: `${KEY_2},${KEY_1}` }, sweepInterval: false });
+      const again = await openStore({
+        url: `file:${join(dir, `t-${integrity}`)}`,
+        encryption: { keys: `${KEY_2},${KEY_1}` },
+        sweepInterval: false,
+      });
       expect(await again.kv('auth').get('token')).toBe(SECRET);
       await again.close();
       await source.close();
@@ -110,7 +122,11 @@ describe('encrypted values', () => {
     expect(await bare.kv('auth').get('token')).toBe(SECRET);
     await bare.close();
     // The target declares kv "auth" encrypted: the imported plain value is stored encrypted.
-    const target = await openStore({ url: `sqlite:${join(dir, 'enc-target.db')}`, encryption: { keys: KEY_2 }, sweepInterval: false });
+    const target = await openStore({
+      url: `sqlite:${join(dir, 'enc-target.db')}`,
+      encryption: { keys: KEY_2 },
+      sweepInterval: false,
+    });
     target.kv('auth', { encrypt: true });
     await target.import(file);
     expect(await target.kv('auth').get('token')).toBe(SECRET);
@@ -197,7 +213,9 @@ describe('bad input and progress', () => {
   it('reports progress for both phases and writes a file the reader accepts', async () => {
     const dir = fresh();
     const store = await openStore({ url: `sqlite:${join(dir, 'p.db')}`, sweepInterval: false });
-    await store.kv('many').setMany(Array.from({ length: 12_000 }, (_, i) => [`k${String(i).padStart(6, '0')}`, { i }] as [string, unknown]));
+    await store
+      .kv('many')
+      .setMany(Array.from({ length: 12_000 }, (_, i) => [`k${String(i).padStart(6, '0')}`, { i }] as [string, unknown]));
     const seen: TransferProgress[] = [];
     const file = join(dir, 'p.strata');
     await store.export(file, { onProgress: (p) => seen.push(p) });
@@ -255,7 +273,8 @@ describe('bad input and progress', () => {
     // Swap the file for a damaged one as soon as the first pass ends (its last progress report).
     const promise = target.import(file, {
       onProgress: (p) => {
-        if (p.phase === 'validate' && p.total !== null && calls++ === 0) writeFileSync(file, gzipSync(text.replace('"x"', '"y"')));
+        if (p.phase === 'validate' && p.total !== null && calls++ === 0)
+          writeFileSync(file, gzipSync(text.replace('"x"', '"y"')));
       },
     });
     await expectCode(promise, 'CORRUPT');

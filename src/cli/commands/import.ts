@@ -14,7 +14,10 @@ export function register(program: Command): void {
     .description('read an export file into the store: everything is checked first, then written all or nothing')
     .argument('<file>', 'a file written by `strata export` / store.export()')
     .addOption(
-      new Option('--mode <mode>', 'merge: file records replace same-key ones, others stay; replace: namespaces and collections hold exactly the file')
+      new Option(
+        '--mode <mode>',
+        'merge: file records replace same-key ones, others stay; replace: namespaces and collections hold exactly the file',
+      )
         .choices(['merge', 'replace'])
         .default('merge'),
     )

@@ -52,12 +52,21 @@ class Changed extends Error {}
  * describe), then every user space from one consistent snapshot; the snapshot's own meta
  * records (last, in name order) must equal what was written, else the attempt is `Changed`.
  */
-async function exportOnce(ctx: TransferContext, target: string, decrypt: boolean, onProgress: ExportOptions['onProgress']): Promise<WrittenExport> {
+async function exportOnce(
+  ctx: TransferContext,
+  target: string,
+  decrypt: boolean,
+  onProgress: ExportOptions['onProgress'],
+): Promise<WrittenExport> {
   const now = ctx.now();
   const value = valueReader(ctx, decrypt);
   const metaSpaces = TRANSFER_META.filter((s) => !decrypt || s === SPECS_SPACE_NAME);
   const image = await snapshotRecords(ctx.raw, { now });
-  const writer = await ExportWriter.create(target, { driver: ctx.raw.name, values: decrypt ? 'decrypted' : 'stored', createdAt: now });
+  const writer = await ExportWriter.create(target, {
+    driver: ctx.raw.name,
+    values: decrypt ? 'decrypted' : 'stored',
+    createdAt: now,
+  });
   try {
     const written = new Map<string, string>();
     for (const space of metaSpaces) {
@@ -65,7 +74,14 @@ async function exportOnce(ctx: TransferContext, target: string, decrypt: boolean
       if (records.length === 0) continue;
       await writer.space(space);
       for (const r of records) {
-        const record = { key: r.key, value: value({ ...r, space }), version: r.version, createdAt: r.createdAt, updatedAt: r.updatedAt, expiresAt: r.expiresAt };
+        const record = {
+          key: r.key,
+          value: value({ ...r, space }),
+          version: r.version,
+          createdAt: r.createdAt,
+          updatedAt: r.updatedAt,
+          expiresAt: r.expiresAt,
+        };
         written.set(`${space}\u0000${r.key}`, recordLine(record));
         await writer.record(record);
       }
@@ -76,7 +92,14 @@ async function exportOnce(ctx: TransferContext, target: string, decrypt: boolean
     for await (const r of image) {
       if (r.space.startsWith('meta.')) {
         if (!metaSpaces.includes(r.space)) continue;
-        const line = recordLine({ key: r.key, value: value(r), version: r.version, createdAt: r.createdAt, updatedAt: r.updatedAt, expiresAt: r.expiresAt });
+        const line = recordLine({
+          key: r.key,
+          value: value(r),
+          version: r.version,
+          createdAt: r.createdAt,
+          updatedAt: r.updatedAt,
+          expiresAt: r.expiresAt,
+        });
         if (written.get(`${r.space}\u0000${r.key}`) !== line) throw new Changed();
         seen++;
         continue;
@@ -86,7 +109,14 @@ async function exportOnce(ctx: TransferContext, target: string, decrypt: boolean
         space = r.space;
         await writer.space(space);
       }
-      await writer.record({ key: r.key, value: value(r), version: r.version, createdAt: r.createdAt, updatedAt: r.updatedAt, expiresAt: r.expiresAt });
+      await writer.record({
+        key: r.key,
+        value: value(r),
+        version: r.version,
+        createdAt: r.createdAt,
+        updatedAt: r.updatedAt,
+        expiresAt: r.expiresAt,
+      });
       done++;
       if (onProgress !== undefined && done % PROGRESS_EVERY === 0) onProgress({ phase: 'write', records: done, total: null });
     }
@@ -106,7 +136,10 @@ async function exportOnce(ctx: TransferContext, target: string, decrypt: boolean
 export async function exportStore(ctx: TransferContext, path: unknown, options: ExportOptions = {}): Promise<ExportReport> {
   checkOptions(options, ['decrypt', 'onProgress'], 'store.export');
   if (typeof path !== 'string' || path.length === 0) {
-    throw new StrataError('BAD_INPUT', 'store.export: the path must be a non-empty string', { op: 'store.export', hint: "e.g. store.export('app-export.strata')" });
+    throw new StrataError('BAD_INPUT', 'store.export: the path must be a non-empty string', {
+      op: 'store.export',
+      hint: "e.g. store.export('app-export.strata')",
+    });
   }
   if (options.decrypt !== undefined && typeof options.decrypt !== 'boolean') {
     throw new StrataError('BAD_INPUT', 'store.export: decrypt must be a boolean', { op: 'store.export' });
@@ -127,7 +160,13 @@ export async function exportStore(ctx: TransferContext, path: unknown, options: 
       const written = await exportOnce(ctx, target, decrypt, options.onProgress);
       const counts: Record<string, number> = {};
       for (const [space, totals] of Object.entries(written.spaces)) counts[space] = totals.records;
-      return { path: written.path, bytes: written.bytes, records: written.records, spaces: counts, values: decrypt ? 'decrypted' : 'stored' };
+      return {
+        path: written.path,
+        bytes: written.bytes,
+        records: written.records,
+        spaces: counts,
+        values: decrypt ? 'decrypted' : 'stored',
+      };
     } catch (error) {
       if (!(error instanceof Changed)) throw exportError(error, target);
       if (attempt >= ATTEMPTS) {
@@ -144,10 +183,18 @@ export async function exportStore(ctx: TransferContext, path: unknown, options: 
 function exportError(error: unknown, path: string): unknown {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOENT' || code === 'ENOTDIR') {
-    return new StrataError('NOT_FOUND', `store.export: the directory of ${path} does not exist`, { op: 'store.export', cause: error, hint: 'create the directory first, or give another path' });
+    return new StrataError('NOT_FOUND', `store.export: the directory of ${path} does not exist`, {
+      op: 'store.export',
+      cause: error,
+      hint: 'create the directory first, or give another path',
+    });
   }
   if (code === 'EACCES' || code === 'EPERM' || code === 'EISDIR' || code === 'EROFS') {
-    return new StrataError('BAD_INPUT', `store.export: cannot write ${path} (${code})`, { op: 'store.export', cause: error, hint: 'give a path in a directory you can write' });
+    return new StrataError('BAD_INPUT', `store.export: cannot write ${path} (${code})`, {
+      op: 'store.export',
+      cause: error,
+      hint: 'give a path in a directory you can write',
+    });
   }
   return error;
 }

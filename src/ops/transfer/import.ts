@@ -46,7 +46,12 @@ interface Plan {
   written: number;
 }
 
-const newPlan = (): Plan => ({ collections: new Map(), encrypted: new Set(), written: 0, summary: undefined as unknown as ExportSummary });
+const newPlan = (): Plan => ({
+  collections: new Map(),
+  encrypted: new Set(),
+  written: 0,
+  summary: undefined as unknown as ExportSummary,
+});
 
 /** One pass over the file: everything checked, each record turned into what the target stores, in batches. */
 async function* pass(
@@ -86,7 +91,8 @@ async function* pass(
       if (record.space === ENCRYPTED_SPACE_NAME) plan.encrypted.add(record.key);
       if (checked !== undefined) {
         // Checked in the first pass.
-      } else if (record.space === SPECS_SPACE_NAME) plan.collections.set(record.key, await checkSpec(ctx, record, plain, mode, now));
+      } else if (record.space === SPECS_SPACE_NAME)
+        plan.collections.set(record.key, await checkSpec(ctx, record, plain, mode, now));
       else if (record.space.startsWith('c.')) {
         const schema = ctx.schemaOf(record.space.slice(2));
         if (schema !== undefined) await checkSchema(schema, record, plain);
@@ -100,7 +106,15 @@ async function* pass(
       // Expired since the export: absent, so not written (a same-key record of the target stays in a merge).
       if (stored === null || (record.expiresAt !== null && record.expiresAt <= now)) continue;
       plan.written++;
-      out.push({ space: record.space, key: record.key, value: stored, version: record.version, createdAt: record.createdAt, updatedAt: record.updatedAt, expiresAt: record.expiresAt });
+      out.push({
+        space: record.space,
+        key: record.key,
+        value: stored,
+        version: record.version,
+        createdAt: record.createdAt,
+        updatedAt: record.updatedAt,
+        expiresAt: record.expiresAt,
+      });
     }
     yield out;
   }
@@ -111,26 +125,46 @@ async function* flat(batches: AsyncIterable<TransferRecord[]>): AsyncGenerator<T
 }
 
 function withLine(error: unknown, record: TransferRecord): StrataError {
-  if (!(error instanceof StrataError)) return badFile('CORRUPT', 0, `record "${record.key}" in ${record.space} cannot be read`, { cause: error });
+  if (!(error instanceof StrataError))
+    return badFile('CORRUPT', 0, `record "${record.key}" in ${record.space} cannot be read`, { cause: error });
   const details = error.details ?? {};
-  (error as { details: Record<string, unknown> }).details = { ...details, space: record.space, key: record.key, line: record.line };
+  (error as { details: Record<string, unknown> }).details = {
+    ...details,
+    space: record.space,
+    key: record.key,
+    line: record.line,
+  };
   return error;
 }
 
-async function checkSpec(ctx: TransferContext, record: TransferRecord, text: string, mode: string, now: number): Promise<CollectionSpec> {
+async function checkSpec(
+  ctx: TransferContext,
+  record: TransferRecord,
+  text: string,
+  mode: string,
+  now: number,
+): Promise<CollectionSpec> {
   let spec: CollectionSpec;
   try {
     spec = parseSpec(record.key, text);
   } catch (cause) {
-    throw badFile('CORRUPT', record.line ?? 0, `the declaration of collection "${record.key}" is damaged`, { cause, details: { space: record.space, key: record.key } });
-  }
-  const declared = ctx.declaredSpec(record.key) ?? (mode === 'merge' ? await readSpec(ctx.driver, record.key, now).catch(() => null) : null);
-  if (declared !== null && !sameSpec(declared, spec)) {
-    throw new StrataError('BAD_INPUT', `store.import: collection "${record.key}" is declared with another key, indexes, timestamps or ttl here than in the export`, {
-      op: 'store.import',
-      hint: 'import into a store (or process) that declares it the same way, or use mode "replace" when only the store remembers the other declaration',
-      details: { collection: record.key, here: declared, export: spec },
+    throw badFile('CORRUPT', record.line ?? 0, `the declaration of collection "${record.key}" is damaged`, {
+      cause,
+      details: { space: record.space, key: record.key },
     });
+  }
+  const declared =
+    ctx.declaredSpec(record.key) ?? (mode === 'merge' ? await readSpec(ctx.driver, record.key, now).catch(() => null) : null);
+  if (declared !== null && !sameSpec(declared, spec)) {
+    throw new StrataError(
+      'BAD_INPUT',
+      `store.import: collection "${record.key}" is declared with another key, indexes, timestamps or ttl here than in the export`,
+      {
+        op: 'store.import',
+        hint: 'import into a store (or process) that declares it the same way, or use mode "replace" when only the store remembers the other declaration',
+        details: { collection: record.key, here: declared, export: spec },
+      },
+    );
   }
   return spec;
 }
@@ -142,11 +176,15 @@ async function checkSchema(schema: StandardSchemaV1, record: TransferRecord, tex
     path: (i.path ?? []).map((p) => String(typeof p === 'object' ? p.key : p)).join('.'),
     message: i.message,
   }));
-  throw new StrataError('VALIDATION_FAILED', `store.import: document "${record.key}" in ${record.space} does not match the collection's schema: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`, {
-    op: 'store.import',
-    hint: 'nothing was imported; fix the document in the source and export again',
-    details: { space: record.space, key: record.key, issues },
-  });
+  throw new StrataError(
+    'VALIDATION_FAILED',
+    `store.import: document "${record.key}" in ${record.space} does not match the collection's schema: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`,
+    {
+      op: 'store.import',
+      hint: 'nothing was imported; fix the document in the source and export again',
+      details: { space: record.space, key: record.key, issues },
+    },
+  );
 }
 
 const PAGE = 2000;
@@ -156,7 +194,12 @@ const PAGE = 2000;
  * given back first (its encryption record, schedules, declarations the file does not make),
  * so only kv namespaces and collections are replaced.
  */
-async function* keepingMeta(ctx: TransferContext, plan: Plan, records: AsyncIterable<TransferRecord>, now: number): AsyncGenerator<TransferRecord> {
+async function* keepingMeta(
+  ctx: TransferContext,
+  plan: Plan,
+  records: AsyncIterable<TransferRecord>,
+  now: number,
+): AsyncGenerator<TransferRecord> {
   for (const space of await ctx.raw.spaces()) {
     if (!space.startsWith('meta.')) continue;
     let after: string | undefined;
@@ -165,7 +208,15 @@ async function* keepingMeta(ctx: TransferContext, plan: Plan, records: AsyncIter
       for (const r of page) {
         if (space === SPECS_SPACE_NAME && plan.collections.has(r.key)) continue;
         if (space === ENCRYPTED_SPACE_NAME && plan.encrypted.has(r.key)) continue;
-        yield { space, key: r.key, value: r.value, version: r.version, createdAt: r.createdAt, updatedAt: r.updatedAt, expiresAt: r.expiresAt };
+        yield {
+          space,
+          key: r.key,
+          value: r.value,
+          version: r.version,
+          createdAt: r.createdAt,
+          updatedAt: r.updatedAt,
+          expiresAt: r.expiresAt,
+        };
       }
       if (page.length < PAGE) break;
       after = page[page.length - 1]!.key;
@@ -179,14 +230,25 @@ async function* keepingMeta(ctx: TransferContext, plan: Plan, records: AsyncIter
  * counts and checksums, ciphertexts, declarations, schemas) without writing; then a second
  * pass streams the same checks into `load`, which commits all or nothing. See docs/export-format.md.
  */
-export async function importStore(ctx: TransferContext, path: unknown, options: ImportOptions, load: LoadRecords): Promise<ImportReport> {
+export async function importStore(
+  ctx: TransferContext,
+  path: unknown,
+  options: ImportOptions,
+  load: LoadRecords,
+): Promise<ImportReport> {
   checkOptions(options, ['mode', 'onProgress'], 'store.import');
   if (typeof path !== 'string' || path.length === 0) {
-    throw new StrataError('BAD_INPUT', 'store.import: the path must be a non-empty string', { op: 'store.import', hint: "e.g. store.import('app-export.strata', { mode: 'merge' })" });
+    throw new StrataError('BAD_INPUT', 'store.import: the path must be a non-empty string', {
+      op: 'store.import',
+      hint: "e.g. store.import('app-export.strata', { mode: 'merge' })",
+    });
   }
   const mode = options.mode ?? 'merge';
   if (mode !== 'merge' && mode !== 'replace') {
-    throw new StrataError('BAD_INPUT', `store.import: mode must be 'merge' or 'replace', got ${JSON.stringify(mode)}`, { op: 'store.import', hint: "mode: 'merge' keeps records the file does not hold; 'replace' empties them" });
+    throw new StrataError('BAD_INPUT', `store.import: mode must be 'merge' or 'replace', got ${JSON.stringify(mode)}`, {
+      op: 'store.import',
+      hint: "mode: 'merge' keeps records the file does not hold; 'replace' empties them",
+    });
   }
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
     throw new StrataError('BAD_INPUT', 'store.import: onProgress must be a function', { op: 'store.import' });

@@ -13,7 +13,6 @@ export interface Line {
   bytes: Buffer;
 }
 
-
 function corrupt(message: string, cause?: unknown, line?: number): StrataError {
   return new StrataError('CORRUPT', `store.import: ${message}`, {
     op: 'store.import',
@@ -69,7 +68,8 @@ export async function* readLines(path: string, digest: { sha256?: string } = {})
         // Copied: the chunk's memory is reused by the stream.
         pending.push(Buffer.from(chunk.subarray(start)));
         pendingBytes += chunk.length - start;
-        if (pendingBytes > MAX_LINE_BYTES) throw corrupt(`line ${no + 1} is longer than ${MAX_LINE_BYTES} bytes`, undefined, no + 1);
+        if (pendingBytes > MAX_LINE_BYTES)
+          throw corrupt(`line ${no + 1} is longer than ${MAX_LINE_BYTES} bytes`, undefined, no + 1);
       }
     }
   } catch (error) {
@@ -100,17 +100,28 @@ async function lastBytes(path: string, n: number): Promise<Buffer> {
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new StrataError('NOT_FOUND', `store.import: no file at ${path}`, { op: 'store.import', cause, hint: 'check the path' });
+      throw new StrataError('NOT_FOUND', `store.import: no file at ${path}`, {
+        op: 'store.import',
+        cause,
+        hint: 'check the path',
+      });
     }
     if (code === 'EISDIR') {
-      throw new StrataError('BAD_INPUT', `store.import: ${path} is a directory`, { op: 'store.import', cause, hint: 'give the export file' });
+      throw new StrataError('BAD_INPUT', `store.import: ${path} is a directory`, {
+        op: 'store.import',
+        cause,
+        hint: 'give the export file',
+      });
     }
     throw cause;
   }
   try {
     const { size } = await handle.stat();
     if (!(await handle.stat()).isFile()) {
-      throw new StrataError('BAD_INPUT', `store.import: ${path} is not a file`, { op: 'store.import', hint: 'give the export file' });
+      throw new StrataError('BAD_INPUT', `store.import: ${path} is not a file`, {
+        op: 'store.import',
+        hint: 'give the export file',
+      });
     }
     const length = Math.min(n, size);
     const buffer = Buffer.alloc(length);
@@ -119,7 +130,11 @@ async function lastBytes(path: string, n: number): Promise<Buffer> {
   } catch (cause) {
     if (cause instanceof StrataError) throw cause;
     if ((cause as NodeJS.ErrnoException).code === 'EISDIR') {
-      throw new StrataError('BAD_INPUT', `store.import: ${path} is a directory`, { op: 'store.import', cause, hint: 'give the export file' });
+      throw new StrataError('BAD_INPUT', `store.import: ${path} is a directory`, {
+        op: 'store.import',
+        cause,
+        hint: 'give the export file',
+      });
     }
     throw cause;
   } finally {

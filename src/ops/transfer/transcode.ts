@@ -71,7 +71,8 @@ export class Transcoder {
 
   #sealer(): Sealer {
     const sealer = this.#target?.sealer ?? null;
-    if (sealer === null) throw refused('this export holds encrypted or signed values, and this store has no keyring', NEEDS_KEYRING);
+    if (sealer === null)
+      throw refused('this export holds encrypted or signed values, and this store has no keyring', NEEDS_KEYRING);
     return sealer;
   }
 
@@ -82,11 +83,15 @@ export class Transcoder {
     const sealer = this.#sealer().forStore(source.storeId);
     for (const [id, check] of Object.entries(source.keys)) {
       if (!sealer.hasKey(id) || sealer.keyCheck(id, source.integrity) !== check) {
-        throw new StrataError('DECRYPT_FAILED', `store.import: the export was written with key "${id}", which this store's keyring ${sealer.hasKey(id) ? 'holds under another value' : 'lacks'}`, {
-          op: 'store.import',
-          hint: `add the original key "${id}" to this store's keyring, or export again with { decrypt: true }`,
-          details: { keyId: id },
-        });
+        throw new StrataError(
+          'DECRYPT_FAILED',
+          `store.import: the export was written with key "${id}", which this store's keyring ${sealer.hasKey(id) ? 'holds under another value' : 'lacks'}`,
+          {
+            op: 'store.import',
+            hint: `add the original key "${id}" to this store's keyring, or export again with { decrypt: true }`,
+            details: { keyId: id },
+          },
+        );
       }
     }
     this.#sourceCodec = new RecordCodec(sealer, source.integrity === 'mac');
@@ -96,7 +101,8 @@ export class Transcoder {
   /** The record's plain JSON text (opened when the export stored it encrypted or signed). */
   plain(record: TransferRecord): string {
     if (record.space === CRYPTO_SPACE_NAME) {
-      if (this.#values === 'decrypted') throw refused('a decrypted export carries no encryption record', 'export the source store again');
+      if (this.#values === 'decrypted')
+        throw refused('a decrypted export carries no encryption record', 'export the source store again');
       this.#source = parseSourceCrypto(record.key, record.value);
       if (this.#source.integrity === 'mac') this.#codec();
       return record.value;
@@ -122,7 +128,11 @@ export class Transcoder {
     const spec = parseSpecText(space, text);
     const known = this.#target?.specOf(space);
     if (known !== undefined && !sameEncryption(known, spec)) {
-      throw refused(`${space} is encrypted differently in this store than in the export`, 'import into a store that does not declare it, or declare the same encrypt option', { space });
+      throw refused(
+        `${space} is encrypted differently in this store than in the export`,
+        'import into a store that does not declare it, or declare the same encrypt option',
+        { space },
+      );
     }
     this.imported.set(space, spec);
   }

@@ -62,11 +62,15 @@ function checkManifest(line: Line): Manifest {
     throw badFile('CORRUPT', line.no, `it is not a Strata export (the first line must be its manifest, format "${FORMAT_NAME}")`);
   }
   if (raw.version !== FORMAT_VERSION) {
-    throw new StrataError('BAD_INPUT', `store.import: the file is export format version ${JSON.stringify(raw.version)}; this Strata reads version ${FORMAT_VERSION}`, {
-      op: 'store.import',
-      hint: 'import it with the Strata version that wrote it, or upgrade stratadb',
-      details: { line: line.no, version: raw.version },
-    });
+    throw new StrataError(
+      'BAD_INPUT',
+      `store.import: the file is export format version ${JSON.stringify(raw.version)}; this Strata reads version ${FORMAT_VERSION}`,
+      {
+        op: 'store.import',
+        hint: 'import it with the Strata version that wrote it, or upgrade stratadb',
+        details: { line: line.no, version: raw.version },
+      },
+    );
   }
   const source = raw.source;
   const ok =
@@ -85,8 +89,14 @@ function checkManifest(line: Line): Manifest {
 
 function checkSpace(line: Line, raw: Record<string, unknown>, previous: string | null, seen: Set<string>): string {
   const space = raw.space;
-  if (!exactKeys(raw, ['space']) || typeof space !== 'string') throw badFile('CORRUPT', line.no, 'a space header must be {"space": name}');
-  if (!isTransferSpace(space)) throw badFile('BAD_INPUT', line.no, `"${space}" is not a space an export carries (kv.*, c.*, meta.collections, meta.encrypted, meta.crypto)`);
+  if (!exactKeys(raw, ['space']) || typeof space !== 'string')
+    throw badFile('CORRUPT', line.no, 'a space header must be {"space": name}');
+  if (!isTransferSpace(space))
+    throw badFile(
+      'BAD_INPUT',
+      line.no,
+      `"${space}" is not a space an export carries (kv.*, c.*, meta.collections, meta.encrypted, meta.crypto)`,
+    );
   if (!space.startsWith('meta.')) {
     try {
       checkName(space.slice(space.indexOf('.') + 1), space.startsWith('kv.') ? 'namespace' : 'collection');
@@ -98,7 +108,11 @@ function checkSpace(line: Line, raw: Record<string, unknown>, previous: string |
   if (previous !== null) {
     // The meta spaces come first (import needs them to read the records they describe); user spaces in any order.
     if (spaceRank(previous) > spaceRank(space)) {
-      throw badFile('CORRUPT', line.no, `space "${space}" is out of order (meta.crypto, meta.encrypted, meta.collections come first)`);
+      throw badFile(
+        'CORRUPT',
+        line.no,
+        `space "${space}" is out of order (meta.crypto, meta.encrypted, meta.collections come first)`,
+      );
     }
   }
   if (JSON.stringify({ space }) !== line.text) throw badFile('CORRUPT', line.no, 'the space header is not in canonical form');
@@ -107,7 +121,9 @@ function checkSpace(line: Line, raw: Record<string, unknown>, previous: string |
 
 function checkRecord(line: Line, raw: Record<string, unknown>, space: string, previousKey: string | null): TransferRecord {
   if (!exactKeys(raw, ['k', 'v', 'ver', 'c', 'u', 'x'])) {
-    throw badFile('CORRUPT', line.no, 'a record line has exactly the fields k, v, ver, c, u, x', { details: { fields: Object.keys(raw) } });
+    throw badFile('CORRUPT', line.no, 'a record line has exactly the fields k, v, ver, c, u, x', {
+      details: { fields: Object.keys(raw) },
+    });
   }
   const { k: key, ver: version, c: createdAt, u: updatedAt, x: expiresAt } = raw;
   try {
@@ -122,19 +138,38 @@ function checkRecord(line: Line, raw: Record<string, unknown>, space: string, pr
     throw badFile('CORRUPT', line.no, 'the record times (c, u, x) must be epoch milliseconds (x may be null)');
   }
   if (previousKey !== null && compareStrings(previousKey, key) >= 0) {
-    throw badFile('CORRUPT', line.no, compareStrings(previousKey, key) === 0 ? `key "${key}" appears twice in ${space}` : `key "${key}" is out of order in ${space}`);
+    throw badFile(
+      'CORRUPT',
+      line.no,
+      compareStrings(previousKey, key) === 0
+        ? `key "${key}" appears twice in ${space}`
+        : `key "${key}" is out of order in ${space}`,
+    );
   }
-  if (space.startsWith('c.') && !isObject(raw.v)) throw badFile('BAD_INPUT', line.no, `document "${key}" in ${space} is not an object`);
+  if (space.startsWith('c.') && !isObject(raw.v))
+    throw badFile('BAD_INPUT', line.no, `document "${key}" in ${space} is not an object`);
   let value: string;
   try {
     value = encodeJson(raw.v);
   } catch (cause) {
-    throw badFile('BAD_INPUT', line.no, `the value of "${key}" in ${space} cannot be stored: ${(cause as Error).message}`, { cause });
+    throw badFile('BAD_INPUT', line.no, `the value of "${key}" in ${space} cannot be stored: ${(cause as Error).message}`, {
+      cause,
+    });
   }
-  const record: TransferRecord = { space, key, value, version, createdAt, updatedAt, expiresAt: expiresAt as number | null, line: line.no };
+  const record: TransferRecord = {
+    space,
+    key,
+    value,
+    version,
+    createdAt,
+    updatedAt,
+    expiresAt: expiresAt as number | null,
+    line: line.no,
+  };
   // Canonical form: exactly what the writer makes. This refuses, without a second parse, numbers
   // that lose precision, duplicated object members, escapes and spacing an exporter never writes.
-  if (recordLine(record) !== line.text) throw badFile('CORRUPT', line.no, `the record "${key}" is not in canonical form (it was not written by store.export)`);
+  if (recordLine(record) !== line.text)
+    throw badFile('CORRUPT', line.no, `the record "${key}" is not in canonical form (it was not written by store.export)`);
   return record;
 }
 
@@ -145,9 +180,14 @@ function checkTrailer(line: Line, raw: Record<string, unknown>, records: number,
   const differs = [...new Set([...Object.keys(spaces), ...Object.keys(given)])].filter(
     (space) => JSON.stringify(given[space]) !== JSON.stringify(spaces[space]),
   );
-  throw badFile('CORRUPT', line.no, `the trailer's counts and checksums do not match the records${differs.length > 0 ? ` (spaces: ${differs.slice(0, 5).join(', ')})` : ''}`, {
-    details: { spaces: differs },
-  });
+  throw badFile(
+    'CORRUPT',
+    line.no,
+    `the trailer's counts and checksums do not match the records${differs.length > 0 ? ` (spaces: ${differs.slice(0, 5).join(', ')})` : ''}`,
+    {
+      details: { spaces: differs },
+    },
+  );
 }
 
 /**
@@ -156,7 +196,10 @@ function checkTrailer(line: Line, raw: Record<string, unknown>, records: number,
  * every count and checksum and nothing follows it. Any problem throws (CORRUPT, BAD_INPUT or
  * UNSUPPORTED) naming the line. Holds one decompressed chunk's lines and the current space's hash in memory.
  */
-export async function* readExport(path: string, onManifest?: (manifest: Manifest) => void): AsyncGenerator<TransferRecord[], ExportSummary> {
+export async function* readExport(
+  path: string,
+  onManifest?: (manifest: Manifest) => void,
+): AsyncGenerator<TransferRecord[], ExportSummary> {
   const digest: { sha256?: string } = {};
   let manifest: Manifest | null = null;
   let space: string | null = null;
@@ -173,39 +216,41 @@ export async function* readExport(path: string, onManifest?: (manifest: Manifest
   for await (const lines of readLines(path, digest)) {
     const batch: TransferRecord[] = [];
     for (const line of lines) {
-    if (ended) throw badFile('CORRUPT', line.no, 'there is data after the trailer');
-    if (manifest === null) {
-      manifest = checkManifest(line);
-      onManifest?.(manifest);
-      continue;
-    }
-    // Record lines are the common case: recognised by their first field without a full parse first.
-    const raw = parseLine(line);
-    if (!isObject(raw)) throw badFile('CORRUPT', line.no, 'every line is a JSON object');
-    if (Object.hasOwn(raw, 'k')) {
-      if (space === null) throw badFile('CORRUPT', line.no, 'a record comes before any space header');
-      const record = checkRecord(line, raw, space, previousKey);
-      hash!.update(line.bytes);
-      count++;
-      total++;
-      previousKey = record.key;
-      batch.push(record);
-    } else if (Object.hasOwn(raw, 'space')) {
-      const next = checkSpace(line, raw, space, seen);
-      closeSpace();
-      seen.add(next);
-      space = next;
-      hash = createHash('sha256');
-      count = 0;
-      previousKey = null;
-    } else if (raw.end === true) {
-      closeSpace();
-      space = null;
-      checkTrailer(line, raw, total, spaces);
-      ended = true;
-    } else {
-      throw badFile('CORRUPT', line.no, 'a line is neither a record, a space header nor the trailer', { details: { fields: Object.keys(raw).slice(0, 10) } });
-    }
+      if (ended) throw badFile('CORRUPT', line.no, 'there is data after the trailer');
+      if (manifest === null) {
+        manifest = checkManifest(line);
+        onManifest?.(manifest);
+        continue;
+      }
+      // Record lines are the common case: recognised by their first field without a full parse first.
+      const raw = parseLine(line);
+      if (!isObject(raw)) throw badFile('CORRUPT', line.no, 'every line is a JSON object');
+      if (Object.hasOwn(raw, 'k')) {
+        if (space === null) throw badFile('CORRUPT', line.no, 'a record comes before any space header');
+        const record = checkRecord(line, raw, space, previousKey);
+        hash!.update(line.bytes);
+        count++;
+        total++;
+        previousKey = record.key;
+        batch.push(record);
+      } else if (Object.hasOwn(raw, 'space')) {
+        const next = checkSpace(line, raw, space, seen);
+        closeSpace();
+        seen.add(next);
+        space = next;
+        hash = createHash('sha256');
+        count = 0;
+        previousKey = null;
+      } else if (raw.end === true) {
+        closeSpace();
+        space = null;
+        checkTrailer(line, raw, total, spaces);
+        ended = true;
+      } else {
+        throw badFile('CORRUPT', line.no, 'a line is neither a record, a space header nor the trailer', {
+          details: { fields: Object.keys(raw).slice(0, 10) },
+        });
+      }
     }
     if (batch.length > 0) yield batch;
   }
@@ -222,7 +267,10 @@ function replayRecord(text: string, space: string, no: number): TransferRecord {
   const keyText = text.slice(5, v);
   const key = keyText.includes('\\') ? (JSON.parse(keyText) as string) : keyText.slice(1, -1);
   const tailAt = text.lastIndexOf(',"ver":');
-  const [ver, c, u, x] = text.slice(tailAt + 1, -1).split(',').map((field) => field.slice(field.indexOf(':') + 1));
+  const [ver, c, u, x] = text
+    .slice(tailAt + 1, -1)
+    .split(',')
+    .map((field) => field.slice(field.indexOf(':') + 1));
   return {
     space,
     key,

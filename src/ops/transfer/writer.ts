@@ -3,7 +3,15 @@ import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, type Gzip } from 'node:zlib';
-import { FORMAT_NAME, FORMAT_VERSION, recordLine, type Manifest, type SpaceTotals, type TransferRecord, type ValuesForm } from './format.js';
+import {
+  FORMAT_NAME,
+  FORMAT_VERSION,
+  recordLine,
+  type Manifest,
+  type SpaceTotals,
+  type TransferRecord,
+  type ValuesForm,
+} from './format.js';
 
 /** Bytes of lines gathered before they go to gzip and the checksum in one piece. */
 const CHUNK_CHARS = 256 * 1024;
