@@ -136,6 +136,28 @@ describe('encrypted values', () => {
     await target.close();
   });
 
+  it('a target with record MACs signs what it imports; a space encrypted otherwise there is refused', async () => {
+    const dir = fresh();
+    const source = await encryptedSource(dir);
+    const file = join(dir, 'enc.strata');
+    await source.export(file);
+    await source.close();
+    const url = `sqlite:${join(dir, 'mac.db')}`;
+    const signed = await openStore({ url, encryption: { keys: KEY_1, integrity: 'mac' }, sweepInterval: false });
+    await signed.import(file);
+    await signed.close();
+    // Reopened: every record's MAC is checked on read.
+    const again = await openStore({ url, encryption: { keys: KEY_1, integrity: 'mac' }, sweepInterval: false });
+    expect(await again.kv('auth').get('token')).toBe(SECRET);
+    expect(await again.kv('plain').get('a')).toBe(1);
+    expect((await again.verify()).ok).toBe(true);
+    await again.close();
+    const other = await openStore({ url: 'memory:', encryption: { keys: KEY_1 } });
+    other.collection('users', { encrypt: ['name'] });
+    await expectCode(other.import(file), 'BAD_INPUT');
+    await other.close();
+  });
+
   it('decrypt: true without the keyring is BAD_INPUT', async () => {
     const dir = fresh();
     const source = await encryptedSource(dir);
@@ -260,6 +282,49 @@ describe('bad input and progress', () => {
     await source.close();
   });
 
+  it('an export taken while writers write is one consistent state', async () => {
+    const dir = fresh();
+    const store = await openStore({ url: `sqlite:${join(dir, 'busy.db')}`, sweepInterval: false });
+    const accounts = store.kv<number>('accounts');
+    await accounts.setMany(Array.from({ length: 20 }, (_, i) => [`a${i}`, 100] as [string, number]));
+    let stop = false;
+    let moves = 0;
+    const writer = (async () => {
+      // Each transaction moves 1 between two accounts: the sum stays 2,000 in every consistent state.
+      for (let i = 0; !stop; i++) {
+        // sqlite answers without I/O: yield so the export's file I/O can run too.
+        await new Promise((r) => setImmediate(r));
+        await store.transaction(async (tx) => {
+          const from = tx.kv<number>('accounts');
+          const a = `a${i % 20}`;
+          const b = `a${(i * 7 + 3) % 20}`;
+          if (a === b) return;
+          await from.set(a, ((await from.get(a)) ?? 0) - 1);
+          await from.set(b, ((await from.get(b)) ?? 0) + 1);
+        });
+        moves++;
+      }
+    })();
+    const files: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const file = join(dir, `busy-${i}.strata`);
+      await store.export(file);
+      files.push(file);
+    }
+    stop = true;
+    await writer;
+    expect(moves).toBeGreaterThan(0);
+    for (const file of files) {
+      const copy = await openStore('memory:');
+      await copy.import(file);
+      let sum = 0;
+      for await (const [, v] of copy.kv<number>('accounts').entries()) sum += v;
+      expect(sum).toBe(2000);
+      await copy.close();
+    }
+    await store.close();
+  });
+
   it('a file changed between the check and the write writes nothing', async () => {
     const dir = fresh();
     const source = await openStore('memory:');
@@ -303,6 +368,13 @@ describe('strata export / import', () => {
     const imported = strata(['--url', target, 'import', 'out.strata', '--mode', 'replace', '--json'], { cwd: dir });
     expect(imported.code, imported.stderr).toBe(0);
     expect(JSON.parse(imported.stdout)).toMatchObject({ mode: 'replace', records: 2 });
+    // Not a terminal: progress is plain lines on stderr (stdout stays the data).
+    const plain = strata(['--url', target, 'import', 'out.strata'], { cwd: dir });
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toContain('imported 2 records (merge)');
+    expect(plain.stderr).toContain('checking 2 of 2 records');
+    expect(plain.stderr).toContain('importing 2 of 2 records');
+    expect(plain.stderr).not.toContain('\u001b');
     const got = strata(['--url', target, 'get', 'app', 'theme'], { cwd: dir });
     expect(got.stdout.trim()).toContain('dark');
     writeFileSync(join(dir, 'bad.strata'), 'not gzip');
