@@ -59,6 +59,9 @@ async function seed(store: Store): Promise<void> {
   await app.set('nested', { a: [1, { b: null, c: 'é😀' }], d: -0.5, e: 12345678901 });
   await app.set('ttl', 'soon', { ttl: '1h' });
   await app.set('😀 key', true);
+  // Code-point order differs from UTF-16 order here (U+FF01 sorts before U+1F600 by code point only).
+  await app.set('\uff01 wide', 'bang');
+  await app.set('\u{1f600}', 'face');
   await store.kv('counters').incr('n', 41);
   const tasks = store.collection('tasks', { indexes: ['status'], timestamps: true });
   await tasks.insert({ id: 't1', status: 'todo', title: 'one' });
@@ -91,7 +94,7 @@ export function transferSuite(factory: DriverFactory): void {
         const before = await contentHash(h.store, h.clock.now);
         const file = join(dir, 'out.strata');
         const report = await h.store.export(file, { decrypt: decrypt() });
-        expect(report.spaces['kv.app']).toBe(4);
+        expect(report.spaces['kv.app']).toBe(6);
         const target = await openStore({ url: urlOf(backend, dir), clock: h.clock.fn, sweepInterval: false });
         try {
           const imported = await target.import(file, { mode: 'replace' });

@@ -33,6 +33,6 @@ export interface TransferProgress {
   phase: 'validate' | 'write';
   /** Records done in this phase so far. */
   records: number;
-  /** Records in all, when known (export: counted first; import: known after the validation pass). */
+  /** Records in all, when known (export: at its end; import: from the end of the validation pass). */
   total: number | null;
 }
