@@ -134,6 +134,14 @@ describe('encrypted values', () => {
     expect(raw).toContain('kv.auth');
     expect(raw.split('\n').find((l) => l.includes('"kv.auth"'))).not.toContain(SECRET);
     await target.close();
+    // The declaration was remembered with the data: a process that does not declare it still decrypts.
+    const reopened = await openStore({
+      url: `sqlite:${join(dir, 'enc-target.db')}`,
+      encryption: { keys: KEY_2 },
+      sweepInterval: false,
+    });
+    expect(await reopened.kv('auth').get('token')).toBe(SECRET);
+    await reopened.close();
   });
 
   it('a target with record MACs signs what it imports; a space encrypted otherwise there is refused', async () => {

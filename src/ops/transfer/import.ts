@@ -43,12 +43,16 @@ interface Plan {
   collections: Map<string, CollectionSpec>;
   /** Spaces the file declares encrypted. */
   encrypted: Set<string>;
+  /** Spaces records are written to. */
+  spaces: Set<string>;
+  transcoder?: Transcoder | undefined;
   written: number;
 }
 
 const newPlan = (): Plan => ({
   collections: new Map(),
   encrypted: new Set(),
+  spaces: new Set(),
   written: 0,
   summary: undefined as unknown as ExportSummary,
 });
@@ -69,6 +73,7 @@ async function* pass(
   };
   // The second pass replays the file the first one checked (same bytes, proven by its sha256).
   if (checked !== undefined) onManifest(checked.manifest);
+  let prevSpace = '';
   const batches: AsyncGenerator<TransferRecord[], ExportSummary | void> =
     checked === undefined ? readExport(path, onManifest) : replayExport(path, checked.fileSha256);
   let done = 0;
@@ -76,6 +81,7 @@ async function* pass(
     const next = await batches.next();
     if (next.done === true) {
       plan.summary = next.value ?? checked!;
+      plan.transcoder = transcoder;
       return;
     }
     const out: TransferRecord[] = [];
@@ -106,6 +112,10 @@ async function* pass(
       // Expired since the export: absent, so not written (a same-key record of the target stays in a merge).
       if (stored === null || (record.expiresAt !== null && record.expiresAt <= now)) continue;
       plan.written++;
+      if (record.space !== prevSpace) {
+        prevSpace = record.space;
+        plan.spaces.add(record.space);
+      }
       out.push({
         space: record.space,
         key: record.key,
@@ -120,8 +130,15 @@ async function* pass(
   }
 }
 
-async function* flat(batches: AsyncIterable<TransferRecord[]>): AsyncGenerator<TransferRecord> {
+/** The records one by one, then the encryption declarations the target must remember with them. */
+async function* flat(
+  batches: AsyncIterable<TransferRecord[]>,
+  plan: Plan,
+  remembered: ReadonlySet<string>,
+  now: number,
+): AsyncGenerator<TransferRecord> {
   for await (const batch of batches) yield* batch;
+  yield* plan.transcoder?.declarations(plan.spaces, remembered, now) ?? [];
 }
 
 function withLine(error: unknown, record: TransferRecord): StrataError {
@@ -268,7 +285,8 @@ export async function importStore(
   const second = newPlan();
   // The file is read again (it is never held in memory) and checked again as it streams: one
   // changed in between fails the load, which then writes nothing.
-  const records = flat(pass(ctx, file, mode, now, second, report('write', total), first.summary));
+  const remembered = new Set((await ctx.raw.scan(ENCRYPTED_SPACE_NAME, { keysOnly: true }, now)).map((r) => r.key));
+  const records = flat(pass(ctx, file, mode, now, second, report('write', total), first.summary), second, remembered, now);
   await load(ctx.raw, mode === 'replace' ? keepingMeta(ctx, first, records, now) : records, { mode });
   progress?.({ phase: 'write', records: total, total });
   await ctx.refresh([...first.collections.keys()]);

@@ -1,5 +1,5 @@
 import { RecordCodec } from '../../crypto/record-codec.js';
-import { parseSpecText, sameEncryption, type SpaceEncryption } from '../../crypto/spec.js';
+import { parseSpecText, sameEncryption, specText, type SpaceEncryption } from '../../crypto/spec.js';
 import type { Sealer } from '../../crypto/aead.js';
 import { parseJson } from '../../codec/json.js';
 import { StrataError } from '../../errors.js';
@@ -145,5 +145,31 @@ export class Transcoder {
     const spec = target.specOf(record.space) ?? this.imported.get(record.space);
     if (spec === undefined && !target.codec.mac) return text;
     return target.codec.encode(record.space, record.key, text, record.expiresAt, spec);
+  }
+
+  /**
+   * `meta.encrypted` records for spaces this process declares encrypted that the store does
+   * not remember yet (`remembered`) and the file does not declare: written in the same load as
+   * the ciphertext, so every process that opens the store knows to decrypt it.
+   */
+  declarations(spaces: Iterable<string>, remembered: ReadonlySet<string>, now: number): TransferRecord[] {
+    const target = this.#target;
+    if (target === undefined) return [];
+    const out: TransferRecord[] = [];
+    for (const space of spaces) {
+      const spec = target.specOf(space);
+      if (spec === undefined || remembered.has(space) || this.imported.has(space)) continue;
+      const record: TransferRecord = {
+        space: ENCRYPTED_SPACE_NAME,
+        key: space,
+        value: specText(spec),
+        version: 1,
+        createdAt: now,
+        updatedAt: now,
+        expiresAt: null,
+      };
+      out.push({ ...record, value: this.stored(record, record.value)! });
+    }
+    return out;
   }
 }
