@@ -134,13 +134,17 @@ describe('encrypted values', () => {
     expect(raw).toContain('kv.auth');
     expect(raw.split('\n').find((l) => l.includes('"kv.auth"'))).not.toContain(SECRET);
     await target.close();
-    // The declaration was remembered with the data: a process that does not declare it still decrypts.
-    const reopened = await openStore({
-      url: `sqlite:${join(dir, 'enc-target.db')}`,
-      encryption: { keys: KEY_2 },
-      sweepInterval: false,
-    });
+    // The declaration is remembered with the data (nothing read it in that process): another process decrypts it.
+    const url = `sqlite:${join(dir, 'enc-target-2.db')}`;
+    const declaring = await openStore({ url, encryption: { keys: KEY_2 }, sweepInterval: false });
+    declaring.kv('auth', { encrypt: true });
+    await declaring.import(file);
+    await declaring.close();
+    const reopened = await openStore({ url, encryption: { keys: KEY_2 }, sweepInterval: false });
     expect(await reopened.kv('auth').get('token')).toBe(SECRET);
+    const stored = (await rawDump(reopened, Date.now())).split('\n').find((l) => l.startsWith('["kv.auth"'));
+    expect(stored).toBeDefined();
+    expect(stored).not.toContain(SECRET);
     await reopened.close();
   });
 
