@@ -17,7 +17,7 @@ function refused(message: string, hint: string, details?: Record<string, unknown
 }
 
 const NEEDS_KEYRING =
-  'open the target store with the keyring the export was written with (openStore({ encryption: { keys } }), STRATA_KEYS or --keys-file), or export again with { decrypt: true } / strata export --decrypt';
+  'open the target store with the keyring the export was written with (the encryption.keys option; the CLI reads STRATA_KEYS or --keys-file), or export again with store.export(path, { decrypt: true }) / strata export --decrypt';
 
 /** Parses the exported `meta.crypto` record (the source store's id, integrity mode and key checks). */
 function parseSourceCrypto(key: string, text: string): SourceCrypto {
