@@ -170,6 +170,20 @@ describe('encrypted values', () => {
     await other.close();
   });
 
+  it('plain values for a space the target keeps encrypted are refused when the target has no keyring', async () => {
+    const dir = fresh();
+    const source = await encryptedSource(dir);
+    const file = join(dir, 'plain.strata');
+    await source.export(file, { decrypt: true });
+    await source.close();
+    // The source store itself, opened without its keys: kv "auth" is remembered encrypted.
+    const locked = await openStore({ url: `sqlite:${join(dir, 'src.db')}`, sweepInterval: false });
+    const before = await rawDump(locked, Date.now());
+    await expectCode(locked.import(file, { mode: 'replace' }), 'DECRYPT_FAILED');
+    expect(await rawDump(locked, Date.now())).toBe(before);
+    await locked.close();
+  });
+
   it('decrypt: true without the keyring is BAD_INPUT', async () => {
     const dir = fresh();
     const source = await encryptedSource(dir);
