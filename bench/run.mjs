@@ -218,6 +218,13 @@ async function main() {
   if (!opts.quick) {
     for (const script of ['ops-backup.mjs']) spawnSync(process.execPath, [`${HERE}${script}`], { stdio: 'inherit' });
   }
+  // Export and import (issue 9): its own script, child processes per step (see bench/ops-transfer.mjs).
+  const transfer = spawnSync(
+    process.execPath,
+    [`${HERE}ops-transfer.mjs`, ...(opts.quick ? ['--quick'] : []), ...(opts.write ? ['--write'] : [])],
+    { stdio: 'inherit' },
+  );
+  if (transfer.status !== 0) process.exitCode = 1;
 }
 
 main().catch((error) => {

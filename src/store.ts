@@ -63,6 +63,10 @@ import {
   type VerifyBackupOptions,
   type VerifyBackupResult,
 } from './ops/backup.js';
+import { bottomDriver, type TransferContext } from './ops/transfer/context.js';
+import { exportStore, type ExportOptions, type ExportReport } from './ops/transfer/export.js';
+import { importStore, type ImportOptions, type ImportReport } from './ops/transfer/import.js';
+import { loadRecords } from './ops/image.js';
 
 /** The embedded default: an SQLite file in the working directory. */
 export const DEFAULT_URL = 'sqlite:.strata/strata.db';
@@ -455,6 +459,52 @@ export class Store {
     } catch (error) {
       throw withOp(error, 'store.rotateKeys', this.driver.name);
     }
+  }
+
+  /**
+   * Writes every kv namespace and collection (values, versions, timestamps, expiry) and the
+   * collection declarations to one portable gzip file (docs/export-format.md), streamed.
+   * Encrypted values stay encrypted unless `{ decrypt: true }`. See README "Export and import".
+   */
+  async export(path: string, options?: ExportOptions): Promise<ExportReport> {
+    this.#assertOpen('store.export');
+    try {
+      return await exportStore(this.#transferContext(), path, options);
+    } catch (error) {
+      throw withOp(error, 'store.export', this.driver.name);
+    }
+  }
+
+  /**
+   * Reads an export file into the store: a first pass checks the whole file (gzip, every
+   * line, counts and checksums, keys and values, ciphertexts, schemas declared in this
+   * process) and writes nothing; then the records are written in one atomic step. `merge`
+   * (default) keeps records the file does not hold; `replace` empties them.
+   */
+  async import(path: string, options: ImportOptions = {}): Promise<ImportReport> {
+    this.#assertOpen('store.import');
+    try {
+      return await importStore(this.#transferContext(), path, options, (driver, source, o) =>
+        loadRecords(driver, source, { ...o, now: this.#now(), checkValues: false }),
+      );
+    } catch (error) {
+      throw withOp(error, 'store.import', this.driver.name);
+    }
+  }
+
+  #transferContext(): TransferContext {
+    return {
+      driver: this.driver,
+      raw: bottomDriver(this.driver),
+      crypto: this.#crypto,
+      now: this.#now,
+      schemaOf: (name) => this.#definitions.get(name)?.schema,
+      declaredSpec: (name) => (this.#declared.has(name) ? specOf(this.#definitions.get(name)!) : null),
+      refresh: async (names) => {
+        await this.#crypto?.load(this.#now());
+        for (const name of names) if (!this.#declared.has(name)) await this.describe(name);
+      },
+    };
   }
 
   #rememberedOptions(name: string): AnyCollectionOptions {

@@ -14,6 +14,8 @@ import * as rotateKeys from './commands/rotate-keys.js';
 import * as migrate from './commands/migrate.js';
 import * as backup from './commands/backup.js';
 import * as restore from './commands/restore.js';
+import * as exportCommand from './commands/export.js';
+import * as importCommand from './commands/import.js';
 
 /** Every command, one file each under `commands/`, in the order `--help` lists them. */
 const COMMANDS: ReadonlyArray<{ register(program: Command): void }> = [
@@ -28,6 +30,8 @@ const COMMANDS: ReadonlyArray<{ register(program: Command): void }> = [
   migrate,
   backup,
   restore,
+  exportCommand,
+  importCommand,
   demo,
 ];
 

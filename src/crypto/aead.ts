@@ -77,6 +77,11 @@ export class Sealer {
     this.#cacheSize = cacheSize;
   }
 
+  /** The same keyring bound to another store id: store.import opens ciphertext carried from another store with it. */
+  forStore(storeId: string): Sealer {
+    return new Sealer(this.#keyring, storeId, 0);
+  }
+
   get primary(): string {
     return this.#keyring.primary;
   }

@@ -14,6 +14,7 @@ import { encryptionSuite } from './encryption-suite.js';
 import { withStack, type DriverFactory, type StackOptions } from './harness.js';
 import { quotaSuite } from './quota-suite.js';
 import { migrateSuite } from './migrate-suite.js';
+import { transferSuite } from './transfer-suite.js';
 import { backupSuite } from './backup-suite.js';
 import { journalSuite } from './journal-suite.js';
 
@@ -53,6 +54,7 @@ export function runConformance(name: string, driverFactory: DriverFactory, stack
     encryptionSuite(factory);
     quotaSuite(factory);
     migrateSuite(factory);
+    transferSuite(factory);
     backupSuite(factory);
     journalSuite(driverFactory, stack);
   });

@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { Cli } from '../context.js';
+import { formatCount } from '../output.js';
+import { progress, type Progress } from '../progress.js';
+import type { TransferProgress } from '../../ops/transfer/context.js';
+
+/**
+ * Progress of an export or import for a person: a bar on a terminal, a plain line every
+ * 100,000 records (and at the end of each phase) otherwise; nothing with --json or --quiet.
+ */
+export function transferProgress(cli: Cli, verb: string): { onProgress(p: TransferProgress): void; stop(): void } {
+  let bar: Progress | undefined;
+  let phase = '';
+  let lastLine = 0;
+  const tty = process.stderr.isTTY === true;
+  return {
+    onProgress(p) {
+      if (cli.json || cli.quiet) return;
+      const label = p.phase === 'validate' ? 'checking' : verb;
+      if (phase !== p.phase) {
+        bar?.stop();
+        bar = undefined;
+        phase = p.phase;
+        lastLine = 0;
+      }
+      if (tty) {
+        if (p.total === null) return;
+        bar ??= progress(cli, label, p.total);
+        bar.advance(p.records - lastLine);
+        lastLine = p.records;
+        return;
+      }
+      if (p.records - lastLine >= 100_000 || p.records === p.total) {
+        lastLine = p.records;
+        cli.note(`${label} ${formatCount(p.records)}${p.total === null ? '' : ` of ${formatCount(p.total)}`} records`);
+      }
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}
+
+interface ExportFlags {
+  decrypt?: boolean;
+}
+
+/** `strata export <file>`: the whole store as one portable file. */
+export function register(program: Command): void {
+  program
+    .command('export')
+    .description('write every kv namespace and collection to one portable file (gzip NDJSON, checksummed)')
+    .argument('<file>', 'the export file to write (replaced atomically if it exists)')
+    .option('--decrypt', 'write encrypted values decrypted (needs the keyring; the file then holds plain text)')
+    .addHelpText(
+      'after',
+      `
+The file holds values, versions, timestamps and expiry of every record, and the collection
+declarations. Encrypted values stay encrypted (import needs the same keyring) unless
+--decrypt. Read it back into any store with \`strata import <file>\`. Format: docs/export-format.md.`,
+    )
+    .action(async (file: string, flags: ExportFlags, command: Command) => {
+      const cli = Cli.of(command);
+      const shown = transferProgress(cli, 'exporting');
+      const report = await cli.withStore('read', (store) =>
+        store.export(file, { decrypt: flags.decrypt === true, onProgress: (p) => shown.onProgress(p) }),
+      );
+      shown.stop();
+      if (cli.json) cli.data(report);
+      else {
+        const spaces = Object.keys(report.spaces).filter((s) => !s.startsWith('meta.')).length;
+        cli.info(
+          `exported ${formatCount(report.records)} records (${spaces} namespaces and collections, values ${report.values}) to ${report.path} (${formatCount(report.bytes)} bytes)`,
+        );
+      }
+    });
+}

@@ -1,0 +1,297 @@
+import { resolve } from 'node:path';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { checkOptions } from '../../codec/options.js';
+import { parseJson } from '../../codec/json.js';
+import { parseSpec, readSpec, sameSpec, type CollectionSpec } from '../../collection-specs.js';
+import type { Driver, StoredRecord } from '../../drivers/driver.js';
+import { StrataError } from '../../errors.js';
+import { badFile, ENCRYPTED_SPACE_NAME, SPECS_SPACE_NAME, type Manifest, type TransferRecord } from './format.js';
+import { Transcoder } from './transcode.js';
+import { readExport, replayExport, type ExportSummary } from './validate.js';
+import type { TransferContext, TransferProgress } from './context.js';
+
+/** The atomic, streamed bulk write import commits with (`loadRecords` of src/ops/image.ts). */
+export type LoadRecords = (
+  driver: Driver,
+  source: AsyncIterable<StoredRecord & { space: string }>,
+  options: { mode: 'merge' | 'replace' },
+) => Promise<unknown>;
+
+export interface ImportOptions {
+  /**
+   * `merge`: records of the file replace same-key records, others stay. `replace`: afterwards
+   * every kv namespace and collection holds exactly what the file holds. @default 'merge'
+   */
+  mode?: 'merge' | 'replace';
+  /** Called during the validation pass and the write. */
+  onProgress?: (progress: TransferProgress) => void;
+}
+
+export interface ImportReport {
+  mode: 'merge' | 'replace';
+  /** Records written (records that expired since the export are left out). */
+  records: number;
+  /** Records per space in the file. */
+  spaces: Record<string, number>;
+  values: 'stored' | 'decrypted';
+}
+
+const PROGRESS_EVERY = 5000;
+
+interface Plan {
+  summary: ExportSummary;
+  collections: Map<string, CollectionSpec>;
+  /** Spaces the file declares encrypted. */
+  encrypted: Set<string>;
+  /** Spaces records are written to. */
+  spaces: Set<string>;
+  transcoder?: Transcoder | undefined;
+  written: number;
+}
+
+const newPlan = (): Plan => ({
+  collections: new Map(),
+  encrypted: new Set(),
+  spaces: new Set(),
+  written: 0,
+  summary: undefined as unknown as ExportSummary,
+});
+
+/** One pass over the file: everything checked, each record turned into what the target stores, in batches. */
+async function* pass(
+  ctx: TransferContext,
+  path: string,
+  mode: 'merge' | 'replace',
+  now: number,
+  plan: Plan,
+  onRecord: (done: number) => void,
+  checked?: ExportSummary,
+): AsyncGenerator<TransferRecord[]> {
+  let transcoder: Transcoder | undefined;
+  const onManifest = (manifest: Manifest): void => {
+    transcoder = new Transcoder(ctx.crypto, manifest.values);
+  };
+  // The second pass replays the file the first one checked (same bytes, proven by its sha256).
+  if (checked !== undefined) onManifest(checked.manifest);
+  let prevSpace = '';
+  const batches: AsyncGenerator<TransferRecord[], ExportSummary | void> =
+    checked === undefined ? readExport(path, onManifest) : replayExport(path, checked.fileSha256);
+  let done = 0;
+  for (;;) {
+    const next = await batches.next();
+    if (next.done === true) {
+      plan.summary = next.value ?? checked!;
+      plan.transcoder = transcoder;
+      return;
+    }
+    const out: TransferRecord[] = [];
+    for (const record of next.value) {
+      done++;
+      onRecord(done);
+      let plain: string;
+      try {
+        plain = transcoder!.plain(record);
+      } catch (error) {
+        throw withLine(error, record);
+      }
+      if (record.space === ENCRYPTED_SPACE_NAME) plan.encrypted.add(record.key);
+      if (checked !== undefined) {
+        // Checked in the first pass.
+      } else if (record.space === SPECS_SPACE_NAME)
+        plan.collections.set(record.key, await checkSpec(ctx, record, plain, mode, now));
+      else if (record.space.startsWith('c.')) {
+        const schema = ctx.schemaOf(record.space.slice(2));
+        if (schema !== undefined) await checkSchema(schema, record, plain);
+      }
+      let stored: string | null;
+      try {
+        stored = transcoder!.stored(record, plain);
+      } catch (error) {
+        throw withLine(error, record);
+      }
+      // Expired since the export: absent, so not written (a same-key record of the target stays in a merge).
+      if (stored === null || (record.expiresAt !== null && record.expiresAt <= now)) continue;
+      plan.written++;
+      if (record.space !== prevSpace) {
+        prevSpace = record.space;
+        plan.spaces.add(record.space);
+      }
+      out.push({
+        space: record.space,
+        key: record.key,
+        value: stored,
+        version: record.version,
+        createdAt: record.createdAt,
+        updatedAt: record.updatedAt,
+        expiresAt: record.expiresAt,
+      });
+    }
+    yield out;
+  }
+}
+
+/** The records one by one, then the encryption declarations the target must remember with them. */
+async function* flat(
+  batches: AsyncIterable<TransferRecord[]>,
+  plan: Plan,
+  remembered: ReadonlySet<string>,
+  now: number,
+): AsyncGenerator<TransferRecord> {
+  for await (const batch of batches) yield* batch;
+  yield* plan.transcoder?.declarations(plan.spaces, remembered, now) ?? [];
+}
+
+function withLine(error: unknown, record: TransferRecord): StrataError {
+  if (!(error instanceof StrataError))
+    return badFile('CORRUPT', 0, `record "${record.key}" in ${record.space} cannot be read`, { cause: error });
+  const details = error.details ?? {};
+  (error as { details: Record<string, unknown> }).details = {
+    ...details,
+    space: record.space,
+    key: record.key,
+    line: record.line,
+  };
+  return error;
+}
+
+async function checkSpec(
+  ctx: TransferContext,
+  record: TransferRecord,
+  text: string,
+  mode: string,
+  now: number,
+): Promise<CollectionSpec> {
+  let spec: CollectionSpec;
+  try {
+    spec = parseSpec(record.key, text);
+  } catch (cause) {
+    throw badFile('CORRUPT', record.line ?? 0, `the declaration of collection "${record.key}" is damaged`, {
+      cause,
+      details: { space: record.space, key: record.key },
+    });
+  }
+  const declared =
+    ctx.declaredSpec(record.key) ?? (mode === 'merge' ? await readSpec(ctx.driver, record.key, now).catch(() => null) : null);
+  if (declared !== null && !sameSpec(declared, spec)) {
+    throw new StrataError(
+      'BAD_INPUT',
+      `store.import: collection "${record.key}" is declared with another key, indexes, timestamps or ttl here than in the export`,
+      {
+        op: 'store.import',
+        hint: 'import into a store (or process) that declares it the same way, or use mode "replace" when only the store remembers the other declaration',
+        details: { collection: record.key, here: declared, export: spec },
+      },
+    );
+  }
+  return spec;
+}
+
+async function checkSchema(schema: StandardSchemaV1, record: TransferRecord, text: string): Promise<void> {
+  const result = await schema['~standard'].validate(parseJson(text));
+  if (result.issues === undefined) return;
+  const issues = result.issues.map((i) => ({
+    path: (i.path ?? []).map((p) => String(typeof p === 'object' ? p.key : p)).join('.'),
+    message: i.message,
+  }));
+  throw new StrataError(
+    'VALIDATION_FAILED',
+    `store.import: document "${record.key}" in ${record.space} does not match the collection's schema: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`,
+    {
+      op: 'store.import',
+      hint: 'nothing was imported; fix the document in the source and export again',
+      details: { space: record.space, key: record.key, issues },
+    },
+  );
+}
+
+const PAGE = 2000;
+
+/**
+ * A replace empties every space the load is not given: the target's internal records are
+ * given back first (its encryption record, schedules, declarations the file does not make),
+ * so only kv namespaces and collections are replaced.
+ */
+async function* keepingMeta(
+  ctx: TransferContext,
+  plan: Plan,
+  records: AsyncIterable<TransferRecord>,
+  now: number,
+): AsyncGenerator<TransferRecord> {
+  for (const space of await ctx.raw.spaces()) {
+    if (!space.startsWith('meta.')) continue;
+    let after: string | undefined;
+    for (;;) {
+      const page = await ctx.raw.scan(space, after === undefined ? { limit: PAGE } : { limit: PAGE, after: { key: after } }, now);
+      for (const r of page) {
+        if (space === SPECS_SPACE_NAME && plan.collections.has(r.key)) continue;
+        if (space === ENCRYPTED_SPACE_NAME && plan.encrypted.has(r.key)) continue;
+        yield {
+          space,
+          key: r.key,
+          value: r.value,
+          version: r.version,
+          createdAt: r.createdAt,
+          updatedAt: r.updatedAt,
+          expiresAt: r.expiresAt,
+        };
+      }
+      if (page.length < PAGE) break;
+      after = page[page.length - 1]!.key;
+    }
+  }
+  yield* records;
+}
+
+/**
+ * store.import: a first pass reads the whole file and checks everything (gzip, every line,
+ * counts and checksums, ciphertexts, declarations, schemas) without writing; then a second
+ * pass streams the same checks into `load`, which commits all or nothing. See docs/export-format.md.
+ */
+export async function importStore(
+  ctx: TransferContext,
+  path: unknown,
+  options: ImportOptions,
+  load: LoadRecords,
+): Promise<ImportReport> {
+  checkOptions(options, ['mode', 'onProgress'], 'store.import');
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new StrataError('BAD_INPUT', 'store.import: the path must be a non-empty string', {
+      op: 'store.import',
+      hint: "e.g. store.import('app-export.strata', { mode: 'merge' })",
+    });
+  }
+  const mode = options.mode ?? 'merge';
+  if (mode !== 'merge' && mode !== 'replace') {
+    throw new StrataError('BAD_INPUT', `store.import: mode must be 'merge' or 'replace', got ${JSON.stringify(mode)}`, {
+      op: 'store.import',
+      hint: "mode: 'merge' keeps records the file does not hold; 'replace' empties them",
+    });
+  }
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+    throw new StrataError('BAD_INPUT', 'store.import: onProgress must be a function', { op: 'store.import' });
+  }
+  const file = resolve(path);
+  const now = ctx.now();
+  const progress = options.onProgress;
+  const report = (phase: TransferProgress['phase'], total: number | null) => (done: number) => {
+    if (progress !== undefined && done % PROGRESS_EVERY === 0) progress({ phase, records: done, total });
+  };
+  const first = newPlan();
+  for await (const _ of pass(ctx, file, mode, now, first, report('validate', null))) {
+    // Validation only: nothing is written in this pass.
+  }
+  const total = first.summary.records;
+  progress?.({ phase: 'validate', records: total, total });
+  const second = newPlan();
+  // The file is read again (it is never held in memory) and checked again as it streams: one
+  // changed in between fails the load, which then writes nothing.
+  const remembered = new Set((await ctx.raw.scan(ENCRYPTED_SPACE_NAME, { keysOnly: true }, now)).map((r) => r.key));
+  const records = flat(pass(ctx, file, mode, now, second, report('write', total), first.summary), second, remembered, now);
+  await load(ctx.raw, mode === 'replace' ? keepingMeta(ctx, first, records, now) : records, { mode });
+  progress?.({ phase: 'write', records: total, total });
+  await ctx.refresh([...first.collections.keys()]);
+  for (const [name, spec] of first.collections) await ctx.driver.ensureSpace(`c.${name}`, { indexes: spec.indexes });
+  const spaces: Record<string, number> = {};
+  for (const [space, totals] of Object.entries(second.summary.spaces)) spaces[space] = totals.records;
+  return { mode, records: second.written, spaces, values: second.summary.manifest.values };
+}

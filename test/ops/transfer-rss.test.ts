@@ -1,0 +1,45 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { ExportWriter } from '../../src/ops/transfer/writer.js';
+import { requireBuild } from '../cli/helpers.js';
+
+const root = mkdtempSync(join(tmpdir(), 'strata-transfer-rss-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const FIXTURE = resolve(import.meta.dirname, '../fixtures/transfer-import.mjs');
+
+/** An export file of `n` kv records, written directly (no store to fill first). */
+async function exportOf(n: number): Promise<string> {
+  const path = join(root, `${n}.strata`);
+  const writer = await ExportWriter.create(path, { driver: 'sqlite', values: 'stored', createdAt: Date.now() });
+  await writer.space('kv.bench');
+  for (let i = 0; i < n; i++) {
+    const value = JSON.stringify({ id: i, name: `user-${i}`, email: `user${i}@example.com`, tags: ['a', 'b'] });
+    await writer.record({
+      key: `k${String(i).padStart(8, '0')}`,
+      value,
+      version: 1,
+      createdAt: 1,
+      updatedAt: 1,
+      expiresAt: null,
+    });
+  }
+  await writer.finish();
+  return path;
+}
+
+function importPeak(file: string, db: string): number {
+  const run = spawnSync(process.execPath, [FIXTURE, file, db], { encoding: 'utf8', timeout: 60_000 });
+  expect(run.status, run.stderr).toBe(0);
+  return (JSON.parse(run.stdout) as { maxRssMb: number }).maxRssMb;
+}
+
+// The bench measures 100k vs 1M (bench/RESULTS.md); this is the same check at a size CI affords.
+it('import peak RSS is flat in the record count (400k within 1.5x of 100k)', async () => {
+  requireBuild();
+  const small = importPeak(await exportOf(100_000), join(root, 'small.db'));
+  const large = importPeak(await exportOf(400_000), join(root, 'large.db'));
+  expect(large / small, `${small.toFixed(0)} MiB -> ${large.toFixed(0)} MiB`).toBeLessThan(1.5);
+}, 40_000);
