@@ -1,5 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync, closeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -366,5 +378,52 @@ describe('desktop (seed 003): repositories over Strata', () => {
     expect((await a.taskHistory.getById('t5'))?.notes).toBe(NOTE);
     expect((await a.userSettings.getAll()).tokens).toEqual({ github: TOKEN });
     expect((await a.store.verify()).ok).toBe(true);
+  });
+
+  it('export and import move everything to another installation, secrets still encrypted in the file', async () => {
+    const a = await app();
+    await a.userSettings.update({ theme: 'dark', tokens: { github: TOKEN } });
+    for (let i = 0; i < 20; i++) await a.taskHistory.create({ id: `t${i}`, title: `task ${i}`, status: 'todo', notes: NOTE });
+    await a.sessionMetrics.recordSession({
+      startedAt: new Date().toISOString(),
+      durationMs: 60,
+      focusMs: 30,
+      tasksCompleted: 1,
+      interruptions: 0,
+    });
+    const file = join(dir, 'kazari-export.strata');
+    expect((await a.exportData(file)).records).toBeGreaterThan(20);
+    const text = gunzipSync(readFileSync(file)).toString('utf8');
+    expect(text).not.toContain(TOKEN);
+    expect(text).not.toContain(NOTE);
+
+    // The other installation: its own data directory and a keyring with a new primary key
+    // that still holds the key the export was written with.
+    const otherDir = mkdtempSync(join(tmpdir(), 'kazari-other-'));
+    try {
+      const b = await openKazari({ keys: `k2:${randomBytes(32).toString('base64')},${KEYS}`, dataDir: otherDir });
+      opened.push(b);
+      await b.taskHistory.create({ id: 'local-only', title: 'replaced away', status: 'todo' });
+      await b.importData(file);
+      expect(await b.taskHistory.getById('local-only')).toBeNull();
+      expect(await b.taskHistory.getAll()).toHaveLength(20);
+      expect((await b.taskHistory.getById('t3'))?.notes).toBe(NOTE);
+      expect((await b.userSettings.getAll()).tokens).toEqual({ github: TOKEN });
+      expect((await b.sessionMetrics.getMetrics('day')).sessions).toBe(1);
+      // Without the key the values were written with, the import is refused and changes nothing.
+      const c = await openKazari({ keys: `k9:${randomBytes(32).toString('base64')}`, dataDir: join(otherDir, 'c') });
+      opened.push(c);
+      expect(['DECRYPT_FAILED', 'BAD_INPUT']).toContain(await code(c.importData(file)));
+      expect(await c.taskHistory.getAll()).toHaveLength(0);
+      // A damaged file is refused too.
+      const bytes = readFileSync(file);
+      const at = Math.floor(bytes.length / 2);
+      bytes[at] = bytes[at]! ^ 0xff;
+      writeFileSync(join(otherDir, 'bad.strata'), bytes);
+      expect(await code(b.importData(join(otherDir, 'bad.strata')))).toBe('CORRUPT');
+      expect(await b.taskHistory.getAll()).toHaveLength(20);
+    } finally {
+      rmSync(otherDir, { recursive: true, force: true });
+    }
   });
 });

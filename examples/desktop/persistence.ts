@@ -45,6 +45,13 @@ export interface DataPersistenceLayer {
   /** Where the store file and its backups live. */
   dataDir: string;
   migrations: MigrationManager;
+  /**
+   * Everything (settings, tasks, sessions, state) into one portable file, secrets still
+   * encrypted: the other installation needs the keyring they were written with.
+   */
+  exportData(path: string): Promise<{ records: number }>;
+  /** A file from `exportData` of another installation; `replace` (default) drops what is here first. */
+  importData(path: string, mode?: 'replace' | 'merge'): Promise<{ records: number }>;
   /** Set when this open restored a backup over a damaged store: which one, and where the damaged files went. */
   recovered?: { backup: string; damagedFiles: string[] };
   close(): Promise<void>;
@@ -142,6 +149,8 @@ export function layerOver(store: Store, dataDir: string, options: KazariOptions)
     store,
     dataDir,
     migrations: new MigrationManager(store),
+    exportData: async (path) => ({ records: (await store.export(path)).records }),
+    importData: async (path, mode = 'replace') => ({ records: (await store.import(path, { mode })).records }),
     close: () => store.close(),
   };
 }
