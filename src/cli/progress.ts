@@ -10,11 +10,13 @@ export interface Progress {
 const NONE: Progress = { advance: () => {}, stop: () => {} };
 
 /**
- * A bar on stderr for long work. No bar when stderr is not a terminal, or with --json or
- * --quiet: logs and pipes stay free of control characters.
+ * A bar on stderr for long work, on a terminal. When stderr is not a terminal (a log, a CI
+ * job), plain lines instead: one at every tenth of the work, free of control characters.
+ * Nothing with --json or --quiet.
  */
 export function progress(cli: Cli, label: string, total: number): Progress {
-  if (cli.json || cli.quiet || !process.stderr.isTTY || total <= 0) return NONE;
+  if (cli.json || cli.quiet || total <= 0) return NONE;
+  if (!process.stderr.isTTY) return plainLines(label, total);
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
@@ -37,5 +39,24 @@ export function progress(cli: Cli, label: string, total: number): Progress {
     stop() {
       bar.stop();
     },
+  };
+}
+
+/** `label: 40% (4,000 of 10,000)` at each tenth reached. */
+function plainLines(label: string, total: number): Progress {
+  let value = 0;
+  let shownTenth = 0;
+  const started = Date.now();
+  const format = (n: number): string => n.toLocaleString('en-US');
+  return {
+    advance(by) {
+      value += by;
+      const tenth = Math.min(10, Math.floor((value / total) * 10));
+      if (tenth <= shownTenth) return;
+      shownTenth = tenth;
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      process.stderr.write(`${label}: ${tenth * 10}% (${format(Math.min(value, total))} of ${format(total)}, ${seconds} s)\n`);
+    },
+    stop() {},
   };
 }

@@ -43,7 +43,7 @@ export async function restoreToPointInTime(
   now: number,
 ): Promise<PointInTimeResult> {
   const op = 'store.restore';
-  checkOptions(options, ['dir', 'dryRun', 'toTime'], op);
+  checkOptions(options, ['dir', 'dryRun', 'toTime', 'onProgress'], op);
   const toTime = parseToTime(options.toTime, op);
   const dryRun = options.dryRun === true;
   const chosen =

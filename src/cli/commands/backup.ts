@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { PitrPlan } from '../../ops/pitr.js';
 import { Cli } from '../context.js';
 import { formatBytes, formatCount, formatMs, table } from '../output.js';
 import { progress, type Progress } from '../progress.js';
@@ -143,17 +144,23 @@ damaged); \`strata restore <id|path>\` replaces the store's data with it in one 
     .argument('<backup>', 'backup id, or the path of a backup directory')
     .option('--dir <dir>', 'directory the backups are in')
     .option('--dry-run', 'check the backup and report; change nothing')
+    .option('--to-time <time>', 'point in time (ISO 8601, or epoch ms): the backup plus the change journal replayed up to it')
     .action(restoreAction);
 }
 
 /** Shared by `strata backup restore` and `strata restore`. */
-export async function restoreAction(ref: string, flags: DirFlags & { dryRun?: boolean }, command: Command): Promise<void> {
+export async function restoreAction(
+  ref: string,
+  flags: DirFlags & { dryRun?: boolean; toTime?: string },
+  command: Command,
+): Promise<void> {
   const cli = Cli.of(command);
   const started = Date.now();
   const bar = checkBar(cli, 'restore');
-  const result: RestoreResult = await cli.withStore('write', (store: Store) => {
+  const result: RestoreResult & { pointInTime?: PitrPlan } = await cli.withStore('write', (store: Store) => {
     cli.note(`${flags.dryRun === true ? 'checking' : 'restoring'} backup ${ref} ...`);
-    return store.restore(ref, { ...dirOption(flags), dryRun: flags.dryRun === true, onProgress: bar.update });
+    const toTime = flags.toTime === undefined ? {} : { toTime: /^\d+$/.test(flags.toTime) ? Number(flags.toTime) : flags.toTime };
+    return store.restore(ref, { ...dirOption(flags), ...toTime, dryRun: flags.dryRun === true, onProgress: bar.update });
   });
   bar.stop();
   if (cli.json) cli.data(result);
@@ -162,6 +169,14 @@ export async function restoreAction(ref: string, flags: DirFlags & { dryRun?: bo
     cli.out(
       `${verb} backup ${result.id} (${result.at.toISOString()}): ${formatCount(result.records)} records in ${formatMs(Date.now() - started)}`,
     );
+    const plan = result.pointInTime;
+    if (plan !== undefined) {
+      const replayed =
+        plan.entries === 0
+          ? 'no journal entry'
+          : `${formatCount(plan.entries)} journal ${plan.entries === 1 ? 'entry' : 'entries'} (seq ${plan.fromSeq}-${plan.toSeq})`;
+      cli.out(`${result.dryRun ? 'would replay' : 'replayed'} ${replayed} up to ${new Date(plan.toTime).toISOString()}`);
+    }
   }
 }
 

@@ -9,5 +9,6 @@ export function register(program: Command): void {
     .argument('<backup>', 'backup id, or the path of a backup directory')
     .option('--dir <dir>', 'directory the backups are in')
     .option('--dry-run', 'check the backup and report; change nothing')
+    .option('--to-time <time>', 'point in time (ISO 8601, or epoch ms): the backup plus the change journal replayed up to it')
     .action(restoreAction);
 }
