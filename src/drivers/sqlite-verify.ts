@@ -6,16 +6,6 @@ import { COLUMNS, registryRowIntact } from './sqlite-spaces.js';
 /** Issues listed per table at most; the report says how many more there were. */
 const MAX_ISSUES_PER_TABLE = 1000;
 
-function validJson(text: unknown): boolean {
-  if (typeof text !== 'string') return false;
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Checks everything the file holds, not only what the registry lists: SQLite's own
  * `integrity_check` (b-trees, indexes against their tables), every `strata_spaces` row
@@ -24,6 +14,30 @@ function validJson(text: unknown): boolean {
  * table against its checksum. A damaged registry row can thus no longer hide a space.
  */
 export function verifyTables(db: Database.Database): VerifyReport {
+  // One read transaction: every page read below sees the same state of the file.
+  return db.transaction(() => verifyAll(db))();
+}
+
+/** Rows per read: pages of `.all()` cost a third less than one `.iterate()` over the table. */
+const PAGE_ROWS = 10_000;
+
+/**
+ * Every row of `table`: first those whose key sorts before any key Strata writes (damaged: NULL, a
+ * number or ''), then the rest in key order, page by page (blob keys sort after text, so they come too).
+ */
+function* tableRows(db: Database.Database, table: string): Generator<unknown[]> {
+  yield* db.prepare(`SELECT ${COLUMNS}, json_valid(value) FROM ${table} WHERE key IS NULL OR key <= ''`).raw(true).all() as unknown[][];
+  const page = db.prepare(`SELECT ${COLUMNS}, json_valid(value) FROM ${table} WHERE key > ? ORDER BY key LIMIT ${PAGE_ROWS}`).raw(true);
+  let after: unknown = '';
+  for (;;) {
+    const rows = page.all(after) as unknown[][];
+    yield* rows;
+    if (rows.length < PAGE_ROWS) return;
+    after = rows[rows.length - 1]![0];
+  }
+}
+
+function verifyAll(db: Database.Database): VerifyReport {
   const issues: VerifyIssue[] = [];
   let checked = 0;
   for (const [message] of db.prepare('PRAGMA integrity_check').raw(true).all() as Array<[string]>) {
@@ -50,11 +64,11 @@ export function verifyTables(db: Database.Database): VerifyReport {
       issues.push({ code: 'CORRUPT', message: `the table ${table} holds records of a space missing from the registry` });
     }
     let damaged = 0;
-    const rows = db.prepare(`SELECT ${COLUMNS}, json_valid(value) FROM ${table}`).raw(true);
-    for (const row of rows.iterate() as IterableIterator<unknown[]>) {
+    for (const row of tableRows(db, table)) {
       checked++;
-      const intact = rowIntact(row.slice(0, 8));
-      if (intact && (row[8] === 1 || validJson(row[1]))) continue;
+      const intact = rowIntact(row);
+      // A checksum computed over bad JSON (a buggy or hostile writer) would pass: SQLite checks the JSON too.
+      if (intact && row[8] === 1) continue;
       if (++damaged > MAX_ISSUES_PER_TABLE) continue;
       issues.push({
         code: 'CORRUPT',
