@@ -208,6 +208,11 @@ const isUserObject = (name: string): boolean => !name.startsWith('strata_') && !
  */
 export function swapIn(ctx: SqliteImageContext, path: string, options: SwapOptions, now: number): string[] {
   const { db } = ctx;
+  // Without the memory map while the whole store is rewritten: mapped pages of the file
+  // would count in the process's RSS, growing with the store (page cache, but it looks like
+  // memory held). Restored afterwards.
+  const mmap = db.pragma('mmap_size', { simple: true }) as number;
+  if (mmap > 0) db.pragma('mmap_size = 0');
   db.prepare(`ATTACH DATABASE ? AS ${STAGE}`).run(path);
   try {
     return db
@@ -263,6 +268,7 @@ export function swapIn(ctx: SqliteImageContext, path: string, options: SwapOptio
       .immediate();
   } finally {
     db.exec(`DETACH DATABASE ${STAGE}`);
+    if (mmap > 0) db.pragma(`mmap_size = ${mmap}`);
   }
 }
 
