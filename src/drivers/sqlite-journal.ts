@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { headOf, JOURNAL_SPACE, journalRecords, type JournalChange } from '../ops/journal-entry.js';
+import { headOf, JOURNAL_SPACE, journalRecords, type JournalChange, type JournalHead } from '../ops/journal-entry.js';
 import type { BatchResult, StoredRecord, WriteOp } from './driver.js';
 import type { SpaceStatements, SpaceTables } from './sqlite-spaces.js';
 import { insertVsum, recordCrc } from './sqlite-checksum.js';
@@ -16,6 +16,8 @@ export class SqliteJournal {
   readonly #tables: SpaceTables;
   /** The "newest entry" statement per prepared journal table (a rolled-back table is a new object). */
   readonly #newest = new WeakMap<SpaceStatements, Stmt>();
+  /** The newest entry this connection wrote, and the head it makes. */
+  #last: { key: string; value: string; head: JournalHead } | undefined;
 
   constructor(db: Database.Database, tables: SpaceTables) {
     this.#db = db;
@@ -37,10 +39,26 @@ export class SqliteJournal {
       this.#newest.set(t, newest);
     }
     const row = newest.get() as [string, string] | undefined;
-    for (const { key, value } of journalRecords(changes, headOf(row?.[0], row?.[1]), now)) {
+    // The entry this connection wrote last, when it is still the newest one (byte for byte):
+    // its head is known, so it is not parsed and hashed again on every write.
+    const last = this.#last;
+    const head =
+      row !== undefined && last !== undefined && row[0] === last.key && row[1] === last.value
+        ? last.head
+        : headOf(row?.[0], row?.[1]);
+    const records = journalRecords(changes, head, now);
+    for (const { key, value } of records) {
       const crc = recordCrc(key, value, now, null);
       const vsum = insertVsum(crc, now);
       if (t.upsert.run(key, value, now, now, null, crc, vsum).changes === 0) t.replace.run(key, value, now, now, null, crc, vsum);
+    }
+    const newestWritten = records[records.length - 1];
+    if (newestWritten !== undefined) {
+      this.#last = {
+        key: newestWritten.key,
+        value: newestWritten.value,
+        head: { seq: newestWritten.seq, hash: newestWritten.hash },
+      };
     }
   }
 }

@@ -86,8 +86,8 @@ export function journalRecords(
   changes: readonly JournalChange[],
   head: JournalHead | null,
   now: number,
-): Array<{ key: string; value: string }> {
-  const out: Array<{ key: string; value: string }> = [];
+): Array<{ key: string; value: string; seq: number; hash: string }> {
+  const out: Array<{ key: string; value: string; seq: number; hash: string }> = [];
   let seq = head?.seq ?? 0;
   let prev = head?.hash ?? '';
   for (const c of changes) {
@@ -107,7 +107,7 @@ export function journalRecords(
     };
     const entry: JournalEntry = { ...base, hash: entryHash(base) };
     prev = entry.hash;
-    out.push({ key: seqKey(seq), value: JSON.stringify(entry) });
+    out.push({ key: seqKey(seq), value: JSON.stringify(entry), seq, hash: entry.hash });
   }
   return out;
 }
