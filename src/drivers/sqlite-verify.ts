@@ -26,8 +26,13 @@ const PAGE_ROWS = 10_000;
  * number or ''), then the rest in key order, page by page (blob keys sort after text, so they come too).
  */
 function* tableRows(db: Database.Database, table: string): Generator<unknown[]> {
-  yield* db.prepare(`SELECT ${COLUMNS}, json_valid(value) FROM ${table} WHERE key IS NULL OR key <= ''`).raw(true).all() as unknown[][];
-  const page = db.prepare(`SELECT ${COLUMNS}, json_valid(value) FROM ${table} WHERE key > ? ORDER BY key LIMIT ${PAGE_ROWS}`).raw(true);
+  yield* db
+    .prepare(`SELECT ${COLUMNS}, json_valid(value) FROM ${table} WHERE key IS NULL OR key <= ''`)
+    .raw(true)
+    .all() as unknown[][];
+  const page = db
+    .prepare(`SELECT ${COLUMNS}, json_valid(value) FROM ${table} WHERE key > ? ORDER BY key LIMIT ${PAGE_ROWS}`)
+    .raw(true);
   let after: unknown = '';
   for (;;) {
     const rows = page.all(after) as unknown[][];
