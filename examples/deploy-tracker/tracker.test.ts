@@ -196,10 +196,15 @@ describe('deploy tracker (seed 000 on Strata)', () => {
       deployment('dep-1', 'success', '2026-06-01T10:05:00Z'),
       deployment('dep-2', 'failed', '2026-06-01T11:00:00Z'),
     ]);
-    const deadline = Date.now() + 10_000;
-    let runs: Array<{ outcome: string }> = [];
+    // A slot may fire before the records are in (the cron runs every second): wait for a run
+    // that started after they were written.
+    const written = Date.now();
+    const deadline = written + 10_000;
+    let runs: Array<{ outcome: string; startedAt: string | null }> = [];
     while (Date.now() < deadline) {
-      runs = (await t.store.stats()).schedules.find((s) => s.name === PRUNE_JOB)?.runs ?? [];
+      runs = ((await t.store.stats()).schedules.find((s) => s.name === PRUNE_JOB)?.runs ?? []).filter(
+        (r) => r.startedAt !== null && Date.parse(r.startedAt) >= written,
+      );
       if (runs.length > 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }
