@@ -79,6 +79,8 @@ export type {
   SpaceSpec,
   VerifyReport,
   VerifyIssue,
+  VerifyOptions,
+  VerifyProgress,
 } from './drivers/driver.js';
 export { appDataDir } from './paths.js';
 export { jobs } from './ops/jobs.js';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import type { Driver, SpaceSpec, VerifyReport } from './drivers/driver.js';
+import type { Driver, SpaceSpec, VerifyOptions, VerifyReport } from './drivers/driver.js';
 import { driverFromUrl, type Durability } from './drivers/registry.js';
 import { collectionSpace, kvSpace, spaceKind, type HandleContext } from './context.js';
 import { liveNames, liveStats, type StoreStats } from './store-stats.js';
@@ -650,10 +650,14 @@ export class Store {
   }
 
   /** Checks the whole store for corruption; `ok: false` lists what is wrong. */
-  async verify(): Promise<VerifyReport> {
+  async verify(options: VerifyOptions = {}): Promise<VerifyReport> {
     this.#assertOpen('store.verify');
     try {
-      const report = await this.driver.verify();
+      checkOptions(options, ['onProgress'], 'store.verify');
+      if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
+        throw new StrataError('BAD_INPUT', 'store.verify: onProgress must be a function', { op: 'store.verify' });
+      }
+      const report = await this.driver.verify(options.onProgress === undefined ? undefined : { onProgress: options.onProgress });
       await verifyJournal(this.driver, report, this.#now());
       if (report.issues.some((i) => i.code === 'CORRUPT')) return report;
       // Schemas are code, known only to the process that declared them: check those.

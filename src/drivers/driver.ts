@@ -151,6 +151,17 @@ export interface VerifyIssue {
   key?: string;
 }
 
+/** How far a verify got: `storage` is the backend's own check, `values` the decryption of every ciphertext. */
+export interface VerifyProgress {
+  phase: 'storage' | 'values';
+  checked: number;
+  total: number;
+}
+
+export interface VerifyOptions {
+  onProgress?: (progress: VerifyProgress) => void;
+}
+
 export interface VerifyReport {
   ok: boolean;
   checked: number;
@@ -252,7 +263,8 @@ export interface Driver {
   /** Subscribes to changes; returns the unsubscribe function. */
   watch(listener: (event: ChangeEvent) => void): () => void;
   stats(): Promise<DriverStats>;
-  verify(): Promise<VerifyReport>;
+  /** Checks everything the backend holds; `onProgress` (when given) hears how far it got. */
+  verify(options?: VerifyOptions): Promise<VerifyReport>;
   /**
    * Present exactly when `capabilities.images`. A point-in-time image of every record live
    * at `now` (meta.* included), values exactly as stored. A damaged record is CORRUPT when

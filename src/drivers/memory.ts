@@ -100,10 +100,11 @@ export function memoryDriver(options: MemoryDriverOptions = {}): Driver {
         }),
       };
     },
-    async verify(): Promise<VerifyReport> {
+    async verify(options): Promise<VerifyReport> {
       open();
       let checked = 0;
       for (const records of state.spaces.values()) checked += records.size;
+      options?.onProgress?.({ phase: 'storage', checked, total: checked });
       return { ok: true, checked, issues: [] };
     },
     async openImage(now) {

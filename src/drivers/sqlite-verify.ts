@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { VerifyIssue, VerifyReport } from './driver.js';
+import type { VerifyIssue, VerifyProgress, VerifyReport } from './driver.js';
 import { rowIntact } from './sqlite-checksum.js';
 import { COLUMNS, registryRowIntact } from './sqlite-spaces.js';
 
@@ -13,9 +13,9 @@ const MAX_ISSUES_PER_TABLE = 1000;
  * registry is an issue, as is a registry row whose table is gone), and every record of every
  * table against its checksum. A damaged registry row can thus no longer hide a space.
  */
-export function verifyTables(db: Database.Database): VerifyReport {
+export function verifyTables(db: Database.Database, onProgress?: (progress: VerifyProgress) => void): VerifyReport {
   // One read transaction: every page read below sees the same state of the file.
-  return db.transaction(() => verifyAll(db))();
+  return db.transaction(() => verifyAll(db, onProgress))();
 }
 
 /** Rows per read: pages of `.all()` cost a third less than one `.iterate()` over the table. */
@@ -25,7 +25,7 @@ const PAGE_ROWS = 10_000;
  * Every row of `table`: first those whose key sorts before any key Strata writes (damaged: NULL, a
  * number or ''), then the rest in key order, page by page (blob keys sort after text, so they come too).
  */
-function* tableRows(db: Database.Database, table: string): Generator<unknown[]> {
+function* tableRows(db: Database.Database, table: string, onPage: (rows: number) => void): Generator<unknown[]> {
   yield* db
     .prepare(`SELECT ${COLUMNS}, json_valid(value) FROM ${table} WHERE key IS NULL OR key <= ''`)
     .raw(true)
@@ -37,12 +37,13 @@ function* tableRows(db: Database.Database, table: string): Generator<unknown[]> 
   for (;;) {
     const rows = page.all(after) as unknown[][];
     yield* rows;
+    onPage(rows.length);
     if (rows.length < PAGE_ROWS) return;
     after = rows[rows.length - 1]![0];
   }
 }
 
-function verifyAll(db: Database.Database): VerifyReport {
+function verifyAll(db: Database.Database, onProgress?: (progress: VerifyProgress) => void): VerifyReport {
   const issues: VerifyIssue[] = [];
   let checked = 0;
   for (const [message] of db.prepare('PRAGMA integrity_check').raw(true).all() as Array<[string]>) {
@@ -63,13 +64,23 @@ function verifyAll(db: Database.Database): VerifyReport {
   for (const [table, space] of registered) {
     if (!tables.has(table)) issues.push({ code: 'CORRUPT', message: `the table ${table} of this space is missing`, space });
   }
+  // The total is counted first only for a listener: a count is another pass over each table.
+  const total =
+    onProgress === undefined
+      ? 0
+      : [...tables].reduce((n, t) => n + (db.prepare(`SELECT count(*) FROM ${t}`).pluck().get() as number), 0);
+  let read = 0;
+  const onPage = (rows: number): void => {
+    read += rows;
+    onProgress?.({ phase: 'storage', checked: Math.min(read, total), total });
+  };
   for (const table of tables) {
     const space = registered.get(table);
     if (space === undefined) {
       issues.push({ code: 'CORRUPT', message: `the table ${table} holds records of a space missing from the registry` });
     }
     let damaged = 0;
-    for (const row of tableRows(db, table)) {
+    for (const row of tableRows(db, table, onPage)) {
       checked++;
       const intact = rowIntact(row);
       // A checksum computed over bad JSON (a buggy or hostile writer) would pass: SQLite checks the JSON too.

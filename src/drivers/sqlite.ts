@@ -8,7 +8,16 @@ import { matches } from '../query/match.js';
 import { compileFilter, compileOrder, prefixUpperBound, sqliteDialect } from '../query/sql.js';
 import { compileAfter, type KeysetSegment } from '../query/keyset-sql.js';
 import type { SortSpec } from '../query/ast.js';
-import type { BatchResult, Driver, DriverStats, ScanQuery, SpaceSpec, StoredRecord, VerifyReport } from './driver.js';
+import type {
+  BatchResult,
+  Driver,
+  DriverStats,
+  ScanQuery,
+  SpaceSpec,
+  StoredRecord,
+  VerifyOptions,
+  VerifyReport,
+} from './driver.js';
 import { ChangeHub, checkPurgeLimit, closedError } from './base.js';
 import { sqliteError } from './sqlite-errors.js';
 import { openDatabase } from './sqlite-schema.js';
@@ -443,9 +452,9 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     return { driver: name, location, storageBytes, spaces };
   }
 
-  function verify(): VerifyReport {
+  function verify(options?: VerifyOptions): VerifyReport {
     try {
-      const report = verifyTables(conn);
+      const report = verifyTables(conn, options?.onProgress);
       if (!report.ok) damaged = true;
       return report;
     } catch (error) {
@@ -610,9 +619,9 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
         throw fail(error, 'stats');
       }
     },
-    async verify() {
+    async verify(options) {
       open();
-      return verify();
+      return verify(options);
     },
     async close() {
       if (db === null) return;

@@ -8,6 +8,7 @@ import type {
   ScanQuery,
   SpaceSpec,
   StoredRecord,
+  VerifyOptions,
   VerifyReport,
   WriteOp,
 } from '../drivers/driver.js';
@@ -216,16 +217,21 @@ export class EncryptionLayer implements Driver {
     return this.inner.stats();
   }
 
-  async verify(): Promise<VerifyReport> {
-    const report = await this.inner.verify();
+  async verify(options?: VerifyOptions): Promise<VerifyReport> {
+    const report = await this.inner.verify(options);
     if (report.issues.some((i) => i.code === 'CORRUPT')) return report;
     const now = Date.now();
+    // The decryption pass reads every record again; its total is what the storage check counted.
+    const total = report.checked;
+    let decoded = 0;
     for (const space of await this.inner.spaces()) {
       // Without the keyring ciphertexts cannot be checked: the driver's checksums above were.
       if (this.#passes(space) || this.codec.sealer === null) continue;
       let after: string | undefined;
       for (;;) {
         const page = await this.inner.scan(space, { limit: 500, ...(after === undefined ? {} : { after: { key: after } }) }, now);
+        decoded += page.length;
+        options?.onProgress?.({ phase: 'values', checked: Math.min(decoded, total), total });
         for (const record of page) {
           try {
             this.codec.decode(space, record.key, record.value, record.expiresAt, this.#specs.get(space));
@@ -238,6 +244,8 @@ export class EncryptionLayer implements Driver {
         after = page[page.length - 1]!.key;
       }
     }
+    // Spaces without ciphertext were skipped: the pass is complete.
+    if (decoded > 0) options?.onProgress?.({ phase: 'values', checked: total, total });
     report.ok = report.issues.length === 0;
     return report;
   }

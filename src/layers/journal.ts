@@ -58,7 +58,7 @@ export class JournalLayer implements Driver {
   };
   watch: Driver['watch'] = (listener) => this.inner.watch(listener);
   stats: Driver['stats'] = () => this.inner.stats();
-  verify: Driver['verify'] = () => this.inner.verify();
+  verify: Driver['verify'] = (options) => this.inner.verify(options);
   close: Driver['close'] = () => this.inner.close();
 }
 

@@ -144,6 +144,22 @@ export function storeSuite(factory: DriverFactory): void {
       expect(report.issues).toEqual([]);
     });
 
+    it('verify reports its progress: phases in order, never past their total, ending at it', async () => {
+      await h.store.kv('app').setMany(Array.from({ length: 30 }, (_, i) => [`k${i}`, i] as [string, number]));
+      const seen: Array<{ phase: string; checked: number; total: number }> = [];
+      const report = await h.store.verify({ onProgress: (p) => seen.push({ ...p }) });
+      expect(report.ok).toBe(true);
+      expect(seen.length).toBeGreaterThan(0);
+      for (const p of seen) expect(p.checked).toBeLessThanOrEqual(p.total);
+      const storage = seen.filter((p) => p.phase === 'storage');
+      expect(storage.at(-1)).toEqual(expect.objectContaining({ checked: storage.at(-1)!.total }));
+      expect(storage.at(-1)!.total).toBeGreaterThan(0); // records, or files for the file driver: what its report counts
+      const phases = seen.map((p) => p.phase);
+      expect(phases.indexOf('values') === -1 || phases.lastIndexOf('storage') < phases.indexOf('values')).toBe(true);
+      await expectCode(h.store.verify({ onProgress: 'yes' } as never), 'BAD_INPUT');
+      await expectCode(h.store.verify({ deep: true } as never), 'BAD_INPUT');
+    });
+
     it('refuses a bad transaction call and every call after close', async () => {
       await expectCode(h.store.transaction('nope' as never), 'BAD_INPUT');
       await h.store.close();

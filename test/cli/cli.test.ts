@@ -242,6 +242,12 @@ describe('strata demo, list, query, stats, verify', () => {
     const good = strata(['--url', url(), '--keys-file', 'demo.keys', 'verify']);
     expect(good.code).toBe(0);
     expect(good.stdout).toMatch(/^ok/);
+    // Not a terminal: progress as plain lines on stderr (each tenth), both phases, ending at 100%.
+    expect(good.stderr).toMatch(/^checking: 100% \([\d,]+ of [\d,]+, [\d.]+ s\)$/m);
+    expect(good.stderr).toMatch(/^decrypting: 100% /m);
+    expect(good.stderr).not.toMatch(/\x1b/);
+    const quiet = strata(['--url', url(), '--keys-file', 'demo.keys', 'verify', '--json']);
+    expect(quiet.stderr).toBe('');
     const garbled = join(dir, 'garbled.db');
     writeFileSync(garbled, randomBytes(16_384));
     const bad = strata(['--url', `sqlite:${garbled}`, 'verify']);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { spaceKind } from '../../context.js';
-import type { VerifyReport } from '../../drivers/driver.js';
+import type { VerifyProgress, VerifyReport } from '../../drivers/driver.js';
+import { progress, type Progress } from '../progress.js';
 import { StrataError } from '../../errors.js';
 import { Cli } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -20,7 +21,16 @@ cannot even be opened reports CORRUPT and exits 5 too. --json prints { ok, check
     )
     .action(async (_options: unknown, command: Command) => {
       const cli = Cli.of(command);
-      const report = await cli.withStore('read', (store) => store.verify()).catch(unopenable);
+      const report = await cli
+        .withStore('read', async (store) => {
+          const shown = verifyProgress(cli);
+          try {
+            return await store.verify({ onProgress: shown.onProgress });
+          } finally {
+            shown.stop();
+          }
+        })
+        .catch(unopenable);
       if (cli.json) cli.data(report);
       else if (report.ok) cli.info(`ok: ${formatCount(report.checked)} records checked, no issues`);
       else {
@@ -34,6 +44,26 @@ cannot even be opened reports CORRUPT and exits 5 too. --json prints { ok, check
       }
       if (!report.ok) process.exitCode = EXIT.CORRUPT;
     });
+}
+
+/** A bar per phase (records checked, then ciphertexts opened) on a terminal; plain lines otherwise. */
+function verifyProgress(cli: Cli): { onProgress: (p: VerifyProgress) => void; stop: () => void } {
+  let bar: Progress | undefined;
+  let phase: VerifyProgress['phase'] | undefined;
+  let shown = 0;
+  return {
+    onProgress: (p) => {
+      if (p.phase !== phase) {
+        bar?.stop();
+        bar = progress(cli, p.phase === 'storage' ? 'checking' : 'decrypting', p.total);
+        phase = p.phase;
+        shown = 0;
+      }
+      bar!.advance(p.checked - shown);
+      shown = p.checked;
+    },
+    stop: () => bar?.stop(),
+  };
 }
 
 /** A store too damaged to open is a verify finding (exit 5 with a report), not a crash. */

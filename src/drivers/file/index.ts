@@ -169,7 +169,7 @@ export function fileDriver(options: FileDriverOptions): Driver & { [fileInternal
     async stats() {
       return (await ready()).stats();
     },
-    async verify() {
+    async verify(options) {
       let opened: FileEngine;
       try {
         opened = await ready();
@@ -178,7 +178,9 @@ export function fileDriver(options: FileDriverOptions): Driver & { [fileInternal
         if (!StrataError.is(error, 'CORRUPT')) throw error;
         return verifyOffline(engineOptions);
       }
-      return opened.verify();
+      const report = await opened.verify();
+      options?.onProgress?.({ phase: 'storage', checked: report.checked, total: report.checked });
+      return report;
     },
     close() {
       if (closing) return closing;
