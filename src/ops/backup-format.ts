@@ -83,14 +83,21 @@ export function parseManifest(text: string, id: string): BackupManifest {
   if (text.length > MAX_MANIFEST_BYTES) throw damaged(id, 'the manifest is too large');
   const raw = parseExternalJson(text, `the manifest of backup ${id}`) as Record<string, unknown>;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw damaged(id, 'the manifest is not an object');
-  if (typeof raw.format === 'string' && raw.format !== BACKUP_FORMAT && /^strata-backup\/\d+$/.test(raw.format)) {
-    throw new StrataError('UNSUPPORTED', `backup ${id} is in format ${raw.format}, newer than this version of Strata reads`, {
-      hint: 'restore it with a newer version of stratadb',
-    });
-  }
+  // The checksum first, so a damaged format field is CORRUPT, not "a newer format": every
+  // format version keeps this manifest checksum, so an older reader can always tell the two apart.
   const { checksum, ...rest } = raw;
   if (typeof checksum !== 'string' || checksum !== `sha256:${sha256(JSON.stringify({ ...rest, checksum: undefined }))}`) {
     throw damaged(id, 'the manifest fails its checksum');
+  }
+  const newer = typeof raw.format === 'string' ? /^strata-backup\/(\d+)$/.exec(raw.format) : null;
+  if (newer !== null && raw.format !== BACKUP_FORMAT && Number(newer[1]) > Number(BACKUP_FORMAT.split('/')[1])) {
+    throw new StrataError(
+      'UNSUPPORTED',
+      `backup ${id} is in format ${String(raw.format)}, newer than this version of Strata reads`,
+      {
+        hint: 'restore it with a newer version of stratadb',
+      },
+    );
   }
   const m = raw as unknown as BackupManifest;
   const ok =
