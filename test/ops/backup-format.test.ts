@@ -27,7 +27,7 @@ const codeOf = async (p: Promise<unknown>): Promise<string> =>
 
 /** The manifest with `format` replaced, its checksum made right again (what a newer Strata would write). */
 function resealed(manifest: Record<string, unknown>, format: string): string {
-  const { checksum: _old, ...rest } = { ...manifest, format };
+  const { checksum: _old, ...rest } = { ...manifest, format } as Record<string, unknown>;
   const checksum = `sha256:${createHash('sha256')
     .update(JSON.stringify({ ...rest, checksum: undefined }))
     .digest('hex')}`;
