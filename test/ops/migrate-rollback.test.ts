@@ -3,11 +3,9 @@
 // migrator SIGKILLed in its second migration. Byte-equal on every record (versions and times
 // included) and on the SQLite user tables.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fixture, LineChild, sleep, strata, tempDir } from '../reliability/helpers.js';
+import { fixture, LineChild, sleep, tempDir } from '../reliability/helpers.js';
 import type { Store, StrataError } from '../../src/index.js';
 import { BACKENDS, dump, open, urlFor, type Backend } from './migrate-helpers.js';
-
-const hasBackup = typeof (strata.Store.prototype as { backup?: unknown }).backup === 'function';
 
 async function seeded(backend: Backend, dir: string): Promise<Store> {
   const store = await open(urlFor(backend, dir));
@@ -28,7 +26,7 @@ async function seeded(backend: Backend, dir: string): Promise<Store> {
   return store;
 }
 
-describe.skipIf(!hasBackup).each(BACKENDS)('a failed run is undone as a whole on %s', (backend) => {
+describe.each(BACKENDS)('a failed run is undone as a whole on %s', (backend) => {
   let dir: { path: string; dispose(): Promise<void> };
   beforeEach(async () => {
     dir = await tempDir('migrate-rollback');
