@@ -2,11 +2,9 @@
 // `stratadb` only; its option checks are the store's own (unknown options, the duration
 // grammar), so the two cannot drift apart.
 import { StrataError, type Duration } from '../../index.js';
-import { checkOptions } from '../../codec/options.js';
 import { parseDuration } from '../../codec/duration.js';
 
-/** Refuses an options object with a property the call does not know (the store's own check). */
-export const checkKnown = checkOptions;
+export { checkKnown, clockOption, intOption } from '../kit-options.js';
 
 /** Ten years: longer is a unit mistake (seconds given as days), and keeps `now + duration` a valid Date. */
 export const MAX_DURATION_MS = 3650 * 86_400_000;
@@ -27,17 +25,6 @@ export function durationOption(value: unknown, fallback: Duration, what: string,
   });
 }
 
-/** A whole-number option within [min, max]. */
-export function intOption(value: unknown, fallback: number, what: string, op: string, min: number, max: number): number {
-  const n = value === undefined ? fallback : value;
-  if (typeof n === 'number' && Number.isInteger(n) && n >= min && n <= max) return n;
-  throw new StrataError('BAD_INPUT', `${op}: ${what} must be a whole number from ${min} to ${max}`, {
-    op,
-    hint: `pass ${what} between ${min} and ${max}, or leave it out for ${fallback}`,
-    details: { option: what },
-  });
-}
-
 export function booleanOption(value: unknown, fallback: boolean, what: string, op: string): boolean {
   if (value === undefined) return fallback;
   if (typeof value === 'boolean') return value;
@@ -49,33 +36,6 @@ export function namespaceOption(value: unknown, fallback: string, op: string): s
   if (value === undefined) return fallback;
   if (typeof value === 'string') return value;
   throw new StrataError('BAD_INPUT', `${op}: namespace must be a string`, { op, details: { option: 'namespace' } });
-}
-
-/**
- * The clock every expiry decision is made by. The store has its own (`openStore({ clock })`)
- * for its TTL: pass both the same function in tests.
- */
-export function clockOption(value: unknown, op: string): () => number {
-  if (value === undefined) return Date.now;
-  if (typeof value !== 'function') {
-    throw new StrataError('BAD_INPUT', `${op}: clock must be a function returning epoch milliseconds`, {
-      op,
-      details: { option: 'clock' },
-    });
-  }
-  const clock = value as () => unknown;
-  return () => {
-    const now = clock();
-    if (typeof now === 'number' && Number.isFinite(now)) return now;
-    throw new StrataError(
-      'BAD_INPUT',
-      `${op}: the clock returned ${typeof now === 'number' ? now : typeof now}, not epoch milliseconds`,
-      {
-        op,
-        hint: 'pass a clock that returns epoch milliseconds, as Date.now does',
-      },
-    );
-  };
 }
 
 /** A caller-supplied identifier (user id, subject, provider, account): non-empty, well-formed, bounded. */
