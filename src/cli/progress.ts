@@ -42,6 +42,30 @@ export function progress(cli: Cli, label: string, total: number): Progress {
   };
 }
 
+/**
+ * Progress that a callback reports as "done so far, of total" (what every `onProgress` of the
+ * store gives): the bar is made on the first report, and made anew when `label` changes (a
+ * new phase); each report moves it to `done`.
+ */
+export function progressTo(cli: Cli): { update(label: string, done: number, total: number): void; stop(): void } {
+  let bar: Progress | undefined;
+  let current: string | undefined;
+  let shown = 0;
+  return {
+    update(label, done, total) {
+      if (label !== current) {
+        bar?.stop();
+        bar = progress(cli, label, total);
+        current = label;
+        shown = 0;
+      }
+      bar!.advance(done - shown);
+      shown = done;
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
 /** `label: 40% (4,000 of 10,000)` at each tenth reached. */
 function plainLines(label: string, total: number): Progress {
   let value = 0;

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { PitrPlan } from '../../ops/pitr.js';
 import { Cli } from '../context.js';
 import { formatBytes, formatCount, formatMs, table } from '../output.js';
-import { progress, type Progress } from '../progress.js';
+import { progressTo } from '../progress.js';
 import { StrataError } from '../../errors.js';
 import type { Store } from '../../store.js';
 import type { BackupInfo, DamagedBackupInfo, RestoreResult } from '../../ops/backup.js';
@@ -43,20 +43,16 @@ damaged); \`strata restore <id|path>\` replaces the store's data with it in one 
       }
       const started = Date.now();
       const result = await cli.withStore('read', async (store) => {
-        let bar: Progress | undefined;
-        let shown = 0;
+        const bar = progressTo(cli);
         cli.note(`backing up ${cli.url} ...`);
         const made = await store.backup({
           ...(flags.to === undefined ? {} : { to: flags.to }),
           gzipLevel,
           onProgress: (p) => {
-            if (p.totalBytes === undefined) return;
-            bar ??= progress(cli, 'backup', p.totalBytes);
-            bar.advance(p.bytes - shown);
-            shown = p.bytes;
+            if (p.totalBytes !== undefined) bar.update('backup', p.bytes, p.totalBytes);
           },
         });
-        bar?.stop();
+        bar.stop();
         return made;
       });
       if (cli.json) cli.data(result);
@@ -182,14 +178,6 @@ export async function restoreAction(
 
 /** A bar over the uncompressed bytes of a backup being checked (nothing when no person watches). */
 function checkBar(cli: Cli, label: string): { update: (p: { bytes: number; totalBytes: number }) => void; stop: () => void } {
-  let bar: Progress | undefined;
-  let shown = 0;
-  return {
-    update: (p) => {
-      bar ??= progress(cli, label, p.totalBytes);
-      bar.advance(p.bytes - shown);
-      shown = p.bytes;
-    },
-    stop: () => bar?.stop(),
-  };
+  const bar = progressTo(cli);
+  return { update: (p) => bar.update(label, p.bytes, p.totalBytes), stop: () => bar.stop() };
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Cli } from '../context.js';
 import { formatCount } from '../output.js';
-import { progress } from '../progress.js';
+import { progressTo } from '../progress.js';
 import { StrataError } from '../../errors.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -37,18 +37,13 @@ Exits 5 when some records could not be opened (they are listed and left as they 
         });
       }
       const report = await cli.withStore('read', async (store) => {
-        let bar: ReturnType<typeof progress> | undefined;
-        let seen = 0;
+        const bar = progressTo(cli);
         const result = await store.rotateKeys({
           batchSize,
           protectExisting: flags.protectExisting === true,
-          onProgress: (p) => {
-            bar ??= progress(cli, 'rotating', p.total);
-            bar.advance(p.checked - seen);
-            seen = p.checked;
-          },
+          onProgress: (p) => bar.update('rotating', p.checked, p.total),
         });
-        bar?.stop();
+        bar.stop();
         return result;
       });
       if (cli.json) cli.data(report);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { spaceKind } from '../../context.js';
-import type { VerifyProgress, VerifyReport } from '../../drivers/driver.js';
-import { progress, type Progress } from '../progress.js';
+import type { VerifyReport } from '../../drivers/driver.js';
+import { progressTo } from '../progress.js';
 import { StrataError } from '../../errors.js';
 import { Cli } from '../context.js';
 import { EXIT } from '../exit-codes.js';
@@ -23,11 +23,14 @@ cannot even be opened reports CORRUPT and exits 5 too. --json prints { ok, check
       const cli = Cli.of(command);
       const report = await cli
         .withStore('read', async (store) => {
-          const shown = verifyProgress(cli);
+          // A bar per phase (records checked, then ciphertexts opened); plain lines when not a terminal.
+          const bar = progressTo(cli);
           try {
-            return await store.verify({ onProgress: shown.onProgress });
+            return await store.verify({
+              onProgress: (p) => bar.update(p.phase === 'storage' ? 'checking' : 'decrypting', p.checked, p.total),
+            });
           } finally {
-            shown.stop();
+            bar.stop();
           }
         })
         .catch(unopenable);
@@ -44,26 +47,6 @@ cannot even be opened reports CORRUPT and exits 5 too. --json prints { ok, check
       }
       if (!report.ok) process.exitCode = EXIT.CORRUPT;
     });
-}
-
-/** A bar per phase (records checked, then ciphertexts opened) on a terminal; plain lines otherwise. */
-function verifyProgress(cli: Cli): { onProgress: (p: VerifyProgress) => void; stop: () => void } {
-  let bar: Progress | undefined;
-  let phase: VerifyProgress['phase'] | undefined;
-  let shown = 0;
-  return {
-    onProgress: (p) => {
-      if (p.phase !== phase) {
-        bar?.stop();
-        bar = progress(cli, p.phase === 'storage' ? 'checking' : 'decrypting', p.total);
-        phase = p.phase;
-        shown = 0;
-      }
-      bar!.advance(p.checked - shown);
-      shown = p.checked;
-    },
-    stop: () => bar?.stop(),
-  };
 }
 
 /** A store too damaged to open is a verify finding (exit 5 with a report), not a crash. */
