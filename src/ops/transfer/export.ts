@@ -3,7 +3,14 @@ import { checkOptions } from '../../codec/options.js';
 import { StrataError } from '../../errors.js';
 import type { RawRecord } from '../../drivers/driver.js';
 import { snapshotRecords } from '../image.js';
-import { CRYPTO_SPACE_NAME, ENCRYPTED_SPACE_NAME, SPECS_SPACE_NAME, isTransferSpace, recordLine } from './format.js';
+import {
+  CRYPTO_SPACE_NAME,
+  ENCRYPTED_SPACE_NAME,
+  SPECS_SPACE_NAME,
+  isTransferSpace,
+  recordLine,
+  type TransferRecord,
+} from './format.js';
 import { ExportWriter, type WrittenExport } from './writer.js';
 import type { TransferContext, TransferProgress } from './context.js';
 
@@ -60,6 +67,15 @@ async function exportOnce(
 ): Promise<WrittenExport> {
   const now = ctx.now();
   const value = valueReader(ctx, decrypt);
+  /** A record as the file holds it: its space is the section it is in. */
+  const exported = (r: RawRecord): Omit<TransferRecord, 'space'> => ({
+    key: r.key,
+    value: value(r),
+    version: r.version,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    expiresAt: r.expiresAt,
+  });
   const metaSpaces = TRANSFER_META.filter((s) => !decrypt || s === SPECS_SPACE_NAME);
   const image = await snapshotRecords(ctx.raw, { now });
   const writer = await ExportWriter.create(target, {
@@ -74,14 +90,7 @@ async function exportOnce(
       if (records.length === 0) continue;
       await writer.space(space);
       for (const r of records) {
-        const record = {
-          key: r.key,
-          value: value({ ...r, space }),
-          version: r.version,
-          createdAt: r.createdAt,
-          updatedAt: r.updatedAt,
-          expiresAt: r.expiresAt,
-        };
+        const record = exported({ ...r, space });
         written.set(`${space}\u0000${r.key}`, recordLine(record));
         await writer.record(record);
       }
@@ -92,14 +101,7 @@ async function exportOnce(
     for await (const r of image) {
       if (r.space.startsWith('meta.')) {
         if (!metaSpaces.includes(r.space)) continue;
-        const line = recordLine({
-          key: r.key,
-          value: value(r),
-          version: r.version,
-          createdAt: r.createdAt,
-          updatedAt: r.updatedAt,
-          expiresAt: r.expiresAt,
-        });
+        const line = recordLine(exported(r));
         if (written.get(`${r.space}\u0000${r.key}`) !== line) throw new Changed();
         seen++;
         continue;
@@ -109,14 +111,7 @@ async function exportOnce(
         space = r.space;
         await writer.space(space);
       }
-      await writer.record({
-        key: r.key,
-        value: value(r),
-        version: r.version,
-        createdAt: r.createdAt,
-        updatedAt: r.updatedAt,
-        expiresAt: r.expiresAt,
-      });
+      await writer.record(exported(r));
       done++;
       if (onProgress !== undefined && done % PROGRESS_EVERY === 0) onProgress({ phase: 'write', records: done, total: null });
     }
