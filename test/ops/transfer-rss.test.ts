@@ -31,15 +31,17 @@ async function exportOf(n: number): Promise<string> {
 }
 
 function importPeak(file: string, db: string): number {
-  const run = spawnSync(process.execPath, [FIXTURE, file, db], { encoding: 'utf8', timeout: 60_000 });
+  const run = spawnSync(process.execPath, [FIXTURE, file, db], { encoding: 'utf8', timeout: 80_000 });
   expect(run.status, run.stderr).toBe(0);
   return (JSON.parse(run.stdout) as { maxRssMb: number }).maxRssMb;
 }
 
-// The bench measures 100k vs 1M (bench/RESULTS.md); this is the same check at a size CI affords.
-it('import peak RSS is flat in the record count (400k within 1.5x of 100k)', async () => {
+// The issue's target as the bench measures it (bench/RESULTS.md): 1M within 1.5x of 100k, with
+// default settings. At 1M the store outgrows what SQLite's default memory map would otherwise
+// add to the RSS (2.2x before the swap turned the map off).
+it('import peak RSS is flat in the record count (1M within 1.5x of 100k)', async () => {
   requireBuild();
   const small = importPeak(await exportOf(100_000), join(root, 'small.db'));
-  const large = importPeak(await exportOf(400_000), join(root, 'large.db'));
+  const large = importPeak(await exportOf(1_000_000), join(root, 'large.db'));
   expect(large / small, `${small.toFixed(0)} MiB -> ${large.toFixed(0)} MiB`).toBeLessThan(1.5);
-}, 40_000);
+}, 90_000);
