@@ -1,7 +1,7 @@
 // Online backups under load: two writer processes run invariant-keeping transactions while
 // the parent takes backups; every backup restores to a state that satisfies the invariants
-// and whose counts match its manifest.
-import { readdir } from 'node:fs/promises';
+// and whose counts match its manifest. A restore killed at any moment leaves one whole state.
+import { cp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fixture, LineChild, runTogether, sleep, strata, tempDir } from '../reliability/helpers.js';
@@ -133,4 +133,62 @@ describe('a backup killed half way (SIGKILL)', () => {
       await store.close();
     }
   });
+});
+
+describe.each(['sqlite', 'file'])('a restore killed at any moment (SIGKILL, %s)', (kind) => {
+  it('leaves the whole old state or the whole restored one, never a mix, and verify clean', async () => {
+    const pristine = join(dir.path, 'pristine');
+    const work = join(dir.path, 'work');
+    const backups = join(dir.path, 'backups');
+    const urlOf = (root: string) => (kind === 'sqlite' ? `sqlite:${join(root, 'app.db')}` : `file:${join(root, 'app')}`);
+    const N = 30_000;
+    const fill = (v: string) => Array.from({ length: N }, (_, i) => [`k${i}`, { v, i }] as [string, unknown]);
+    let id: string;
+    {
+      const store = await strata.openStore({ url: urlOf(pristine), sweepInterval: false, durability: 'normal' });
+      await store.kv('a').setMany(fill('old'));
+      id = (await store.backup({ to: backups })).id;
+      await store.kv('a').setMany(fill('new'));
+      await store.close();
+    }
+    /**
+     * Runs the restorer on a fresh copy of the store and kills it `kill` ms after it is ready;
+     * 'done': right after the restore resolved (before close); null: never.
+     */
+    const round = async (kill: number | 'done' | null): Promise<{ finished: boolean; ms: number }> => {
+      await rm(work, { recursive: true, force: true });
+      await cp(pristine, work, { recursive: true });
+      const child = new LineChild(fixture('backup-restorer.mjs'), [urlOf(work), backups, id]);
+      await child.waitFor('R', 30_000);
+      const started = Date.now();
+      if (kill === null || kill === 'done') await child.waitFor('D', 30_000);
+      else await sleep(kill);
+      if (kill !== null) child.kill();
+      await child.exit(30_000);
+      return { finished: child.lines.includes('D'), ms: Date.now() - started };
+    };
+    const whole = await round(null);
+    expect(whole.finished).toBe(true);
+    const states = new Set<string>();
+    for (const fraction of [0, 0.2, 0.4, 0.6, 0.8, 1, 'done'] as const) {
+      await round(fraction === 'done' ? 'done' : Math.round(whole.ms * fraction));
+      const store = await strata.openStore({ url: urlOf(work), sweepInterval: false });
+      try {
+        const seen = new Set<string>();
+        let n = 0;
+        for await (const [, value] of store.kv<{ v: string }>('a').entries()) {
+          seen.add(value.v);
+          n++;
+        }
+        expect(n).toBe(N);
+        expect(seen.size, `kill at ${fraction} of the restore`).toBe(1);
+        states.add([...seen][0]!);
+        expect((await store.verify()).ok).toBe(true);
+      } finally {
+        await store.close();
+      }
+    }
+    // Killed before it could commit (at 0) and after it resolved ('done'): both states were seen.
+    expect(states).toEqual(new Set(['old', 'new']));
+  }, 90_000);
 });
