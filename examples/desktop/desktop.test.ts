@@ -351,10 +351,19 @@ describe('desktop (seed 003): repositories over Strata', () => {
     for (let i = 0; i < 300; i++)
       await a.taskHistory.create({ id: `t${i}`, title: `task ${i} ${'x'.repeat(200)}`, status: 'todo', notes: NOTE });
     await a.userSettings.update({ tokens: { github: TOKEN } });
-    await a.migrations.createBackup(2);
+    const good = await a.migrations.createBackup(2);
     await a.taskHistory.create({ id: 'after-backup', title: 'lost with the damage', status: 'todo' });
+    // A newer backup that is itself damaged: recovery must pass over it to the one before.
+    const damagedBackup = (await a.store.backup()).path;
     await a.close();
     opened.length = 0;
+    for (const part of readdirSync(damagedBackup).filter((f) => f !== 'manifest.json')) {
+      const path = join(damagedBackup, part);
+      const bytes = readFileSync(path);
+      const at = Math.floor(bytes.length / 2);
+      bytes[at] = bytes[at]! ^ 0xff;
+      writeFileSync(path, bytes);
+    }
 
     // Damage the middle of the database file (the WAL was checkpointed at close).
     const file = join(dir, 'kazari.db');
@@ -373,6 +382,7 @@ describe('desktop (seed 003): repositories over Strata', () => {
     opened.length = 0;
     a = await app({ recover: true });
     expect(a.recovered?.damagedFiles.some((f) => f.includes('kazari.db.damaged-'))).toBe(true);
+    expect(a.recovered?.backup).toBe(good);
     expect((await a.taskHistory.getAll()).length).toBe(300);
     expect(await a.taskHistory.getById('after-backup')).toBeNull();
     expect((await a.taskHistory.getById('t5'))?.notes).toBe(NOTE);
