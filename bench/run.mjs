@@ -7,7 +7,8 @@
 //   options: --sizes 20000,1000000  --rounds 5  --round-ms 600  --warmup-ms 250  --max-ops 1000
 //            --max-workload-s 25 (per library and workload)
 //            --peer-max 20000  --only strata-sqlite,raw-sqlite  --workloads seq-set,random-get
-//            --keep-data  --json out.json (save raw results)  --from-json out.json (re-render, no run)
+//            --keep-data  --no-ops (skip the metrics, journal, backup and transfer scripts)
+//            --json out.json (save raw results)  --from-json out.json (re-render, no run)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -84,6 +85,9 @@ function parseArgs(argv) {
       case '--keep-data':
         opts.keepData = true;
         break;
+      case '--no-ops':
+        opts.noOps = true;
+        break;
       case '--json':
         opts.json = next();
         break;
@@ -95,7 +99,7 @@ function parseArgs(argv) {
         console.log(
           readFileSync(fileURLToPath(import.meta.url), 'utf8')
             .split('\n')
-            .slice(1, 10)
+            .slice(1, 11)
             .join('\n')
             .replace(/^\/\/ ?/gm, ''),
         );
@@ -209,6 +213,7 @@ async function main() {
     durationS: Math.round((performance.now() - started) / 1000),
   };
   publish(run, opts, render, log);
+  if (opts.noOps) return;
   // Issue 9: what metrics cost on kv get, side by side (recorded by hand in RESULTS.md, "Metrics (issue 9)").
   const { metricsCost } = await import('./metrics-cost.mjs');
   await metricsCost({ log });
