@@ -10,7 +10,7 @@ export type {
   TransactionOptions,
   TransactionScope,
 } from './store.js';
-export { localTarget } from './ops/backup.js';
+export { localTarget, s3Target, type S3TargetOptions } from './ops/backup.js';
 export type {
   BackupInfo,
   BackupManifest,

@@ -32,7 +32,7 @@ export interface BackupTarget {
 
 const SEGMENT = /^[A-Za-z0-9._-]+$/;
 
-function checkObjectName(name: string, target: string): void {
+export function checkObjectName(name: string, target: string): void {
   const parts = name.split('/');
   if (name === '' || parts.some((p) => !SEGMENT.test(p) || p === '.' || p === '..')) {
     throw new StrataError('BAD_INPUT', `backup object name ${JSON.stringify(name)} is not valid for ${target}`, {

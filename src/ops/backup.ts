@@ -28,6 +28,7 @@ import { CRYPTO_SPACE } from '../crypto/state.js';
 import { bottomDriver, type ImageStore } from './image.js';
 import { idTime, isBackupId, MANIFEST, parseManifest, type BackupManifest } from './backup-format.js';
 import { localTarget, type BackupTarget } from './backup-target.js';
+import { parseS3Url, s3Target } from './backup-s3.js';
 import { createBackup, type BackupProgress } from './backup-create.js';
 import { checkScratch, openScratch, swapScratch, type PrepareScratch } from './backup-restore.js';
 
@@ -36,9 +37,10 @@ export type { BackupManifest, BackupPart } from './backup-format.js';
 export type { BackupProgress } from './backup-create.js';
 export type { PrepareScratch, Scratch } from './backup-restore.js';
 export { localTarget } from './backup-target.js';
+export { s3Target, type S3TargetOptions } from './backup-s3.js';
 
 export interface BackupOptions {
-  /** A directory, or a `BackupTarget`. @default `<store dir>/backups/<store file name>/` */
+  /** A directory, an `s3://bucket/prefix?endpoint=...` URL, or a `BackupTarget`. @default `<store dir>/backups/<store file name>/` */
   to?: string | BackupTarget;
   /** gzip level, 1 (fastest) to 9 (smallest). @default 1 */
   gzipLevel?: number;
@@ -159,9 +161,10 @@ export async function defaultBackupDir(store: ImageStore, op: string): Promise<s
 
 async function targetOf(store: ImageStore, given: unknown, op: string, option: string): Promise<BackupTarget> {
   if (given === undefined) return localTarget(await defaultBackupDir(store, op));
+  if (typeof given === 'string' && given.startsWith('s3://')) return s3Target(parseS3Url(given));
   if (typeof given === 'string' && given !== '') return localTarget(given);
   if (isTarget(given)) return given;
-  throw new StrataError('BAD_INPUT', `${op}: ${option} must be a directory path or a BackupTarget`, { op });
+  throw new StrataError('BAD_INPUT', `${op}: ${option} must be a directory path, an s3:// URL or a BackupTarget`, { op });
 }
 
 const pathIn = (target: BackupTarget, id: string): string => target.pathOf?.(id) ?? `${target.name}/${id}`;

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import * as api from '../../src/index.js';
 import { buildProgram } from '../../src/cli/program.js';
 import { DRIVERS } from '../../src/drivers/registry.js';
+import { S3_URL_PARAMS } from '../../src/ops/backup-s3.js';
 import { collectHints, declaredNames, HOLE, type HintText } from './hint-texts.js';
 
 // Every `hint` in src/ must point at something that exists: a user who follows it must not
@@ -55,7 +56,7 @@ async function isOpenStoreOption(name: string): Promise<boolean> {
   }
 }
 
-const urlParams = new Set(['durability', ...Object.values(DRIVERS).flatMap((d) => d.params)]);
+const urlParams = new Set(['durability', ...Object.values(DRIVERS).flatMap((d) => d.params), ...S3_URL_PARAMS]);
 const declared = declaredNames(
   [
     'store.ts',
@@ -70,6 +71,7 @@ const declared = declaredNames(
     'observe/observer.ts',
     'kits/sync/stream.ts',
     'ops/backup.ts',
+    'ops/backup-s3.ts',
   ].map((f) => join(SRC, f)),
 );
 const exportsOfIndex = new Set(Object.keys(api));

@@ -30,7 +30,10 @@ damaged); \`strata restore <id|path>\` replaces the store's data with it in one 
   backup
     .command('create')
     .description('take a consistent backup while the app keeps writing')
-    .option('--to <dir>', 'directory to keep the backup in (default: <store dir>/backups/<store file name>/)')
+    .option(
+      '--to <dir>',
+      'directory or s3://bucket/prefix URL to keep the backup in (default: <store dir>/backups/<store file name>/)',
+    )
     .option('--gzip-level <n>', 'gzip level, 1 (fastest) to 9 (smallest)', '1')
     .action(async (flags: { to?: string; gzipLevel: string }, command: Command) => {
       const cli = Cli.of(command);
@@ -67,7 +70,7 @@ damaged); \`strata restore <id|path>\` replaces the store's data with it in one 
   backup
     .command('list')
     .description('list the backups, newest first')
-    .option('--dir <dir>', 'directory the backups are in')
+    .option('--dir <dir>', 'directory or s3:// URL the backups are in')
     .action(async (flags: DirFlags, command: Command) => {
       const cli = Cli.of(command);
       const listed = await cli.withStore('read', (store) => store.backups.list(dirOption(flags)));
@@ -91,7 +94,7 @@ damaged); \`strata restore <id|path>\` replaces the store's data with it in one 
     .command('verify')
     .description('rebuild a backup in scratch space and check its integrity and counts (exit 5 when damaged)')
     .argument('<backup>', 'backup id, or the path of a backup directory')
-    .option('--dir <dir>', 'directory the backups are in')
+    .option('--dir <dir>', 'directory or s3:// URL the backups are in')
     .action(async (ref: string, flags: DirFlags, command: Command) => {
       const cli = Cli.of(command);
       cli.note(`checking backup ${ref} ...`);
@@ -113,7 +116,7 @@ damaged); \`strata restore <id|path>\` replaces the store's data with it in one 
     .option('--keep <n>', 'keep the newest N backups')
     .option('--max-age <duration>', "keep every backup younger than this, e.g. '7d', '12h'")
     .option('--dry-run', 'show what would be deleted; delete nothing')
-    .option('--dir <dir>', 'directory the backups are in')
+    .option('--dir <dir>', 'directory or s3:// URL the backups are in')
     .action(async (flags: DirFlags & { keep?: string; maxAge?: string; dryRun?: boolean }, command: Command) => {
       const cli = Cli.of(command);
       const keep = flags.keep === undefined ? undefined : Number(flags.keep);
@@ -138,7 +141,7 @@ damaged); \`strata restore <id|path>\` replaces the store's data with it in one 
     .command('restore')
     .description("replace the store's data with a backup, in one atomic step")
     .argument('<backup>', 'backup id, or the path of a backup directory')
-    .option('--dir <dir>', 'directory the backups are in')
+    .option('--dir <dir>', 'directory or s3:// URL the backups are in')
     .option('--dry-run', 'check the backup and report; change nothing')
     .option('--to-time <time>', 'point in time (ISO 8601, or epoch ms): the backup plus the change journal replayed up to it')
     .action(restoreAction);

@@ -7,7 +7,7 @@ export function register(program: Command): void {
     .command('restore')
     .description("replace the store's data with a backup, in one atomic step (as `strata backup restore`)")
     .argument('<backup>', 'backup id, or the path of a backup directory')
-    .option('--dir <dir>', 'directory the backups are in')
+    .option('--dir <dir>', 'directory or s3:// URL the backups are in')
     .option('--dry-run', 'check the backup and report; change nothing')
     .option('--to-time <time>', 'point in time (ISO 8601, or epoch ms): the backup plus the change journal replayed up to it')
     .action(restoreAction);
