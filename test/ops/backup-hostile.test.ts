@@ -362,6 +362,8 @@ describe('a restore that changes the encryption state', () => {
       await encrypted.close();
 
       const plain = await openStore({ url: urlFor(kind, 'plain'), sweepInterval: false });
+      // Another handle on the same store, opened without a keyring: it is not told (README).
+      const bystander = await openStore({ url: urlFor(kind, 'plain'), sweepInterval: false });
       await plain.kv('plain').set('p', 2);
       const plainBackup = await plain.backup({ to: join(dir, 'backups') });
       expect((await plain.restore(backup.path, { dryRun: true })).reopen).toBe(false);
@@ -377,6 +379,8 @@ describe('a restore that changes the encryption state', () => {
       expect(await codeOf(() => plain.kv('plain').set('p', 3))).toBe('CLOSED');
       expect(await codeOf(() => plain.collection('c').insert({ id: 'a' }))).toBe('CLOSED');
       await plain.close();
+      expect(String(await bystander.kv('secrets').get('token'))).toMatch(/^enc1\./);
+      await bystander.close();
       // Reopened without keys: encrypted values are DECRYPT_FAILED, plain ones read.
       const again = await openStore({ url: urlFor(kind, 'plain'), sweepInterval: false });
       expect(await codeOf(again.kv('secrets').get('token'))).toBe('DECRYPT_FAILED');
