@@ -164,6 +164,8 @@ export class Store {
   readonly #scheduler: Scheduler<Store>;
   readonly #observer: Observer | undefined;
   #closed = false;
+  /** Set by a restore that changed the encryption state: this handle's layer is stale. */
+  #restoredAway = false;
   #closing: Promise<void> | undefined;
   /** Applied and pending migrations, and `down` (see README "Migrations"). */
   readonly migrations: Migrations;
@@ -264,6 +266,16 @@ export class Store {
   #assertOpen(op: string): void {
     if (this.#closed) {
       throw new StrataError('CLOSED', `${op}: the store is closed`, { op, hint: 'open it again with openStore()' });
+    }
+    if (this.#restoredAway) {
+      throw new StrataError(
+        'CLOSED',
+        `${op}: a restore changed this store's encryption state, so this handle can no longer read or write it`,
+        {
+          op,
+          hint: 'call store.close() and open the store again with openStore() (with the keyring of the backup, if it has one)',
+        },
+      );
     }
   }
 
@@ -615,8 +627,14 @@ export class Store {
   async restore(idOrPath: string, options?: RestoreOptions): Promise<RestoreResult & { pointInTime?: PitrPlan }> {
     this.#assertOpen('store.restore');
     try {
-      if (options?.toTime !== undefined) return await restoreToPointInTime(this, idOrPath, options, this.#now());
-      return await restoreBackup(this, idOrPath, options, this.#now());
+      const result =
+        options?.toTime !== undefined
+          ? await restoreToPointInTime(this, idOrPath, options, this.#now())
+          : await restoreBackup(this, idOrPath, options, this.#now());
+      // Every later call fails with CLOSED rather than read ciphertext as values or seal
+      // with keys of the old state (README "Backups and restore", Encryption).
+      if (result.reopen && !result.dryRun) this.#restoredAway = true;
+      return result;
     } catch (error) {
       throw withOp(error, 'store.restore', this.driver.name);
     }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -125,6 +125,8 @@ const ROWS_PER_TRANSACTION = 5000;
  */
 export async function stageImage(location: string, source: AsyncIterable<RawRecord>): Promise<{ path: string; records: number }> {
   const path = stagePath(location);
+  // 0600 like the store: the stage holds a copy of the records being loaded.
+  closeSync(openSync(path, 'wx', 0o600));
   const db = new Database(path);
   let records = 0;
   try {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, rmSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -8,7 +8,15 @@ import { sqliteConnection, sqliteLocation } from '../drivers/sqlite.js';
 import { registryRowIntact } from '../drivers/sqlite-spaces.js';
 import { corruptRegistry } from '../drivers/sqlite-checksum.js';
 import { bottomDriver, snapshotRecords, type ImageStore } from './image.js';
-import { BACKUP_FORMAT, MANIFEST, manifestText, newBackupId, type BackupManifest, type BackupPart } from './backup-format.js';
+import {
+  BACKUP_FORMAT,
+  MANIFEST,
+  manifestText,
+  newBackupId,
+  PART_NAME,
+  type BackupManifest,
+  type BackupPart,
+} from './backup-format.js';
 import type { BackupTarget } from './backup-target.js';
 import { putCompressed } from './backup-stream.js';
 import { removeStaleScratch } from './backup-scratch.js';
@@ -41,7 +49,9 @@ export interface Created {
  * Takes a backup of the store into `target`: the parts first, the manifest last (its
  * presence is what makes the backup exist). On any error what was written is removed.
  */
-export async function createBackup(store: ImageStore, options: CreateOptions): Promise<Created> {
+export async function createBackup(store: ImageStore, given: CreateOptions): Promise<Created> {
+  // Whole milliseconds: the id names the same instant as `at` (a clock may return fractions).
+  const options = { ...given, now: Math.floor(given.now) };
   const { target, now } = options;
   const id = newBackupId(now);
   const driver = bottomDriver(store);
@@ -95,6 +105,9 @@ async function sqlitePart(driver: Driver, location: string, id: string, options:
     ? join(tmpdir(), `.strata-backup-${process.pid}-${randomBytes(6).toString('hex')}.db`)
     : `${location}.strata-backup-${process.pid}-${randomBytes(6).toString('hex')}.db`;
   try {
+    // Created 0600 before SQLite writes it: a full copy of the store (its -journal takes the
+    // same mode), never readable by other users while it exists.
+    closeSync(openSync(scratch, 'wx', 0o600));
     options.onProgress?.({ phase: 'snapshot', bytes: 0 });
     if (memory) sqliteConnection(driver).prepare('VACUUM INTO ?').run(scratch);
     else {
@@ -138,7 +151,7 @@ async function sqlitePart(driver: Driver, location: string, id: string, options:
     options.onProgress?.({ phase: 'compress', bytes: 0, totalBytes });
     const part = await putCompressed(
       options.target,
-      `${id}/store.db.gz`,
+      `${id}/${PART_NAME['sqlite-file']}`,
       createReadStream(scratch, { highWaterMark: 1024 * 1024 }),
       options.level,
       (n) => {
@@ -175,7 +188,7 @@ async function recordsPart(store: ImageStore, id: string, options: CreateOptions
       await image.close();
     }
   }
-  const part = await putCompressed(options.target, `${id}/records.ndjson.gz`, lines(), options.level, (n) => {
+  const part = await putCompressed(options.target, `${id}/${PART_NAME.records}`, lines(), options.level, (n) => {
     done += n;
     options.onProgress?.({ phase: 'snapshot', bytes: done });
   });

@@ -78,11 +78,38 @@ const damaged = (id: string, why: string): StrataError =>
 const isHex = (v: unknown, length: number): v is string => typeof v === 'string' && v.length === length && /^[0-9a-f]+$/.test(v);
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
-/** Parses and checks a manifest; CORRUPT for anything damaged, UNSUPPORTED for a newer format. */
+/** The part each kind of backup holds. */
+export const PART_NAME: Record<BackupManifest['kind'], string> = {
+  'sqlite-file': 'store.db.gz',
+  records: 'records.ndjson.gz',
+};
+
+/** Space names as the drivers accept them (image.ts checks records against the same rule). */
+const SPACE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,299}$/;
+const DRIVER_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+
+/**
+ * Parses and checks a manifest; CORRUPT for anything damaged, UNSUPPORTED for a newer format.
+ *
+ * The checksum is plain sha256 (anyone can recompute it), so every field is checked for what
+ * Strata itself writes: the text must be exactly the one `manifestText` makes (a changed
+ * byte anywhere, whitespace included, is damage), `id`, `at` and `createdAt` must agree,
+ * `records` must be the sum of `spaces`, space and driver names must be names, and the part
+ * must be the one the kind of backup has. Nothing in a manifest ever becomes a path but `id`
+ * (checked against the directory it was found under) and the part name (one of two).
+ */
 export function parseManifest(text: string, id: string): BackupManifest {
   if (text.length > MAX_MANIFEST_BYTES) throw damaged(id, 'the manifest is too large');
-  const raw = parseExternalJson(text, `the manifest of backup ${id}`) as Record<string, unknown>;
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw damaged(id, 'the manifest is not an object');
+  let raw: unknown;
+  try {
+    raw = parseExternalJson(text, `the manifest of backup ${id}`);
+  } catch (cause) {
+    throw Object.assign(damaged(id, 'its manifest is not valid JSON'), { cause });
+  }
+  if (!isPlainObject(raw)) throw damaged(id, 'the manifest is not an object');
   // The checksum first, so a damaged format field is CORRUPT, not "a newer format": every
   // format version keeps this manifest checksum, so an older reader can always tell the two apart.
   const { checksum, ...rest } = raw;
@@ -99,25 +126,32 @@ export function parseManifest(text: string, id: string): BackupManifest {
       },
     );
   }
+  // Byte for byte what manifestText wrote: whitespace, key order and number spelling included.
+  if (text !== `${JSON.stringify(raw, null, 2)}\n`) throw damaged(id, 'the manifest is not the text Strata wrote');
   const m = raw as unknown as BackupManifest;
+  const spaces: unknown = m.spaces;
   const ok =
     m.format === BACKUP_FORMAT &&
     typeof m.id === 'string' &&
+    isBackupId(m.id) &&
+    isCount(m.at) &&
+    idTime(m.id) === m.at &&
     typeof m.createdAt === 'string' &&
-    typeof m.at === 'number' &&
+    m.createdAt === new Date(m.at).toISOString() &&
     typeof m.driver === 'string' &&
+    DRIVER_NAME.test(m.driver) &&
     (m.kind === 'sqlite-file' || m.kind === 'records') &&
-    m.spaces !== null &&
-    typeof m.spaces === 'object' &&
-    Object.values(m.spaces).every(isCount) &&
+    isPlainObject(spaces) &&
+    Object.entries(spaces).every(([space, n]) => SPACE_NAME.test(space) && isCount(n)) &&
     isCount(m.records) &&
+    Object.values(spaces as Record<string, number>).reduce((a, b) => a + b, 0) === m.records &&
     (m.journalSeq === undefined || isCount(m.journalSeq)) &&
     Array.isArray(m.parts) &&
     m.parts.length === 1 &&
     m.parts.every(
       (p) =>
-        typeof p.name === 'string' &&
-        /^[a-z0-9.-]+$/.test(p.name) &&
+        isPlainObject(p) &&
+        p.name === PART_NAME[m.kind] &&
         isCount(p.bytes) &&
         isCount(p.rawBytes) &&
         isHex(p.sha256, 64) &&

@@ -48,13 +48,18 @@ function scratchPath(store: ImageStore): string {
   return location === null || location === ':memory:' ? join(tmpdir(), name) : `${location}${name}`;
 }
 
-/** Parses the records part line by line; a line that is not a record is damage (CORRUPT). */
-async function* recordsOf(bytes: AsyncIterable<Buffer>, id: string): AsyncIterable<RawRecord> {
+/**
+ * Parses the records part line by line; a line that is not a record (its value JSON text
+ * included) is damage (CORRUPT), and so is a number of lines other than the manifest's
+ * `records`: a backup holds each record live at its time once (a key twice is damage).
+ */
+async function* recordsOf(bytes: AsyncIterable<Buffer>, manifest: BackupManifest): AsyncIterable<RawRecord> {
+  const { id } = manifest;
   let rest = '';
   let index = 0;
   const parse = (line: string): RawRecord => {
     try {
-      return checkRawRecord(JSON.parse(line), index++, false, 'restore');
+      return checkRawRecord(JSON.parse(line), index++, true, 'restore');
     } catch (cause) {
       throw Object.assign(damagedBackup(id, `line ${index} of its records is not a record`), { cause });
     }
@@ -69,6 +74,9 @@ async function* recordsOf(bytes: AsyncIterable<Buffer>, id: string): AsyncIterab
     }
   }
   if (rest !== '') yield parse(rest);
+  if (index !== manifest.records) {
+    throw damagedBackup(id, `its records part holds ${index} records, the manifest says ${manifest.records}`);
+  }
 }
 
 /** Rebuilds a backup in scratch space, checking every byte against the manifest. */
@@ -83,11 +91,7 @@ export async function openScratch(
   if (manifest.kind === 'records') {
     const driver = memoryDriver({ name: 'backup' });
     try {
-      await driver.loadImage!(
-        recordsOf(readPart(target, manifest.id, part, onRaw), manifest.id),
-        { mode: 'replace' },
-        manifest.at,
-      );
+      await driver.loadImage!(recordsOf(readPart(target, manifest.id, part, onRaw), manifest), { mode: 'replace' }, manifest.at);
     } catch (error) {
       await driver.close();
       throw error;

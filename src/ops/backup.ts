@@ -213,6 +213,13 @@ async function resolveBackup(
     let path = resolve(ref);
     if (basename(path) === MANIFEST) path = dirname(path);
     if (!statSync(path).isDirectory() || !existsSync(join(path, MANIFEST))) throw notFound(ref, 'that path (no manifest.json)');
+    if (!isBackupId(basename(path))) {
+      throw new StrataError('BAD_INPUT', `${op}: ${path} is not named by its id, as a backup directory must be`, {
+        op,
+        hint: 'rename the directory to the "id" written in its manifest.json (e.g. 20261201T153012345Z-1a2b3c)',
+        details: { backup: ref },
+      });
+    }
     return { target: localTarget(dirname(path)), id: basename(path) };
   }
   const target = await targetOf(store, dir, op, 'dir');
@@ -387,16 +394,35 @@ export async function pruneBackups(store: ImageStore, options: PruneOptions, now
   ) {
     throw new StrataError('BAD_INPUT', `${op}: keep must be a whole number >= 1`, { op });
   }
+  if (options.dryRun !== undefined && typeof options.dryRun !== 'boolean') {
+    throw new StrataError('BAD_INPUT', `${op}: dryRun must be a boolean`, { op });
+  }
   const maxAge = options.maxAge === undefined ? undefined : parseDuration(options.maxAge, 'maxAge');
   const target = await targetOf(store, options.dir, op, 'dir');
   const listed = await listBackups(store, { dir: target });
   const deleted: string[] = [];
   const kept: string[] = [];
-  listed.forEach((b, index) => {
-    const at = 'damaged' in b ? idTime(b.id) : b.at.getTime();
+  // `keep` counts backups that can be restored: damaged ones never take the place of a good
+  // one. One dated after now (the clock was ahead, or went back) is kept and not counted, so
+  // it never pushes out the backups taken since.
+  let good = 0;
+  let oldestKept: string | undefined;
+  const verdicts = listed.map((b) => {
+    const damaged = 'damaged' in b;
+    const at = damaged ? idTime(b.id) : b.at.getTime();
     const young = maxAge !== undefined && now - at < maxAge;
-    if ((options.keep !== undefined && index < options.keep) || young) kept.push(b.id);
-    else deleted.push(b.id);
+    if (!(at <= now)) return 'keep';
+    if (damaged) return young ? 'keep' : 'later';
+    const counted = options.keep !== undefined && good < options.keep;
+    good++;
+    if (counted) oldestKept = b.id;
+    return counted || young ? 'keep' : 'delete';
+  });
+  listed.forEach((b, index) => {
+    const verdict = verdicts[index];
+    // A damaged backup newer than the oldest good one kept stays (it may be a newer format).
+    const keep = verdict === 'keep' || (verdict === 'later' && oldestKept !== undefined && b.id > oldestKept);
+    (keep ? kept : deleted).push(b.id);
   });
   const names = await target.list();
   // Leftovers of a backup that died before its manifest: gone after an hour.

@@ -38,7 +38,7 @@ damaged); \`strata restore <id|path>\` replaces the store's data with it in one 
     .action(async (flags: { to?: string; gzipLevel: string }, command: Command) => {
       const cli = Cli.of(command);
       const gzipLevel = Number(flags.gzipLevel);
-      if (!Number.isInteger(gzipLevel)) {
+      if (!/^\d+$/.test(flags.gzipLevel) || gzipLevel < 1 || gzipLevel > 9) {
         throw new StrataError(
           'BAD_INPUT',
           `--gzip-level must be a whole number from 1 to 9, got ${JSON.stringify(flags.gzipLevel)}`,
