@@ -5,6 +5,8 @@ import { parseJson } from '../../codec/json.js';
 import { parseSpec, readSpec, sameSpec, type CollectionSpec } from '../../collection-specs.js';
 import type { Driver, StoredRecord } from '../../drivers/driver.js';
 import { StrataError } from '../../errors.js';
+import { sqliteLocation } from '../../drivers/sqlite.js';
+import { removeStaleScratch } from '../backup-scratch.js';
 import { badFile, ENCRYPTED_SPACE_NAME, SPECS_SPACE_NAME, type Manifest, type TransferRecord } from './format.js';
 import { Transcoder } from './transcode.js';
 import { readExport, replayExport, type ExportSummary } from './validate.js';
@@ -320,6 +322,9 @@ export async function importStore(
   // changed in between fails the load, which then writes nothing.
   const remembered = new Set((await ctx.raw.scan(ENCRYPTED_SPACE_NAME, { keysOnly: true }, now)).map((r) => r.key));
   const records = flat(pass(ctx, file, mode, now, second, report('write', total), first.summary), second, remembered, now);
+  // The staging files of an import killed earlier (its process is gone) are removed first.
+  const location = sqliteLocation(ctx.raw);
+  if (location !== null) removeStaleScratch(location);
   await load(ctx.raw, mode === 'replace' ? keepingMeta(ctx, first, records, now) : records, { mode });
   progress?.({ phase: 'write', records: total, total });
   await ctx.refresh([...first.collections.keys()]);
