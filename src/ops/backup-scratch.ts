@@ -5,8 +5,8 @@ import { pidAlive } from '../drivers/file/lock.js';
 /**
  * Scratch files of backups, loads and restores live next to the SQLite store (same disk):
  * `<store file>.strata-<backup|stage|restore>-<pid>-<random>.db`. A process killed in the
- * middle leaves its file behind; the next backup or restore of that store removes the
- * files whose process is gone.
+ * middle leaves its file behind; the next backup, restore or import of that store removes
+ * the files whose process is gone.
  */
 export function removeStaleScratch(location: string): void {
   if (location === ':memory:') return;

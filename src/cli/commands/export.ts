@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { StrataError } from '../../errors.js';
 import { Cli } from '../context.js';
 import { formatCount } from '../output.js';
 import { progress, type Progress } from '../progress.js';
@@ -41,6 +42,27 @@ export function transferProgress(cli: Cli, verb: string): { onProgress(p: Transf
   };
 }
 
+/**
+ * `-` is not stdin or stdout here: import reads its file twice (checked whole, then written)
+ * and export renames a finished file into place, so both need a real file.
+ */
+export function refuseDash(file: string, command: 'export' | 'import'): void {
+  if (file !== '-') return;
+  throw new StrataError(
+    'BAD_INPUT',
+    command === 'export'
+      ? 'strata export writes a file (renamed into place when complete), not stdout: "-" is not taken'
+      : 'strata import reads its file twice (checked whole, then written), so not stdin: "-" is not taken',
+    {
+      op: `cli.${command}`,
+      hint:
+        command === 'export'
+          ? 'give a file path, e.g. `strata export app.strata`'
+          : 'save the export to a file first, then `strata import app.strata`',
+    },
+  );
+}
+
 interface ExportFlags {
   decrypt?: boolean;
 }
@@ -61,6 +83,7 @@ declarations. Encrypted values stay encrypted (import needs the same keyring) un
     )
     .action(async (file: string, flags: ExportFlags, command: Command) => {
       const cli = Cli.of(command);
+      refuseDash(file, 'export');
       const shown = transferProgress(cli, 'exporting');
       const report = await cli.withStore('read', (store) =>
         store.export(file, { decrypt: flags.decrypt === true, onProgress: (p) => shown.onProgress(p) }),

@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { Cli } from '../context.js';
 import { formatCount } from '../output.js';
-import { transferProgress } from './export.js';
+import { refuseDash, transferProgress } from './export.js';
 
 interface ImportFlags {
   mode: 'merge' | 'replace';
@@ -30,6 +30,7 @@ An export of encrypted values needs the keyring it was written with (STRATA_KEYS
     )
     .action(async (file: string, flags: ImportFlags, command: Command) => {
       const cli = Cli.of(command);
+      refuseDash(file, 'import');
       const shown = transferProgress(cli, 'importing');
       const report = await cli.withStore('write', (store) =>
         store.import(file, { mode: flags.mode, onProgress: (p) => shown.onProgress(p) }),

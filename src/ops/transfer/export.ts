@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { sqliteLocation } from '../../drivers/sqlite.js';
 import { checkOptions } from '../../codec/options.js';
 import { StrataError } from '../../errors.js';
 import type { RawRecord } from '../../drivers/driver.js';
@@ -150,6 +152,7 @@ export async function exportStore(ctx: TransferContext, path: unknown, options: 
     });
   }
   const target = resolve(path);
+  await refuseStoreFiles(ctx, target);
   for (let attempt = 1; ; attempt++) {
     try {
       const written = await exportOnce(ctx, target, decrypt, options.onProgress);
@@ -172,6 +175,51 @@ export async function exportStore(ctx: TransferContext, path: unknown, options: 
       }
     }
   }
+}
+
+/** `path` with its directory's symlinks resolved (as rename resolves them); as given when the directory does not exist. */
+function realPath(path: string): string {
+  try {
+    return join(realpathSync(dirname(path)), basename(path));
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * The export file is renamed into place: over the store's own file (or its -wal, or into the
+ * file driver's directory) it would replace the store with the export. Refused up front.
+ */
+async function refuseStoreFiles(ctx: TransferContext, target: string): Promise<void> {
+  const sqlite = sqliteLocation(ctx.raw);
+  const location = sqlite ?? (await ctx.raw.stats().catch(() => ({ location: undefined }))).location;
+  if (location === undefined || location === ':memory:' || !ctx.raw.capabilities.persistent) return;
+  const at = realPath(target);
+  const own =
+    sqlite !== null
+      ? ['', '-wal', '-shm', '-journal'].some((suffix) => realPath(`${resolve(location)}${suffix}`) === at)
+      : (() => {
+          let dir = resolve(location);
+          try {
+            dir = realpathSync(dir);
+          } catch {
+            // Not there (yet): compared as it is.
+          }
+          const inside = relative(dir, at);
+          return inside === '' || (!inside.startsWith('..') && !isAbsolute(inside));
+        })();
+  if (!own) return;
+  throw new StrataError(
+    'BAD_INPUT',
+    sqlite !== null
+      ? `store.export: ${target} is one of the store's own files: the export would replace the store; nothing was written`
+      : `store.export: ${target} is inside the store's directory, which holds only the store's own files; nothing was written`,
+    {
+      op: 'store.export',
+      hint: 'give a path outside the store, e.g. store.export("app-export.strata")',
+      details: { path: target, store: location },
+    },
+  );
 }
 
 /** A missing directory or a path that cannot be written is the caller's to fix. */

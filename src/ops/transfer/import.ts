@@ -5,6 +5,8 @@ import { parseJson } from '../../codec/json.js';
 import { parseSpec, readSpec, sameSpec, type CollectionSpec } from '../../collection-specs.js';
 import type { Driver, StoredRecord } from '../../drivers/driver.js';
 import { StrataError } from '../../errors.js';
+import { sqliteLocation } from '../../drivers/sqlite.js';
+import { removeStaleScratch } from '../backup-scratch.js';
 import { badFile, ENCRYPTED_SPACE_NAME, SPECS_SPACE_NAME, type Manifest, type TransferRecord } from './format.js';
 import { Transcoder } from './transcode.js';
 import { readExport, replayExport, type ExportSummary } from './validate.js';
@@ -77,6 +79,20 @@ async function* pass(
   const batches: AsyncGenerator<TransferRecord[], ExportSummary | void> =
     checked === undefined ? readExport(path, onManifest) : replayExport(path, checked.fileSha256);
   let done = 0;
+  /** Each collection's key field: as the file declares it, else this process, else the target remembers, else `id`. */
+  const keyFields = new Map<string, string>();
+  const keyFieldOf = async (name: string): Promise<string> => {
+    let field = keyFields.get(name);
+    if (field === undefined) {
+      field =
+        plan.collections.get(name)?.key ??
+        ctx.declaredSpec(name)?.key ??
+        (await readSpec(ctx.driver, name, now).catch(() => null))?.key ??
+        'id';
+      keyFields.set(name, field);
+    }
+    return field;
+  };
   for (;;) {
     const next = await batches.next();
     if (next.done === true) {
@@ -100,8 +116,11 @@ async function* pass(
       } else if (record.space === SPECS_SPACE_NAME)
         plan.collections.set(record.key, await checkSpec(ctx, record, plain, mode, now));
       else if (record.space.startsWith('c.')) {
-        const schema = ctx.schemaOf(record.space.slice(2));
-        if (schema !== undefined) await checkSchema(schema, record, plain);
+        const name = record.space.slice(2);
+        const doc = parseJson(plain) as Record<string, unknown>;
+        checkKeyField(record, doc, await keyFieldOf(name));
+        const schema = ctx.schemaOf(name);
+        if (schema !== undefined) await checkSchema(schema, record, doc);
       }
       let stored: string | null;
       try {
@@ -186,8 +205,24 @@ async function checkSpec(
   return spec;
 }
 
-async function checkSchema(schema: StandardSchemaV1, record: TransferRecord, text: string): Promise<void> {
-  const result = await schema['~standard'].validate(parseJson(text));
+/**
+ * A document's key field holds its key (a string, or a number whose text is the key): what
+ * every collection write makes. A file whose documents say otherwise is refused, or the
+ * target would hold documents that `get` finds under one key and `update` refuses.
+ */
+function checkKeyField(record: TransferRecord, doc: Record<string, unknown>, field: string): void {
+  const held = Object.hasOwn(doc, field) ? doc[field] : undefined;
+  if ((typeof held === 'string' || (typeof held === 'number' && Number.isFinite(held))) && String(held) === record.key) return;
+  throw badFile(
+    'BAD_INPUT',
+    record.line ?? 0,
+    `document "${record.key}" in ${record.space} holds ${held === undefined ? 'nothing' : (JSON.stringify(held) ?? String(held)).slice(0, 100)} in its key field "${field}", not its key`,
+    { details: { space: record.space, key: record.key, field } },
+  );
+}
+
+async function checkSchema(schema: StandardSchemaV1, record: TransferRecord, doc: unknown): Promise<void> {
+  const result = await schema['~standard'].validate(doc);
   if (result.issues === undefined) return;
   const issues = result.issues.map((i) => ({
     path: (i.path ?? []).map((p) => String(typeof p === 'object' ? p.key : p)).join('.'),
@@ -287,6 +322,9 @@ export async function importStore(
   // changed in between fails the load, which then writes nothing.
   const remembered = new Set((await ctx.raw.scan(ENCRYPTED_SPACE_NAME, { keysOnly: true }, now)).map((r) => r.key));
   const records = flat(pass(ctx, file, mode, now, second, report('write', total), first.summary), second, remembered, now);
+  // The staging files of an import killed earlier (its process is gone) are removed first.
+  const location = sqliteLocation(ctx.raw);
+  if (location !== null) removeStaleScratch(location);
   await load(ctx.raw, mode === 'replace' ? keepingMeta(ctx, first, records, now) : records, { mode });
   progress?.({ phase: 'write', records: total, total });
   await ctx.refresh([...first.collections.keys()]);

@@ -54,6 +54,12 @@ function exactKeys(value: Record<string, unknown>, keys: readonly string[]): boo
   return own.length === keys.length && own.every((k) => keys.includes(k));
 }
 
+/** Exactly what the writer writes: `Date#toISOString()` of a valid time (not any text Date.parse reads). */
+function isIsoTime(text: string): boolean {
+  const at = Date.parse(text);
+  return !Number.isNaN(at) && new Date(at).toISOString() === text;
+}
+
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 function checkManifest(line: Line): Manifest {
@@ -76,7 +82,7 @@ function checkManifest(line: Line): Manifest {
   const ok =
     exactKeys(raw, ['format', 'version', 'createdAt', 'source', 'values']) &&
     typeof raw.createdAt === 'string' &&
-    !Number.isNaN(Date.parse(raw.createdAt)) &&
+    isIsoTime(raw.createdAt) &&
     isObject(source) &&
     exactKeys(source, ['driver']) &&
     typeof source.driver === 'string' &&

@@ -3,9 +3,11 @@ import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, type Gzip } from 'node:zlib';
+import { StrataError } from '../../errors.js';
 import {
   FORMAT_NAME,
   FORMAT_VERSION,
+  MAX_LINE_BYTES,
   recordLine,
   type Manifest,
   type SpaceTotals,
@@ -78,7 +80,21 @@ export class ExportWriter {
   }
 
   async record(record: Omit<TransferRecord, 'space'>): Promise<void> {
-    this.#chunk += `${recordLine(record)}\n`;
+    const line = recordLine(record);
+    // A line no reader accepts would make a file that no import can read: refused here instead.
+    // (A UTF-16 unit is at most 3 UTF-8 bytes, so short lines skip the byte count.)
+    if (line.length * 3 + 1 > MAX_LINE_BYTES && Buffer.byteLength(line, 'utf8') + 1 > MAX_LINE_BYTES) {
+      throw new StrataError(
+        'UNSUPPORTED',
+        `store.export: record "${record.key.length > 100 ? `${record.key.slice(0, 100)}...` : record.key}" in ${this.#space} takes ${Buffer.byteLength(line, 'utf8') + 1} bytes as a line of the export file, more than the ${MAX_LINE_BYTES} an import reads; no file was written`,
+        {
+          op: 'store.export',
+          hint: 'store that value in smaller pieces under several keys, or copy the whole store with store.backup() (`strata backup create`)',
+          details: { space: this.#space, key: record.key, bytes: Buffer.byteLength(line, 'utf8') + 1, limit: MAX_LINE_BYTES },
+        },
+      );
+    }
+    this.#chunk += `${line}\n`;
     this.#count++;
     this.#records++;
     if (this.#chunk.length >= CHUNK_CHARS) await this.#flush();
