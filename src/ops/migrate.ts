@@ -63,7 +63,9 @@ export async function migrate(
       const result: MigrateResult = { applied: [] };
       if (recovered !== undefined) result.recovered = recovered;
       if (pending.length === 0) {
-        if (accept.length > 0) await host.driver.batch(accept, host.now(), { results: false });
+        if (accept.length > 0) {
+          await lease.exclusive((fence) => host.driver.batch([fence, ...accept], host.now(), { results: false }));
+        }
         return result;
       }
       const steps: Step[] = pending.map((m) => ({
