@@ -1,7 +1,7 @@
 import { StrataError, withOp } from '../errors.js';
 import { checkOptions } from '../codec/options.js';
 import { appliedKey, appliedOp, MIGRATIONS_SPACE, readApplied, type AppliedRecord } from './migrate-records.js';
-import { loadSource, type LoadedMigration } from './migrate-source.js';
+import { loadSource, sameSource, type LoadedMigration } from './migrate-source.js';
 import { parseRunSettings, recover, runSteps, withLease, type Step } from './migrate-runner.js';
 import type { MigrationHost } from './migrate-unit.js';
 import type { WriteOp } from '../drivers/driver.js';
@@ -48,7 +48,7 @@ export async function migrate(
       const accept: WriteOp[] = [];
       for (const m of migrations) {
         const recorded = applied.get(m.name);
-        if (recorded === undefined || recorded.checksum === m.checksum) continue;
+        if (recorded === undefined || sameSource(m, recorded.checksum)) continue;
         if (options.acceptChecksums !== true) throw changedError(m, recorded);
         accept.push({
           type: 'put',
@@ -132,7 +132,7 @@ export class Migrations {
               ? loaded === null
                 ? 'applied'
                 : 'missing'
-              : m.checksum !== r.checksum
+              : !sameSource(m, r.checksum)
                 ? 'changed'
                 : 'applied';
         return {
