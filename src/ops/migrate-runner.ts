@@ -91,15 +91,20 @@ export async function withLease<R>(
   }
 }
 
-/** Undoes or resumes what a dead run left. Returns the checkpoint to resume from, if resuming. */
+/**
+ * Undoes or resumes what a dead run left. Returns the checkpoint to resume from, if resuming:
+ * only when `canResume` says the migration it stopped in is there to go on with (pending in
+ * this call's source); otherwise the run is undone from its restore point like any other.
+ */
 export async function recover(
   host: MigrationHost,
   lease: MigratorLease,
+  canResume: (migration: string) => boolean,
 ): Promise<{ recovered?: MigrateResult['recovered']; resume: RunState | null }> {
   const run = await readRun(host.driver, host.now());
   if (run === null) return { resume: null };
   const { version, ...record } = run;
-  if (record.checkpoint !== null)
+  if (record.checkpoint !== null && canResume(record.checkpoint.migration))
     return { recovered: { run: record.id, action: 'resumed' }, resume: new RunState(record, version) };
   const backup = record.backup;
   if (backup !== null) await lease.restoring(() => restorePoints(host).rollbackTo(backup));

@@ -43,8 +43,10 @@ export async function migrate(
     const migrations = await loadSource(source);
     loaded();
     return await withLease(host, settings, async (lease) => {
-      const { recovered, resume } = await recover(host, lease);
-      const applied = await readApplied(host.driver, host.now());
+      const appliedAtStart = await readApplied(host.driver, host.now());
+      const pendingNow = new Set(migrations.filter((m) => !appliedAtStart.has(m.name)).map((m) => m.name));
+      const { recovered, resume } = await recover(host, lease, (name) => pendingNow.has(name));
+      const applied = recovered === undefined ? appliedAtStart : await readApplied(host.driver, host.now());
       const accept: WriteOp[] = [];
       for (const m of migrations) {
         const recorded = applied.get(m.name);
@@ -178,7 +180,8 @@ export class Migrations {
         );
       }
       return await withLease(this.#host, settings, async (lease) => {
-        const { resume } = await recover(this.#host, lease);
+        // A batched migration a dead run stopped in is resumed by migrate, not undone here.
+        const { resume } = await recover(this.#host, lease, () => true);
         if (resume !== null) {
           throw new StrataError('MIGRATION_FAILED', `${op}: a batched migration was interrupted; finish it first`, {
             op,
