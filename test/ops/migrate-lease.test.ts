@@ -17,16 +17,27 @@ const STALL = fixture('migrate-stall.mjs');
  * 001_a: logs, increments effects.a, then stalls as told by the process's environment:
  * STALL_SYNC=<flag> busy-waits (event loop blocked) until <flag> exists; STALL_ASYNC=<flag>
  * waits with timers (the lease keeps being renewed). Both print `S` first. 002_b increments b.
+ * LOCK_FILE=<file backend's strata.lock>: before blocking, wait until this process holds no
+ * file lock (a lease renewal in flight); a process blocked while holding it would make every
+ * other process wait for it at the file level, which is not what this test is about.
  */
 async function writeMigrations(dir: string, log: string): Promise<void> {
   await mkdir(dir);
   await writeFile(
     join(dir, '001_a.mjs'),
-    `import { appendFileSync, existsSync, writeSync } from 'node:fs';
+    `import { appendFileSync, existsSync, readFileSync, writeSync } from 'node:fs';
+const holdsLock = (file) => {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')).pid === process.pid;
+  } catch {
+    return false;
+  }
+};
 export async function up(m) {
   appendFileSync(${JSON.stringify(log)}, '001_a ' + process.env.ROLE + '\\n');
   await m.kv('effects').incr('a');
-  const sync = process.env.STALL_SYNC, later = process.env.STALL_ASYNC;
+  const sync = process.env.STALL_SYNC, later = process.env.STALL_ASYNC, lock = process.env.LOCK_FILE;
+  if (lock) while (holdsLock(lock)) await new Promise((r) => setTimeout(r, 2));
   if (sync || later) writeSync(1, 'S\\n');
   if (sync) while (!existsSync(sync)) {}
   if (later) while (!existsSync(later)) await new Promise((r) => setTimeout(r, 20));
@@ -51,7 +62,8 @@ describe.each(['sqlite', 'file'] as const)('a migrator that stalls past leaseTtl
   let log: string;
   const children: LineChild[] = [];
   const start = (role: string, env: Record<string, string> = {}): LineChild => {
-    const child = new LineChild(STALL, [url, migrations, '600'], { env: { ...process.env, ROLE: role, ...env } });
+    const lock = backend === 'file' ? { LOCK_FILE: join(dir.path, 'store', 'strata.lock') } : {};
+    const child = new LineChild(STALL, [url, migrations, '600'], { env: { ...process.env, ROLE: role, ...lock, ...env } });
     children.push(child);
     return child;
   };
