@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Driver } from '../drivers/driver.js';
+import type { Driver, WriteOp } from '../drivers/driver.js';
 import { StrataError } from '../errors.js';
 import { parseJson } from '../codec/json.js';
 
@@ -44,6 +44,15 @@ function deadOnThisHost(held: LeaseValue): boolean {
  * One migrator at a time across processes: a record claimed with a conditional write and
  * renewed every third of its lifetime while the run goes on. A holder that died stops
  * renewing it, and the lease is taken over once it has expired.
+ *
+ * A holder that stalled past its lifetime (an event loop blocked by a synchronous step) may
+ * wake up after another process took the lease over and undid the stalled run. So every
+ * write of a run goes through `exclusive`, which first renews the lease only if the record
+ * is still exactly the one this process last wrote (each value is unique), and hands out a
+ * `check` op on its version to commit in the same atomic batch: a stalled holder finds the
+ * lease changed and stops with LOCKED, before writing anything. A restore brings back an
+ * older copy of the record (one of ours, at the time of the backup): `restoring` accepts
+ * that copy while it runs, and re-asserts the lease after it.
  */
 export class MigratorLease {
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(6).toString('base64url')}`;
@@ -52,6 +61,12 @@ export class MigratorLease {
   readonly #ttl: number;
   #timer: NodeJS.Timeout | undefined;
   #lost: StrataError | null = null;
+  #seq = 0;
+  /** The record as this process last wrote it (its text is unique: owner and a sequence number). */
+  #held: { value: string; version: number } | null = null;
+  /** Claims, renewals and fenced writes run one at a time, so a renewal never moves the version under a fenced write. */
+  #queue: Promise<unknown> = Promise.resolve();
+  #restoring = false;
   /** Set when the lease was waited for: another process held it at first. */
   waited = false;
 
@@ -61,28 +76,26 @@ export class MigratorLease {
     this.#ttl = ttlMs;
   }
 
-  /** Writes our lease if it is free, expired or already ours; `false` when another live holder has it. */
-  async #claim(): Promise<boolean> {
-    const now = this.#now();
-    const stored = await this.#driver.get(LOCK_SPACE, KEY, now);
-    const held = stored === null ? null : readLease(stored.value);
-    if (held !== null && held.owner !== this.owner && held.until > now && !deadOnThisHost(held)) return false;
-    const value: LeaseValue = { owner: this.owner, process: `${hostname()}:${process.pid}`, until: now + this.#ttl };
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Writes a new value of our lease over the version `expect`; `false` when another process wrote first. */
+  async #write(expect: number, now: number): Promise<boolean> {
+    const value = JSON.stringify({
+      owner: this.owner,
+      process: `${hostname()}:${process.pid}`,
+      until: now + this.#ttl,
+      seq: ++this.#seq,
+    } satisfies LeaseValue & { seq: number });
     try {
-      await this.#driver.batch(
-        [
-          {
-            type: 'put',
-            space: LOCK_SPACE,
-            key: KEY,
-            value: JSON.stringify(value),
-            expiresAt: null,
-            expect: stored?.version ?? 0,
-          },
-        ],
+      const [written] = await this.#driver.batch(
+        [{ type: 'put', space: LOCK_SPACE, key: KEY, value, expiresAt: null, expect }],
         now,
-        { results: false },
       );
+      this.#held = { value, version: written?.version ?? expect + 1 };
       return true;
     } catch (error) {
       // LOCKED: the holder is inside a step holding the SQLite write lock; wait as for a live lease.
@@ -91,10 +104,28 @@ export class MigratorLease {
     }
   }
 
+  /** Claims the lease if it is free, expired, held by a dead process of this machine, or ours. */
+  async #take(): Promise<boolean> {
+    const now = this.#now();
+    const stored = await this.#driver.get(LOCK_SPACE, KEY, now);
+    const held = stored === null ? null : readLease(stored.value);
+    if (held !== null && held.owner !== this.owner && held.until > now && !deadOnThisHost(held)) return false;
+    return this.#write(stored?.version ?? 0, now);
+  }
+
+  /** Renews the lease only if its record is still the one we last wrote (or, while restoring, any of ours). */
+  async #renew(): Promise<boolean> {
+    if (this.#restoring) return this.#take();
+    const now = this.#now();
+    const stored = await this.#driver.get(LOCK_SPACE, KEY, now);
+    if (stored === null || this.#held === null || stored.value !== this.#held.value) return false;
+    return this.#write(stored.version, now);
+  }
+
   /** Waits (polling) until the lease is ours; TIMEOUT after `waitMs`. Then keeps renewing it. */
   async acquire(waitMs: number): Promise<void> {
     const deadline = Date.now() + waitMs;
-    while (!(await this.#claim())) {
+    while (!(await this.#serial(() => this.#take()))) {
       this.waited = true;
       if (Date.now() >= deadline) {
         throw new StrataError('TIMEOUT', 'store.migrate: another process has been running migrations for too long', {
@@ -106,7 +137,8 @@ export class MigratorLease {
     }
     this.#timer = setInterval(
       () => {
-        this.#claim().then(
+        if (this.#lost !== null) return;
+        this.#serial(() => this.#renew()).then(
           (ok) => {
             if (!ok) this.#lost ??= this.#lostError();
           },
@@ -122,7 +154,13 @@ export class MigratorLease {
     return new StrataError('LOCKED', 'store.migrate: this process lost its migrator lease (it stalled past leaseTtl)', {
       op: 'store.migrate',
       hint: 'run again; raise leaseTtl if migrations block the event loop for long',
+      details: { lease: 'lost' },
     });
+  }
+
+  /** Whether `error` is this lease's "lost" error (the run must stop without touching the store). */
+  isLost(error: unknown): boolean {
+    return error !== null && error === this.#lost;
   }
 
   /** Throws LOCKED when another process took the lease over (this one stalled). */
@@ -130,17 +168,43 @@ export class MigratorLease {
     if (this.#lost) throw this.#lost;
   }
 
-  /** Re-asserts the lease now (after a restore brought back an older copy of it). */
-  async refresh(): Promise<void> {
-    if (!(await this.#claim())) throw (this.#lost ??= this.#lostError());
+  /**
+   * Runs `fn` (a write of the run) with the lease renewed just before and no renewal during
+   * it; `fence` is a `check` op on the lease's version for `fn` to put in its atomic batch.
+   * LOCKED, writing nothing, when the lease is no longer this process's.
+   */
+  exclusive<T>(fn: (fence: WriteOp) => Promise<T>): Promise<T> {
+    return this.#serial(async () => {
+      this.check();
+      if (!(await this.#renew())) throw (this.#lost ??= this.#lostError());
+      return fn({ type: 'check', space: LOCK_SPACE, key: KEY, expect: this.#held!.version });
+    });
+  }
+
+  /**
+   * Runs `fn`, a restore of the store (which brings back an older copy of the lease record),
+   * after checking the lease is still ours, renewing it meanwhile and re-asserting it after.
+   */
+  async restoring<T>(fn: () => Promise<T>): Promise<T> {
+    await this.exclusive(async () => {});
+    this.#restoring = true;
+    try {
+      const result = await fn();
+      if (!(await this.#serial(() => this.#take()))) throw (this.#lost ??= this.#lostError());
+      return result;
+    } finally {
+      this.#restoring = false;
+    }
   }
 
   async release(): Promise<void> {
     clearInterval(this.#timer);
-    const stored = await this.#driver.get(LOCK_SPACE, KEY, this.#now());
-    if (stored === null || readLease(stored.value)?.owner !== this.owner) return;
-    await this.#driver
-      .batch([{ type: 'delete', space: LOCK_SPACE, key: KEY, expect: stored.version }], this.#now(), { results: false })
-      .catch(() => {}); // it expires on its own
+    await this.#serial(async () => {
+      const stored = await this.#driver.get(LOCK_SPACE, KEY, this.#now());
+      if (stored === null || this.#held === null || stored.value !== this.#held.value) return;
+      await this.#driver
+        .batch([{ type: 'delete', space: LOCK_SPACE, key: KEY, expect: stored.version }], this.#now(), { results: false })
+        .catch(() => {}); // it expires on its own
+    });
   }
 }

@@ -91,26 +91,37 @@ export async function withLease<R>(
   }
 }
 
-/** Undoes or resumes what a dead run left. Returns the checkpoint to resume from, if resuming. */
+/**
+ * Undoes or resumes what a dead run left. Returns the checkpoint to resume from, if resuming:
+ * only when `canResume` says the migration it stopped in is there to go on with (pending in
+ * this call's source); otherwise the run is undone from its restore point like any other.
+ */
 export async function recover(
   host: MigrationHost,
   lease: MigratorLease,
+  canResume: (migration: string) => boolean,
 ): Promise<{ recovered?: MigrateResult['recovered']; resume: RunState | null }> {
   const run = await readRun(host.driver, host.now());
   if (run === null) return { resume: null };
   const { version, ...record } = run;
-  if (record.checkpoint !== null)
+  if (record.checkpoint !== null && canResume(record.checkpoint.migration))
     return { recovered: { run: record.id, action: 'resumed' }, resume: new RunState(record, version) };
-  if (record.backup !== null) {
-    await restorePoints(host).rollbackTo(record.backup);
-    await lease.refresh();
-  }
+  const backup = record.backup;
+  if (backup !== null) await lease.restoring(() => restorePoints(host).rollbackTo(backup));
   // Still there when no backup could be taken (every step of that run was atomic on its own).
-  const left = await readRun(host.driver, host.now());
-  if (left !== null) {
-    await host.driver.batch([{ type: 'delete', space: MIGRATIONS_SPACE, key: RUN_KEY, expect: left.version }], host.now());
-  }
+  await removeRun(host, lease);
   return { recovered: { run: record.id, action: 'restored' }, resume: null };
+}
+
+/** Removes the run record, if there is one, under the lease. */
+async function removeRun(host: MigrationHost, lease: MigratorLease): Promise<void> {
+  const left = await readRun(host.driver, host.now());
+  if (left === null) return;
+  await lease.exclusive((fence) =>
+    host.driver.batch([fence, { type: 'delete', space: MIGRATIONS_SPACE, key: RUN_KEY, expect: left.version }], host.now(), {
+      results: false,
+    }),
+  );
 }
 
 export async function runSteps(
@@ -129,7 +140,6 @@ export async function runSteps(
   let state = resume;
   if (state === null) {
     const backup = await points.take();
-    await lease.refresh();
     const record: RunRecord = {
       id: randomBytes(8).toString('hex'),
       backup,
@@ -138,7 +148,7 @@ export async function runSteps(
       current: null,
       checkpoint: null,
     };
-    await host.driver.batch([runOp(record, 0), ...extra], host.now(), { results: false });
+    await lease.exclusive((fence) => host.driver.batch([fence, runOp(record, 0), ...extra], host.now(), { results: false }));
     state = new RunState(record, 1);
   }
   for (const [i, step] of steps.entries()) {
@@ -148,19 +158,18 @@ export async function runSteps(
     progress({ phase: 'start' });
     const last = i === steps.length - 1;
     try {
-      await runStep(host, conn, step, state, last, (done, total) => progress({ phase: 'batch', done, total }));
+      await runStep(host, lease, conn, step, state, last, (done, total) => progress({ phase: 'batch', done, total }));
     } catch (error) {
-      if (StrataError.is(error, 'LOCKED') && error.op === 'store.migrate' && /lease/.test(error.message)) throw error;
+      // Another process took the lease over (this one stalled) and owns the run now: touch nothing.
+      if (lease.isLost(error)) throw error;
       let restored = false;
-      if (state.record.backup !== null) {
-        await points.rollbackTo(state.record.backup);
-        await lease.refresh();
+      const backup = state.record.backup;
+      if (backup !== null) {
+        await lease.restoring(() => points.rollbackTo(backup));
         restored = true;
       }
-      const left = await readRun(host.driver, host.now());
-      if (left !== null)
-        await host.driver.batch([{ type: 'delete', space: MIGRATIONS_SPACE, key: RUN_KEY, expect: left.version }], host.now());
-      await points.discard(state.record.backup);
+      await removeRun(host, lease);
+      await points.discard(backup);
       throw failed(step.migration.name, step.direction, error, restored);
     }
     progress({ phase: 'done' });
@@ -171,6 +180,7 @@ export async function runSteps(
 
 async function runStep(
   host: MigrationHost,
+  lease: MigratorLease,
   conn: Database.Database | null,
   step: Step,
   state: RunState,
@@ -212,7 +222,7 @@ async function runStep(
         contextFor,
         commitBatch: async (u, checkpoint) => {
           const next: RunRecord = { ...state.record, current: migration.name, checkpoint };
-          await u.commit([state.put(next)]);
+          await lease.exclusive((fence) => u.commit([fence, state.put(next)]));
           state.record = next;
           state.version++;
         },
@@ -228,7 +238,7 @@ async function runStep(
     }
   }
   const hadCheckpoint = state.record.checkpoint !== null;
-  await unit.commit(finishOps());
+  await lease.exclusive((fence) => unit.commit([fence, ...finishOps()]));
   if (!last && hadCheckpoint) {
     state.record = { ...state.record, checkpoint: null, current: null };
     state.version++;

@@ -11,13 +11,21 @@ export interface LoadedMigration {
   kind: 'function' | 'sql';
   up: MigrationFunction | string;
   down: MigrationFunction | string | undefined;
-  /** sha256 (hex) of the source of `up`: the SQL text, or the function's source text. */
+  /**
+   * sha256 (hex) of the source: the SQL text; for a module file, the file's text; for a
+   * function given in code, its source text.
+   */
   checksum: string;
+  /**
+   * For a module file, the checksum earlier versions recorded (of `up`'s source text), still
+   * accepted as "unchanged" so stores migrated by them do not see every module as changed.
+   */
+  legacyChecksum?: string;
   /** The file it came from, when discovered. */
   file?: string;
 }
 
-const MODULE_EXTENSIONS = new Set(['.js', '.mjs', '.ts', '.mts']);
+const MODULE_EXTENSIONS = new Set(['.js', '.mjs', '.cjs', '.ts', '.mts']);
 /** Names are what sort the run and key the record: printable, no path separators. */
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,199}$/;
 
@@ -31,17 +39,27 @@ function bad(message: string, hint: string, details?: Record<string, unknown>): 
   return new StrataError('BAD_INPUT', message, { hint, ...(details ? { details } : {}) });
 }
 
-export function checkMigrationName(name: unknown, where: string): asserts name is string {
+export function checkMigrationName(name: unknown, where: string, details?: Record<string, unknown>): asserts name is string {
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw bad(
       `${where}: the name ${JSON.stringify(name)} is not a migration name`,
       'use letters, digits and _ . @ + - (e.g. 20261201_add_priority), at most 200 characters',
+      details,
     );
   }
 }
 
-/** Checks one `{ name, up, down? }` given in code and computes its checksum. */
-export function loadOne(input: unknown, where: string): LoadedMigration {
+/** Whether a recorded checksum is the one of `m`'s source now. */
+export const sameSource = (m: LoadedMigration, recorded: string): boolean =>
+  recorded === m.checksum || (m.legacyChecksum !== undefined && recorded === m.legacyChecksum);
+
+/**
+ * Checks one `{ name, up, down? }` and computes its checksum: of the file's text when it is a
+ * module file's function, else of the SQL text or the function's source.
+ */
+export function loadOne(input: unknown, where: string, from?: { file: string; text?: string }): LoadedMigration {
+  const fileText = from?.text;
+  const file = from === undefined ? {} : { file: from.file };
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw bad(`${where} is not a migration object`, 'pass { name, up, down? } with up a function or SQL text');
   }
@@ -51,25 +69,43 @@ export function loadOne(input: unknown, where: string): LoadedMigration {
       throw bad(`${where} has an unknown property "${key}"`, 'a migration is { name, up, down? }', { option: key });
   }
   const { name, up, down } = input as Record<string, unknown>;
-  checkMigrationName(name, where);
+  checkMigrationName(name, where, from === undefined ? undefined : { file: from.file });
   const kindOf = (value: unknown, part: string): 'function' | 'sql' => {
-    if (typeof value === 'function') return 'function';
+    if (typeof value === 'function') {
+      const text = Function.prototype.toString.call(value);
+      if (/^class\b/.test(text)) {
+        throw bad(`migration "${name}": ${part} is a class, not a function`, 'write up as async (m) => { ... }', {
+          migration: name,
+          ...file,
+        });
+      }
+      if (fileText === undefined && /\{\s*\[native code\]\s*\}\s*$/.test(text)) {
+        throw bad(
+          `migration "${name}": the source of ${part} cannot be read (a bound or built-in function), so a change to it could not be seen`,
+          'pass a plain function (async (m) => { ... }), not a bound one',
+          { migration: name },
+        );
+      }
+      return 'function';
+    }
     if (typeof value === 'string' && value.trim() !== '') return 'sql';
     throw bad(
       `migration "${name}": ${part} must be a function or non-empty SQL text, got ${value === null ? 'null' : typeof value}`,
       'write up as async (m) => { ... } or as SQL text',
-      { migration: name },
+      { migration: name, ...file },
     );
   };
   const kind = kindOf(up, 'up');
   if (down !== undefined) kindOf(down, 'down');
-  const source = typeof up === 'string' ? up : (up as MigrationFunction).toString();
+  const source = typeof up === 'string' ? up : Function.prototype.toString.call(up);
+  const fromFile = fileText !== undefined && kind === 'function';
   return {
     name,
     kind,
     up: up as MigrationFunction | string,
     down: down as MigrationFunction | string | undefined,
-    checksum: sha256(source),
+    checksum: sha256(fromFile ? fileText : source),
+    ...(fromFile ? { legacyChecksum: sha256(source) } : {}),
   };
 }
 
@@ -96,11 +132,16 @@ function canImportTs(): boolean {
   return Boolean(features.typescript) || process.execArgv.some((a) => /strip-types|tsx|ts-node|--import|--loader/.test(a));
 }
 
-async function importModule(file: string): Promise<Record<string, unknown>> {
+/**
+ * Imports a migration module. The URL carries the checksum of the file's text, so a file
+ * edited since this process imported it is imported afresh (never the cached old code under
+ * the new checksum).
+ */
+async function importModule(file: string, text: string): Promise<Record<string, unknown>> {
   const ts = /\.m?ts$/.test(file);
   if (ts && !canImportTs()) throw tsUnsupported(file);
   try {
-    return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    return (await import(`${pathToFileURL(file).href}?sha256=${sha256(text)}`)) as Record<string, unknown>;
   } catch (error) {
     if (ts && (error as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION') throw tsUnsupported(file, error);
     throw new StrataError('MIGRATION_FAILED', `the migration module ${file} could not be loaded`, {
@@ -120,24 +161,70 @@ function tsUnsupported(file: string, cause?: unknown): StrataError {
 }
 
 /**
- * The migrations a module defines: `up`/`down` function exports make one migration named
- * after the file; otherwise every exported string constant is one SQL migration named after
- * its export (seed 004's style).
+ * The migrations a module defines: an `up` export (and `down`), or a default export object
+ * holding them, make one migration named after the file; otherwise every exported string
+ * constant is one SQL migration named after its export (seed 004's style). A module that
+ * defines none is BAD_INPUT: a misspelt `up` must not pass as "nothing to do".
  */
-function fromModule(file: string, base: string, exports: Record<string, unknown>): LoadedMigration[] {
-  if (typeof exports.up === 'function' || exports.up !== undefined) {
-    const migration = loadOne(
-      { name: base, up: exports.up, ...(exports.down === undefined ? {} : { down: exports.down }) },
+function fromModule(file: string, base: string, text: string, exports: Record<string, unknown>): LoadedMigration[] {
+  const fallback = exports.default;
+  const holder =
+    exports.up === undefined &&
+    exports.down === undefined &&
+    fallback !== null &&
+    typeof fallback === 'object' &&
+    ('up' in fallback || 'down' in fallback)
+      ? (fallback as Record<string, unknown>)
+      : exports;
+  if (holder.up !== undefined) {
+    const migration = loadOne({ name: base, up: holder.up, ...(holder.down === undefined ? {} : { down: holder.down }) }, file, {
       file,
-    );
+      text,
+    });
     return [{ ...migration, file }];
+  }
+  if (holder.down !== undefined) {
+    throw bad(`${file} exports a down and no up`, 'export an up function (or SQL text) beside the down', { file });
   }
   const out: LoadedMigration[] = [];
   for (const [name, value] of Object.entries(exports)) {
     if (typeof value !== 'string' || name === 'default') continue;
-    out.push({ ...loadOne({ name, up: value }, `${file} export ${name}`), file });
+    out.push({ ...loadOne({ name, up: value }, `${file} export ${name}`, { file }), file });
+  }
+  if (out.length === 0) {
+    throw bad(
+      `${file} defines no migration: it exports neither an up function nor SQL string constants`,
+      'export async function up(m) { ... } (and down), or SQL text constants; keep helper modules in a subdirectory (it is not read)',
+      { file, exports: Object.keys(exports) },
+    );
   }
   return out;
+}
+
+/** `BAD_INPUT` naming an entry of the directory that cannot be read as a migration. */
+function unreadable(file: string, why: string, cause?: unknown): StrataError {
+  return new StrataError('BAD_INPUT', `${file} ${why}`, {
+    cause,
+    hint: 'make it a regular, readable file, or move it out of the migrations directory',
+    details: { file },
+  });
+}
+
+/** The text of a directory entry that should be a migration file; `null` for a directory (not read). */
+async function readEntry(file: string): Promise<string | null> {
+  let info;
+  try {
+    info = await stat(file);
+  } catch (error) {
+    throw unreadable(file, 'cannot be read (a link to nothing?)', error);
+  }
+  if (info.isDirectory()) return null;
+  if (!info.isFile()) throw unreadable(file, 'is not a regular file (a FIFO, socket or device)');
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    throw unreadable(file, 'cannot be read', error);
+  }
 }
 
 /** Reads every migration in `dir`: `.sql` files and `.js`/`.mjs`/`.ts`/`.mts` modules. */
@@ -162,22 +249,35 @@ export async function discover(dir: string): Promise<LoadedMigration[]> {
   for (const entry of entries.sort()) {
     const ext = extname(entry);
     const file = join(root, entry);
-    if (entry.endsWith('.d.ts') || entry.startsWith('.')) continue;
+    if (/\.d\.[mc]?ts$/i.test(entry) || entry.startsWith('.')) continue;
+    const lower = ext.toLowerCase();
+    if (lower !== '.sql' && !MODULE_EXTENSIONS.has(lower)) continue;
+    if (ext !== lower) {
+      throw bad(
+        `${file}: the extension ${ext} is not read (extensions are lower case)`,
+        `rename it to ${entry.slice(0, -ext.length)}${lower}`,
+        {
+          file,
+        },
+      );
+    }
+    const text = await readEntry(file);
+    if (text === null) continue;
     if (ext === '.sql') {
       const base = entry.slice(0, -4);
-      if (base.endsWith('.down')) {
+      if (base.toLowerCase().endsWith('.down')) {
         throw bad(`${file}: a separate .down.sql file is not read`, 'put the down SQL in the same file, below a line `-- down`', {
           file,
         });
       }
-      const { up, down } = splitSql(await readFile(file, 'utf8'));
+      const { up, down } = splitSql(text);
       if (up === '')
         throw bad(`${file} holds no SQL above its -- down line`, 'write the up SQL first, then `-- down`, then the down SQL', {
           file,
         });
-      found.push({ ...loadOne({ name: base, up, ...(down === undefined ? {} : { down }) }, file), file });
-    } else if (MODULE_EXTENSIONS.has(ext)) {
-      found.push(...fromModule(file, entry.slice(0, -ext.length), await importModule(file)));
+      found.push({ ...loadOne({ name: base, up, ...(down === undefined ? {} : { down }) }, file, { file }), file });
+    } else {
+      found.push(...fromModule(file, entry.slice(0, -ext.length), text, await importModule(file, text)));
     }
   }
   return dedupe(found);
@@ -198,7 +298,27 @@ function dedupe(list: LoadedMigration[]): LoadedMigration[] {
     const same = seen.kind === 'sql' && m.kind === 'sql' && seen.up === m.up && seen.down === m.down;
     if (!same) throw duplicate(m.name, [seen.file, m.file]);
   }
-  return [...byKey.values()].sort(byName);
+  return checkCase([...byKey.values()]).sort(byName);
+}
+
+/**
+ * Two names that differ only by case are refused: on a case-insensitive file system (macOS,
+ * Windows) their files are one file, so a checkout there would silently lose one.
+ */
+function checkCase(list: LoadedMigration[]): LoadedMigration[] {
+  const folded = new Map<string, LoadedMigration>();
+  for (const m of list) {
+    const key = m.name.toLowerCase();
+    const seen = folded.get(key);
+    if (seen !== undefined) {
+      throw bad(`the migrations "${seen.name}" and "${m.name}" differ only by case`, 'rename one of them', {
+        migration: m.name,
+        files: [seen.file, m.file].filter((f) => f !== undefined),
+      });
+    }
+    folded.set(key, m);
+  }
+  return list;
 }
 
 function duplicate(name: string, files: Array<string | undefined>): StrataError {
@@ -237,5 +357,5 @@ export async function loadSource(source: MigrationSource | unknown): Promise<Loa
     if (seen.has(m.name)) throw duplicate(m.name, []);
     seen.add(m.name);
   }
-  return out.sort(byName);
+  return checkCase(out).sort(byName);
 }

@@ -33,18 +33,50 @@ export class Unit {
   readonly sql: SqlTag;
   readonly #host: MigrationHost;
   readonly #conn: Database.Database | null;
+  readonly #migration: string;
   #open = false;
+  /** Set once the unit committed or rolled back: its handles refuse to be used from then on. */
+  #ended = false;
 
   constructor(host: MigrationHost, conn: Database.Database | null, migration: string) {
     this.#host = host;
     this.#conn = conn;
+    this.#migration = migration;
     this.tx = new TransactionDriver(host.driver);
-    this.scope = host.scope(this.tx);
+    this.scope = host.scope(this.#guarded(this.tx));
     const tag = sqlTag(conn, host.driver.name, migration);
     this.sql = (strings, ...values) => {
+      this.#assertLive();
       this.begin();
       return tag(strings, ...values);
     };
+  }
+
+  #assertLive(): void {
+    if (!this.#ended) return;
+    throw new StrataError('BAD_INPUT', `migration "${this.#migration}": its handle (m) was used after its step ended`, {
+      op: 'store.migrate',
+      hint: 'await every write inside up / down (or the batch function); do not keep m, or the handles it gives, for later',
+      details: { migration: this.#migration },
+    });
+  }
+
+  /**
+   * The transaction driver as the kv / collection handles see it: refusing once the unit
+   * ended (a write to it then would be buffered for a commit that never comes; m.sql would
+   * open a transaction on the store's connection that the app's next writes would join).
+   */
+  #guarded(tx: TransactionDriver): Driver {
+    return new Proxy(tx, {
+      get: (target, prop) => {
+        const value: unknown = Reflect.get(target, prop, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          this.#assertLive();
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
   }
 
   get sqlOpen(): boolean {
@@ -76,6 +108,7 @@ export class Unit {
       await this.tx.commit(this.#host.now());
       if (this.#open) this.#conn!.exec('COMMIT');
       this.#open = false;
+      this.#ended = true;
     } catch (error) {
       this.rollback();
       throw error;
@@ -85,5 +118,6 @@ export class Unit {
   rollback(): void {
     if (this.#open && this.#conn!.inTransaction) this.#conn!.exec('ROLLBACK');
     this.#open = false;
+    this.#ended = true;
   }
 }

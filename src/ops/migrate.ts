@@ -1,7 +1,7 @@
 import { StrataError, withOp } from '../errors.js';
 import { checkOptions } from '../codec/options.js';
 import { appliedKey, appliedOp, MIGRATIONS_SPACE, readApplied, type AppliedRecord } from './migrate-records.js';
-import { loadSource, type LoadedMigration } from './migrate-source.js';
+import { loadSource, sameSource, type LoadedMigration } from './migrate-source.js';
 import { parseRunSettings, recover, runSteps, withLease, type Step } from './migrate-runner.js';
 import type { MigrationHost } from './migrate-unit.js';
 import type { WriteOp } from '../drivers/driver.js';
@@ -43,12 +43,14 @@ export async function migrate(
     const migrations = await loadSource(source);
     loaded();
     return await withLease(host, settings, async (lease) => {
-      const { recovered, resume } = await recover(host, lease);
-      const applied = await readApplied(host.driver, host.now());
+      const appliedAtStart = await readApplied(host.driver, host.now());
+      const pendingNow = new Set(migrations.filter((m) => !appliedAtStart.has(m.name)).map((m) => m.name));
+      const { recovered, resume } = await recover(host, lease, (name) => pendingNow.has(name));
+      const applied = recovered === undefined ? appliedAtStart : await readApplied(host.driver, host.now());
       const accept: WriteOp[] = [];
       for (const m of migrations) {
         const recorded = applied.get(m.name);
-        if (recorded === undefined || recorded.checksum === m.checksum) continue;
+        if (recorded === undefined || sameSource(m, recorded.checksum)) continue;
         if (options.acceptChecksums !== true) throw changedError(m, recorded);
         accept.push({
           type: 'put',
@@ -63,7 +65,9 @@ export async function migrate(
       const result: MigrateResult = { applied: [] };
       if (recovered !== undefined) result.recovered = recovered;
       if (pending.length === 0) {
-        if (accept.length > 0) await host.driver.batch(accept, host.now(), { results: false });
+        if (accept.length > 0) {
+          await lease.exclusive((fence) => host.driver.batch([fence, ...accept], host.now(), { results: false }));
+        }
         return result;
       }
       const steps: Step[] = pending.map((m) => ({
@@ -130,7 +134,7 @@ export class Migrations {
               ? loaded === null
                 ? 'applied'
                 : 'missing'
-              : m.checksum !== r.checksum
+              : !sameSource(m, r.checksum)
                 ? 'changed'
                 : 'applied';
         return {
@@ -176,7 +180,8 @@ export class Migrations {
         );
       }
       return await withLease(this.#host, settings, async (lease) => {
-        const { resume } = await recover(this.#host, lease);
+        // A batched migration a dead run stopped in is resumed by migrate, not undone here.
+        const { resume } = await recover(this.#host, lease, () => true);
         if (resume !== null) {
           throw new StrataError('MIGRATION_FAILED', `${op}: a batched migration was interrupted; finish it first`, {
             op,

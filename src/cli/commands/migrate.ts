@@ -7,6 +7,7 @@ import { progress, type Progress } from '../progress.js';
 import { StrataError } from '../../errors.js';
 import { checkMigrationName } from '../../ops/migrate-source.js';
 import type { MigrateProgress } from '../../ops/migrate-types.js';
+import type { Duration } from '../../codec/duration.js';
 
 const DEFAULT_DIR = 'migrations';
 
@@ -39,6 +40,26 @@ function reporter(cli: Cli, verb: string): { onProgress: (p: MigrateProgress) =>
 
 function source(flags: DirFlags): { dir: string } {
   return { dir: resolve(flags.dir) };
+}
+
+/** `--wait`: how long `up` / `down` wait for another migrator (the API's `wait`). */
+const waitOption = (flags: { wait?: string }): { wait?: Duration } =>
+  flags.wait === undefined ? {} : { wait: flags.wait as Duration }; // checked by the API: BAD_INPUT
+
+/**
+ * What `create` accepts as a name: a description such as add_priority. Stricter than a
+ * migration name, so the file it writes is always read back as one migration of that name
+ * (a name ending in `.down` would make `NAME.down.sql`, which `up` refuses).
+ */
+const CREATE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9_.@+-]*[A-Za-z0-9_])?$/;
+
+function checkCreateName(name: string): void {
+  if (!CREATE_NAME.test(name) || name.includes('..') || /\.down$/i.test(name)) {
+    throw new StrataError('BAD_INPUT', `migrate create: ${JSON.stringify(name)} is not a name for a migration`, {
+      hint: 'use letters, digits and _ . @ + - (starting with a letter or digit, not ending in .down), e.g. add_priority',
+      details: { name },
+    });
+  }
 }
 
 /** A UTC timestamp that sorts: 20261201153000. */
@@ -101,12 +122,17 @@ MIGRATION_FAILED). See docs/migrations.md.`,
     .description('apply every pending migration')
     .option('--dir <dir>', 'the migrations directory', DEFAULT_DIR)
     .option('--accept-checksums', 'record the new checksum of applied migrations whose source changed (they are not run again)')
-    .action(async (flags: DirFlags & { acceptChecksums?: boolean }, command: Command) => {
+    .option('--wait <duration>', 'how long to wait for another process running migrations, e.g. 30s (default 10m)')
+    .action(async (flags: DirFlags & { acceptChecksums?: boolean; wait?: string }, command: Command) => {
       const cli = Cli.of(command);
       const report = reporter(cli, 'migrating');
       const result = await cli
         .withStore('write', (store) =>
-          store.migrate(source(flags), { acceptChecksums: flags.acceptChecksums === true, onProgress: report.onProgress }),
+          store.migrate(source(flags), {
+            acceptChecksums: flags.acceptChecksums === true,
+            onProgress: report.onProgress,
+            ...waitOption(flags),
+          }),
         )
         .finally(() => report.stop());
       if (cli.json) return cli.data(result);
@@ -123,7 +149,8 @@ MIGRATION_FAILED). See docs/migrations.md.`,
     .option('--dir <dir>', 'the migrations directory', DEFAULT_DIR)
     .option('--to <name>', 'the migration to stay at (those after it are reverted)')
     .option('--all', 'revert every applied migration')
-    .action(async (flags: DirFlags & { to?: string; all?: boolean }, command: Command) => {
+    .option('--wait <duration>', 'how long to wait for another process running migrations, e.g. 30s (default 10m)')
+    .action(async (flags: DirFlags & { to?: string; all?: boolean; wait?: string }, command: Command) => {
       const cli = Cli.of(command);
       if ((flags.to === undefined) === (flags.all !== true)) {
         throw new StrataError('BAD_INPUT', 'migrate down needs exactly one of --to <name> or --all', {
@@ -133,7 +160,12 @@ MIGRATION_FAILED). See docs/migrations.md.`,
       const report = reporter(cli, 'reverting');
       const result = await cli
         .withStore('read', (store) =>
-          store.migrations.down({ to: flags.to ?? null, source: source(flags), onProgress: report.onProgress }),
+          store.migrations.down({
+            to: flags.to ?? null,
+            source: source(flags),
+            onProgress: report.onProgress,
+            ...waitOption(flags),
+          }),
         )
         .finally(() => report.stop());
       if (cli.json) return cli.data(result);
@@ -148,10 +180,17 @@ MIGRATION_FAILED). See docs/migrations.md.`,
     .option('--sql', 'an .sql file (up, then down below a `-- down` line) instead of an .mjs module')
     .action(async (name: string, flags: DirFlags & { sql?: boolean }, command: Command) => {
       const cli = Cli.of(command);
+      checkCreateName(name);
       const full = `${stamp(new Date())}_${name}`;
       checkMigrationName(full, 'migrate create');
       const dir = resolve(flags.dir);
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await mkdir(dir, { recursive: true, mode: 0o700 }).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST' && error.code !== 'ENOTDIR') throw error;
+        throw new StrataError('BAD_INPUT', `migrate create: ${dir} is not a directory`, {
+          hint: 'pass --dir naming the migrations directory (it is created if missing)',
+          details: { dir },
+        });
+      });
       const file = join(dir, `${full}.${flags.sql === true ? 'sql' : 'mjs'}`);
       // 'wx': never overwrite a migration that exists.
       const handle = await open(file, 'wx', 0o600).catch((error: NodeJS.ErrnoException) => {
