@@ -1,13 +1,15 @@
 import type { Driver, VerifyIssue } from '../drivers/driver.js';
 import { StrataError } from '../errors.js';
 import { JOURNAL_SPACE, parseEntry, seqKey } from './journal-entry.js';
+import { loadMarks, LOADS_SPACE } from './journal-loads.js';
 import { readJournalState } from './journal-state.js';
 
 const PAGE = 1_000;
 
 /**
  * What `store.verify()` finds wrong with the change journal: a damaged entry or state, a
- * missing seq from the recorded start on, a broken hash chain. Empty without a journal.
+ * missing seq from the recorded start on, a broken hash chain, a damaged load mark. Empty
+ * without a journal.
  * `driver` is the store's driver below encryption.
  */
 export async function journalIssues(driver: Driver, now: number): Promise<VerifyIssue[]> {
@@ -25,6 +27,12 @@ export async function journalIssues(driver: Driver, now: number): Promise<Verify
   } catch (error) {
     if (StrataError.is(error, 'CORRUPT')) return [issue(error.message)];
     throw error;
+  }
+  try {
+    await loadMarks(driver, now);
+  } catch (error) {
+    if (!StrataError.is(error, 'CORRUPT')) throw error;
+    return [{ ...issue(error.message), space: LOADS_SPACE, key: String(error.details?.key) }];
   }
   let expected = start;
   let prev: string | null = null;
