@@ -187,7 +187,7 @@ describe.each(DRIVERS.filter((d) => d.name !== 'memory'))(
       await secret.set('s0', 'CANARY-KV-updated-7f3a9c');
       await secret.delete('s1');
       await docs.update('p2', { ssn: 'CANARY-SSN-updated-b21e44' });
-      await store.transaction(async (tx) => tx.kv('secret', { encrypt: true }).set('tx', 'CANARY-KV-tx-7f3a9c'));
+      await store.transaction(async (tx) => tx.kv('secret').set('tx', 'CANARY-KV-tx-7f3a9c'));
       await store.backup({ to: backups });
       const log = await rawDriver(store).scan('meta.journal', {}, Date.now());
       expect(log.length).toBeGreaterThanOrEqual(14);
