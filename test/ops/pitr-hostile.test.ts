@@ -174,6 +174,61 @@ describe.each(DRIVERS)('point-in-time restore, hostile cases, on $name', ({ url 
     await store.close();
   });
 
+  it('an entry committed after an import but stamped before it (another clock) is not replayed without the import', async () => {
+    const clock = settableClock();
+    const exportFile = join(dir, 'e.strata');
+    const source = await openStore({ url: 'memory:', sweepInterval: false });
+    await source.kv('imp').set('x', 'imported');
+    await source.export(exportFile);
+    await source.close();
+    const store = await open(url(dir), clock);
+    const backups = join(dir, 'backups');
+    await store.kv('app').set('a', 1);
+    clock.tick();
+    await store.backup({ to: backups });
+    clock.tick();
+    const importAt = clock.tick();
+    await store.import(exportFile);
+    clock.set(importAt - 500); // a writer whose clock lags: its entry follows the import, stamped before it
+    await store.kv('app').set('lagging', 1);
+    clock.set(importAt + 1000);
+    await refusedUnchanged(store, 'NOT_FOUND', () => store.restore(backups, { toTime: importAt - 100 }), clock.now());
+    // Before that entry, the replay ends before the import: allowed, and exact.
+    const r = await store.restore(backups, { toTime: importAt - 600 });
+    expect(r.pointInTime!.entries).toBe(0);
+    expect(await store.kv('imp').get('x')).toBeNull();
+    expect(await store.kv('app').get('a')).toBe(1);
+    await store.close();
+  });
+
+  it('hostile keys replay exactly: __proto__, constructor, unicode, NUL, JSON-looking, backslashes, 1000 bytes', async () => {
+    const clock = testClock();
+    const store = await open(url(dir), clock);
+    const backups = join(dir, 'backups');
+    const kv = store.kv<unknown>('app');
+    await kv.set('plain', 0);
+    clock.tick();
+    await store.backup({ to: backups });
+    clock.tick();
+    const keys = ['__proto__', 'constructor', 'prototype', '日本語🙂', 'a\u0000b', 'k'.repeat(1000), '"at":1', '\\', '..\\..'];
+    const value = { v: '"at":99,"seq":1', nested: JSON.parse('{"constructor":{"prototype":{"x":1}}}') as unknown };
+    for (const key of keys) await kv.set(key, value);
+    await store.collection('docs').insert({ id: '__proto__', n: 1 });
+    clock.tick();
+    const noted = clock.now();
+    const then = stateHash(await dumpAll(rawDriver(store), noted));
+    clock.tick();
+    for (const key of keys) await kv.delete(key);
+    await store.collection('docs').delete('__proto__');
+    clock.tick();
+    await store.restore(backups, { toTime: noted });
+    expect(stateHash(await dumpAll(rawDriver(store), clock.now()))).toBe(then);
+    for (const key of keys) expect(await kv.get(key)).toEqual(value);
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+    expect((await store.verify()).ok).toBe(true);
+    await store.close();
+  });
+
   it('a backup from an undone history that is ahead of the live journal: BAD_INPUT, store unchanged', async () => {
     const clock = testClock();
     const store = await open(url(dir), clock);
