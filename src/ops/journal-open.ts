@@ -1,7 +1,7 @@
 import type { Driver, VerifyReport } from '../drivers/driver.js';
 import { StrataError } from '../errors.js';
 import { JournalLayer, journalLayerOf } from '../layers/journal.js';
-import { settleJournal } from './journal-state.js';
+import { readJournalState, settleJournal, writeJournalState } from './journal-state.js';
 import { journalIssues } from './journal-verify.js';
 
 /**
@@ -39,4 +39,15 @@ export async function verifyJournal(driver: Driver, report: VerifyReport, now: n
   if (issues.length === 0) return;
   report.issues.push(...issues);
   report.ok = false;
+}
+
+/**
+ * A restore keeps the journal on: when the live store (`live`, below encryption) keeps one and
+ * the backup copy about to replace it (`scratch`) does not (taken before the journal was turned
+ * on), the copy gets the live retention and a journal starting at seq 1, from `now`.
+ */
+export async function keepJournalOn(live: Driver, scratch: Driver, now: number): Promise<void> {
+  const loaded = await readJournalState(live, now).catch(() => null);
+  if (loaded === null || (await readJournalState(scratch, now)) !== null) return;
+  await writeJournalState(scratch, { format: 1, retentionMs: loaded.state.retentionMs, start: 1, since: now }, 0, now);
 }

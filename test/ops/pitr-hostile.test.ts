@@ -229,6 +229,49 @@ describe.each(DRIVERS)('point-in-time restore, hostile cases, on $name', ({ url 
     await store.close();
   });
 
+  it('a restore of a backup from before the journal keeps the journal on (it cannot be turned off)', async () => {
+    if (url(dir) === 'memory:') return; // a memory store cannot be opened again to turn the journal on
+    const clock = testClock();
+    const backups = join(dir, 'backups');
+    const plain = await openStore({ url: url(dir), sweepInterval: false, clock: clock.now });
+    await plain.kv('app').set('a', 1);
+    clock.tick();
+    const early = await plain.backup({ to: backups });
+    clock.tick();
+    await plain.close();
+    const store = await open(url(dir), clock);
+    await store.kv('app').set('b', 2);
+    clock.tick();
+    await store.restore(early.id, { dir: backups });
+    clock.tick();
+    await store.kv('app').set('c', 3);
+    const raw = rawDriver(store);
+    const state = await raw.get('meta.journal-state', 'state', clock.now());
+    expect(state).not.toBeNull();
+    expect(JSON.parse(state!.value)).toMatchObject({ format: 1, retentionMs: 7 * 86_400_000, start: 1 });
+    const log = await raw.scan('meta.journal', {}, clock.now());
+    expect(log.map((r) => Number(r.key))).toEqual([1]);
+    expect((await store.verify()).ok).toBe(true);
+    clock.tick();
+    const after = await store.backup({ to: backups });
+    clock.tick();
+    await store.kv('app').set('d', 4);
+    clock.tick();
+    const noted = clock.now();
+    const then = stateHash(await dumpAll(raw, noted));
+    clock.tick();
+    await store.close();
+    // Another process, opened without the option, journals: the store remembers it.
+    const other = await openStore({ url: url(dir), sweepInterval: false, clock: clock.now });
+    await other.kv('app').set('e', 5);
+    clock.tick();
+    expect((await rawDriver(other).scan('meta.journal', {}, clock.now())).length).toBe(3);
+    const r = await other.restore(backups, { toTime: noted });
+    expect(r.id).toBe(after.id);
+    expect(stateHash(await dumpAll(rawDriver(other), clock.now()))).toBe(then);
+    await other.close();
+  });
+
   it('a backup from an undone history that is ahead of the live journal: BAD_INPUT, store unchanged', async () => {
     const clock = testClock();
     const store = await open(url(dir), clock);
