@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { parseJson } from '../codec/json.js';
 import type { Driver, RawRecord, StoredRecord } from '../drivers/driver.js';
 import { StrataError } from '../errors.js';
-import { journalLayerOf } from '../layers/journal.js';
+import { bottomDriver } from './image.js';
 import { JOURNAL_LOADS_SPACE, JOURNAL_SPACE, seqKey } from './journal-entry.js';
 import { readJournalState } from './journal-state.js';
 
@@ -31,9 +31,10 @@ async function headSeq(driver: Driver, now: number): Promise<number> {
 }
 
 /**
- * `source` followed by the mark of this load when `store` journals (its driver stack has a
- * journal layer); `source` as it is otherwise. The mark is read at the end of the source,
- * right before the load commits, and committed with it.
+ * `source` followed by the mark of this load when the store keeps a journal (read from the
+ * store, so also in a process that opened it before the journal was turned on); `source`
+ * alone otherwise. The mark is read at the end of the source, right before the load commits,
+ * and committed with it.
  */
 export function withLoadMark(
   stack: Driver,
@@ -41,12 +42,11 @@ export function withLoadMark(
   op: string,
   now: () => number,
 ): AsyncIterable<RawRecord> {
-  const layer = journalLayerOf(stack);
-  if (layer === undefined) return source;
-  const raw = layer.inner;
+  const raw = bottomDriver(stack);
   return (async function* marked() {
     yield* source;
     const at = now();
+    if ((await readJournalState(raw, at)) === null) return;
     const seq = await headSeq(raw, at);
     const mark: LoadMark = { seq, at, op };
     const key = `${seqKey(seq)}.${randomUUID()}`;

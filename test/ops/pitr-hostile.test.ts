@@ -174,6 +174,30 @@ describe.each(DRIVERS)('point-in-time restore, hostile cases, on $name', ({ url 
     await store.close();
   });
 
+  it('an import by a process that opened the store before the journal was turned on leaves its mark too', async () => {
+    if (url(dir) === 'memory:') return; // one handle per memory store
+    const clock = testClock();
+    const exportFile = join(dir, 'e.strata');
+    const source = await openStore({ url: 'memory:', sweepInterval: false });
+    await source.kv('imp').set('x', 'imported');
+    await source.export(exportFile);
+    await source.close();
+    const early = await openStore({ url: url(dir), sweepInterval: false, clock: clock.now }); // no journal yet
+    const store = await open(url(dir), clock); // turns it on
+    const backups = join(dir, 'backups');
+    await store.kv('app').set('a', 1);
+    clock.tick();
+    await store.backup({ to: backups });
+    clock.tick();
+    await early.import(exportFile);
+    clock.tick();
+    await store.kv('app').set('b', 2);
+    clock.tick();
+    await refusedUnchanged(store, 'NOT_FOUND', () => store.restore(backups, { toTime: clock.now() }), clock.now());
+    await early.close();
+    await store.close();
+  });
+
   it('an entry committed after an import but stamped before it (another clock) is not replayed without the import', async () => {
     const clock = settableClock();
     const exportFile = join(dir, 'e.strata');
