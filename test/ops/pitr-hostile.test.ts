@@ -450,3 +450,27 @@ describe.each(DRIVERS)('point-in-time restore, hostile cases, on $name', ({ url 
     await store.close();
   });
 });
+
+describe('point-in-time restore and SQLite user tables (SQL migrations)', () => {
+  it('are not journaled: they come back as the backup holds them, as docs/journal.md says', async () => {
+    const sqlite = (await import(new URL('../../dist/drivers/sqlite.js', import.meta.url).href)) as {
+      sqliteConnection(driver: unknown): { exec(sql: string): void; prepare(sql: string): { pluck(): { get(): unknown } } };
+    };
+    const clock = testClock();
+    const store = await open(`sqlite:${join(dir, 's.db')}`, clock);
+    const backups = join(dir, 'backups');
+    const db = () => sqlite.sqliteConnection(rawDriver(store));
+    db().exec('CREATE TABLE notes (n INTEGER); INSERT INTO notes VALUES (1)');
+    await store.kv('app').set('a', 1);
+    clock.tick();
+    await store.backup({ to: backups });
+    clock.tick();
+    db().exec('INSERT INTO notes VALUES (2)');
+    await store.kv('app').set('b', 2);
+    clock.tick();
+    await store.restore(backups, { toTime: clock.now() });
+    expect(await store.kv('app').get('b')).toBe(2); // journaled: replayed
+    expect(db().prepare('SELECT count(*) FROM notes').pluck().get()).toBe(1); // not journaled: as backed up
+    await store.close();
+  });
+});
