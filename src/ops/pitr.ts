@@ -11,7 +11,7 @@ import {
 } from './journal-entry.js';
 import { loadMarks, LOADS_SPACE } from './journal-loads.js';
 import { readJournalAfter } from './journal-read.js';
-import { parseJournalState } from './journal-state.js';
+import { parseJournalState, readJournalState } from './journal-state.js';
 import { replayJournal, type SpaceRecords } from './pitr-replay.js';
 
 /** Where a backup stands, and how to read one of its records (below encryption). */
@@ -210,7 +210,17 @@ export async function planReplay(live: Driver, base: PitrSource, toTime: number,
       },
     );
   }
-  const start = parseJournalState(imageState.value).start;
+  const backupState = parseJournalState(imageState.value);
+  const start = backupState.start;
+  const liveState = await readJournalState(live, now);
+  if (liveState !== null && liveState.state.since !== backupState.since) {
+    // Another journal: another store's backup, or one from before a restore restarted it.
+    throw bad(
+      `the backup does not belong to this store's journal: its journal was turned on at ${new Date(backupState.since).toISOString()}, this store's at ${new Date(liveState.state.since).toISOString()}`,
+      'restore it without toTime, or use a backup of this store taken since its journal was turned on',
+      { backupSince: backupState.since, since: liveState.state.since },
+    );
+  }
   await checkNothingAfter(base, toTime);
   const slice = await readJournalAfter(live, await anchorOf(base), toTime, now);
   const state: StoredRecord = {

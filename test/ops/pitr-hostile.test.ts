@@ -7,7 +7,7 @@
 // (transactions, updateWhere, deleteWhere, clear, drop, TTL) restored exactly by content hash.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strata } from '../reliability/helpers.js';
@@ -293,6 +293,38 @@ describe.each(DRIVERS)('point-in-time restore, hostile cases, on $name', ({ url 
     const r = await other.restore(backups, { toTime: noted });
     expect(r.id).toBe(after.id);
     expect(stateHash(await dumpAll(rawDriver(other), clock.now()))).toBe(then);
+    await other.close();
+  });
+
+  it("another store's backup is never brought forward with this store's journal: BAD_INPUT, store unchanged", async () => {
+    const clock = testClock();
+    const backups = join(dir, 'backups');
+    const otherUrl = url(dir) === 'memory:' ? 'memory:' : url(join(dir, 'other'));
+    if (otherUrl !== 'memory:') await mkdir(join(dir, 'other'));
+    const other = await openStore({ url: otherUrl, sweepInterval: false, clock: clock.now });
+    await other.kv('app').set('theirs', 1); // before its journal: no entry
+    clock.tick();
+    const otherJournaled = await openStore({
+      url: otherUrl,
+      sweepInterval: false,
+      clock: clock.now,
+      journal: { retention: '7d' },
+      driver: other.driver,
+    });
+    clock.tick();
+    const foreign = await otherJournaled.backup({ to: backups }); // a journal, no entry yet
+    expect(foreign.journalSeq ?? 0).toBe(0);
+    const store = await open(url(dir), clock);
+    clock.tick();
+    await store.kv('app').set('mine', 1);
+    clock.tick();
+    await refusedUnchanged(
+      store,
+      'BAD_INPUT',
+      () => store.restore(foreign.id, { dir: backups, toTime: clock.now() }),
+      clock.now(),
+    );
+    await store.close();
     await other.close();
   });
 
