@@ -97,7 +97,7 @@ export function parseToTime(value: unknown, op: string): number {
   if (!Number.isFinite(ms) || Math.abs(ms) > MAX_TIME) {
     throw new StrataError('BAD_INPUT', `${op}: toTime must be a date (a Date, epoch ms or an ISO 8601 string)`, {
       op,
-      hint: "pass toTime: new Date('2026-12-01T10:00:00Z')",
+      hint: "pass toTime: new Date('2026-12-01T10:00:00Z') (strata restore --to-time 2026-12-01T10:00:00Z)",
       details: { toTime: typeof value === 'string' ? value.slice(0, 100) : typeof value },
     });
   }
