@@ -52,13 +52,18 @@ export async function restoreToPointInTime(
   const op = 'store.restore';
   checkOptions(options, ['dir', 'dryRun', 'toTime', 'onProgress'], op);
   const toTime = parseToTime(options.toTime, op);
+  // One reading of every option (own or inherited), so the replay and the swap agree on them.
+  const given: RestoreOptions = {};
+  for (const key of ['dir', 'dryRun', 'onProgress'] as const) {
+    if (options[key] !== undefined) Object.assign(given, { [key]: options[key] });
+  }
   const candidates =
-    typeof ref === 'string' && options.dir === undefined && isBackupDir(ref)
+    typeof ref === 'string' && given.dir === undefined && isBackupDir(ref)
       ? await candidatesAtOrBefore(store, ref, toTime, op)
       : [ref];
   for (let i = 0; ; i++) {
     try {
-      return await restoreOne(store, candidates[i]!, options, toTime, now);
+      return await restoreOne(store, candidates[i]!, given, toTime, now);
     } catch (error) {
       if (!holdsLater(error) || i + 1 >= candidates.length) throw error;
     }
@@ -72,16 +77,16 @@ async function restoreOne(
   toTime: number,
   now: number,
 ): Promise<PointInTimeResult> {
+  // `options` holds no toTime: restoreBackup refuses one (the journal is applied here).
   const dryRun = options.dryRun === true;
   // Read below encryption and below the journal layer: entries and values exactly as stored.
   const live = bottomDriver(store);
   let plan: PitrPlan | undefined;
-  const { toTime: _toTime, ...rest } = options;
   const result = await restoreBackup(
     store,
     chosen,
     {
-      ...rest,
+      ...options,
       prepare: async (scratch) => {
         const m = scratch.manifest;
         const replay = await planReplay(

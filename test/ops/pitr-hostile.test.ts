@@ -400,6 +400,26 @@ describe.each(DRIVERS)('point-in-time restore, hostile cases, on $name', ({ url 
     await store.close();
   });
 
+  it('options read once: an inherited dryRun is a dry run for the replay and the swap alike (never a plain restore)', async () => {
+    const clock = testClock();
+    const store = await open(url(dir), clock);
+    const backups = join(dir, 'backups');
+    await store.kv('app').set('a', 1);
+    clock.tick();
+    await store.backup({ to: backups });
+    clock.tick();
+    await store.kv('app').set('b', 2);
+    clock.tick();
+    const raw = rawDriver(store);
+    const before = await dumpAll(raw, clock.now());
+    const options = Object.assign(Object.create({ dryRun: true }) as object, { toTime: clock.now() });
+    const r = await store.restore(backups, options);
+    expect(r).toMatchObject({ dryRun: true, pointInTime: { entries: 1 } });
+    expect(await dumpAll(raw, clock.now())).toEqual(before);
+    expect(await store.kv('app').get('b')).toBe(2);
+    await store.close();
+  });
+
   it('pruned down to exactly the backup: still restores exactly; one entry further: NOT_FOUND, store unchanged', async () => {
     const clock = testClock();
     const store = await openStore({ url: url(dir), journal: { retention: '1h' }, sweepInterval: false, clock: clock.now });
