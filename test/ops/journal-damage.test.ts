@@ -127,6 +127,45 @@ describe('journal entry damage (sqlite)', () => {
     await store.close();
   });
 
+  it('a damaged import mark: CORRUPT for restore, a CORRUPT issue for verify, store unchanged', async () => {
+    const clock = testClock();
+    const exportFile = join(dir, 'e.strata');
+    const source = await openStore({ url: 'memory:', sweepInterval: false });
+    await source.kv('imp').set('x', 1);
+    await source.export(exportFile);
+    await source.close();
+    const store = await openStore({
+      url: `sqlite:${join(dir, 's.db')}`,
+      journal: { retention: '7d' },
+      sweepInterval: false,
+      clock: clock.now,
+    });
+    const base = await history(store, clock);
+    await store.import(exportFile);
+    clock.tick();
+    const raw = rawDriver(store);
+    const now = clock.now();
+    const [mark] = await raw.scan('meta.journal-loads', {}, now);
+    expect(JSON.parse(mark!.value)).toMatchObject({ seq: base.journalSeq + 5, op: 'store.import' });
+    for (const value of [
+      mark!.value.replace('"seq":', '"seq":1'),
+      '{"seq":"x"}',
+      'not json',
+      mark!.value.replace('"at":', '"at":-0.5'),
+    ]) {
+      await raw.batch([{ type: 'put', space: 'meta.journal-loads', key: mark!.key, value, expiresAt: null }], now);
+      const damaged = await dumpAll(raw, now);
+      await expectCode(restore.restoreToTime(store, base, now, { now, dryRun: true }), 'CORRUPT');
+      expect(await dumpAll(raw, now)).toEqual(damaged);
+      const report = await store.verify();
+      expect(report.ok).toBe(false);
+      expect(report.issues).toContainEqual(
+        expect.objectContaining({ code: 'CORRUPT', space: 'meta.journal-loads', key: mark!.key }),
+      );
+    }
+    await store.close();
+  });
+
   it('bytes flipped in the SQLite file where an entry lies: CORRUPT (never another code, never a restore), data unchanged', async () => {
     const path = join(dir, 's.db');
     const backups = join(dir, 'backups');
