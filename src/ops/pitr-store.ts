@@ -57,15 +57,20 @@ export async function restoreToPointInTime(
   for (const key of ['dir', 'dryRun', 'onProgress'] as const) {
     if (options[key] !== undefined) Object.assign(given, { [key]: options[key] });
   }
-  const candidates =
-    typeof ref === 'string' && given.dir === undefined && isBackupDir(ref)
-      ? await candidatesAtOrBefore(store, ref, toTime, op)
-      : [ref];
+  const fromDir = typeof ref === 'string' && given.dir === undefined && isBackupDir(ref);
+  const candidates = fromDir ? await candidatesAtOrBefore(store, ref, toTime, op) : [ref];
   for (let i = 0; ; i++) {
     try {
       return await restoreOne(store, candidates[i]!, given, toTime, now);
     } catch (error) {
-      if (!holdsLater(error) || i + 1 >= candidates.length) throw error;
+      if (!holdsLater(error)) throw error;
+      if (i + 1 < candidates.length) continue;
+      if (!fromDir) throw error;
+      throw new StrataError(
+        'NOT_FOUND',
+        `${op}: no backup in ${ref} can give the state at ${new Date(toTime).toISOString()}: each one taken at or before it holds a change made after it`,
+        { op, hint: 'pass a later toTime, or keep an older backup', cause: error },
+      );
     }
   }
 }

@@ -113,6 +113,17 @@ describe.each(DRIVERS)('point-in-time restore, hostile cases, on $name', ({ url 
     expect(stateHash(await dumpAll(rawDriver(store), clock.now()))).toBe(then);
     expect(await kv.get('late')).toBeNull();
     expect(await kv.get('b')).toBe(2);
+
+    // A directory whose only backup at or before toTime holds a later change: NOT_FOUND.
+    const lone = join(dir, 'lone');
+    clock.tick();
+    const t2 = clock.now();
+    clock.tick();
+    await kv.set('late2', 1);
+    clock.set(t2);
+    await store.backup({ to: lone });
+    clock.set(t2 + 5000);
+    await refusedUnchanged(store, 'NOT_FOUND', () => store.restore(lone, { toTime: t2 }), clock.now());
     await store.close();
   });
 
