@@ -20,7 +20,25 @@ export interface LoadMark {
   seq: number;
   /** When the load was made, epoch ms. */
   at: number;
+  /** `'store.import'`, or `'store.restore'` (see `restoreMark`). */
   op: string;
+  /** A restore's: the point in time it went back to (the backup's time, or its `toTime`). */
+  from?: number;
+}
+
+/** The op of a restore's mark: the store went back to `from` at `at`, undoing what lay between. */
+export const RESTORE_OP = 'store.restore';
+
+/**
+ * The mark of a restore (with or without `toTime`) for the copy about to replace the store:
+ * at `at` the store went back to the point `from`, its journal to entry `seq`. What the store
+ * held between `from` and `at` is no longer in its journal: a later point-in-time restore to a
+ * time in between is refused rather than answered with the state at `from`.
+ */
+export function restoreMark(seq: number, at: number, from: number): RawRecord {
+  const mark: LoadMark = { seq, at, op: RESTORE_OP, from };
+  const key = `${seqKey(seq)}.${randomUUID()}`;
+  return { space: LOADS_SPACE, key, value: JSON.stringify(mark), version: 1, createdAt: at, updatedAt: at, expiresAt: null };
 }
 
 /** The newest entry's seq (0: none), read from the journal's start and its count: never above the true one. */
@@ -76,9 +94,10 @@ export function parseLoadMark(record: StoredRecord): LoadMark {
     raw.seq! >= 0 &&
     Number.isSafeInteger(raw.at) &&
     typeof raw.op === 'string' &&
+    (raw.op === RESTORE_OP ? Number.isFinite(raw.from) : raw.from === undefined) &&
     record.key.startsWith(`${seqKey(raw.seq!)}.`);
   if (!ok) throw damaged(record.key);
-  return { seq: raw.seq!, at: raw.at!, op: raw.op! };
+  return { seq: raw.seq!, at: raw.at!, op: raw.op!, ...(raw.from === undefined ? {} : { from: raw.from }) };
 }
 
 /** Every load mark of the live store (`driver` below encryption), oldest first. */

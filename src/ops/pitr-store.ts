@@ -5,7 +5,7 @@ import { StrataError } from '../errors.js';
 import { listBackups, restoreBackup, type RestoreOptions, type RestoreResult } from './backup.js';
 import { MANIFEST } from './backup-format.js';
 import { bottomDriver, type ImageStore } from './image.js';
-import { firstAfterIn, parseToTime, planReplay, type PitrPlan } from './pitr.js';
+import { firstAfterIn, marksAfterRestore, parseToTime, planReplay, type PitrPlan, type PitrSource } from './pitr.js';
 import { applyJournal } from './pitr-replay.js';
 
 /** `store.restore(backup, { toTime })`'s result: the restore's, plus what the journal replayed. */
@@ -94,19 +94,22 @@ async function restoreOne(
       ...options,
       prepare: async (scratch) => {
         const m = scratch.manifest;
-        const replay = await planReplay(
-          live,
-          {
-            at: m.at,
-            journalSeq: m.journalSeq ?? 0,
-            read: (space, key) => scratch.driver.get(space, key, now),
-            firstAfter: (time) => firstAfterIn(scratch.driver, time, now),
-          },
-          toTime,
-          now,
-        );
+        const source: PitrSource = {
+          at: m.at,
+          journalSeq: m.journalSeq ?? 0,
+          read: (space, key) => scratch.driver.get(space, key, now),
+          firstAfter: (time) => firstAfterIn(scratch.driver, time, now),
+        };
+        const replay = await planReplay(live, source, toTime, now);
         plan = replay.plan;
-        if (!dryRun) await applyJournal(scratch.driver, replay.entries, replay.state, now);
+        if (dryRun) return;
+        await applyJournal(scratch.driver, replay.entries, replay.state, now);
+        const marks = await marksAfterRestore(live, source, replay.plan, now);
+        await scratch.driver.batch(
+          marks.map(({ space, key, value }) => ({ type: 'put', space, key, value, expiresAt: null })),
+          now,
+          { results: false },
+        );
       },
     },
     now,

@@ -1,4 +1,4 @@
-import type { Driver, StoredRecord } from '../drivers/driver.js';
+import type { Driver, RawRecord, StoredRecord } from '../drivers/driver.js';
 import { StrataError } from '../errors.js';
 import {
   JOURNAL_SPACE,
@@ -9,7 +9,7 @@ import {
   type JournalEntry,
   type JournalHead,
 } from './journal-entry.js';
-import { loadMarks, LOADS_SPACE } from './journal-loads.js';
+import { loadMarks, LOADS_SPACE, parseLoadMark, RESTORE_OP, restoreMark } from './journal-loads.js';
 import { readJournalAfter } from './journal-read.js';
 import { parseJournalState, readJournalState } from './journal-state.js';
 import { replayJournal, type SpaceRecords } from './pitr-replay.js';
@@ -126,6 +126,17 @@ async function anchorOf(base: PitrSource): Promise<JournalHead | null> {
 async function checkNoLoadCrossed(live: Driver, base: PitrSource, toSeq: number, toTime: number, now: number): Promise<void> {
   for (const { key, mark } of await loadMarks(live, now)) {
     if ((await base.read(LOADS_SPACE, key)) !== null) continue; // made before the backup: in it
+    if (mark.op === RESTORE_OP) {
+      if (toTime <= mark.from! || toTime >= mark.at) continue; // not in the period it undid
+      throw new StrataError(
+        'NOT_FOUND',
+        `toTime lies in a period a restore has undone: at ${new Date(mark.at).toISOString()} the store went back to ${new Date(mark.from!).toISOString()}, and its journal no longer holds what came between`,
+        {
+          hint: 'pass a toTime before or after that period',
+          details: { reason: 'undone-by-restore', restoredAt: mark.at, restoredTo: mark.from },
+        },
+      );
+    }
     if (toSeq <= mark.seq && toTime < mark.at) continue; // the replay ends before the load
     throw new StrataError(
       'NOT_FOUND',
@@ -136,6 +147,21 @@ async function checkNoLoadCrossed(live: Driver, base: PitrSource, toSeq: number,
       },
     );
   }
+}
+
+/**
+ * The marks the store restored to `toTime` holds besides its backup's: the live marks made at
+ * or before `toTime` (they are part of the history restored to; later ones are undone), and
+ * this restore's own. `scratch` holds the backup.
+ */
+export async function marksAfterRestore(live: Driver, scratch: PitrSource, plan: PitrPlan, now: number): Promise<RawRecord[]> {
+  const out: RawRecord[] = [];
+  for (const record of await live.scan(LOADS_SPACE, {}, now).catch(() => [])) {
+    if (parseLoadMark(record).at > plan.toTime || (await scratch.read(LOADS_SPACE, record.key)) !== null) continue;
+    out.push({ space: LOADS_SPACE, ...record });
+  }
+  out.push(restoreMark(plan.toSeq, now, plan.toTime));
+  return out;
 }
 
 /** A `PitrSource` over records held in memory. */
@@ -256,8 +282,12 @@ export async function planPointInTime(
   toTime: number,
   now: number,
 ): Promise<{ plan: PitrPlan; records: SpaceRecords }> {
-  const replay = await planReplay(live, recordsSource(base), toTime, now);
+  const source = recordsSource(base);
+  const replay = await planReplay(live, source, toTime, now);
   const records = replayJournal(base.records, replay.entries);
   records.set(JOURNAL_STATE_SPACE, new Map([[JOURNAL_STATE_KEY, replay.state]]));
+  const marks = new Map(records.get(LOADS_SPACE));
+  for (const { space: _space, ...mark } of await marksAfterRestore(live, source, replay.plan, now)) marks.set(mark.key, mark);
+  records.set(LOADS_SPACE, marks);
   return { plan: replay.plan, records };
 }

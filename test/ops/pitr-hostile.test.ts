@@ -339,6 +339,60 @@ describe.each(DRIVERS)('point-in-time restore, hostile cases, on $name', ({ url 
     await other.close();
   });
 
+  it('a toTime in a period a restore has since undone is refused, not answered with another state', async () => {
+    const clock = testClock();
+    const store = await open(url(dir), clock);
+    const kv = store.kv('app');
+    const backups = join(dir, 'backups');
+    await kv.set('v', 0);
+    clock.tick();
+    const base = await store.backup({ to: backups });
+    const at: number[] = [];
+    for (let i = 1; i <= 3; i++) {
+      clock.tick();
+      await kv.set('v', i);
+      at.push(clock.now());
+    }
+    clock.tick();
+    await store.restore(base.id, { dir: backups, toTime: at[0]! }); // v = 1; the writes of 2 and 3 undone
+    expect(await kv.get('v')).toBe(1);
+    clock.tick();
+    await kv.set('w', 'after');
+    clock.tick();
+    // v was 2 at at[1]: the journal no longer says so. Refused, never "v = 1".
+    await refusedUnchanged(store, 'NOT_FOUND', () => store.restore(base.id, { dir: backups, toTime: at[1]! }), clock.now());
+    // Restored again to a time after that restore: the period it undid stays known.
+    const afterW = clock.now();
+    clock.tick();
+    await kv.set('v', 4);
+    clock.tick();
+    await store.restore(base.id, { dir: backups, toTime: afterW });
+    expect(await kv.get('v')).toBe(1);
+    expect(await kv.get('w')).toBe('after');
+    clock.tick();
+    await refusedUnchanged(store, 'NOT_FOUND', () => store.restore(base.id, { dir: backups, toTime: at[2]! }), clock.now());
+    // Outside the undone periods: exact.
+    await store.restore(base.id, { dir: backups, toTime: at[0]! });
+    expect(await kv.get('v')).toBe(1);
+    expect(await kv.get('w')).toBeNull();
+    clock.tick();
+    // A plain restore undoes too: from the backup's time to the restore.
+    await kv.set('v', 5);
+    clock.tick();
+    const five = clock.now();
+    clock.tick();
+    await store.restore(base.id, { dir: backups }); // v = 0
+    clock.tick();
+    await kv.set('v', 6);
+    clock.tick();
+    await refusedUnchanged(store, 'NOT_FOUND', () => store.restore(base.id, { dir: backups, toTime: five }), clock.now());
+    const now = clock.now();
+    await store.restore(base.id, { dir: backups, toTime: now });
+    expect(await kv.get('v')).toBe(6);
+    expect(await kv.get('w')).toBeNull();
+    await store.close();
+  });
+
   it('a backup from an undone history that is ahead of the live journal: BAD_INPUT, store unchanged', async () => {
     const clock = testClock();
     const store = await open(url(dir), clock);
