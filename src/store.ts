@@ -36,6 +36,7 @@ import { parseQuota, quotaLayer, sameQuota, type Quota, type QuotaDriver } from 
 import { ALL_USER_SPACES } from './drivers/quota-usage.js';
 import { Sweeper } from './ops/sweep.js';
 import { verifyJournal, withJournal } from './ops/journal-open.js';
+import { withLoadMark } from './ops/journal-loads.js';
 import { restoreToPointInTime } from './ops/pitr-store.js';
 import type { PitrPlan } from './ops/pitr.js';
 import { parseJournalOptions, type JournalOptions } from './ops/journal-state.js';
@@ -497,7 +498,11 @@ export class Store {
     this.#assertOpen('store.import');
     try {
       return await importStore(this.#transferContext(), path, options, (driver, source, o) =>
-        loadRecords(driver, source, { ...o, now: this.#now(), checkValues: false }),
+        loadRecords(driver, withLoadMark(this.driver, source, 'store.import', this.#now), {
+          ...o,
+          now: this.#now(),
+          checkValues: false,
+        }),
       );
     } catch (error) {
       throw withOp(error, 'store.import', this.driver.name);

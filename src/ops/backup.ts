@@ -26,6 +26,7 @@ import { parseDuration, type Duration } from '../codec/duration.js';
 import { sqliteLocation } from '../drivers/sqlite.js';
 import { CRYPTO_SPACE } from '../crypto/state.js';
 import { bottomDriver, type ImageStore } from './image.js';
+import { journalOnRestore } from './journal-open.js';
 import { idTime, isBackupId, MANIFEST, parseManifest, type BackupManifest } from './backup-format.js';
 import { localTarget, type BackupTarget } from './backup-target.js';
 import { parseS3Url, s3Target } from './backup-s3.js';
@@ -351,6 +352,10 @@ export async function restoreBackup(
   const scratch = await openScratch(store, target, manifest, options.onProgress);
   try {
     await options.prepare?.(scratch);
+    if (options.dryRun !== true) {
+      const restore = { from: options.prepare === undefined ? manifest.at : null, seq: manifest.journalSeq ?? 0 };
+      await journalOnRestore(bottomDriver(store), scratch.driver, restore, now);
+    }
     const before = await cryptoState(store, now);
     const records = options.dryRun === true ? manifest.records : await swapScratch(store, scratch, now);
     const after = options.dryRun === true ? before : await cryptoState(store, now);

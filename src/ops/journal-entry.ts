@@ -8,13 +8,15 @@ export const JOURNAL_SPACE = 'meta.journal';
 /** Where the journal's settings and start live (never journaled itself). */
 export const JOURNAL_STATE_SPACE = 'meta.journal-state';
 export const JOURNAL_STATE_KEY = 'state';
+/** Where whole loads (`store.import`) leave their mark (see ops/journal-loads.ts; never journaled itself). */
+export const JOURNAL_LOADS_SPACE = 'meta.journal-loads';
 
 /**
  * Spaces whose writes are not journaled: the journal itself, and schedule leases and outcomes
  * (run-time bookkeeping of this moment; replaying them would make a restored store think a
  * slot ran that it did not).
  */
-const NOT_JOURNALED = new Set([JOURNAL_SPACE, JOURNAL_STATE_SPACE, 'meta.schedules']);
+const NOT_JOURNALED = new Set([JOURNAL_SPACE, JOURNAL_STATE_SPACE, JOURNAL_LOADS_SPACE, 'meta.schedules']);
 
 /** Whether a committed write to `space` gets a journal entry. */
 export function journaled(space: string): boolean {

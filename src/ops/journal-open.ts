@@ -1,8 +1,9 @@
 import type { Driver, VerifyReport } from '../drivers/driver.js';
 import { StrataError } from '../errors.js';
 import { JournalLayer, journalLayerOf } from '../layers/journal.js';
-import { settleJournal } from './journal-state.js';
+import { readJournalState, settleJournal, writeJournalState } from './journal-state.js';
 import { journalIssues } from './journal-verify.js';
+import { restoreMark } from './journal-loads.js';
 
 /**
  * Puts the journal layer right on top of `driver` when the store keeps a journal: asked for
@@ -39,4 +40,27 @@ export async function verifyJournal(driver: Driver, report: VerifyReport, now: n
   if (issues.length === 0) return;
   report.issues.push(...issues);
   report.ok = false;
+}
+
+/**
+ * What a restore does for the journal, on the backup copy about to replace the store
+ * (`scratch`), when the live store (`live`, below encryption) keeps one: the copy keeps the
+ * journal on (a backup taken before it was turned on gets the live retention and a journal
+ * from seq 1, from `now`), and, for a restore without `toTime` (`from`: the backup's time;
+ * `null`: the caller marks it), it gets the mark of this restore (ops/journal-loads.ts).
+ */
+export async function journalOnRestore(
+  live: Driver,
+  scratch: Driver,
+  restore: { from: number | null; seq: number },
+  now: number,
+): Promise<void> {
+  const loaded = await readJournalState(live, now).catch(() => null);
+  if (loaded === null) return;
+  if ((await readJournalState(scratch, now)) === null) {
+    await writeJournalState(scratch, { format: 1, retentionMs: loaded.state.retentionMs, start: 1, since: now }, 0, now);
+  }
+  if (restore.from === null) return;
+  const { space, key, value } = restoreMark(restore.seq, now, restore.from);
+  await scratch.batch([{ type: 'put', space, key, value, expiresAt: null }], now, { results: false });
 }

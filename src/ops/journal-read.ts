@@ -54,7 +54,18 @@ export async function readJournalAfter(
   let prev = anchor?.hash ?? null;
   if (anchor !== null && anchor.seq >= state.start) {
     const own = await driver.get(JOURNAL_SPACE, seqKey(anchor.seq), now);
-    if (own === null) throw corrupt(`journal entry ${anchor.seq} is missing`, { seq: anchor.seq });
+    if (own === null) {
+      const later = await driver.scan(JOURNAL_SPACE, { after: { key: seqKey(anchor.seq) }, limit: 1, keysOnly: true }, now);
+      if (later.length > 0) throw corrupt(`journal entry ${anchor.seq} is missing`, { seq: anchor.seq });
+      throw new StrataError(
+        'BAD_INPUT',
+        `the backup does not belong to this store's history: it holds journal entry ${anchor.seq}, the store's journal ends before it`,
+        {
+          hint: 'it was taken before a restore went back past it; use a backup taken since, or restore it without toTime',
+          details: { seq: anchor.seq },
+        },
+      );
+    }
     if (parseEntry(own.key, own.value).hash !== anchor.hash) {
       throw new StrataError(
         'BAD_INPUT',

@@ -1,4 +1,4 @@
-import type { Driver, StoredRecord } from '../drivers/driver.js';
+import type { Driver, RawRecord, StoredRecord } from '../drivers/driver.js';
 import { StrataError } from '../errors.js';
 import {
   JOURNAL_SPACE,
@@ -9,8 +9,9 @@ import {
   type JournalEntry,
   type JournalHead,
 } from './journal-entry.js';
+import { loadMarks, LOADS_SPACE, parseLoadMark, RESTORE_OP, restoreMark } from './journal-loads.js';
 import { readJournalAfter } from './journal-read.js';
-import { parseJournalState } from './journal-state.js';
+import { parseJournalState, readJournalState } from './journal-state.js';
 import { replayJournal, type SpaceRecords } from './pitr-replay.js';
 
 /** Where a backup stands, and how to read one of its records (below encryption). */
@@ -20,6 +21,12 @@ export interface PitrSource {
   /** The highest journal seq the backup holds (its manifest's `journalSeq`; 0: none). */
   journalSeq: number;
   read(space: string, key: string): Promise<StoredRecord | null>;
+  /**
+   * The first journal record (in seq order) the backup holds whose entry's time is after
+   * `toTime`, or null: a backup is taken while writes go on, so it may hold changes made
+   * after its own `at`.
+   */
+  firstAfter(toTime: number): Promise<StoredRecord | null>;
 }
 
 /** What a point-in-time restore starts from: a backup's records and where it stands. */
@@ -51,20 +58,47 @@ function bad(message: string, hint: string, details?: Record<string, unknown>): 
   return new StrataError('BAD_INPUT', message, { hint, ...(details ? { details } : {}) });
 }
 
-/** The time `toTime` names (a Date, epoch ms or an ISO date string), else BAD_INPUT. */
+/** The largest epoch ms a `Date` can hold (either side of 1970). */
+const MAX_TIME = 8.64e15;
+/** ISO 8601 date, or date and time with an optional offset (no offset: local time, as `Date.parse`). */
+const ISO = /^(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:\.\d{1,9})?)?(Z|[+-](\d\d):(\d\d))?)?$/;
+
+/** `Date.parse` of an ISO 8601 string whose every field is in range (no 30 February), else NaN. */
+function parseIso(text: string): number {
+  const m = ISO.exec(text);
+  if (m === null) return Number.NaN;
+  const [year, month, day, hour, minute, second, , offH, offM] = m
+    .slice(1)
+    .map((part) => (part === undefined ? 0 : Number(part)));
+  const days = new Date(Date.UTC(year!, month!, 0)).getUTCDate(); // the last day of that month
+  const inRange =
+    month! >= 1 &&
+    month! <= 12 &&
+    day! >= 1 &&
+    day! <= days &&
+    hour! <= 23 &&
+    minute! <= 59 &&
+    second! <= 59 &&
+    offH! <= 23 &&
+    offM! <= 59;
+  return inRange ? Date.parse(text) : Number.NaN;
+}
+
+/** The time `toTime` names (a Date, epoch ms or an ISO 8601 string), else BAD_INPUT. */
 export function parseToTime(value: unknown, op: string): number {
   const ms =
     value instanceof Date
       ? value.getTime()
       : typeof value === 'number'
         ? value
-        : typeof value === 'string' && /^\d{4}-\d\d-\d\d/.test(value)
-          ? Date.parse(value)
+        : typeof value === 'string'
+          ? parseIso(value)
           : Number.NaN;
-  if (!Number.isFinite(ms)) {
+  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_TIME) {
     throw new StrataError('BAD_INPUT', `${op}: toTime must be a date (a Date, epoch ms or an ISO 8601 string)`, {
       op,
-      hint: "pass toTime: new Date('2026-12-01T10:00:00Z')",
+      hint: "pass toTime: new Date('2026-12-01T10:00:00Z') (strata restore --to-time 2026-12-01T10:00:00Z)",
+      details: { toTime: typeof value === 'string' ? value.slice(0, 100) : typeof value },
     });
   }
   return ms;
@@ -84,9 +118,85 @@ async function anchorOf(base: PitrSource): Promise<JournalHead | null> {
   return { seq: entry.seq, hash: entry.hash };
 }
 
+/**
+ * NOT_FOUND when a whole load the backup does not hold (a `store.import` made after it) may
+ * lie within the replay: the journal holds no entries for it, so replaying past it would
+ * rebuild a state that never existed (see ops/journal-loads.ts).
+ */
+async function checkNoLoadCrossed(live: Driver, base: PitrSource, toSeq: number, toTime: number, now: number): Promise<void> {
+  for (const { key, mark } of await loadMarks(live, now)) {
+    if ((await base.read(LOADS_SPACE, key)) !== null) continue; // made before the backup: in it
+    if (mark.op === RESTORE_OP) {
+      if (toTime <= mark.from! || toTime >= mark.at) continue; // not in the period it undid
+      throw new StrataError(
+        'NOT_FOUND',
+        `toTime lies in a period a restore has undone: at ${new Date(mark.at).toISOString()} the store went back to ${new Date(mark.from!).toISOString()}, and its journal no longer holds what came between`,
+        {
+          hint: 'pass a toTime before or after that period',
+          details: { reason: 'undone-by-restore', restoredAt: mark.at, restoredTo: mark.from },
+        },
+      );
+    }
+    if (toSeq <= mark.seq && toTime < mark.at) continue; // the replay ends before the load
+    throw new StrataError(
+      'NOT_FOUND',
+      `the journal does not cover a ${mark.op} made after the backup (at ${new Date(mark.at).toISOString()}, after journal entry ${mark.seq}): it writes records whole, without journal entries`,
+      {
+        hint: 'use a backup taken after that import, or a toTime before it',
+        details: { reason: 'load-after-backup', loadAt: mark.at, loadSeq: mark.seq, op: mark.op },
+      },
+    );
+  }
+}
+
+/**
+ * The marks the store restored to `toTime` holds besides its backup's: the live marks made at
+ * or before `toTime` (they are part of the history restored to; later ones are undone), and
+ * this restore's own. `scratch` holds the backup.
+ */
+export async function marksAfterRestore(live: Driver, scratch: PitrSource, plan: PitrPlan, now: number): Promise<RawRecord[]> {
+  const out: RawRecord[] = [];
+  for (const record of await live.scan(LOADS_SPACE, {}, now).catch(() => [])) {
+    if (parseLoadMark(record).at > plan.toTime || (await scratch.read(LOADS_SPACE, record.key)) !== null) continue;
+    out.push({ space: LOADS_SPACE, ...record });
+  }
+  out.push(restoreMark(plan.toSeq, now, plan.toTime));
+  return out;
+}
+
 /** A `PitrSource` over records held in memory. */
 export function recordsSource(base: PitrBase): PitrSource {
-  return { at: base.at, journalSeq: base.journalSeq, read: async (space, key) => base.records.get(space)?.get(key) ?? null };
+  return {
+    at: base.at,
+    journalSeq: base.journalSeq,
+    read: async (space, key) => base.records.get(space)?.get(key) ?? null,
+    firstAfter: async (toTime) => {
+      const journal = [...(base.records.get(JOURNAL_SPACE)?.values() ?? [])].sort((a, b) => (a.key < b.key ? -1 : 1));
+      return journal.find((r) => parseEntry(r.key, r.value).at > toTime) ?? null;
+    },
+  };
+}
+
+/** `PitrSource.firstAfter` over a driver holding a backup (a restore's scratch copy). */
+export async function firstAfterIn(driver: Driver, toTime: number, now: number): Promise<StoredRecord | null> {
+  const [first] = await driver.scan(JOURNAL_SPACE, { filter: { op: 'gt', path: ['at'], value: toTime }, limit: 1 }, now);
+  return first ?? null;
+}
+
+/**
+ * BAD_INPUT when the backup holds a change made after `toTime` (it was taken while writes
+ * went on): the journal cannot take a change back, so that backup cannot give the state at
+ * `toTime`. `details.reason` is `'backup-after-toTime'`: a directory of backups tries an older one.
+ */
+async function checkNothingAfter(base: PitrSource, toTime: number): Promise<void> {
+  const record = await base.firstAfter(toTime);
+  if (record === null) return;
+  const entry = parseEntry(record.key, record.value);
+  throw bad(
+    `the backup holds a change made after toTime (journal entry ${entry.seq}, at ${new Date(entry.at).toISOString()}): it was taken while writes went on`,
+    'use an older backup, or a toTime at or after that change',
+    { reason: 'backup-after-toTime', seq: entry.seq, at: entry.at, backupAt: base.at },
+  );
 }
 
 /** What replaying onto a backup takes: the entries, checked, and the journal state the result holds. */
@@ -126,7 +236,18 @@ export async function planReplay(live: Driver, base: PitrSource, toTime: number,
       },
     );
   }
-  const start = parseJournalState(imageState.value).start;
+  const backupState = parseJournalState(imageState.value);
+  const start = backupState.start;
+  const liveState = await readJournalState(live, now);
+  if (liveState !== null && liveState.state.since !== backupState.since) {
+    // Another journal: another store's backup, or one from before a restore restarted it.
+    throw bad(
+      `the backup does not belong to this store's journal: its journal was turned on at ${new Date(backupState.since).toISOString()}, this store's at ${new Date(liveState.state.since).toISOString()}`,
+      'restore it without toTime, or use a backup of this store taken since its journal was turned on',
+      { backupSince: backupState.since, since: liveState.state.since },
+    );
+  }
+  await checkNothingAfter(base, toTime);
   const slice = await readJournalAfter(live, await anchorOf(base), toTime, now);
   const state: StoredRecord = {
     key: JOURNAL_STATE_KEY,
@@ -138,6 +259,7 @@ export async function planReplay(live: Driver, base: PitrSource, toTime: number,
   };
   const first = slice.entries[0];
   const last = slice.entries.at(-1);
+  await checkNoLoadCrossed(live, base, last?.seq ?? base.journalSeq, toTime, now);
   return {
     plan: {
       backupAt: base.at,
@@ -160,8 +282,12 @@ export async function planPointInTime(
   toTime: number,
   now: number,
 ): Promise<{ plan: PitrPlan; records: SpaceRecords }> {
-  const replay = await planReplay(live, recordsSource(base), toTime, now);
+  const source = recordsSource(base);
+  const replay = await planReplay(live, source, toTime, now);
   const records = replayJournal(base.records, replay.entries);
   records.set(JOURNAL_STATE_SPACE, new Map([[JOURNAL_STATE_KEY, replay.state]]));
+  const marks = new Map(records.get(LOADS_SPACE));
+  for (const { space: _space, ...mark } of await marksAfterRestore(live, source, replay.plan, now)) marks.set(mark.key, mark);
+  records.set(LOADS_SPACE, marks);
   return { plan: replay.plan, records };
 }
