@@ -297,3 +297,33 @@ describe("integrity 'mac' and rollback", () => {
     await failure(kv.get('other'), 'INTEGRITY');
   });
 });
+
+describe('logs and metrics', () => {
+  it('hold no key material and no value of an encrypted space, through a refused open and a rotation', async () => {
+    const lines: string[] = [];
+    const log = (level: string) => (obj: unknown, msg?: string) =>
+      lines.push(`${level} ${inspect(obj, { depth: 10 })} ${msg ?? ''}`);
+    const logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), isLevelEnabled: () => true };
+    const url = dbUrl('logged.db');
+    const options = { url, sweepInterval: false, logger, metrics: true } as const;
+    let store = await openStore({ ...options, encryption: { keys: `k1:${B64_1}`, integrity: 'mac' } });
+    const kv = store.kv('vault', { encrypt: true });
+    await kv.set('a', 'plain-canary-value');
+    await kv.get('missing');
+    await failure(store.collection('c', { encrypt: ['x'] }).query({ x: 1 }), 'BAD_INPUT');
+    await store.close();
+    const refused = await failure(openStore({ ...options, encryption: { keys: `k1:${B64_2}` } }), 'DECRYPT_FAILED');
+    lines.push(inspect(refused, { depth: 10 }));
+    store = await openStore({ ...options, encryption: { keys: `k2:${B64_2},k1:${B64_1}` } });
+    expect((await store.rotateKeys()).retired).toEqual(['k1']);
+    lines.push(await store.metrics(), JSON.stringify(await store.stats()));
+    await store.close();
+    expect(lines.length).toBeGreaterThan(4);
+    const text = lines.join('\n');
+    expect(text).not.toContain('plain-canary-value');
+    for (const key of [KEY1, KEY2]) {
+      for (const form of [key.toString('base64'), key.toString('base64url'), key.toString('hex')])
+        expect(text).not.toContain(form);
+    }
+  });
+});
