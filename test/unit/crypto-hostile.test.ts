@@ -4,15 +4,18 @@
 // to turn MAC checks off silently), malformed index lists on encrypted collections, "~mac"
 // inside documents under integrity 'mac', a key id prefix swapped to another key of the ring,
 // a ciphertext copied from another store with the same keys, and the documented limit that a
-// rolled-back record is not detected.
+// rolled-back record is not detected; a rotation that meets a record failing the driver's
+// checksum lists it in `failed` and goes on (it used to stop there, for good).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
+import Database from 'better-sqlite3';
 import { openStore, StrataError, type OpenStoreOptions, type Store } from '../../src/index.js';
 import { CRYPTO_SPACE } from '../../src/crypto/state.js';
 import { rawDriver } from '../../src/testing/encryption-suite.js';
+import { tableName } from '../../src/drivers/sqlite-spaces.js';
 
 const KEY1 = Buffer.alloc(32, 0x11);
 const KEY2 = Buffer.alloc(32, 0x22);
@@ -326,4 +329,64 @@ describe('logs and metrics', () => {
         expect(text).not.toContain(form);
     }
   });
+});
+
+describe('rotateKeys over damaged records', () => {
+  it('a record failing its sqlite checksum is listed in failed; the others rotate; k1 retires once it is removed', async () => {
+    const url = dbUrl('damaged.db');
+    let store = await open({ keys: `k1:${B64_1}` }, url);
+    const kv = store.kv('vault', { encrypt: true });
+    for (let i = 0; i < 30; i++) await kv.set(`k${String(i).padStart(2, '0')}`, `v${i}`);
+    await store.close();
+    const db = new Database(join(dir, 'damaged.db'));
+    for (const key of ['k03', 'k04', 'k17']) {
+      db.prepare(`UPDATE ${tableName('kv.vault')} SET value = replace(value, 'enc1.k1.', 'enc1.k1.A') WHERE key = ?`).run(key);
+    }
+    db.close();
+
+    store = await open({ keys: `k2:${B64_2},k1:${B64_1}` }, url);
+    const report = await store.rotateKeys({ batchSize: 5 });
+    expect(report.failed.map((f) => `${f.code} ${f.space} ${f.key}`)).toEqual([
+      'CORRUPT kv.vault k03',
+      'CORRUPT kv.vault k04',
+      'CORRUPT kv.vault k17',
+    ]);
+    expect(report.checked).toBe(30);
+    expect(report.rewritten).toBe(27);
+    expect(report.retired).toEqual([]);
+    const vault = store.kv('vault');
+    expect(await vault.get('k05')).toBe('v5');
+    await failure(vault.get('k03'), 'CORRUPT');
+    // The documented repair: delete the damaged records; then a rerun retires k1.
+    for (const key of ['k03', 'k04', 'k17']) await vault.delete(key);
+    const rerun = await store.rotateKeys();
+    expect(rerun).toMatchObject({ failed: [], rewritten: 0, keysInUse: { k2: 27 }, retired: ['k1'] });
+  });
+});
+
+describe('deleting a record that does not open', () => {
+  it.each(['checksum', 'mac'] as const)(
+    'integrity %s: an unconditional delete of a tampered record succeeds and says it existed',
+    async (integrity) => {
+      const store = await open({ keys: `k1:${B64_1}`, integrity });
+      const vault = store.kv('vault', { encrypt: true });
+      const docs = store.collection('docs', { encrypt: ['secret'] });
+      await vault.set('a', 'secret-a');
+      await vault.set('b', 'secret-b');
+      await docs.insert({ id: 'd1', secret: 's' });
+      const sealed = (await rawDriver(store).get('kv.vault', 'a', Date.now()))!.value;
+      await plantRaw(store, 'kv.vault', 'a', sealed.replace(/.(.{4})$/, 'A$1'));
+      await plantRaw(store, 'kv.vault', 'b', sealed); // another record's ciphertext
+      const doc = (await rawDriver(store).get('c.docs', 'd1', Date.now()))!.value;
+      await plantRaw(store, 'c.docs', 'd1', doc.replace('"id":"d1"', '"id":"d1","x":1'));
+      await expect(vault.get('a')).rejects.toThrow(StrataError);
+      expect(await vault.delete('a')).toBe(true);
+      expect(await vault.deleteMany(['b', 'zz'])).toBe(1);
+      expect(await docs.delete('d1')).toBe(true);
+      expect(await vault.get('a')).toBeNull();
+      expect(await rawDriver(store).get('kv.vault', 'b', Date.now())).toBeNull();
+      expect(await docs.count()).toBe(0);
+      expect((await store.verify()).ok).toBe(true);
+    },
+  );
 });
