@@ -104,3 +104,15 @@ describe('the secrets the kit makes', () => {
     expect(Math.abs(ones - bits / 2)).toBeLessThan(6 * Math.sqrt(bits / 4));
   });
 });
+
+describe('foreign data in the code namespace', () => {
+  it('a code record whose hash is not 32 bytes of base64url is CORRUPT, not a TypeError', async () => {
+    const otp = new OtpStore(store);
+    await otp.issue('ann');
+    const kv = store.kv<Record<string, unknown>>('auth.otp');
+    const [key] = await kv.list();
+    const record = (await kv.get(key!))!;
+    await kv.set(key!, { ...record, hash: `${'!'.repeat(42)}A` });
+    expect(await code(() => otp.verify('ann', '123456'))).toBe('CORRUPT');
+  });
+});
