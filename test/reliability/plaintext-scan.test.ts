@@ -322,7 +322,7 @@ describe('no plaintext secret in any file the store writes', () => {
     '%s: backups, exports and the change journal hold ciphertext only; a decrypt: true export holds plain text',
     async (kind) => {
       const dir = join(root, 'store');
-      const options = { encryption: { keys: KEYS }, sweepInterval: false as const, journal: { retention: '7d' } };
+      const options = { encryption: { keys: KEYS }, sweepInterval: false as const, journal: { retention: '7d' as const } };
       const store = await openStore(
         kind === 'sqlite' ? { ...options, url: `sqlite:${join(dir, 'app.db')}` } : { ...options, driver: fileDriver({ dir }) },
       );

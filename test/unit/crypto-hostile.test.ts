@@ -218,7 +218,7 @@ describe('encrypted collections: declarations and documents', () => {
       { id: 'u4', email: 7, n: 4 },
       { id: 'u5', email: '7', n: 5 },
     ]);
-    const ids = async (filter: object) => (await users.query(filter)).map((d) => d.id).sort();
+    const ids = async (filter: Record<string, unknown>) => (await users.query(filter)).map((d) => d.id).sort();
     expect(await ids({ email: 'a@x.io' })).toEqual(['u1', 'u3']);
     expect(await ids({ email: { $eq: 'b@x.io' } })).toEqual(['u2']);
     expect(await ids({ email: { $in: ['b@x.io', 7] } })).toEqual(['u2', 'u4']);
