@@ -116,3 +116,18 @@ describe('foreign data in the code namespace', () => {
     expect(await code(() => otp.verify('ann', '123456'))).toBe('CORRUPT');
   });
 });
+
+describe('sliding renewal', () => {
+  it('two renewals at once from clocks a few seconds apart never move the expiry back', async () => {
+    const T = Date.UTC(2026, 0, 1);
+    const at = (ms: number) => new SessionStore(store, { sliding: true, ttl: '1h', maxAge: '1d', clock: () => T + ms });
+    for (let i = 0; i < 10; i++) {
+      const { token } = await at(0).create('ann');
+      const [later, earlier] = await Promise.all([at(10_000).get(token), at(5_000).get(token)]);
+      const stored = (await at(6_000).get(token))!;
+      expect(stored.expiresAt.getTime()).toBe(T + 10_000 + 3_600_000);
+      expect(later!.expiresAt.getTime()).toBe(T + 10_000 + 3_600_000);
+      expect(earlier!.expiresAt.getTime()).toBeGreaterThanOrEqual(T + 5_000 + 3_600_000);
+    }
+  });
+});
