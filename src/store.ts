@@ -27,7 +27,7 @@ import { MAX_TIMER_MS, parseDuration, type Duration } from './codec/duration.js'
 import { appDataDir } from './paths.js';
 import { StrataError, withOp } from './errors.js';
 import { parseEncryption, type EncryptionOptions } from './crypto/keyring.js';
-import { openCrypto, readCryptoState } from './crypto/state.js';
+import { checkNoCryptoTraces, openCrypto, readCryptoState } from './crypto/state.js';
 import { parseEncryptFields, type SpaceEncryption } from './crypto/spec.js';
 import { rewriteIndexes } from './crypto/filters.js';
 import { rotateKeys, type RotateOptions, type RotationReport } from './crypto/rotate.js';
@@ -866,7 +866,10 @@ async function withEncryption(driver: Driver, encryption: ReturnType<typeof pars
     layer = new EncryptionLayer(driver, opened.sealer, ids, opened.state.integrity === 'mac');
   } else {
     const state = await readCryptoState(driver, now);
-    if (state === null) return driver;
+    if (state === null) {
+      await checkNoCryptoTraces(driver, now);
+      return driver;
+    }
     if (state.state.integrity === 'mac') {
       throw new StrataError('BAD_INPUT', "this store signs every record (integrity 'mac') and was opened without its keys", {
         op: 'openStore',

@@ -117,6 +117,11 @@ export function rewriteIndexes(
   spec: SpaceEncryption,
 ): string[] | undefined {
   if (indexes === undefined) return undefined;
+  if (!Array.isArray(indexes) || indexes.some((name) => typeof name !== 'string')) {
+    throw new StrataError('BAD_INPUT', `${space}: indexes must be an array of field paths`, {
+      hint: "list dotted field paths, e.g. indexes: ['status', 'profile.city']",
+    });
+  }
   return indexes.map((name) => {
     const field = overlapping(name.split('.'), spec.fields);
     if (field === undefined) return name;

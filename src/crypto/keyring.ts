@@ -53,6 +53,8 @@ export interface PendingPassphrase {
 }
 
 export const KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
+/** base64 or base64url text, padded or not. */
+const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
 const KEY_BYTES = 32;
 const OP = 'openStore';
 
@@ -65,13 +67,15 @@ function checkId(id: unknown, where: string): string {
   if (typeof id !== 'string' || !KEY_ID.test(id)) {
     throw bad(`${where}: a key id must be 1 to 32 letters, digits, '_' or '-'`);
   }
+  // The store keeps a check value per key id in a JSON object, whose parser drops "__proto__".
+  if (id === '__proto__') throw bad(`${where}: "__proto__" cannot be a key id`, 'give the key another id, such as "k1"');
   return id;
 }
 
 function decodeKey(key: unknown, id: string): Buffer {
   let bytes: Buffer;
   if (key instanceof Uint8Array) bytes = Buffer.from(key);
-  else if (typeof key === 'string' && /^[A-Za-z0-9+/_-]+={0,2}$/.test(key.trim())) bytes = Buffer.from(key.trim(), 'base64');
+  else if (typeof key === 'string' && BASE64.test(key.trim())) bytes = Buffer.from(key.trim(), 'base64');
   else throw bad(`key "${id}" must be 32 bytes or their base64 text`);
   if (bytes.length !== KEY_BYTES) {
     throw bad(
@@ -123,7 +127,15 @@ function readKeyFile(path: unknown): string {
   if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
     throw bad(`the key file ${path} can be read by other users`, `restrict it: chmod 600 ${path}`);
   }
-  return readFileSync(path, 'utf8');
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new StrataError('BAD_INPUT', `encryption: cannot read the key file ${path}`, {
+      op: OP,
+      cause,
+      hint: 'keyFile must name a file (not a directory) this user can read',
+    });
+  }
 }
 
 /**
@@ -163,7 +175,10 @@ export function parseEncryption(
       throw bad('a passphrase must be a string of at least 8 characters');
     let salt: Buffer | undefined;
     if (p.salt !== undefined) {
-      salt = typeof p.salt === 'string' ? Buffer.from(p.salt, 'base64') : Buffer.alloc(0);
+      // Node's decoder skips characters that are not base64: text that is not base64 would be
+      // taken as some other salt instead of refused.
+      const text = typeof p.salt === 'string' ? p.salt.trim() : '';
+      salt = BASE64.test(text) ? Buffer.from(text, 'base64') : Buffer.alloc(0);
       if (salt.length < 16) throw bad('salt must be the base64 text of at least 16 bytes');
     }
     return { passphrase: { id: checkId(p.id ?? 'p1', 'passphrase'), passphrase: p.passphrase, salt }, integrity, cacheSize };

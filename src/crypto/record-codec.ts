@@ -228,7 +228,8 @@ export class RecordCodec {
     const tag = `${sealer.primary}.${this.#tag(space, key, sealer.primary, text, expiresAt)}`;
     // Collections' documents keep their shape (queries see their fields); anything else is wrapped.
     if (!space.startsWith('c.') || text[0] !== '{') return `{${MAC_MEMBER}${tag}","~v":${text}}`;
-    if (text.includes('"~mac"')) {
+    // The text test is only a quick filter: "~mac" may also be a value or a nested field name.
+    if (text.includes('"~mac"') && Object.hasOwn(parseJson(text) as object, '~mac')) {
       throw new StrataError(
         'BAD_INPUT',
         `document "${key}" in ${space} has a top-level field "~mac", which integrity 'mac' reserves`,

@@ -3,6 +3,7 @@ import type { Driver } from '../drivers/driver.js';
 import { parseJson } from '../codec/json.js';
 import { StrataError } from '../errors.js';
 import { Sealer } from './aead.js';
+import { ENCRYPTED_SPACE } from './spec.js';
 import { deriveFromPassphrase, type Keyring, type PendingPassphrase } from './keyring.js';
 
 /**
@@ -58,6 +59,47 @@ export async function readCryptoState(driver: Driver, now: number): Promise<Load
   return { state: raw as CryptoState, version: record.version };
 }
 
+/** A record as integrity 'mac' stores it: a wrapped value, or a document ending in its MAC member. */
+const SIGNED = /^\{"~mac":"[A-Za-z0-9_-]{1,32}\.[A-Za-z0-9_-]{43}","~v":|,"~mac":"[A-Za-z0-9_-]{1,32}\.[A-Za-z0-9_-]{43}"\}$/;
+
+/**
+ * For a store without an encryption record: refuses one that shows it had one (spaces
+ * declared encrypted, or records carrying MACs). Without this check, deleting that one record
+ * would quietly turn MAC checks off (signed values would be handed out with their MAC
+ * wrapper) or start a new store id. Looks at the first record of each space only.
+ */
+export async function checkNoCryptoTraces(driver: Driver, now: number): Promise<void> {
+  let spaces: string[];
+  try {
+    spaces = await driver.spaces();
+  } catch (error) {
+    // Damage is reported where it is met (names, stats, verify), not by failing the open.
+    if (StrataError.is(error, 'CORRUPT')) return;
+    throw error;
+  }
+  for (const space of spaces) {
+    if (space === CRYPTO_SPACE) continue;
+    let first;
+    try {
+      [first] = await driver.scan(space, { limit: 1 }, now);
+    } catch (error) {
+      // A damaged record is reported when it is read: it says nothing about encryption.
+      if (StrataError.is(error, 'CORRUPT')) continue;
+      throw error;
+    }
+    if (first === undefined || (space !== ENCRYPTED_SPACE && !SIGNED.test(first.value))) continue;
+    throw new StrataError(
+      'CORRUPT',
+      "the store's encryption record (meta.crypto) is missing, but its data is encrypted or signed",
+      {
+        op: 'openStore',
+        hint: 'restore the store from a backup; without its encryption record no ciphertext or MAC can be checked',
+        details: { space: CRYPTO_SPACE, key: STATE_KEY },
+      },
+    );
+  }
+}
+
 /** Writes `next` only over `version` (0: must not exist): two processes opening at once agree. */
 async function writeState(driver: Driver, next: CryptoState, version: number, now: number): Promise<boolean> {
   await driver.ensureSpace(CRYPTO_SPACE, {});
@@ -93,6 +135,7 @@ export async function openCrypto(
 ): Promise<OpenedCrypto> {
   for (let attempt = 0; ; attempt++) {
     const loaded = await readCryptoState(driver, now);
+    if (loaded === null) await checkNoCryptoTraces(driver, now);
     const state: CryptoState = loaded?.state ?? {
       storeId: randomBytes(16).toString('base64url'),
       salt: given.passphrase && given.passphrase.salt === undefined ? randomBytes(16).toString('base64') : null,
@@ -144,10 +187,11 @@ export async function openCrypto(
         });
       }
     }
-    const next: CryptoState = { ...state, keys: { ...state.keys } };
+    // Own properties only: a key id such as "constructor" is not found on Object.prototype.
+    const next: CryptoState = { ...state, keys: Object.assign(Object.create(null) as Record<string, string>, state.keys) };
     // Enabling MACs is remembered: from now on every process must check (and write) them.
     if (given.integrity === 'mac') next.integrity = 'mac';
-    if (next.keys[keyring.primary] === undefined) next.keys[keyring.primary] = '';
+    if (!Object.hasOwn(next.keys, keyring.primary)) next.keys[keyring.primary] = '';
     // Every key of the record is in the keyring (checked above): all checks can be made anew.
     for (const id of Object.keys(next.keys)) next.keys[id] = sealer.keyCheck(id, next.integrity);
     const changed = loaded === null || JSON.stringify(next) !== JSON.stringify(state);

@@ -24,6 +24,9 @@ export function functionOption<F>(value: unknown, what: string, op: string): F |
   throw new StrataError('BAD_INPUT', `${op}: ${what} must be a function`, { op, details: { option: what } });
 }
 
+/** The latest time a clock may say: a Date's limit less ten years (the longest kit duration). */
+const LATEST_CLOCK_MS = 8.64e15 - 3650 * 86_400_000;
+
 /**
  * The clock a kit's time-based decisions (expiry, `updatedAt` stamps) are made by. The store
  * has its own (`openStore({ clock })`) for its TTL: pass both the same function in tests.
@@ -39,7 +42,8 @@ export function clockOption(value: unknown, op: string): () => number {
   const clock = value as () => unknown;
   return () => {
     const now = clock();
-    if (typeof now === 'number' && Number.isFinite(now)) return now;
+    // A time a Date can hold, with room for the longest duration after it (kit expiries).
+    if (typeof now === 'number' && Number.isFinite(now) && Math.abs(now) <= LATEST_CLOCK_MS) return now;
     throw new StrataError(
       'BAD_INPUT',
       `${op}: the clock returned ${typeof now === 'number' ? now : typeof now}, not epoch milliseconds`,

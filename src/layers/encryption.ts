@@ -185,10 +185,24 @@ export class EncryptionLayer implements Driver {
     return results.map((result, i) => {
       const op = ops[i]!;
       if (result === null || this.#passes(op.space)) return result;
-      // A put hands back the value it wrote, never its stored form; a delete (take) the removed value.
+      // A put hands back the value it wrote, never its stored form; a delete the removed value.
       if (op.type === 'put') return { ...result, value: op.value };
-      return op.type === 'delete' ? this.#decode(op.space, result) : result;
+      return op.type === 'delete' ? this.#removed(op.space, result) : result;
     });
+  }
+
+  /**
+   * The record a delete removed, decoded. A tampered or damaged one is deleted all the same
+   * (an unconditional delete is how it is repaired), so its failure to open does not fail the
+   * committed delete: it comes back with an empty value (not JSON), never its stored form.
+   */
+  #removed(space: string, record: StoredRecord): StoredRecord {
+    try {
+      return this.#decode(space, record)!;
+    } catch (error) {
+      if (!StrataError.is(error)) throw error;
+      return { ...record, value: '' };
+    }
   }
 
   purgeExpired(now: number, limit?: number): Promise<number> {

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Driver } from '../drivers/driver.js';
 import { StrataError, withOp } from '../errors.js';
 import type { CronCalendar } from './cron.js';
@@ -37,6 +38,9 @@ const MAX_ERROR_CHARS = 500;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** The runner whose job function is running in the current async context. */
+const insideRun = new AsyncLocalStorage<object>();
+
 /**
  * One scheduled job in one process: fires at each slot of its calendar, claims the slot in the
  * job record (see lease.ts) and runs the function only when the claim wins, renewing its lease
@@ -69,13 +73,17 @@ export class JobRunner<S> {
     this.#track(this.#register());
   }
 
-  /** Stops the timer; `abort` (store.close) also aborts the signal of a run in progress. */
+  /**
+   * Stops the timer; `abort` (store.close) also aborts the signal of a run in progress. Called
+   * from inside a run of this job (the function stops its job or closes its store), it does not
+   * wait for the runs in progress: that run cannot finish before this call does.
+   */
   async stop(abort: boolean): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     if (abort) this.#abort.abort();
-    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
+    if (insideRun.getStore() !== this) while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
     this.#p.forget();
   }
 
@@ -103,7 +111,11 @@ export class JobRunner<S> {
   }
 
   #track(work: Promise<void>): void {
-    const tracked = work.catch((error: unknown) => this.#p.settings.report(withOp(error, 'store.schedule', this.#p.driver.name)));
+    const tracked = work.catch((error: unknown) => {
+      // A run that closed its own store cannot record its outcome: its lease lapses (abandoned).
+      if (this.#stopped && StrataError.is(error, 'CLOSED')) return;
+      this.#p.settings.report(withOp(error, 'store.schedule', this.#p.driver.name));
+    });
     this.#inFlight.add(tracked);
     void tracked.finally(() => this.#inFlight.delete(tracked));
   }
@@ -162,7 +174,8 @@ export class JobRunner<S> {
     renew.unref();
     let failure: string | undefined;
     try {
-      await this.#p.fn(this.#p.store, { name: this.#p.settings.name, slot: new Date(slot), signal: this.#abort.signal });
+      const context = { name: this.#p.settings.name, slot: new Date(slot), signal: this.#abort.signal };
+      await insideRun.run(this, () => this.#p.fn(this.#p.store, context));
     } catch (error) {
       failure = describe(error);
     } finally {

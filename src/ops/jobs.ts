@@ -5,6 +5,7 @@ import { checkName } from '../codec/keys.js';
 import { checkOptions } from '../codec/options.js';
 import { parseDuration, type Duration } from '../codec/duration.js';
 import { parseDedupe } from '../collection-dedupe.js';
+import { parseFilter } from '../query/parse.js';
 import type { ScheduledFunction } from './schedule.js';
 
 export interface RetainOptions {
@@ -54,15 +55,23 @@ export const jobs = {
     checkOptions(options, ['olderThan', 'field'], op);
     const ageMs = parseDuration(options.olderThan, 'olderThan');
     const { field } = options;
-    if (typeof field !== 'string' || !FIELD_PATH.test(field)) {
-      throw new StrataError('BAD_INPUT', `${op}: field must be a (dotted) field path such as 'createdAt'`, { op });
+    // Stored dates are ISO strings (Date's JSON form), which order as text; epoch ms are numbers.
+    const olderThan = (cutoff: number) => ({
+      $or: [{ [field]: { $lt: new Date(cutoff).toISOString() } }, { [field]: { $lt: cutoff } }],
+    });
+    // The filter each run will use is checked now, so a field the query language refuses
+    // (`__proto__`, `$where`, a segment too long) fails at schedule() time too.
+    let valid = typeof field === 'string' && FIELD_PATH.test(field);
+    if (valid) {
+      try {
+        parseFilter(olderThan(0));
+      } catch {
+        valid = false;
+      }
     }
+    if (!valid) throw new StrataError('BAD_INPUT', `${op}: field must be a (dotted) field path such as 'createdAt'`, { op });
     return async (store) => {
-      const cutoff = Date.now() - ageMs;
-      // Stored dates are ISO strings (Date's JSON form), which order as text; epoch ms are numbers.
-      await store.collection(collection).deleteWhere({
-        $or: [{ [field]: { $lt: new Date(cutoff).toISOString() } }, { [field]: { $lt: cutoff } }],
-      });
+      await store.collection(collection).deleteWhere(olderThan(Date.now() - ageMs));
     };
   },
 };

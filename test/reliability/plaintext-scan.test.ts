@@ -4,11 +4,14 @@
 // the store is open and after close, the file driver's journal before compaction, its
 // snapshots after compactions, and temp files caught while compactions run. A plain control
 // value written alongside must be found, so a scan that reads nothing cannot pass. Every file
-// and directory the store created is private: 0600 and 0700.
+// and directory the store created is private: 0600 and 0700. The same holds for backups made by
+// store.backup, exports (unless written with decrypt: true, as documented) and the change
+// journal, gzip files included.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { openStore, type Store } from '../../src/index.js';
@@ -130,6 +133,8 @@ async function scan(root: string, secrets: readonly Canary[], control: Canary): 
       throw error;
     }
     result.files.push(name);
+    // Backups and exports are gzip: their contents are what a thief would read.
+    if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = Buffer.concat([bytes, gunzipSync(bytes)]);
     const cores = new Set(bytes.toString('latin1').match(CORE) ?? []);
     for (const secret of secrets) if (holds(bytes, cores, secret)) result.leaks.push(`${secret.core} in ${name}`);
     if (holds(bytes, cores, control)) result.control.push(name);
@@ -312,4 +317,33 @@ describe('no plaintext secret in any file the store writes', () => {
     expectClean(closed, 'file, closed');
     expect(internals.counters.compactions).toBeGreaterThan(0);
   });
+
+  it.each(['sqlite', 'file'] as const)(
+    '%s: backups, exports and the change journal hold ciphertext only; a decrypt: true export holds plain text',
+    async (kind) => {
+      const dir = join(root, 'store');
+      const options = { encryption: { keys: KEYS }, sweepInterval: false as const, journal: { retention: '7d' as const } };
+      const store = await openStore(
+        kind === 'sqlite' ? { ...options, url: `sqlite:${join(dir, 'app.db')}` } : { ...options, driver: fileDriver({ dir }) },
+      );
+      const writer = new SecretWriter(store);
+      for (let round = 0; round < 3; round++) await writer.writeAll(round);
+      await store.backup({ to: join(root, 'backups') });
+      await writer.churn(40, 0, 2);
+      await store.backup({ to: join(root, 'backups') });
+      mkdirSync(join(root, 'exports'), { mode: 0o700 });
+      await store.export(join(root, 'exports', 'app.strata'));
+      const copies = await scan(root, writer.secrets, writer.control);
+      expect(copies.files.filter((f) => f.startsWith('backups/')).length).toBeGreaterThanOrEqual(4);
+      expect(copies.control).toEqual(expect.arrayContaining([join('exports', 'app.strata')]));
+      expect(copies.control.some((f) => f.startsWith('backups/'))).toBe(true);
+      expectClean(copies, `${kind}, backups and export`);
+
+      mkdirSync(join(root, 'plain'), { mode: 0o700 });
+      await store.export(join(root, 'plain', 'app.strata'), { decrypt: true });
+      await store.close();
+      const plain = await scan(join(root, 'plain'), writer.secrets, writer.control);
+      expect(plain.leaks.length, 'a decrypted export holds the values').toBeGreaterThan(0);
+    },
+  );
 });

@@ -47,6 +47,18 @@ describe('jobs', () => {
     expect(codeOf(() => jobs.retain('events', undefined as never))).toBe('BAD_INPUT');
   });
 
+  it('retain refuses at once a field the query language refuses at run time', async () => {
+    for (const field of ['__proto__', 'a.constructor', '$where', 'x'.repeat(600), 5 as never]) {
+      expect(
+        codeOf(() => jobs.retain('events', { olderThan: '30d', field })),
+        String(field),
+      ).toBe('BAD_INPUT');
+    }
+    await store.collection('events').insert({ id: 'e', at: 0 });
+    await jobs.retain('events', { olderThan: '1d', field: 'at' })(store, context);
+    expect(await store.collection('events').count()).toBe(0);
+  });
+
   it('dedupe keeps one document per group, with the options of collection.dedupe', async () => {
     const deployments = store.collection('deployments', { key: 'key' });
     await deployments.insertMany([

@@ -71,6 +71,8 @@ export function checkJson(value: unknown, what: string, op: string, depth = 0): 
   if (typeof value === 'object') {
     const proto = Object.getPrototypeOf(value) as unknown;
     if (proto !== Object.prototype && proto !== null) bad('holds an object that is not a plain object');
+    // The store refuses these keys in its own values: the payload is stored sealed, so check here.
+    if (Object.hasOwn(value, '__proto__')) bad('holds a "__proto__" key (refused to prevent prototype pollution)');
     for (const item of Object.values(value)) checkJson(item, what, op, depth + 1);
     return;
   }

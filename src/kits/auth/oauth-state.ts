@@ -6,6 +6,7 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { StrataError, type Duration, type KvNamespace, type Store } from '../../index.js';
 import { checkJson, checkKnown, clockOption, durationOption, intOption, namespaceOption } from './config.js';
+import { parseJson } from '../../codec/json.js';
 import { lookupKey, randomToken } from './secrets.js';
 
 export interface OAuthStateOptions {
@@ -83,7 +84,7 @@ export class OAuthStateStore<P = unknown> {
     const record = parseState(await this.#kv.take(`st:${id}`));
     if (record === null) return { ok: false, reason: 'missing' };
     if (this.#now() >= record.expiresAt) return { ok: false, reason: 'expired' };
-    return { ok: true, payload: record.sealed === null ? null : (JSON.parse(open(state, id, record.sealed)) as P) };
+    return { ok: true, payload: record.sealed === null ? null : (parseJson(open(state, id, record.sealed)) as P) };
   }
 }
 

@@ -207,7 +207,8 @@ function parseCode(value: unknown): StoredCode | null {
     typeof r.id === 'string' &&
     typeof r.salt === 'string' &&
     typeof r.hash === 'string' &&
-    r.hash.length === 43 &&
+    // 32 bytes of base64url: anything else would fail the constant-time compare with a TypeError.
+    /^[A-Za-z0-9_-]{43}$/.test(r.hash) &&
     typeof r.attempts === 'number' &&
     typeof r.expiresAt === 'number'
   ) {

@@ -141,6 +141,8 @@ export class SessionStore<D = unknown> {
           const record = parseSession(await kv.get(`s:${id}`));
           const now = this.#now();
           if (record === null || now >= record.expiresAt) return null;
+          // Another renewal landed first, from a later clock: never move the expiry back.
+          if (record.expiresAt >= expiresAt) return view<D>(id, record);
           const renewed = { ...record, expiresAt };
           // The store's TTL follows the renewal, so a renewed session is not swept early.
           const ttl = Math.max(1, expiresAt - now);
