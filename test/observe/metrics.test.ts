@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { register as globalRegistry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, StrataError, type Store } from '../../src/index.js';
+import { openStore, type Store } from '../../src/index.js';
 import { memoryDriver } from '../../src/drivers/memory.js';
 import { readTotals } from '../../src/observe/persist.js';
 import { parseExposition, valueOf, type Sample } from './exposition.js';
+import { expectCode } from '../conformance/index.js';
 
 let dir: string;
 const opened: Store[] = [];
@@ -23,14 +24,6 @@ async function open(options: Parameters<typeof openStore>[0]): Promise<Store> {
   opened.push(store);
   return store;
 }
-
-const expectCode = async (promise: Promise<unknown>, code: string): Promise<void> => {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(StrataError.is(error) ? error.code : error).toBe(code);
-};
 
 const samplesOf = async (store: Store): Promise<Sample[]> => parseExposition(await store.metrics()).samples;
 

@@ -12,6 +12,7 @@ import { parseS3Url } from '../../src/ops/backup-s3.js';
 import { rawDump } from '../../src/testing/backup-suite.js';
 import { requireBuild, strata } from '../cli/helpers.js';
 import { S3_CREDENTIALS, startS3Server, type S3Server } from '../s3-server.js';
+import { expectCode } from '../conformance/index.js';
 
 const BUCKET = 'strata-test';
 let server: S3Server;
@@ -36,16 +37,6 @@ afterEach(async () => {
 let prefixes = 0;
 const target = (prefix = `t${++prefixes}`) =>
   s3Target({ bucket: BUCKET, prefix, endpoint: server.endpoint, credentials: S3_CREDENTIALS });
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<StrataError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error, `expected ${code}`).toBeInstanceOf(StrataError);
-  expect((error as StrataError).code).toBe(code);
-  return error as StrataError;
-}
 
 async function bytesOf(key: string): Promise<Buffer> {
   const out = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));

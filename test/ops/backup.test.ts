@@ -6,23 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, StrataError, type Store } from '../../src/index.js';
+import { openStore, type Store } from '../../src/index.js';
 import { sqliteConnection } from '../../src/drivers/sqlite.js';
 import { bottomDriver } from '../../src/ops/image.js';
 import { rawDump } from '../../src/testing/backup-suite.js';
+import { expectCode } from '../conformance/index.js';
 
 const KEYS = `k1:${Buffer.alloc(32, 9).toString('base64')}`;
 const SECRET = 'the-plaintext-secret-7d2e';
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<StrataError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error, `expected ${code}`).toBeInstanceOf(StrataError);
-  expect((error as StrataError).code).toBe(code);
-  return error as StrataError;
-}
 
 let dir: string;
 beforeEach(async () => {

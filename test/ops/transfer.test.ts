@@ -5,11 +5,11 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { openStore, type Store } from '../../src/store.js';
-import { StrataError } from '../../src/errors.js';
 import { contentHash, rawDump } from '../../src/testing/transfer-suite.js';
 import type { TransferProgress } from '../../src/ops/transfer/context.js';
 import { readExport } from '../../src/ops/transfer/validate.js';
 import { requireBuild, strata } from '../cli/helpers.js';
+import { expectCode } from '../conformance/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'strata-transfer-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -23,16 +23,6 @@ const fresh = (): string => {
 const KEY_1 = `k1:${Buffer.alloc(32, 1).toString('base64')}`;
 const KEY_2 = `k2:${Buffer.alloc(32, 2).toString('base64')}`;
 const SECRET = 'canary-secret-5e1d';
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<StrataError> {
-  const error = await promise.then(
-    () => new Error('expected a rejection'),
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StrataError);
-  expect((error as StrataError).code, (error as Error).message).toBe(code);
-  return error as StrataError;
-}
 
 function lines(file: string): string[] {
   return gunzipSync(readFileSync(file)).toString('utf8').split('\n').filter(Boolean);
