@@ -61,12 +61,13 @@ function generator(seed: number) {
     if (x < 0.25 && depth < 3) return { $and: list() };
     return condition();
   };
-  const sort = (): Doc => (r() < 0.4 ? {} : { [pick(FIELDS.slice(0, 5))]: pick([1, -1]), ...(r() < 0.3 ? { b: 1 } : {}) });
+  const sort = (): Record<string, 1 | -1> =>
+    r() < 0.4 ? {} : { [pick(FIELDS.slice(0, 5))]: pick([1, -1] as const), ...(r() < 0.3 ? { b: 1 as const } : {}) };
   return { doc, filter, sort };
 }
 
 /** The answer every driver must give: match.ts evaluated over the documents, sorted as `page` sorts. */
-function reference(docs: readonly Doc[], filter: Doc, sortSpec: Doc): string[] {
+function reference(docs: readonly Doc[], filter: Doc, sortSpec: Record<string, 1 | -1>): string[] {
   const parsed = parseFilter(filter);
   const sort = parseSort(sortSpec);
   return docs
@@ -179,9 +180,11 @@ export function hostileQuerySuite(factory: DriverFactory): void {
         );
         expect((error as { code?: string } | null)?.code, `filter #${i}`).toBe('BAD_INPUT');
       }
-      const manySort = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`f${i}`, 1]));
+      const manySort = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`f${i}`, 1 as const]));
       await expectCode(c.query({}, { sort: manySort }), 'BAD_INPUT');
-      expect(await c.query({}, { sort: Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`f${i}`, 1])) })).toHaveLength(6);
+      expect(
+        await c.query({}, { sort: Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`f${i}`, 1 as const])) }),
+      ).toHaveLength(6);
       expect(Object.prototype).not.toHaveProperty('p');
 
       const bigIn = [...Array.from({ length: 100_000 }, (_, i) => `v${i % 50_000}`), 'x'];
