@@ -461,8 +461,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       const sort = parseSort(options.sort);
       const limit = options.limit ?? 50;
       checkPageSize(limit, 'limit', op);
-      const fingerprint = queryFingerprint(parsed, sort);
-      const after = options.cursor == null ? undefined : decodeCursor(options.cursor, fingerprint);
+      const fingerprint = queryFingerprint(this.#space, parsed, sort);
+      const after = options.cursor == null ? undefined : decodeCursor(options.cursor, fingerprint, sort.length);
       const entered = this.#enter(op);
       if (entered !== undefined) await entered;
       const records = await this.#ctx.driver.scan(

@@ -34,6 +34,10 @@ export class TransactionDriver implements Driver {
   readonly #writes: WriteOp[] = [];
   /** One `checkScan` per distinct (space, base query, digest) this transaction read. */
   readonly #scans = new Map<string, WriteOp>();
+  /** Calls still running: commit waits for them, so a write the function did not await is not lost. */
+  readonly #inflight = new Set<Promise<unknown>>();
+  /** False once the transaction committed or gave up: a handle kept past it is CLOSED. */
+  #open = true;
 
   constructor(base: Driver) {
     this.#base = base;
@@ -72,18 +76,56 @@ export class TransactionDriver implements Driver {
     return this.#base.spaces();
   }
 
-  get(space: string, key: string, now: number): Promise<StoredRecord | null> {
-    return this.#load(space, key, now);
+  /** Whether the transaction still takes calls (its function has not finished). */
+  get open(): boolean {
+    return this.#open;
   }
 
-  async getMany(space: string, keys: readonly string[], now: number): Promise<Array<StoredRecord | null>> {
-    const out: Array<StoredRecord | null> = [];
-    for (const key of keys) out.push(await this.#load(space, key, now));
-    return out;
+  #track<R>(op: string, run: () => Promise<R>): Promise<R> {
+    if (!this.#open) {
+      return Promise.reject(
+        new StrataError('CLOSED', `${op}: this transaction has ended, so its handles no longer read or write`, {
+          op,
+          hint: 'use the tx handles only inside the function passed to store.transaction, and await every call',
+        }),
+      );
+    }
+    const promise = run();
+    this.#inflight.add(promise);
+    const done = (): void => void this.#inflight.delete(promise);
+    promise.then(done, done);
+    return promise;
+  }
+
+  /** Waits for every call still running, then takes no more. */
+  async #finish(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+    this.#open = false;
+  }
+
+  /** Ends the transaction without committing (its function threw): later calls are CLOSED. */
+  async end(): Promise<void> {
+    await this.#finish();
+  }
+
+  get(space: string, key: string, now: number): Promise<StoredRecord | null> {
+    return this.#track('transaction.get', () => this.#load(space, key, now));
+  }
+
+  getMany(space: string, keys: readonly string[], now: number): Promise<Array<StoredRecord | null>> {
+    return this.#track('transaction.getMany', async () => {
+      const out: Array<StoredRecord | null> = [];
+      for (const key of keys) out.push(await this.#load(space, key, now));
+      return out;
+    });
+  }
+
+  scan(space: string, query: ScanQuery, now: number): Promise<StoredRecord[]> {
+    return this.#track('transaction.scan', () => this.#scan(space, query, now));
   }
 
   /** Committed matches merged with this transaction's own writes, then ordered and cut. */
-  async scan(space: string, query: ScanQuery, now: number): Promise<StoredRecord[]> {
+  async #scan(space: string, query: ScanQuery, now: number): Promise<StoredRecord[]> {
     const window = this.#baseWindow(space, query);
     const base = await this.#base.scan(space, window, now);
     for (const record of base) this.#remember(space, record.key, record, true);
@@ -111,11 +153,15 @@ export class TransactionDriver implements Driver {
     return { ...whole, after: query.after, limit: query.limit + touched };
   }
 
-  async count(space: string, query: Pick<ScanQuery, 'prefix' | 'filter'>, now: number): Promise<number> {
-    return (await this.scan(space, query, now)).length;
+  count(space: string, query: Pick<ScanQuery, 'prefix' | 'filter'>, now: number): Promise<number> {
+    return this.#track('transaction.count', async () => (await this.#scan(space, query, now)).length);
   }
 
-  async batch(ops: readonly WriteOp[], now: number): Promise<BatchResult[]> {
+  batch(ops: readonly WriteOp[], now: number): Promise<BatchResult[]> {
+    return this.#track('transaction.batch', () => this.#batch(ops, now));
+  }
+
+  async #batch(ops: readonly WriteOp[], now: number): Promise<BatchResult[]> {
     for (const op of ops) if (op.type !== 'checkScan' && op.type !== 'journal') await this.#load(op.space, op.key, now);
     const plan = this.#overlay.plan(ops, now, this.name);
     this.#overlay.apply(plan.mutations);
@@ -151,6 +197,7 @@ export class TransactionDriver implements Driver {
    * (a read-only transaction is validated too: its reads must all come from one state).
    */
   async commit(now: number): Promise<void> {
+    await this.#finish();
     const ops = this.#checks();
     if (ops.length === 0 && this.#writes.length === 0) return;
     await this.#base.batch(ops.concat(this.#writes), now, { results: false });
@@ -158,6 +205,7 @@ export class TransactionDriver implements Driver {
 
   /** Validates the reads alone (no writes): rejects with CONFLICT when any is stale. */
   async validate(now: number): Promise<void> {
+    await this.#finish();
     const ops = this.#checks();
     if (ops.length > 0) await this.#base.batch(ops, now, { results: false });
   }

@@ -64,7 +64,10 @@ function jsonEqual(a: unknown, b: JsonValue): boolean {
   }
   const ak = Object.keys(a);
   const bo = b as Record<string, JsonValue>;
-  return ak.length === Object.keys(bo).length && ak.every((k) => k in bo && jsonEqual((a as Record<string, unknown>)[k], bo[k]!));
+  return (
+    ak.length === Object.keys(bo).length &&
+    ak.every((k) => Object.hasOwn(bo, k) && jsonEqual((a as Record<string, unknown>)[k], bo[k]!))
+  );
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);

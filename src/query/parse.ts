@@ -1,10 +1,13 @@
 import { StrataError } from '../errors.js';
+import { MAX_VALUE_DEPTH } from '../codec/json.js';
 import type { Filter, JsonValue, Path, SortSpec } from './ast.js';
 
 const SEGMENT = /^[A-Za-z0-9_$-]+$/;
 const FORBIDDEN_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
 const COMPARISONS = new Set(['$gt', '$gte', '$lt', '$lte']);
 const MAX_DEPTH = 32;
+/** Sort fields of one query: each is an ORDER BY term and a part of every keyset condition. */
+export const MAX_SORT_FIELDS = 32;
 const OPERATORS = '$eq $ne $gt $gte $lt $lte $in $nin $exists $prefix $all $size';
 
 function bad(message: string, hint?: string): StrataError {
@@ -29,7 +32,9 @@ export function parsePath(path: string): Path {
 }
 
 /** Normalises a filter operand into a JSON value (Dates become ISO strings). */
-function operand(value: unknown, where: string): JsonValue {
+function operand(value: unknown, where: string, depth = 0): JsonValue {
+  // No stored value is deeper, and an unbounded recursion would overflow the stack.
+  if (depth > MAX_VALUE_DEPTH) throw bad(`${where}: the value is nested more than ${MAX_VALUE_DEPTH} levels deep`);
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime())) throw bad(`${where}: invalid Date`);
     return value.toISOString();
@@ -41,12 +46,14 @@ function operand(value: unknown, where: string): JsonValue {
     if (!Number.isFinite(value)) throw bad(`${where}: ${value} is not a finite number`);
     return value;
   }
-  if (Array.isArray(value)) return value.map((v, i) => operand(v, `${where}[${i}]`));
+  if (Array.isArray(value)) return value.map((v, i) => operand(v, `${where}[${i}]`, depth + 1));
   if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
     const out: Record<string, JsonValue> = {};
     for (const [k, v] of Object.entries(value)) {
       if (k.startsWith('$')) throw bad(`${where}: operator ${k} is not allowed inside a value`);
-      out[k] = operand(v, `${where}.${k}`);
+      // No stored object has one (values refuse it), and assigning it would set a prototype.
+      if (k === '__proto__') throw bad(`${where}: a "__proto__" key never matches a stored value`);
+      out[k] = operand(v, `${where}.${k}`, depth + 1);
     }
     return out;
   }
@@ -139,7 +146,9 @@ export function parseSort(sort: unknown): SortSpec[] {
   if (sort === null || typeof sort !== 'object' || Array.isArray(sort)) {
     throw bad('sort must be an object such as { createdAt: -1 }');
   }
-  return Object.entries(sort).map(([name, dir]) => {
+  const entries = Object.entries(sort);
+  if (entries.length > MAX_SORT_FIELDS) throw bad(`sort has ${entries.length} fields; at most ${MAX_SORT_FIELDS} are allowed`);
+  return entries.map(([name, dir]) => {
     const path = parsePath(name);
     if (dir === 1 || dir === 'asc') return { path, dir: 1 };
     if (dir === -1 || dir === 'desc') return { path, dir: -1 };

@@ -26,6 +26,10 @@ export interface CompiledFilter extends SqlFragment {
   exact: boolean;
 }
 
+/** Placeholders and SQL text a compiled filter may use before it falls back to `matches()`. */
+const MAX_PARAMS = 16_000;
+const MAX_SQL_LENGTH = 1_000_000;
+
 /** Above this many values of one kind, `$in` binds one JSON array instead of a placeholder each. */
 const MAX_INLINE_IN = 64;
 
@@ -61,17 +65,35 @@ type Kind = JsonKind | 'null';
 /** Values by kind, scalars without duplicates. */
 function byKind(values: readonly JsonValue[]): Map<Kind, JsonValue[]> {
   const groups = new Map<Kind, JsonValue[]>();
+  // A set per kind: `$in` may list 100k values, and `includes` on each would be quadratic.
+  const seen = new Set<JsonValue>();
   for (const value of values) {
     const kind = kindOf(value);
+    const scalar = kind !== 'object' && kind !== 'array';
+    if (scalar && seen.has(value)) continue;
+    if (scalar) seen.add(value);
     const list = groups.get(kind);
     if (list === undefined) groups.set(kind, [value]);
-    else if (kind === 'object' || kind === 'array' || !list.includes(value)) list.push(value);
+    else list.push(value);
   }
   return groups;
 }
 
 const or = (terms: readonly string[]): string =>
   terms.length === 0 ? '0' : terms.length === 1 ? terms[0]! : `(${terms.join(' OR ')})`;
+
+/**
+ * `(a AND b AND c ...)` nested as a balanced tree: SQLite parses a flat chain into a tree
+ * as deep as it is long and refuses one deeper than 1,000.
+ */
+function balanced(parts: readonly string[], joiner: string): string {
+  if (parts.length === 1) return parts[0]!;
+  if (parts.length <= 8) return `(${parts.join(joiner)})`;
+  const groups: string[] = [];
+  const size = Math.ceil(parts.length / 8);
+  for (let i = 0; i < parts.length; i += size) groups.push(balanced(parts.slice(i, i + size), joiner));
+  return balanced(groups, joiner);
+}
 
 class Compiler {
   readonly params: unknown[] = [];
@@ -204,8 +226,10 @@ class Compiler {
       case 'and':
       case 'or': {
         if (filter.filters.length === 0) return filter.op === 'and' ? '1' : '0';
-        const parts = filter.filters.map((f) => this.compile(f));
-        return parts.length === 1 ? parts[0]! : `(${parts.join(filter.op === 'and' ? ' AND ' : ' OR ')})`;
+        return balanced(
+          filter.filters.map((f) => this.compile(f)),
+          filter.op === 'and' ? ' AND ' : ' OR ',
+        );
       }
       case 'eq':
         return this.#equalsAny(filter.path, [filter.value]);
@@ -296,6 +320,9 @@ export function compileFilter(
 ): CompiledFilter {
   const compiler = new Compiler(dialect, options.arrayFree ?? (() => false));
   const sql = filter === undefined ? '1' : compiler.compile(filter);
+  // A filter too big for one statement (SQLite allows 32,766 placeholders) selects every
+  // row and leaves the answer to `matches()`: slower, never a different answer.
+  if (compiler.params.length > MAX_PARAMS || sql.length > MAX_SQL_LENGTH) return { sql: '1', params: [], exact: false };
   return { sql, params: compiler.params, exact: compiler.exact };
 }
 

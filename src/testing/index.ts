@@ -17,6 +17,7 @@ import { migrateSuite } from './migrate-suite.js';
 import { transferSuite } from './transfer-suite.js';
 import { backupSuite } from './backup-suite.js';
 import { journalSuite } from './journal-suite.js';
+import { hostileQuerySuite } from './hostile-query-suite.js';
 
 export type { DriverFactory, Harness, StackOptions } from './harness.js';
 export { makeHarness, TestClock } from './harness.js';
@@ -47,6 +48,7 @@ export function runConformance(name: string, driverFactory: DriverFactory, stack
     statsSuite(factory);
     expirySuite(factory);
     arrayFilterSuite(factory);
+    hostileQuerySuite(factory);
     transactionSuite(factory);
     watchSuite(factory);
     valueSuite(factory);

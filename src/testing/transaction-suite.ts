@@ -173,6 +173,70 @@ export function transactionSuite(factory: DriverFactory): void {
       expect(await h.store.names()).toEqual({ kv: ['c'], collections: [] });
     });
 
+    it('refuses handles used after the transaction ended (CLOSED) and nested transactions (BAD_INPUT)', async () => {
+      let kept: { kv: ReturnType<typeof h.store.kv>; c: ReturnType<typeof h.store.collection> } | undefined;
+      await h.store.transaction(async (tx) => {
+        kept = { kv: tx.kv('k'), c: tx.collection('c') };
+        await kept.kv.set('in', 1);
+      });
+      await expectCode(kept!.kv.set('after', 2), 'CLOSED');
+      await expectCode(kept!.kv.get('in'), 'CLOSED');
+      await expectCode(kept!.c.insert({ id: 'x' }), 'CLOSED');
+      await expectCode(kept!.c.query({}), 'CLOSED');
+      expect(await h.store.kv('k').get('after')).toBeNull();
+      expect(await h.store.collection('c').count()).toBe(0);
+      await expect(
+        h.store.transaction(async (tx) => {
+          kept = { kv: tx.kv('k'), c: tx.collection('c') };
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      await expectCode(kept!.kv.set('thrown', 1), 'CLOSED');
+
+      // An inner store.transaction would commit on its own, once more on every rerun.
+      let inner = 0;
+      await expectCode(
+        h.store.transaction(async (tx) => {
+          await tx.kv<number>('k').incr('n');
+          return h.store.transaction(async (t2) => {
+            inner++;
+            return t2.kv<number>('k').incr('n');
+          });
+        }),
+        'BAD_INPUT',
+      );
+      expect(inner).toBe(0);
+      expect(await h.store.kv('k').get('n')).toBeNull();
+      // After a transaction, a new one from a callback it scheduled is fine.
+      let later: Promise<number> | undefined;
+      await h.store.transaction(async () => {
+        later = new Promise((resolve) => setTimeout(resolve, 0)).then(() =>
+          h.store.transaction(async (tx) => tx.kv<number>('k').incr('n')),
+        );
+      });
+      expect(await later).toBe(1);
+    });
+
+    it('commits a write the function started but did not await, or refuses it (CLOSED): never loses it silently', async () => {
+      const outcomes: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        let pending: Promise<unknown> | undefined;
+        await h.store.transaction(async (tx) => {
+          await tx.kv('k').get('warm');
+          pending = tx.kv('k').set(`w${i}`, i);
+          // Handled, so an unhandled rejection does not fail the run; checked below.
+          pending.catch(() => {});
+        });
+        const outcome = await pending!.then(
+          () => 'ok',
+          (e: unknown) => (e as { code?: string }).code ?? 'other',
+        );
+        expect(['ok', 'CLOSED']).toContain(outcome);
+        expect(await h.store.kv('k').has(`w${i}`)).toBe(outcome === 'ok');
+        outcomes.push(outcome);
+      }
+    });
+
     it('counts an expiry between the scan and the commit as a change', async () => {
       const kv = h.store.kv('ttl');
       await kv.set('a', 1, { ttl: 1_000 });
