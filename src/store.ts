@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { join } from 'node:path';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Driver, SpaceSpec, VerifyOptions, VerifyReport } from './drivers/driver.js';
@@ -567,14 +566,6 @@ export class Store {
     checkOptions(options, ['retries'], 'store.transaction'); // kvstore helper: options checked (issue 7, defect 2)
     if (typeof fn !== 'function') throw new StrataError('BAD_INPUT', 'store.transaction needs a function');
     const retries = options.retries ?? 10;
-    const outer = runningTransaction.getStore();
-    if (outer !== undefined && outer.store === this && outer.driver.open) {
-      // An inner transaction would commit on its own, once more on every rerun of the outer one.
-      throw new StrataError('BAD_INPUT', 'store.transaction: transactions do not nest', {
-        op: 'store.transaction',
-        hint: "use the outer transaction's tx.kv() and tx.collection() handles inside it",
-      });
-    }
     for (let attempt = 0; ; attempt++) {
       const txDriver = new TransactionDriver(this.driver);
       const ctx = this.#contextFor(txDriver, true);
@@ -590,7 +581,7 @@ export class Store {
       };
       let result: R;
       try {
-        result = await runningTransaction.run({ store: this, driver: txDriver }, () => fn(scope));
+        result = await fn(scope);
       } catch (error) {
         // What `fn` read may not have been one consistent state (another writer got in
         // between two reads), and that may be why it threw: rerun rather than report it.
@@ -758,9 +749,6 @@ export class Store {
     return this.#closing;
   }
 }
-
-/** The transaction whose function is running, to refuse a nested `store.transaction`. */
-const runningTransaction = new AsyncLocalStorage<{ store: Store; driver: TransactionDriver }>();
 
 /** Randomised, growing pause before a transaction's rerun, so racing processes spread out. */
 function backoff(attempt: number): Promise<void> {
