@@ -81,6 +81,28 @@ describe('hostile arguments', () => {
   });
 });
 
+describe('credentials in a refused URL', () => {
+  it('error lines mask the password and credential-named parameters of the URL they quote', () => {
+    for (const [url, secret] of [
+      ['postgres://app:hunter2-PLANTED@db.example/app', 'hunter2-PLANTED'],
+      ['https://u:pw-PLANTED@h/db?sig=zz', 'pw-PLANTED'],
+      [`sqlite:${join(dir, 'x.db')}?token=tok-PLANTED`, 'tok-PLANTED'],
+      [`sqlite:${join(dir, 'x.db')}?apiKey=key-PLANTED&busyTimeout=5`, 'key-PLANTED'],
+    ] as const) {
+      for (const env of [{}, { STRATA_URL: url }] as Array<Record<string, string>>) {
+        const args = 'STRATA_URL' in env ? ['list'] : ['--url', url, 'list'];
+        for (const debug of [[], ['--debug']]) {
+          const r = strata([...debug, ...args], { cwd: dir, env });
+          expect(r.code, url).toBe(2);
+          expect(r.stderr).toMatch(/^error BAD_INPUT: /);
+          expect(r.stderr).not.toContain(secret);
+          expect(r.stderr).toContain('***');
+        }
+      }
+    }
+  });
+});
+
 describe('--json output', () => {
   it('is one JSON document on stdout for every general command, with store logs on stderr only', () => {
     const url = `sqlite:${join(dir, 'j.db')}`;
