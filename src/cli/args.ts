@@ -8,12 +8,37 @@ function bad(message: string, hint?: string): StrataError {
 
 /** Parses a JSON command-line argument; BAD_INPUT that names the argument when malformed. */
 export function parseJsonArg(text: string, what: string, hint?: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw bad(`${what} is not valid JSON: ${reason}`, hint ?? `quote it for the shell, e.g. '{"status":"failed"}'`);
   }
+  const inexact = inexactInteger(text);
+  if (inexact !== null) {
+    const shown = inexact.length > 40 ? `${inexact.slice(0, 39)}…` : inexact;
+    throw bad(
+      `${what} has the integer ${shown}, which a JSON number cannot hold exactly (beyond 2^53 - 1): it would be stored changed`,
+      `quote it to keep it exactly, as text: '"${shown}"'`,
+    );
+  }
+  return value;
+}
+
+/**
+ * The first integer literal of JSON `text` (outside strings) that a double cannot hold
+ * exactly, else null: `JSON.parse` would silently store 12345678901234567890 as
+ * 12345678901234567000. Numbers with a fraction or an exponent are floats by intent.
+ */
+function inexactInteger(text: string): string | null {
+  const literal = /"(?:[^"\\]|\\.)*"|(-?\d+)(\.\d+)?([eE][+-]?\d+)?/g;
+  for (let m = literal.exec(text); m !== null; m = literal.exec(text)) {
+    const digits = m[1];
+    if (digits === undefined || m[2] !== undefined || m[3] !== undefined) continue;
+    if (!Number.isSafeInteger(Number(digits))) return digits;
+  }
+  return null;
 }
 
 /** A JSON object argument (a filter, a document, a patch). */
@@ -37,8 +62,9 @@ export function parseValueArg(text: string, asString: boolean): unknown {
 /** A non-negative integer option (`--limit`, `--offset`, `--if-version`). */
 export function intOption(name: string, { min = 0 } = {}): (text: string) => number {
   return (text) => {
-    const n = Number(text);
-    if (text.trim() === '' || !Number.isSafeInteger(n) || n < min) {
+    // Decimal digits only: Number() would also take 0x10, 1e3 and ' 5'.
+    const n = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(n) || n < min) {
       throw bad(`${name} must be an integer >= ${min}, got ${JSON.stringify(text)}`);
     }
     return n;

@@ -6,7 +6,7 @@ import { optionsOf } from '../collection-specs.js';
 import { StrataError } from '../errors.js';
 import { storeLocation } from '../drivers/registry.js';
 import type { EncryptionOptions } from '../crypto/keyring.js';
-import { cliLogger } from './log-level.js';
+import { checkLogLevel, cliLogger } from './log-level.js';
 
 /** Options every command accepts (before or after the command name). */
 export interface GlobalOptions {
@@ -32,6 +32,8 @@ export class Cli {
     this.url = options.url ?? (env.STRATA_URL || DEFAULT_URL);
     this.json = options.json ?? false;
     this.quiet = options.quiet ?? false;
+    // A usage error comes before anything about the store (a missing store is NOT_FOUND).
+    if (options.logLevel !== undefined) checkLogLevel(options.logLevel);
     this.logLevel = options.logLevel;
     if (options.keysFile !== undefined) this.encryption = { keyFile: options.keysFile };
     else if (env.STRATA_KEYS) this.encryption = { keys: env.STRATA_KEYS };

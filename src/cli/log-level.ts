@@ -4,12 +4,17 @@ import type { StoreLogger } from '../observe/logger.js';
 
 const LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 
-/** `--log-level <level>`: pino JSON lines on stderr (stdout stays the command's data). */
-export function cliLogger(level: string): StoreLogger {
+/** BAD_INPUT unless `level` is one of the levels `--log-level` takes. */
+export function checkLogLevel(level: string): void {
   if (!(LEVELS as readonly string[]).includes(level)) {
     throw new StrataError('BAD_INPUT', `--log-level must be one of ${LEVELS.join(', ')}, got ${JSON.stringify(level)}`, {
       hint: 'pass --log-level warn (failures only) or --log-level debug (every operation)',
     });
   }
+}
+
+/** `--log-level <level>`: pino JSON lines on stderr (stdout stays the command's data). */
+export function cliLogger(level: string): StoreLogger {
+  checkLogLevel(level);
   return pino({ name: 'strata', level }, pino.destination({ fd: 2, sync: true }));
 }

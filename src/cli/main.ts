@@ -25,4 +25,14 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+// Ctrl-C. A command that stops gracefully (`strata demo`) adds a SIGINT listener of its own
+// and this one leaves the signal to it. Any other command stops at once with 130, as the
+// README says; a write in progress is whole or absent, as after a crash (both backends
+// commit atomically), and exit handlers run (a file: store's lock is released).
+process.on('SIGINT', () => {
+  if (process.listenerCount('SIGINT') > 1) return;
+  process.stderr.write('interrupted (Ctrl-C)\n');
+  process.exit(EXIT.INTERRUPTED);
+});
+
 process.exitCode = await main();

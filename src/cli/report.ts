@@ -12,6 +12,17 @@ export function bareMessage(error: StrataError): string {
   return suffix !== '' && error.message.endsWith(suffix) ? error.message.slice(0, -suffix.length) : error.message;
 }
 
+/**
+ * `text` with the credentials of any URL in it masked, as the store's log lines mask them: a
+ * password in `scheme://user:password@host` and the values of query parameters named like a
+ * credential. Errors quote the --url / STRATA_URL they refuse, and stderr ends up in CI logs.
+ */
+export function maskCredentials(text: string): string {
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^/@:\s"]*):[^/@\s"]*@/gi, '$1:***@')
+    .replace(/([?&][^=&#\s"]*(?:pass|pwd|token|secret|key|auth|sig|cred)[^=&#\s"]*=)[^&#\s"]*/gi, '$1***');
+}
+
 function causes(error: unknown): string[] {
   const out: string[] = [];
   let cause = (error as { cause?: unknown }).cause;
@@ -31,13 +42,13 @@ export function reportError(error: unknown, debug: boolean): ExitCode {
     const lines = [`error ${error.code}: ${bareMessage(error)}`];
     if (error.hint !== undefined) lines.push(`hint: ${error.hint}`);
     if (debug) lines.push(error.stack ?? '', ...causes(error).map((c) => `caused by: ${c}`));
-    process.stderr.write(`${lines.join('\n')}\n`);
+    process.stderr.write(`${maskCredentials(lines.join('\n'))}\n`);
     return exitCodeFor(error.code);
   }
   const message = error instanceof Error ? error.message : String(error);
   const lines = [`error: ${message}`];
   if (debug) lines.push(error instanceof Error ? (error.stack ?? '') : '', ...causes(error).map((c) => `caused by: ${c}`));
   else lines.push('hint: this is unexpected; run again with --debug (or STRATA_DEBUG=1) for the stack trace and report it');
-  process.stderr.write(`${lines.join('\n')}\n`);
+  process.stderr.write(`${maskCredentials(lines.join('\n'))}\n`);
   return EXIT.FAILURE;
 }

@@ -39,10 +39,24 @@ export class SafeLog {
 
   write(level: (typeof METHODS)[number], obj: object, msg: string): void {
     try {
-      this.#target[level](obj, msg);
+      const result: unknown = this.#target[level](obj, msg);
+      // An async logger's rejection would be an unhandled rejection, which ends a Node process.
+      if (isThenable(result)) result.then(undefined, () => {});
     } catch {
       // A logger's failure is its own; the operation it reports on has its outcome already.
     }
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  try {
+    return (
+      value !== null &&
+      (typeof value === 'object' || typeof value === 'function') &&
+      typeof (value as { then?: unknown }).then === 'function'
+    );
+  } catch {
+    return false;
   }
 }
 
@@ -50,13 +64,7 @@ export class SafeLog {
 export function parseLogger(value: unknown): SafeLog | undefined {
   if (value === undefined || value === false) return undefined;
   if (value === true) return new SafeLog(pino({ name: 'strata', level: 'info' }, pino.destination({ fd: 2, sync: true })));
-  if (
-    value !== null &&
-    typeof value === 'object' &&
-    METHODS.every((m) => typeof (value as Record<string, unknown>)[m] === 'function')
-  ) {
-    return new SafeLog(value as StoreLogger);
-  }
+  if (value !== null && typeof value === 'object' && hasMethods(value)) return new SafeLog(value as StoreLogger);
   throw new StrataError(
     'BAD_INPUT',
     'openStore: logger must be a pino logger (or an object with debug, info, warn and error methods), or true',
@@ -65,6 +73,15 @@ export function parseLogger(value: unknown): SafeLog | undefined {
       hint: "pass a logger made with the pino package, or logger: true for pino's default to stderr",
     },
   );
+}
+
+/** Whether `value` has the four level methods; a getter or proxy that throws is a no. */
+function hasMethods(value: object): boolean {
+  try {
+    return METHODS.every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -67,16 +67,21 @@ export class MetricsState {
   of(space: string): SpaceCounters {
     const known = this.#spaces.get(space);
     if (known !== undefined) return known;
-    if (this.#spaces.size >= this.maxSpaces && space !== STORE_SPACE) return this.#other;
+    if (this.#full() && space !== STORE_SPACE) return this.#other;
     const created = new SpaceCounters();
     this.#spaces.set(space, created);
     return created;
   }
 
+  /** Whether `maxSpaces` spaces have their own label (`_store` comes on top of the cap). */
+  #full(): boolean {
+    return this.#spaces.size - (this.#spaces.has(STORE_SPACE) ? 1 : 0) >= this.maxSpaces;
+  }
+
   /** Whether `space` has its own label (admitting it while there is room under the cap). */
   admit(space: string): boolean {
     if (this.#spaces.has(space)) return true;
-    if (this.#spaces.size >= this.maxSpaces) return false;
+    if (this.#full()) return false;
     this.#spaces.set(space, new SpaceCounters());
     return true;
   }

@@ -25,7 +25,8 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
-Keys print one per line in key order; --json prints one JSON document (an array of keys, or
+Keys print one per line in key order (a key holding a newline or another control
+character as a JSON string); --json prints one JSON document (an array of keys, or
 { kv, collections } without a name). When --limit cuts the list, stderr says how to go on.
 
 Examples:
@@ -40,6 +41,10 @@ Examples:
       );
     });
 }
+
+/** A key as one line: one with a control character (a newline, a tab) prints as a JSON string. */
+// eslint-disable-next-line no-control-regex -- control characters are what this looks for
+const keyLine = (key: string): string => (/[\u0000-\u001f\u007f]/.test(key) ? JSON.stringify(key) : key);
 
 async function listAll(cli: Cli, store: Store): Promise<void> {
   const stats = await store.stats();
@@ -56,7 +61,7 @@ async function listKeys(cli: Cli, store: Store, name: string, options: ListOptio
   const keys =
     kind === 'kv' ? await store.kv(name).list(page) : await (await openCollection(store, name, 'read')).docs.keys(page);
   if (cli.json) cli.data(keys);
-  else if (keys.length > 0) cli.out(keys.join('\n'));
+  else if (keys.length > 0) cli.out(keys.map(keyLine).join('\n'));
   if (options.limit !== undefined && keys.length === options.limit) {
     cli.note(`(${keys.length} shown; next page: --after ${JSON.stringify(keys[keys.length - 1])})`);
   }
