@@ -104,11 +104,12 @@ describe('deploy tracker (seed 000) under hostile input', () => {
     await done;
     const schedule = (await t.store.stats()).schedules.find((s) => s.name === PRUNE_JOB);
     const runs = schedule?.runs ?? [];
-    expect(runs.length).toBeGreaterThan(0);
+    expect(runs.length).toBeGreaterThanOrEqual(2); // 3.5 s of an every-second cron
     const slots = runs.map((r) => (r as { slot: string }).slot);
     expect(new Set(slots).size, JSON.stringify(runs)).toBe(slots.length);
     expect(
-      runs.every((r) => r.outcome === 'ok'),
+      // 'skipped': a slot that came while the previous prune still ran (a loaded machine).
+      runs.every((r) => r.outcome === 'ok' || r.outcome === 'skipped') && runs.some((r) => r.outcome === 'ok'),
       JSON.stringify(runs),
     ).toBe(true);
     // A last prune may not have come after the last batch: run it, then one record per id.
