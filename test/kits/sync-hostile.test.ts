@@ -207,4 +207,36 @@ describe('stream state and pages under hostile input', () => {
       await store.close();
     }
   });
+
+  it('isPageCovered at the edges: both bounds inclusive; details of 10k items', async () => {
+    const store = await openStore(`sqlite:${join(dir, 'edges.db')}`);
+    try {
+      const stream = new SyncStream<{ id: string; at: number }>(store, 'e', {
+        collection: store.collection('items'),
+        cursor: (item) => item.at,
+      });
+      await stream.save([], { cover: [[10, 20]] });
+      const page = (...ats: number[]) => ats.map((at) => ({ id: `i${at}`, at }));
+      expect(await stream.isPageCovered(page(10, 20))).toBe(true);
+      expect(await stream.isPageCovered(page(15))).toBe(true);
+      expect(await stream.isPageCovered(page(9, 15))).toBe(false);
+      expect(await stream.isPageCovered(page(15, 21))).toBe(false);
+      await stream.save([], { cover: [[21, 30]] }); // adjacent: one interval, the seam covered
+      expect((await stream.covered()).toJSON()).toEqual([[10, 30]]);
+      expect(await stream.isPageCovered(page(20, 21))).toBe(true);
+      await stream.save([], { cover: [[32, 40]] }); // 31 stays a gap
+      expect(await stream.isPageCovered(page(30, 32))).toBe(false);
+      expect(await stream.gaps(10, 40)).toEqual([[31, 31]]);
+
+      const details = stream.details<number[]>('details');
+      const keys = Array.from({ length: 10_000 }, (_, i) => `run-${i}`);
+      await details.saveMany(keys.filter((_, i) => i % 2 === 0).map((k) => [k, []] as const));
+      const missing = await details.missing([...keys, ...keys, '__proto__', 'constructor']);
+      expect(missing).toHaveLength(5_002);
+      expect(missing.slice(0, 2)).toEqual(['run-1', 'run-3']);
+      expect(missing.slice(-2)).toEqual(['__proto__', 'constructor']);
+    } finally {
+      await store.close();
+    }
+  });
 });
