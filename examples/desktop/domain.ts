@@ -1,6 +1,54 @@
 // The data model of seed 003 (the Kazari desktop app), with the seed's names, as zod schemas
 // so every document is checked before it is stored and after it is read.
 import { z } from 'zod';
+import { StrataError } from '../../src/index.js';
+
+// An instant as ISO 8601 with its time zone (Z or an offset). Stored normalised to UTC with
+// milliseconds (`toISOString()`), so the period scans, which compare strings, order them
+// right: '2024-03-01T01:00:00+02:00' is February 29th in UTC.
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+export function isIsoInstant(value: unknown): boolean {
+  const m = typeof value === 'string' ? ISO_INSTANT.exec(value) : null;
+  if (m === null) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map((x) => Number(x ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const lastDay = month === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
+  const real = month >= 1 && month <= 12 && day >= 1 && day <= lastDay && hour <= 23 && minute <= 59 && second <= 59;
+  return real && Number.isFinite(Date.parse(value as string));
+}
+
+/** An ISO instant as UTC `toISOString()`; anything else unchanged (the schema then refuses it). */
+export function utcIso(value: unknown): unknown {
+  return isIsoInstant(value) ? new Date(Date.parse(value as string)).toISOString() : value;
+}
+
+const instant = z.string().refine(isIsoInstant, { message: 'must be an ISO 8601 date-time with a time zone (Z or +hh:mm)' });
+
+/** A valid Date, or BAD_INPUT naming the call. */
+export function checkDate(value: unknown, what: string, op: string): Date {
+  if (value instanceof Date && Number.isFinite(value.getTime())) return value;
+  throw new StrataError('BAD_INPUT', `${op}: ${what} must be a valid Date`, {
+    op,
+    hint: `pass ${what} as a Date, e.g. new Date()`,
+  });
+}
+
+/** A period name, or BAD_INPUT. */
+export function checkPeriod(value: unknown, op: string): TimePeriod {
+  if (value === 'day' || value === 'week' || value === 'month') return value;
+  throw new StrataError('BAD_INPUT', `${op}: the period must be 'day', 'week' or 'month'`, {
+    op,
+    hint: "pass 'day', 'week' or 'month'",
+  });
+}
 
 export const Theme = z.enum(['light', 'dark', 'system']);
 
@@ -38,8 +86,8 @@ export const TaskSchema = z.object({
   tags: z.array(z.string()).default([]),
   /** Personal notes: encrypted at rest. */
   notes: z.string().optional(),
-  createdAt: z.string(),
-  completedAt: z.string().optional(),
+  createdAt: instant,
+  completedAt: instant.optional(),
 });
 export type Task = z.infer<typeof TaskSchema>;
 export type NewTask = Omit<Task, 'id' | 'createdAt' | 'tags'> & { id?: string; createdAt?: string; tags?: string[] };
@@ -66,7 +114,7 @@ export interface TaskHistoryEntry {
 
 export const SessionRecordSchema = z.object({
   id: z.string(),
-  startedAt: z.string(),
+  startedAt: instant,
   durationMs: z.number().int().nonnegative(),
   focusMs: z.number().int().nonnegative(),
   tasksCompleted: z.number().int().nonnegative(),

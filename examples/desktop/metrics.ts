@@ -2,9 +2,12 @@
 // totals and trends are computed from the sessions of the period (an index on startedAt keeps
 // each a range scan). `cleanup` removes sessions past the retention; the collection has a
 // record quota, so a runaway recorder fails loudly instead of filling the disk.
-import { type Store } from '../../src/index.js';
+import { StrataError, type Store } from '../../src/index.js';
 import {
+  checkDate,
+  checkPeriod,
   SessionRecordSchema,
+  utcIso,
   type DailyMetrics,
   type MonthlyMetrics,
   type ProductivityMetrics,
@@ -32,7 +35,7 @@ export class MetricsRepository {
   }
 
   async recordSession(session: Omit<SessionRecord, 'id'> & { id?: string }): Promise<void> {
-    await this.#sessions.insert(session);
+    await this.#sessions.insert({ ...session, startedAt: utcIso(session.startedAt) as string });
   }
 
   async #between(period: TimePeriod, from: Date, to: Date): Promise<ProductivityMetrics> {
@@ -55,12 +58,12 @@ export class MetricsRepository {
   }
 
   async getDailyMetrics(date: Date): Promise<DailyMetrics> {
-    const from = startOf('day', date);
+    const from = startOf('day', checkDate(date, 'the date', 'metrics.getDailyMetrics'));
     return (await this.#between('day', from, next('day', from))) as DailyMetrics;
   }
 
   async getWeeklyMetrics(weekStart: Date): Promise<WeeklyMetrics> {
-    const from = startOf('day', weekStart);
+    const from = startOf('day', checkDate(weekStart, 'weekStart', 'metrics.getWeeklyMetrics'));
     const days: DailyMetrics[] = [];
     for (let d = 0; d < 7; d++)
       days.push(await this.getDailyMetrics(new Date(from.getFullYear(), from.getMonth(), from.getDate() + d)));
@@ -68,17 +71,19 @@ export class MetricsRepository {
   }
 
   async getMonthlyMetrics(month: Date): Promise<MonthlyMetrics> {
-    const from = startOf('month', month);
+    const from = startOf('month', checkDate(month, 'the month', 'metrics.getMonthlyMetrics'));
     return (await this.#between('month', from, next('month', from))) as MonthlyMetrics;
   }
 
   /** The period (day, week from Monday, month) that holds now. */
-  getMetrics(period: TimePeriod): Promise<ProductivityMetrics> {
+  async getMetrics(period: TimePeriod): Promise<ProductivityMetrics> {
+    checkPeriod(period, 'metrics.getMetrics');
     const from = startOf(period, this.#now());
     return this.#between(period, from, next(period, from));
   }
 
   async calculateTrends(period: TimePeriod): Promise<ProductivityTrends> {
+    checkPeriod(period, 'metrics.calculateTrends');
     const from = startOf(period, this.#now());
     const previousFrom = previous(period, from);
     const current = await this.#between(period, from, next(period, from));
@@ -94,6 +99,12 @@ export class MetricsRepository {
 
   /** Removes sessions that started more than `retentionPeriod` ms ago. */
   async cleanup(retentionPeriod: number): Promise<void> {
+    const op = 'metrics.cleanup';
+    if (typeof retentionPeriod !== 'number' || !Number.isFinite(retentionPeriod) || retentionPeriod < 0)
+      throw new StrataError('BAD_INPUT', `${op}: the retention period must be a number of milliseconds >= 0`, {
+        op,
+        hint: 'pass e.g. 90 * 86_400_000 to keep 90 days',
+      });
     const cutoff = new Date(this.#now().getTime() - retentionPeriod).toISOString();
     await this.#sessions.deleteWhere({ startedAt: { $lt: cutoff } });
   }

@@ -25,7 +25,7 @@ export class SettingsRepository {
   async get<T>(key: string): Promise<T | null> {
     const stored = await this.#store.kv<T>(this.#ns(key)).get(key);
     if (stored !== null) return stored;
-    return key in DEFAULT_SETTINGS ? (structuredClone(DEFAULT_SETTINGS[key as keyof UserSettings]) as T) : null;
+    return Object.hasOwn(DEFAULT_SETTINGS, key) ? (structuredClone(DEFAULT_SETTINGS[key as keyof UserSettings]) as T) : null;
   }
 
   async set<T>(key: string, value: T): Promise<void> {
@@ -101,7 +101,7 @@ function checkUpdates(updates: Partial<UserSettings>): Partial<UserSettings> {
     throw new StrataError('BAD_INPUT', 'settings.update takes an object of settings');
   }
   for (const key of Object.keys(updates)) {
-    if (!(key in DEFAULT_SETTINGS)) {
+    if (!Object.hasOwn(DEFAULT_SETTINGS, key)) {
       throw new StrataError('BAD_INPUT', `unknown setting "${key}"`, {
         hint: `known: ${Object.keys(DEFAULT_SETTINGS).join(', ')}`,
       });

@@ -2,7 +2,16 @@
 // status, priority and creation time; `archive` moves old finished tasks to their own
 // collection in atomic batches, so a crash mid-archive never loses or doubles a task.
 import { StrataError, type Store } from '../../src/index.js';
-import { TaskSchema, type DateRange, type NewTask, type Task, type TaskFilters, type TaskHistoryEntry } from './domain.js';
+import {
+  checkDate,
+  TaskSchema,
+  utcIso,
+  type DateRange,
+  type NewTask,
+  type Task,
+  type TaskFilters,
+  type TaskHistoryEntry,
+} from './domain.js';
 
 export const TASKS = 'tasks';
 export const ARCHIVED_TASKS = 'tasks-archive';
@@ -25,10 +34,11 @@ export class TaskRepository {
   }
 
   create(task: NewTask): Promise<Task> {
-    const createdAt = task.createdAt ?? new Date().toISOString();
+    const createdAt = utcIso(task.createdAt ?? new Date().toISOString()) as string;
     return this.#tasks.insert({
       tags: [],
       ...task,
+      ...(task.completedAt === undefined ? {} : { completedAt: utcIso(task.completedAt) as string }),
       createdAt,
       ...(task.status === 'done' && !task.completedAt ? { completedAt: createdAt } : {}),
     });
@@ -37,6 +47,8 @@ export class TaskRepository {
   async update(id: string, updates: Partial<Task>): Promise<Task> {
     if ('id' in updates && updates.id !== id) throw new StrataError('BAD_INPUT', 'task.update cannot change a task id');
     const patch: Partial<Task> = { ...updates };
+    for (const field of ['createdAt', 'completedAt'] as const)
+      if (typeof patch[field] === 'string') patch[field] = utcIso(patch[field]) as string;
     if (updates.status === 'done' && updates.completedAt === undefined) patch.completedAt = new Date().toISOString();
     return this.#tasks.update(id, patch);
   }
@@ -62,8 +74,16 @@ export class TaskRepository {
 
   /** Tasks created or completed in the range, oldest first. */
   async getHistory(dateRange: DateRange): Promise<TaskHistoryEntry[]> {
-    const from = dateRange.from.toISOString();
-    const to = dateRange.to.toISOString();
+    const op = 'task.getHistory';
+    if (dateRange === null || typeof dateRange !== 'object')
+      throw new StrataError('BAD_INPUT', `${op}: pass a range { from: Date, to: Date }`, { op });
+    const from = checkDate(dateRange.from, 'from', op).toISOString();
+    const to = checkDate(dateRange.to, 'to', op).toISOString();
+    if (from > to)
+      throw new StrataError('BAD_INPUT', `${op}: from (${from}) is after to (${to})`, {
+        op,
+        hint: 'pass the earlier date as from',
+      });
     const tasks = await this.#tasks.query(
       { $or: [{ createdAt: { $gte: from, $lte: to } }, { completedAt: { $gte: from, $lte: to } }] },
       { sort: { createdAt: 1 } },
@@ -79,7 +99,7 @@ export class TaskRepository {
 
   /** Moves finished tasks created before `olderThan` to the archive; -> how many moved. */
   async archive(olderThan: Date): Promise<number> {
-    const before = olderThan.toISOString();
+    const before = checkDate(olderThan, 'olderThan', 'task.archive').toISOString();
     let moved = 0;
     for (;;) {
       const batch = await this.#store.transaction(async (tx) => {

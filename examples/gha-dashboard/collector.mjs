@@ -249,6 +249,20 @@ async function walkWorkflow(h, wf, collection, { get, base, perPage, maxPages, r
     const { body, date } = await get(path);
     report.pagesFetched++;
     const items = listOf(body, 'workflow_runs', path).map(runOf);
+    // An empty or short page says "nothing older": the walk then covers down to BEGINNING.
+    // One that contradicts the answer's own total_count (a glitch, a proxy cutting the list)
+    // would claim runs never seen as held, and no later collection would fetch them: refuse
+    // it, with what was committed kept (the next collection resumes at this page).
+    if (
+      items.length < perPage &&
+      typeof body.total_count === 'number' &&
+      body.total_count > (cp.page - 1) * perPage + items.length
+    )
+      throw new StrataError(
+        'UNAVAILABLE',
+        `GET ${path} answered ${items.length} runs, but a total of ${body.total_count} puts ${Math.min(perPage, body.total_count - (cp.page - 1) * perPage)} on this page`,
+        { op: OP, hint: 'collect again later: the walk resumes at this page', details: { status: 200 } },
+      );
     // The first page's cover reaches up to just before the answer's Date header: a run
     // created after the answer has a later created_at (whole seconds), so none is missed.
     // Without a usable Date, up to just below the newest run (a run created in its second
@@ -317,6 +331,14 @@ async function collectJobs(h, { get, base, report, progress }) {
       const path = `${base}/runs/${id}/jobs?per_page=100&page=${page}`;
       const { body } = await get(path);
       const list = listOf(body, 'jobs', path);
+      // A short list that contradicts its total_count would save the run's jobs incomplete,
+      // and it would never be asked again: refuse it (the rerun fetches this run's jobs).
+      if (list.length < 100 && typeof body.total_count === 'number' && body.total_count > (page - 1) * 100 + list.length)
+        throw new StrataError('UNAVAILABLE', `GET ${path} answered ${list.length} jobs of a total of ${body.total_count}`, {
+          op: OP,
+          hint: 'collect again later: the jobs of this run are fetched again',
+          details: { status: 200 },
+        });
       jobs.push(...list.map(jobOf));
       if (list.length < 100) break;
     }

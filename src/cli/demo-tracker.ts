@@ -111,7 +111,7 @@ export class DeployTracker {
 
   /** The value stored under `key`, or `null` when there is none. `accessToken` / `refreshToken` read the encrypted tokens. */
   async getData<T = unknown>(key: string): Promise<T | null> {
-    const token = TOKEN_KEYS[checkKey(key, 'getData')];
+    const token = tokenOf(checkKey(key, 'getData'));
     if (token === 'access') return (await this.#tokens.getAccessToken()) as T | null;
     if (token === 'refresh') return (await this.#tokens.getRefreshToken()) as T | null;
     return (await this.store.kv(TRACKER_SPACES.data).get(key)) as T | null;
@@ -119,7 +119,7 @@ export class DeployTracker {
 
   /** Stores a JSON value under `key` (atomically, durably). `accessToken` / `refreshToken` are stored encrypted. */
   async setData(key: string, value: unknown): Promise<void> {
-    const token = TOKEN_KEYS[checkKey(key, 'setData')];
+    const token = tokenOf(checkKey(key, 'setData'));
     if (token !== undefined) {
       if (typeof value !== 'string') {
         throw new StrataError('BAD_INPUT', `setData: "${key}" holds a token, which must be a string (it is stored encrypted)`, {
@@ -193,12 +193,14 @@ export class DeployTracker {
         });
       }
     }
-    const at = record.createdAt ?? new Date(this.#now());
-    const createdAt = at instanceof Date ? at : new Date(at);
+    const at: unknown = record.createdAt ?? new Date(this.#now());
+    const createdAt = at instanceof Date ? at : typeof at === 'string' ? instantOf(at) : new Date(Number.NaN);
     if (Number.isNaN(createdAt.getTime())) {
-      throw new StrataError('BAD_INPUT', `${op}: createdAt must be a Date or an ISO date string`, {
-        details: { field: 'createdAt' },
-      });
+      throw new StrataError(
+        'BAD_INPUT',
+        `${op}: createdAt must be a Date or an ISO 8601 date-time with a time zone, like 2026-06-01T10:00:00Z`,
+        { hint: "pass a Date, or a string like '2026-06-01T10:00:00Z'", details: { field: 'createdAt' } },
+      );
     }
     return { ...record, createdAt: createdAt.toISOString() } as StoredDeployment;
   }
@@ -256,6 +258,26 @@ function newestOfEach(items: unknown[], idKey: string): unknown[] {
     const id = idOf(item);
     return id === null || winner.get(id) === index;
   });
+}
+
+// Own keys only: `TOKEN_KEYS['constructor']` is Object, and setData('constructor', 'x')
+// stored 'x' as the refresh token.
+function tokenOf(key: string): 'access' | 'refresh' | undefined {
+  return Object.hasOwn(TOKEN_KEYS, key) ? TOKEN_KEYS[key] : undefined;
+}
+
+// An instant with its zone: `new Date('May 5')` is 2001, and a time without a zone is read
+// in the machine's local time, so pruneDupes' "newest" would depend on where it ran.
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
+
+/** The instant an ISO 8601 date-time with a zone names, or NaN (days and times that do not exist included). */
+function instantOf(iso: string): Date {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(iso);
+  if (m === null || !ISO_INSTANT.test(iso)) return new Date(Number.NaN);
+  const [y, mo, d, h, mi, sec] = m.slice(1).map((x) => Number(x ?? 0)) as [number, number, number, number, number, number];
+  const days = new Date(Date.UTC(y, mo, 0)).getUTCDate(); // day 0 of the next month: this month's last
+  if (y < 100 || mo < 1 || mo > 12 || d < 1 || d > days || h > 23 || mi > 59 || sec > 59) return new Date(Number.NaN);
+  return new Date(iso);
 }
 
 function checkKey(key: unknown, op: string, what = 'key'): string {

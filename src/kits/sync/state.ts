@@ -39,13 +39,17 @@ export function decodeState<C>(value: unknown, stream: string, namespace: string
   const v = value as Record<string, unknown>;
   if (!Array.isArray(v.covered)) return corrupt('covered is not a list');
   if (typeof v.updatedAt !== 'number') return corrupt('updatedAt is not a number');
+  // Stored as safe integers only (toJSON's shape): a string or a Date-like value was not
+  // written by the kit.
+  const isInt = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x);
+  for (const r of v.covered as unknown[])
+    if (!Array.isArray(r) || r.length !== 2 || !isInt(r[0]) || !isInt(r[1]))
+      corrupt('covered holds something that is not a [lo, hi] range of safe integers');
   let covered: RangeSet;
   try {
     covered = RangeSet.from(v.covered as Array<[number, number]>, op);
   } catch {
-    return corrupt('covered holds something that is not a [lo, hi] range');
+    return corrupt('covered holds a range whose start is after its end');
   }
-  for (const r of v.covered as unknown[])
-    if (!Array.isArray(r) || r.length !== 2) corrupt('covered holds something that is not a [lo, hi] range');
   return { covered, checkpoint: (v.checkpoint ?? null) as C | null, updatedAt: v.updatedAt };
 }

@@ -120,6 +120,11 @@ export class SyncStream<T extends object, C = unknown> {
     let lo = Infinity;
     let hi = -Infinity;
     for (const item of items) {
+      if (item === null || typeof item !== 'object')
+        throw new StrataError('BAD_INPUT', `${op}: each item must be an object, not ${item === null ? 'null' : typeof item}`, {
+          op,
+          hint: "pass the page's items as fetched (objects holding the cursor field)",
+        });
       const v = toBound(cursor(item), 'an item cursor', op);
       if (v < lo) lo = v;
       if (v > hi) hi = v;
