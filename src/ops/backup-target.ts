@@ -68,7 +68,12 @@ export function localTarget(dir: string): BackupTarget {
     name,
     async put(object, data) {
       const path = pathOf(object);
-      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      const made = await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      // A new directory's entry lives in its parent: synced too, or a power loss could drop a
+      // finished backup's whole `<id>/` directory (the rename below syncs only `<id>/` itself).
+      if (made !== undefined) {
+        for (let dir = dirname(path); dir !== dirname(made); dir = dirname(dir)) await syncPath(dirname(dir));
+      }
       const temp = join(dirname(path), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
       let bytes = 0;
       try {
