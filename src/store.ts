@@ -1,6 +1,7 @@
+import { progressCallback } from './progress-callback.js';
 import { join } from 'node:path';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import type { Driver, SpaceSpec, VerifyOptions, VerifyReport } from './drivers/driver.js';
+import type { Driver, SpaceSpec, VerifyOptions, VerifyProgress, VerifyReport } from './drivers/driver.js';
 import { driverFromUrl, type Durability } from './drivers/registry.js';
 import { collectionSpace, kvSpace, spaceKind, type HandleContext } from './context.js';
 import { liveNames, liveStats, type StoreStats } from './store-stats.js';
@@ -677,10 +678,8 @@ export class Store {
     this.#assertOpen('store.verify');
     try {
       checkOptions(options, ['onProgress'], 'store.verify');
-      if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
-        throw new StrataError('BAD_INPUT', 'store.verify: onProgress must be a function', { op: 'store.verify' });
-      }
-      const report = await this.driver.verify(options.onProgress === undefined ? undefined : { onProgress: options.onProgress });
+      const onProgress = progressCallback<VerifyProgress>(options.onProgress, 'store.verify');
+      const report = await this.driver.verify(onProgress === undefined ? undefined : { onProgress });
       await verifyJournal(this.driver, report, this.#now());
       if (report.issues.some((i) => i.code === 'CORRUPT')) return report;
       // Schemas are code, known only to the process that declared them: check those.

@@ -1,3 +1,4 @@
+import { progressCallback } from '../progress-callback.js';
 import type { ScanQuery, StoredRecord } from '../drivers/driver.js';
 import { StrataError } from '../errors.js';
 import type { EncryptionLayer } from '../layers/encryption.js';
@@ -48,9 +49,7 @@ export async function rotateKeys(layer: EncryptionLayer, now: () => number, opti
   if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
     throw new StrataError('BAD_INPUT', 'store.rotateKeys: batchSize must be an integer from 1 to 10000');
   }
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
-    throw new StrataError('BAD_INPUT', 'store.rotateKeys: onProgress must be a function');
-  }
+  const onProgress = progressCallback<RotateProgress>(options.onProgress, 'store.rotateKeys');
   const inner = layer.inner;
   const codec = layer.codec;
   const primary = layer.sealer!.primary;
@@ -91,7 +90,7 @@ export async function rotateKeys(layer: EncryptionLayer, now: () => number, opti
       report.rewritten += rewritten.count;
       use(rewritten.ids);
       report.checked += read;
-      options.onProgress?.({ checked: report.checked, total, rewritten: report.rewritten, space });
+      onProgress?.({ checked: report.checked, total, rewritten: report.rewritten, space });
       if (read < batchSize || last === undefined) break;
       after = last;
     }

@@ -30,6 +30,7 @@ import { journalOnRestore } from './journal-open.js';
 import { idTime, isBackupId, MANIFEST, parseManifest, type BackupManifest } from './backup-format.js';
 import { localTarget, type BackupTarget } from './backup-target.js';
 import { parseS3Url, s3Target } from './backup-s3.js';
+import { progressCallback } from '../progress-callback.js';
 import { createBackup, type BackupProgress } from './backup-create.js';
 import { checkScratch, openScratch, swapScratch, type PrepareScratch } from './backup-restore.js';
 
@@ -228,11 +229,6 @@ async function resolveBackup(
   return { target, id: ref };
 }
 
-function checkProgress(fn: unknown, op: string): void {
-  if (fn !== undefined && typeof fn !== 'function')
-    throw new StrataError('BAD_INPUT', `${op}: onProgress must be a function`, { op });
-}
-
 function checkLevel(level: unknown, op: string): number {
   if (level === undefined) return 1;
   if (typeof level !== 'number' || !Number.isInteger(level) || level < 1 || level > 9) {
@@ -246,13 +242,13 @@ export async function backupStore(store: ImageStore, options: BackupOptions = {}
   const op = 'store.backup';
   checkOptions(options, ['to', 'gzipLevel', 'onProgress'], op);
   const level = checkLevel(options.gzipLevel, op);
-  checkProgress(options.onProgress, op);
+  const onProgress = progressCallback<BackupProgress>(options.onProgress, op);
   const target = await targetOf(store, options.to, op, 'to');
   const created = await createBackup(store, {
     target,
     level,
     now,
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(onProgress ? { onProgress } : {}),
   });
   return resultOf(target, created.manifest, created.bytes);
 }
@@ -306,10 +302,10 @@ export async function verifyBackup(
 ): Promise<VerifyBackupResult> {
   const op = 'store.backups.verify';
   checkOptions(options, ['dir', 'onProgress'], op);
-  checkProgress(options.onProgress, op);
+  const onProgress = progressCallback<CheckProgress>(options.onProgress, op);
   const { target, id } = await resolveBackup(store, ref, options.dir, op);
   const manifest = await readManifest(target, id);
-  const scratch = await openScratch(store, target, manifest, options.onProgress);
+  const scratch = await openScratch(store, target, manifest, onProgress);
   try {
     const report = await checkScratch(scratch);
     return {
@@ -337,7 +333,7 @@ export async function restoreBackup(
 ): Promise<RestoreResult> {
   const op = 'store.restore';
   checkOptions(options, ['dir', 'dryRun', 'toTime', 'prepare', 'onProgress'], op);
-  checkProgress(options.onProgress, op);
+  const onProgress = progressCallback<CheckProgress>(options.onProgress, op);
   if (options.toTime !== undefined) {
     throw new StrataError('UNSUPPORTED', `${op}: toTime needs the change journal, which this store does not keep`, {
       op,
@@ -349,7 +345,7 @@ export async function restoreBackup(
   }
   const { target, id } = await resolveBackup(store, ref, options.dir, op);
   const manifest = await readManifest(target, id);
-  const scratch = await openScratch(store, target, manifest, options.onProgress);
+  const scratch = await openScratch(store, target, manifest, onProgress);
   try {
     await options.prepare?.(scratch);
     if (options.dryRun !== true) {

@@ -1,3 +1,4 @@
+import { progressCallback } from '../progress-callback.js';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
@@ -28,13 +29,11 @@ export interface RunSettings {
 }
 
 export function parseRunSettings(options: { leaseTtl?: unknown; wait?: unknown; onProgress?: unknown }, op: string): RunSettings {
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
-    throw new StrataError('BAD_INPUT', `${op}: onProgress must be a function`, { op });
-  }
+  const onProgress = progressCallback<MigrateProgress>(options.onProgress, op);
   return {
     leaseTtlMs: parseDuration(options.leaseTtl ?? '30s', 'leaseTtl', 24 * 3600_000),
     waitMs: parseDuration(options.wait ?? '10m', 'wait', 7 * 24 * 3600_000),
-    onProgress: options.onProgress as RunSettings['onProgress'],
+    onProgress,
   };
 }
 

@@ -1,3 +1,4 @@
+import { progressCallback } from '../../progress-callback.js';
 import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { sqliteLocation } from '../../drivers/sqlite.js';
@@ -141,9 +142,7 @@ export async function exportStore(ctx: TransferContext, path: unknown, options: 
   if (options.decrypt !== undefined && typeof options.decrypt !== 'boolean') {
     throw new StrataError('BAD_INPUT', 'store.export: decrypt must be a boolean', { op: 'store.export' });
   }
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
-    throw new StrataError('BAD_INPUT', 'store.export: onProgress must be a function', { op: 'store.export' });
-  }
+  const onProgress = progressCallback<TransferProgress>(options.onProgress, 'store.export');
   const decrypt = options.decrypt === true;
   if (decrypt && ctx.crypto !== undefined && ctx.crypto.sealer === null && ctx.crypto.encryptedSpaces().size > 0) {
     throw new StrataError('BAD_INPUT', 'store.export: decrypt needs the keyring, and this store was opened without one', {
@@ -155,7 +154,7 @@ export async function exportStore(ctx: TransferContext, path: unknown, options: 
   await refuseStoreFiles(ctx, target);
   for (let attempt = 1; ; attempt++) {
     try {
-      const written = await exportOnce(ctx, target, decrypt, options.onProgress);
+      const written = await exportOnce(ctx, target, decrypt, onProgress);
       const counts: Record<string, number> = {};
       for (const [space, totals] of Object.entries(written.spaces)) counts[space] = totals.records;
       return {

@@ -1,3 +1,4 @@
+import { progressCallback } from '../../progress-callback.js';
 import { resolve } from 'node:path';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { checkOptions } from '../../codec/options.js';
@@ -302,12 +303,9 @@ export async function importStore(
       hint: "mode: 'merge' keeps records the file does not hold; 'replace' empties them",
     });
   }
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
-    throw new StrataError('BAD_INPUT', 'store.import: onProgress must be a function', { op: 'store.import' });
-  }
   const file = resolve(path);
   const now = ctx.now();
-  const progress = options.onProgress;
+  const progress = progressCallback<TransferProgress>(options.onProgress, 'store.import');
   const report = (phase: TransferProgress['phase'], total: number | null) => (done: number) => {
     if (progress !== undefined && done % PROGRESS_EVERY === 0) progress({ phase, records: done, total });
   };
