@@ -76,11 +76,6 @@ export class TransactionDriver implements Driver {
     return this.#base.spaces();
   }
 
-  /** Whether the transaction still takes calls (its function has not finished). */
-  get open(): boolean {
-    return this.#open;
-  }
-
   #track<R>(op: string, run: () => Promise<R>): Promise<R> {
     if (!this.#open) {
       return Promise.reject(
@@ -101,11 +96,6 @@ export class TransactionDriver implements Driver {
   async #finish(): Promise<void> {
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
     this.#open = false;
-  }
-
-  /** Ends the transaction without committing (its function threw): later calls are CLOSED. */
-  async end(): Promise<void> {
-    await this.#finish();
   }
 
   get(space: string, key: string, now: number): Promise<StoredRecord | null> {

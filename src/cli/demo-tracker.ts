@@ -15,6 +15,7 @@ import {
   type Store,
 } from '../index.js';
 import { TokenStore } from '../kits/auth/index.js';
+import { readIsoTime } from '../codec/iso-time.js';
 
 /** A deployment as the seed's DEPLOYMENT_RECORDS has it, plus when it was recorded. */
 export interface DeploymentRecord {
@@ -268,16 +269,10 @@ function tokenOf(key: string): 'access' | 'refresh' | undefined {
 
 // An instant with its zone: `new Date('May 5')` is 2001, and a time without a zone is read
 // in the machine's local time, so pruneDupes' "newest" would depend on where it ran.
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$/;
-
-/** The instant an ISO 8601 date-time with a zone names, or NaN (days and times that do not exist included). */
 function instantOf(iso: string): Date {
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(iso);
-  if (m === null || !ISO_INSTANT.test(iso)) return new Date(Number.NaN);
-  const [y, mo, d, h, mi, sec] = m.slice(1).map((x) => Number(x ?? 0)) as [number, number, number, number, number, number];
-  const days = new Date(Date.UTC(y, mo, 0)).getUTCDate(); // day 0 of the next month: this month's last
-  if (y < 100 || mo < 1 || mo > 12 || d < 1 || d > days || h > 23 || mi > 59 || sec > 59) return new Date(Number.NaN);
-  return new Date(iso);
+  const read = readIsoTime(iso);
+  const instant = typeof read !== 'string' && read.hasTime && read.zoned && read.year >= 100 && iso[10] === 'T';
+  return new Date(instant ? read.ms : Number.NaN);
 }
 
 function checkKey(key: unknown, op: string, what = 'key'): string {

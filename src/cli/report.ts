@@ -1,5 +1,6 @@
 import { StrataError } from '../errors.js';
 import { EXIT, exitCodeFor, type ExitCode } from './exit-codes.js';
+import { redactUrl } from '../observe/logger.js';
 
 /** True when stack traces were asked for (`--debug` or STRATA_DEBUG=1). */
 export function debugWanted(argv: readonly string[] = process.argv, env: NodeJS.ProcessEnv = process.env): boolean {
@@ -10,17 +11,6 @@ export function debugWanted(argv: readonly string[] = process.argv, env: NodeJS.
 export function bareMessage(error: StrataError): string {
   const suffix = error.hint === undefined ? '' : ` (${error.hint})`;
   return suffix !== '' && error.message.endsWith(suffix) ? error.message.slice(0, -suffix.length) : error.message;
-}
-
-/**
- * `text` with the credentials of any URL in it masked, as the store's log lines mask them: a
- * password in `scheme://user:password@host` and the values of query parameters named like a
- * credential. Errors quote the --url / STRATA_URL they refuse, and stderr ends up in CI logs.
- */
-export function maskCredentials(text: string): string {
-  return text
-    .replace(/([a-z][a-z0-9+.-]*:\/\/[^/@:\s"]*):[^/@\s"]*@/gi, '$1:***@')
-    .replace(/([?&][^=&#\s"]*(?:pass|pwd|token|secret|key|auth|sig|cred)[^=&#\s"]*=)[^&#\s"]*/gi, '$1***');
 }
 
 function causes(error: unknown): string[] {
@@ -42,13 +32,13 @@ export function reportError(error: unknown, debug: boolean): ExitCode {
     const lines = [`error ${error.code}: ${bareMessage(error)}`];
     if (error.hint !== undefined) lines.push(`hint: ${error.hint}`);
     if (debug) lines.push(error.stack ?? '', ...causes(error).map((c) => `caused by: ${c}`));
-    process.stderr.write(`${maskCredentials(lines.join('\n'))}\n`);
+    process.stderr.write(`${redactUrl(lines.join('\n'))}\n`);
     return exitCodeFor(error.code);
   }
   const message = error instanceof Error ? error.message : String(error);
   const lines = [`error: ${message}`];
   if (debug) lines.push(error instanceof Error ? (error.stack ?? '') : '', ...causes(error).map((c) => `caused by: ${c}`));
   else lines.push('hint: this is unexpected; run again with --debug (or STRATA_DEBUG=1) for the stack trace and report it');
-  process.stderr.write(`${maskCredentials(lines.join('\n'))}\n`);
+  process.stderr.write(`${redactUrl(lines.join('\n'))}\n`);
   return EXIT.FAILURE;
 }

@@ -42,6 +42,11 @@ function bad(trail: Readonly<Trail>, what: string, hint = HINT, cause?: unknown)
   return new StrataError('BAD_INPUT', `${shortPath(trail)} is ${what}`, { hint, cause, details: { path } });
 }
 
+/** Whether `value` is plain JSON that round-trips exactly (the value rule's fast check; see `simple`). */
+export function isExactJson(value: unknown): boolean {
+  return simple(value, 0);
+}
+
 /**
  * The common case, checked without allocating: true when `value` is made only of well-formed
  * strings, finite numbers, booleans, null, plain arrays and objects no deeper than the limit,

@@ -90,7 +90,8 @@ function hasMethods(value: object): boolean {
  * `*auth*`, `*sig*`, `*cred*`, `*pwd*`) are replaced by `***`.
  */
 export function redactUrl(url: string): string {
-  let redacted = url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@');
-  redacted = redacted.replace(/([?&][^=&#]*(?:pass|pwd|token|secret|key|auth|sig|cred)[^=&#]*=)[^&#]*/gi, '$1***');
-  return redacted;
+  // Also for text that quotes a URL (CLI error lines): a URL ends at whitespace or a quote.
+  return url
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^/@:\s"]*):[^/@\s"]*@/gi, '$1:***@')
+    .replace(/([?&][^=&#\s"]*(?:pass|pwd|token|secret|key|auth|sig|cred)[^=&#\s"]*=)[^&#\s"]*/gi, '$1***');
 }

@@ -51,7 +51,7 @@ function scratchPath(store: ImageStore): string {
 /**
  * Parses the records part line by line; a line that is not a record (its value JSON text
  * included) is damage (CORRUPT), and so is a number of lines other than the manifest's
- * `records`: a backup holds each record live at its time once (a key twice is damage).
+ * `records` (a line added, such as a key given twice, or a line cut).
  */
 async function* recordsOf(bytes: AsyncIterable<Buffer>, manifest: BackupManifest): AsyncIterable<RawRecord> {
   const { id } = manifest;

@@ -36,8 +36,13 @@ export const RESTORE_OP = 'store.restore';
  * time in between is refused rather than answered with the state at `from`.
  */
 export function restoreMark(seq: number, at: number, from: number): RawRecord {
-  const mark: LoadMark = { seq, at, op: RESTORE_OP, from };
-  const key = `${seqKey(seq)}.${randomUUID()}`;
+  return markRecord({ seq, at, op: RESTORE_OP, from });
+}
+
+/** The record that holds `mark`, under a key unique to it that sorts by its seq. */
+function markRecord(mark: LoadMark): RawRecord {
+  const key = `${seqKey(mark.seq)}.${randomUUID()}`;
+  const { at } = mark;
   return { space: LOADS_SPACE, key, value: JSON.stringify(mark), version: 1, createdAt: at, updatedAt: at, expiresAt: null };
 }
 
@@ -65,10 +70,7 @@ export function withLoadMark(
     yield* source;
     const at = now();
     if ((await readJournalState(raw, at)) === null) return;
-    const seq = await headSeq(raw, at);
-    const mark: LoadMark = { seq, at, op };
-    const key = `${seqKey(seq)}.${randomUUID()}`;
-    yield { space: LOADS_SPACE, key, value: JSON.stringify(mark), version: 1, createdAt: at, updatedAt: at, expiresAt: null };
+    yield markRecord({ seq: await headSeq(raw, at), at, op });
   })();
 }
 
@@ -101,7 +103,10 @@ export function parseLoadMark(record: StoredRecord): LoadMark {
 }
 
 /** Every load mark of the live store (`driver` below encryption), oldest first. */
-export async function loadMarks(driver: Driver, now: number): Promise<Array<{ key: string; mark: LoadMark }>> {
+export async function loadMarks(
+  driver: Driver,
+  now: number,
+): Promise<Array<{ key: string; mark: LoadMark; record: StoredRecord }>> {
   if (!(await driver.spaces()).includes(LOADS_SPACE)) return [];
-  return (await driver.scan(LOADS_SPACE, {}, now)).map((r) => ({ key: r.key, mark: parseLoadMark(r) }));
+  return (await driver.scan(LOADS_SPACE, {}, now)).map((record) => ({ key: record.key, mark: parseLoadMark(record), record }));
 }

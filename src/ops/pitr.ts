@@ -1,5 +1,6 @@
 import type { Driver, RawRecord, StoredRecord } from '../drivers/driver.js';
 import { StrataError } from '../errors.js';
+import { readIsoTime } from '../codec/iso-time.js';
 import {
   JOURNAL_SPACE,
   JOURNAL_STATE_KEY,
@@ -9,7 +10,7 @@ import {
   type JournalEntry,
   type JournalHead,
 } from './journal-entry.js';
-import { loadMarks, LOADS_SPACE, parseLoadMark, RESTORE_OP, restoreMark } from './journal-loads.js';
+import { loadMarks, LOADS_SPACE, RESTORE_OP, restoreMark } from './journal-loads.js';
 import { readJournalAfter } from './journal-read.js';
 import { parseJournalState, readJournalState } from './journal-state.js';
 import { replayJournal, type SpaceRecords } from './pitr-replay.js';
@@ -60,28 +61,10 @@ function bad(message: string, hint: string, details?: Record<string, unknown>): 
 
 /** The largest epoch ms a `Date` can hold (either side of 1970). */
 const MAX_TIME = 8.64e15;
-/** ISO 8601 date, or date and time with an optional offset (no offset: local time, as `Date.parse`). */
-const ISO = /^(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:\.\d{1,9})?)?(Z|[+-](\d\d):(\d\d))?)?$/;
-
-/** `Date.parse` of an ISO 8601 string whose every field is in range (no 30 February), else NaN. */
-function parseIso(text: string): number {
-  const m = ISO.exec(text);
-  if (m === null) return Number.NaN;
-  const [year, month, day, hour, minute, second, , offH, offM] = m
-    .slice(1)
-    .map((part) => (part === undefined ? 0 : Number(part)));
-  const days = new Date(Date.UTC(year!, month!, 0)).getUTCDate(); // the last day of that month
-  const inRange =
-    month! >= 1 &&
-    month! <= 12 &&
-    day! >= 1 &&
-    day! <= days &&
-    hour! <= 23 &&
-    minute! <= 59 &&
-    second! <= 59 &&
-    offH! <= 23 &&
-    offM! <= 59;
-  return inRange ? Date.parse(text) : Number.NaN;
+/** An ISO 8601 date or date-time (without a zone: local time, as `Date.parse`), else NaN. */
+function isoMs(text: string): number {
+  const read = readIsoTime(text);
+  return typeof read === 'string' ? Number.NaN : read.ms;
 }
 
 /** The time `toTime` names (a Date, epoch ms or an ISO 8601 string), else BAD_INPUT. */
@@ -92,7 +75,7 @@ export function parseToTime(value: unknown, op: string): number {
       : typeof value === 'number'
         ? value
         : typeof value === 'string'
-          ? parseIso(value)
+          ? isoMs(value)
           : Number.NaN;
   if (!Number.isFinite(ms) || Math.abs(ms) > MAX_TIME) {
     throw new StrataError('BAD_INPUT', `${op}: toTime must be a date (a Date, epoch ms or an ISO 8601 string)`, {
@@ -156,8 +139,8 @@ async function checkNoLoadCrossed(live: Driver, base: PitrSource, toSeq: number,
  */
 export async function marksAfterRestore(live: Driver, scratch: PitrSource, plan: PitrPlan, now: number): Promise<RawRecord[]> {
   const out: RawRecord[] = [];
-  for (const record of await live.scan(LOADS_SPACE, {}, now).catch(() => [])) {
-    if (parseLoadMark(record).at > plan.toTime || (await scratch.read(LOADS_SPACE, record.key)) !== null) continue;
+  for (const { key, mark, record } of await loadMarks(live, now)) {
+    if (mark.at > plan.toTime || (await scratch.read(LOADS_SPACE, key)) !== null) continue;
     out.push({ space: LOADS_SPACE, ...record });
   }
   out.push(restoreMark(plan.toSeq, now, plan.toTime));

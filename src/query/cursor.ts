@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { StrataError } from '../errors.js';
-import { parseJson } from '../codec/json.js';
-import { MAX_KEY_BYTES } from '../codec/keys.js';
+import { isExactJson, parseJson } from '../codec/json.js';
+import { checkKey } from '../codec/keys.js';
 import type { ScanPosition } from '../drivers/driver.js';
 import type { Filter, SortSpec } from './ast.js';
 
@@ -44,23 +44,14 @@ export function encodeCursor(position: Required<ScanPosition>, fingerprint: stri
   return cursor;
 }
 
-/** A value `sortValues` can produce: JSON with finite numbers and well-formed strings. */
-function isSortValue(value: unknown, depth: number): boolean {
-  if (value === null || typeof value === 'boolean') return true;
-  if (typeof value === 'number') return Number.isFinite(value);
-  if (typeof value === 'string') return value.isWellFormed();
-  if (depth > 256 || typeof value !== 'object') return false;
-  if (Array.isArray(value)) return value.every((v) => isSortValue(v, depth + 1));
-  return Object.entries(value).every(([k, v]) => k.isWellFormed() && isSortValue(v, depth + 1));
-}
-
+/** A key as every write checks it (non-empty, well-formed, at most 1,024 UTF-8 bytes). */
 function isKey(key: unknown): key is string {
-  return (
-    typeof key === 'string' &&
-    key.length > 0 &&
-    key.isWellFormed() &&
-    (key.length <= 341 || Buffer.byteLength(key, 'utf8') <= MAX_KEY_BYTES)
-  );
+  try {
+    checkKey(key, 'page');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -85,6 +76,7 @@ export function decodeCursor(cursor: unknown, fingerprint: string, sortLength: n
   if (Object.keys(body).length !== 3) throw invalid();
   const { v, k, q } = body as Partial<CursorBody>;
   if (q !== fingerprint || !isKey(k) || !Array.isArray(v) || v.length !== sortLength) throw invalid();
-  if (!v.every((value) => isSortValue(value, 0))) throw invalid();
+  // Sort values are JSON a document held: finite numbers, well-formed strings, within the depth limit.
+  if (!v.every(isExactJson)) throw invalid();
   return { key: k, values: v };
 }

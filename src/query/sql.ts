@@ -65,7 +65,8 @@ type Kind = JsonKind | 'null';
 /** Values by kind, scalars without duplicates. */
 function byKind(values: readonly JsonValue[]): Map<Kind, JsonValue[]> {
   const groups = new Map<Kind, JsonValue[]>();
-  // A set per kind: `$in` may list 100k values, and `includes` on each would be quadratic.
+  // The scalars seen so far (1 and '1' stay apart): `$in` may list 100k values, and an
+  // `includes` per value would be quadratic.
   const seen = new Set<JsonValue>();
   for (const value of values) {
     const kind = kindOf(value);
