@@ -57,7 +57,8 @@ describe('sqlite verify, page by page', () => {
     const report = await driver.verify();
     expect(report.ok).toBe(false);
     expect(damagedKeys(report).sort()).toEqual(hit.map(keyOf).sort());
-    for (const issue of report.issues) expect(issue).toMatchObject({ code: 'CORRUPT', space: SPACE, message: 'the stored record fails its checksum' });
+    for (const issue of report.issues)
+      expect(issue).toMatchObject({ code: 'CORRUPT', space: SPACE, message: 'the stored record fails its checksum' });
     await driver.close();
   });
 
