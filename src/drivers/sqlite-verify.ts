@@ -13,10 +13,19 @@ const MAX_ISSUES_PER_TABLE = 1000;
  * registry is an issue, as is a registry row whose table is gone), and every record of every
  * table against its checksum. A damaged registry row can thus no longer hide a space.
  */
-export function verifyTables(db: Database.Database, onProgress?: (progress: VerifyProgress) => void): VerifyReport {
+export function verifyTables(
+  db: Database.Database,
+  onProgress?: (progress: VerifyProgress) => void,
+  checks: { integrity: boolean } = { integrity: true },
+): VerifyReport {
   // One read transaction: every page read below sees the same state of the file.
   registerRowCrc(db);
-  return db.transaction(() => verifyAll(db, onProgress))();
+  return db.transaction(() => verifyAll(db, onProgress, checks.integrity))();
+}
+
+/** The issues of SQLite's `integrity_check` messages (none for `['ok']`). */
+export function integrityIssues(messages: readonly string[]): VerifyIssue[] {
+  return messages.filter((message) => message !== 'ok').map((message) => ({ code: 'CORRUPT', message }));
 }
 
 /** Rows per page: the check of a page is one statement returning one row. */
@@ -95,12 +104,13 @@ function checkTable(db: Database.Database, table: string, limit: number, onPage:
   }
 }
 
-function verifyAll(db: Database.Database, onProgress?: (progress: VerifyProgress) => void): VerifyReport {
-  const issues: VerifyIssue[] = [];
+function verifyAll(
+  db: Database.Database,
+  onProgress: ((progress: VerifyProgress) => void) | undefined,
+  integrity: boolean,
+): VerifyReport {
+  const issues: VerifyIssue[] = integrity ? integrityIssues(db.prepare('PRAGMA integrity_check').pluck().all() as string[]) : [];
   let checked = 0;
-  for (const [message] of db.prepare('PRAGMA integrity_check').raw(true).all() as Array<[string]>) {
-    if (message !== 'ok') issues.push({ code: 'CORRUPT', message });
-  }
   const registered = new Map<string, string>();
   const registry = db.prepare('SELECT space, tbl, spec, crc FROM strata_spaces').raw(true).all() as unknown[][];
   for (const row of registry) {

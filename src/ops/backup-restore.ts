@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -8,8 +8,10 @@ import type { Driver, RawRecord, VerifyReport } from '../drivers/driver.js';
 import { memoryDriver } from '../drivers/memory.js';
 import { sqliteDriver, sqliteLocation, sqliteSwapFile } from '../drivers/sqlite.js';
 import { removeStage } from '../drivers/sqlite-image.js';
-import { verifyTables } from '../drivers/sqlite-verify.js';
+import { integrityCheckInWorker, type IntegrityRun } from '../drivers/sqlite-integrity.js';
+import { integrityIssues, verifyTables } from '../drivers/sqlite-verify.js';
 import Database from 'better-sqlite3';
+import type { StrataError } from '../errors.js';
 import { bottomDriver, checkRawRecord, cryptoIdentity, loadRecords, refreshAfterLoad, type ImageStore } from './image.js';
 import { damagedBackup, type BackupManifest } from './backup-format.js';
 import type { BackupTarget } from './backup-target.js';
@@ -134,12 +136,17 @@ async function countsOf(driver: Driver, at: number): Promise<Record<string, numb
   return out;
 }
 
+/** A scratch file at least this big has SQLite's integrity_check run beside the record checks. */
+const PARALLEL_CHECK_BYTES = 32 * 1024 * 1024;
+
 /** Integrity of the scratch copy and its counts against the manifest: CORRUPT when they differ. */
-export async function checkScratch(scratch: Scratch): Promise<VerifyReport> {
+export async function checkScratch(scratch: Scratch, options: { parallelCheckBytes?: number } = {}): Promise<VerifyReport> {
   const { manifest } = scratch;
   let report: VerifyReport;
   let found: Record<string, number>;
   if (scratch.file !== null) {
+    const unreadable = (cause: unknown): StrataError =>
+      Object.assign(damagedBackup(manifest.id, `its SQLite file cannot be read (${(cause as Error).message})`), { cause });
     // A plain connection: the checks of the driver's verify, without opening a store on it.
     let db: Database.Database;
     try {
@@ -147,12 +154,28 @@ export async function checkScratch(scratch: Scratch): Promise<VerifyReport> {
     } catch (cause) {
       throw Object.assign(damagedBackup(manifest.id, 'its SQLite file does not open'), { cause });
     }
+    let integrity: IntegrityRun | null = null;
     try {
-      report = verifyTables(db);
-      found = report.ok ? sqliteCounts(db, manifest.at) : {};
-    } catch (cause) {
-      throw Object.assign(damagedBackup(manifest.id, `its SQLite file cannot be read (${(cause as Error).message})`), { cause });
+      if (statSync(scratch.file).size >= (options.parallelCheckBytes ?? PARALLEL_CHECK_BYTES)) {
+        integrity = integrityCheckInWorker(scratch.file);
+      }
+      try {
+        report = verifyTables(db, undefined, { integrity: integrity === null });
+      } catch (cause) {
+        throw unreadable(cause);
+      }
+      if (integrity !== null) {
+        const issues = integrityIssues(await integrity.messages.catch((cause: unknown) => Promise.reject(unreadable(cause))));
+        integrity = null;
+        report = { ...report, ok: report.ok && issues.length === 0, issues: [...issues, ...report.issues] };
+      }
+      try {
+        found = report.ok ? sqliteCounts(db, manifest.at) : {};
+      } catch (cause) {
+        throw unreadable(cause);
+      }
     } finally {
+      integrity?.stop();
       db.close();
     }
   } else {
