@@ -21,6 +21,8 @@ import type { StoredRecord } from './driver.js';
 
 /** SQL function computing `crc` from (key, value, updated_at, expires_at): upgrades and tools. */
 export const CRC_FN = 'strata_crc';
+/** SQL function: a record's CRC from (key, value, updated_at, expires_at), -1 when they are not of the types Strata writes (verify). */
+export const ROW_CRC_FN = 'strata_row_crc';
 /** SQL function that throws CORRUPT naming (space, key): an overwrite met a damaged old row. */
 export const DAMAGED_FN = 'strata_damaged';
 
@@ -217,13 +219,24 @@ export function unpackValueChecked(
   return expiresAt !== null && expiresAt <= now ? null : value;
 }
 
-/** Registers `strata_crc` and `strata_damaged` on a connection. */
+/**
+ * Registers `strata_crc`, `strata_row_crc` and `strata_damaged` on a connection, once, when it
+ * opens: registering later fails while a statement of the connection is still iterating.
+ */
 export function registerChecksumFunctions(db: Database.Database, driver: string): void {
   db.function(
     CRC_FN,
     { directOnly: true, deterministic: true },
     (key: unknown, value: unknown, updatedAt: unknown, expiresAt: unknown) =>
       crc32(`${String(key)}\u0000${String(updatedAt)} ${expiresAt === null ? '' : String(expiresAt)} ${String(value)}`),
+  );
+  db.function(ROW_CRC_FN, { directOnly: true, deterministic: true }, (key, value, updatedAt, expiresAt) =>
+    typeof key === 'string' &&
+    typeof value === 'string' &&
+    typeof updatedAt === 'number' &&
+    (expiresAt === null || typeof expiresAt === 'number')
+      ? recordCrc(key, value, updatedAt, expiresAt)
+      : -1,
   );
   db.function(DAMAGED_FN, { directOnly: true, deterministic: true }, (space: unknown, key: unknown) => {
     throw corruptRecord(String(space), String(key), driver);

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { VerifyIssue, VerifyProgress, VerifyReport } from './driver.js';
-import { recordCrc, rowIntact, VOK_SQL } from './sqlite-checksum.js';
+import { ROW_CRC_FN, rowIntact, VOK_SQL } from './sqlite-checksum.js';
 import { COLUMNS, registryRowIntact } from './sqlite-spaces.js';
 
 /** Issues listed per table at most; the report says how many more there were. */
@@ -19,7 +19,6 @@ export function verifyTables(
   checks: { integrity: boolean } = { integrity: true },
 ): VerifyReport {
   // One read transaction: every page read below sees the same state of the file.
-  registerRowCrc(db);
   return db.transaction(() => verifyAll(db, onProgress, checks.integrity))();
 }
 
@@ -31,9 +30,6 @@ export function integrityIssues(messages: readonly string[]): VerifyIssue[] {
 /** Rows per page: the check of a page is one statement returning one row. */
 const PAGE_ROWS = 10_000;
 
-/** SQL function: a record's CRC from its key, value and stamp, -1 when they are not of the types Strata writes. */
-const ROW_CRC_FN = 'strata_row_crc';
-
 const NUMERIC = (column: string): string => `typeof(${column}) IN ('integer', 'real')`;
 
 /**
@@ -42,20 +38,9 @@ const NUMERIC = (column: string): string => `typeof(${column}) IN ('integer', 'r
  * CRC runs in a JavaScript function called by SQLite, so only numbers come back per page:
  * reading every row into JavaScript took 2.7 s per million records, this 1.0-1.3 s. Every
  * argument costs (a 7-argument function took 0.9 s more), so the types of version and
- * created_at are checked in SQL.
+ * created_at are checked in SQL. The connection must have `registerChecksumFunctions`.
  */
 const SOUND = `(${VOK_SQL} AND ${NUMERIC('version')} AND ${NUMERIC('created_at')} AND ${ROW_CRC_FN}(key, value, updated_at, expires_at) = crc AND json_valid(value))`;
-
-function registerRowCrc(db: Database.Database): void {
-  db.function(ROW_CRC_FN, { directOnly: true, deterministic: true }, (key, value, updatedAt, expiresAt) =>
-    typeof key === 'string' &&
-    typeof value === 'string' &&
-    typeof updatedAt === 'number' &&
-    (expiresAt === null || typeof expiresAt === 'number')
-      ? recordCrc(key, value, updatedAt, expiresAt)
-      : -1,
-  );
-}
 
 interface TableCheck {
   checked: number;

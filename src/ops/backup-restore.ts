@@ -8,6 +8,7 @@ import type { Driver, RawRecord, VerifyReport } from '../drivers/driver.js';
 import { memoryDriver } from '../drivers/memory.js';
 import { sqliteDriver, sqliteLocation, sqliteSwapFile } from '../drivers/sqlite.js';
 import { removeStage } from '../drivers/sqlite-image.js';
+import { registerChecksumFunctions } from '../drivers/sqlite-checksum.js';
 import { integrityCheckInWorker, type IntegrityRun } from '../drivers/sqlite-integrity.js';
 import { integrityIssues, verifyTables } from '../drivers/sqlite-verify.js';
 import Database from 'better-sqlite3';
@@ -151,6 +152,8 @@ export async function checkScratch(scratch: Scratch, options: { parallelCheckByt
     let db: Database.Database;
     try {
       db = new Database(scratch.file, { fileMustExist: true });
+      db.pragma('trusted_schema = OFF'); // a backup from elsewhere must not run functions from its schema
+      registerChecksumFunctions(db, 'backup');
     } catch (cause) {
       throw Object.assign(damagedBackup(manifest.id, 'its SQLite file does not open'), { cause });
     }

@@ -10,6 +10,7 @@ import type { Driver } from '../../src/drivers/driver.js';
 import { recordCrc, vsumSql } from '../../src/drivers/sqlite-checksum.js';
 import { tableName } from '../../src/drivers/sqlite-spaces.js';
 import { put } from '../write-ops.js';
+import { openStore } from '../../src/index.js';
 
 const NOW = 1_700_000_000_000;
 const SPACE = 'kv.items';
@@ -95,5 +96,18 @@ describe('sqlite verify, page by page', () => {
     expect(damagedKeys(report)).toHaveLength(1_000);
     expect(report.issues.at(-1)).toMatchObject({ code: 'CORRUPT', message: `500 more damaged records in ${table}` });
     await driver.close();
+  });
+
+  it('store.verify() while an iteration of the same store is half-way through', async () => {
+    const store = await openStore({ url: `sqlite:${join(root, `case-${++counter}.db`)}`, durability: 'normal' });
+    const kv = store.kv('items');
+    await kv.setMany(Array.from({ length: 3_000 }, (_, i) => [keyOf(i), { n: i }] as [string, unknown]));
+    let seen = 0;
+    for await (const entry of kv.entries()) {
+      expect(entry[1]).toEqual({ n: seen });
+      if (++seen === 1_500) expect(await store.verify()).toMatchObject({ ok: true, issues: [] });
+    }
+    expect(seen).toBe(3_000);
+    await store.close();
   });
 });
