@@ -85,7 +85,9 @@ async function* pass(
       field =
         plan.collections.get(name)?.key ??
         ctx.declaredSpec(name)?.key ??
-        (await readSpec(ctx.driver, name, now).catch(() => null))?.key ??
+        // Absent is null; a damaged declaration (CORRUPT) or a failing store propagates: guessing
+        // `id` would check (and import) the documents against the wrong key field.
+        (await readSpec(ctx.driver, name, now))?.key ??
         'id';
       keyFields.set(name, field);
     }
@@ -186,8 +188,9 @@ async function checkSpec(
       details: { space: record.space, key: record.key },
     });
   }
-  const declared =
-    ctx.declaredSpec(record.key) ?? (mode === 'merge' ? await readSpec(ctx.driver, record.key, now).catch(() => null) : null);
+  // A merge keeps the target's documents, so they must agree with the file's declaration: a
+  // remembered one that is damaged (CORRUPT) cannot be compared and refuses the import.
+  const declared = ctx.declaredSpec(record.key) ?? (mode === 'merge' ? await readSpec(ctx.driver, record.key, now) : null);
   if (declared !== null && !sameSpec(declared, spec)) {
     throw new StrataError(
       'BAD_INPUT',
