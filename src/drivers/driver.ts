@@ -219,6 +219,13 @@ export interface RecordImage extends AsyncIterable<RawRecord> {
 export interface LoadOptions {
   /** `'replace'`: afterwards the store holds exactly the records given; `'merge'`: given keys are replaced, others stay. */
   mode: 'replace' | 'merge';
+  /**
+   * With `'replace'`: spaces whose names start with this prefix are merged instead (given keys
+   * replaced, the others kept), decided inside the load's atomic step. Import keeps the store's
+   * own `meta.*` records this way: read beforehand, records another process commits meanwhile
+   * (its journal entries) would be dropped by the swap. A driver with `images` must honour it.
+   */
+  mergePrefix?: string;
 }
 
 /**

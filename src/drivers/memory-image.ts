@@ -55,13 +55,15 @@ export async function collectImage(source: AsyncIterable<RawRecord>): Promise<Ra
 }
 
 /**
- * The mutations that make `state` hold `records` (mode 'replace': exactly them; 'merge':
- * them over what is there), and the spaces they touch. Changes nothing.
+ * The mutations that make `state` hold `records` (mode 'replace': exactly them, except in
+ * spaces starting with `mergePrefix`; 'merge': them over what is there), and the spaces they
+ * touch. Changes nothing.
  */
 export function loadMutations(
   state: MemoryState,
   records: readonly RawRecord[],
   mode: 'replace' | 'merge',
+  mergePrefix?: string,
 ): { mutations: Mutation[]; spaces: Set<string> } {
   const mutations: Mutation[] = [];
   const touched = new Set<string>();
@@ -73,6 +75,7 @@ export function loadMutations(
   }
   if (mode === 'replace') {
     for (const [space, map] of state.spaces) {
+      if (mergePrefix !== undefined && space.startsWith(mergePrefix)) continue;
       const keep = given.get(space);
       for (const key of map.keys()) {
         if (keep?.has(key)) continue;

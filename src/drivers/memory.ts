@@ -115,7 +115,7 @@ export function memoryDriver(options: MemoryDriverOptions = {}): Driver {
       open();
       const records = await collectImage(source);
       open();
-      const { mutations, spaces } = loadMutations(state, records, options.mode);
+      const { mutations, spaces } = loadMutations(state, records, options.mode, options.mergePrefix);
       for (const r of records) state.space(r.space);
       state.apply(mutations);
       for (const space of [...spaces].sort()) hub.emit({ space, key: '', type: 'reset', version: null, origin: 'local' });

@@ -198,6 +198,8 @@ export interface SwapOptions {
    * triggers and views exactly those of the staged file; only with mode 'replace'. @default false
    */
   userTables?: boolean;
+  /** With mode 'replace': spaces starting with it are merged, not replaced (LoadOptions in driver.ts). */
+  mergePrefix?: string;
 }
 
 const isUserObject = (name: string): boolean => !name.startsWith('strata_') && !name.startsWith('sqlite_');
@@ -223,6 +225,8 @@ export function swapIn(ctx: SqliteImageContext, path: string, options: SwapOptio
         const live = registry(db, 'main', ctx.driver);
         const touched = new Set<string>();
         const stagedSpaces = new Set<string>();
+        const merged = (space: string): boolean =>
+          options.mode === 'merge' || (options.mergePrefix !== undefined && space.startsWith(options.mergePrefix));
         for (const [space, table, spec] of staged) {
           stagedSpaces.add(space);
           if (!tableExists(db, STAGE, table)) continue;
@@ -243,7 +247,7 @@ export function swapIn(ctx: SqliteImageContext, path: string, options: SwapOptio
             .all(table) as string[];
           for (const sql of indexes) db.exec(sql.replace(/^CREATE INDEX /i, 'CREATE INDEX IF NOT EXISTS main.'));
           const columns = 'key, value, version, created_at, updated_at, expires_at, crc, vsum';
-          if (options.mode === 'replace') {
+          if (!merged(space)) {
             db.exec(`DELETE FROM main.${table}`);
             db.exec(`INSERT INTO main.${table} (${columns}) SELECT ${columns} FROM ${STAGE}.${table}`);
           } else {
@@ -253,7 +257,7 @@ export function swapIn(ctx: SqliteImageContext, path: string, options: SwapOptio
         if (options.mode === 'replace') {
           // Tables are never dropped (other connections keep their statements): emptied.
           for (const [space, table] of live) {
-            if (stagedSpaces.has(space) || !tableExists(db, 'main', table)) continue;
+            if (stagedSpaces.has(space) || merged(space) || !tableExists(db, 'main', table)) continue;
             touched.add(space);
             db.exec(`DELETE FROM main.${table}`);
           }

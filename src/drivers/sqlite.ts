@@ -603,7 +603,7 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
       try {
         staged = await stageImage(location, source);
         writable('loadImage');
-        swap(staged.path, { mode: options.mode }, now);
+        swap(staged.path, { mode: options.mode, mergePrefix: options.mergePrefix }, now);
         return { records: staged.records };
       } catch (error) {
         throw fail(error, 'loadImage');

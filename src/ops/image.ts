@@ -58,6 +58,8 @@ export interface LoadRecordsOptions {
   checkValues?: boolean;
   /** The time the load happens at (watch logs, expiry checks). @default Date.now() */
   now?: number;
+  /** With mode 'replace': spaces starting with it are merged instead (LoadOptions.mergePrefix in drivers/driver.ts). */
+  mergePrefix?: string;
 }
 
 const isDriver = (target: ImageTarget): target is Driver => typeof (target as Driver).batch === 'function';
@@ -166,7 +168,7 @@ export async function loadRecords(
 ): Promise<{ records: number; reopen: boolean }> {
   const op = 'loadRecords';
   const driver = imageDriver(target, op);
-  checkOptions(options, ['mode', 'checkValues', 'now'], op);
+  checkOptions(options, ['mode', 'checkValues', 'now', 'mergePrefix'], op);
   if (options?.mode !== 'replace' && options?.mode !== 'merge') {
     throw new StrataError('BAD_INPUT', `${op}: mode must be 'replace' or 'merge'`, {
       op,
@@ -175,6 +177,12 @@ export async function loadRecords(
   }
   if (source === null || typeof source !== 'object' || (!(Symbol.asyncIterator in source) && !(Symbol.iterator in source))) {
     throw new StrataError('BAD_INPUT', `${op}: source must be an iterable of records`, { op });
+  }
+  if (options.mergePrefix !== undefined && (typeof options.mergePrefix !== 'string' || options.mergePrefix.length === 0)) {
+    throw new StrataError('BAD_INPUT', `${op}: mergePrefix must be a non-empty string`, {
+      op,
+      hint: "e.g. { mode: 'replace', mergePrefix: 'meta.' }, or leave it out",
+    });
   }
   const checkValues = options.checkValues ?? true;
   const now = options.now ?? Date.now();
@@ -188,7 +196,7 @@ export async function loadRecords(
   const before = await cryptoIdentity(target, now);
   let result: { records: number };
   try {
-    result = await driver.loadImage!(checked(), { mode: options.mode }, now);
+    result = await driver.loadImage!(checked(), { mode: options.mode, mergePrefix: options.mergePrefix }, now);
   } catch (error) {
     throw withOp(error, op, driver.name);
   }

@@ -1,7 +1,7 @@
 import type { Driver, VerifyReport } from '../drivers/driver.js';
 import { StrataError } from '../errors.js';
 import { JournalLayer, journalLayerOf } from '../layers/journal.js';
-import { readJournalState, settleJournal, writeJournalState } from './journal-state.js';
+import { readJournalState, settleJournal, writeJournalState, type LoadedJournalState } from './journal-state.js';
 import { journalIssues } from './journal-verify.js';
 import { restoreMark } from './journal-loads.js';
 
@@ -55,9 +55,32 @@ export async function journalOnRestore(
   restore: { from: number | null; seq: number },
   now: number,
 ): Promise<void> {
-  const loaded = await readJournalState(live, now).catch(() => null);
-  if (loaded === null) return;
-  if ((await readJournalState(scratch, now)) === null) {
+  let loaded: LoadedJournalState | null;
+  let damaged = false;
+  try {
+    loaded = await readJournalState(live, now);
+  } catch (error) {
+    // Only a damaged record is survivable: it still says the store keeps a journal, which a
+    // backup holding its own record restores (the repair the CORRUPT hint names). Without one,
+    // its retention is unknown: refused (store unchanged), not a store left without a journal.
+    if (!StrataError.is(error, 'CORRUPT')) throw error;
+    if ((await readJournalState(scratch, now)) === null) {
+      throw new StrataError(
+        'CORRUPT',
+        "store.restore: this store's journal record (meta.journal-state) is damaged and the backup holds none to replace it",
+        {
+          op: 'store.restore',
+          hint: 'restore a backup taken since the journal was turned on: it holds the journal record',
+          details: error.details,
+          cause: error,
+        },
+      );
+    }
+    loaded = null;
+    damaged = true;
+  }
+  if (loaded === null && !damaged) return; // no journal to keep on
+  if (loaded !== null && (await readJournalState(scratch, now)) === null) {
     await writeJournalState(scratch, { format: 1, retentionMs: loaded.state.retentionMs, start: 1, since: now }, 0, now);
   }
   if (restore.from === null) return;

@@ -119,6 +119,38 @@ export function backupSuite(factory: DriverFactory): void {
       expect(await h.store.kv('counts').get('a')).toBe(40);
     });
 
+    // What import's replace keeps the store's own meta.* spaces with (journal entries included):
+    // a driver that ignored it would empty them.
+    it("'replace' with mergePrefix merges the spaces that start with it, given or not, and replaces the rest", async () => {
+      await fill(h.store);
+      const now = h.clock.now;
+      await h.store.kv('keep.a').set('old', 1);
+      await h.store.kv('keep.a').set('other', 2);
+      await h.store.kv('keep.b').set('untouched', 3);
+      const record = (space: string, key: string, value: string): RawRecord => ({
+        space,
+        key,
+        value,
+        version: 1,
+        createdAt: 5,
+        updatedAt: 5,
+        expiresAt: null,
+      });
+      const given = [record('kv.counts', 'z', '9'), record('kv.keep.a', 'old', '10'), record('kv.keep.a', 'new', '11')];
+      // Unsigned records, see above (read first: this replace empties meta.crypto).
+      const mac = (await readCryptoState(bottomDriver(h.store), now))?.state.integrity === 'mac';
+      await loadRecords(h.store, given, { mode: 'replace', mergePrefix: 'kv.keep.', now });
+      if (mac) return;
+      expect(await h.store.kv('counts').get('a')).toBeNull();
+      expect(await h.store.kv('counts').get('z')).toBe(9);
+      expect(await h.store.collection('tasks').count()).toBe(0);
+      expect(await h.store.kv('keep.a').get('old')).toBe(10);
+      expect(await h.store.kv('keep.a').get('new')).toBe(11);
+      expect(await h.store.kv('keep.a').get('other')).toBe(2);
+      expect(await h.store.kv('keep.b').get('untouched')).toBe(3);
+      await expectCode(loadRecords(h.store, given, { mode: 'replace', mergePrefix: '', now }), 'BAD_INPUT');
+    });
+
     it('a bad record anywhere in the stream is BAD_INPUT and changes nothing', async () => {
       await fill(h.store);
       const now = h.clock.now;

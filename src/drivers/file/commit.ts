@@ -23,6 +23,8 @@ export type Work =
       kind: 'load';
       records: readonly RawRecord[];
       mode: 'replace' | 'merge';
+      /** Spaces merged even in a replace (see LoadOptions in driver.ts). */
+      mergePrefix: string | undefined;
       resolve: (loaded: number) => void;
       reject: (error: unknown) => void;
     }
@@ -93,7 +95,7 @@ export function planGroup(state: MemoryState, group: readonly Work[], seq: numbe
         const value = canonicalValue(r.value, driver);
         return value === r.value ? r : { ...r, value };
       });
-      const { mutations } = loadMutations(state, records, work.mode);
+      const { mutations } = loadMutations(state, records, work.mode, work.mergePrefix);
       const declare = [...new Set(records.map((r) => r.space))].filter((space) => !state.spaces.has(space));
       if (mutations.length > 0 || declare.length > 0) lines.push(encodeEntry(++seq, mutations, declare));
       planned.push({ work, result: records.length, mutations, declare });

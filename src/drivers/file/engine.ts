@@ -208,9 +208,9 @@ export class FileEngine {
   }
 
   /** Writes a whole image verbatim as one journal line (a group of its own, like a purge). */
-  load(records: readonly RawRecord[], mode: 'replace' | 'merge'): Promise<number> {
+  load(records: readonly RawRecord[], mode: 'replace' | 'merge', mergePrefix?: string): Promise<number> {
     this.#usable();
-    return new Promise((resolve, reject) => this.#enqueue({ kind: 'load', records, mode, resolve, reject }));
+    return new Promise((resolve, reject) => this.#enqueue({ kind: 'load', records, mode, mergePrefix, resolve, reject }));
   }
 
   /** Records a declared space in the journal, so every process (and a reopen) knows it. */

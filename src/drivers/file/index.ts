@@ -164,7 +164,7 @@ export function fileDriver(options: FileDriverOptions): Driver & { [fileInternal
     async loadImage(source, options) {
       const engine = await ready();
       const records = await collectImage(source);
-      return { records: await engine.load(records, options.mode) };
+      return { records: await engine.load(records, options.mode, options.mergePrefix) };
     },
     async stats() {
       return (await ready()).stats();

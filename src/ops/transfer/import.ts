@@ -17,7 +17,7 @@ import type { TransferContext, TransferProgress } from './context.js';
 export type LoadRecords = (
   driver: Driver,
   source: AsyncIterable<StoredRecord & { space: string }>,
-  options: { mode: 'merge' | 'replace' },
+  options: { mode: 'merge' | 'replace'; mergePrefix?: string },
 ) => Promise<unknown>;
 
 export interface ImportOptions {
@@ -44,8 +44,6 @@ const PROGRESS_EVERY = 5000;
 interface Plan {
   summary: ExportSummary;
   collections: Map<string, CollectionSpec>;
-  /** Spaces the file declares encrypted. */
-  encrypted: Set<string>;
   /** Spaces records are written to. */
   spaces: Set<string>;
   transcoder?: Transcoder | undefined;
@@ -54,7 +52,6 @@ interface Plan {
 
 const newPlan = (): Plan => ({
   collections: new Map(),
-  encrypted: new Set(),
   spaces: new Set(),
   written: 0,
   summary: undefined as unknown as ExportSummary,
@@ -88,7 +85,9 @@ async function* pass(
       field =
         plan.collections.get(name)?.key ??
         ctx.declaredSpec(name)?.key ??
-        (await readSpec(ctx.driver, name, now).catch(() => null))?.key ??
+        // Absent is null; a damaged declaration (CORRUPT) or a failing store propagates: guessing
+        // `id` would check (and import) the documents against the wrong key field.
+        (await readSpec(ctx.driver, name, now))?.key ??
         'id';
       keyFields.set(name, field);
     }
@@ -111,7 +110,6 @@ async function* pass(
       } catch (error) {
         throw withLine(error, record);
       }
-      if (record.space === ENCRYPTED_SPACE_NAME) plan.encrypted.add(record.key);
       if (checked !== undefined) {
         // Checked in the first pass.
       } else if (record.space === SPECS_SPACE_NAME)
@@ -190,8 +188,9 @@ async function checkSpec(
       details: { space: record.space, key: record.key },
     });
   }
-  const declared =
-    ctx.declaredSpec(record.key) ?? (mode === 'merge' ? await readSpec(ctx.driver, record.key, now).catch(() => null) : null);
+  // A merge keeps the target's documents, so they must agree with the file's declaration: a
+  // remembered one that is damaged (CORRUPT) cannot be compared and refuses the import.
+  const declared = ctx.declaredSpec(record.key) ?? (mode === 'merge' ? await readSpec(ctx.driver, record.key, now) : null);
   if (declared !== null && !sameSpec(declared, spec)) {
     throw new StrataError(
       'BAD_INPUT',
@@ -240,43 +239,14 @@ async function checkSchema(schema: StandardSchemaV1, record: TransferRecord, doc
   );
 }
 
-const PAGE = 2000;
-
 /**
- * A replace empties every space the load is not given: the target's internal records are
- * given back first (its encryption record, schedules, declarations the file does not make),
- * so only kv namespaces and collections are replaced.
+ * A replace leaves every kv namespace and collection holding exactly the file, and merges the
+ * store's own `meta.*` spaces (its encryption record, schedules, journal, declarations the
+ * file does not make; the file's declarations replace same-name ones). The driver decides
+ * that inside the load's atomic step: copied in from a read made before it, the journal
+ * entries other processes commit while the file streams in would be lost.
  */
-async function* keepingMeta(
-  ctx: TransferContext,
-  plan: Plan,
-  records: AsyncIterable<TransferRecord>,
-  now: number,
-): AsyncGenerator<TransferRecord> {
-  for (const space of await ctx.raw.spaces()) {
-    if (!space.startsWith('meta.')) continue;
-    let after: string | undefined;
-    for (;;) {
-      const page = await ctx.raw.scan(space, after === undefined ? { limit: PAGE } : { limit: PAGE, after: { key: after } }, now);
-      for (const r of page) {
-        if (space === SPECS_SPACE_NAME && plan.collections.has(r.key)) continue;
-        if (space === ENCRYPTED_SPACE_NAME && plan.encrypted.has(r.key)) continue;
-        yield {
-          space,
-          key: r.key,
-          value: r.value,
-          version: r.version,
-          createdAt: r.createdAt,
-          updatedAt: r.updatedAt,
-          expiresAt: r.expiresAt,
-        };
-      }
-      if (page.length < PAGE) break;
-      after = page[page.length - 1]!.key;
-    }
-  }
-  yield* records;
-}
+const KEPT_PREFIX = 'meta.';
 
 /**
  * store.import: a first pass reads the whole file and checks everything (gzip, every line,
@@ -323,7 +293,7 @@ export async function importStore(
   // The staging files of an import killed earlier (its process is gone) are removed first.
   const location = sqliteLocation(ctx.raw);
   if (location !== null) removeStaleScratch(location);
-  await load(ctx.raw, mode === 'replace' ? keepingMeta(ctx, first, records, now) : records, { mode });
+  await load(ctx.raw, records, mode === 'replace' ? { mode, mergePrefix: KEPT_PREFIX } : { mode });
   progress?.({ phase: 'write', records: total, total });
   await ctx.refresh([...first.collections.keys()]);
   for (const [name, spec] of first.collections) await ctx.driver.ensureSpace(`c.${name}`, { indexes: spec.indexes });
