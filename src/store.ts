@@ -1,4 +1,5 @@
 import { progressCallback } from './progress-callback.js';
+import { recordOwner } from './handle-owner.js';
 import { join } from 'node:path';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Driver, SpaceSpec, VerifyOptions, VerifyProgress, VerifyReport } from './drivers/driver.js';
@@ -429,7 +430,9 @@ export class Store {
       this.#declared.add(name);
     }
     this.#definitions.set(name, definition);
-    return this.#observed(collection, 'collection', collectionSpace(name));
+    const handle = this.#observed(collection, 'collection', collectionSpace(name));
+    recordOwner(handle, this);
+    return handle;
   }
 
   /** Registers how `space` is encrypted (before any read of it) or checks that it is not. */
