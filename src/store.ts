@@ -169,6 +169,8 @@ export class Store {
   #closed = false;
   /** Set by a restore that changed the encryption state: this handle's layer is stale. */
   #restoredAway = false;
+  /** How many restores this handle made (HandleContext.generation). */
+  #generation = 0;
   #closing: Promise<void> | undefined;
   /** Applied and pending migrations, and `down` (see README "Migrations"). */
   readonly migrations: Migrations;
@@ -252,8 +254,14 @@ export class Store {
       inTransaction,
       ensure: (space, spec) => this.#ensure(space, spec),
       assertOpen: (op) => this.#assertOpen(op),
+      generation: () => this.#generation,
       forget: (space) => this.#forget(space),
     };
+  }
+
+  #forgetEnsured(): void {
+    this.#spaces.clear();
+    this.#generation++;
   }
 
   async #forget(space: string): Promise<void> {
@@ -643,6 +651,10 @@ export class Store {
       // Every later call fails with CLOSED rather than read ciphertext as values or seal
       // with keys of the old state (README "Backups and restore", Encryption).
       if (result.reopen && !result.dryRun) this.#restoredAway = true;
+      // The store now holds the backup's remembered encryption and collection specs: spaces this
+      // process declared after the backup was taken must be declared (and remembered) again
+      // before their next write, or other processes would read their ciphertext as values.
+      if (!result.dryRun) this.#forgetEnsured();
       return result;
     } catch (error) {
       throw withOp(error, 'store.restore', this.driver.name);
