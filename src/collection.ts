@@ -56,7 +56,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   readonly #indexes: readonly string[];
   readonly #ttl: number | undefined;
   readonly #host: BulkHost;
-  #ready = false;
+  /** The store's `generation()` this handle's space was last ensured in; -1 before. */
+  #ready = -1;
 
   /** @internal Use `store.collection(name, options)`. */
   constructor(ctx: HandleContext, name: string, options: CollectionOptions<StandardSchemaV1 | undefined, string>) {
@@ -89,12 +90,13 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   /** Checks the store is open and declares the space on first use. Synchronous once ready: hot paths skip an await. */
   #enter(op: string): Promise<void> | undefined {
     this.#ctx.assertOpen(op);
-    if (this.#ready) return undefined;
+    const generation = this.#ctx.generation();
+    if (this.#ready === generation) return undefined;
     const ensured = this.#ctx.ensure(this.#space, { indexes: this.#indexes });
     return ensured === undefined
       ? undefined
       : ensured.then(() => {
-          this.#ready = true;
+          this.#ready = generation;
         });
   }
 

@@ -10,6 +10,12 @@ export interface HandleContext {
   now(): number;
   /** Declares the space once per store; later calls return the same settled promise. */
   ensure(space: string, spec: SpaceSpec): Promise<void> | undefined;
+  /**
+   * Bumped by each restore of the store in this process: the restore may have taken away what
+   * `ensure` wrote (a space's remembered encryption or collection spec), so a handle that was
+   * ready before it must call `ensure` again before its next use.
+   */
+  generation(): number;
   /** Throws CLOSED once the store is closed. */
   assertOpen(op: string): void;
   /** Forgets a dropped space: its remembered declaration and this process's definition. */

@@ -86,7 +86,8 @@ export class KvNamespace<V = unknown> {
   readonly #ctx: HandleContext;
   readonly #space: string;
   readonly #defaults: KvDefaults;
-  #ready = false;
+  /** The store's `generation()` this handle's space was last ensured in; -1 before. */
+  #ready = -1;
 
   /** @internal Use `store.kv(name)`. */
   constructor(ctx: HandleContext, name: string, defaults: KvDefaults = new Map()) {
@@ -106,12 +107,13 @@ export class KvNamespace<V = unknown> {
   /** Checks the store is open and declares the space on first use. Synchronous once ready: hot paths skip an await. */
   #enter(op: string): Promise<void> | undefined {
     this.#ctx.assertOpen(op);
-    if (this.#ready) return undefined;
+    const generation = this.#ctx.generation();
+    if (this.#ready === generation) return undefined;
     const ensured = this.#ctx.ensure(this.#space, {});
     return ensured === undefined
       ? undefined
       : ensured.then(() => {
-          this.#ready = true;
+          this.#ready = generation;
         });
   }
 

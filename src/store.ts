@@ -1,4 +1,5 @@
 import { progressCallback } from './progress-callback.js';
+import { recordOwner } from './handle-owner.js';
 import { join } from 'node:path';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Driver, SpaceSpec, VerifyOptions, VerifyProgress, VerifyReport } from './drivers/driver.js';
@@ -168,6 +169,8 @@ export class Store {
   #closed = false;
   /** Set by a restore that changed the encryption state: this handle's layer is stale. */
   #restoredAway = false;
+  /** How many restores this handle made (HandleContext.generation). */
+  #generation = 0;
   #closing: Promise<void> | undefined;
   /** Applied and pending migrations, and `down` (see README "Migrations"). */
   readonly migrations: Migrations;
@@ -251,8 +254,14 @@ export class Store {
       inTransaction,
       ensure: (space, spec) => this.#ensure(space, spec),
       assertOpen: (op) => this.#assertOpen(op),
+      generation: () => this.#generation,
       forget: (space) => this.#forget(space),
     };
+  }
+
+  #forgetEnsured(): void {
+    this.#spaces.clear();
+    this.#generation++;
   }
 
   async #forget(space: string): Promise<void> {
@@ -429,7 +438,9 @@ export class Store {
       this.#declared.add(name);
     }
     this.#definitions.set(name, definition);
-    return this.#observed(collection, 'collection', collectionSpace(name));
+    const handle = this.#observed(collection, 'collection', collectionSpace(name));
+    recordOwner(handle, this);
+    return handle;
   }
 
   /** Registers how `space` is encrypted (before any read of it) or checks that it is not. */
@@ -640,6 +651,10 @@ export class Store {
       // Every later call fails with CLOSED rather than read ciphertext as values or seal
       // with keys of the old state (README "Backups and restore", Encryption).
       if (result.reopen && !result.dryRun) this.#restoredAway = true;
+      // The store now holds the backup's remembered encryption and collection specs: spaces this
+      // process declared after the backup was taken must be declared (and remembered) again
+      // before their next write, or other processes would read their ciphertext as values.
+      if (!result.dryRun) this.#forgetEnsured();
       return result;
     } catch (error) {
       throw withOp(error, 'store.restore', this.driver.name);

@@ -51,8 +51,12 @@ function deadOnThisHost(held: LeaseValue): boolean {
  * is still exactly the one this process last wrote (each value is unique), and hands out a
  * `check` op on its version to commit in the same atomic batch: a stalled holder finds the
  * lease changed and stops with LOCKED, before writing anything. A restore brings back an
- * older copy of the record (one of ours, at the time of the backup): `restoring` accepts
- * that copy while it runs, and re-asserts the lease after it.
+ * older copy of the record: ours (a failed run undoing itself) or, when a run recovers an
+ * earlier run, that run's (its restore point was taken under its lease). `restoring`
+ * accepts that copy while it runs and re-asserts the lease over it after. Accepting the
+ * earlier run's copy does not weaken the fence: we held the lease just before the restore,
+ * and that run's holder, if alive, renewed past the copy when it wrote its run record, so it
+ * can never renew the copy and its next write stops with LOCKED.
  */
 export class MigratorLease {
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(6).toString('base64url')}`;
@@ -67,6 +71,8 @@ export class MigratorLease {
   /** Claims, renewals and fenced writes run one at a time, so a renewal never moves the version under a fenced write. */
   #queue: Promise<unknown> = Promise.resolve();
   #restoring = false;
+  /** While restoring: the owner of the lease record the restore point holds, if not ours. */
+  #restoredOwner: string | null = null;
   /** Set when the lease was waited for: another process held it at first. */
   waited = false;
 
@@ -104,12 +110,16 @@ export class MigratorLease {
     }
   }
 
-  /** Claims the lease if it is free, expired, held by a dead process of this machine, or ours. */
+  /**
+   * Claims the lease if it is free, expired, held by a dead process of this machine, ours, or
+   * (while restoring) the copy a restore brought back.
+   */
   async #take(): Promise<boolean> {
     const now = this.#now();
     const stored = await this.#driver.get(LOCK_SPACE, KEY, now);
     const held = stored === null ? null : readLease(stored.value);
-    if (held !== null && held.owner !== this.owner && held.until > now && !deadOnThisHost(held)) return false;
+    const ours = held !== null && (held.owner === this.owner || (this.#restoring && held.owner === this.#restoredOwner));
+    if (held !== null && !ours && held.until > now && !deadOnThisHost(held)) return false;
     return this.#write(stored?.version ?? 0, now);
   }
 
@@ -182,18 +192,21 @@ export class MigratorLease {
   }
 
   /**
-   * Runs `fn`, a restore of the store (which brings back an older copy of the lease record),
-   * after checking the lease is still ours, renewing it meanwhile and re-asserting it after.
+   * Runs `fn`, a restore of the store (which brings back an older copy of the lease record,
+   * written by this lease or by `restoredOwner`'s), after checking the lease is still ours,
+   * renewing it meanwhile and re-asserting it after.
    */
-  async restoring<T>(fn: () => Promise<T>): Promise<T> {
+  async restoring<T>(fn: () => Promise<T>, restoredOwner?: string): Promise<T> {
     await this.exclusive(async () => {});
     this.#restoring = true;
+    this.#restoredOwner = restoredOwner ?? null;
     try {
       const result = await fn();
       if (!(await this.#serial(() => this.#take()))) throw (this.#lost ??= this.#lostError());
       return result;
     } finally {
       this.#restoring = false;
+      this.#restoredOwner = null;
     }
   }
 

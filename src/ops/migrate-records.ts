@@ -37,6 +37,12 @@ export interface RunRecord {
   backup: string | null;
   startedAt: number;
   process: string;
+  /**
+   * The owner of the lease `backup` was taken under: the lease record in that backup is this
+   * owner's, and a later run restoring it must not mistake it for a live holder (absent in
+   * run records written before it was added).
+   */
+  lease?: string;
   /** The migration being applied, `null` between migrations. */
   current: string | null;
   checkpoint: Checkpoint | null;

@@ -106,7 +106,8 @@ export async function recover(
   if (record.checkpoint !== null && canResume(record.checkpoint.migration))
     return { recovered: { run: record.id, action: 'resumed' }, resume: new RunState(record, version) };
   const backup = record.backup;
-  if (backup !== null) await lease.restoring(() => restorePoints(host).rollbackTo(backup));
+  const from = typeof record.lease === 'string' ? record.lease : undefined;
+  if (backup !== null) await lease.restoring(() => restorePoints(host).rollbackTo(backup), from);
   // Still there when no backup could be taken (every step of that run was atomic on its own).
   await removeRun(host, lease);
   return { recovered: { run: record.id, action: 'restored' }, resume: null };
@@ -144,34 +145,48 @@ export async function runSteps(
       backup,
       startedAt: host.now(),
       process: `${hostname()}:${process.pid}`,
+      lease: lease.owner,
       current: null,
       checkpoint: null,
     };
     await lease.exclusive((fence) => host.driver.batch([fence, runOp(record, 0), ...extra], host.now(), { results: false }));
     state = new RunState(record, 1);
   }
+  let callbackError: unknown = undefined;
   for (const [i, step] of steps.entries()) {
     lease.check();
-    const progress = (p: Omit<MigrateProgress, 'migration' | 'step' | 'steps'>): void =>
-      settings.onProgress?.({ migration: step.migration.name, step: i + 1, steps: steps.length, ...p });
-    progress({ phase: 'start' });
+    const progress = (p: Omit<MigrateProgress, 'migration' | 'step' | 'steps'>): void => {
+      try {
+        settings.onProgress?.({ migration: step.migration.name, step: i + 1, steps: steps.length, ...p });
+      } catch (error) {
+        callbackError = error;
+        throw error;
+      }
+    };
     const last = i === steps.length - 1;
+    // The progress calls are inside the try: a throwing onProgress stops the run like a
+    // throwing migration (rolled back, no run record left), else a later run would find a
+    // run record whose restore point holds this run's lease record, and wait for it.
     try {
+      progress({ phase: 'start' });
       await runStep(host, lease, conn, step, state, last, (done, total) => progress({ phase: 'batch', done, total }));
+      progress({ phase: 'done' });
     } catch (error) {
       // Another process took the lease over (this one stalled) and owns the run now: touch nothing.
       if (lease.isLost(error)) throw error;
       let restored = false;
       const backup = state.record.backup;
       if (backup !== null) {
-        await lease.restoring(() => points.rollbackTo(backup));
+        // A resumed run's restore point is the dead run's, taken under that run's lease.
+        await lease.restoring(() => points.rollbackTo(backup), state.record.lease);
         restored = true;
       }
       await removeRun(host, lease);
       await points.discard(backup);
+      // The caller's own callback failing stays its BAD_INPUT (README "Errors"), after the rollback.
+      if (error === callbackError) throw error;
       throw failed(step.migration.name, step.direction, error, restored);
     }
-    progress({ phase: 'done' });
   }
   await points.discard(state.record.backup);
   return { backup: state.record.backup };

@@ -6,6 +6,7 @@
 // refetches a committed page. Built on the public Store API only.
 import { StrataError, type Store } from '../../index.js';
 import { withOp } from '../../errors.js';
+import { ownerOf } from '../../handle-owner.js';
 import type { Bound } from './bounds.js';
 import { toBound } from './bounds.js';
 import { ItemDetails } from './details.js';
@@ -46,6 +47,30 @@ export interface SaveResult {
 const OPTIONS = ['collection', 'cursor', 'batchSize', 'namespace', 'clock'] as const;
 const SAVE = ['cover', 'checkpoint'] as const;
 
+/**
+ * The collection's name, when `handle` was made by `store.collection()` of this very store.
+ * Saves go through `store` by that name, so a handle of another store (or of a closed one,
+ * even of the same file) would put the items in the wrong place under the wrong declaration.
+ */
+function checkOwner(handle: { name: string }, store: Store, op: string): string {
+  const owner = ownerOf(handle);
+  // Compared by driver stack (one per opened store): with a logger, openStore hands out a
+  // logging wrapper of the store, while the handle was recorded by the store itself.
+  if (owner !== undefined && owner.driver === store.driver) return handle.name;
+  const name = JSON.stringify(handle.name);
+  const what =
+    owner === undefined
+      ? "was not made by store.collection() (a transaction's handle or another object)"
+      : owner.closed
+        ? 'belongs to a closed store, not to the one this stream is for'
+        : 'belongs to another store than the one this stream is for';
+  throw new StrataError('BAD_INPUT', `${op}: the collection handle ${name} ${what}`, {
+    op,
+    hint: `pass collection: store.collection('${handle.name}') of the store given to new SyncStream(store, ...)`,
+    details: { option: 'collection' },
+  });
+}
+
 /** One stream of a mirror. `T` is the item type, `C` the checkpoint (any JSON value). */
 export class SyncStream<T extends object, C = unknown> {
   readonly name: string;
@@ -72,7 +97,7 @@ export class SyncStream<T extends object, C = unknown> {
         hint: "pass collection: store.collection('runs', { key: 'id' })",
         details: { option: 'collection' },
       });
-    this.#collection = (col as { name: string }).name;
+    this.#collection = checkOwner(col as { name: string }, store, op);
     this.#cursor = functionOption<(item: T) => Bound>(options.cursor, 'cursor', op);
     this.#batchSize = intOption(options.batchSize, 50, 'batchSize', op, 1, 10_000);
     this.namespace = checkName(options.namespace ?? 'sync.streams', 'namespace', op);
