@@ -94,9 +94,9 @@ describe.each(BACKENDS)('a failed run on an encrypted store on %s', (backend) =>
   // failed run: the restore takes their remembered encryption out of the store again, so the
   // rerun must remember it again, or other processes and the CLI (which learn what is
   // encrypted from the store) would read its ciphertext as the values.
-  it.skipIf(backend === 'memory')(
-    'spaces first written by the failed run are still known as encrypted after the rerun',
-    async () => {
+  // A memory store has no other process to read it: the case is only defined for stores on disk.
+  if (backend !== 'memory')
+    it('spaces first written by the failed run are still known as encrypted after the rerun', async () => {
       const url = urlFor(backend, dir.path);
       const store = await openEncrypted(backend, dir.path);
       store.kv('vault', { encrypt: true });
@@ -130,6 +130,5 @@ describe.each(BACKENDS)('a failed run on an encrypted store on %s', (backend) =>
       } finally {
         await bare.close();
       }
-    },
-  );
+    });
 });
