@@ -179,10 +179,8 @@ export async function loadRecords(
     throw new StrataError('BAD_INPUT', `${op}: source must be an iterable of records`, { op });
   }
   if (options.mergePrefix !== undefined && (typeof options.mergePrefix !== 'string' || options.mergePrefix.length === 0)) {
-    throw new StrataError('BAD_INPUT', `${op}: mergePrefix must be a non-empty string`, {
-      op,
-      hint: "e.g. { mode: 'replace', mergePrefix: 'meta.' }, or leave it out",
-    });
+    // Internal callers only (store.import): no hint, since no user option leads here.
+    throw new StrataError('BAD_INPUT', `${op}: mergePrefix must be a non-empty string`, { op });
   }
   const checkValues = options.checkValues ?? true;
   const now = options.now ?? Date.now();
