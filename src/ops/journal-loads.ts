@@ -39,7 +39,13 @@ export function restoreMark(seq: number, at: number, from: number): RawRecord {
   return markRecord({ seq, at, op: RESTORE_OP, from });
 }
 
-/** The record that holds `mark`, under a key unique to it that sorts by its seq. */
+/**
+ * The record that holds `mark`, under a key unique to it that sorts by its seq. Marks are
+ * never pruned with the journal: `seq` is a lower bound (entries committed after it was read
+ * may still precede the load), so a backup taken just before the load can hold a journalSeq
+ * above the mark's and still be replayable from the pruned journal's start; without the mark
+ * its replay would cross the load unnoticed. One small record per load or restore.
+ */
 function markRecord(mark: LoadMark): RawRecord {
   const key = `${seqKey(mark.seq)}.${randomUUID()}`;
   const { at } = mark;
