@@ -32,6 +32,13 @@ export class EncryptionLayer implements Driver {
   readonly inner: Driver;
   readonly codec: RecordCodec;
   readonly #specs = new Map<string, SpaceEncryption>();
+  /**
+   * The version of each space's `meta.encrypted` record as this process last saw it stored.
+   * Every batch that writes an encrypted space checks it, in the same atomic step: a restore
+   * (here or in another process) may have taken the record away, and ciphertext written into a
+   * space the store no longer lists as encrypted reads as its ciphertext text everywhere else.
+   */
+  readonly #remembered = new Map<string, number>();
   readonly #keyIds: string[];
   readonly getSync?: (space: string, key: string, now: number) => StoredRecord | null;
   readonly getValueSync?: (space: string, key: string, now: number) => string | null;
@@ -80,6 +87,7 @@ export class EncryptionLayer implements Driver {
   async load(now: number): Promise<void> {
     for (const record of await this.scan(ENCRYPTED_SPACE, {}, now)) {
       this.#specs.set(record.key, parseSpecText(record.key, record.value));
+      this.#remembered.set(record.key, record.version);
     }
   }
 
@@ -101,6 +109,7 @@ export class EncryptionLayer implements Driver {
     const record = await this.get(ENCRYPTED_SPACE, space, now);
     if (record !== null) {
       if (!sameEncryption(parseSpecText(space, record.value), spec)) throw differentEncryption(space);
+      this.#remembered.set(space, record.version);
       return;
     }
     await this.ensureSpace(ENCRYPTED_SPACE, {});
@@ -110,11 +119,13 @@ export class EncryptionLayer implements Driver {
         now,
         { results: false },
       );
+      this.#remembered.set(space, 1);
     } catch (error) {
       if (!StrataError.is(error, 'CONFLICT')) throw error;
       // Another process remembered it first: it must agree.
       const raced = await this.get(ENCRYPTED_SPACE, space, now);
       if (raced !== null && !sameEncryption(parseSpecText(space, raced.value), spec)) throw differentEncryption(space);
+      if (raced !== null) this.#remembered.set(space, raced.version);
     }
   }
 
@@ -173,6 +184,58 @@ export class EncryptionLayer implements Driver {
   }
 
   async batch(ops: readonly WriteOp[], now: number, options?: BatchOptions): Promise<BatchResult[]> {
+    const guards = this.#guards(ops);
+    if (guards.length === 0) return this.#batch(ops, now, options);
+    try {
+      return await this.#guarded(guards, ops, now, options);
+    } catch (error) {
+      if (!isGuard(error, guards)) throw error;
+      // The store no longer holds the record as this process saw it (a restore): write it
+      // again (refused if the store now declares the space otherwise), then retry once.
+      for (const guard of guards) {
+        this.#remembered.delete(guard.key);
+        await this.remember(guard.key, now);
+      }
+      return await this.#guarded(this.#guards(ops), ops, now, options);
+    }
+  }
+
+  /** A check of the `meta.encrypted` record of every encrypted space `ops` put values into. */
+  #guards(ops: readonly WriteOp[]): Array<Extract<WriteOp, { type: 'check' }>> {
+    let spaces: Set<string> | undefined;
+    for (const op of ops) {
+      if (op.type === 'put' && op.space !== ENCRYPTED_SPACE && this.#specs.has(op.space)) (spaces ??= new Set()).add(op.space);
+    }
+    if (spaces === undefined) return [];
+    const guards: Array<Extract<WriteOp, { type: 'check' }>> = [];
+    for (const space of spaces) {
+      const version = this.#remembered.get(space);
+      if (version !== undefined) guards.push({ type: 'check', space: ENCRYPTED_SPACE, key: space, expect: version });
+    }
+    return guards;
+  }
+
+  /** `ops` after `guards` (first: a journal op must stay last), with results and error indexes as for `ops` alone. */
+  async #guarded(
+    guards: ReadonlyArray<Extract<WriteOp, { type: 'check' }>>,
+    ops: readonly WriteOp[],
+    now: number,
+    options?: BatchOptions,
+  ): Promise<BatchResult[]> {
+    let results: BatchResult[];
+    try {
+      results = await this.#batch([...guards, ...ops], now, options);
+    } catch (error) {
+      const details = StrataError.is(error) ? error.details : undefined;
+      if (details !== undefined && typeof details.index === 'number' && details.index >= guards.length) {
+        details.index -= guards.length;
+      }
+      throw error;
+    }
+    return results.length === 0 ? results : results.slice(guards.length);
+  }
+
+  async #batch(ops: readonly WriteOp[], now: number, options?: BatchOptions): Promise<BatchResult[]> {
     let transformed = false;
     const sent = ops.map((op): WriteOp => {
       if (this.#passes(op.space) || (op.type !== 'put' && op.type !== 'checkScan')) return op;
@@ -274,4 +337,11 @@ function differentEncryption(space: string): StrataError {
     hint: 'declare it with the same encrypt option everywhere; to change which fields are encrypted, copy the data to a new collection',
     details: { space },
   });
+}
+
+/** Whether `error` is the CONFLICT of one of `guards` (a space's encryption record changed). */
+function isGuard(error: unknown, guards: ReadonlyArray<{ key: string }>): boolean {
+  if (!StrataError.is(error, 'CONFLICT')) return false;
+  const details = error.details;
+  return details?.space === ENCRYPTED_SPACE && guards.some((guard) => guard.key === details.key);
 }
