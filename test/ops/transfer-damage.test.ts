@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { openStore, type Store } from '../../src/store.js';
 import { StrataError } from '../../src/errors.js';
 import { MAX_LINE_BYTES } from '../../src/ops/transfer/format.js';
 import { contentHash, rawDump } from '../../src/testing/transfer-suite.js';
+import { retrailer } from './transfer-helpers.js';
 
 /**
  * Every damaged copy of one small real export: a byte flipped at every offset of the gzip
@@ -179,29 +179,6 @@ describe('manifest', () => {
     }
   });
 });
-
-/** Rewrites the trailer of an NDJSON export text so only the records are wrong. */
-function retrailer(ndjson: string): string {
-  const all = ndjson.split('\n').filter(Boolean);
-  const spaces: Record<string, { records: number; sha256: string }> = {};
-  let current: { name: string; n: number; hash: ReturnType<typeof createHash> } | null = null;
-  let total = 0;
-  const close = (): void => {
-    if (current !== null) spaces[current.name] = { records: current.n, sha256: current.hash.digest('hex') };
-  };
-  for (const l of all.slice(1, -1)) {
-    if (l.startsWith('{"space":')) {
-      close();
-      current = { name: (JSON.parse(l) as { space: string }).space, n: 0, hash: createHash('sha256') };
-    } else {
-      current!.n++;
-      total++;
-      current!.hash.update(`${l}\n`);
-    }
-  }
-  close();
-  return `${[...all.slice(0, -1), JSON.stringify({ end: true, records: total, spaces })].join('\n')}\n`;
-}
 
 describe('documents whose key field is not their key', () => {
   it('are refused (BAD_INPUT naming the line), whichever declaration gives the key field', async () => {

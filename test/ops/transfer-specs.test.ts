@@ -2,12 +2,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store.js';
 import { StrataError } from '../../src/errors.js';
 import { bottomDriver } from '../../src/ops/transfer/context.js';
 import { rawDump } from '../../src/testing/transfer-suite.js';
+import { retrailer } from './transfer-helpers.js';
 
 /**
  * Import and the collection declarations the target remembers (meta.collections): an absent
@@ -22,29 +22,6 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 /** items declared { key: 'id' } with two documents: one file with the declaration, one without. */
 let declared: string;
 let bare: string;
-
-/** Rewrites the trailer so only the records are changed (counts and sha256 per space). */
-function retrailer(ndjson: string): string {
-  const all = ndjson.split('\n').filter(Boolean);
-  const spaces: Record<string, { records: number; sha256: string }> = {};
-  let current: { name: string; n: number; hash: ReturnType<typeof createHash> } | null = null;
-  let total = 0;
-  const close = (): void => {
-    if (current !== null) spaces[current.name] = { records: current.n, sha256: current.hash.digest('hex') };
-  };
-  for (const l of all.slice(1, -1)) {
-    if (l.startsWith('{"space":')) {
-      close();
-      current = { name: (JSON.parse(l) as { space: string }).space, n: 0, hash: createHash('sha256') };
-    } else {
-      current!.n++;
-      total++;
-      current!.hash.update(`${l}\n`);
-    }
-  }
-  close();
-  return `${[...all.slice(0, -1), JSON.stringify({ end: true, records: total, spaces })].join('\n')}\n`;
-}
 
 beforeAll(async () => {
   const source = await openStore('memory:');
