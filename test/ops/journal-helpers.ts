@@ -19,6 +19,12 @@ export const DRIVERS = [
   { name: 'memory', url: () => 'memory:' },
 ] as const;
 
+/** The drivers several processes can share, for the cross-process journal tests. */
+export const SHARED_DRIVERS = [
+  { name: 'sqlite', url: (d: string) => `sqlite:${join(d, 's.db')}?durability=normal` },
+  { name: 'file', url: (d: string) => `file:${join(d, 'f')}?durability=normal` },
+] as const;
+
 /** The driver under the journal layer of a store's stack: values as stored (ciphertext stays ciphertext). */
 export function rawDriver(store: { driver: Driver }): Driver {
   const journal = layer.journalLayerOf(store.driver);

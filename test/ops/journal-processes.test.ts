@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { fixture, LineChild, runTogether, sleep, strata, tempDir } from '../reliability/helpers.js';
-import { dumpAll, rawDriver, read, replay, userView } from './journal-helpers.js';
+import { dumpAll, rawDriver, read, replay, SHARED_DRIVERS, userView } from './journal-helpers.js';
 
 const { openStore } = strata;
 let dir: { path: string; dispose(): Promise<void> };
@@ -17,10 +17,7 @@ afterEach(async () => {
   await dir.dispose();
 });
 
-const CASES = [
-  { name: 'sqlite', url: (d: string) => `sqlite:${join(d, 's.db')}?durability=normal` },
-  { name: 'file', url: (d: string) => `file:${join(d, 'f')}?durability=normal` },
-] as const;
+const CASES = SHARED_DRIVERS;
 
 describe.each(CASES)('journal across processes on $name', ({ url }) => {
   it('4 racing writers: contiguous seq, one entry per change, PITR to the end equals the live store', async () => {

@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { fixture, LineChild, sleep, strata, tempDir } from '../reliability/helpers.js';
-import { rawDriver, read } from './journal-helpers.js';
+import { rawDriver, read, SHARED_DRIVERS } from './journal-helpers.js';
 
 const { openStore } = strata;
 let dir: { path: string; dispose(): Promise<void> };
@@ -19,10 +19,7 @@ afterEach(async () => {
   await dir.dispose();
 });
 
-const CASES = [
-  { name: 'sqlite', url: (d: string) => `sqlite:${join(d, 's.db')}?durability=normal` },
-  { name: 'file', url: (d: string) => `file:${join(d, 'f')}?durability=normal` },
-] as const;
+const CASES = SHARED_DRIVERS;
 
 /** An export of 20,000 kv records: staging it takes long enough for the writer to commit meanwhile. */
 async function bigExport(): Promise<string> {
