@@ -1,4 +1,5 @@
 import type { ScanPosition, StoredRecord, WriteOp } from './drivers/driver.js';
+import { asRead } from './drivers/record-stamp.js';
 import type { Filter, SortSpec } from './query/ast.js';
 import type { CollectionVerifyReport } from './collection-types.js';
 import type { HandleContext } from './context.js';
@@ -19,7 +20,7 @@ export interface BulkHost {
   parse(record: StoredRecord, op: string): unknown;
   /** A stored document with a patch merged in, validated, and its new stored text. */
   patched(record: StoredRecord, patch: Record<string, unknown>, now: number, op: string): Promise<Prepared & { text: string }>;
-  putOp(key: string, text: string, now: number, expect?: number): WriteOp;
+  putOp(key: string, text: string, now: number, read?: StoredRecord | null): WriteOp;
   /** Writes ops atomically, ignoring per-op results. */
   write(ops: readonly WriteOp[], now: number): Promise<void>;
 }
@@ -72,7 +73,7 @@ export async function patchAll(host: BulkHost, filter: Filter, patch: Record<str
     for await (const records of pages(host, filter, [], PAGE, false, op)) {
       for (const record of records) {
         const next = await host.patched(record, patch, now, op);
-        if (next.text !== record.value) ops.push(host.putOp(record.key, next.text, now, record.version));
+        if (next.text !== record.value) ops.push(host.putOp(record.key, next.text, now, record));
       }
     }
     if (ops.length > 0) await host.write(ops, now);
@@ -119,7 +120,7 @@ export async function dedupeAll(host: BulkHost, plan: DedupePlan, all: Filter, o
     const losers = groups.losers;
     for (let i = 0; i < losers.length; i += PAGE) {
       const results = await host.ctx.driver.batch(
-        losers.slice(i, i + PAGE).map((l): WriteOp => ({ type: 'delete', space: host.space, key: l.key, expect: l.version })),
+        losers.slice(i, i + PAGE).map((l): WriteOp => ({ type: 'delete', space: host.space, key: l.key, ...asRead(l) })),
         host.ctx.now(),
       );
       removed += results.filter((r) => r !== null).length;

@@ -41,6 +41,7 @@ export function parseDedupe(options: DedupeOptions | undefined, op: string): Ded
 interface Candidate {
   key: string;
   version: number;
+  stamp: number | undefined;
   at: number;
   /** The deciding field's value; `undefined` when absent or not comparable. */
   value: unknown;
@@ -50,7 +51,7 @@ interface Candidate {
 export class DedupeGroups {
   readonly #plan: DedupePlan;
   readonly #keepers = new Map<string, Candidate>();
-  readonly losers: Array<{ key: string; version: number }> = [];
+  readonly losers: Array<{ key: string; version: number; stamp?: number }> = [];
 
   constructor(plan: DedupePlan) {
     this.#plan = plan;
@@ -84,13 +85,13 @@ export class DedupeGroups {
       const comparable = typeof found === 'string' || typeof found === 'number' || typeof found === 'boolean';
       value = comparable ? found : undefined;
     }
-    const candidate: Candidate = { key: record.key, version: record.version, at: record.updatedAt, value };
+    const candidate: Candidate = { key: record.key, version: record.version, stamp: record.stamp, at: record.updatedAt, value };
     const current = this.#keepers.get(group);
     if (current === undefined) this.#keepers.set(group, candidate);
     else if (this.#better(candidate, current)) {
-      this.losers.push({ key: current.key, version: current.version });
+      this.losers.push({ key: current.key, version: current.version, stamp: current.stamp });
       this.#keepers.set(group, candidate);
-    } else this.losers.push({ key: candidate.key, version: candidate.version });
+    } else this.losers.push({ key: candidate.key, version: candidate.version, stamp: candidate.stamp });
   }
 }
 

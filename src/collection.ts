@@ -1,4 +1,5 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { asRead } from './drivers/record-stamp.js';
 import type { ChangeEvent, StoredRecord, WriteOp } from './drivers/driver.js';
 import type { Filter as ParsedFilter, SortSpec } from './query/ast.js';
 import { collectionSpace, retryOnConflict, type HandleContext } from './context.js';
@@ -82,7 +83,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       rules: this.#rules,
       parse: (record, op) => this.#parse(record, op),
       patched: (record, patch, now, op) => this.#patched(record, patch, now, op),
-      putOp: (key, text, now, expect) => this.#putOp(key, text, now, expect),
+      putOp: (key, text, now, read) => this.#putOp(key, text, now, read),
       write: (ops, now) => this.#write(ops, now),
     };
   }
@@ -165,10 +166,10 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     return this.#ctx.driver.get(this.#space, key, this.#ctx.now());
   }
 
-  #putOp(key: string, text: string, now: number, expect?: number): WriteOp {
+  /** A put of `text`; with `read`, conditional on finding the record as read then (`null`: absent). */
+  #putOp(key: string, text: string, now: number, read?: StoredRecord | null): WriteOp {
     const op: WriteOp = { type: 'put', space: this.#space, key, value: text, expiresAt: this.#expiresAt(now) };
-    if (expect !== undefined) op.expect = expect;
-    return op;
+    return read === undefined ? op : Object.assign(op, asRead(read));
   }
 
   /** Writes ops whose per-op results nobody reads (the driver may skip building them). */
@@ -208,7 +209,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       if (prepared instanceof Promise) prepared = await prepared;
       const text = encodeJson(prepared.doc);
       try {
-        await this.#write([this.#putOp(prepared.key, text, now, 0)], now);
+        await this.#write([this.#putOp(prepared.key, text, now, null)], now);
       } catch (error) {
         throw this.#duplicate(error, op, [prepared.key]);
       }
@@ -267,7 +268,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
         createdAt: this.#createdAt(existing, op),
       });
       const text = encodeJson(prepared.doc);
-      await this.#write([this.#putOp(key, text, now, existing?.version ?? 0)], now);
+      await this.#write([this.#putOp(key, text, now, existing)], now);
       return this.#written(prepared, text);
     });
   }
@@ -384,7 +385,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
         }
         const now = this.#ctx.now();
         const next = await this.#patched(existing, patch as Record<string, unknown>, now, op);
-        await this.#write([this.#putOp(key, next.text, now, existing.version)], now);
+        await this.#write([this.#putOp(key, next.text, now, existing)], now);
         return this.#written(next, next.text);
       };
       return options.ifVersion === undefined ? await retryOnConflict(attempt) : await attempt();
@@ -656,7 +657,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
           if (insert) write.expect = 0;
           else if (stamped && !expected.has(prepared.key)) {
             // Only the first write of a key in the batch is checked: later ones see it.
-            write.expect = old?.version ?? 0;
+            Object.assign(write, asRead(old ?? null));
             expected.add(prepared.key);
           }
           ops[i] = write;

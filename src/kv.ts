@@ -1,4 +1,5 @@
 import type { ChangeEvent, StoredRecord, WriteOp } from './drivers/driver.js';
+import { asRead } from './drivers/record-stamp.js';
 import { kvSpace, retryOnConflict, type HandleContext } from './context.js';
 import { checkKey } from './codec/keys.js';
 import { encodeJson, parseJson } from './codec/json.js';
@@ -314,7 +315,7 @@ export class KvNamespace<V = unknown> {
       return await retryOnConflict(async () => {
         const record = await this.#read(key);
         if (record === null) return null;
-        await this.#write([{ type: 'delete', space: this.#space, key, expect: record.version }]);
+        await this.#write([{ type: 'delete', space: this.#space, key, ...asRead(record) }]);
         return this.#decode(record);
       });
     } catch (error) {
@@ -343,9 +344,7 @@ export class KvNamespace<V = unknown> {
         const next = current + by;
         if (!Number.isFinite(next)) throw new StrataError('BAD_INPUT', 'kv.incr: the result is not a finite number');
         const expiresAt = ttl ?? record?.expiresAt ?? null;
-        await this.#write([
-          { type: 'put', space: this.#space, key, value: JSON.stringify(next), expiresAt, expect: record?.version ?? 0 },
-        ]);
+        await this.#write([{ type: 'put', space: this.#space, key, value: JSON.stringify(next), expiresAt, ...asRead(record) }]);
         return next;
       });
     } catch (error) {
@@ -375,7 +374,7 @@ export class KvNamespace<V = unknown> {
             key,
             value: text,
             expiresAt: record?.expiresAt ?? null,
-            expect: record?.version ?? 0,
+            ...asRead(record),
           },
         ]);
         return parseJson(text) as V;

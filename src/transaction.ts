@@ -28,7 +28,10 @@ export class TransactionDriver implements Driver {
    * (0 = absent), which commit re-checks, and the keys in order, which tell a paged scan
    * how many of them lie after its position (see #baseWindow).
    */
-  readonly #seen = new Map<string, { versions: Map<string, number>; order: SortedKeys; scanned: Set<string> }>();
+  readonly #seen = new Map<
+    string,
+    { versions: Map<string, number>; stamps: Map<string, number>; order: SortedKeys; scanned: Set<string> }
+  >();
   /** Current view of keys this transaction touched: its own writes on top of what it read. */
   readonly #overlay = new MemoryState();
   readonly #writes: WriteOp[] = [];
@@ -57,12 +60,14 @@ export class TransactionDriver implements Driver {
     let seen = this.#seen.get(space);
     if (seen === undefined) {
       const versions = new Map<string, number>();
-      seen = { versions, order: new SortedKeys(versions), scanned: new Set() };
+      seen = { versions, stamps: new Map(), order: new SortedKeys(versions), scanned: new Set() };
       this.#seen.set(space, seen);
     }
     if (seen.versions.has(key)) return;
     seen.order.adding(key);
     seen.versions.set(key, record?.version ?? 0);
+    // Before the overlay holds it (a record without a stamp gets one there).
+    if (record?.stamp !== undefined) seen.stamps.set(key, record.stamp);
     // First seen in a scan's answer: that scan's check covers this version (see #checks).
     if (scanned) seen.scanned.add(key);
     if (record) this.#overlay.space(space).set(key, record);
@@ -118,9 +123,10 @@ export class TransactionDriver implements Driver {
   async #scan(space: string, query: ScanQuery, now: number): Promise<StoredRecord[]> {
     const window = this.#baseWindow(space, query);
     const base = await this.#base.scan(space, window, now);
-    for (const record of base) this.#remember(space, record.key, record, true);
-    // #baseWindow drops the keysOnly/valuesOnly hints, so these versions are real.
+    // #baseWindow drops the keysOnly/valuesOnly hints, so these versions are real. Digested
+    // before the overlay holds the records (a record without a stamp gets one there).
     const expect = scanDigest(base);
+    for (const record of base) this.#remember(space, record.key, record, true);
     const id = `${space}\u0000${JSON.stringify(window)}\u0000${expect}`;
     if (!this.#scans.has(id)) this.#scans.set(id, { type: 'checkScan', space, key: '', query: window, expect });
     // The overlay now holds every committed match in the window plus every key this
@@ -157,7 +163,7 @@ export class TransactionDriver implements Driver {
     this.#overlay.apply(plan.mutations);
     for (const op of ops) {
       if (op.type === 'check' || op.type === 'checkScan' || op.type === 'checkQuota' || op.type === 'journal') continue;
-      const { expect: _expect, ...write } = op;
+      const { expect: _expect, stamp: _stamp, ...write } = op;
       this.#writes.push(write);
     }
     return plan.results;
@@ -206,7 +212,13 @@ export class TransactionDriver implements Driver {
       for (const [key, version] of seen.versions) {
         // A key first seen in a scan's answer needs no check of its own: the scan's digest
         // holds that version, so its `checkScan` fails when the record changed or went.
-        if (!seen.scanned.has(key)) checks.push({ type: 'check', space, key, expect: version });
+        if (seen.scanned.has(key)) continue;
+        const stamp = seen.stamps.get(key);
+        checks.push(
+          stamp === undefined
+            ? { type: 'check', space, key, expect: version }
+            : { type: 'check', space, key, expect: version, stamp },
+        );
       }
     }
     for (const op of this.#scans.values()) checks.push(op);

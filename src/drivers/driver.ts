@@ -14,6 +14,14 @@ export interface StoredRecord {
   updatedAt: number;
   /** Absolute expiry; `null` never expires. A record with `expiresAt <= now` is absent. */
   expiresAt: number | null;
+  /**
+   * Tells this write of the record from another write of the same key at the same version:
+   * a key deleted and written again starts at version 1 again. Drivers set it on what they
+   * read and write (sqlite: the record's CRC; memory and file: a number unique in the
+   * process); `check` ops and scan digests compare it. Opaque, only meaningful within one
+   * open driver, and never part of an image, a backup or an export.
+   */
+  stamp?: number;
 }
 
 /**
@@ -60,10 +68,16 @@ export type WriteOp =
       value: string;
       expiresAt: number | null;
       expect?: ExpectedVersion;
+      /** With `expect`: the stored record must also be that very write (see `check`). */
+      stamp?: number;
     }
-  | { type: 'delete'; space: string; key: string; expect?: ExpectedVersion }
-  /** Asserts a version without writing: optimistic transactions validate their reads with it. */
-  | { type: 'check'; space: string; key: string; expect: ExpectedVersion }
+  | { type: 'delete'; space: string; key: string; expect?: ExpectedVersion; stamp?: number }
+  /**
+   * Asserts a version without writing: optimistic transactions validate their reads with it.
+   * With `stamp`, the record must also be that very write (its `stamp`), not another write
+   * that reached the same version since (a delete and a new write, or a restore).
+   */
+  | { type: 'check'; space: string; key: string; expect: ExpectedVersion; stamp?: number }
   /**
    * Asserts that `scan(space, query)` would still return exactly the records (keys and
    * versions) summarised by `expect` (see `scanDigest` in scan-digest.ts), evaluated inside

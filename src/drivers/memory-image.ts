@@ -85,7 +85,8 @@ export function loadMutations(
     }
   }
   for (const r of records) {
-    const { space, ...record } = r;
+    // A stamp is only meaningful in the state that gave it: the loaded record gets a new one.
+    const { space, stamp: _stamp, ...record } = r;
     mutations.push({ space, key: r.key, record });
     touched.add(space);
   }

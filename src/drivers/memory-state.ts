@@ -1,7 +1,9 @@
 import { StrataError } from '../errors.js';
 import { scanRecords } from './memory-scan.js';
 import { RecordMap } from './record-map.js';
+import { newStamp } from './record-stamp.js';
 import { scanDigest } from './scan-digest.js';
+import { versionConflict } from './version-conflict.js';
 import type { BatchResult, ScanQuery, StoredRecord, WriteOp } from './driver.js';
 import { JOURNAL_SPACE } from '../ops/journal-entry.js';
 import { journalMutations } from './memory-journal.js';
@@ -139,16 +141,12 @@ export class MemoryState implements UsageBase {
         return;
       }
       const existing = current(op.space, op.key);
-      if (op.expect !== undefined && (existing?.version ?? 0) !== op.expect) {
-        throw new StrataError(
-          'CONFLICT',
-          `version conflict on "${op.key}": expected ${op.expect}, found ${existing?.version ?? 0}`,
-          {
-            driver,
-            hint: 'read the entry again and retry with its current version',
-            details: { index, space: op.space, key: op.key, expected: op.expect, actual: existing?.version ?? 0 },
-          },
-        );
+      const actual = existing?.version ?? 0;
+      if (op.expect !== undefined && actual !== op.expect) {
+        throw versionConflict(driver, index, op, actual);
+      }
+      if (op.stamp !== undefined && existing !== null && existing.stamp !== op.stamp) {
+        throw versionConflict(driver, index, op, actual, true);
       }
       if (op.type === 'check') {
         results.push(null);
@@ -163,6 +161,7 @@ export class MemoryState implements UsageBase {
           createdAt: existing?.createdAt ?? now,
           updatedAt: now,
           expiresAt: op.expiresAt,
+          stamp: newStamp(),
         };
         results.push(record);
       } else {

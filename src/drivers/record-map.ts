@@ -1,5 +1,6 @@
 import type { StoredRecord } from './driver.js';
 import { SortedKeys } from './sorted-keys.js';
+import { newStamp } from './record-stamp.js';
 
 /**
  * One space's records in memory, plus what in-memory scans need to avoid re-reading every
@@ -14,6 +15,8 @@ export class RecordMap extends Map<string, StoredRecord> {
   readonly #order = new SortedKeys({ keys: () => super.keys(), has: (key) => super.has(key) });
 
   override set(key: string, record: StoredRecord): this {
+    // Records parsed from disk or loaded from an image arrive without one.
+    record.stamp ??= newStamp();
     const old = super.get(key);
     this.bytes += record.key.length + record.value.length - (old === undefined ? 0 : old.key.length + old.value.length);
     this.#order.adding(key);

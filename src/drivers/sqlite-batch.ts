@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { StrataError } from '../errors.js';
 import type { BatchResult, ChangeEvent, ScanQuery, StoredRecord, WriteOp } from './driver.js';
 import { scanDigest } from './scan-digest.js';
+import { versionConflict } from './version-conflict.js';
 import { POSITIONS_DDL, watchLimits, type WatchLimits } from './sqlite-watch.js';
 import { QUIET_ROWS, REPORT_FN, type SpaceStatements, type SpaceTables } from './sqlite-spaces.js';
 import { checkedRecord, insertVsum, recordCrc, rowIntact, type CheckedRow } from './sqlite-checksum.js';
@@ -121,14 +122,11 @@ export class BatchRunner {
 
   #conflict(
     index: number,
-    op: Exclude<WriteOp, QuotaOp | { type: 'checkScan' } | { type: 'journal' }>,
+    op: Extract<WriteOp, { type: 'put' | 'delete' | 'check' }>,
     actual: number,
+    rewritten = false,
   ): StrataError {
-    return new StrataError('CONFLICT', `version conflict on "${op.key}": expected ${op.expect}, found ${actual}`, {
-      driver: this.#driver,
-      hint: 'read the entry again and retry with its current version',
-      details: { index, space: op.space, key: op.key, expected: op.expect, actual },
-    });
+    return versionConflict(this.#driver, index, op, actual, rewritten);
   }
 
   #apply(ops: readonly WriteOp[], now: number, events: ChangeEvent[] | null, wantResults: boolean): BatchResult[] {
@@ -171,6 +169,8 @@ export class BatchRunner {
         space = op.space;
         t = this.#tables.ensure(space);
       }
+      // A write conditional on the very write it read (kv.update, incr, take): checked first.
+      if (op.type !== 'check' && op.stamp !== undefined) this.#checkStamp(t!, op, index, now);
       if (quiet && op.type === 'put' && op.expect === undefined) {
         this.#enqueue(t!, op.key, op.value, now, op.expiresAt);
       } else if (op.type === 'put') {
@@ -183,7 +183,7 @@ export class BatchRunner {
         const version = this.#overwrote ? this.#version : 1;
         const createdAt = this.#overwrote ? this.#createdAt : now;
         if (op.expect !== undefined && version - 1 !== op.expect) throw this.#conflict(index, op, version - 1);
-        results.push({ key: op.key, value: op.value, version, createdAt, updatedAt: now, expiresAt: op.expiresAt });
+        results.push({ key: op.key, value: op.value, version, createdAt, updatedAt: now, expiresAt: op.expiresAt, stamp: crc });
         changes?.push([op.space, op.key, version]);
         events?.push({ space: op.space, key: op.key, type: 'put', version, value: op.value, origin: 'local' });
       } else if (op.type === 'delete') {
@@ -202,10 +202,7 @@ export class BatchRunner {
           events?.push({ space: op.space, key: op.key, type: 'delete', version: null, origin: 'local' });
         }
       } else {
-        const row = t!.row.get(op.key) as CheckedRow | undefined;
-        const head = row === undefined ? undefined : checkedRecord(row, op.space, this.#driver);
-        const actual = head !== undefined && live(head.expiresAt, now) ? head.version : 0;
-        if (actual !== op.expect) throw this.#conflict(index, op, actual);
+        this.#checkStamp(t!, op, index, now);
         results.push(null);
       }
     }
@@ -223,6 +220,15 @@ export class BatchRunner {
       }
     }
     return wantResults ? results : [];
+  }
+
+  /** CONFLICT unless the stored record is at `op.expect` and, when `op.stamp` is set, is that very write. */
+  #checkStamp(t: SpaceStatements, op: Extract<WriteOp, { type: 'put' | 'delete' | 'check' }>, index: number, now: number): void {
+    const row = t.row.get(op.key) as CheckedRow | undefined;
+    const head = row === undefined ? undefined : checkedRecord(row, op.space, this.#driver);
+    const actual = head !== undefined && live(head.expiresAt, now) ? head.version : 0;
+    if (op.expect !== undefined && actual !== op.expect) throw this.#conflict(index, op, actual);
+    if (op.stamp !== undefined && actual !== 0 && head!.stamp !== op.stamp) throw this.#conflict(index, op, actual, true);
   }
 
   /** The usage each `checkQuota` op of the batch starts from, or `null` when it has none. */

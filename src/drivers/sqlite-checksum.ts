@@ -136,7 +136,7 @@ export function rowIntact(row: readonly unknown[]): boolean {
 /** The record of a checked row; throws CORRUPT when it is damaged. */
 export function checkedRecord(row: CheckedRow, space: string, driver: string): StoredRecord {
   if (!rowIntact(row)) throw corruptRecord(space, String(row[0]), driver);
-  return { key: row[0], value: row[1], version: row[2], createdAt: row[3], updatedAt: row[4], expiresAt: row[5] };
+  return { key: row[0], value: row[1], version: row[2], createdAt: row[3], updatedAt: row[4], expiresAt: row[5], stamp: row[6] };
 }
 
 /**
@@ -176,6 +176,7 @@ export function unpackChecked(
   const d = packed.indexOf(' ', c + 1);
   if (z <= 0 || b < 0 || d < 0 || packed.charCodeAt(k) !== 0) throw corruptRecord(space, key, driver);
   const expiresAt = d === c + 1 ? null : integerAt(packed, c + 1, d);
+  const crc = integerAt(packed, 0, z);
   const record: StoredRecord = {
     key,
     value: packed.slice(d + 1),
@@ -183,8 +184,8 @@ export function unpackChecked(
     createdAt: integerAt(packed, a + 1, b),
     updatedAt: integerAt(packed, k + 1, c),
     expiresAt,
+    stamp: crc,
   };
-  const crc = integerAt(packed, 0, z);
   if (crc32(packed.slice(b + 1)) !== crc) {
     // Not the canonical text: either REAL numbers (rendered differently by SQLite) or damage.
     if (recordCrc(key, record.value, record.updatedAt, expiresAt) !== crc) throw corruptRecord(space, key, driver);

@@ -3,7 +3,7 @@ import { closeSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { RawRecord, RecordImage } from './driver.js';
+import type { RawRecord, RecordImage, StoredRecord } from './driver.js';
 import { arrayImage } from './memory-image.js';
 import { checkedRecord, corruptRegistry, recordCrc, registryCrc, type CheckedRow } from './sqlite-checksum.js';
 import { COLUMNS, registryRowIntact, SPACE_TABLE_COLUMNS, tableName } from './sqlite-spaces.js';
@@ -58,7 +58,7 @@ export function openSqliteImage(ctx: SqliteImageContext, now: number): RecordIma
           if (!tableExists(ctx.db, 'main', table)) continue;
           const stmt = ctx.db.prepare(`SELECT ${COLUMNS} FROM ${table} WHERE ${liveSql} ORDER BY key`).raw(true);
           for (const row of stmt.iterate(now) as IterableIterator<CheckedRow>) {
-            records.push({ space, ...checkedRecord(row, space, ctx.driver) });
+            records.push(imageRecord(space, checkedRecord(row, space, ctx.driver)));
           }
         }
         return arrayImage(
@@ -98,7 +98,7 @@ export function openSqliteImage(ctx: SqliteImageContext, now: number): RecordIma
           const stmt = reader.prepare(`SELECT ${COLUMNS} FROM ${table} WHERE ${liveSql} ORDER BY key`).raw(true);
           for (const row of stmt.iterate(now) as IterableIterator<CheckedRow>) {
             if (closed) return;
-            yield { space, ...checkedRecord(row, space, ctx.driver) };
+            yield imageRecord(space, checkedRecord(row, space, ctx.driver));
           }
         }
       } finally {
@@ -336,4 +336,10 @@ function swapUserObjects(db: Database.Database): void {
   }
   for (const o of theirs.filter((x) => x.type === 'index' && x.sql !== null)) db.exec(o.sql!);
   for (const o of theirs.filter((x) => (x.type === 'view' || x.type === 'trigger') && x.sql !== null)) db.exec(o.sql!);
+}
+
+/** A checked record as an image holds it: with its space, without its stamp (only meaningful in this store). */
+function imageRecord(space: string, record: StoredRecord): RawRecord {
+  const { stamp: _stamp, ...rest } = record;
+  return { space, ...rest };
 }

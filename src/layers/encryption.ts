@@ -33,12 +33,12 @@ export class EncryptionLayer implements Driver {
   readonly codec: RecordCodec;
   readonly #specs = new Map<string, SpaceEncryption>();
   /**
-   * The version of each space's `meta.encrypted` record as this process last saw it stored.
+   * The version (and stamp) of each space's `meta.encrypted` record as this process last saw it stored.
    * Every batch that writes an encrypted space checks it, in the same atomic step: a restore
    * (here or in another process) may have taken the record away, and ciphertext written into a
    * space the store no longer lists as encrypted reads as its ciphertext text everywhere else.
    */
-  readonly #remembered = new Map<string, number>();
+  readonly #remembered = new Map<string, Pick<StoredRecord, 'version' | 'stamp'>>();
   readonly #keyIds: string[];
   readonly getSync?: (space: string, key: string, now: number) => StoredRecord | null;
   readonly getValueSync?: (space: string, key: string, now: number) => string | null;
@@ -87,7 +87,7 @@ export class EncryptionLayer implements Driver {
   async load(now: number): Promise<void> {
     for (const record of await this.scan(ENCRYPTED_SPACE, {}, now)) {
       this.#specs.set(record.key, parseSpecText(record.key, record.value));
-      this.#remembered.set(record.key, record.version);
+      this.#remembered.set(record.key, seenAs(record));
     }
   }
 
@@ -109,23 +109,22 @@ export class EncryptionLayer implements Driver {
     const record = await this.get(ENCRYPTED_SPACE, space, now);
     if (record !== null) {
       if (!sameEncryption(parseSpecText(space, record.value), spec)) throw differentEncryption(space);
-      this.#remembered.set(space, record.version);
+      this.#remembered.set(space, seenAs(record));
       return;
     }
     await this.ensureSpace(ENCRYPTED_SPACE, {});
     try {
-      await this.batch(
+      const [written] = await this.batch(
         [{ type: 'put', space: ENCRYPTED_SPACE, key: space, value: specText(spec), expiresAt: null, expect: 0 }],
         now,
-        { results: false },
       );
-      this.#remembered.set(space, 1);
+      this.#remembered.set(space, written ? seenAs(written) : { version: 1 });
     } catch (error) {
       if (!StrataError.is(error, 'CONFLICT')) throw error;
       // Another process remembered it first: it must agree.
       const raced = await this.get(ENCRYPTED_SPACE, space, now);
       if (raced !== null && !sameEncryption(parseSpecText(space, raced.value), spec)) throw differentEncryption(space);
-      if (raced !== null) this.#remembered.set(space, raced.version);
+      if (raced !== null) this.#remembered.set(space, seenAs(raced));
     }
   }
 
@@ -209,8 +208,16 @@ export class EncryptionLayer implements Driver {
     if (spaces === undefined) return [];
     const guards: Array<Extract<WriteOp, { type: 'check' }>> = [];
     for (const space of spaces) {
-      const version = this.#remembered.get(space);
-      if (version !== undefined) guards.push({ type: 'check', space: ENCRYPTED_SPACE, key: space, expect: version });
+      const seen = this.#remembered.get(space);
+      if (seen === undefined) continue;
+      const guard: Extract<WriteOp, { type: 'check' }> = {
+        type: 'check',
+        space: ENCRYPTED_SPACE,
+        key: space,
+        expect: seen.version,
+      };
+      if (seen.stamp !== undefined) guard.stamp = seen.stamp;
+      guards.push(guard);
     }
     return guards;
   }
@@ -344,4 +351,9 @@ function isGuard(error: unknown, guards: ReadonlyArray<{ key: string }>): boolea
   if (!StrataError.is(error, 'CONFLICT')) return false;
   const details = error.details;
   return details?.space === ENCRYPTED_SPACE && guards.some((guard) => guard.key === details.key);
+}
+
+/** What a `meta.encrypted` guard checks: the version and, where the driver gives one, the stamp of that write. */
+function seenAs(record: StoredRecord): Pick<StoredRecord, 'version' | 'stamp'> {
+  return record.stamp === undefined ? { version: record.version } : { version: record.version, stamp: record.stamp };
 }

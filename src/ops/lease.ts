@@ -1,4 +1,5 @@
 import type { Driver, StoredRecord } from '../drivers/driver.js';
+import { asRead } from '../drivers/record-stamp.js';
 import { retryOnConflict } from '../context.js';
 import { StrataError } from '../errors.js';
 import { parseJson } from '../codec/json.js';
@@ -113,7 +114,7 @@ export async function updateJob<R>(
           key: name,
           value: JSON.stringify(next),
           expiresAt: null,
-          expect: stored?.version ?? 0,
+          ...asRead(stored),
         },
       ],
       now(),

@@ -4,7 +4,7 @@ import type { Store } from '../store.js';
 import type { ChangeEvent, RawRecord } from '../drivers/driver.js';
 import { bottomDriver, loadRecords, snapshotRecords } from '../ops/image.js';
 import { readCryptoState } from '../crypto/state.js';
-import { makeHarness, type DriverFactory, type Harness } from './harness.js';
+import { makeHarness, withoutStamps, type DriverFactory, type Harness } from './harness.js';
 import { expectCode } from './kv-suite.js';
 
 /** Every record of every space below the encryption layer, versions and times included, as one text. */
@@ -15,7 +15,7 @@ export async function rawDump(store: Store, now: number): Promise<string> {
     const found = await driver.scan(space, {}, now);
     if (found.length > 0) out.push(space, found);
   }
-  return JSON.stringify(out);
+  return JSON.stringify(out, withoutStamps);
 }
 
 async function collect(image: AsyncIterable<RawRecord>): Promise<RawRecord[]> {

@@ -73,3 +73,6 @@ export async function makeHarness(factory: DriverFactory, options: StackOptions 
   };
   return harness;
 }
+
+/** A JSON replacer dropping `stamp`: it tells writes apart within one open driver, and a restore makes new ones. */
+export const withoutStamps = (key: string, value: unknown): unknown => (key === 'stamp' ? undefined : value);

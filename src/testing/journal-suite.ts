@@ -4,7 +4,7 @@ import type { StoredRecord } from '../drivers/driver.js';
 import { bottomDriver, snapshotRecords } from '../ops/image.js';
 import { JOURNAL_SPACE, parseEntry, type JournalEntry } from '../ops/journal-entry.js';
 import { imageRecords, restoreToTime } from '../ops/pitr-restore.js';
-import { makeHarness, type DriverFactory, type Harness, type StackOptions } from './harness.js';
+import { makeHarness, withoutStamps, type DriverFactory, type Harness, type StackOptions } from './harness.js';
 import { expectCode } from './kv-suite.js';
 
 const JOURNAL = { journal: { retention: '7d' } } as const;
@@ -24,7 +24,7 @@ async function userDump(store: Store, now: number): Promise<string> {
     const found = await driver.scan(space, {}, now);
     if (found.length > 0) out.push([space, found]);
   }
-  return JSON.stringify(out);
+  return JSON.stringify(out, withoutStamps);
 }
 
 /**

@@ -138,6 +138,96 @@ export function transactionSuite(factory: DriverFactory): void {
       expect(await kv.get('summary')).toBe(2);
     });
 
+    it('detects a record deleted and written again at the same version (point read and scan)', async () => {
+      // Delete + set starts a key at version 1 again, at the same (fake) clock time: only the
+      // content tells the new record from the one the transaction read.
+      const recreate = async (key: string, value: number): Promise<void> => {
+        const kv = h.store.kv<number>('acct');
+        await kv.delete(key);
+        await kv.set(key, value);
+      };
+      await seedAccounts();
+      let attempts = 0;
+      const sum = await h.store.transaction(async (tx) => {
+        attempts++;
+        const a = (await tx.kv<number>('acct').get('a'))!;
+        if (attempts === 1) {
+          await recreate('a', 0);
+          await recreate('b', 100);
+        }
+        const b = (await tx.kv<number>('acct').get('b'))!;
+        return a + b;
+      });
+      expect(sum).toBe(100);
+      expect(attempts).toBe(2);
+
+      await seedAccounts();
+      attempts = 0;
+      const listed = await h.store.transaction(async (tx) => {
+        attempts++;
+        const all = await tx.kv<number>('acct').entries();
+        const out: number[] = [];
+        for await (const [, v] of all) out.push(v);
+        if (attempts === 1) await recreate('a', 7);
+        await tx.kv('acct').set('seen', out.length);
+        return out;
+      });
+      expect(attempts).toBe(2);
+      expect(listed).toEqual([7, 0]);
+    });
+
+    it('kv.update and write ops with a stamp refuse a record deleted and written anew at the same version', async () => {
+      const kv = h.store.kv<number>('n');
+      await kv.set('n', 1);
+      let calls = 0;
+      await kv.delete('n');
+      await kv.set('n', 1);
+      const out = await kv.update('n', async (v) => {
+        calls++;
+        if (calls === 1) {
+          await kv.delete('n');
+          await kv.set('n', 100);
+        }
+        return v! + 1;
+      });
+      expect(out).toBe(101);
+      expect(calls).toBe(2);
+
+      const old = (await h.store.driver.get('kv.n', 'n', h.clock.now))!;
+      expect(old.stamp).toBeTypeOf('number');
+      await kv.delete('n');
+      await kv.set('n', 5);
+      const now = (await h.store.driver.get('kv.n', 'n', h.clock.now))!;
+      expect(now.version).toBe(1); // deleted and written anew: version 1 again
+      const stale = { expect: now.version, stamp: old.stamp! };
+      for (const op of [
+        { type: 'put', space: 'kv.n', key: 'n', value: '6', expiresAt: null, ...stale },
+        { type: 'delete', space: 'kv.n', key: 'n', ...stale },
+        { type: 'check', space: 'kv.n', key: 'n', ...stale },
+      ] satisfies WriteOp[]) {
+        await expectCode(
+          h.store.driver.batch([op, { type: 'put', space: 'kv.n', key: 'other', value: '1', expiresAt: null }], h.clock.now),
+          'CONFLICT',
+        );
+        expect(await kv.get('n')).toBe(5);
+        expect(await kv.has('other')).toBe(false);
+      }
+      // The stamp of the write as read lets each through.
+      await h.store.driver.batch(
+        [{ type: 'check', space: 'kv.n', key: 'n', expect: now.version, stamp: now.stamp! }],
+        h.clock.now,
+      );
+      const [put] = await h.store.driver.batch(
+        [{ type: 'put', space: 'kv.n', key: 'n', value: '6', expiresAt: null, expect: now.version, stamp: now.stamp! }],
+        h.clock.now,
+      );
+      await h.store.driver.batch(
+        [{ type: 'delete', space: 'kv.n', key: 'n', expect: put!.version, stamp: put!.stamp! }],
+        h.clock.now,
+      );
+      expect(await kv.has('n')).toBe(false);
+    });
+
     it('checkScan in a batch: CONFLICT writes nothing; a matching digest lets the batch through', async () => {
       const kv = h.store.kv('c');
       await kv.setMany([

@@ -32,12 +32,18 @@ export function rawDriver(store: { driver: Driver }): Driver {
   return journal.inner;
 }
 
+/** A record without its stamp, which tells writes apart only within one open driver (a restore makes new ones). */
+export function unstamped(record: StoredRecord): StoredRecord {
+  const { stamp: _stamp, ...rest } = record;
+  return rest;
+}
+
 /** Every live record of every space, below encryption. */
 export async function dumpAll(driver: Driver, now: number): Promise<SpaceRecords> {
   const out: SpaceRecords = new Map();
   for (const space of await driver.spaces()) {
     const records = await driver.scan(space, {}, now);
-    if (records.length > 0) out.set(space, new Map(records.map((r) => [r.key, r])));
+    if (records.length > 0) out.set(space, new Map(records.map((r) => [r.key, unstamped(r)])));
   }
   return out;
 }

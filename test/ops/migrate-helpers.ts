@@ -30,7 +30,7 @@ export async function dumpSpaces(store: Store): Promise<Record<string, unknown>>
   for (const space of (await store.driver.spaces()).sort()) {
     if (space === LEASE_SPACE) continue;
     const records = await store.driver.scan(space, {}, now);
-    if (records.length > 0) out[space] = records;
+    if (records.length > 0) out[space] = records.map(({ stamp: _stamp, ...rest }) => rest);
   }
   return out;
 }

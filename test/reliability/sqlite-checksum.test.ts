@@ -226,6 +226,7 @@ describe('sqlite schema 2 -> 3', () => {
         createdAt: 100,
         updatedAt: 200,
         expiresAt: null,
+        stamp: expect.any(Number),
       });
       expect((await driver.scan('kv.demo', {}, 1000)).map((r) => r.key)).toEqual(['a', 'b']);
       expect(await driver.verify()).toMatchObject({ ok: true, checked: 2 });

@@ -1,6 +1,6 @@
 // A million expired records on SQLite: the sweep removes them all in bounded chunks and the
 // event loop never stalls meanwhile. A 1 ms interval probe records the longest gap between
-// its ticks during the sweep. The bound (250 ms) is generous on purpose: this catches a sweep
+// its ticks during the sweep. The bound (750 ms) is generous on purpose: this catches a sweep
 // that holds the loop for seconds (one unbounded DELETE), not a slow machine.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { tempDir } from './helpers.js';
 
 const RECORDS = 1_000_000;
 const BATCH = 20_000;
-const MAX_GAP_MS = 250;
+const MAX_GAP_MS = 750;
 
 describe('the TTL sweep on a million expired records', () => {
   it(`removes them all without an event-loop gap over ${MAX_GAP_MS} ms`, async () => {

@@ -72,6 +72,38 @@ for (const c of CASES)
       }
     }, 90_000);
 
+    it('read-only transactions see the invariant while another process deletes and rewrites both keys (versions stay 1)', async () => {
+      const dir = await tempDir(`tx-recreate-${c.name}`);
+      try {
+        const url = c.url(dir.path);
+        const setup = await openStore({ url, sweepInterval: false });
+        await setup.kv('acct').setMany([
+          ['a', 100],
+          ['b', 0],
+        ]);
+        await setup.close();
+        const stats = await runWorkers(url, [
+          ['recreate', 1_500],
+          ['sums', 1_500],
+          ['sums', 1_500],
+        ]);
+        const readers = stats.slice(1);
+        timings.push(
+          `${c.name} recreate: ${readers.reduce((n, s) => n + s.done, 0)} read-only transactions, ${stats[0]!.done} rewrites, bad sums ${readers
+            .map((s) => JSON.stringify(s.sums))
+            .join(' ')}`,
+        );
+        expect(readers.map((s) => s.bad)).toEqual([0, 0]);
+        const check = await openStore({ url, sweepInterval: false });
+        const entry = await check.kv<number>('acct').getEntry('a');
+        expect(entry?.version).toBe(1);
+        expect(entry!.value + (await check.kv<number>('acct').get('b'))!).toBe(100);
+        await check.close();
+      } finally {
+        await dir.dispose();
+      }
+    }, 90_000);
+
     it('"take a slot when fewer than 3 are taken" in 4 processes never ends with 4', async () => {
       const dir = await tempDir(`tx-slots-${c.name}`);
       const rounds = 25;
