@@ -3,7 +3,11 @@
 // share them), used up on success, replaced by a new issue.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OtpStore, type OtpResult } from '../../src/kits/auth/index.js';
-import { code, DRIVERS, filesContaining, MINUTE, rawDump, START, testStore, type TestStore } from './auth-helpers.js';
+import { join } from 'node:path';
+import { fileDriver } from '../../src/drivers/file/index.js';
+import { sqliteDriver } from '../../src/drivers/sqlite.js';
+import { openStore } from '../../src/index.js';
+import { code, DRIVERS, filesContaining, MINUTE, rawDump, START, testStore, urlFor, type TestStore } from './auth-helpers.js';
 
 /** A code of the same shape that is not `right`. */
 const wrong = (right: string, i = 0): string => String((Number(right) + 1 + i) % 1_000_000).padStart(6, '0');
@@ -186,3 +190,55 @@ for (const driver of DRIVERS)
       expect((await t.store.kv<{ attempts: number }>('auth.otp').entries().next()).value![1].attempts).toBe(0);
     });
   });
+
+// A verification that read a code, while another process used that code up and issued a new
+// one: the new code is at version 1 again, like the one read. Taking the attempt must see the
+// new code, never write the used one back (which made it verify a second time).
+describe.each(['sqlite', 'file'] as const)('a code used up and issued anew during a verification, on %s', (driver) => {
+  it('is not brought back: the old code never verifies again and the new one still does', async () => {
+    const t = await testStore(driver);
+    const other = await openStore({ url: urlFor(driver, t.dir), clock: t.clock, sweepInterval: false });
+    const inner =
+      driver === 'sqlite' ? sqliteDriver({ path: join(t.dir, 'auth.db') }) : fileDriver({ dir: join(t.dir, 'store') });
+    let meanwhile: (() => Promise<void>) | null = null;
+    // The first read of a code by this store returns, then the other process acts, then the
+    // verification goes on with what it read.
+    const slow = new Proxy(inner, {
+      get(target, prop, receiver) {
+        if (prop === 'get') {
+          return async (space: string, key: string, now: number) => {
+            const record = await target.get(space, key, now);
+            const act = space === 'kv.auth.otp' ? meanwhile : null;
+            meanwhile = null;
+            if (act !== null) await act();
+            return record;
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const mine = await openStore({ driver: slow, clock: t.clock, sweepInterval: false });
+    try {
+      const otpOther = new OtpStore(other, { clock: t.clock });
+      const otp = new OtpStore(mine, { clock: t.clock });
+      const first = await otpOther.issue('ann');
+      let second = '';
+      meanwhile = async () => {
+        expect(await otpOther.verify('ann', first.code)).toEqual({ ok: true });
+        second = (await otpOther.issue('ann')).code;
+      };
+      const result = await otp.verify('ann', first.code);
+      expect(second).not.toBe('');
+      expect(result).toEqual(first.code === second ? { ok: true } : { ok: false, reason: 'invalid', attemptsLeft: 4 });
+      if (first.code !== second) {
+        expect(await otp.verify('ann', first.code)).toEqual({ ok: false, reason: 'invalid', attemptsLeft: 3 });
+        expect(await otpOther.verify('ann', second)).toEqual({ ok: true });
+      }
+    } finally {
+      await mine.close();
+      await other.close();
+      await t.dispose();
+    }
+  });
+});

@@ -2,7 +2,7 @@
 // attempt limit, counted atomically in the store so that parallel guesses from any number of
 // processes share the same 5 tries.
 //
-// Every verification first takes one attempt (a compare-and-swap on the record) and only then
+// Every verification first takes one attempt (a transaction on the record) and only then
 // compares: at most `maxAttempts` comparisons are ever made against one code, however the
 // guesses race. The code is stored as an HMAC-SHA256 with a random per-code salt (keyed with
 // `secret` when given), compared with crypto.timingSafeEqual.
@@ -58,11 +58,13 @@ interface StoredCode {
 const OPTIONS = ['ttl', 'maxAttempts', 'length', 'alphabet', 'secret', 'namespace', 'clock'] as const;
 /** Expired codes stay this long before the store sweeps them, so a late verify can say `expired`. */
 const GRACE_MS = 3_600_000;
-/** Compare-and-swap rounds before a verification gives up under contention. */
+/** Transaction retries before a verification gives up under contention. */
 const ROUNDS = 100;
 
 /** One-time codes over a kv namespace of an open store. */
 export class OtpStore {
+  readonly #store: Store;
+  readonly #namespace: string;
   readonly #kv: KvNamespace<unknown>;
   readonly #ttl: number;
   readonly #maxAttempts: number;
@@ -80,7 +82,9 @@ export class OtpStore {
     this.#alphabet = checkAlphabet(options.alphabet ?? '0123456789', op);
     this.#secret = checkSecret(options.secret, op);
     this.#now = clockOption(options.clock, op);
-    this.#kv = store.kv(namespaceOption(options.namespace, 'auth.otp', op));
+    this.#store = store;
+    this.#namespace = namespaceOption(options.namespace, 'auth.otp', op);
+    this.#kv = store.kv(this.#namespace);
   }
 
   /** A new code for `subject` (an email, a user id...); any earlier code of the subject stops working. */
@@ -107,42 +111,56 @@ export class OtpStore {
     checkIdentifier(subject, 'subject', op);
     if (typeof code !== 'string') throw new StrataError('BAD_INPUT', `${op}: the code must be a string`, { op });
     const key = this.#key(subject);
-    for (let round = 0; round < ROUNDS; round++) {
-      const entry = await this.#kv.getEntry(key);
-      const record = parseCode(entry?.value ?? null);
-      if (entry === null || record === null) return { ok: false, reason: 'missing' };
-      const now = this.#now();
-      if (now >= record.expiresAt) return { ok: false, reason: 'expired' };
-      if (record.attempts >= this.#maxAttempts) return { ok: false, reason: 'locked' };
-      const taken: StoredCode = { ...record, attempts: record.attempts + 1 };
-      try {
-        await this.#kv.set(key, taken, { ifVersion: entry.version, ttl: record.expiresAt - now + GRACE_MS });
-      } catch (error) {
-        if (StrataError.is(error, 'CONFLICT')) continue;
-        throw error;
-      }
-      // The attempt is counted: only now is the code compared.
-      const given = this.#hash(Buffer.from(record.salt, 'base64url'), code);
-      if (!timingSafeEqual(given, Buffer.from(record.hash, 'base64url'))) {
-        return { ok: false, reason: 'invalid', attemptsLeft: Math.max(0, this.#maxAttempts - taken.attempts) };
-      }
-      return (await this.#useUp(key, record.id)) ? { ok: true } : { ok: false, reason: 'missing' };
+    // Taking the attempt is a transaction, not a write conditional on the version read: a code
+    // used up (deleted) and issued anew in between is at version 1 again, and a version check
+    // alone would write the old, used code back over the new one.
+    const taken = await this.#contended(op, () =>
+      this.#store.transaction(
+        async (tx): Promise<StoredCode | Exclude<OtpResult, { reason: 'invalid' }>> => {
+          const kv = tx.kv<unknown>(this.#namespace);
+          const record = parseCode(await kv.get(key));
+          if (record === null) return { ok: false, reason: 'missing' };
+          const now = this.#now();
+          if (now >= record.expiresAt) return { ok: false, reason: 'expired' };
+          if (record.attempts >= this.#maxAttempts) return { ok: false, reason: 'locked' };
+          const next: StoredCode = { ...record, attempts: record.attempts + 1 };
+          await kv.set(key, next, { ttl: record.expiresAt - now + GRACE_MS });
+          return next;
+        },
+        { retries: ROUNDS },
+      ),
+    );
+    if ('ok' in taken) return taken;
+    // The attempt is counted: only now is the code compared.
+    const given = this.#hash(Buffer.from(taken.salt, 'base64url'), code);
+    if (!timingSafeEqual(given, Buffer.from(taken.hash, 'base64url'))) {
+      return { ok: false, reason: 'invalid', attemptsLeft: Math.max(0, this.#maxAttempts - taken.attempts) };
     }
-    throw contention(op);
+    return (await this.#useUp(key, taken.id)) ? { ok: true } : { ok: false, reason: 'missing' };
   }
 
   /** Deletes the code of `subject` if it is still the one verified; `false` when another verification used it first. */
-  async #useUp(key: string, id: string): Promise<boolean> {
-    for (let round = 0; round < ROUNDS; round++) {
-      const entry = await this.#kv.getEntry(key);
-      if (entry === null || parseCode(entry.value)?.id !== id) return false;
-      try {
-        return await this.#kv.delete(key, { ifVersion: entry.version });
-      } catch (error) {
-        if (!StrataError.is(error, 'CONFLICT')) throw error;
-      }
+  #useUp(key: string, id: string): Promise<boolean> {
+    return this.#contended('otp.verify', () =>
+      this.#store.transaction(
+        async (tx) => {
+          const kv = tx.kv<unknown>(this.#namespace);
+          if (parseCode(await kv.get(key))?.id !== id) return false;
+          return kv.delete(key);
+        },
+        { retries: ROUNDS },
+      ),
+    );
+  }
+
+  /** `run`, with a CONFLICT after every retry reported as contention on the code. */
+  async #contended<T>(op: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (StrataError.is(error, 'CONFLICT')) throw contention(op);
+      throw error;
     }
-    throw contention('otp.verify');
   }
 
   /** Withdraws the code of `subject`; `true` when there was one. */
