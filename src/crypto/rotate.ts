@@ -1,4 +1,5 @@
 import { progressCallback } from '../progress-callback.js';
+import { asRead } from '../drivers/record-stamp.js';
 import type { ScanQuery, StoredRecord } from '../drivers/driver.js';
 import { StrataError } from '../errors.js';
 import type { EncryptionLayer } from '../layers/encryption.js';
@@ -187,7 +188,9 @@ async function rewrite(
         key: record.key,
         value: codec.encode(space, record.key, text, record.expiresAt, spec),
         expiresAt: record.expiresAt,
-        expect: record.version,
+        // The very write read: a record deleted and written anew meanwhile (version 1 again)
+        // must not be overwritten with the old value.
+        ...asRead(record),
       });
       kept.push(record);
     }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Driver, WriteOp } from '../drivers/driver.js';
+import type { Driver, StoredRecord, WriteOp } from '../drivers/driver.js';
+import { asRead } from '../drivers/record-stamp.js';
 import { StrataError } from '../errors.js';
 import { parseJson } from '../codec/json.js';
 
@@ -67,7 +68,7 @@ export class MigratorLease {
   #lost: StrataError | null = null;
   #seq = 0;
   /** The record as this process last wrote it (its text is unique: owner and a sequence number). */
-  #held: { value: string; version: number } | null = null;
+  #held: { value: string; version: number; stamp?: number } | null = null;
   /** Claims, renewals and fenced writes run one at a time, so a renewal never moves the version under a fenced write. */
   #queue: Promise<unknown> = Promise.resolve();
   #restoring = false;
@@ -89,7 +90,7 @@ export class MigratorLease {
   }
 
   /** Writes a new value of our lease over the version `expect`; `false` when another process wrote first. */
-  async #write(expect: number, now: number): Promise<boolean> {
+  async #write(over: StoredRecord | null, now: number): Promise<boolean> {
     const value = JSON.stringify({
       owner: this.owner,
       process: `${hostname()}:${process.pid}`,
@@ -98,10 +99,11 @@ export class MigratorLease {
     } satisfies LeaseValue & { seq: number });
     try {
       const [written] = await this.#driver.batch(
-        [{ type: 'put', space: LOCK_SPACE, key: KEY, value, expiresAt: null, expect }],
+        [{ type: 'put', space: LOCK_SPACE, key: KEY, value, expiresAt: null, ...asRead(over) }],
         now,
       );
-      this.#held = { value, version: written?.version ?? expect + 1 };
+      this.#held = { value, version: written?.version ?? (over?.version ?? 0) + 1 };
+      if (written?.stamp !== undefined) this.#held.stamp = written.stamp;
       return true;
     } catch (error) {
       // LOCKED: the holder is inside a step holding the SQLite write lock; wait as for a live lease.
@@ -120,7 +122,7 @@ export class MigratorLease {
     const held = stored === null ? null : readLease(stored.value);
     const ours = held !== null && (held.owner === this.owner || (this.#restoring && held.owner === this.#restoredOwner));
     if (held !== null && !ours && held.until > now && !deadOnThisHost(held)) return false;
-    return this.#write(stored?.version ?? 0, now);
+    return this.#write(stored, now);
   }
 
   /** Renews the lease only if its record is still the one we last wrote (or, while restoring, any of ours). */
@@ -129,7 +131,7 @@ export class MigratorLease {
     const now = this.#now();
     const stored = await this.#driver.get(LOCK_SPACE, KEY, now);
     if (stored === null || this.#held === null || stored.value !== this.#held.value) return false;
-    return this.#write(stored.version, now);
+    return this.#write(stored, now);
   }
 
   /** Waits (polling) until the lease is ours; TIMEOUT after `waitMs`. Then keeps renewing it. */
@@ -187,7 +189,9 @@ export class MigratorLease {
     return this.#serial(async () => {
       this.check();
       if (!(await this.#renew())) throw (this.#lost ??= this.#lostError());
-      return fn({ type: 'check', space: LOCK_SPACE, key: KEY, expect: this.#held!.version });
+      // With the stamp: a lease taken over, released and taken again up to the same version
+      // by others while this process stalled is not ours.
+      return fn({ type: 'check', space: LOCK_SPACE, key: KEY, ...asRead(this.#held!) });
     });
   }
 
@@ -216,7 +220,7 @@ export class MigratorLease {
       const stored = await this.#driver.get(LOCK_SPACE, KEY, this.#now());
       if (stored === null || this.#held === null || stored.value !== this.#held.value) return;
       await this.#driver
-        .batch([{ type: 'delete', space: LOCK_SPACE, key: KEY, expect: stored.version }], this.#now(), { results: false })
+        .batch([{ type: 'delete', space: LOCK_SPACE, key: KEY, ...asRead(stored) }], this.#now(), { results: false })
         .catch(() => {}); // it expires on its own
     });
   }
