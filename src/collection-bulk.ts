@@ -88,18 +88,23 @@ export async function deleteMatching(host: BulkHost, filter: Filter): Promise<nu
   // otherwise re-read every non-matching document once per batch.
   let after: string | undefined;
   for (;;) {
-    const records = await host.ctx.driver.scan(
-      host.space,
-      { filter, after: after === undefined ? undefined : { key: after }, limit: PAGE, keysOnly: true },
-      host.ctx.now(),
-    );
-    if (records.length > 0) {
-      const results = await host.ctx.driver.batch(
-        records.map((r) => ({ type: 'delete', space: host.space, key: r.key })),
+    const records = await retryOnConflict(async () => {
+      const page = await host.ctx.driver.scan(
+        host.space,
+        { filter, after: after === undefined ? undefined : { key: after }, limit: PAGE, keysOnly: true },
         host.ctx.now(),
       );
-      removed += results.filter((r) => r !== null).length;
-    }
+      if (page.length > 0) {
+        // Each only as it was matched: one a writer changed meanwhile (it may no longer
+        // match) fails the batch, which deletes nothing, and the page is read again.
+        const results = await host.ctx.driver.batch(
+          page.map((r): WriteOp => ({ type: 'delete', space: host.space, key: r.key, ...asRead(r) })),
+          host.ctx.now(),
+        );
+        removed += results.filter((r) => r !== null).length;
+      }
+      return page;
+    });
     if (records.length < PAGE) return removed;
     after = records[records.length - 1]!.key;
   }

@@ -170,7 +170,7 @@ export class BatchRunner {
         t = this.#tables.ensure(space);
       }
       // A write conditional on the very write it read (kv.update, incr, take): checked first.
-      if (op.type !== 'check' && op.stamp !== undefined) this.#checkStamp(t!, op, index, now);
+      if (op.type === 'put' && op.stamp !== undefined) this.#checkStamp(t!, op, index, now);
       if (quiet && op.type === 'put' && op.expect === undefined) {
         this.#enqueue(t!, op.key, op.value, now, op.expiresAt);
       } else if (op.type === 'put') {
@@ -195,6 +195,8 @@ export class BatchRunner {
         const existing: StoredRecord | null = stored !== undefined && (damaged || live(stored.expiresAt, now)) ? stored : null;
         const actual = existing?.version ?? 0;
         if (op.expect !== undefined && actual !== op.expect) throw this.#conflict(index, op, actual);
+        if (op.stamp !== undefined && existing !== null && existing.stamp !== op.stamp)
+          throw this.#conflict(index, op, actual, true);
         results.push(existing);
         if (row !== undefined) {
           t!.remove.run(op.key);

@@ -57,4 +57,55 @@ describe('bulk collection operations under a concurrent writer', () => {
     expect(await c.keys()).toEqual(['old']);
     await store.close();
   });
+
+  it('deleteWhere leaves a match that a writer changed, so it no longer matches, before the delete', async () => {
+    const base = memoryDriver();
+    const { driver, before } = racing(base);
+    const store = await openStore({ driver, sweepInterval: false });
+    const c = store.collection('sessions');
+    await c.insertMany([
+      { id: 'a', lastSeen: 10 },
+      { id: 'b', lastSeen: 10 },
+      { id: 'c', lastSeen: 99 },
+    ]);
+    const direct = (await openStore({ driver: base, sweepInterval: false })).collection('sessions');
+    before(async () => {
+      await direct.update('b', { lastSeen: 100 }); // touched: no longer older than 50
+    });
+    expect(await c.deleteWhere({ lastSeen: { $lt: 50 } })).toBe(1);
+    expect(await c.keys()).toEqual(['b', 'c']);
+    await store.close();
+  });
+
+  it('deleteWhere and dedupe leave a document deleted and written anew meanwhile (same version, other content)', async () => {
+    const base = memoryDriver();
+    const { driver, before } = racing(base);
+    const store = await openStore({ driver, sweepInterval: false });
+    const c = store.collection('sessions');
+    await c.insertMany([
+      { id: 'a', lastSeen: 10, g: 1 },
+      { id: 'b', lastSeen: 20, g: 1 },
+    ]);
+    const direct = (await openStore({ driver: base, sweepInterval: false })).collection('sessions');
+    const recreate = async (): Promise<void> => {
+      await direct.delete('a');
+      await direct.insert({ id: 'a', lastSeen: 100, g: 2 });
+    };
+    before(recreate);
+    expect(await c.deleteWhere({ lastSeen: { $lt: 50 } })).toBe(1);
+    expect(await c.get('a')).toEqual({ id: 'a', lastSeen: 100, g: 2 });
+    expect((await c.getEntry('a'))?.version).toBe(1);
+
+    // dedupe by g judged 'a' (g 1, older) a loser; rewritten meanwhile into another group.
+    await c.insert({ id: 'b', lastSeen: 20, g: 1 });
+    await direct.delete('a');
+    await direct.insert({ id: 'a', lastSeen: 10, g: 1 });
+    before(async () => {
+      await direct.delete('a');
+      await direct.insert({ id: 'a', lastSeen: 10, g: 3 });
+    });
+    expect(await c.dedupe({ by: 'g' })).toBe(0);
+    expect(await c.keys()).toEqual(['a', 'b']);
+    await store.close();
+  });
 });
