@@ -15,7 +15,6 @@ import {
   jsonExact,
   keyOf,
   prepareDoc,
-  validate,
   validateNow,
   type DocRules,
   type MaybePromise,
@@ -715,15 +714,51 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     this.#ctx.assertOpen('collection.watch');
     if (this.#ctx.inTransaction) throw new StrataError('UNSUPPORTED', 'collection.watch is not available inside a transaction');
     if (typeof listener !== 'function') throw new StrataError('BAD_INPUT', 'collection.watch: listener must be a function');
-    return this.#ctx.driver.watch((event: ChangeEvent) => {
+    let stopped = false;
+    // Only an asynchronous schema defers a change; the changes after it wait behind it, in order.
+    let waiting: Promise<void> | null = null;
+    const later = (change: Promise<DocChange<T>>): void => {
+      const turn: Promise<void> = (waiting ?? Promise.resolve())
+        .then(() => change)
+        .then((ready) => {
+          if (waiting === turn) waiting = null;
+          if (stopped) return;
+          try {
+            listener(ready);
+          } catch (error) {
+            // As for a listener called at once (ChangeHub): an uncaught exception.
+            queueMicrotask(() => {
+              throw error;
+            });
+          }
+        });
+      waiting = turn;
+    };
+    const unwatch = this.#ctx.driver.watch((event: ChangeEvent) => {
       if (event.space !== this.#space) return;
       const change: DocChange<T> = { type: event.type, key: event.key, version: event.version, origin: event.origin };
-      if (event.value === undefined) return listener(change);
-      void validate(this.#rules, parseJson(event.value), 'collection.watch', 'read').then(
-        (value) => listener({ ...change, value: value as T }),
-        () => listener(change),
-      );
+      let value: unknown;
+      try {
+        value = event.value === undefined ? undefined : validateNow(this.#rules, parseJson(event.value), 'collection.watch', 'read');
+      } catch {
+        value = undefined; // a value that fails its schema: the change comes without it
+      }
+      const ready =
+        value instanceof Promise
+          ? value.then(
+              (v) => ({ ...change, value: v as T }),
+              () => change,
+            )
+          : null;
+      if (ready !== null) return later(ready);
+      const now = event.value === undefined || value === undefined ? change : { ...change, value: value as T };
+      if (waiting !== null) return later(Promise.resolve(now));
+      listener(now);
     });
+    return () => {
+      stopped = true;
+      unwatch();
+    };
   }
 }
 

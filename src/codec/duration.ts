@@ -6,6 +6,12 @@ const FORMAT = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
 /** The last instant a `Date` can hold, in epoch ms (+275760-09-13): no expiry may be later. */
 export const MAX_TIME_MS = 8.64e15;
 
+/**
+ * The highest record version an import or an image may bring in: 2^52 leaves room for 2^52
+ * more writes, each +1, before versions would stop being exact integers.
+ */
+export const MAX_VERSION = 2 ** 52;
+
 /** The longest delay `setTimeout`/`setInterval` honour; Node turns longer ones into 1 ms. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 

@@ -34,6 +34,7 @@
 import type { Driver, RawRecord, RecordImage } from '../drivers/driver.js';
 import { StrataError, withOp } from '../errors.js';
 import { checkOptions } from '../codec/options.js';
+import { MAX_TIME_MS, MAX_VERSION } from '../codec/duration.js';
 import { EncryptionLayer } from '../layers/encryption.js';
 import { CRYPTO_SPACE } from '../crypto/state.js';
 
@@ -87,7 +88,8 @@ function imageDriver(target: ImageTarget, op: string): Driver {
 }
 
 function checkTime(value: unknown, what: string): void {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`${what} must be a finite number`);
+  if (typeof value !== 'number' || !(Math.abs(value) <= MAX_TIME_MS))
+    throw new Error(`${what} must be epoch ms within ±${MAX_TIME_MS} (a Date)`);
 }
 
 /** Checks one record and returns a clean copy holding only the record's own fields. */
@@ -111,8 +113,8 @@ export function checkRawRecord(input: unknown, index: number, checkValues: boole
       throw bad(`has a value that is not JSON text (key ${JSON.stringify(r.key)})`);
     }
   }
-  if (typeof r.version !== 'number' || !Number.isSafeInteger(r.version) || r.version < 1)
-    throw bad('has a version that is not a whole number >= 1');
+  if (typeof r.version !== 'number' || !Number.isSafeInteger(r.version) || r.version < 1 || r.version > MAX_VERSION)
+    throw bad(`has a version that is not a whole number from 1 to ${MAX_VERSION}`);
   try {
     checkTime(r.createdAt, 'createdAt');
     checkTime(r.updatedAt, 'updatedAt');

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { types } from 'node:util';
 import type { Driver } from '../drivers/driver.js';
 import { StrataError, withOp } from '../errors.js';
 import type { CronCalendar } from './cron.js';
@@ -261,10 +262,17 @@ class JobHandle implements ScheduledJob {
 
 /** What a failed run leaves in the record: the error's message (its code for a StrataError), cut short. */
 function describe(error: unknown): string {
-  const text = StrataError.is(error)
-    ? `${error.code}: ${error.message}`
-    : error instanceof Error
-      ? error.message || error.name
-      : `non-Error thrown: ${typeof error}`;
+  let text: string;
+  try {
+    text = StrataError.is(error)
+      ? `${error.code}: ${error.message}`
+      : // isNativeError: an Error from another realm (a vm context, a worker's structured clone) too.
+        error instanceof Error || types.isNativeError(error)
+        ? String((error as Error).message) || String((error as Error).name)
+        : `non-Error thrown: ${typeof error}`;
+  } catch {
+    // A message or name getter that throws: the run is still recorded.
+    text = 'an error whose message could not be read';
+  }
   return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS - 1)}…` : text;
 }

@@ -5,7 +5,8 @@ import { checkName } from '../codec/keys.js';
 import { checkOptions } from '../codec/options.js';
 import { parseDuration, type Duration } from '../codec/duration.js';
 import { parseDedupe } from '../collection-dedupe.js';
-import { parseFilter } from '../query/parse.js';
+import { getPath } from '../query/match.js';
+import { parseFilter, parsePath } from '../query/parse.js';
 import type { ScheduledFunction } from './schedule.js';
 
 export interface RetainOptions {
@@ -16,6 +17,15 @@ export interface RetainOptions {
 }
 
 const FIELD_PATH = /^[^.\s]+(\.[^.\s]+)*$/;
+const RETAIN_PAGE = 500;
+
+/** Whether a stored field value is a date before `cutoff`: epoch ms, or exactly the ISO text a `Date` is stored as. */
+function isOlder(value: unknown, cutoff: number): boolean {
+  if (typeof value === 'number') return Number.isFinite(value) && value < cutoff;
+  if (typeof value !== 'string') return false;
+  const at = Date.parse(value);
+  return !Number.isNaN(at) && new Date(at).toISOString() === value && at < cutoff;
+}
 
 /**
  * Ready-made job functions for `store.schedule(cron, name, fn)`. Their arguments are checked
@@ -41,7 +51,7 @@ export const jobs = {
   /**
    * Retention: deletes the documents of `collection` whose `field` is older than `olderThan`
    * at the time of the run. Documents without the field, or with a value that is neither an
-   * ISO date string nor a number, are kept.
+   * ISO date string (exactly as a `Date` is stored) nor a number, are kept.
    */
   retain(collection: string, options: RetainOptions): ScheduledFunction<Store> {
     const op = 'jobs.retain';
@@ -70,8 +80,27 @@ export const jobs = {
       }
     }
     if (!valid) throw new StrataError('BAD_INPUT', `${op}: field must be a (dotted) field path such as 'createdAt'`, { op });
+    const path = parsePath(field);
     return async (store) => {
-      await store.collection(collection).deleteWhere(olderThan(Date.now() - ageMs));
+      const cutoff = Date.now() - ageMs;
+      const filter = olderThan(cutoff);
+      const keyField = (await store.describe(collection))?.key ?? 'id';
+      // The filter finds candidates (text compares as text: '' and '(none)' sort before any
+      // date, and it matches arrays element by element); each is deleted only when its field
+      // really is an old date. One transaction per page: a candidate changed meanwhile reruns it.
+      let cursor: string | undefined;
+      for (;;) {
+        const next = await store.transaction(async (tx) => {
+          const docs = tx.collection<Record<string, unknown>>(collection);
+          const page = await docs.page(filter, { limit: RETAIN_PAGE, ...(cursor === undefined ? {} : { cursor }) });
+          for (const doc of page.items) {
+            if (isOlder(getPath(doc, path), cutoff)) await docs.delete(String(doc[keyField]));
+          }
+          return page.next;
+        });
+        if (next === null) return;
+        cursor = next;
+      }
     };
   },
 };

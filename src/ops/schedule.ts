@@ -152,7 +152,8 @@ function settingsOf(cron: string, name: string, options: ScheduleOptions): Runne
     throw new StrataError('BAD_INPUT', `${OP}: onError must be a function`, { op: OP });
   }
   // Renewed every third of it: a timer of at least a second, at most a day.
-  const leaseMs = parseDuration(options.leaseTtl ?? '1m', 'leaseTtl', 86_400_000);
+  // Only an absent option means the default: `leaseTtl: null` is a mistake, as for every other option.
+  const leaseMs = parseDuration(options.leaseTtl === undefined ? '1m' : options.leaseTtl, 'leaseTtl', 86_400_000);
   if (leaseMs < 3_000) {
     throw new StrataError('BAD_INPUT', `${OP}: leaseTtl must be at least 3 s, got ${leaseMs} ms`, {
       op: OP,

@@ -10,9 +10,20 @@ interface CursorBody {
   v: unknown[];
   /** Its key. */
   k: string;
-  /** Fingerprint of the collection, filter and sort the cursor belongs to. */
+  /** Digest of the collection, filter and sort the cursor belongs to, and of `v` and `k`. */
   q: string;
 }
+
+/**
+ * Binds a position to its query: a cursor whose position was edited (not only cut or
+ * damaged) no longer matches. Not a secret: it refuses mistakes and edited cursors, and a
+ * forger who recomputes it gains only a position in a query they could run anyway.
+ */
+function seal(fingerprint: string, values: readonly unknown[], key: string): string {
+  return createHash('sha256').update(JSON.stringify([fingerprint, values, key])).digest('base64url').slice(0, 16);
+}
+
+const encodeBody = (body: CursorBody): string => Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
 
 /**
  * The longest cursor `page()` hands out or takes back, in characters. A cursor carries the
@@ -34,8 +45,7 @@ export function queryFingerprint(space: string, filter: Filter, sort: readonly S
  * page boundary stays put when other writers insert or delete around it.
  */
 export function encodeCursor(position: Required<ScanPosition>, fingerprint: string): string {
-  const body: CursorBody = { v: position.values, k: position.key, q: fingerprint };
-  const cursor = Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
+  const cursor = encodeBody({ v: position.values, k: position.key, q: seal(fingerprint, position.values, position.key) });
   if (cursor.length > MAX_CURSOR_LENGTH) {
     throw new StrataError('BAD_INPUT', `the next page cursor would be longer than ${MAX_CURSOR_LENGTH} characters`, {
       hint: 'the last item holds a very long value in a sort field: sort on a shorter field, or read with iterate()',
@@ -56,7 +66,7 @@ function isKey(key: unknown): key is string {
 
 /**
  * The position a cursor holds, after checking it is one `encodeCursor` made for this
- * collection, filter and sort: anything else (tampered, truncated, another query's) is
+ * collection, filter and sort: anything else (edited, truncated, another query's) is
  * BAD_INPUT, never a page from a position no document could have.
  */
 export function decodeCursor(cursor: unknown, fingerprint: string, sortLength: number): ScanPosition {
@@ -75,8 +85,10 @@ export function decodeCursor(cursor: unknown, fingerprint: string, sortLength: n
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid();
   if (Object.keys(body).length !== 3) throw invalid();
   const { v, k, q } = body as Partial<CursorBody>;
-  if (q !== fingerprint || !isKey(k) || !Array.isArray(v) || v.length !== sortLength) throw invalid();
+  if (typeof q !== 'string' || !isKey(k) || !Array.isArray(v) || v.length !== sortLength) throw invalid();
   // Sort values are JSON a document held: finite numbers, well-formed strings, within the depth limit.
   if (!v.every(isExactJson)) throw invalid();
+  // Exactly as encodeCursor wrote it, and for this query and position.
+  if (q !== seal(fingerprint, v, k) || encodeBody({ v, k, q }) !== cursor) throw invalid();
   return { key: k, values: v };
 }

@@ -1,7 +1,7 @@
 // Option checks shared by the auth kit. The kit stores through the public surface of
 // `stratadb` only; its option checks are the store's own (unknown options, the duration
 // grammar), so the two cannot drift apart.
-import { StrataError, type Duration } from '../../index.js';
+import { MAX_VALUE_DEPTH, StrataError, type Duration } from '../../index.js';
 import { parseDuration } from '../../codec/duration.js';
 
 export { checkKnown, clockOption, intOption } from '../kit-options.js';
@@ -58,7 +58,10 @@ export function checkJson(value: unknown, what: string, op: string, depth = 0): 
       hint: 'pass plain JSON: objects, arrays, strings, finite numbers, booleans, null',
     });
   };
-  if (depth > 64) bad('is nested too deeply (or holds a cycle)');
+  // The store's own limit (at most MAX_VALUE_DEPTH arrays/objects deep); it also ends a cycle.
+  if (depth >= MAX_VALUE_DEPTH && value !== null && typeof value === 'object') {
+    bad(`is nested deeper than ${MAX_VALUE_DEPTH} levels (or holds a cycle)`);
+  }
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) bad('holds a non-finite number');

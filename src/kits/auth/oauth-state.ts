@@ -81,9 +81,11 @@ export class OAuthStateStore<P = unknown> {
       });
     }
     const id = lookupKey(state);
+    // The clock first: a clock that fails (BAD_INPUT) must not have used the state up.
+    const now = this.#now();
     const record = parseState(await this.#kv.take(`st:${id}`));
     if (record === null) return { ok: false, reason: 'missing' };
-    if (this.#now() >= record.expiresAt) return { ok: false, reason: 'expired' };
+    if (now >= record.expiresAt) return { ok: false, reason: 'expired' };
     return { ok: true, payload: record.sealed === null ? null : (parseJson(open(state, id, record.sealed)) as P) };
   }
 }

@@ -2,9 +2,9 @@
 // attempt limit, counted atomically in the store so that parallel guesses from any number of
 // processes share the same 5 tries.
 //
-// Every verification first takes one attempt (a transaction on the record) and only then
-// compares: at most `maxAttempts` comparisons are ever made against one code, however the
-// guesses race. The code is stored as an HMAC-SHA256 with a random per-code salt (keyed with
+// Every verification is one transaction on the record that counts the attempt (or uses a
+// right code up) together with the comparison, and answers only once that committed: at most
+// `maxAttempts` answers are ever given about one code, however the guesses race. The code is stored as an HMAC-SHA256 with a random per-code salt (keyed with
 // `secret` when given), compared with crypto.timingSafeEqual.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { StrataError, type Duration, type KvNamespace, type Store } from '../../index.js';
@@ -111,42 +111,28 @@ export class OtpStore {
     checkIdentifier(subject, 'subject', op);
     if (typeof code !== 'string') throw new StrataError('BAD_INPUT', `${op}: the code must be a string`, { op });
     const key = this.#key(subject);
-    // Taking the attempt is a transaction, not a write conditional on the version read: a code
-    // used up (deleted) and issued anew in between is at version 1 again, and a version check
-    // alone would write the old, used code back over the new one.
-    const taken = await this.#contended(op, () =>
+    // One transaction takes the attempt, compares, and uses a right code up: a code used up
+    // and issued anew meanwhile (at version 1 again) is seen as the new code, and of two
+    // right verifications the second sees the code gone ('missing'), not its attempts spent.
+    // Only a committed attempt returns its answer, so however verifications race, at most
+    // `maxAttempts` answers are ever given about one code.
+    return this.#contended(op, () =>
       this.#store.transaction(
-        async (tx): Promise<StoredCode | Exclude<OtpResult, { reason: 'invalid' }>> => {
+        async (tx): Promise<OtpResult> => {
           const kv = tx.kv<unknown>(this.#namespace);
           const record = parseCode(await kv.get(key));
           if (record === null) return { ok: false, reason: 'missing' };
           const now = this.#now();
           if (now >= record.expiresAt) return { ok: false, reason: 'expired' };
           if (record.attempts >= this.#maxAttempts) return { ok: false, reason: 'locked' };
-          const next: StoredCode = { ...record, attempts: record.attempts + 1 };
-          await kv.set(key, next, { ttl: record.expiresAt - now + GRACE_MS });
-          return next;
-        },
-        { retries: ROUNDS },
-      ),
-    );
-    if ('ok' in taken) return taken;
-    // The attempt is counted: only now is the code compared.
-    const given = this.#hash(Buffer.from(taken.salt, 'base64url'), code);
-    if (!timingSafeEqual(given, Buffer.from(taken.hash, 'base64url'))) {
-      return { ok: false, reason: 'invalid', attemptsLeft: Math.max(0, this.#maxAttempts - taken.attempts) };
-    }
-    return (await this.#useUp(key, taken.id)) ? { ok: true } : { ok: false, reason: 'missing' };
-  }
-
-  /** Deletes the code of `subject` if it is still the one verified; `false` when another verification used it first. */
-  #useUp(key: string, id: string): Promise<boolean> {
-    return this.#contended('otp.verify', () =>
-      this.#store.transaction(
-        async (tx) => {
-          const kv = tx.kv<unknown>(this.#namespace);
-          if (parseCode(await kv.get(key))?.id !== id) return false;
-          return kv.delete(key);
+          const given = this.#hash(Buffer.from(record.salt, 'base64url'), code);
+          if (timingSafeEqual(given, Buffer.from(record.hash, 'base64url'))) {
+            await kv.delete(key);
+            return { ok: true };
+          }
+          const attempts = record.attempts + 1;
+          await kv.set(key, { ...record, attempts } satisfies StoredCode, { ttl: record.expiresAt - now + GRACE_MS });
+          return { ok: false, reason: 'invalid', attemptsLeft: Math.max(0, this.#maxAttempts - attempts) };
         },
         { retries: ROUNDS },
       ),

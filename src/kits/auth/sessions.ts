@@ -180,7 +180,8 @@ export class SessionStore<D = unknown> {
 
   /**
    * Ends every session of `userId` (password change, "log out everywhere"); returns how many
-   * live or expired-but-unswept sessions it removed. A session created while it runs may survive.
+   * live sessions it removed (an expired one is gone for reads already; the sweeper removes
+   * it). A session created while it runs may survive.
    */
   async destroyAll(userId: string): Promise<number> {
     checkIdentifier(userId, 'userId', 'sessions.destroyAll');

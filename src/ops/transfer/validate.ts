@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { encodeJson } from '../../codec/json.js';
+import { MAX_TIME_MS, MAX_VERSION } from '../../codec/duration.js';
 import { checkKey, checkName } from '../../codec/keys.js';
 import { StrataError } from '../../errors.js';
 import { compareStrings } from '../../query/match.js';
@@ -60,7 +61,7 @@ function isIsoTime(text: string): boolean {
   return !Number.isNaN(at) && new Date(at).toISOString() === text;
 }
 
-const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= MAX_TIME_MS;
 
 function checkManifest(line: Line): Manifest {
   const raw = parseLine(line);
@@ -137,11 +138,15 @@ function checkRecord(line: Line, raw: Record<string, unknown>, space: string, pr
   } catch (cause) {
     throw badFile('BAD_INPUT', line.no, `the record key is not a valid Strata key: ${(cause as Error).message}`, { cause });
   }
-  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
-    throw badFile('CORRUPT', line.no, 'the record version must be a positive integer');
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1 || version > MAX_VERSION) {
+    throw badFile('CORRUPT', line.no, `the record version must be an integer from 1 to ${MAX_VERSION}`);
   }
-  if (!isTime(createdAt) || !isTime(updatedAt) || !(expiresAt === null || (isTime(expiresAt) && expiresAt <= 8.64e15))) {
-    throw badFile('CORRUPT', line.no, 'the record times (c, u, x) must be epoch milliseconds (x may be null)');
+  if (!isTime(createdAt) || !isTime(updatedAt) || !(expiresAt === null || isTime(expiresAt))) {
+    throw badFile(
+      'CORRUPT',
+      line.no,
+      `the record times (c, u, x) must be epoch milliseconds from 0 to ${MAX_TIME_MS} (x may be null)`,
+    );
   }
   if (previousKey !== null && compareStrings(previousKey, key) >= 0) {
     throw badFile(
