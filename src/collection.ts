@@ -739,7 +739,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       const change: DocChange<T> = { type: event.type, key: event.key, version: event.version, origin: event.origin };
       let value: unknown;
       try {
-        value = event.value === undefined ? undefined : validateNow(this.#rules, parseJson(event.value), 'collection.watch', 'read');
+        value =
+          event.value === undefined ? undefined : validateNow(this.#rules, parseJson(event.value), 'collection.watch', 'read');
       } catch {
         value = undefined; // a value that fails its schema: the change comes without it
       }

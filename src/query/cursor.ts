@@ -20,7 +20,10 @@ interface CursorBody {
  * forger who recomputes it gains only a position in a query they could run anyway.
  */
 function seal(fingerprint: string, values: readonly unknown[], key: string): string {
-  return createHash('sha256').update(JSON.stringify([fingerprint, values, key])).digest('base64url').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify([fingerprint, values, key]))
+    .digest('base64url')
+    .slice(0, 16);
 }
 
 const encodeBody = (body: CursorBody): string => Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
