@@ -110,3 +110,34 @@ describe('file: remote collection events', () => {
     }
   });
 });
+
+/** A Standard Schema whose verdict comes later: a change with a value then waits for it. */
+const slowSchema = {
+  '~standard': {
+    version: 1 as const,
+    vendor: 'test',
+    validate: (value: unknown) => new Promise<{ value: unknown }>((resolve) => setTimeout(() => resolve({ value }), 5)),
+  },
+};
+
+describe('collection.watch with an asynchronous schema', () => {
+  it('delivers changes in the order they happened, and none after the listener stopped', async () => {
+    const o = await opened('memory');
+    try {
+      const c = o.store.collection('slow', { schema: slowSchema });
+      const seen: string[] = [];
+      const stop = c.watch((ch) => void seen.push(`${ch.type}:${ch.key}:${ch.value === undefined ? '-' : 'v'}`));
+      await c.insert({ id: 'a' });
+      await c.delete('a');
+      await c.insert({ id: 'b' });
+      await new Promise((r) => setTimeout(r, 40));
+      expect(seen).toEqual(['put:a:v', 'delete:a:-', 'put:b:v']);
+      await c.insert({ id: 'c' });
+      stop(); // before the schema answered for 'c'
+      await new Promise((r) => setTimeout(r, 40));
+      expect(seen).toHaveLength(3);
+    } finally {
+      await o.dispose();
+    }
+  });
+});
