@@ -69,7 +69,8 @@ export class Settings<T extends object = Record<string, unknown>> {
     return out;
   }
 
-  async #check(raw: Record<string, unknown>, op: string, stage: 'read' | 'write'): Promise<T> {
+  /** `changed`: the keys a `set` writes, BAD_INPUT when the schema does not know one of them. */
+  async #check(raw: Record<string, unknown>, op: string, stage: 'read' | 'write', changed: readonly string[] = []): Promise<T> {
     if (this.#schema === undefined) return raw as T;
     const result = await this.#schema['~standard'].validate(raw);
     if (!result.issues) return result.value;
@@ -77,6 +78,20 @@ export class Settings<T extends object = Record<string, unknown>> {
       path: (issue.path ?? []).map((p) => String(typeof p === 'object' ? p.key : p)).join('.'),
       message: issue.message,
     }));
+    // A strict schema (zod's strictObject, for one) reports keys it does not know in one
+    // issue at the root, with their names beside it, not in its path.
+    const unknown = result.issues.flatMap((issue) => {
+      const keys = (issue as { keys?: unknown }).keys;
+      return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string') : [];
+    });
+    const misspelt = unknown.filter((k) => changed.includes(k));
+    if (misspelt.length > 0) {
+      throw new StrataError('BAD_INPUT', `${op}: the schema of settings "${this.name}" has no "${misspelt[0]}"`, {
+        op,
+        hint: 'check the spelling of the key, or add it to the schema',
+        details: { keys: misspelt },
+      });
+    }
     const summary = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
     throw new StrataError('VALIDATION_FAILED', `${op}: settings "${this.name}" do not match the schema: ${summary}`, {
       op,
@@ -84,7 +99,7 @@ export class Settings<T extends object = Record<string, unknown>> {
         stage === 'read'
           ? 'a stored setting predates the schema: set it to a valid value or reset(key) it to its default'
           : 'fix the value, or give every required setting a default',
-      details: { issues, keys: [...new Set(issues.map((i) => i.path.split('.')[0]!).filter(Boolean))] },
+      details: { issues, keys: [...new Set([...issues.map((i) => i.path.split('.')[0]!).filter(Boolean), ...unknown])] },
     });
   }
 
@@ -141,7 +156,12 @@ export class Settings<T extends object = Record<string, unknown>> {
       for (const [, v] of changes) encodeJson(v);
       if (this.#schema !== undefined) {
         const next = { ...(await this.#raw()), ...Object.fromEntries(changes) };
-        const checked = (await this.#check(next, op, 'write')) as Record<string, unknown>;
+        const checked = (await this.#check(
+          next,
+          op,
+          'write',
+          changes.map(([k]) => k),
+        )) as Record<string, unknown>;
         const unknown = changes.map(([k]) => k).filter((k) => !(k in checked));
         if (unknown.length > 0) {
           throw new StrataError('BAD_INPUT', `${op}: the schema of settings "${this.name}" has no "${unknown[0]}"`, {

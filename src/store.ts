@@ -205,6 +205,7 @@ export class Store {
       ...storeRestorePoints(this),
       driver: this.driver,
       now: this.#now,
+      assertOpen: (op) => this.#assertOpen(op),
       scope: (driver) => {
         const ctx = this.#contextFor(driver, true);
         return {

@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_URL, openStore, type Store } from '../store.js';
 import type { Collection } from '../collection.js';
 import { optionsOf } from '../collection-specs.js';
 import { StrataError } from '../errors.js';
 import { storeLocation } from '../drivers/registry.js';
+import { JOURNAL_FILE } from '../drivers/file/journal.js';
 import type { EncryptionOptions } from '../crypto/keyring.js';
 import { checkLogLevel, cliLogger } from './log-level.js';
 
@@ -72,7 +74,10 @@ export class Cli {
   async withStore<T>(mode: 'read' | 'write', fn: (store: Store) => Promise<T>): Promise<T> {
     if (mode === 'read') {
       const path = localPath(this.url);
-      if (path !== null && !existsSync(path)) {
+      // A file: store is a directory holding journal.log (made when the store is created): an
+      // existing directory without one is somebody else's, and a read must not make it a store.
+      const missing = path !== null && (!existsSync(path) || (/^file:/i.test(this.url) && !existsSync(join(path, JOURNAL_FILE))));
+      if (missing) {
         throw new StrataError('NOT_FOUND', `no store at ${path}`, {
           hint: 'check --url / STRATA_URL, or create it with `strata set` or `strata demo`',
           details: { location: path },

@@ -103,6 +103,16 @@ function parseUrl(url: unknown): ParsedUrl {
   const params = new URLSearchParams(q === -1 ? '' : rest.slice(q + 1));
   const known = ['durability', ...backend.params];
   for (const name of new Set(params.keys())) {
+    // One value each: with two, which one holds would be a guess (`durability=normal&durability=full`).
+    if (params.getAll(name).length > 1) {
+      throw new StrataError(
+        'BAD_INPUT',
+        `parameter ${JSON.stringify(name)} is given more than once in store url ${JSON.stringify(url)}`,
+        {
+          hint: `give ?${name}= once`,
+        },
+      );
+    }
     if (!known.includes(name)) {
       throw new StrataError('BAD_INPUT', `unknown parameter ${JSON.stringify(name)} in store url ${JSON.stringify(url)}`, {
         hint: `${scheme}: URLs take ${known.map((k) => `?${k}=`).join(', ')}`,

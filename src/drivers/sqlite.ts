@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { checkSqliteOptions } from './sqlite-options.js';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
@@ -120,6 +121,7 @@ const internals = new WeakMap<Driver, Internals>();
 
 /** The SQLite store: one file, WAL mode, every write an IMMEDIATE transaction. */
 export function sqliteDriver(options: SqliteDriverOptions): Driver {
+  checkSqliteOptions(options, typeof options?.name === 'string' ? options.name : 'sqlite');
   const name = options.name ?? 'sqlite';
   const memory = options.path === ':memory:';
   const location = memory ? options.path : resolve(options.path);

@@ -134,7 +134,9 @@ export async function runSteps(
 ): Promise<{ backup: string | null }> {
   const conn = sqliteOf(host.driver);
   for (const step of steps) {
-    if (step.migration.kind === 'sql' && conn === null) throw sqlUnsupported(host.driver.name, step.migration.name);
+    // The body the step runs: a down's kind may differ from its up's (an up function, a down SQL text).
+    const body = step.direction === 'up' ? step.migration.up : step.migration.down;
+    if (typeof body === 'string' && conn === null) throw sqlUnsupported(host.driver.name, step.migration.name);
   }
   const points = restorePoints(host);
   let state = resume;

@@ -18,6 +18,8 @@ export interface MigrationHost {
   restore?: (id: string) => Promise<void>;
   /** Removes a restore point that was kept only for the run. */
   discard?: (id: string) => Promise<void>;
+  /** Throws CLOSED when the store's handle can no longer be used (closed, or restored away). */
+  assertOpen?: (op: string) => void;
 }
 
 /**

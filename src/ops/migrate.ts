@@ -119,6 +119,7 @@ export class Migrations {
   async status(source?: MigrationSource): Promise<MigrationStatus[]> {
     const op = 'store.migrations.status';
     try {
+      this.#host.assertOpen?.(op);
       const loaded = await this.#load(source);
       const applied = await readApplied(this.#host.driver, this.#host.now());
       const byName = new Map((loaded ?? []).map((m) => [m.name, m]));
@@ -161,6 +162,7 @@ export class Migrations {
   async down(options: DownOptions): Promise<{ reverted: string[] }> {
     const op = 'store.migrations.down';
     try {
+      this.#host.assertOpen?.(op);
       checkOptions(options, ['to', 'source', 'leaseTtl', 'wait', 'onProgress'], op);
       if (options === undefined || !('to' in options) || (options.to !== null && typeof options.to !== 'string')) {
         throw new StrataError('BAD_INPUT', `${op}: pass { to: name } (the migration to stay at) or { to: null } (revert all)`, {

@@ -119,6 +119,10 @@ damaged); \`strata restore <id|path>\` replaces the store's data with it in one 
     .option('--dir <dir>', 'directory or s3:// URL the backups are in')
     .action(async (flags: DirFlags & { keep?: string; maxAge?: string; dryRun?: boolean }, command: Command) => {
       const cli = Cli.of(command);
+      if (flags.keep === undefined && flags.maxAge === undefined) {
+        // Checked here so the hint names the CLI's options, not the API's.
+        throw new StrataError('BAD_INPUT', 'backup prune: say what to keep', { hint: 'pass --keep 7 and/or --max-age 30d' });
+      }
       const keep = flags.keep === undefined ? undefined : Number(flags.keep);
       const maxAge = flags.maxAge === undefined ? undefined : /^\d+$/.test(flags.maxAge) ? Number(flags.maxAge) : flags.maxAge;
       const result = await cli.withStore('read', (store) =>
@@ -156,7 +160,9 @@ export async function restoreAction(
   const cli = Cli.of(command);
   const started = Date.now();
   const bar = checkBar(cli, 'restore');
-  const result: RestoreResult & { pointInTime?: PitrPlan } = await cli.withStore('write', (store: Store) => {
+  // A dry run changes nothing, so it does not create the store either.
+  const mode = flags.dryRun === true ? 'read' : 'write';
+  const result: RestoreResult & { pointInTime?: PitrPlan } = await cli.withStore(mode, (store: Store) => {
     cli.note(`${flags.dryRun === true ? 'checking' : 'restoring'} backup ${ref} ...`);
     const toTime = flags.toTime === undefined ? {} : { toTime: /^\d+$/.test(flags.toTime) ? Number(flags.toTime) : flags.toTime };
     return store.restore(ref, { ...dirOption(flags), ...toTime, dryRun: flags.dryRun === true, onProgress: bar.update });
