@@ -60,6 +60,17 @@ export function sameSpec(a: CollectionSpec, b: CollectionSpec): boolean {
   );
 }
 
+/** An `encrypt` list compared as a set: `['b', 'a']` is `['a', 'b']`, and `'a'` is `{ path: 'a' }`. */
+function encryptKey(encrypt: AnyCollectionOptions['encrypt']): string {
+  if (!Array.isArray(encrypt)) return JSON.stringify(encrypt ?? []);
+  const fields = encrypt.map((f: unknown) =>
+    typeof f === 'object' && f !== null
+      ? JSON.stringify([(f as { path?: unknown }).path, (f as { lookup?: unknown }).lookup === true])
+      : JSON.stringify([f, false]),
+  );
+  return JSON.stringify(fields.sort());
+}
+
 /**
  * Refuses a second declaration of `name` in one process that differs from the first: two
  * handles with different key fields or schemas over the same documents would each be
@@ -74,7 +85,7 @@ export function checkRedeclare(name: string, first: AnyCollectionOptions, next: 
   if (a.indexes.join('\u0000') !== b.indexes.join('\u0000')) differs.push('indexes');
   if (a.timestamps !== b.timestamps) differs.push('timestamps');
   if (a.ttl !== b.ttl) differs.push('ttl');
-  if (JSON.stringify(first.encrypt ?? []) !== JSON.stringify(next.encrypt ?? [])) differs.push('encrypt');
+  if (encryptKey(first.encrypt) !== encryptKey(next.encrypt)) differs.push('encrypt');
   if (!sameQuota(first.quota, next.quota)) differs.push('quota');
   if (differs.length === 0) return;
   throw new StrataError(

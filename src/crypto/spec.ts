@@ -62,8 +62,11 @@ export function specText(spec: SpaceEncryption): string {
   return JSON.stringify({ whole: spec.whole, fields: spec.fields.map((f) => ({ path: f.name, lookup: f.lookup })) });
 }
 
+/** The same fields, each with the same lookup flag, in any order: `['b', 'a']` is `['a', 'b']`. */
 export function sameEncryption(a: SpaceEncryption, b: SpaceEncryption): boolean {
-  return specText(a) === specText(b);
+  const fields = (spec: SpaceEncryption): string =>
+    JSON.stringify(spec.fields.map((f) => [f.name, f.lookup]).sort(([x], [y]) => (x! < y! ? -1 : x! > y! ? 1 : 0)));
+  return a.whole === b.whole && fields(a) === fields(b);
 }
 
 export function parseSpecText(space: string, text: string): SpaceEncryption {

@@ -154,6 +154,11 @@ export function encryptionSuite(factory: DriverFactory): void {
       expect(await users.count()).toBe(1);
       // Declared once, the encryption of a space cannot change within the store.
       expect(() => h.store.collection('users', { encrypt: ['apiKey'] })).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }));
+      expect(() => h.store.collection('users', { encrypt: [{ path: 'email', lookup: false }, 'apiKey'] })).toThrow(
+        expect.objectContaining({ code: 'BAD_INPUT' }),
+      );
+      // The same fields in another order are the same encryption.
+      h.store.collection('users', { encrypt: [{ path: 'email', lookup: true }, 'apiKey'] });
       h.store.kv('plain');
       h.store.kv('sealed', { encrypt: true });
       expect(() => h.store.kv('sealed', { encrypt: false })).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }));

@@ -110,3 +110,31 @@ describe.each(CASES.filter((c) => c.name !== 'memory'))('a replaced declaration 
     }
   });
 });
+
+describe.each(CASES.filter((c) => c.name !== 'memory'))('the remembered encryption of a space, on $name', ({ url }) => {
+  it('is the same declared with its fields in another order; other fields are BAD_INPUT', async () => {
+    const at = url(dir.path);
+    const a = await openStore({ url: at, sweepInterval: false, encryption: { keys: KEYS } });
+    const b = await openStore({ url: at, sweepInterval: false, encryption: { keys: KEYS } });
+    try {
+      await a
+        .collection('people', { encrypt: ['ssn', { path: 'email', lookup: true }] })
+        .insert({ id: 'p1', ssn: '1', email: 'x@y' });
+      const same = b.collection('people', { encrypt: [{ path: 'email', lookup: true }, 'ssn'] });
+      await same.insert({ id: 'p2', ssn: '2', email: 'z@y' });
+      expect((await same.query({ email: 'x@y' })).map((p) => p.id)).toEqual(['p1']);
+      const other = await openStore({ url: at, sweepInterval: false, encryption: { keys: KEYS } });
+      try {
+        // Declaring is synchronous: the remembered declaration is checked at once.
+        expect(() => other.collection('people', { encrypt: ['ssn', 'email'] })).toThrow(
+          expect.objectContaining({ code: 'BAD_INPUT' }),
+        );
+      } finally {
+        await other.close();
+      }
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
