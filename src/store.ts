@@ -211,7 +211,7 @@ export class Store {
         return {
           kv: <V>(name: string) => {
             checkName(name, 'namespace');
-            return new KvNamespace<V>(ctx, name);
+            return new KvNamespace<V>(ctx, name, this.#kvDefinitions.get(name)?.defaults);
           },
           collection: <T extends object>(name: string) => {
             checkName(name, 'collection');
@@ -579,13 +579,19 @@ export class Store {
     checkOptions(options, ['retries'], 'store.transaction'); // kvstore helper: options checked (issue 7, defect 2)
     if (typeof fn !== 'function') throw new StrataError('BAD_INPUT', 'store.transaction needs a function');
     const retries = options.retries ?? 10;
+    if (!Number.isSafeInteger(retries) || retries < 0) {
+      throw new StrataError('BAD_INPUT', `store.transaction: retries must be a whole number >= 0, got ${String(retries)}`, {
+        op: 'store.transaction',
+        hint: 'leave it out for 10 reruns, or pass e.g. { retries: 3 }',
+      });
+    }
     for (let attempt = 0; ; attempt++) {
       const txDriver = new TransactionDriver(this.driver);
       const ctx = this.#contextFor(txDriver, true);
       const scope: TransactionScope = {
         kv: <V>(name: string) => {
           checkName(name, 'namespace');
-          return new KvNamespace<V>(ctx, name);
+          return new KvNamespace<V>(ctx, name, this.#kvDefinitions.get(name)?.defaults);
         },
         collection: <T extends object>(name: string) => {
           checkName(name, 'collection');
@@ -598,7 +604,10 @@ export class Store {
       } catch (error) {
         // What `fn` read may not have been one consistent state (another writer got in
         // between two reads), and that may be why it threw: rerun rather than report it.
-        if (!(await this.#stale(txDriver)) || attempt >= retries) throw error;
+        if (!(await this.#stale(txDriver))) throw error;
+        // Out of reruns on a state that never was: the caller learns of the contention, not
+        // of an error the inconsistent read may have caused.
+        if (attempt >= retries) throw conflictAfter(retries, error);
         await backoff(attempt);
         continue;
       }
@@ -903,4 +912,13 @@ function encryptionLayerOf(driver: Driver): EncryptionLayer | undefined {
   while (!(at instanceof EncryptionLayer) && at.capabilities.encryption === true && 'inner' in at)
     at = (at as { inner: Driver }).inner;
   return at instanceof EncryptionLayer ? at : undefined;
+}
+
+/** The CONFLICT of a transaction that ran out of reruns, its function having thrown on an out-of-date read. */
+function conflictAfter(retries: number, cause: unknown): StrataError {
+  return new StrataError('CONFLICT', `store.transaction: other writers kept changing what it read (${retries + 1} runs)`, {
+    op: 'store.transaction',
+    cause,
+    hint: 'retry later, or raise { retries }; the last run threw on a state that was already out of date (see cause)',
+  });
 }
