@@ -4,7 +4,7 @@
 // `createBackup` / `rollback` are needed only for a rollback the app decides on itself.
 import type { Migration, Store } from '../../src/index.js';
 import type { Task } from './domain.js';
-import { TASKS } from './tasks.js';
+import { TASKS, taskCollection } from './tasks.js';
 
 /** Version numbers live in the names, so name order is version order. */
 const nameOf = (version: number, description: string): string =>
@@ -37,6 +37,16 @@ export interface SeedMigration {
 }
 
 export const KAZARI_MIGRATIONS: Migration[] = [addTaskPriority];
+
+/**
+ * Brings data imported from an older installation up to this one. An import does not carry
+ * the record of applied migrations (this installation keeps its own), so the data steps of
+ * the migrations already applied here run again over what came in; each is idempotent.
+ */
+export async function upgradeImported(store: Store): Promise<void> {
+  // addTaskPriority's step, as one atomic updateWhere.
+  await taskCollection(store).updateWhere({ priority: { $exists: false } }, { priority: 'medium' });
+}
 
 export class MigrationManager {
   readonly #store: Store;

@@ -6,7 +6,9 @@
 import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { appDataDir, openStore, StrataError, type BackupInfo, type Store } from '../../src/index.js';
-import { KAZARI_MIGRATIONS, MigrationManager } from './migrations.js';
+import { KAZARI_MIGRATIONS, MigrationManager, upgradeImported } from './migrations.js';
+
+const DAY_MS = 86_400_000;
 import { SecurityManager } from './security.js';
 import { SettingsRepository } from './settings.js';
 import { TaskRepository } from './tasks.js';
@@ -32,6 +34,10 @@ export interface KazariOptions {
   recover?: boolean;
   /** The most focus sessions kept (a record quota: more is QUOTA_EXCEEDED until cleanup). @default 200,000 */
   maxSessions?: number;
+  /** Focus sessions older than this (ms) are removed at every start and every night at 03:00. @default 365 days */
+  retention?: number;
+  /** Backups kept by the hourly backup (one is also taken before migrations). @default 24 */
+  backupsKept?: number;
 }
 
 export interface DataPersistenceLayer {
@@ -102,6 +108,21 @@ export async function openKazari(options: KazariOptions): Promise<DataPersistenc
   }
   const layer = layerOver(store, dataDir, options);
   if (recovered !== undefined) layer.recovered = recovered;
+  // Obsolete data goes by itself: at start (a quota filled by years-old sessions must not
+  // refuse today's) and nightly while the app runs.
+  const retention = options.retention ?? 365 * DAY_MS;
+  try {
+    await layer.sessionMetrics.cleanup(retention);
+    store.schedule('0 3 * * *', 'kazari-cleanup', () => layer.sessionMetrics.cleanup(retention));
+    // A verified backup every hour the app runs (one window takes it): what recovery restores.
+    store.schedule('0 * * * *', 'kazari-backup', async () => {
+      await store.backup();
+      await store.backups.prune({ keep: options.backupsKept ?? 24 });
+    });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   return layer;
 }
 
@@ -150,7 +171,11 @@ export function layerOver(store: Store, dataDir: string, options: KazariOptions)
     dataDir,
     migrations: new MigrationManager(store),
     exportData: async (path) => ({ records: (await store.export(path)).records }),
-    importData: async (path, mode = 'replace') => ({ records: (await store.import(path, { mode })).records }),
+    importData: async (path, mode = 'replace') => {
+      const { records } = await store.import(path, { mode });
+      await upgradeImported(store);
+      return { records };
+    },
     close: () => store.close(),
   };
 }

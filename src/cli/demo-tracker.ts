@@ -196,7 +196,10 @@ export class DeployTracker {
     }
     const at: unknown = record.createdAt ?? new Date(this.#now());
     const createdAt = at instanceof Date ? at : typeof at === 'string' ? instantOf(at) : new Date(Number.NaN);
-    if (Number.isNaN(createdAt.getTime())) {
+    // Years 0000-9999 only, as for strings: later ones are stored as '+010000-...', which
+    // would sort before every other date and make the newest record look the oldest.
+    const year = createdAt.getUTCFullYear();
+    if (Number.isNaN(createdAt.getTime()) || year < 0 || year > 9999) {
       throw new StrataError(
         'BAD_INPUT',
         `${op}: createdAt must be a Date or an ISO 8601 date-time with a time zone, like 2026-06-01T10:00:00Z`,
@@ -245,9 +248,12 @@ function newestOfEach(items: unknown[], idKey: string): unknown[] {
     const id = (item as Record<string, unknown>)[idKey];
     return typeof id === 'string' || typeof id === 'number' ? `${typeof id}:${id}` : null;
   };
-  const timeOf = (item: unknown): string => {
+  // The instant, not the text: '09:00:00Z' and '09:00:00.500Z', or '+02:00' and 'Z', do not
+  // order as strings do. A createdAt that is not a date-time with a zone counts as oldest.
+  const timeOf = (item: unknown): number => {
     const at = (item as Record<string, unknown>).createdAt;
-    return typeof at === 'string' ? at : '';
+    const ms = typeof at === 'string' ? instantOf(at).getTime() : Number.NaN;
+    return Number.isNaN(ms) ? -Infinity : ms;
   };
   items.forEach((item, index) => {
     const id = idOf(item);
