@@ -3,6 +3,7 @@ import { closeSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { fromSqlite } from './sqlite-errors.js';
 import type { RawRecord, RecordImage, StoredRecord } from './driver.js';
 import { arrayImage } from './memory-image.js';
 import { checkedRecord, corruptRegistry, recordCrc, registryCrc, type CheckedRow } from './sqlite-checksum.js';
@@ -76,7 +77,7 @@ export function openSqliteImage(ctx: SqliteImageContext, now: number): RecordIma
     rows = registry(reader, 'main', ctx.driver);
   } catch (error) {
     reader.close();
-    throw error;
+    throw fromSqlite(error, 'image', ctx.driver, ctx.location);
   }
   let closed = false;
   const close = (): void => {
@@ -101,6 +102,8 @@ export function openSqliteImage(ctx: SqliteImageContext, now: number): RecordIma
             yield imageRecord(space, checkedRecord(row, space, ctx.driver));
           }
         }
+      } catch (error) {
+        throw fromSqlite(error, 'image', ctx.driver, ctx.location);
       } finally {
         close();
       }

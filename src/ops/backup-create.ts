@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { fromSqlite } from '../drivers/sqlite-errors.js';
 import { closeSync, createReadStream, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,7 +58,12 @@ export async function createBackup(store: ImageStore, given: CreateOptions): Pro
   const driver = bottomDriver(store);
   try {
     const location = sqliteLocation(driver);
-    const taken = location === null ? await recordsPart(store, id, options) : await sqlitePart(driver, location, id, options);
+    const taken =
+      location === null
+        ? await recordsPart(store, id, options)
+        : await sqlitePart(driver, location, id, options).catch((error: unknown) => {
+            throw fromSqlite(error, 'backup', driver.name, location);
+          });
     const manifest: Omit<BackupManifest, 'checksum'> = {
       format: BACKUP_FORMAT,
       id,
