@@ -14,7 +14,7 @@ export function checkSqliteOptions(options: unknown, driver: string): void {
     throw new StrataError('BAD_INPUT', `${op}: pass { path }`, {
       driver,
       op,
-      hint: "e.g. sqliteDriver({ path: 'data/app.db' })",
+      hint: "pass { path: 'data/app.db' }",
     });
   }
   checkOptions(options, KNOWN, op);

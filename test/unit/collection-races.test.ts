@@ -96,7 +96,8 @@ describe('bulk collection operations under a concurrent writer', () => {
     expect(await c.get('a')).toEqual({ id: 'a', lastSeen: 100, g: 2 });
     expect((await c.getEntry('a'))?.version).toBe(1);
 
-    // dedupe by g judged 'a' (g 1, older) a loser; rewritten meanwhile into another group.
+    // dedupe by g, keeping the greatest lastSeen, judges 'a' (g 1, lastSeen 10) a loser; it is
+    // rewritten meanwhile into another group, so nothing is deleted.
     await c.insert({ id: 'b', lastSeen: 20, g: 1 });
     await direct.delete('a');
     await direct.insert({ id: 'a', lastSeen: 10, g: 1 });
@@ -104,7 +105,7 @@ describe('bulk collection operations under a concurrent writer', () => {
       await direct.delete('a');
       await direct.insert({ id: 'a', lastSeen: 10, g: 3 });
     });
-    expect(await c.dedupe({ by: 'g' })).toBe(0);
+    expect(await c.dedupe({ by: 'g', keep: { newest: 'lastSeen' } })).toBe(0);
     expect(await c.keys()).toEqual(['a', 'b']);
     await store.close();
   });

@@ -37,7 +37,9 @@ function cliSurface(): CliSurface {
   const global = new Set([...flagsOf(program), '--help', '-h']);
   const commands = new Map<string, Command>();
   for (const command of program.commands) for (const name of [command.name(), ...command.aliases()]) commands.set(name, command);
-  const all = [...global, ...program.commands.flatMap(flagsOf)];
+  // Subcommands too (`strata backup prune --keep`).
+  const deep = (command: Command): string[] => [...flagsOf(command), ...command.commands.flatMap(deep)];
+  const all = [...global, ...program.commands.flatMap(deep)];
   return {
     commands,
     longFlags: new Set(all.filter((f) => f.startsWith('--'))),
