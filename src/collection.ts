@@ -1,4 +1,5 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { hideEncrypted } from './crypto/redact.js';
 import { asRead } from './drivers/record-stamp.js';
 import type { ChangeEvent, StoredRecord, WriteOp } from './drivers/driver.js';
 import type { Filter as ParsedFilter, SortSpec } from './query/ast.js';
@@ -101,7 +102,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   }
 
   #fail(error: unknown, op: string): StrataError {
-    return withOp(error, op, this.#ctx.driver.name);
+    // A value refusal names the path to the bad part: not below an encrypted field.
+    return withOp(hideEncrypted(error, this.#ctx.encryptionOf?.(this.#space)), op, this.#ctx.driver.name);
   }
 
   #expiresAt(now: number): number | null {

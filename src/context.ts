@@ -1,5 +1,6 @@
 import type { Driver, SpaceSpec } from './drivers/driver.js';
 import { StrataError } from './errors.js';
+import type { SpaceEncryption } from './crypto/spec.js';
 
 /**
  * What a kv namespace or collection handle needs from its store. A transaction hands out
@@ -22,6 +23,8 @@ export interface HandleContext {
   forget(space: string): Promise<void>;
   /** True inside `store.transaction`: watch is refused there. */
   readonly inTransaction: boolean;
+  /** How the store encrypts `space` (undefined: not at all), so errors never name what is encrypted. */
+  encryptionOf?(space: string): SpaceEncryption | undefined;
 }
 
 /** Space names keep kv namespaces and collections apart inside one driver. */

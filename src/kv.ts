@@ -1,4 +1,5 @@
 import type { ChangeEvent, StoredRecord, WriteOp } from './drivers/driver.js';
+import { hideEncrypted } from './crypto/redact.js';
 import { asRead } from './drivers/record-stamp.js';
 import { kvSpace, retryOnConflict, type HandleContext } from './context.js';
 import { checkKey } from './codec/keys.js';
@@ -137,6 +138,11 @@ export class KvNamespace<V = unknown> {
     };
   }
 
+  /** A value refusal without the property names of this namespace's encrypted values. */
+  #hide(error: unknown): unknown {
+    return hideEncrypted(error, this.#ctx.encryptionOf?.(this.#space));
+  }
+
   #read(key: string): Promise<StoredRecord | null> {
     return this.#ctx.driver.get(this.#space, key, this.#ctx.now());
   }
@@ -229,7 +235,7 @@ export class KvNamespace<V = unknown> {
       const [record] = await this.#write([op]);
       return this.#entry(record!);
     } catch (error) {
-      throw withOp(error, 'kv.set', this.#ctx.driver.name);
+      throw withOp(this.#hide(error), 'kv.set', this.#ctx.driver.name);
     }
   }
 
@@ -284,7 +290,7 @@ export class KvNamespace<V = unknown> {
       await this.#enter('kv.setMany');
       if (ops.length > 0) await this.#ctx.driver.batch(ops, this.#ctx.now(), { results: false });
     } catch (error) {
-      throw withOp(error, 'kv.setMany', this.#ctx.driver.name);
+      throw withOp(this.#hide(error), 'kv.setMany', this.#ctx.driver.name);
     }
   }
 
@@ -380,7 +386,7 @@ export class KvNamespace<V = unknown> {
         return parseJson(text) as V;
       });
     } catch (error) {
-      throw withOp(error, 'kv.update', this.#ctx.driver.name);
+      throw withOp(this.#hide(error), 'kv.update', this.#ctx.driver.name);
     }
   }
 

@@ -257,6 +257,7 @@ export class Store {
       assertOpen: (op) => this.#assertOpen(op),
       generation: () => this.#generation,
       forget: (space) => this.#forget(space),
+      encryptionOf: (space) => this.#crypto?.specOf(space),
     };
   }
 

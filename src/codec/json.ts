@@ -37,9 +37,34 @@ function shortPath(trail: Readonly<Trail>): string {
 
 const HINT = 'store strings, finite numbers, booleans, null, arrays, plain objects or Dates';
 
+/** Where each value refusal points and what it says, so a caller can hide the path's tail (see `cutRefusal`). */
+const refusals = new WeakMap<StrataError, { trail: Trail; what: string; hint: string; cause: unknown }>();
+
 function bad(trail: Readonly<Trail>, what: string, hint = HINT, cause?: unknown): StrataError {
   const path = pathOf(trail);
-  return new StrataError('BAD_INPUT', `${shortPath(trail)} is ${what}`, { hint, cause, details: { path } });
+  const error = new StrataError('BAD_INPUT', `${shortPath(trail)} is ${what}`, { hint, cause, details: { path } });
+  refusals.set(error, { trail: [...trail], what, hint, cause });
+  return error;
+}
+
+/** The trail (property names and indexes, from the value's root) of a value refusal; undefined for any other error. */
+export function refusalTrail(error: unknown): ReadonlyArray<string | number> | undefined {
+  return error instanceof StrataError ? refusals.get(error)?.trail : undefined;
+}
+
+/**
+ * A value refusal naming only the first `depth` steps of its path: below them the value is
+ * encrypted at rest, and its property names are part of it (a map keyed by tokens).
+ */
+export function cutRefusal(error: StrataError, depth: number): StrataError {
+  const r = refusals.get(error);
+  if (r === undefined || r.trail.length <= depth) return error;
+  const kept = r.trail.slice(0, depth);
+  return new StrataError('BAD_INPUT', `a part of ${shortPath(kept)} (encrypted, so not named) is ${r.what}`, {
+    hint: r.hint,
+    cause: r.cause,
+    details: { path: pathOf(kept), hidden: true },
+  });
 }
 
 /** Whether `value` is plain JSON that round-trips exactly (the value rule's fast check; see `simple`). */
