@@ -251,8 +251,18 @@ function prepare(value: unknown, key: string, trail: Trail, seen: object[], hops
  * write: plain data takes an allocation-free check and the native JSON.stringify.
  */
 export function encodeJson(value: unknown): string {
-  if (simple(value, 0)) return JSON.stringify(value);
-  return JSON.stringify(prepare(value, '', [], [], 0));
+  try {
+    if (simple(value, 0)) return JSON.stringify(value);
+    return JSON.stringify(prepare(value, '', [], [], 0));
+  } catch (error) {
+    if (error instanceof StrataError) throw error;
+    // A getter or a Proxy of the caller's that throws while the value is read: the value is
+    // the caller's mistake (BAD_INPUT), not the backend's (UNAVAILABLE).
+    throw new StrataError('BAD_INPUT', `reading the value threw: ${error instanceof Error ? error.message : String(error)}`, {
+      hint: 'pass plain data: a getter or Proxy in it threw while Strata read it (see cause)',
+      cause: error,
+    });
+  }
 }
 
 function dropProto(this: unknown, key: string, value: unknown): unknown {

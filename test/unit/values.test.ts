@@ -3,6 +3,7 @@ import { encodeJson, MAX_VALUE_DEPTH, parseJson } from '../../src/codec/json.js'
 import { expiryFrom, MAX_TIME_MS, MAX_TIMER_MS, parseDuration } from '../../src/codec/duration.js';
 import { checkKey, checkPrefix } from '../../src/codec/keys.js';
 import { StrataError } from '../../src/errors.js';
+import { openStore } from '../../src/index.js';
 import { ACCEPTED, nestArrays, nestObjects, REFUSED } from '../../src/testing/value-table.js';
 import { rng } from '../rng.js';
 
@@ -207,5 +208,40 @@ describe('keys and prefixes', () => {
     expect(() => checkPrefix('', 'kv.list')).not.toThrow();
     expect(() => checkPrefix(undefined, 'kv.list')).not.toThrow();
     expect(() => checkPrefix('😀', 'kv.list')).not.toThrow();
+  });
+});
+
+describe('a value whose getter throws', () => {
+  it('is BAD_INPUT with the error as cause, and nothing is written', async () => {
+    const store = await openStore({ url: 'memory:', sweepInterval: false });
+    try {
+      const boom = new Error('getter boom');
+      const value = {
+        get x(): number {
+          throw boom;
+        },
+      };
+      const proxy = new Proxy(
+        {},
+        {
+          ownKeys() {
+            throw boom;
+          },
+        },
+      );
+      for (const bad of [value, { nested: [value] }, proxy]) {
+        const error = await store
+          .kv('v')
+          .set('k', bad)
+          .catch((e: unknown) => e);
+        expect(error).toMatchObject({ code: 'BAD_INPUT', cause: boom });
+      }
+      const c = store.collection('c');
+      await expect(c.insert({ id: 'a', v: value })).rejects.toMatchObject({ code: 'BAD_INPUT' });
+      expect(await store.kv('v').has('k')).toBe(false);
+      expect(await c.count()).toBe(0);
+    } finally {
+      await store.close();
+    }
   });
 });
