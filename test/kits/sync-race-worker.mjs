@@ -22,7 +22,9 @@ const seen = [];
 // Pages at or before a checkpoint this walker read that were not all in the store at the
 // same moment (one read-only transaction): must stay 0.
 let ahead = 0;
-let page = ((await stream.checkpoint())?.page ?? 0) + 1;
+// A walker that starts late may find every page saved already: it then saves nothing.
+const start = (await stream.checkpoint())?.page ?? 0;
+let page = start + 1;
 while (page <= pages) {
   const first = (page - 1) * perPage + 1;
   const items = Array.from({ length: perPage }, (_, i) => ({ id: `i${first + i}`, at: first + i, page }));
@@ -40,5 +42,5 @@ while (page <= pages) {
   seen.push(stored);
   page = Math.max(stored, page) + 1;
 }
-process.stdout.write(`D ${JSON.stringify({ saved, seen, ahead })}\n`);
+process.stdout.write(`D ${JSON.stringify({ start, saved, seen, ahead })}\n`);
 await store.close();
