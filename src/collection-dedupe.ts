@@ -51,7 +51,8 @@ interface Candidate {
 export class DedupeGroups {
   readonly #plan: DedupePlan;
   readonly #keepers = new Map<string, Candidate>();
-  readonly losers: Array<{ key: string; version: number; stamp?: number }> = [];
+  /** Each with the version and stamp it was judged at: deleted only if still that write. */
+  readonly losers: Array<Pick<Candidate, 'key' | 'version' | 'stamp'>> = [];
 
   constructor(plan: DedupePlan) {
     this.#plan = plan;
@@ -89,9 +90,9 @@ export class DedupeGroups {
     const current = this.#keepers.get(group);
     if (current === undefined) this.#keepers.set(group, candidate);
     else if (this.#better(candidate, current)) {
-      this.losers.push({ key: current.key, version: current.version, stamp: current.stamp });
+      this.losers.push(current);
       this.#keepers.set(group, candidate);
-    } else this.losers.push({ key: candidate.key, version: candidate.version, stamp: candidate.stamp });
+    } else this.losers.push(candidate);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { fieldSetText } from './crypto/spec.js';
 import type { Driver } from './drivers/driver.js';
 import type { CollectionOptions } from './collection-types.js';
 import { parseDuration } from './codec/duration.js';
@@ -63,12 +64,13 @@ export function sameSpec(a: CollectionSpec, b: CollectionSpec): boolean {
 /** An `encrypt` list compared as a set: `['b', 'a']` is `['a', 'b']`, and `'a'` is `{ path: 'a' }`. */
 function encryptKey(encrypt: AnyCollectionOptions['encrypt']): string {
   if (!Array.isArray(encrypt)) return JSON.stringify(encrypt ?? []);
-  const fields = encrypt.map((f: unknown) =>
-    typeof f === 'object' && f !== null
-      ? JSON.stringify([(f as { path?: unknown }).path, (f as { lookup?: unknown }).lookup === true])
-      : JSON.stringify([f, false]),
+  return fieldSetText(
+    encrypt.map((f: unknown) =>
+      typeof f === 'object' && f !== null
+        ? ([(f as { path?: unknown }).path, (f as { lookup?: unknown }).lookup === true] as const)
+        : ([f, false] as const),
+    ),
   );
-  return JSON.stringify(fields.sort());
 }
 
 /**

@@ -69,6 +69,15 @@ export class Settings<T extends object = Record<string, unknown>> {
     return out;
   }
 
+  /** BAD_INPUT for keys a `set` writes that the schema does not know (dropped by it, or refused by a strict one). */
+  #unknownKeys(op: string, keys: string[]): StrataError {
+    return new StrataError('BAD_INPUT', `${op}: the schema of settings "${this.name}" has no "${keys[0]}"`, {
+      op,
+      hint: 'check the spelling of the key, or add it to the schema',
+      details: { keys },
+    });
+  }
+
   /** `changed`: the keys a `set` writes, BAD_INPUT when the schema does not know one of them. */
   async #check(raw: Record<string, unknown>, op: string, stage: 'read' | 'write', changed: readonly string[] = []): Promise<T> {
     if (this.#schema === undefined) return raw as T;
@@ -85,13 +94,7 @@ export class Settings<T extends object = Record<string, unknown>> {
       return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string') : [];
     });
     const misspelt = unknown.filter((k) => changed.includes(k));
-    if (misspelt.length > 0) {
-      throw new StrataError('BAD_INPUT', `${op}: the schema of settings "${this.name}" has no "${misspelt[0]}"`, {
-        op,
-        hint: 'check the spelling of the key, or add it to the schema',
-        details: { keys: misspelt },
-      });
-    }
+    if (misspelt.length > 0) throw this.#unknownKeys(op, misspelt);
     const summary = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
     throw new StrataError('VALIDATION_FAILED', `${op}: settings "${this.name}" do not match the schema: ${summary}`, {
       op,
@@ -163,13 +166,7 @@ export class Settings<T extends object = Record<string, unknown>> {
           changes.map(([k]) => k),
         )) as Record<string, unknown>;
         const unknown = changes.map(([k]) => k).filter((k) => !(k in checked));
-        if (unknown.length > 0) {
-          throw new StrataError('BAD_INPUT', `${op}: the schema of settings "${this.name}" has no "${unknown[0]}"`, {
-            op,
-            hint: 'check the spelling of the key, or add it to the schema',
-            details: { keys: unknown },
-          });
-        }
+        if (unknown.length > 0) throw this.#unknownKeys(op, unknown);
       }
       await this.#kv.setMany(changes);
     } catch (error) {

@@ -3,6 +3,7 @@ import { MemoryState } from './drivers/memory-state.js';
 import { scanRecords } from './drivers/memory-scan.js';
 import { SortedKeys } from './drivers/sorted-keys.js';
 import { scanDigest } from './drivers/scan-digest.js';
+import { asRead } from './drivers/record-stamp.js';
 import { StrataError } from './errors.js';
 
 /**
@@ -24,14 +25,11 @@ export class TransactionDriver implements Driver {
   readonly capabilities;
   readonly #base: Driver;
   /**
-   * Every key this transaction touched (read or wrote), per space: the version first seen
-   * (0 = absent), which commit re-checks, and the keys in order, which tell a paged scan
+   * Every key this transaction touched (read or wrote), per space: the record as first seen
+   * (its version, 0 = absent, and stamp: `asRead`), which commit re-checks, and the keys in order, which tell a paged scan
    * how many of them lie after its position (see #baseWindow).
    */
-  readonly #seen = new Map<
-    string,
-    { versions: Map<string, number>; stamps: Map<string, number>; order: SortedKeys; scanned: Set<string> }
-  >();
+  readonly #seen = new Map<string, { reads: Map<string, ReturnType<typeof asRead>>; order: SortedKeys; scanned: Set<string> }>();
   /** Current view of keys this transaction touched: its own writes on top of what it read. */
   readonly #overlay = new MemoryState();
   readonly #writes: WriteOp[] = [];
@@ -50,7 +48,7 @@ export class TransactionDriver implements Driver {
   }
 
   async #load(space: string, key: string, now: number): Promise<StoredRecord | null> {
-    if (this.#seen.get(space)?.versions.has(key) === true) return this.#overlay.get(space, key, now);
+    if (this.#seen.get(space)?.reads.has(key) === true) return this.#overlay.get(space, key, now);
     const record = await this.#base.get(space, key, now);
     this.#remember(space, key, record, false);
     return record;
@@ -59,15 +57,14 @@ export class TransactionDriver implements Driver {
   #remember(space: string, key: string, record: StoredRecord | null, scanned: boolean): void {
     let seen = this.#seen.get(space);
     if (seen === undefined) {
-      const versions = new Map<string, number>();
-      seen = { versions, stamps: new Map(), order: new SortedKeys(versions), scanned: new Set() };
+      const reads = new Map<string, ReturnType<typeof asRead>>();
+      seen = { reads, order: new SortedKeys(reads), scanned: new Set() };
       this.#seen.set(space, seen);
     }
-    if (seen.versions.has(key)) return;
+    if (seen.reads.has(key)) return;
     seen.order.adding(key);
-    seen.versions.set(key, record?.version ?? 0);
     // Before the overlay holds it (a record without a stamp gets one there).
-    if (record?.stamp !== undefined) seen.stamps.set(key, record.stamp);
+    seen.reads.set(key, asRead(record));
     // First seen in a scan's answer: that scan's check covers this version (see #checks).
     if (scanned) seen.scanned.add(key);
     if (record) this.#overlay.space(space).set(key, record);
@@ -209,16 +206,10 @@ export class TransactionDriver implements Driver {
   #checks(): WriteOp[] {
     const checks: WriteOp[] = [];
     for (const [space, seen] of this.#seen) {
-      for (const [key, version] of seen.versions) {
+      for (const [key, read] of seen.reads) {
         // A key first seen in a scan's answer needs no check of its own: the scan's digest
         // holds that version, so its `checkScan` fails when the record changed or went.
-        if (seen.scanned.has(key)) continue;
-        const stamp = seen.stamps.get(key);
-        checks.push(
-          stamp === undefined
-            ? { type: 'check', space, key, expect: version }
-            : { type: 'check', space, key, expect: version, stamp },
-        );
+        if (!seen.scanned.has(key)) checks.push({ type: 'check', space, key, ...read });
       }
     }
     for (const op of this.#scans.values()) checks.push(op);

@@ -7,6 +7,15 @@ const FORMAT = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
 export const MAX_TIME_MS = 8.64e15;
 
 /**
+ * The epoch ms of `text` when it is exactly the text a `Date` is stored as (its
+ * `toISOString()`), else null: not any text `Date.parse` happens to read.
+ */
+export function storedDateMs(text: string): number | null {
+  const at = Date.parse(text);
+  return !Number.isNaN(at) && new Date(at).toISOString() === text ? at : null;
+}
+
+/**
  * The highest record version an import or an image may bring in: 2^52 leaves room for 2^52
  * more writes, each +1, before versions would stop being exact integers.
  */

@@ -62,10 +62,14 @@ export function specText(spec: SpaceEncryption): string {
   return JSON.stringify({ whole: spec.whole, fields: spec.fields.map((f) => ({ path: f.name, lookup: f.lookup })) });
 }
 
-/** The same fields, each with the same lookup flag, in any order: `['b', 'a']` is `['a', 'b']`. */
+/** `[path, lookup]` pairs as one text, whatever their order: `['b', 'a']` reads as `['a', 'b']`. */
+export function fieldSetText(fields: ReadonlyArray<readonly [path: unknown, lookup: boolean]>): string {
+  return JSON.stringify(fields.map((f) => JSON.stringify(f)).sort());
+}
+
+/** The same fields, each with the same lookup flag, in any order. */
 export function sameEncryption(a: SpaceEncryption, b: SpaceEncryption): boolean {
-  const fields = (spec: SpaceEncryption): string =>
-    JSON.stringify(spec.fields.map((f) => [f.name, f.lookup]).sort(([x], [y]) => (x! < y! ? -1 : x! > y! ? 1 : 0)));
+  const fields = (spec: SpaceEncryption): string => fieldSetText(spec.fields.map((f) => [f.name, f.lookup] as const));
   return a.whole === b.whole && fields(a) === fields(b);
 }
 

@@ -170,7 +170,7 @@ export class BatchRunner {
         t = this.#tables.ensure(space);
       }
       // A write conditional on the very write it read (kv.update, incr, take): checked first.
-      if (op.type === 'put' && op.stamp !== undefined) this.#checkStamp(t!, op, index, now);
+      if (op.type === 'put' && op.stamp !== undefined) this.#checkRead(t!, op, index, now);
       if (quiet && op.type === 'put' && op.expect === undefined) {
         this.#enqueue(t!, op.key, op.value, now, op.expiresAt);
       } else if (op.type === 'put') {
@@ -204,7 +204,7 @@ export class BatchRunner {
           events?.push({ space: op.space, key: op.key, type: 'delete', version: null, origin: 'local' });
         }
       } else {
-        this.#checkStamp(t!, op, index, now);
+        this.#checkRead(t!, op, index, now);
         results.push(null);
       }
     }
@@ -224,8 +224,8 @@ export class BatchRunner {
     return wantResults ? results : [];
   }
 
-  /** CONFLICT unless the stored record is at `op.expect` and, when `op.stamp` is set, is that very write. */
-  #checkStamp(t: SpaceStatements, op: Extract<WriteOp, { type: 'put' | 'delete' | 'check' }>, index: number, now: number): void {
+  /** CONFLICT unless the stored record is as `op` read it: at `op.expect` and, when `op.stamp` is set, that very write. */
+  #checkRead(t: SpaceStatements, op: Extract<WriteOp, { type: 'put' | 'delete' | 'check' }>, index: number, now: number): void {
     const row = t.row.get(op.key) as CheckedRow | undefined;
     const head = row === undefined ? undefined : checkedRecord(row, op.space, this.#driver);
     const actual = head !== undefined && live(head.expiresAt, now) ? head.version : 0;

@@ -59,7 +59,6 @@ export function sqliteError(error: unknown, driverOp: string, driver: string, lo
   });
 }
 
-/** The store file's own damage check, for files SQLite would open without complaint. */
 /**
  * `error` as sqliteError maps it when SQLite raised it (a `SQLITE_*` code: a damaged page is
  * CORRUPT, never UNAVAILABLE), else unchanged: an I/O error of a backup target stays its own.
@@ -69,6 +68,7 @@ export function fromSqlite(error: unknown, driverOp: string, driver: string, loc
   return typeof code === 'string' && code.startsWith('SQLITE_') ? sqliteError(error, driverOp, driver, location) : error;
 }
 
+/** The store file's own damage check, for files SQLite would open without complaint. */
 export function corruptFile(location: string, reason: string, op: string, driver: string): StrataError {
   return new StrataError('CORRUPT', `the SQLite store ${location} is damaged: ${reason}`, {
     op,

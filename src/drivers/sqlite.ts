@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { checkSqliteOptions } from './sqlite-options.js';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
+import { checkSqliteOptions } from './sqlite-options.js';
 import { StrataError } from '../errors.js';
 import { parseJson } from '../codec/json.js';
 import { matches } from '../query/match.js';

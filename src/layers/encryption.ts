@@ -12,6 +12,7 @@ import type {
   VerifyReport,
   WriteOp,
 } from '../drivers/driver.js';
+import { asRead } from '../drivers/record-stamp.js';
 import { StrataError } from '../errors.js';
 import { RecordCodec } from '../crypto/record-codec.js';
 import { rewriteIndexes, rewriteQuery } from '../crypto/filters.js';
@@ -38,7 +39,7 @@ export class EncryptionLayer implements Driver {
    * (here or in another process) may have taken the record away, and ciphertext written into a
    * space the store no longer lists as encrypted reads as its ciphertext text everywhere else.
    */
-  readonly #remembered = new Map<string, Pick<StoredRecord, 'version' | 'stamp'>>();
+  readonly #remembered = new Map<string, ReturnType<typeof asRead>>();
   readonly #keyIds: string[];
   readonly getSync?: (space: string, key: string, now: number) => StoredRecord | null;
   readonly getValueSync?: (space: string, key: string, now: number) => string | null;
@@ -87,7 +88,7 @@ export class EncryptionLayer implements Driver {
   async load(now: number): Promise<void> {
     for (const record of await this.scan(ENCRYPTED_SPACE, {}, now)) {
       this.#specs.set(record.key, parseSpecText(record.key, record.value));
-      this.#remembered.set(record.key, seenAs(record));
+      this.#remembered.set(record.key, asRead(record));
     }
   }
 
@@ -109,7 +110,7 @@ export class EncryptionLayer implements Driver {
     const record = await this.get(ENCRYPTED_SPACE, space, now);
     if (record !== null) {
       if (!sameEncryption(parseSpecText(space, record.value), spec)) throw differentEncryption(space);
-      this.#remembered.set(space, seenAs(record));
+      this.#remembered.set(space, asRead(record));
       return;
     }
     await this.ensureSpace(ENCRYPTED_SPACE, {});
@@ -118,13 +119,13 @@ export class EncryptionLayer implements Driver {
         [{ type: 'put', space: ENCRYPTED_SPACE, key: space, value: specText(spec), expiresAt: null, expect: 0 }],
         now,
       );
-      this.#remembered.set(space, written ? seenAs(written) : { version: 1 });
+      this.#remembered.set(space, written ? asRead(written) : { expect: 1 });
     } catch (error) {
       if (!StrataError.is(error, 'CONFLICT')) throw error;
       // Another process remembered it first: it must agree.
       const raced = await this.get(ENCRYPTED_SPACE, space, now);
       if (raced !== null && !sameEncryption(parseSpecText(space, raced.value), spec)) throw differentEncryption(space);
-      if (raced !== null) this.#remembered.set(space, seenAs(raced));
+      if (raced !== null) this.#remembered.set(space, asRead(raced));
     }
   }
 
@@ -209,15 +210,7 @@ export class EncryptionLayer implements Driver {
     const guards: Array<Extract<WriteOp, { type: 'check' }>> = [];
     for (const space of spaces) {
       const seen = this.#remembered.get(space);
-      if (seen === undefined) continue;
-      const guard: Extract<WriteOp, { type: 'check' }> = {
-        type: 'check',
-        space: ENCRYPTED_SPACE,
-        key: space,
-        expect: seen.version,
-      };
-      if (seen.stamp !== undefined) guard.stamp = seen.stamp;
-      guards.push(guard);
+      if (seen !== undefined) guards.push({ type: 'check', space: ENCRYPTED_SPACE, key: space, ...seen });
     }
     return guards;
   }
@@ -351,9 +344,4 @@ function isGuard(error: unknown, guards: ReadonlyArray<{ key: string }>): boolea
   if (!StrataError.is(error, 'CONFLICT')) return false;
   const details = error.details;
   return details?.space === ENCRYPTED_SPACE && guards.some((guard) => guard.key === details.key);
-}
-
-/** What a `meta.encrypted` guard checks: the version and, where the driver gives one, the stamp of that write. */
-function seenAs(record: StoredRecord): Pick<StoredRecord, 'version' | 'stamp'> {
-  return record.stamp === undefined ? { version: record.version } : { version: record.version, stamp: record.stamp };
 }

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { fromSqlite } from '../drivers/sqlite-errors.js';
 import { closeSync, createReadStream, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { fromSqlite } from '../drivers/sqlite-errors.js';
 import type { Driver } from '../drivers/driver.js';
 import { sqliteConnection, sqliteLocation } from '../drivers/sqlite.js';
 import { registryRowIntact } from '../drivers/sqlite-spaces.js';

@@ -3,7 +3,7 @@ import type { DedupeOptions } from '../collection-types.js';
 import { StrataError } from '../errors.js';
 import { checkName } from '../codec/keys.js';
 import { checkOptions } from '../codec/options.js';
-import { parseDuration, type Duration } from '../codec/duration.js';
+import { parseDuration, storedDateMs, type Duration } from '../codec/duration.js';
 import { parseDedupe } from '../collection-dedupe.js';
 import { getPath } from '../query/match.js';
 import { parseFilter, parsePath } from '../query/parse.js';
@@ -23,8 +23,8 @@ const RETAIN_PAGE = 500;
 function isOlder(value: unknown, cutoff: number): boolean {
   if (typeof value === 'number') return Number.isFinite(value) && value < cutoff;
   if (typeof value !== 'string') return false;
-  const at = Date.parse(value);
-  return !Number.isNaN(at) && new Date(at).toISOString() === value && at < cutoff;
+  const at = storedDateMs(value);
+  return at !== null && at < cutoff;
 }
 
 /**

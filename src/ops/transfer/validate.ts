@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { encodeJson } from '../../codec/json.js';
-import { MAX_TIME_MS, MAX_VERSION } from '../../codec/duration.js';
+import { MAX_TIME_MS, MAX_VERSION, storedDateMs } from '../../codec/duration.js';
 import { checkKey, checkName } from '../../codec/keys.js';
 import { StrataError } from '../../errors.js';
 import { compareStrings } from '../../query/match.js';
@@ -55,12 +55,6 @@ function exactKeys(value: Record<string, unknown>, keys: readonly string[]): boo
   return own.length === keys.length && own.every((k) => keys.includes(k));
 }
 
-/** Exactly what the writer writes: `Date#toISOString()` of a valid time (not any text Date.parse reads). */
-function isIsoTime(text: string): boolean {
-  const at = Date.parse(text);
-  return !Number.isNaN(at) && new Date(at).toISOString() === text;
-}
-
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= MAX_TIME_MS;
 
 function checkManifest(line: Line): Manifest {
@@ -83,7 +77,7 @@ function checkManifest(line: Line): Manifest {
   const ok =
     exactKeys(raw, ['format', 'version', 'createdAt', 'source', 'values']) &&
     typeof raw.createdAt === 'string' &&
-    isIsoTime(raw.createdAt) &&
+    storedDateMs(raw.createdAt) !== null &&
     isObject(source) &&
     exactKeys(source, ['driver']) &&
     typeof source.driver === 'string' &&
