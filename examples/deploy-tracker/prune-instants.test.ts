@@ -1,4 +1,4 @@
-// Audit of examples/deploy-tracker (seed 000): pruneDupes' "newest".
+// examples/deploy-tracker (seed 000): pruneDupes' "newest" is the latest instant.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -48,8 +48,8 @@ describe('desktop (seed 003): import and cleanup', () => {
 
   // seed 003_9255a4fa349d5d28.txt:15 "Storage quotas and cleanup must manage disk space usage and remove
   //   obsolete data automatically"; :237 "Storage quotas and cleanup prevent excessive disk usage while
-  //   preserving important data". examples/desktop/README.md:35-37: cleanup(retention) exists, but nothing
-  //   calls it: persistence.ts:72-106 (openKazari) never cleans up, so at the quota the new session is lost.
+  //   preserving important data". examples/desktop/README.md: cleanup(retention) runs at every start and
+  //   nightly, so years-old sessions at the quota no longer refuse today's (it once was never called).
   it('obsolete sessions are removed automatically: at the quota, a session of today is not refused because of ones years old', async () => {
     const now = new Date(2026, 10, 18, 12);
     const app = await openKazari({ keys: KEYS, dataDir: dir, now: () => now, maxSessions: 3 });
@@ -66,7 +66,22 @@ describe('desktop (seed 003): import and cleanup', () => {
     opened.length = 0;
     const again = await openKazari({ keys: KEYS, dataDir: dir, now: () => now, maxSessions: 3 });
     opened.push(again);
-    await again.sessionMetrics.recordSession(session(0)); // QUOTA_EXCEEDED today
+    await again.sessionMetrics.recordSession(session(0)); // was QUOTA_EXCEEDED before the start-up cleanup
     expect((await again.sessionMetrics.getMetrics('day')).sessions).toBe(1);
+  });
+
+  // examples/desktop/README.md: cleanup "nightly at 03:00", a verified backup "every hour while the app runs".
+  it('schedules the nightly cleanup and the hourly backup on the store', async () => {
+    const app = await openKazari({ keys: KEYS, dataDir: dir });
+    opened.push(app);
+    let schedules: Array<{ name: string; cron: string }> = [];
+    for (let i = 0; i < 50 && schedules.length < 2; i++) {
+      schedules = (await app.store.stats()).schedules;
+      if (schedules.length < 2) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(schedules.map((s) => [s.name, s.cron]).sort()).toEqual([
+      ['kazari-backup', '0 * * * *'],
+      ['kazari-cleanup', '0 3 * * *'],
+    ]);
   });
 });

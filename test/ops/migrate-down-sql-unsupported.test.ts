@@ -1,7 +1,6 @@
-// Audit finding: a migration whose `up` is a function and whose `down` is SQL text is
-// accepted on a file/memory store, and `down` then runs it anyway: a backup is taken, the
-// run record written, and the SQL hits a null connection (TypeError), surfacing as
-// MIGRATION_FAILED instead of UNSUPPORTED before anything runs.
+// A migration whose `up` is a function and whose `down` is SQL text, on a file or memory
+// store: `down` is UNSUPPORTED before anything runs. (It once took a backup, wrote the run
+// record, and hit a null connection: MIGRATION_FAILED.)
 //
 // Promise, README.md:503-504: "**SQL elsewhere**: on file and memory stores SQL migrations are
 // `UNSUPPORTED`, before anything runs."
@@ -41,7 +40,7 @@ describe('down with SQL text on a store without SQL', () => {
       const backups = (await store.backups.list()).length;
       const before = await dumpSpaces(store);
       const error = await rejection(store.migrations.down({ to: null }));
-      // Observed today: MIGRATION_FAILED, cause "Cannot read properties of null (reading 'exec')".
+      // It once took a backup, then failed with MIGRATION_FAILED ("Cannot read properties of null").
       expect(error).toBeInstanceOf(StrataError);
       expect(error.code).toBe('UNSUPPORTED');
       expect(error.details?.migration).toBe('001_a');

@@ -1,7 +1,7 @@
-// Audit finding: after a restore that returns `reopen: true`, `store.migrations.status()`
-// (and `store.migrations.down()`) still run on the stale handle instead of failing with CLOSED:
-// status resolves with the restored records (no MAC), or fails with INTEGRITY (integrity
-// 'mac', since the stale layer checks MACs with keys derived for the old store id).
+// After a restore that returns `reopen: true`, `store.migrations.status()` and `down()` on
+// the stale handle are CLOSED, like every other call. (They once ran: status answered with
+// the restored records, or failed INTEGRITY with 'mac', the stale layer's keys being the
+// old store id's.)
 //
 // Promise, docs/backups.md:35-38: "`reopen: true` from `restore`: ... The encryption layer of
 // this handle holds the old state, so every later call on it but `close()` fails with CLOSED".
@@ -58,9 +58,9 @@ describe.each([
       // The rest of the handle is refused, as documented:
       expect(await codeOf(store.names())).toBe('CLOSED');
       expect(await codeOf(app.get('x'))).toBe('CLOSED');
-      // Observed today: 'resolved' (checksum) / 'INTEGRITY' (mac).
+      // It once answered (checksum) or failed INTEGRITY (mac) on the stale handle.
       expect(await codeOf(store.migrations.status({ migrations }))).toBe('CLOSED');
-      // Observed today: CLOSED only after the lease was taken (checksum) / 'INTEGRITY' (mac).
+      // It once took the lease first (checksum) or failed INTEGRITY (mac).
       expect(await codeOf(store.migrations.down({ to: null, source: { migrations } }))).toBe('CLOSED');
     } finally {
       await store.close();

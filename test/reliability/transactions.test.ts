@@ -26,6 +26,16 @@ afterAll(() => {
   for (const t of timings) console.log(`[transactions] ${t}`);
 });
 
+/** Two accounts holding 100 in all, the invariant every reader checks. */
+async function seedAccounts(url: string): Promise<void> {
+  const setup = await openStore({ url, sweepInterval: false });
+  await setup.kv('acct').setMany([
+    ['a', 100],
+    ['b', 0],
+  ]);
+  await setup.close();
+}
+
 /** Starts one worker per task, releases them together, waits for all; returns their stats. */
 async function runWorkers(url: string, tasks: Array<[task: string, n: number]>): Promise<WorkerStats[]> {
   const workers = tasks.map(
@@ -40,12 +50,7 @@ for (const c of CASES)
       const dir = await tempDir(`tx-sum-${c.name}`);
       try {
         const url = c.url(dir.path);
-        const setup = await openStore({ url, sweepInterval: false });
-        await setup.kv('acct').setMany([
-          ['a', 100],
-          ['b', 0],
-        ]);
-        await setup.close();
+        await seedAccounts(url);
         const stats = await runWorkers(url, [
           ['mover', 300],
           ['mover', 300],
@@ -76,12 +81,7 @@ for (const c of CASES)
       const dir = await tempDir(`tx-recreate-${c.name}`);
       try {
         const url = c.url(dir.path);
-        const setup = await openStore({ url, sweepInterval: false });
-        await setup.kv('acct').setMany([
-          ['a', 100],
-          ['b', 0],
-        ]);
-        await setup.close();
+        await seedAccounts(url);
         const stats = await runWorkers(url, [
           ['recreate', 1_500],
           ['sums', 1_500],

@@ -6,9 +6,9 @@ import { DRIVERS, opened, codeOf } from '../store-fixture.js';
  * cursor of another collection, filter or sort, or one that was altered or cut, is
  * `BAD_INPUT`."
  *
- * A cursor is base64url JSON `{ v, k, q }`; only `q` (a fingerprint of collection, filter
- * and sort) is checked, so changing the position it holds and re-encoding it is accepted
- * and silently pages from a position no previous page ended at.
+ * A cursor is base64url JSON `{ v, k, q }`, `q` a digest of collection, filter, sort and the
+ * position (`v`, `k`): a position changed and re-encoded (it once paged silently from a
+ * place no page ended at), or the same body re-encoded otherwise, is refused.
  */
 describe.each(DRIVERS)('%s: page cursors', (d) => {
   it('an altered cursor (its sort values or key changed) is BAD_INPUT, not a page from elsewhere', async () => {

@@ -1,5 +1,5 @@
-// Audit of README "Transactions": promises that do not hold today. Each test fails now and
-// would pass if the quoted promise held.
+// README "Transactions": declared defaults inside a transaction, the retries option, and the
+// CONFLICT after the last rerun. Each test failed before its fix.
 import { describe, expect, it } from 'vitest';
 import { DRIVERS, opened, codeOf } from '../store-fixture.js';
 
