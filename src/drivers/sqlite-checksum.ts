@@ -97,6 +97,27 @@ export function recordCrc(key: string, value: string, updatedAt: number, expires
   return crc32(value, crcShort(stamp, crcShort(key, 0)));
 }
 
+/**
+ * `strata_row_crc`: the record CRC of a stored row as SQLite hands it over, or -1 when a
+ * column has the wrong type (a damaged row). Self-contained (it uses only its arguments):
+ * verify's worker threads evaluate its source (`String(storedRowCrc)`), so every thread
+ * checks rows with this one definition. It must agree with `recordCrc`.
+ */
+export function storedRowCrc(
+  crc: (text: string) => number,
+  key: unknown,
+  value: unknown,
+  updatedAt: unknown,
+  expiresAt: unknown,
+): number {
+  return typeof key === 'string' &&
+    typeof value === 'string' &&
+    typeof updatedAt === 'number' &&
+    (expiresAt === null || typeof expiresAt === 'number')
+    ? crc(`${key}\u0000${updatedAt} ${expiresAt === null ? '' : expiresAt} ${value}`)
+    : -1;
+}
+
 /** Registry rows (`strata_spaces`) are checked the same way: a damaged row must not hide or rename a space. */
 export function registryCrc(space: string, table: string, spec: string | null): number {
   return crc32(`${space}\u0000${table}\u0000${spec ?? '\u0001'}`);
@@ -232,12 +253,7 @@ export function registerChecksumFunctions(db: Database.Database, driver: string)
       crc32(`${String(key)}\u0000${String(updatedAt)} ${expiresAt === null ? '' : String(expiresAt)} ${String(value)}`),
   );
   db.function(ROW_CRC_FN, { directOnly: true, deterministic: true }, (key, value, updatedAt, expiresAt) =>
-    typeof key === 'string' &&
-    typeof value === 'string' &&
-    typeof updatedAt === 'number' &&
-    (expiresAt === null || typeof expiresAt === 'number')
-      ? recordCrc(key, value, updatedAt, expiresAt)
-      : -1,
+    storedRowCrc(crc32, key, value, updatedAt, expiresAt),
   );
   db.function(DAMAGED_FN, { directOnly: true, deterministic: true }, (space: unknown, key: unknown) => {
     throw corruptRecord(String(space), String(key), driver);

@@ -19,7 +19,7 @@ export function verifyTables(
   checks: { integrity: boolean } = { integrity: true },
 ): VerifyReport {
   // One read transaction: every page read below sees the same state of the file.
-  return db.transaction(() => verifyAll(db, onProgress, checks.integrity))();
+  return reportOf(checkTables(db, { integrity: checks.integrity, ...(onProgress === undefined ? {} : { onProgress }) }));
 }
 
 /** The issues of SQLite's `integrity_check` messages (none for `['ok']`). */
@@ -28,7 +28,7 @@ export function integrityIssues(messages: readonly string[]): VerifyIssue[] {
 }
 
 /** Rows per page: the check of a page is one statement returning one row. */
-const PAGE_ROWS = 10_000;
+export const PAGE_ROWS = 10_000;
 
 const NUMERIC = (column: string): string => `typeof(${column}) IN ('integer', 'real')`;
 
@@ -40,7 +40,7 @@ const NUMERIC = (column: string): string => `typeof(${column}) IN ('integer', 'r
  * argument costs (a 7-argument function took 0.9 s more), so the types of version and
  * created_at are checked in SQL. The connection must have `registerChecksumFunctions`.
  */
-const SOUND = `(${VOK_SQL} AND ${NUMERIC('version')} AND ${NUMERIC('created_at')} AND ${ROW_CRC_FN}(key, value, updated_at, expires_at) = crc AND json_valid(value))`;
+export const SOUND = `(${VOK_SQL} AND ${NUMERIC('version')} AND ${NUMERIC('created_at')} AND ${ROW_CRC_FN}(key, value, updated_at, expires_at) = crc AND json_valid(value))`;
 
 interface TableCheck {
   checked: number;
@@ -51,51 +51,92 @@ interface TableCheck {
 }
 
 /**
- * Checks every row of `table` page by page in key order: first the rows whose key sorts
- * before any key Strata writes (damaged: NULL, a number or ''), then the rest (blob keys sort
- * after text, so they come too). A page answers with its last key, its row count and how
- * many of its rows are sound; only a page holding damage is read again, row by row.
+ * The statement checking one page of a table: its last key, its row count and how many of
+ * its rows are sound, for the rows after `?` (and up to the second `?` when `bounded`).
  */
-function checkTable(db: Database.Database, table: string, limit: number, onPage: (rows: number) => void): TableCheck {
-  const rowsOf = (where: string, ...params: unknown[]): unknown[][] =>
-    db
-      .prepare(`SELECT ${COLUMNS}, json_valid(value) FROM ${table} WHERE ${where} ORDER BY key`)
-      .raw(true)
-      .all(...params) as unknown[][];
+export function pageCheckSql(table: string, bounded: boolean): string {
+  return `SELECT max(key), count(*), total(sound) FROM (SELECT key, ${SOUND} AS sound FROM ${table} WHERE key > ?${
+    bounded ? ' AND key <= ?' : ''
+  } ORDER BY key LIMIT ${PAGE_ROWS})`;
+}
+
+const rowsOf = (db: Database.Database, table: string, where: string, ...params: unknown[]): unknown[][] =>
+  db
+    .prepare(`SELECT ${COLUMNS}, json_valid(value) FROM ${table} WHERE ${where} ORDER BY key`)
+    .raw(true)
+    .all(...params) as unknown[][];
+
+function keepDamaged(out: TableCheck, rows: unknown[][], limit: number): void {
+  for (const row of rows) {
+    if (rowIntact(row) && row[8] === 1) continue;
+    out.damagedCount++;
+    if (out.damaged.length < limit) out.damaged.push(row);
+  }
+}
+
+/**
+ * Adds to `check` the damaged rows of pages found elsewhere (`(after, last]` key ranges a
+ * worker thread reported unsound), read again here row by row.
+ */
+export function recheckPages(
+  db: Database.Database,
+  table: string,
+  check: TableCheck,
+  pages: ReadonlyArray<readonly [after: unknown, last: unknown]>,
+): void {
+  for (const [after, last] of pages)
+    keepDamaged(check, rowsOf(db, table, 'key > ? AND key <= ?', after, last), MAX_ISSUES_PER_TABLE);
+}
+
+/**
+ * Checks the rows of `table` page by page in key order: first the rows whose key sorts
+ * before any key Strata writes (damaged: NULL, a number or ''), then the rest (blob keys sort
+ * after text, so they come too), or only those up to `upTo` when the rows after it are
+ * checked elsewhere. A page answers with its last key, its row count and how many of its
+ * rows are sound; only a page holding damage is read again, row by row.
+ */
+function checkTable(db: Database.Database, table: string, onPage: (rows: number) => void, upTo: string | undefined): TableCheck {
   const out: TableCheck = { checked: 0, damaged: [], damagedCount: 0 };
-  const keep = (rows: unknown[][]): void => {
-    for (const row of rows) {
-      if (rowIntact(row) && row[8] === 1) continue;
-      out.damagedCount++;
-      if (out.damaged.length < limit) out.damaged.push(row);
-    }
-  };
-  const low = rowsOf(`key IS NULL OR key <= ''`);
+  const low = rowsOf(db, table, `key IS NULL OR key <= ''`);
   out.checked += low.length;
-  keep(low);
-  const page = db
-    .prepare(
-      `SELECT max(key), count(*), total(sound) FROM (SELECT key, ${SOUND} AS sound FROM ${table} WHERE key > ? ORDER BY key LIMIT ${PAGE_ROWS})`,
-    )
-    .raw(true);
+  keepDamaged(out, low, MAX_ISSUES_PER_TABLE);
+  const page = db.prepare(pageCheckSql(table, upTo !== undefined)).raw(true);
   let after: unknown = '';
   for (;;) {
-    const [last, rows, sound] = page.get(after) as [unknown, number, number];
+    const [last, rows, sound] = (upTo === undefined ? page.get(after) : page.get(after, upTo)) as [unknown, number, number];
     out.checked += rows;
-    if (sound !== rows) keep(rowsOf(`key > ? AND key <= ?`, after, last));
+    if (sound !== rows) recheckPages(db, table, out, [[after, last]]);
     onPage(rows);
     if (rows < PAGE_ROWS) return out;
     after = last;
   }
 }
 
-function verifyAll(
+/** What a verify found before it is reported: the file's own issues and each table's check. */
+export interface TableChecks {
+  issues: VerifyIssue[];
+  /** By table, in the order checked: its space (undefined when the registry does not list it) and its check. */
+  tables: Map<string, { space: string | undefined; check: TableCheck }>;
+}
+
+/**
+ * The checks of `verifyTables` without the report, in one read transaction. A table listed
+ * in `upTo` is checked only up to that key: the caller checks the rest (see recheckPages).
+ */
+export function checkTables(
+  db: Database.Database,
+  options: { integrity: boolean; upTo?: ReadonlyMap<string, string>; onProgress?: (progress: VerifyProgress) => void },
+): TableChecks {
+  return db.transaction(() => collect(db, options.onProgress, options.integrity, options.upTo ?? new Map()))();
+}
+
+function collect(
   db: Database.Database,
   onProgress: ((progress: VerifyProgress) => void) | undefined,
   integrity: boolean,
-): VerifyReport {
+  upTo: ReadonlyMap<string, string>,
+): TableChecks {
   const issues: VerifyIssue[] = integrity ? integrityIssues(db.prepare('PRAGMA integrity_check').pluck().all() as string[]) : [];
-  let checked = 0;
   const registered = new Map<string, string>();
   const registry = db.prepare('SELECT space, tbl, spec, crc FROM strata_spaces').raw(true).all() as unknown[][];
   for (const row of registry) {
@@ -121,12 +162,28 @@ function verifyAll(
     read += rows;
     onProgress?.({ phase: 'storage', checked: Math.min(read, total), total });
   };
+  const out: TableChecks = { issues, tables: new Map() };
   for (const table of tables) {
-    const space = registered.get(table);
+    out.tables.set(table, { space: registered.get(table), check: checkTable(db, table, onPage, upTo.get(table)) });
+  }
+  return out;
+}
+
+/** Adds `checked` rows counted elsewhere to a table's check (the part after its `upTo`). */
+export function addChecked(checks: TableChecks, table: string, checked: number): TableCheck {
+  const entry = checks.tables.get(table)!;
+  entry.check.checked += checked;
+  return entry.check;
+}
+
+/** The report of `checks`: its issues, then each damaged record (at most 1,000 per table). */
+export function reportOf(checks: TableChecks): VerifyReport {
+  const issues = [...checks.issues];
+  let checked = 0;
+  for (const [table, { space, check }] of checks.tables) {
     if (space === undefined) {
       issues.push({ code: 'CORRUPT', message: `the table ${table} holds records of a space missing from the registry` });
     }
-    const check = checkTable(db, table, MAX_ISSUES_PER_TABLE, onPage);
     checked += check.checked;
     for (const row of check.damaged) {
       issues.push({

@@ -9,8 +9,8 @@ import { memoryDriver } from '../drivers/memory.js';
 import { sqliteDriver, sqliteLocation, sqliteSwapFile } from '../drivers/sqlite.js';
 import { removeStage } from '../drivers/sqlite-image.js';
 import { registerChecksumFunctions } from '../drivers/sqlite-checksum.js';
-import { integrityCheckInWorker, type IntegrityRun } from '../drivers/sqlite-integrity.js';
-import { integrityIssues, verifyTables } from '../drivers/sqlite-verify.js';
+import { verifyTables } from '../drivers/sqlite-verify.js';
+import { verifyFileInParallel } from '../drivers/sqlite-verify-parallel.js';
 import Database from 'better-sqlite3';
 import type { StrataError } from '../errors.js';
 import { bottomDriver, checkRawRecord, cryptoIdentity, loadRecords, refreshAfterLoad, type ImageStore } from './image.js';
@@ -137,7 +137,7 @@ async function countsOf(driver: Driver, at: number): Promise<Record<string, numb
   return out;
 }
 
-/** A scratch file at least this big has SQLite's integrity_check run beside the record checks. */
+/** A scratch file at least this big is checked on several threads (see verifyFileInParallel). */
 const PARALLEL_CHECK_BYTES = 32 * 1024 * 1024;
 
 /** Integrity of the scratch copy and its counts against the manifest: CORRUPT when they differ. */
@@ -157,20 +157,14 @@ export async function checkScratch(scratch: Scratch, options: { parallelCheckByt
     } catch (cause) {
       throw Object.assign(damagedBackup(manifest.id, 'its SQLite file does not open'), { cause });
     }
-    let integrity: IntegrityRun | null = null;
     try {
-      if (statSync(scratch.file).size >= (options.parallelCheckBytes ?? PARALLEL_CHECK_BYTES)) {
-        integrity = integrityCheckInWorker(scratch.file);
-      }
       try {
-        report = verifyTables(db, undefined, { integrity: integrity === null });
+        report =
+          statSync(scratch.file).size >= (options.parallelCheckBytes ?? PARALLEL_CHECK_BYTES)
+            ? await verifyFileInParallel(db, scratch.file)
+            : verifyTables(db);
       } catch (cause) {
         throw unreadable(cause);
-      }
-      if (integrity !== null) {
-        const issues = integrityIssues(await integrity.messages.catch((cause: unknown) => Promise.reject(unreadable(cause))));
-        integrity = null;
-        report = { ...report, ok: report.ok && issues.length === 0, issues: [...issues, ...report.issues] };
       }
       try {
         found = report.ok ? sqliteCounts(db, manifest.at) : {};
@@ -178,7 +172,6 @@ export async function checkScratch(scratch: Scratch, options: { parallelCheckByt
         throw unreadable(cause);
       }
     } finally {
-      integrity?.stop();
       db.close();
     }
   } else {
