@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { errorCode, requireBuild, strata, type Run } from './helpers.js';
+import { sealSmallRecord } from '../../src/drivers/file/small-record.js';
 
 // The exit-code table of the README, held for every command: a script branching on `$?`
 // must get the same answer from `get` as from `query` or `stats`.
@@ -115,7 +116,7 @@ describe('exit codes', () => {
     expect(run('--url', url, 'set', 'app', 'k', '1').code).toBe(0);
     // A lock held by a live process (this test runner) on this host.
     const owner = { pid: process.pid, host: hostname(), token: 'held-by-test', at: Date.now() };
-    writeFileSync(join(store, 'strata.lock'), JSON.stringify(owner));
+    writeFileSync(join(store, 'strata.lock'), sealSmallRecord(owner));
     const started = Date.now();
     const locked = expectExit(['--url', `${url}?lockTimeout=300`, 'set', 'app', 'k', '2'], 6, 'LOCKED');
     expect(Date.now() - started).toBeLessThan(10_000); // not the 10 s default

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { requireBuild, startStrata, strata } from './helpers.js';
+import { sealSmallRecord } from '../../src/drivers/file/small-record.js';
 
 // Hostile arguments, --json purity, --log-level ordering and Ctrl-C of the general commands.
 
@@ -160,7 +161,7 @@ describe('Ctrl-C', () => {
     expect(run('--url', url, 'set', 'app', 'k', '1').code).toBe(0);
     // A lock held by a live process (this test runner): the commands wait for it.
     const lock = join(store, 'strata.lock');
-    writeFileSync(lock, JSON.stringify({ pid: process.pid, host: hostname(), token: 'held-by-test', at: Date.now() }));
+    writeFileSync(lock, sealSmallRecord({ pid: process.pid, host: hostname(), token: 'held-by-test', at: Date.now() }));
     for (const args of [
       ['set', 'app', 'k', '2'],
       ['del', 'app', 'k'],

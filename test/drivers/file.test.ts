@@ -23,6 +23,7 @@ import type { JournalHeader } from '../../src/drivers/file/journal.js';
 import { encodeHeader } from '../../src/drivers/file/journal.js';
 import { eventsSince, journalMark, loadImage } from '../../src/drivers/file/image.js';
 import { StrataError } from '../../src/errors.js';
+import { sealSmallRecord } from '../../src/drivers/file/small-record.js';
 
 const root = mkdtempSync(join(tmpdir(), 'strata-file-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -564,7 +565,7 @@ describe('file driver: the cross-process lock', () => {
     const dir = freshDir();
     const a = open(dir);
     await a.batch([put('a', 1)], NOW);
-    writeFileSync(lockFile(dir), JSON.stringify({ pid: process.ppid, host: hostname(), token: 'other', at: Date.now() }));
+    writeFileSync(lockFile(dir), sealSmallRecord({ pid: process.ppid, host: hostname(), token: 'other', at: Date.now() }));
     const b = open(dir, { lockTimeoutMs: 150 });
     const started = Date.now();
     const error = await b.spaces().catch((e: unknown) => e);
@@ -583,7 +584,7 @@ describe('file driver: the cross-process lock', () => {
     const a = open(dir);
     await a.batch([put('a', 1)], NOW);
     const dead = spawnSync(process.execPath, ['-e', '']).pid;
-    writeFileSync(lockFile(dir), JSON.stringify({ pid: dead, host: hostname(), token: 'crashed', at: Date.now() }));
+    writeFileSync(lockFile(dir), sealSmallRecord({ pid: dead, host: hostname(), token: 'crashed', at: Date.now() }));
     await a.batch([put('b', 2)], NOW);
     expect((await a[fileInternals]()).lockStats.brokeStale).toBe(1);
     expect(existsSync(lockFile(dir))).toBe(false);
@@ -602,7 +603,7 @@ describe('file driver: the cross-process lock', () => {
     await a.batch([put('a', 1)], NOW);
     const dead = spawnSync(process.execPath, ['-e', '']).pid;
     const debris = join(dir, 'strata.lock.0123456789abcdef01234567.owner');
-    writeFileSync(debris, JSON.stringify({ pid: dead, host: hostname(), token: '0123456789abcdef01234567', at: Date.now() }));
+    writeFileSync(debris, sealSmallRecord({ pid: dead, host: hostname(), token: '0123456789abcdef01234567', at: Date.now() }));
     const b = open(dir);
     await b.spaces();
     expect(existsSync(debris)).toBe(false);
@@ -744,6 +745,9 @@ describe('file driver: snapshot checksums and formats', () => {
     writeFileSync(join(dir, '.tmp-999999-00aa-app.json'), '{"half');
     const d = open(dir);
     expect(await d.count('app', {}, NOW)).toBe(3); // none of them is read to open the store
+    // A damaged owner record names nobody and holds no data: the open (lock held) removes it.
+    expect(existsSync(join(dir, 'strata.lock.0123abcd.owner'))).toBe(false);
+    writeFileSync(join(dir, 'strata.lock.4567cdef.owner'), '{"pid": 12'); // one damaged after the open
     const report = await d.verify();
     await d.close();
     expect(report.ok).toBe(false);
@@ -752,10 +756,10 @@ describe('file driver: snapshot checksums and formats', () => {
       'CORRUPT kv.other.json kv.other',
       'CORRUPT notes.json -',
       'CORRUPT strata.compacting -',
-      'CORRUPT strata.lock.0123abcd.owner -',
+      'CORRUPT strata.lock.4567cdef.owner -',
     ]);
     // A sound unlisted snapshot is a crashed compaction's leftover, not damage; temps are debris.
-    for (const name of ['notes.json', 'strata.lock.0123abcd.owner', 'strata.compacting']) rmSync(join(dir, name));
+    for (const name of ['notes.json', 'strata.lock.4567cdef.owner', 'strata.compacting']) rmSync(join(dir, name));
     const other = open(dir);
     await other.batch([put('o', 1, { space: 'kv.other' })], NOW);
     await (await other[fileInternals]()).compact();

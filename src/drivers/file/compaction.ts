@@ -9,6 +9,7 @@ import type { JournalHeader } from './journal.js';
 import { encodeHeader, JOURNAL_FILE } from './journal.js';
 import { pidAlive } from './lock.js';
 import { encodeSnapshot, snapshotFileName } from './snapshot.js';
+import { openSmallRecord, sealSmallRecord } from './small-record.js';
 
 /**
  * Compaction folds the journal into the snapshots, in two phases so that other processes
@@ -114,7 +115,7 @@ const CLAIM_STALE_MS = 10 * 60_000;
  */
 export function claimCompaction(dir: string): boolean {
   const path = join(dir, CLAIM_FILE);
-  const claim = JSON.stringify({ pid: process.pid, host: hostname(), at: Date.now() });
+  const claim = sealSmallRecord({ pid: process.pid, host: hostname(), at: Date.now() });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(path, claim, { flag: 'wx', mode: 0o600 });
@@ -123,7 +124,9 @@ export function claimCompaction(dir: string): boolean {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return false;
     }
     try {
-      const owner = JSON.parse(readFileSync(path, 'utf8')) as { pid?: unknown; host?: unknown };
+      const owner = openSmallRecord(readFileSync(path, 'utf8'));
+      // A damaged claim is taken over: a lost race here costs work, never data.
+      if (owner === null) throw new Error('damaged claim');
       const dead =
         owner.host === hostname() && typeof owner.pid === 'number' && owner.pid !== process.pid && !pidAlive(owner.pid);
       if (!dead && Date.now() - statSync(path).mtimeMs < CLAIM_STALE_MS) return false;

@@ -60,7 +60,19 @@ export interface OpenedJournal {
   dev: number;
 }
 
-/** Opens the journal and reads its header (small, so synchronously). */
+/**
+ * The journal's first line and what follows it in the bytes read: 64 KiB first, more until
+ * the newline shows. The header lists every space, so a store of thousands of long names
+ * has a header of megabytes; it is read whole, however long.
+ */
+function headerBytes(fd: number, size: number): Buffer {
+  for (let length = Math.min(size, 1 << 16); ; length = Math.min(size, length * 4)) {
+    const bytes = readRangeSync(fd, 0, length);
+    if (length >= size || bytes.indexOf(0x0a) >= 0) return bytes;
+  }
+}
+
+/** Opens the journal and reads its header (synchronously: it is read once per open or compaction). */
 export function openJournal(dir: string, driver: string, flags: 'r' | 'r+'): OpenedJournal {
   const path = join(dir, JOURNAL_FILE);
   let fd: number;
@@ -74,7 +86,7 @@ export function openJournal(dir: string, driver: string, flags: 'r' | 'r+'): Ope
     const info = fstatSync(fd);
     let parsed;
     try {
-      parsed = parseHeaderLine(readRangeSync(fd, 0, Math.min(info.size, 1 << 20)));
+      parsed = parseHeaderLine(headerBytes(fd, info.size));
     } catch (error) {
       throw corruptError(driver, path, (error as Error).message, error);
     }

@@ -5,6 +5,7 @@ import { basename, dirname, join } from 'node:path';
 import { hostname, uptime } from 'node:os';
 import { StrataError } from '../../errors.js';
 import { ioError } from './errors.js';
+import { openSmallRecord, sealSmallRecord } from './small-record.js';
 
 /**
  * Tokens of the locks this process holds (several stores, several instances), kept on
@@ -57,18 +58,21 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/** Whether `raw` is a well-formed owner record (what `strata.lock` and `*.owner` files hold). */
+/** Whether `raw` is a sound owner record (what `strata.lock` and `*.owner` files hold). */
 export function ownerRecordValid(raw: string): boolean {
-  return parseOwner(raw) !== null;
+  return typeof parseOwner(raw) === 'object';
 }
 
-function parseOwner(raw: string): Owner | null {
-  try {
-    const owner = JSON.parse(raw) as Owner;
-    return Number.isSafeInteger(owner.pid) && typeof owner.token === 'string' ? owner : null;
-  } catch {
-    return null;
-  }
+/**
+ * An owner record: `'empty'` while its writer has created the file and not yet written it
+ * (the fallback without hard links), `'damaged'` when it fails its CRC or misses a field.
+ */
+function parseOwner(raw: string): Owner | 'empty' | 'damaged' {
+  if (raw === '') return 'empty';
+  const owner = openSmallRecord(raw);
+  return owner !== null && Number.isSafeInteger(owner.pid) && typeof owner.token === 'string' && typeof owner.host === 'string'
+    ? (owner as unknown as Owner)
+    : 'damaged';
 }
 
 /** True when the owner's process certainly no longer runs: it is gone, or it ran before the last boot. */
@@ -83,7 +87,10 @@ function processGone(owner: Owner): boolean {
 /** True when the lock with this content is certainly not held any more. */
 function stale(raw: string, mtimeMs: number): boolean {
   const owner = parseOwner(raw);
-  if (owner === null) return Date.now() - mtimeMs > EMPTY_GRACE_MS;
+  if (owner === 'empty') return Date.now() - mtimeMs > EMPTY_GRACE_MS;
+  // Whose it is cannot be known: a live holder's record with one bit flipped must not read as
+  // a dead process's. Waiting ends in LOCKED, whose hint says to delete the damaged lock.
+  if (owner === 'damaged') return false;
   return owner.pid === process.pid && owner.host === hostname() ? !held.has(owner.token) : processGone(owner);
 }
 
@@ -109,6 +116,8 @@ export class FileLock {
   readonly #token = randomBytes(12).toString('hex');
   readonly #ownerPath: string;
   #ownerWritten = false;
+  /** The owner record as written, to check it is intact before each link. */
+  #written = '';
   #links = true;
   #held = false;
   /** How many times the lock was taken, and how many stale locks were broken: for tests. */
@@ -142,7 +151,10 @@ export class FileLock {
       if (seen === null) continue; // released meanwhile
       if (stale(seen.raw, seen.mtimeMs)) {
         await this.#breakStale(seen.raw);
-        continue;
+        // Another breaker may hold `.break` for a while: the deadline still applies.
+        if (Date.now() < deadline) continue;
+        if (this.#tryTake()) return;
+        throw this.#lockedError(seen.raw, true);
       }
       const left = deadline - Date.now();
       if (left <= 0) throw this.#lockedError(seen.raw);
@@ -198,7 +210,20 @@ export class FileLock {
       at: Date.now(),
       ...(bootId ? { boot: bootId } : {}),
     };
-    return JSON.stringify(owner);
+    return sealSmallRecord(owner);
+  }
+
+  /**
+   * Whether this instance's owner record still holds what it wrote: the record lives as long
+   * as the connection, and linking a damaged one would show every other process a lock
+   * nobody can judge (see `stale`).
+   */
+  #ownerIntact(): boolean {
+    try {
+      return readFileSync(this.#ownerPath, 'utf8') === this.#written;
+    } catch {
+      return false; // removed (as damaged, by removeDeadOwners) or unreadable: write it again
+    }
   }
 
   /** Synchronous: a link() or unlink() takes microseconds, so the lock is held no longer than needed. */
@@ -218,13 +243,18 @@ export class FileLock {
 
   #tryLink(retry = true): boolean {
     try {
-      if (!this.#ownerWritten) {
-        const fd = openSync(this.#ownerPath, 'w', 0o600);
+      if (!this.#ownerWritten || !this.#ownerIntact()) {
+        // A fresh file (the old one unlinked first): rewriting in place would show a reader a
+        // half-written record under the old name.
+        rmSync(this.#ownerPath, { force: true });
+        const record = this.#ownerRecord();
+        const fd = openSync(this.#ownerPath, 'wx', 0o600);
         try {
-          writeSync(fd, this.#ownerRecord());
+          writeSync(fd, record);
         } finally {
           closeSync(fd);
         }
+        this.#written = record;
         this.#ownerWritten = true;
         ownerFiles.add(this.#ownerPath);
       }
@@ -281,8 +311,9 @@ export class FileLock {
   /**
    * Removes a stale lock. Breakers serialize on a second exclusive file, and the lock is
    * removed only if it still holds exactly what was judged stale, so a fresh lock taken by
-   * another process in the meantime is never removed. A breaker that dies mid-break leaves
-   * `.break` behind; it is cleared after BREAK_STALE_MS.
+   * another process in the meantime is never removed. `.break` holds its breaker's owner
+   * record: one left by a breaker that died mid-break is cleared at once when that process
+   * is certainly gone, else (still being written, or damaged) after BREAK_STALE_MS.
    */
   async #breakStale(observed: string): Promise<void> {
     const breakPath = `${this.#path}.break`;
@@ -291,12 +322,15 @@ export class FileLock {
       handle = await open(breakPath, 'wx', 0o600);
     } catch (error) {
       if (codeOf(error) !== 'EEXIST') throw error;
-      const info = await stat(breakPath).catch(() => null);
-      if (info && Date.now() - info.mtimeMs > BREAK_STALE_MS) await unlink(breakPath).catch(() => {});
+      const [raw, info] = await Promise.all([readFile(breakPath, 'utf8').catch(() => null), stat(breakPath).catch(() => null)]);
+      const breaker = raw === null ? 'empty' : parseOwner(raw);
+      const gone = typeof breaker === 'object' && breaker.pid !== process.pid && processGone(breaker);
+      if (info && (gone || Date.now() - info.mtimeMs > BREAK_STALE_MS)) await unlink(breakPath).catch(() => {});
       else await sleep(2);
       return;
     }
     try {
+      await handle.writeFile(this.#ownerRecord());
       const current = await this.#read();
       if (current?.raw === observed) {
         await unlink(this.#path).catch(() => {});
@@ -315,12 +349,37 @@ export class FileLock {
     for (const name of await readdir(dir)) {
       if (!name.startsWith(prefix) || !name.endsWith(OWNER_SUFFIX)) continue;
       const owner = parseOwner(await readFile(join(dir, name), 'utf8').catch(() => ''));
-      if (owner !== null && processGone(owner)) await unlink(join(dir, name)).catch(() => {});
+      // A damaged record is not the lock (we hold it) and names nobody: its process, if alive,
+      // writes a fresh one before it next links it.
+      if (owner === 'damaged' || (owner !== 'empty' && processGone(owner))) await unlink(join(dir, name)).catch(() => {});
     }
   }
 
-  #lockedError(raw: string): StrataError {
-    const owner: Partial<Owner> = parseOwner(raw) ?? {};
+  #lockedError(raw: string, breaking = false): StrataError {
+    if (breaking) {
+      return new StrataError(
+        'LOCKED',
+        `the store's lock ${this.#path} is stale, and another process was still breaking it after ${this.#timeoutMs} ms`,
+        {
+          driver: this.#driver,
+          hint: 'retry: the lock is free once that process finishes breaking it, or wait longer with ?lockTimeout= in the store URL (e.g. ?lockTimeout=30s)',
+          details: { path: this.#path, breaking: true },
+        },
+      );
+    }
+    const parsed = parseOwner(raw);
+    if (parsed === 'damaged') {
+      return new StrataError(
+        'LOCKED',
+        `the store's lock file ${this.#path} is damaged, so whether its owner still runs cannot be told; gave up after ${this.#timeoutMs} ms`,
+        {
+          driver: this.#driver,
+          hint: `if no process has this store open, delete ${this.#path} (it holds no data) and retry`,
+          details: { path: this.#path, damaged: true },
+        },
+      );
+    }
+    const owner: Partial<Owner> = parsed === 'empty' ? {} : parsed;
     const who = owner.pid
       ? `process ${owner.pid}${owner.host && owner.host !== hostname() ? ` on ${owner.host}` : ''}`
       : 'another process';

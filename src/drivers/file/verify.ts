@@ -9,6 +9,7 @@ import { DamageError } from './errors.js';
 import { closeQuietly, loadImage, openJournal } from './image.js';
 import { JOURNAL_FILE, readRange, scanEntries } from './journal.js';
 import { LOCK_FILE, OWNER_SUFFIX, ownerRecordValid } from './lock.js';
+import { openSmallRecord } from './small-record.js';
 import { decodeSnapshot, snapshotFileName } from './snapshot.js';
 
 const MAX_DIFFS = 20;
@@ -118,12 +119,8 @@ async function checkSmallRecord(file: string, claim: boolean, issues: VerifyIssu
   if (raw === '' && Date.now() - info.mtimeMs < WRITING_GRACE_MS) return;
   let ok: boolean;
   if (claim) {
-    try {
-      const c = JSON.parse(raw) as { pid?: unknown; host?: unknown } | null;
-      ok = c !== null && typeof c === 'object' && Number.isSafeInteger(c.pid) && typeof c.host === 'string';
-    } catch {
-      ok = false;
-    }
+    const c = openSmallRecord(raw);
+    ok = c !== null && Number.isSafeInteger(c.pid) && typeof c.host === 'string';
   } else ok = ownerRecordValid(raw);
   if (!ok)
     issues.push({
