@@ -30,8 +30,11 @@ export interface Job {
   completed_at: string | null;
 }
 
-/** Where a workflow's walk got to, or the collection it finished in. */
-export type Checkpoint = { page: number; edge: number | null; until: number | null } | { finishedIn: string };
+/**
+ * Where a workflow's walk got to (the next page, counted in pages of `perPage` runs: a resumed
+ * walk goes on in that page size), or the collection it finished in.
+ */
+export type Checkpoint = { page: number; edge: number | null; until: number | null; perPage: number } | { finishedIn: string };
 
 export interface CollectOptions {
   /** Directory of the per-repository stores. */
@@ -43,7 +46,7 @@ export interface CollectOptions {
   token?: string;
   /** @default globalThis.fetch */
   fetch?: (url: string, init: { headers: Record<string, string> }) => Promise<Response>;
-  /** Runs per page, 1 to 100. @default 100 */
+  /** Runs per page, 1 to 100. An interrupted walk resumes in the page size it began with. @default 100 */
   perPage?: number;
   /** Only the newest `maxPages` pages of each workflow. @default Infinity */
   maxPages?: number;

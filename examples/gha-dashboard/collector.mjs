@@ -23,6 +23,7 @@ export const BATCH = 50;
 const OP = 'collectRepository';
 const OPTIONS = ['dir', 'owner', 'repo', 'apiUrl', 'token', 'fetch', 'perPage', 'maxPages', 'clock', 'onProgress'];
 
+const given = (value, fallback) => (value === undefined ? fallback : value);
 const bad = (op, message, hint) => new StrataError('BAD_INPUT', `${op}: ${message}`, { op, hint });
 
 function checkKnown(options, known, op) {
@@ -51,7 +52,8 @@ export function storeFileName(owner, repo) {
 
 /** Opens a repository's store and its handles. */
 export async function openRepositoryStore(dir, owner, repo) {
-  if (typeof dir !== 'string' || dir.length === 0) throw bad('openRepositoryStore', 'dir must be a directory path');
+  if (typeof dir !== 'string' || dir.length === 0)
+    throw bad('openRepositoryStore', 'dir must be a directory path', "e.g. dir: 'data/storage'");
   const file = storeFileName(owner, repo);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const store = await openStore(`sqlite:${join(dir, file)}`);
@@ -66,19 +68,21 @@ export async function openRepositoryStore(dir, owner, repo) {
   };
 }
 
+const API_HINT = 'check apiUrl points at the GitHub REST API (or a compatible one)';
+
 const isoOf = (value, what) => {
   const ms = typeof value === 'string' ? Date.parse(value) : Number.NaN;
   if (Number.isFinite(ms)) return new Date(ms).toISOString();
   throw new StrataError('UNAVAILABLE', `the API answered a ${what} that is not a date: ${JSON.stringify(value)?.slice(0, 40)}`, {
     op: OP,
-    hint: 'check apiUrl points at the GitHub REST API (or a compatible one)',
+    hint: API_HINT,
   });
 };
 
 const idOf = (value, what) => {
   if ((typeof value === 'number' && Number.isSafeInteger(value)) || (typeof value === 'string' && /^\d{1,20}$/.test(value)))
     return String(value);
-  throw new StrataError('UNAVAILABLE', `the API answered a ${what} id that is not a number`, { op: OP });
+  throw new StrataError('UNAVAILABLE', `the API answered a ${what} id that is not a number`, { op: OP, hint: API_HINT });
 };
 
 const text = (value) => (typeof value === 'string' ? value : null);
@@ -124,7 +128,7 @@ function jobOf(raw) {
 function listOf(body, field, path) {
   const list = body?.[field];
   if (Array.isArray(list)) return list;
-  throw new StrataError('UNAVAILABLE', `the API answered ${path} without a "${field}" list`, { op: OP });
+  throw new StrataError('UNAVAILABLE', `the API answered ${path} without a "${field}" list`, { op: OP, hint: API_HINT });
 }
 
 /** A GET against the API that counts itself; non-2xx answers are UNAVAILABLE with the status. */
@@ -143,6 +147,15 @@ function client({ apiUrl, token, fetchFn, report }) {
         hint: 'check apiUrl and the network',
       });
     }
+    if (res === null || typeof res !== 'object' || typeof res.json !== 'function')
+      throw new StrataError(
+        'UNAVAILABLE',
+        `GET ${path}: fetch resolved to ${res === null ? 'null' : typeof res}, not a Response`,
+        {
+          op: OP,
+          hint: 'pass a fetch that resolves to a Response, as globalThis.fetch does',
+        },
+      );
     if (!res.ok)
       throw new StrataError('UNAVAILABLE', `GET ${path} answered ${res.status}`, {
         op: OP,
@@ -152,8 +165,58 @@ function client({ apiUrl, token, fetchFn, report }) {
             : 'check owner, repo and token',
         details: { status: res.status },
       });
-    return { body: await res.json(), date: Date.parse(res.headers.get('date') ?? '') };
+    return { body: await bodyOf(res, path), date: dateOf(res) };
   };
+}
+
+/**
+ * The JSON body of a 2xx answer. A body that is not JSON (a proxy's or captive portal's HTML
+ * page, a cut connection) is the API failing, like a non-2xx answer: UNAVAILABLE, with what
+ * was committed kept, so the next collection resumes.
+ */
+async function bodyOf(res, path) {
+  try {
+    return await res.json();
+  } catch (cause) {
+    throw new StrataError('UNAVAILABLE', `GET ${path} answered ${res.status} with a body that is not JSON`, {
+      op: OP,
+      cause,
+      hint: `the API answered something that is not JSON; ${API_HINT}, then collect again`,
+      details: { status: res.status },
+    });
+  }
+}
+
+/** The answer's Date header in epoch ms, or NaN when it has none (or no readable headers). */
+function dateOf(res) {
+  try {
+    return Date.parse(res.headers.get('date') ?? '');
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * The collection's clock, as ISO 8601 text. Read once before anything is created, so a clock
+ * that throws or does not return epoch milliseconds is BAD_INPUT up front (as the kit's own
+ * `clock` option is); every later reading is checked the same way.
+ */
+function isoClock(clock) {
+  const hint = 'pass a clock that returns epoch milliseconds, as Date.now does, or leave it out';
+  if (typeof clock !== 'function') throw bad(OP, 'clock must be a function returning epoch ms', hint);
+  const now = () => {
+    let ms;
+    try {
+      ms = clock();
+    } catch (cause) {
+      throw new StrataError('BAD_INPUT', `${OP}: the clock threw: ${cause?.message ?? cause}`, { op: OP, cause, hint });
+    }
+    // The range a Date can hold (toISOString throws a RangeError outside it).
+    if (typeof ms === 'number' && Number.isFinite(ms) && Math.abs(ms) <= 8.64e15) return new Date(ms).toISOString();
+    throw bad(OP, `the clock returned ${typeof ms === 'number' ? ms : typeof ms}, not epoch milliseconds`, hint);
+  };
+  now();
+  return now;
 }
 
 /**
@@ -163,22 +226,30 @@ function client({ apiUrl, token, fetchFn, report }) {
  */
 export async function collectRepository(options) {
   checkKnown(options, OPTIONS, OP);
-  const { dir, token, maxPages = Infinity, clock = Date.now, onProgress } = options;
+  const { dir, token, maxPages = Infinity, onProgress } = options;
   const owner = checkRepoName(options.owner, 'owner', OP);
   const repo = checkRepoName(options.repo, 'repo', OP);
-  const apiUrl = options.apiUrl ?? 'https://api.github.com';
+  // Only a left-out option takes its default: `null` is refused like any other bad value.
+  const apiUrl = given(options.apiUrl, 'https://api.github.com');
   if (typeof apiUrl !== 'string' || !/^https?:\/\/[^/]+/.test(apiUrl))
     throw bad(OP, 'apiUrl must be an http(s) URL', "e.g. 'https://api.github.com'");
-  const perPage = options.perPage ?? MAX_PER_PAGE;
+  const perPage = given(options.perPage, MAX_PER_PAGE);
   if (!Number.isInteger(perPage) || perPage < 1 || perPage > MAX_PER_PAGE)
-    throw bad(OP, `perPage must be a whole number from 1 to ${MAX_PER_PAGE}`);
+    throw bad(
+      OP,
+      `perPage must be a whole number from 1 to ${MAX_PER_PAGE}`,
+      `pass perPage up to ${MAX_PER_PAGE}, or leave it out for ${MAX_PER_PAGE}`,
+    );
   if (maxPages !== Infinity && (!Number.isInteger(maxPages) || maxPages < 1))
     throw bad(OP, 'maxPages must be a whole number >= 1', 'leave it out to collect every page');
-  const fetchFn = options.fetch ?? globalThis.fetch;
-  if (typeof fetchFn !== 'function') throw bad(OP, 'fetch must be a function');
-  if (typeof clock !== 'function') throw bad(OP, 'clock must be a function returning epoch ms');
-  if (token !== undefined && typeof token !== 'string') throw bad(OP, 'token must be a string');
-  if (onProgress !== undefined && typeof onProgress !== 'function') throw bad(OP, 'onProgress must be a function');
+  const fetchFn = given(options.fetch, globalThis.fetch);
+  if (typeof fetchFn !== 'function')
+    throw bad(OP, 'fetch must be a function', 'pass a fetch like globalThis.fetch, or leave it out');
+  const now = isoClock(given(options.clock, Date.now));
+  if (token !== undefined && typeof token !== 'string')
+    throw bad(OP, 'token must be a string', 'pass the token as text, or leave it out');
+  if (onProgress !== undefined && typeof onProgress !== 'function')
+    throw bad(OP, 'onProgress must be a function', 'pass a function of one line of text (e.g. console.log), or leave it out');
 
   const report = {
     calls: 0,
@@ -202,15 +273,16 @@ export async function collectRepository(options) {
     if (plan === null) {
       const { body } = await get(`${base}/workflows?per_page=100`);
       const workflows = listOf(body, 'workflows', 'workflows').map((w) => ({ id: idOf(w?.id, 'workflow'), name: text(w.name) }));
-      plan = { id: randomUUID(), workflows, startedAt: new Date(clock()).toISOString() };
+      plan = { id: randomUUID(), workflows, startedAt: now() };
       await h.meta.set('collection', plan);
     }
     report.workflows = plan.workflows.length;
     for (const wf of plan.workflows) await walkWorkflow(h, wf, plan.id, { get, base, perPage, maxPages, report, progress });
     await collectJobs(h, { get, base, report, progress });
+    const lastUpdated = now();
     await h.store.transaction(async (tx) => {
       const meta = tx.kv('dashboard');
-      await meta.set('last_updated', new Date(clock()).toISOString());
+      await meta.set('last_updated', lastUpdated);
       await meta.delete('collection');
     });
     return report;
@@ -234,18 +306,17 @@ async function walkWorkflow(h, wf, collection, { get, base, perPage, maxPages, r
   // so a rerun of an interrupted collection does not walk that workflow again.
   const finished = { finishedIn: collection };
   if (state.checkpoint?.finishedIn === collection) return;
-  // page: the next page to fetch; edge: the upper end of the next page's cover (null before
-  // page 1); until: the last page of a walk bounded by maxPages.
-  let cp =
-    state.checkpoint?.page !== undefined
-      ? state.checkpoint
-      : { page: 1, edge: null, until: maxPages === Infinity ? null : maxPages };
+  let cp = resumeAt(state.checkpoint) ?? { page: 1, edge: null, until: maxPages === Infinity ? null : maxPages, perPage };
+  if (cp.page > 1 && cp.perPage !== perPage)
+    progress(`${wf.name ?? wf.id}: resuming at page ${cp.page} of ${cp.perPage} runs, the interrupted walk's perPage`);
+  // The walk's page size: a page number means nothing in another one.
+  const per = cp.perPage;
   for (;;) {
     if (cp.until !== null && cp.page > cp.until) {
       await stream.save([], { checkpoint: finished });
       return;
     }
-    const path = `${base}/workflows/${wf.id}/runs?per_page=${perPage}&page=${cp.page}`;
+    const path = `${base}/workflows/${wf.id}/runs?per_page=${per}&page=${cp.page}`;
     const { body, date } = await get(path);
     report.pagesFetched++;
     const items = listOf(body, 'workflow_runs', path).map(runOf);
@@ -253,14 +324,10 @@ async function walkWorkflow(h, wf, collection, { get, base, perPage, maxPages, r
     // One that contradicts the answer's own total_count (a glitch, a proxy cutting the list)
     // would claim runs never seen as held, and no later collection would fetch them: refuse
     // it, with what was committed kept (the next collection resumes at this page).
-    if (
-      items.length < perPage &&
-      typeof body.total_count === 'number' &&
-      body.total_count > (cp.page - 1) * perPage + items.length
-    )
+    if (items.length < per && typeof body.total_count === 'number' && body.total_count > (cp.page - 1) * per + items.length)
       throw new StrataError(
         'UNAVAILABLE',
-        `GET ${path} answered ${items.length} runs, but a total of ${body.total_count} puts ${Math.min(perPage, body.total_count - (cp.page - 1) * perPage)} on this page`,
+        `GET ${path} answered ${items.length} runs, but a total of ${body.total_count} puts ${Math.min(per, body.total_count - (cp.page - 1) * per)} on this page`,
         { op: OP, hint: 'collect again later: the walk resumes at this page', details: { status: 200 } },
       );
     // The first page's cover reaches up to just before the answer's Date header: a run
@@ -275,7 +342,7 @@ async function walkWorkflow(h, wf, collection, { get, base, perPage, maxPages, r
     }
     const [e, l] = stream.pageRange(items);
     const upper = cp.edge ?? firstTop(l);
-    const last = items.length < perPage;
+    const last = items.length < per;
     const cover = last ? [BEGINNING, upper] : e + 1 <= upper ? [e + 1, upper] : null;
     let fresh = [];
     if (covered.covers(e, l)) report.pagesCovered++;
@@ -291,11 +358,11 @@ async function walkWorkflow(h, wf, collection, { get, base, perPage, maxPages, r
           workflow_id: wf.id,
           created_at: { $gte: new Date(around[0]).toISOString(), $lt: new Date(e).toISOString() },
         });
-        jump = Math.floor(held / perPage);
+        jump = Math.floor(held / per);
         if (cp.until !== null) jump = Math.min(jump, cp.until - cp.page);
       }
       report.pagesJumped += jump;
-      next = { page: cp.page + 1 + jump, edge: e, until: cp.until };
+      next = { page: cp.page + 1 + jump, edge: e, until: cp.until, perPage: per };
     }
     const saved = await stream.save(fresh, { cover: cover ? [cover] : [], checkpoint: next ?? finished });
     report.runsSaved += fresh.length;
@@ -306,6 +373,26 @@ async function walkWorkflow(h, wf, collection, { get, base, perPage, maxPages, r
     covered = saved.covered;
     cp = next;
   }
+}
+
+/**
+ * Where an interrupted walk goes on, from its checkpoint: `page` is the next page to fetch,
+ * `edge` the upper end of that page's cover (null before page 1), `until` the last page of
+ * a walk bounded by maxPages, and `perPage` the page size all three are counted in. The walk
+ * goes on in that size whatever perPage this collection was given: page 3 of 20 runs is not
+ * page 3 of 100, and fetching the latter would skip runs 41-200 and mark them covered.
+ * `null` (start at page 1) for no walk in progress, and for a checkpoint without a usable
+ * perPage (one written before it was kept): its page cannot be placed, so rather than guess,
+ * the walk starts over. That costs little: the ranges it committed stay, and the pages they
+ * prove held are jumped over, not fetched.
+ */
+function resumeAt(checkpoint) {
+  const cp = checkpoint;
+  const whole = (n, min) => Number.isSafeInteger(n) && n >= min;
+  if (cp === null || typeof cp !== 'object' || !whole(cp.page, 1)) return null;
+  if (!whole(cp.perPage, 1) || cp.perPage > MAX_PER_PAGE) return null;
+  if (!(cp.edge === null || Number.isSafeInteger(cp.edge)) || !(cp.until === null || whole(cp.until, 1))) return null;
+  return { page: cp.page, edge: cp.edge, until: cp.until, perPage: cp.perPage };
 }
 
 /** The runs of a page the store does not hold yet, or holds in an older state. */

@@ -3,8 +3,19 @@
 import { StrataError } from '../index.js';
 import { checkOptions } from '../codec/options.js';
 
-/** Refuses an options object with a property the call does not know (the store's own check). */
-export const checkKnown = checkOptions;
+/**
+ * Refuses an options object with a property the call does not know (the store's own check).
+ * The store's check says nothing about what to pass instead of a non-object; this adds it.
+ */
+export function checkKnown(options: unknown, known: readonly string[], op: string): void {
+  if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
+    throw new StrataError('BAD_INPUT', `${op}: options must be an object`, {
+      op,
+      hint: known.length === 0 ? `${op} takes no options: leave them out` : `pass an object with some of: ${known.join(', ')}`,
+    });
+  }
+  checkOptions(options, known, op);
+}
 
 /** A whole-number option within [min, max]. */
 export function intOption(value: unknown, fallback: number, what: string, op: string, min: number, max: number): number {
@@ -21,7 +32,11 @@ export function intOption(value: unknown, fallback: number, what: string, op: st
 export function functionOption<F>(value: unknown, what: string, op: string): F | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'function') return value as F;
-  throw new StrataError('BAD_INPUT', `${op}: ${what} must be a function`, { op, details: { option: what } });
+  throw new StrataError('BAD_INPUT', `${op}: ${what} must be a function`, {
+    op,
+    hint: `pass ${what} as a function, or leave it out`,
+    details: { option: what },
+  });
 }
 
 /** The latest time a clock may say: a Date's limit less ten years (the longest kit duration). */
@@ -30,27 +45,49 @@ const LATEST_CLOCK_MS = 8.64e15 - 3650 * 86_400_000;
 /**
  * The clock a kit's time-based decisions (expiry, `updatedAt` stamps) are made by. The store
  * has its own (`openStore({ clock })`) for its TTL: pass both the same function in tests.
+ * The returned function takes the op of the call that asks the time (the constructor's op
+ * when left out), so a bad clock is reported against the call it broke.
  */
-export function clockOption(value: unknown, op: string): () => number {
+export function clockOption(value: unknown, op: string): (callOp?: string) => number {
   if (value === undefined) return Date.now;
   if (typeof value !== 'function') {
     throw new StrataError('BAD_INPUT', `${op}: clock must be a function returning epoch milliseconds`, {
       op,
+      hint: 'pass a clock that returns epoch milliseconds, as Date.now does, or leave it out',
       details: { option: 'clock' },
     });
   }
   const clock = value as () => unknown;
-  return () => {
-    const now = clock();
-    // A time a Date can hold, with room for the longest duration after it (kit expiries).
-    if (typeof now === 'number' && Number.isFinite(now) && Math.abs(now) <= LATEST_CLOCK_MS) return now;
-    throw new StrataError(
-      'BAD_INPUT',
-      `${op}: the clock returned ${typeof now === 'number' ? now : typeof now}, not epoch milliseconds`,
-      {
-        op,
-        hint: 'pass a clock that returns epoch milliseconds, as Date.now does',
-      },
-    );
-  };
+  return (callOp = op) => checkedTime(readClock(clock, callOp), callOp);
+}
+
+/**
+ * Calls the caller's clock. Its throw is the caller's mistake, not the store's: raised inside
+ * a transaction it would otherwise reach `withOp` and be reported as a backend failure.
+ */
+function readClock(clock: () => unknown, op: string): unknown {
+  try {
+    return clock();
+  } catch (cause) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    throw new StrataError('BAD_INPUT', `${op}: the clock threw: ${why}`, {
+      op,
+      cause,
+      hint: 'pass a clock that returns epoch milliseconds without throwing, as Date.now does',
+      details: { option: 'clock' },
+    });
+  }
+}
+
+/** A time a Date can hold, with room for the longest duration after it (kit expiries). */
+function checkedTime(now: unknown, op: string): number {
+  if (typeof now === 'number' && Number.isFinite(now) && Math.abs(now) <= LATEST_CLOCK_MS) return now;
+  throw new StrataError(
+    'BAD_INPUT',
+    `${op}: the clock returned ${typeof now === 'number' ? now : typeof now}, not epoch milliseconds`,
+    {
+      op,
+      hint: 'pass a clock that returns epoch milliseconds, as Date.now does',
+    },
+  );
 }

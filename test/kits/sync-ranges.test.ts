@@ -1,5 +1,6 @@
 // Covered ranges: merge, cover and gaps, against a brute-force model (a set of integers)
-// on seeded random operations, plus the bad-input paths.
+// on seeded random operations (in the middle and at both ends of the line), `ranges` handed
+// out as a copy, plus the bad-input paths.
 import { describe, expect, it } from 'vitest';
 import { BEGINNING, END, RangeSet } from '../../src/kits/sync/index.js';
 import { StrataError } from '../../src/index.js';
@@ -82,6 +83,69 @@ describe('RangeSet', () => {
       }
       expect(RangeSet.from(set.toJSON()).toJSON()).toEqual(set.toJSON());
     }
+  });
+
+  // At the ends of the line `hi + 1` and `lo - 1` leave the safe integers; RangeSet.from is
+  // fed the same intervals in random order and must give the same set.
+  it('agrees with the model on 2000 seeded sequences at BEGINNING and END', () => {
+    const random = rng(4242);
+    for (let seq = 0; seq < 2000; seq++) {
+      const base = seq % 2 === 0 ? END - 40 : BEGINNING;
+      const int = () => base + Math.floor(random() * 41);
+      const pairOf = (): [number, number] => {
+        const a = int();
+        const b = int();
+        return a <= b ? [a, b] : [b, a];
+      };
+      const model = new Set<number>();
+      const set = new RangeSet();
+      const added: Array<[number, number]> = [];
+      for (let step = 0; step < 12; step++) {
+        const [a, b] = pairOf();
+        set.add(a, b);
+        added.push([a, b]);
+        for (let v = a; v <= b; v++) model.add(v);
+        const ranges = set.toJSON();
+        for (let i = 1; i < ranges.length; i++) expect(ranges[i]![0]).toBeGreaterThan(ranges[i - 1]![1] + 1);
+        const [lo, hi] = pairOf();
+        const gaps: Array<[number, number]> = [];
+        for (let v = lo; v <= hi; v++) {
+          if (model.has(v)) continue;
+          const last = gaps.at(-1);
+          if (last && last[1] === v - 1) last[1] = v;
+          else gaps.push([v, v]);
+        }
+        expect(set.covers(lo, hi)).toBe(gaps.length === 0);
+        expect(set.gaps(lo, hi)).toEqual(gaps);
+        expect(set.intervalAt(lo) !== null).toBe(model.has(lo));
+      }
+      const shuffled = [...added].sort(() => random() - 0.5);
+      expect(RangeSet.from(shuffled).toJSON()).toEqual(set.toJSON());
+    }
+  });
+
+  it('hands out `ranges` as a copy: sorting or editing it leaves the set as it was', () => {
+    const set = new RangeSet().add(1, 5).add(10, 20).add(30, 40);
+    const before = set.toJSON();
+    const shown = set.ranges as Array<[number, number]>;
+    shown.sort((a, b) => b[0] - a[0]); // newest first, for display
+    expect(shown.map(([lo]) => lo)).toEqual([30, 10, 1]);
+    shown.push([100, 200]);
+    // The pairs themselves are frozen (they are shared with the set, not copied).
+    expect(() => {
+      shown[0]![1] = 99;
+    }).toThrow(TypeError);
+    expect(set.toJSON()).toEqual(before);
+    expect(set.covers(1, 5)).toBe(true);
+    expect(set.intervalAt(35)).toEqual([30, 40]);
+    expect(set.covers(100, 200)).toBe(false);
+    // A clone shares the frozen pairs but not the list: adding to one leaves the other.
+    const copy = set.clone().add(6, 9);
+    expect(copy.toJSON()).toEqual([
+      [1, 20],
+      [30, 40],
+    ]);
+    expect(set.toJSON()).toEqual(before);
   });
 
   it('refuses bad ranges and bounds with BAD_INPUT and leaves the set as it was', () => {

@@ -29,6 +29,11 @@ export function toRange(lo: Bound, hi: Bound, op: string): Range {
   return [a, b];
 }
 
+/** An interval as the set keeps it: frozen, so one handed out through `ranges` cannot be edited. */
+function pair(lo: number, hi: number): Range {
+  return Object.freeze([lo, hi] as const);
+}
+
 /** A set of covered cursor values: merged intervals, kept sorted. Mutable; `clone()` copies. */
 export class RangeSet {
   #ranges: Range[] = [];
@@ -59,13 +64,17 @@ export class RangeSet {
       else merged.push([x, y]);
     }
     const set = new RangeSet();
-    set.#ranges = merged;
+    set.#ranges = merged.map(([x, y]) => pair(x, y));
     return set;
   }
 
-  /** The intervals, sorted, disjoint and non-adjacent. */
+  /**
+   * The intervals, sorted, disjoint and non-adjacent: a fresh copy on every read, so a caller
+   * sorting it for display (newest first) reorders only the copy, not the list `covers` and
+   * `intervalAt` search. The pairs in it are frozen: they are shared, not copied.
+   */
   get ranges(): readonly Range[] {
-    return this.#ranges;
+    return this.#ranges.slice();
   }
 
   get isEmpty(): boolean {
@@ -92,7 +101,7 @@ export class RangeSet {
       b = Math.max(b, list[end]![1]);
       end++;
     }
-    list.splice(low, end - low, [a, b]);
+    list.splice(low, end - low, pair(a, b));
     return this;
   }
 
@@ -136,8 +145,9 @@ export class RangeSet {
   }
 
   clone(): RangeSet {
+    // The pairs are frozen and never changed in place, so the copies can share them.
     const copy = new RangeSet();
-    copy.#ranges = this.#ranges.map(([x, y]) => [x, y]);
+    copy.#ranges = this.#ranges.slice();
     return copy;
   }
 

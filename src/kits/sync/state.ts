@@ -39,17 +39,35 @@ export function decodeState<C>(value: unknown, stream: string, namespace: string
   const v = value as Record<string, unknown>;
   if (!Array.isArray(v.covered)) return corrupt('covered is not a list');
   if (typeof v.updatedAt !== 'number') return corrupt('updatedAt is not a number');
-  // Stored as safe integers only (toJSON's shape): a string or a Date-like value was not
-  // written by the kit.
-  const isInt = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x);
-  for (const r of v.covered as unknown[])
+  // encodeState always writes the key (null when there is none): without it, this was not
+  // written by the kit, and a missing checkpoint must not quietly read as "walk finished".
+  if (!('checkpoint' in v)) return corrupt('it has no checkpoint');
+  const why = rangesProblem(v.covered as unknown[]);
+  if (why !== null) return corrupt(why);
+  return {
+    covered: RangeSet.from(v.covered as Array<[number, number]>, op),
+    checkpoint: v.checkpoint as C | null,
+    updatedAt: v.updatedAt,
+  };
+}
+
+/**
+ * What is wrong with a stored `covered` list, or `null` when it is what `toJSON` writes: pairs
+ * of safe integers (a string or a Date-like value was not written by the kit), each in order,
+ * sorted, disjoint and non-adjacent. Anything else would be merged into ranges the kit never
+ * saved, so it is refused rather than repaired.
+ */
+function rangesProblem(covered: readonly unknown[]): string | null {
+  const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x);
+  let previousEnd: number | null = null;
+  for (const r of covered) {
     if (!Array.isArray(r) || r.length !== 2 || !isInt(r[0]) || !isInt(r[1]))
-      corrupt('covered holds something that is not a [lo, hi] range of safe integers');
-  let covered: RangeSet;
-  try {
-    covered = RangeSet.from(v.covered as Array<[number, number]>, op);
-  } catch {
-    return corrupt('covered holds a range whose start is after its end');
+      return 'covered holds something that is not a [lo, hi] range of safe integers';
+    if (r[0] > r[1]) return 'covered holds a range whose start is after its end';
+    // `+ 1` stays exact: previousEnd is at most END, and END + 1 is still an exact double.
+    if (previousEnd !== null && r[0] <= previousEnd + 1)
+      return 'covered is not sorted, disjoint and non-adjacent, as the kit writes it';
+    previousEnd = r[1];
   }
-  return { covered, checkpoint: (v.checkpoint ?? null) as C | null, updatedAt: v.updatedAt };
+  return null;
 }

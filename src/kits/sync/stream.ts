@@ -9,8 +9,18 @@ import { withOp } from '../../errors.js';
 import { ownerOf } from '../../handle-owner.js';
 import type { Bound } from './bounds.js';
 import { toBound } from './bounds.js';
-import { ItemDetails } from './details.js';
-import { checkKnown, checkName, clockOption, functionOption, intOption } from './options.js';
+import { ItemDetails, refuseStreamsNamespace } from './details.js';
+import {
+  checkKnown,
+  checkName,
+  checkStore,
+  checkStreamName,
+  clockOption,
+  functionOption,
+  intOption,
+  openKv,
+  STREAMS_NAMESPACE,
+} from './options.js';
 import type { RangeSet } from './ranges.js';
 import { toRange, type Range } from './ranges.js';
 import { decodeState, encodeState, type StreamState } from './state.js';
@@ -79,11 +89,13 @@ export class SyncStream<T extends object, C = unknown> {
   readonly #collection: string;
   readonly #cursor: ((item: T) => Bound) | undefined;
   readonly #batchSize: number;
-  readonly #now: () => number;
+  readonly #now: (op: string) => number;
 
   constructor(store: Store, name: string, options: SyncStreamOptions<T>) {
     const op = 'SyncStream';
-    this.name = checkName(name, 'the stream name', op);
+    // The store first: the handle check below compares against it.
+    const checked = checkStore(store, op);
+    this.name = checkStreamName(name, op);
     if (options === undefined || options === null || typeof options !== 'object')
       throw new StrataError('BAD_INPUT', `${op}: pass options with the collection the items go to`, {
         op,
@@ -97,14 +109,15 @@ export class SyncStream<T extends object, C = unknown> {
         hint: "pass collection: store.collection('runs', { key: 'id' })",
         details: { option: 'collection' },
       });
-    this.#collection = checkOwner(col as { name: string }, store, op);
+    this.#collection = checkOwner(col as { name: string }, checked, op);
     this.#cursor = functionOption<(item: T) => Bound>(options.cursor, 'cursor', op);
     this.#batchSize = intOption(options.batchSize, 50, 'batchSize', op, 1, 10_000);
-    this.namespace = checkName(options.namespace ?? 'sync.streams', 'namespace', op);
+    // Only a left-out namespace takes the default: `null` is a mistake like `batchSize: null`.
+    this.namespace = checkName(options.namespace === undefined ? STREAMS_NAMESPACE : options.namespace, 'namespace', op);
     this.#now = clockOption(options.clock, op);
-    this.#store = store;
+    this.#store = checked;
     // Opening the handle checks the namespace's characters now, not at the first save.
-    store.kv(this.namespace);
+    openKv(checked, this.namespace, op);
   }
 
   /** Covered ranges, checkpoint and last save time, as one consistent read. */
@@ -141,7 +154,11 @@ export class SyncStream<T extends object, C = unknown> {
   pageRange(items: readonly T[]): Range | null {
     const op = 'stream.pageRange';
     const cursor = this.#needCursor(op);
-    if (!Array.isArray(items)) throw new StrataError('BAD_INPUT', `${op}: pass the page's items as an array`, { op });
+    if (!Array.isArray(items))
+      throw new StrataError('BAD_INPUT', `${op}: pass the page's items as an array`, {
+        op,
+        hint: "pass the page's items as an array: the objects fetched, holding the cursor field",
+      });
     let lo = Infinity;
     let hi = -Infinity;
     for (const item of items) {
@@ -174,7 +191,11 @@ export class SyncStream<T extends object, C = unknown> {
   async save(items: readonly T[], options: SaveOptions<C> = {}): Promise<SaveResult> {
     const op = 'stream.save';
     checkKnown(options, SAVE, op);
-    if (!Array.isArray(items)) throw new StrataError('BAD_INPUT', `${op}: pass the items as an array (may be empty)`, { op });
+    if (!Array.isArray(items))
+      throw new StrataError('BAD_INPUT', `${op}: pass the items as an array (may be empty)`, {
+        op,
+        hint: 'pass stream.save(items, { cover, checkpoint }), or stream.save([], { checkpoint }) to move only the checkpoint',
+      });
     const cover = options.cover ?? [];
     if (!Array.isArray(cover))
       throw new StrataError('BAD_INPUT', `${op}: cover must be a list of [lo, hi] ranges`, {
@@ -183,7 +204,10 @@ export class SyncStream<T extends object, C = unknown> {
       });
     const ranges = cover.map((r: unknown) => {
       if (!Array.isArray(r) || r.length !== 2)
-        throw new StrataError('BAD_INPUT', `${op}: each cover entry must be a [lo, hi] pair`, { op });
+        throw new StrataError('BAD_INPUT', `${op}: each cover entry must be a [lo, hi] pair`, {
+          op,
+          hint: 'pass cover: [[lo, hi]], e.g. [[1, 40]]',
+        });
       return toRange(r[0] as Bound, r[1] as Bound, op);
     });
     const setCheckpoint = 'checkpoint' in options && options.checkpoint !== undefined;
@@ -200,7 +224,7 @@ export class SyncStream<T extends object, C = unknown> {
         }
         for (const [lo, hi] of ranges) state.covered.add(lo, hi, op);
         if (setCheckpoint) state.checkpoint = options.checkpoint ?? null;
-        await kv.set(this.name, encodeState(state, this.#now()));
+        await kv.set(this.name, encodeState(state, this.#now(op)));
         return { saved: items.length, batches, covered: state.covered };
       });
     } catch (error) {
@@ -217,8 +241,12 @@ export class SyncStream<T extends object, C = unknown> {
     }
   }
 
-  /** Per-item details kept in kv `namespace` (e.g. a run's jobs): "already fetched?" checks. */
+  /**
+   * Per-item details kept in kv `namespace` (e.g. a run's jobs): "already fetched?" checks.
+   * Never in the namespace of the stream states (this stream's, or `sync.streams`).
+   */
   details<D>(namespace: string): ItemDetails<D> {
+    refuseStreamsNamespace(namespace, this.namespace, 'stream.details');
     return new ItemDetails<D>(this.#store, namespace);
   }
 
