@@ -17,6 +17,19 @@ const stream = new SyncStream(store, 'items', {
   batchSize: 3,
 });
 await startBarrier();
+/**
+ * Runs `step` again when it ends in CONFLICT: four walkers saving the same stream state at
+ * once can use up a transaction's reruns on a loaded machine, and an app retries then too.
+ */
+async function retried(step) {
+  for (;;) {
+    try {
+      return await step();
+    } catch (error) {
+      if (error?.code !== 'CONFLICT') throw error;
+    }
+  }
+}
 const saved = [];
 const seen = [];
 // Pages at or before a checkpoint this walker read that were not all in the store at the
@@ -28,17 +41,19 @@ let page = start + 1;
 while (page <= pages) {
   const first = (page - 1) * perPage + 1;
   const items = Array.from({ length: perPage }, (_, i) => ({ id: `i${first + i}`, at: first + i, page }));
-  await stream.save(items, { cover: [[first, first + perPage - 1]], checkpoint: { page } });
+  await retried(() => stream.save(items, { cover: [[first, first + perPage - 1]], checkpoint: { page } }));
   saved.push(page);
   // The next page is the one after the checkpoint as stored now (another walker may have
   // moved it), or after ours when the stored one is behind.
-  const stored = await store.transaction(async (tx) => {
-    const state = await tx.kv('sync.streams').get('items');
-    const c = state?.checkpoint?.page ?? 0;
-    const held = await tx.collection('items').count({ at: { $lte: c * perPage } });
-    if (held !== c * perPage) ahead++;
-    return c;
-  });
+  // Judged on what the committed read saw, not on an attempt that was rerun.
+  const [stored, held] = await retried(() =>
+    store.transaction(async (tx) => {
+      const state = await tx.kv('sync.streams').get('items');
+      const c = state?.checkpoint?.page ?? 0;
+      return [c, await tx.collection('items').count({ at: { $lte: c * perPage } })];
+    }),
+  );
+  if (held !== stored * perPage) ahead++;
   seen.push(stored);
   page = Math.max(stored, page) + 1;
 }
