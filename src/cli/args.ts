@@ -81,6 +81,12 @@ export function ttlOption(text: string): Duration {
 const SORT_TERM = /^(-)?([^:\s]+)(?::(asc|desc|1|-1))?$/i;
 
 /**
+ * A sort with no prototype: on a plain `{}`, `out["__proto__"] = -1` would hit the prototype
+ * setter and drop the field silently, where the query layer refuses it as a field path.
+ */
+const emptySort = (): Sort => Object.create(null) as Sort;
+
+/**
  * `--sort '{"createdAt":-1}'`, `--sort createdAt:desc,repoName`, or `--sort -createdAt`.
  * Field paths are checked by the query layer.
  */
@@ -88,7 +94,7 @@ export function sortOption(text: string): Sort {
   const trimmed = text.trim();
   if (trimmed.startsWith('{')) {
     const value = parseObjectArg(trimmed, '--sort');
-    const out: Sort = {};
+    const out = emptySort();
     for (const [field, dir] of Object.entries(value)) {
       if (dir !== 1 && dir !== -1 && dir !== 'asc' && dir !== 'desc') {
         throw bad(`--sort: direction for "${field}" must be 1, -1, "asc" or "desc"`);
@@ -97,7 +103,7 @@ export function sortOption(text: string): Sort {
     }
     return out;
   }
-  const out: Sort = {};
+  const out = emptySort();
   for (const term of trimmed.split(',')) {
     const match = SORT_TERM.exec(term.trim());
     if (match === null)

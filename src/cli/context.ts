@@ -9,6 +9,7 @@ import { storeLocation } from '../drivers/registry.js';
 import { JOURNAL_FILE } from '../drivers/file/journal.js';
 import type { EncryptionOptions } from '../crypto/keyring.js';
 import { checkLogLevel, cliLogger } from './log-level.js';
+import { NewStore } from './new-store.js';
 
 /** Options every command accepts (before or after the command name). */
 export interface GlobalOptions {
@@ -84,16 +85,23 @@ export class Cli {
         });
       }
     }
+    // A write may create the store; one that is refused takes it away again (see NewStore).
+    const created = mode === 'write' ? NewStore.before(this.url) : null;
     const store = await openStore({
       url: this.url,
       sweepInterval: false,
       ...(this.encryption === undefined ? {} : { encryption: this.encryption }),
       ...(this.logLevel === undefined ? {} : { logger: cliLogger(this.logLevel) }),
     });
+    let undo = false;
     try {
       return await fn(store);
+    } catch (error) {
+      undo = created !== null && (await NewStore.holdsNothing(store));
+      throw error;
     } finally {
       await store.close();
+      if (undo) created!.undo();
     }
   }
 }

@@ -2,18 +2,22 @@
 import { CommanderError } from 'commander';
 import { EXIT } from './exit-codes.js';
 import { debugWanted, reportError } from './report.js';
-import { buildProgram } from './program.js';
+import { buildProgram, usageError } from './program.js';
 
 /** Runs the CLI and returns the exit code; never calls process.exit, so output is flushed. */
 async function main(argv: readonly string[] = process.argv): Promise<number> {
   const debug = debugWanted(argv);
+  const program = buildProgram();
   try {
-    await buildProgram().parseAsync([...argv]);
+    await program.parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.OK;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // --help and --version "fail" with exit code 0; every other parse failure is a usage error.
-      return error.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+      // --help and --version "fail" with exit code 0; a command without its subcommand has
+      // had its help printed on stderr; every other parse failure is reported as BAD_INPUT.
+      if (error.exitCode === 0) return EXIT.OK;
+      if (error.code === 'commander.help') return EXIT.USAGE;
+      return reportError(usageError(program, error), debug);
     }
     return reportError(error, debug);
   }

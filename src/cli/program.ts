@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, type CommanderError } from 'commander';
+import { StrataError } from '../errors.js';
 import { DEFAULT_URL } from '../store.js';
 import { EXIT_CODES_HELP } from './exit-codes.js';
 import * as get from './commands/get.js';
@@ -63,7 +64,9 @@ export function buildProgram(): Command {
       'the encryption keyring, "k2:<base64>,k1:<base64>", in a file only you can read (default: $STRATA_KEYS)',
     )
     .exitOverride()
-    .showHelpAfterError('(see `strata --help`)')
+    // Commander's own error line is not printed: main.ts prints the usage error as every
+    // other error, `error BAD_INPUT: message` plus a hint (see usageError).
+    .configureOutput({ outputError: () => {} })
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .addHelpText(
       'after',
@@ -78,5 +81,32 @@ Errors print on stderr as \`error <CODE>: message\` plus a hint.
 ${EXIT_CODES_HELP}`,
     );
   for (const command of COMMANDS) command.register(program);
+  trackParsing(program);
   return program;
+}
+
+/** The command each program is parsing, as `strata backup prune`, for the hint of a usage error. */
+const parsing = new WeakMap<Command, string>();
+
+/** Notes each subcommand as parsing reaches it (before its own options and arguments are read). */
+function trackParsing(program: Command): void {
+  const visit = (command: Command, path: string): void => {
+    if (command.commands.length === 0) return;
+    command.hook('preSubcommand', (_command, sub) => void parsing.set(program, `${path} ${sub.name()}`));
+    for (const sub of command.commands) visit(sub, `${path} ${sub.name()}`);
+  };
+  visit(program, 'strata');
+}
+
+/**
+ * A parse failure of commander (unknown option or command, missing argument, a value outside
+ * the choices) as the BAD_INPUT every other refusal is, with a hint naming the help of the
+ * command that was being parsed.
+ */
+export function usageError(program: Command, error: CommanderError): StrataError {
+  const command = parsing.get(program) ?? 'strata';
+  return new StrataError('BAD_INPUT', error.message.replace(/^error: /, ''), {
+    hint: `see \`${command} --help\``,
+    details: { commander: error.code },
+  });
 }

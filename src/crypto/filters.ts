@@ -75,7 +75,7 @@ export function rewriteFilter(
       'DECRYPT_FAILED',
       `${space}: the store was opened without a keyring, so "${field.name}" cannot be looked up`,
       {
-        hint: 'open the store with encryption: { keys }',
+        hint: 'open the store with encryption: { keys } (CLI: --keys-file or STRATA_KEYS)',
       },
     );
   }

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import { scrypt } from 'node:crypto';
 import { StrataError } from '../errors.js';
 import { checkOptions } from '../codec/options.js';
@@ -114,17 +114,22 @@ export function parseKeyString(text: string): Keyring {
 
 function readKeyFile(path: unknown): string {
   if (typeof path !== 'string' || path.length === 0) throw bad('keyFile must be a file path');
-  let mode: number;
+  let found: Stats;
   try {
-    mode = statSync(path).mode;
+    found = statSync(path);
   } catch (cause) {
     throw new StrataError('BAD_INPUT', `encryption: cannot read the key file ${path}`, {
       op: OP,
       cause,
-      hint: 'check the keyFile path',
+      hint: 'check the keyFile path (CLI: --keys-file)',
     });
   }
-  if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+  // The kind first: a directory's mode says nothing about a key file, and `chmod 600` on it
+  // would only lead to "cannot read".
+  if (!found.isFile()) {
+    throw bad(`the key file ${path} is not a regular file`, 'keyFile must name a file this user can read (CLI: --keys-file)');
+  }
+  if (process.platform !== 'win32' && (found.mode & 0o077) !== 0) {
     throw bad(`the key file ${path} can be read by other users`, `restrict it: chmod 600 ${path}`);
   }
   try {
@@ -133,7 +138,7 @@ function readKeyFile(path: unknown): string {
     throw new StrataError('BAD_INPUT', `encryption: cannot read the key file ${path}`, {
       op: OP,
       cause,
-      hint: 'keyFile must name a file (not a directory) this user can read',
+      hint: 'keyFile must name a file this user can read (CLI: --keys-file)',
     });
   }
 }

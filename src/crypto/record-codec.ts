@@ -36,7 +36,7 @@ function noKeyring(space: string, key: string): StrataError {
     space,
     key,
     'it is encrypted and the store was opened without a keyring',
-    'open the store with encryption: { keys }',
+    'open the store with encryption: { keys } (CLI: --keys-file or STRATA_KEYS)',
   );
 }
 

@@ -94,6 +94,9 @@ export async function rotateKeys(layer: EncryptionLayer, now: () => number, opti
       onProgress?.({ checked: report.checked, total, rewritten: report.rewritten, space });
       if (read < batchSize || last === undefined) break;
       after = last;
+      // The sqlite driver resolves as microtasks: without a turn of the event loop between
+      // batches, timers and signal listeners (the CLI's Ctrl-C) would wait for the whole run.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
   report.keysInUse = Object.fromEntries([...inUse].sort(([a], [b]) => (a < b ? -1 : 1)));

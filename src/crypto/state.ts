@@ -162,7 +162,7 @@ export async function openCrypto(
           `key "${id}" still encrypts or signs data in this store but is not in the keyring`,
           {
             op: 'openStore',
-            hint: `add key "${id}" back to encryption.keys; once store.rotateKeys() reports it unused it can be removed`,
+            hint: `add key "${id}" back to encryption.keys (CLI: --keys-file or STRATA_KEYS); once store.rotateKeys() (\`strata rotate-keys\`) reports it unused it can be removed`,
             details: { keyId: id },
           },
         );

@@ -18,7 +18,7 @@ import {
   type BackupManifest,
   type BackupPart,
 } from './backup-format.js';
-import type { BackupTarget } from './backup-target.js';
+import { removeAtExit, type BackupTarget } from './backup-target.js';
 import { putCompressed } from './backup-stream.js';
 import { removeStaleScratch } from './backup-scratch.js';
 
@@ -31,6 +31,9 @@ export interface BackupProgress {
   bytes: number;
   /** Uncompressed bytes in all, when known (sqlite). */
   totalBytes?: number;
+  /** Records written so far, and in all (about: counted as the snapshot opened), for the records of file and memory stores. */
+  records?: number;
+  totalRecords?: number;
 }
 
 export interface CreateOptions {
@@ -56,6 +59,8 @@ export async function createBackup(store: ImageStore, given: CreateOptions): Pro
   const { target, now } = options;
   const id = newBackupId(now);
   const driver = bottomDriver(store);
+  // A partial part a killed backup left is never listed, so nothing else would remove it.
+  await target.clean?.();
   try {
     const location = sqliteLocation(driver);
     const taken =
@@ -110,6 +115,11 @@ async function sqlitePart(driver: Driver, location: string, id: string, options:
   const scratch = memory
     ? join(tmpdir(), `.strata-backup-${process.pid}-${randomBytes(6).toString('hex')}.db`)
     : `${location}.strata-backup-${process.pid}-${randomBytes(6).toString('hex')}.db`;
+  const removeScratch = (): void => {
+    for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${scratch}${suffix}`, { force: true });
+  };
+  // A full copy of the store: it must not outlive an interrupted process (Ctrl-C in the CLI).
+  const done = removeAtExit(removeScratch);
   try {
     // Created 0600 before SQLite writes it: a full copy of the store (its -journal takes the
     // same mode), never readable by other users while it exists.
@@ -167,7 +177,8 @@ async function sqlitePart(driver: Driver, location: string, id: string, options:
     );
     return { kind: 'sqlite-file', spaces, ...(journalSeq === undefined ? {} : { journalSeq }), part };
   } finally {
-    for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(`${scratch}${suffix}`, { force: true });
+    removeScratch();
+    done();
   }
 }
 
@@ -177,11 +188,16 @@ async function recordsPart(store: ImageStore, id: string, options: CreateOptions
   const spaces: Record<string, number> = Object.fromEntries(image.spaces.map((s) => [s, 0]));
   let journalSeq: number | undefined;
   let done = 0;
+  let records = 0;
+  // The bytes to come are not known before they are written; the records are (for a progress bar).
+  const totalRecords =
+    options.onProgress === undefined ? undefined : await countRecords(store, image.spaces, options.now).catch(() => undefined);
   async function* lines(): AsyncIterable<Buffer> {
     let text = '';
     try {
       for await (const r of image) {
         spaces[r.space] = (spaces[r.space] ?? 0) + 1;
+        records++;
         if (r.space === JOURNAL_SPACE) journalSeq = Math.max(journalSeq ?? 0, journalSeqOf(r.key) ?? 0);
         text += `${JSON.stringify({ space: r.space, key: r.key, value: r.value, version: r.version, createdAt: r.createdAt, updatedAt: r.updatedAt, expiresAt: r.expiresAt })}\n`;
         if (text.length >= 256 * 1024) {
@@ -196,7 +212,19 @@ async function recordsPart(store: ImageStore, id: string, options: CreateOptions
   }
   const part = await putCompressed(options.target, `${id}/${PART_NAME.records}`, lines(), options.level, (n) => {
     done += n;
-    options.onProgress?.({ phase: 'snapshot', bytes: done });
+    options.onProgress?.({
+      phase: 'snapshot',
+      bytes: done,
+      records,
+      ...(totalRecords === undefined ? {} : { totalRecords: Math.max(totalRecords, records) }),
+    });
   });
   return { kind: 'records', spaces, ...(journalSeq === undefined ? {} : { journalSeq }), part };
+}
+
+async function countRecords(store: ImageStore, spaces: readonly string[], now: number): Promise<number> {
+  const driver = bottomDriver(store);
+  let total = 0;
+  for (const space of spaces) total += await driver.count(space, {}, now);
+  return total;
 }

@@ -155,7 +155,10 @@ export async function defaultBackupDir(store: ImageStore, op: string): Promise<s
   if (location === undefined || location === ':memory:' || !driver.capabilities.persistent) {
     throw new StrataError('BAD_INPUT', `${op}: a ${driver.name} store has no directory of its own to keep backups in`, {
       op,
-      hint: op === 'store.backup' ? "pass { to: 'path/to/backups' }" : "pass { dir: 'path/to/backups' }",
+      hint:
+        op === 'store.backup'
+          ? "pass { to: 'path/to/backups' } (CLI: --to <dir>)"
+          : "pass { dir: 'path/to/backups' } (CLI: --dir <dir>)",
     });
   }
   return join(dirname(location), 'backups', basename(location));
@@ -433,6 +436,7 @@ export async function pruneBackups(store: ImageStore, options: PruneOptions, now
   );
   deleted.push(...leftovers);
   if (options.dryRun !== true) {
+    await target.clean?.();
     for (const id of deleted) {
       // The manifest first: a backup half deleted is then incomplete, never restorable.
       await target.delete(`${id}/${MANIFEST}`);

@@ -233,13 +233,13 @@ export async function discover(dir: string): Promise<LoadedMigration[]> {
   let entries: string[];
   try {
     if (!(await stat(root)).isDirectory())
-      throw bad(`${root} is not a directory`, 'pass { dir } naming the migrations directory');
+      throw bad(`${root} is not a directory`, 'pass { dir } naming the migrations directory (CLI: --dir)');
     entries = await readdir(root);
   } catch (error) {
     if (StrataError.is(error)) throw error;
     if ((error as { code?: string }).code === 'ENOENT') {
       throw new StrataError('NOT_FOUND', `the migrations directory ${root} does not exist`, {
-        hint: 'create it (strata migrate create <name> makes it with a first migration) or pass the right { dir }',
+        hint: 'create it (strata migrate create <name> makes it with a first migration) or pass the right { dir } (CLI: --dir)',
         details: { dir: root },
       });
     }

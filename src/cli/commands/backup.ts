@@ -3,6 +3,7 @@ import type { PitrPlan } from '../../ops/pitr.js';
 import { Cli } from '../context.js';
 import { formatBytes, formatCount, formatMs, table } from '../output.js';
 import { progressTo } from '../progress.js';
+import { intOption } from '../args.js';
 import { StrataError } from '../../errors.js';
 import type { Store } from '../../store.js';
 import type { BackupInfo, DamagedBackupInfo, RestoreResult } from '../../ops/backup.js';
@@ -51,8 +52,10 @@ damaged); \`strata restore <id|path>\` replaces the store's data with it in one 
         const made = await store.backup({
           ...(flags.to === undefined ? {} : { to: flags.to }),
           gzipLevel,
+          // sqlite knows its bytes ahead; file: and memory: stores know their records.
           onProgress: (p) => {
             if (p.totalBytes !== undefined) bar.update('backup', p.bytes, p.totalBytes);
+            else if (p.totalRecords !== undefined) bar.update('backup', p.records ?? 0, p.totalRecords);
           },
         });
         bar.stop();
@@ -113,17 +116,17 @@ damaged); \`strata restore <id|path>\` replaces the store's data with it in one 
   backup
     .command('prune')
     .description('retention: keep the newest N backups and those younger than an age; delete the others')
-    .option('--keep <n>', 'keep the newest N backups')
+    .option('--keep <n>', 'keep the newest N backups', intOption('--keep', { min: 1 }))
     .option('--max-age <duration>', "keep every backup younger than this, e.g. '7d', '12h'")
     .option('--dry-run', 'show what would be deleted; delete nothing')
     .option('--dir <dir>', 'directory or s3:// URL the backups are in')
-    .action(async (flags: DirFlags & { keep?: string; maxAge?: string; dryRun?: boolean }, command: Command) => {
+    .action(async (flags: DirFlags & { keep?: number; maxAge?: string; dryRun?: boolean }, command: Command) => {
       const cli = Cli.of(command);
       if (flags.keep === undefined && flags.maxAge === undefined) {
         // Checked here so the hint names the CLI's options, not the API's.
         throw new StrataError('BAD_INPUT', 'backup prune: say what to keep', { hint: 'pass --keep 7 and/or --max-age 30d' });
       }
-      const keep = flags.keep === undefined ? undefined : Number(flags.keep);
+      const keep = flags.keep;
       const maxAge = flags.maxAge === undefined ? undefined : /^\d+$/.test(flags.maxAge) ? Number(flags.maxAge) : flags.maxAge;
       const result = await cli.withStore('read', (store) =>
         store.backups.prune({

@@ -12,6 +12,7 @@ import { deployments, REPOS, STATUSES, type Deployment } from '../demo-data.js';
 import { printDemo, type DemoResult, type Phase } from '../demo-report.js';
 import { demoKeyring, type DemoKeyring } from '../demo-keys.js';
 import { DeployTracker, TRACKER_SPACES } from '../demo-tracker.js';
+import { MigratorLease } from '../../ops/migrate-lock.js';
 
 interface DemoOptions {
   records: number;
@@ -52,7 +53,9 @@ beside the store on its first run (.strata/demo.keys) and reuses it; later comma
       const { cli, keyring } = demoKeyring(command);
       const stop = new DemoStop(cli, options.records);
       try {
-        const result = await cli.withStore('write', (store) => runDemo(cli, store, options, stop, keyring));
+        const result = await cli.withStore('write', (store) =>
+          oneAtATime(store, () => runDemo(cli, store, options, stop, keyring)),
+        );
         // What `strata stats` will say: measured on the closed store, as a fresh open sees it
         // (closing checkpoints SQLite's WAL into the main file).
         if (localPath(cli.url) !== null) result.stats = await cli.withStore('read', (store) => store.stats());
@@ -72,6 +75,35 @@ beside the store on its first run (.strata/demo.keys) and reuses it; later comma
         stop.dispose();
       }
     });
+}
+
+/**
+ * How long the demo's lease lasts unrenewed (it is renewed every third of that while the demo
+ * runs). A demo that died on this machine frees the store at once, one elsewhere after this.
+ */
+const LEASE_TTL_MS = 5 * 60_000;
+
+/**
+ * One demo at a time per store: two would empty and refill "deployments" under each other,
+ * and each would report the other's records. The demo runs under the store's migrator lease
+ * (what `strata migrate` runs under, across processes): like a migration it rewrites a whole
+ * collection, so it must not run beside one either. A second demo is refused at once (exit 6).
+ */
+async function oneAtATime<T>(store: Store, fn: () => Promise<T>): Promise<T> {
+  const lease = new MigratorLease(store.driver, () => Date.now(), LEASE_TTL_MS);
+  try {
+    await lease.acquire(0);
+  } catch (error) {
+    if (!StrataError.is(error, 'TIMEOUT')) throw error;
+    throw new StrataError('LOCKED', 'another `strata demo` or a migration is running on this store', {
+      hint: 'wait for it to finish and run `strata demo` again, or give this one a store of its own with --url',
+    });
+  }
+  try {
+    return await fn();
+  } finally {
+    await lease.release();
+  }
 }
 
 async function runDemo(cli: Cli, store: Store, options: DemoOptions, stop: DemoStop, keyring: DemoKeyring): Promise<DemoResult> {

@@ -57,12 +57,17 @@ async function listAll(cli: Cli, store: Store): Promise<void> {
 async function listKeys(cli: Cli, store: Store, name: string, options: ListOptions): Promise<void> {
   const kind = options.collection ? 'collection' : 'kv';
   await requireSpace(store, kind, name);
-  const page = { prefix: options.prefix, limit: options.limit, after: options.after };
-  const keys =
+  // One key more than asked: a next page exists only when it comes back.
+  const page = {
+    prefix: options.prefix,
+    limit: options.limit === undefined ? undefined : Math.min(options.limit + 1, Number.MAX_SAFE_INTEGER),
+    after: options.after,
+  };
+  const found =
     kind === 'kv' ? await store.kv(name).list(page) : await (await openCollection(store, name, 'read')).docs.keys(page);
+  const cut = options.limit !== undefined && found.length > options.limit;
+  const keys = cut ? found.slice(0, options.limit) : found;
   if (cli.json) cli.data(keys);
   else if (keys.length > 0) cli.out(keys.map(keyLine).join('\n'));
-  if (options.limit !== undefined && keys.length === options.limit) {
-    cli.note(`(${keys.length} shown; next page: --after ${JSON.stringify(keys[keys.length - 1])})`);
-  }
+  if (cut) cli.note(`(${keys.length} shown; next page: --after ${JSON.stringify(keys[keys.length - 1])})`);
 }

@@ -4,9 +4,10 @@ import { formatCount } from '../output.js';
 import { progressTo } from '../progress.js';
 import { StrataError } from '../../errors.js';
 import { EXIT } from '../exit-codes.js';
+import { intOption } from '../args.js';
 
 interface RotateFlags {
-  batchSize?: string;
+  batchSize: number;
   protectExisting?: boolean;
 }
 
@@ -15,7 +16,7 @@ export function register(program: Command): void {
   program
     .command('rotate-keys')
     .description('re-encrypt and re-sign every record under the primary (first) key; resumable')
-    .option('--batch-size <n>', 'records per atomic batch', '200')
+    .option('--batch-size <n>', 'records per atomic batch', intOption('--batch-size', { min: 1 }), 200)
     .option('--protect-existing', 'also encrypt values stored in plain text in encrypted spaces, and sign unsigned records')
     .addHelpText(
       'after',
@@ -27,10 +28,6 @@ Exits 5 when some records could not be opened (they are listed and left as they 
     )
     .action(async (flags: RotateFlags, command: Command) => {
       const cli = Cli.of(command);
-      const batchSize = Number(flags.batchSize);
-      if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
-        throw new StrataError('BAD_INPUT', `--batch-size must be a positive integer, got ${JSON.stringify(flags.batchSize)}`);
-      }
       if (cli.encryption === undefined) {
         throw new StrataError('BAD_INPUT', 'rotate-keys needs the keyring', {
           hint: 'set STRATA_KEYS="<new id>:<base64>,<old id>:<base64>" or pass --keys-file',
@@ -39,7 +36,7 @@ Exits 5 when some records could not be opened (they are listed and left as they 
       const report = await cli.withStore('read', async (store) => {
         const bar = progressTo(cli);
         const result = await store.rotateKeys({
-          batchSize,
+          batchSize: flags.batchSize,
           protectExisting: flags.protectExisting === true,
           onProgress: (p) => bar.update('rotating', p.checked, p.total),
         });

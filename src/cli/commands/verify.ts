@@ -7,6 +7,7 @@ import { Cli } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { bareMessage } from '../report.js';
 import { formatCount } from '../output.js';
+import { endedBySignal } from '../ctrl-c.js';
 
 /** `strata verify`: the backend's integrity check; exit 5 when anything is wrong. */
 export function register(program: Command): void {
@@ -25,10 +26,14 @@ cannot even be opened reports CORRUPT and exits 5 too. --json prints { ok, check
         .withStore('read', async (store) => {
           // A bar per phase (records checked, then ciphertexts opened); plain lines when not a terminal.
           const bar = progressTo(cli);
-          try {
-            return await store.verify({
+          const check = (): Promise<VerifyReport> =>
+            store.verify({
               onProgress: (p) => bar.update(p.phase === 'storage' ? 'checking' : 'decrypting', p.checked, p.total),
             });
+          try {
+            // sqlite: a read-only check, stopped at once by Ctrl-C (see endedBySignal). Waiting
+            // for a lock (file:) and the open itself keep the listener: they exit 130.
+            return await (/^sqlite:/i.test(cli.url) ? endedBySignal(check) : check());
           } finally {
             bar.stop();
           }

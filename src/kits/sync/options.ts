@@ -50,7 +50,7 @@ export function checkStore(store: unknown, op: string): Store {
     return store as Store;
   throw new StrataError('BAD_INPUT', `${op}: the first argument must be a store`, {
     op,
-    hint: "pass the store openStore(...) returned, e.g. await openStore('sqlite:data/mirror.db')",
+    hint: 'pass the store that openStore() returned',
   });
 }
 

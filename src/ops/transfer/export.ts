@@ -1,11 +1,12 @@
 import { progressCallback } from '../../progress-callback.js';
-import { realpathSync } from 'node:fs';
+import { readdirSync, realpathSync, rmSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { sqliteLocation } from '../../drivers/sqlite.js';
 import { checkOptions } from '../../codec/options.js';
 import { StrataError } from '../../errors.js';
 import type { RawRecord } from '../../drivers/driver.js';
 import { snapshotRecords } from '../image.js';
+import { removeAtExit } from '../backup-target.js';
 import {
   CRYPTO_SPACE_NAME,
   ENCRYPTED_SPACE_NAME,
@@ -81,10 +82,15 @@ async function exportOnce(
   });
   const metaSpaces = TRANSFER_META.filter((s) => !decrypt || s === SPECS_SPACE_NAME);
   const image = await snapshotRecords(ctx.raw, { now });
+  const done = removeAtExit(() => removeOwnTemps(target));
   const writer = await ExportWriter.create(target, {
     driver: ctx.raw.name,
     values: decrypt ? 'decrypted' : 'stored',
     createdAt: now,
+  }).catch(async (error: unknown) => {
+    done();
+    await image.close();
+    throw error;
   });
   try {
     const written = new Map<string, string>();
@@ -126,7 +132,20 @@ async function exportOnce(
     await writer.abort();
     throw error;
   } finally {
+    done();
     await image.close();
+  }
+}
+
+/**
+ * The temp files this process is writing for `target` (`.<name>.<pid>.<time>.tmp`, see
+ * ExportWriter), removed when the process exits mid-export: `process.exit` (the CLI's Ctrl-C)
+ * runs no `abort()`. Synchronous, as an 'exit' handler must be.
+ */
+function removeOwnTemps(target: string): void {
+  const prefix = `.${basename(target)}.${process.pid}.`;
+  for (const name of readdirSync(dirname(target))) {
+    if (name.startsWith(prefix) && name.endsWith('.tmp')) rmSync(join(dirname(target), name), { force: true });
   }
 }
 
@@ -136,7 +155,7 @@ export async function exportStore(ctx: TransferContext, path: unknown, options: 
   if (typeof path !== 'string' || path.length === 0) {
     throw new StrataError('BAD_INPUT', 'store.export: the path must be a non-empty string', {
       op: 'store.export',
-      hint: "e.g. store.export('app-export.strata')",
+      hint: "e.g. store.export('app-export.strata') (CLI: `strata export app-export.strata`)",
     });
   }
   if (options.decrypt !== undefined && typeof options.decrypt !== 'boolean') {
@@ -215,7 +234,7 @@ async function refuseStoreFiles(ctx: TransferContext, target: string): Promise<v
       : `store.export: ${target} is inside the store's directory, which holds only the store's own files; nothing was written`,
     {
       op: 'store.export',
-      hint: 'give a path outside the store, e.g. store.export("app-export.strata")',
+      hint: 'give a path outside the store, e.g. store.export("app-export.strata") (CLI: `strata export app-export.strata`)',
       details: { path: target, store: location },
     },
   );

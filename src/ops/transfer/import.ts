@@ -263,7 +263,7 @@ export async function importStore(
   if (typeof path !== 'string' || path.length === 0) {
     throw new StrataError('BAD_INPUT', 'store.import: the path must be a non-empty string', {
       op: 'store.import',
-      hint: "e.g. store.import('app-export.strata', { mode: 'merge' })",
+      hint: "e.g. store.import('app-export.strata', { mode: 'merge' }) (CLI: `strata import app-export.strata`)",
     });
   }
   const mode = options.mode ?? 'merge';

@@ -88,7 +88,7 @@ export class Transcoder {
           `store.import: the export was written with key "${id}", which this store's keyring ${sealer.hasKey(id) ? 'holds under another value' : 'lacks'}`,
           {
             op: 'store.import',
-            hint: `add the original key "${id}" to this store's keyring, or export again with { decrypt: true }`,
+            hint: `add the original key "${id}" to this store's keyring, or export again with { decrypt: true } (CLI: \`strata export --decrypt\`)`,
             details: { keyId: id },
           },
         );
