@@ -17,6 +17,7 @@ import * as backup from './commands/backup.js';
 import * as restore from './commands/restore.js';
 import * as exportCommand from './commands/export.js';
 import * as importCommand from './commands/import.js';
+import * as prune from './commands/prune.js';
 
 /** Every command, one file each under `commands/`, in the order `--help` lists them. */
 const COMMANDS: ReadonlyArray<{ register(program: Command): void }> = [
@@ -33,6 +34,7 @@ const COMMANDS: ReadonlyArray<{ register(program: Command): void }> = [
   restore,
   exportCommand,
   importCommand,
+  prune,
   demo,
 ];
 

@@ -7,7 +7,7 @@ import { parseDuration, storedDateMs, type Duration } from '../codec/duration.js
 import { parseDedupe } from '../collection-dedupe.js';
 import { getPath } from '../query/match.js';
 import { parseFilter, parsePath } from '../query/parse.js';
-import type { ScheduledFunction } from './schedule.js';
+import type { ScheduleContext, ScheduledFunction } from './schedule.js';
 
 export interface RetainOptions {
   /** Documents whose `field` is older than this are deleted, e.g. `'30d'`. */
@@ -51,9 +51,10 @@ export const jobs = {
   /**
    * Retention: deletes the documents of `collection` whose `field` is older than `olderThan`
    * at the time of the run. Documents without the field, or with a value that is neither an
-   * ISO date string (exactly as a `Date` is stored) nor a number, are kept.
+   * ISO date string (exactly as a `Date` is stored) nor a number, are kept. The function
+   * resolves with the number of documents deleted (`strata prune` prints it).
    */
-  retain(collection: string, options: RetainOptions): ScheduledFunction<Store> {
+  retain(collection: string, options: RetainOptions): (store: Store, context?: ScheduleContext) => Promise<number> {
     const op = 'jobs.retain';
     checkName(collection, 'collection');
     if (options === null || typeof options !== 'object') {
@@ -79,7 +80,12 @@ export const jobs = {
         valid = false;
       }
     }
-    if (!valid) throw new StrataError('BAD_INPUT', `${op}: field must be a (dotted) field path such as 'createdAt'`, { op });
+    if (!valid) {
+      throw new StrataError('BAD_INPUT', `${op}: field must be a (dotted) field path such as 'createdAt'`, {
+        op,
+        hint: "name the date field, e.g. field: 'createdAt' (CLI: --field createdAt)",
+      });
+    }
     const path = parsePath(field);
     return async (store) => {
       const cutoff = Date.now() - ageMs;
@@ -89,16 +95,19 @@ export const jobs = {
       // date, and it matches arrays element by element); each is deleted only when its field
       // really is an old date. One transaction per page: a candidate changed meanwhile reruns it.
       let cursor: string | undefined;
+      let deleted = 0;
       for (;;) {
-        const next = await store.transaction(async (tx) => {
+        const [next, n] = await store.transaction(async (tx) => {
           const docs = tx.collection<Record<string, unknown>>(collection);
           const page = await docs.page(filter, { limit: RETAIN_PAGE, ...(cursor === undefined ? {} : { cursor }) });
+          let removed = 0;
           for (const doc of page.items) {
-            if (isOlder(getPath(doc, path), cutoff)) await docs.delete(String(doc[keyField]));
+            if (isOlder(getPath(doc, path), cutoff) && (await docs.delete(String(doc[keyField])))) removed++;
           }
-          return page.next;
+          return [page.next, removed] as const;
         });
-        if (next === null) return;
+        deleted += n;
+        if (next === null) return deleted;
         cursor = next;
       }
     };
