@@ -10,10 +10,18 @@
 // stores that string under that key, and `clear()` removes only the keys of `this.namespace`,
 // which keyv sets on the adapter. A ttl also becomes a Strata ttl, so expired entries are
 // swept by the store and never counted, even if keyv never reads them again.
+//
+// keyv accepts any string as a key; Strata keys are well-formed and at most 1,024 UTF-8
+// bytes. HTTP caches key by URL (often longer), so a key Strata would refuse is stored under
+// `<namespace>:\uFFFFsha256:<hex>` and its value is wrapped with the original key, which every
+// read checks and `iterator()` yields (see StoredKey).
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { openStore, type OpenStoreOptions, type Store } from './store.js';
 import type { KvNamespace } from './kv.js';
 import { checkOptions } from './codec/options.js';
+import { MAX_KEY_BYTES } from './codec/keys.js';
+import { MAX_TIME_MS } from './codec/duration.js';
 import { StrataError } from './errors.js';
 
 export interface KeyvStrataOptions {
@@ -35,6 +43,34 @@ export interface KeyvStrataAdapterOptions {
 }
 
 const OPTIONS = ['name'] as const;
+
+/**
+ * Marks a hashed key. U+FFFF is a Unicode noncharacter (reserved for internal use, never
+ * assigned), so real keys practically never hold it; one that does is hashed too, so a key
+ * stored as is can never be mistaken for a hashed one.
+ */
+const HASHED = '\uFFFFsha256:';
+/** The hashed form's length after its prefix: the marker and 64 hex digits. */
+const HASHED_BYTES = Buffer.byteLength(HASHED, 'utf8') + 64;
+
+/** The value stored under a hashed key: keyv's value and its key as JSON text (which escapes a lone surrogate). */
+interface Wrapped {
+  key: string;
+  value: unknown;
+}
+
+/**
+ * Where keyv's `key` lives in the namespace. `hashed` is false when Strata takes the key as
+ * it is; else `stored` keeps keyv's `<namespace>:` prefix (so `clear()` and `iterator()` of
+ * that namespace still cover it) before the marker and the key's sha256.
+ */
+interface StoredKey {
+  stored: string;
+  hashed: boolean;
+}
+
+const storable = (key: string): boolean =>
+  key.length > 0 && key.isWellFormed() && (key.length <= 341 || Buffer.byteLength(key, 'utf8') <= MAX_KEY_BYTES);
 
 /** A Keyv storage adapter over a Strata kv namespace. */
 export class KeyvStrata extends EventEmitter {
@@ -64,28 +100,52 @@ export class KeyvStrata extends EventEmitter {
     this.opts = { dialect: 'sqlite', url, name };
   }
 
+  /** The stored form of keyv's `key` (a key that is not a string is left for kv to refuse). */
+  #where(key: string): StoredKey {
+    if (typeof key !== 'string' || (storable(key) && !key.includes(HASHED))) return { stored: key, hashed: false };
+    const prefix = this.namespace ? `${this.namespace}:` : '';
+    const keep =
+      prefix !== '' &&
+      key.startsWith(prefix) &&
+      storable(prefix) &&
+      Buffer.byteLength(prefix, 'utf8') + HASHED_BYTES <= MAX_KEY_BYTES;
+    // Hashed as JSON text: UTF-8 would turn every lone surrogate into U+FFFD, making keys collide.
+    const digest = createHash('sha256').update(JSON.stringify(key), 'utf8').digest('hex');
+    return { stored: `${keep ? prefix : ''}${HASHED}${digest}`, hashed: true };
+  }
+
   async get(key: string): Promise<unknown> {
-    const value = await (await this.#kv).get(key);
-    return value === null ? undefined : value;
+    const where = this.#where(key);
+    return unwrap(key, where, await (await this.#kv).get(where.stored));
   }
 
   async getMany(keys: string[]): Promise<unknown[]> {
-    const values = await (await this.#kv).getMany(keys);
-    return values.map((v) => (v === null ? undefined : v));
+    const wheres = keys.map((key) => this.#where(key));
+    const values = await (await this.#kv).getMany(wheres.map((w) => w.stored));
+    return values.map((v, i) => unwrap(keys[i]!, wheres[i]!, v));
   }
 
   async has(key: string): Promise<boolean> {
-    return (await this.#kv).has(key);
+    const where = this.#where(key);
+    if (!where.hashed) return (await this.#kv).has(key);
+    return (await this.get(key)) !== undefined;
   }
 
   async hasMany(keys: string[]): Promise<boolean[]> {
-    const values = await (await this.#kv).getMany(keys);
-    return values.map((v) => v !== null);
+    return (await this.getMany(keys)).map((v) => v !== undefined);
   }
 
-  /** `ttl` in ms (keyv's); absent, 0 or negative: no Strata expiry (keyv still checks its own `expires`). */
+  /**
+   * `ttl` in ms (keyv's); absent or 0: no Strata expiry. A negative ttl means the entry is
+   * already expired for keyv: the key is deleted, so `has()` (which keyv does not check
+   * against `expires`) agrees with `get()`.
+   */
   async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
-    await (await this.#kv).set(key, value, ttlOption(ttl));
+    const kv = await this.#kv;
+    const where = this.#where(key);
+    const expiry = ttlOption(ttl);
+    if (expiry === EXPIRED) await kv.delete(where.stored);
+    else await kv.set(where.stored, wrap(key, where, value), expiry);
     return true;
   }
 
@@ -96,17 +156,22 @@ export class KeyvStrata extends EventEmitter {
       await this.#store
     ).transaction(async (tx) => {
       const space = tx.kv(kv.name);
-      for (const { key, value, ttl } of entries) await space.set(key, value, ttlOption(ttl));
+      for (const { key, value, ttl } of entries) {
+        const where = this.#where(key);
+        const expiry = ttlOption(ttl);
+        if (expiry === EXPIRED) await space.delete(where.stored);
+        else await space.set(where.stored, wrap(key, where, value), expiry);
+      }
     });
   }
 
   async delete(key: string): Promise<boolean> {
-    return (await this.#kv).delete(key);
+    return (await this.#kv).delete(this.#where(key).stored);
   }
 
   /** Deletes the keys in one atomic batch; `true` when at least one existed. */
   async deleteMany(keys: string[]): Promise<boolean> {
-    return (await (await this.#kv).deleteMany(keys)) > 0;
+    return (await (await this.#kv).deleteMany(keys.map((key) => this.#where(key).stored))) > 0;
   }
 
   /** Removes the entries of keyv's current namespace (every entry when it has none). */
@@ -115,10 +180,19 @@ export class KeyvStrata extends EventEmitter {
     await kv.clear(this.namespace ? { prefix: `${this.namespace}:` } : {});
   }
 
-  /** `[key, serialized value]` of a namespace (keys keep their `namespace:` prefix), in key order. */
+  /**
+   * `[key, serialized value]` of a namespace (keys keep their `namespace:` prefix), in stored
+   * key order (a hashed key sorts by its hash), each hashed key as keyv gave it.
+   */
   async *iterator(namespace?: string): AsyncGenerator<[string, unknown]> {
     const kv = await this.#kv;
-    yield* kv.entries(namespace ? { prefix: `${namespace}:` } : {});
+    for await (const [stored, value] of kv.entries(namespace ? { prefix: `${namespace}:` } : {})) {
+      if (!stored.includes(HASHED)) yield [stored, value];
+      else {
+        const wrapped = asWrapped(value);
+        if (wrapped !== null) yield [JSON.parse(wrapped.key) as string, wrapped.value];
+      }
+    }
   }
 
   /** Closes the store when this adapter opened it. */
@@ -127,10 +201,42 @@ export class KeyvStrata extends EventEmitter {
   }
 }
 
-function ttlOption(ttl: number | undefined): { ttl?: number } {
+/** `ttlOption` of a negative ttl: the entry is expired as soon as it is written. */
+const EXPIRED = Symbol('expired');
+
+/**
+ * The Strata ttl of keyv's `ttl` (ms). A ttl reaching past the last time a Date can hold
+ * (`Number.MAX_SAFE_INTEGER`, "forever") gets no Strata expiry: keyv's own `expires`, which
+ * it computes on the same wall clock, still applies.
+ */
+function ttlOption(ttl: number | undefined): { ttl?: number } | typeof EXPIRED {
   if (ttl === undefined || ttl === null) return {};
   if (typeof ttl !== 'number' || Number.isNaN(ttl)) {
-    throw new StrataError('BAD_INPUT', `KeyvStrata: ttl must be a number of milliseconds, got ${String(ttl)}`);
+    throw new StrataError('BAD_INPUT', `KeyvStrata: ttl must be a number of milliseconds, got ${String(ttl)}`, {
+      op: 'KeyvStrata.set',
+      hint: 'pass keyv a ttl in milliseconds, or none for no expiry',
+    });
   }
-  return ttl > 0 && Number.isFinite(ttl) ? { ttl } : {};
+  if (ttl < 0) return EXPIRED;
+  return ttl > 0 && Date.now() + ttl <= MAX_TIME_MS ? { ttl } : {};
+}
+
+/** What keyv reads back: the value itself, or the wrapped value when it belongs to this very key. */
+function unwrap(key: string, where: StoredKey, value: unknown): unknown {
+  if (value === null) return undefined;
+  if (!where.hashed) return value;
+  const wrapped = asWrapped(value);
+  return wrapped !== null && wrapped.key === JSON.stringify(key) ? wrapped.value : undefined;
+}
+
+/** What is stored for keyv's `value` under `where`. */
+function wrap(key: string, where: StoredKey, value: unknown): unknown {
+  return where.hashed ? ({ key: JSON.stringify(key), value } satisfies Wrapped) : value;
+}
+
+/** `value` as a Wrapped value, or null when it is not one. */
+function asWrapped(value: unknown): Wrapped | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+  const { key } = value as Partial<Wrapped>;
+  return typeof key === 'string' && Object.hasOwn(value, 'value') ? (value as Wrapped) : null;
 }

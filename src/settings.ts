@@ -25,6 +25,25 @@ export type SettingsChange<T extends object> =
 const OPTIONS = ['schema', 'defaults'] as const;
 
 /**
+ * Runs `fn` as one `store.transaction` over the settings' namespace: its reads are checked
+ * again at commit and `fn` reruns when another writer changed them (see src/transaction.ts).
+ */
+export type SettingsTransaction = <R>(fn: (kv: KvNamespace<unknown>) => Promise<R>) => Promise<R>;
+
+/**
+ * `target[key] = value` as an own property even for `__proto__`, which an assignment would
+ * turn into the object's prototype (and every key of the value into inherited settings).
+ */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** `all[key]` when it is a setting, never a property inherited from Object.prototype (`constructor`...). */
+function ownValue(all: object, key: string): unknown {
+  return Object.hasOwn(all, key) ? (all as Record<string, unknown>)[key] : undefined;
+}
+
+/**
  * Application settings over one kv namespace: one key per setting, typed by a schema,
  * defaults for what was never set, `getAll()` as one object. Settings are small, so reads
  * load the whole namespace and check it against the schema as one object.
@@ -34,9 +53,10 @@ export class Settings<T extends object = Record<string, unknown>> {
   readonly #schema: StandardSchemaV1<unknown, T> | undefined;
   /** Defaults as JSON text: each read hands out a fresh copy that callers may mutate. */
   readonly #defaults = new Map<string, string>();
+  readonly #transaction: SettingsTransaction;
 
   /** @internal Use `store.settings(name, options)`. */
-  constructor(kv: KvNamespace<unknown>, options?: SettingsOptions<T>) {
+  constructor(kv: KvNamespace<unknown>, options: SettingsOptions<T> | undefined, transaction: SettingsTransaction) {
     checkOptions(options, OPTIONS, 'store.settings');
     const schema = options?.schema;
     if (schema !== undefined && typeof schema?.['~standard']?.validate !== 'function') {
@@ -54,6 +74,7 @@ export class Settings<T extends object = Record<string, unknown>> {
     }
     this.#kv = kv;
     this.#schema = schema;
+    this.#transaction = transaction;
   }
 
   /** The namespace holding the settings (one key per setting). */
@@ -61,12 +82,20 @@ export class Settings<T extends object = Record<string, unknown>> {
     return this.#kv.name;
   }
 
-  /** Defaults overlaid with what is stored, as plain JSON values (before the schema). */
-  async #raw(): Promise<Record<string, unknown>> {
+  /**
+   * Defaults overlaid with what is stored in `kv` (the transaction's handle inside a `set`),
+   * as plain JSON values (before the schema). Every key is an own property.
+   */
+  async #raw(kv: KvNamespace<unknown> = this.#kv): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = {};
-    for (const [key, text] of this.#defaults) out[key] = parseJson(text);
-    for await (const [key, value] of this.#kv.entries()) out[key] = value;
+    for (const [key, text] of this.#defaults) setOwn(out, key, parseJson(text));
+    for await (const [key, value] of kv.entries()) setOwn(out, key, value);
     return out;
+  }
+
+  /** What `get(key)` returns now. */
+  async #current(key: string, op: string): Promise<unknown> {
+    return ownValue(await this.#check(await this.#raw(), op, 'read'), key);
   }
 
   /** BAD_INPUT for keys a `set` writes that the schema does not know (dropped by it, or refused by a strict one). */
@@ -119,7 +148,7 @@ export class Settings<T extends object = Record<string, unknown>> {
   async get<K extends keyof T & string>(key: K): Promise<T[K]> {
     try {
       checkKey(key, 'settings.get');
-      return (await this.#check(await this.#raw(), 'settings.get', 'read'))[key];
+      return (await this.#current(key, 'settings.get')) as T[K];
     } catch (error) {
       throw withOp(error, 'settings.get');
     }
@@ -157,20 +186,39 @@ export class Settings<T extends object = Record<string, unknown>> {
         throw new StrataError('BAD_INPUT', `${op}: pass (key, value) or an object of settings`, { op });
       }
       for (const [, v] of changes) encodeJson(v);
-      if (this.#schema !== undefined) {
-        const next = { ...(await this.#raw()), ...Object.fromEntries(changes) };
-        const checked = (await this.#check(
-          next,
-          op,
-          'write',
-          changes.map(([k]) => k),
-        )) as Record<string, unknown>;
-        const unknown = changes.map(([k]) => k).filter((k) => !(k in checked));
-        if (unknown.length > 0) throw this.#unknownKeys(op, unknown);
-      }
-      await this.#kv.setMany(changes);
+      // Without a schema nothing depends on the other settings: one batch is enough.
+      if (this.#schema === undefined) await this.#kv.setMany(changes);
+      else await this.#checkedWrite(changes, op);
     } catch (error) {
       throw withOp(error, op);
+    }
+  }
+
+  /**
+   * Reads the settings, checks them as they would be after `changes` and writes, all in one
+   * transaction: a concurrent `set` (here or in another process) that changed what was read
+   * makes the commit fail and the check run again on the new settings, so two sets can never
+   * each pass a rule across keys (min <= max) that they break together.
+   */
+  async #checkedWrite(changes: Array<[string, unknown]>, op: string): Promise<void> {
+    const keys = changes.map(([k]) => k);
+    try {
+      await this.#transaction(async (kv) => {
+        const next = await this.#raw(kv);
+        for (const [key, value] of changes) setOwn(next, key, value);
+        const checked = await this.#check(next, op, 'write', keys);
+        // Own keys only: `'toString' in checked` is true for every object.
+        const unknown = keys.filter((k) => !Object.hasOwn(checked, k));
+        if (unknown.length > 0) throw this.#unknownKeys(op, unknown);
+        await kv.setMany(changes);
+      });
+    } catch (error) {
+      if (!StrataError.is(error, 'CONFLICT')) throw error;
+      throw new StrataError('CONFLICT', `${op}: other writers kept changing settings "${this.name}", nothing was written`, {
+        op,
+        cause: error,
+        hint: 'retry the set later: another writer changed these settings during every attempt',
+      });
     }
   }
 
@@ -190,7 +238,8 @@ export class Settings<T extends object = Record<string, unknown>> {
    */
   watch(listener: (change: SettingsChange<T>) => void): () => void {
     if (typeof listener !== 'function') throw new StrataError('BAD_INPUT', 'settings.watch: listener must be a function');
-    // Remote puts may arrive without their value: it is read, and later events wait for it.
+    // Remote puts may arrive without their value and deletes report the default: those are
+    // read, and later events wait for them.
     let queue = Promise.resolve();
     let stopped = false;
     const deliver = (change: SettingsChange<T>): void => {
@@ -203,8 +252,9 @@ export class Settings<T extends object = Record<string, unknown>> {
           const key = change.key as keyof T & string;
           let value: unknown;
           if (change.type === 'put' && 'value' in change) value = change.value;
-          else if (change.type === 'put') value = await this.#kv.get(key);
-          else value = this.#defaults.has(key) ? parseJson(this.#defaults.get(key)!) : undefined;
+          // A put that came without its value, or a delete: read as `get` reads it, so a
+          // reset key reports its default whether `defaults` or the schema gives it.
+          else value = await this.#current(key, 'settings.watch');
           deliver({ type: 'change', key, value, origin: change.origin });
         })
         .catch(() => deliver({ type: 'reset', origin: change.origin }));

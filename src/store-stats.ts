@@ -45,7 +45,8 @@ export async function liveStats(
   now: number,
   quotaOf: (space: string) => Quota | undefined = () => undefined,
 ): Promise<StoreStats> {
-  const raw = await driver.stats();
+  // The store's clock judges expiry, as for count(): a test clock moved past a TTL counts it expired here too.
+  const raw = await driver.stats(now);
   const out: StoreStats = { driver: raw.driver, kv: [], collections: [], records: 0, bytes: 0, schedules: [] };
   if (raw.location !== undefined) out.location = raw.location;
   if (raw.storageBytes !== undefined) out.storageBytes = raw.storageBytes;

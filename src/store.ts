@@ -21,7 +21,7 @@ import {
   type CollectionSpec,
   forgetSpec,
 } from './collection-specs.js';
-import { Settings, type SettingsOptions } from './settings.js';
+import { Settings, type SettingsOptions, type SettingsTransaction } from './settings.js';
 import { checkOptions } from './codec/options.js';
 import { TransactionDriver } from './transaction.js';
 import { checkName } from './codec/keys.js';
@@ -410,7 +410,10 @@ export class Store {
   settings<T extends Record<string, unknown> = Record<string, unknown>>(name: string, options?: SettingsOptions<T>): Settings<T> {
     this.#assertOpen('store.settings');
     checkName(name, 'namespace');
-    return this.#observed(new Settings<T>(new KvNamespace<unknown>(this.#context, name), options), 'settings', kvSpace(name));
+    // A checked `set` reads, checks and writes in one transaction (see Settings#checkedWrite).
+    const transaction: SettingsTransaction = (fn) => this.transaction((tx) => fn(tx.kv(name)));
+    const settings = new Settings<T>(new KvNamespace<unknown>(this.#context, name), options, transaction);
+    return this.#observed(settings, 'settings', kvSpace(name));
   }
 
   /** A collection of documents, typed by its schema. */
@@ -750,7 +753,8 @@ export class Store {
   async metrics(): Promise<string> {
     this.#assertOpen('store.metrics');
     try {
-      return await (this.#observer === undefined ? gaugesText(this.driver) : this.#observer.metrics(this.driver));
+      const now = this.#now();
+      return await (this.#observer === undefined ? gaugesText(this.driver, now) : this.#observer.metrics(this.driver, now));
     } catch (error) {
       throw withOp(error, 'store.metrics', this.driver.name);
     }

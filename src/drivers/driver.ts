@@ -144,7 +144,10 @@ export interface SpaceStats {
   records: number;
   /** Expired records still physically present (not yet swept), when the driver knows. */
   expired?: number;
-  /** Bytes of stored keys and values (approximate for some drivers). */
+  /**
+   * Bytes of the live records' keys and values: their UTF-8 length, as `kv.size()` counts a
+   * value (expired records not counted), the same on every driver for the same records.
+   */
   bytes: number;
 }
 
@@ -283,7 +286,8 @@ export interface Driver {
   purgeExpired(now: number, limit?: number): Promise<number>;
   /** Subscribes to changes; returns the unsubscribe function. */
   watch(listener: (event: ChangeEvent) => void): () => void;
-  stats(): Promise<DriverStats>;
+  /** Records, expired records and bytes per space, expiry judged at `now` (the store's clock; absent: the wall clock). */
+  stats(now?: number): Promise<DriverStats>;
   /** Checks everything the backend holds; `onProgress` (when given) hears how far it got. */
   verify(options?: VerifyOptions): Promise<VerifyReport>;
   /**

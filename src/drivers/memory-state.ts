@@ -4,10 +4,10 @@ import { RecordMap } from './record-map.js';
 import { newStamp } from './record-stamp.js';
 import { scanDigest } from './scan-digest.js';
 import { versionConflict } from './version-conflict.js';
-import type { BatchResult, ScanQuery, StoredRecord, WriteOp } from './driver.js';
+import type { BatchResult, ScanQuery, SpaceStats, StoredRecord, WriteOp } from './driver.js';
 import { JOURNAL_SPACE } from '../ops/journal-entry.js';
 import { journalMutations } from './memory-journal.js';
-import { ALL_USER_SPACES, countsFor, isUserSpace, quotaVerdict, type QuotaOp, type Usage } from './quota-usage.js';
+import { ALL_USER_SPACES, countsFor, isUserSpace, quotaVerdict, recordBytes, type QuotaOp, type Usage } from './quota-usage.js';
 
 /** One resulting record state: `record === null` deletes the key. */
 export interface Mutation {
@@ -31,8 +31,6 @@ export interface UsageBase {
   live(space: string, now: number): Usage;
 }
 
-const recordBytes = (r: StoredRecord): number => r.key.length + r.value.length;
-
 /** Adds the live usage of every record of `records` to `into`. */
 export function addLive(into: Usage, records: RecordMap | undefined, now: number): void {
   if (records !== undefined) for (const r of records.values()) addRecord(into, r, now);
@@ -47,6 +45,16 @@ function addRecord(into: Usage, r: StoredRecord | undefined, now: number): void 
   if (r === undefined || (r.expiresAt !== null && r.expiresAt <= now)) return;
   into.records++;
   into.bytes += recordBytes(r);
+}
+
+/**
+ * One space's `stats()` at `now`: live records and their bytes, and expired records apart
+ * (held until the sweeper removes them), measured as quotas measure them.
+ */
+export function spaceStats(space: string, records: RecordMap, now: number): SpaceStats {
+  const live = { records: 0, bytes: 0 };
+  addLive(live, records, now);
+  return { space, records: live.records, expired: records.size - live.records, bytes: live.bytes };
 }
 
 /** The spaces a quota op of `space` covers among `names`. */

@@ -1,6 +1,6 @@
 import type { BatchResult, Driver, DriverStats, ScanQuery, StoredRecord, VerifyReport, WriteOp } from './driver.js';
 import { ChangeHub, checkPurgeLimit, closedError } from './base.js';
-import { MemoryState } from './memory-state.js';
+import { MemoryState, spaceStats } from './memory-state.js';
 import { collectImage, loadMutations, stateImage } from './memory-image.js';
 
 export interface MemoryDriverOptions {
@@ -82,23 +82,9 @@ export function memoryDriver(options: MemoryDriverOptions = {}): Driver {
       open();
       return hub.add(listener);
     },
-    async stats(): Promise<DriverStats> {
+    async stats(now = Date.now()): Promise<DriverStats> {
       open();
-      // stats() takes no clock: expiry is judged by the wall clock. `bytes` counts what is
-      // held, expired records included, until the sweeper removes them.
-      const now = Date.now();
-      return {
-        driver: name,
-        spaces: [...state.spaces].map(([space, records]) => {
-          let bytes = 0;
-          let expired = 0;
-          for (const r of records.values()) {
-            if (r.expiresAt !== null && r.expiresAt <= now) expired++;
-            bytes += r.key.length + r.value.length;
-          }
-          return { space, records: records.size - expired, expired, bytes };
-        }),
-      };
+      return { driver: name, spaces: [...state.spaces].map(([space, records]) => spaceStats(space, records, now)) };
     },
     async verify(options): Promise<VerifyReport> {
       open();

@@ -9,6 +9,14 @@ export interface Usage {
 
 export type QuotaOp = Extract<WriteOp, { type: 'checkQuota' }>;
 
+/**
+ * The bytes a record counts for in `stats()` and quotas on every driver: the UTF-8 length of
+ * its key and value, what SQLite's `octet_length` gives (UTF-16 units would make the same
+ * CJK text a third of SQLite's size, an emoji half).
+ */
+export const recordBytes = (r: { readonly key: string; readonly value: string }): number =>
+  Buffer.byteLength(r.key, 'utf8') + Buffer.byteLength(r.value, 'utf8');
+
 /** The `space` of a store-wide `checkQuota`: every user space together. */
 export const ALL_USER_SPACES = '*';
 

@@ -1,6 +1,7 @@
 import type { StoredRecord } from './driver.js';
 import { SortedKeys } from './sorted-keys.js';
 import { newStamp } from './record-stamp.js';
+import { recordBytes } from './quota-usage.js';
 
 /**
  * One space's records in memory, plus what in-memory scans need to avoid re-reading every
@@ -10,7 +11,7 @@ import { newStamp } from './record-stamp.js';
 export class RecordMap extends Map<string, StoredRecord> {
   /** A slot for the scan code's cached result (see memory-scan.ts); dropped on every write. */
   scanCache: unknown = undefined;
-  /** Characters of every held record's key and value, expired ones included (quota checks' bound). */
+  /** Bytes (recordBytes) of every held record, expired ones included (quota checks' bound). */
   bytes = 0;
   readonly #order = new SortedKeys({ keys: () => super.keys(), has: (key) => super.has(key) });
 
@@ -18,7 +19,7 @@ export class RecordMap extends Map<string, StoredRecord> {
     // Records parsed from disk or loaded from an image arrive without one.
     record.stamp ??= newStamp();
     const old = super.get(key);
-    this.bytes += record.key.length + record.value.length - (old === undefined ? 0 : old.key.length + old.value.length);
+    this.bytes += recordBytes(record) - (old === undefined ? 0 : recordBytes(old));
     this.#order.adding(key);
     this.scanCache = undefined;
     return super.set(key, record);
@@ -27,7 +28,7 @@ export class RecordMap extends Map<string, StoredRecord> {
   override delete(key: string): boolean {
     const old = super.get(key);
     if (old === undefined || !super.delete(key)) return false;
-    this.bytes -= old.key.length + old.value.length;
+    this.bytes -= recordBytes(old);
     this.#order.removed();
     this.scanCache = undefined;
     return true;

@@ -432,9 +432,8 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     }
   }
 
-  function stats(): DriverStats {
+  function stats(now: number): DriverStats {
     const spaces: DriverStats['spaces'] = [];
-    const now = Date.now();
     for (const entry of tables.all()) {
       const [records, expired, bytes] = entry.stmts ? (entry.stmts.bytes.get({ now }) as [number, number, number]) : [0, 0, 0];
       // As before: a space is listed while declared or while it holds records (expired ones too).
@@ -613,10 +612,10 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
         if (staged !== undefined) removeStage(staged.path);
       }
     },
-    async stats() {
+    async stats(now = Date.now()) {
       open();
       try {
-        return stats();
+        return stats(now);
       } catch (error) {
         throw fail(error, 'stats');
       }

@@ -290,8 +290,8 @@ export class EncryptionLayer implements Driver {
     });
   }
 
-  stats(): Promise<DriverStats> {
-    return this.inner.stats();
+  stats(now?: number): Promise<DriverStats> {
+    return this.inner.stats(now);
   }
 
   async verify(options?: VerifyOptions): Promise<VerifyReport> {

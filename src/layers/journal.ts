@@ -57,7 +57,7 @@ export class JournalLayer implements Driver {
     return removed;
   };
   watch: Driver['watch'] = (listener) => this.inner.watch(listener);
-  stats: Driver['stats'] = () => this.inner.stats();
+  stats: Driver['stats'] = (now) => this.inner.stats(now);
   verify: Driver['verify'] = (options) => this.inner.verify(options);
   close: Driver['close'] = () => this.inner.close();
 }

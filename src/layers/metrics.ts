@@ -18,8 +18,9 @@ const codeOf = (error: unknown): string => (error instanceof StrataError ? error
 /**
  * The metrics layer: per space, how many of each operation kind, how long they took (one
  * histogram observation per call, timed with `performance.now()`), failures by error code,
- * and the records put and deleted by batches. The synchronous read paths (`getSync`,
- * `getValueSync`) stay synchronous, so `kv.get` on SQLite keeps its fast path.
+ * and the records put and deleted by batches (a delete of an absent key deletes nothing, so
+ * it is not counted). The synchronous read paths (`getSync`, `getValueSync`) stay
+ * synchronous, so `kv.get` on SQLite keeps its fast path.
  * A batch counts once in each space it writes to.
  */
 export function metricsLayer(inner: Driver, state: MetricsState, onClose?: () => Promise<void>): MetricsDriver {
@@ -58,10 +59,13 @@ export function metricsLayer(inner: Driver, state: MetricsState, onClose?: () =>
       const started = performance.now();
       state.changes++;
       try {
-        const results = await inner.batch(ops, now, options);
+        // A delete counts only when a record went, which its result tells (null: there was
+        // none), so results are asked for even when the caller ignores them.
+        const deletes = options?.results === false && ops.some((op) => op.type === 'delete');
+        const results = await inner.batch(ops, now, deletes ? { ...options, results: true } : options);
         const ms = performance.now() - started;
         for (const counters of touched) counters.observe(OP_INDEX.batch, ms);
-        countWrites(ops, state);
+        countWrites(ops, results, state);
         return results;
       } catch (error) {
         const ms = performance.now() - started;
@@ -135,16 +139,17 @@ function spacesWritten(ops: readonly WriteOp[], state: MetricsState): SpaceCount
   return touched;
 }
 
-function countWrites(ops: readonly WriteOp[], state: MetricsState): void {
+/** Records put, and records deleted (a delete whose result is null found nothing), per space. */
+function countWrites(ops: readonly WriteOp[], results: readonly BatchResult[], state: MetricsState): void {
   let last: string | null = null;
   let counters: SpaceCounters | undefined;
-  for (const op of ops) {
-    if (op.type !== 'put' && op.type !== 'delete') continue;
+  ops.forEach((op, i) => {
+    if (op.type !== 'put' && (op.type !== 'delete' || results[i] === null)) return;
     if (op.space !== last) {
       last = op.space;
       counters = state.of(op.space);
     }
     if (op.type === 'put') counters!.puts++;
     else counters!.deletes++;
-  }
+  });
 }

@@ -82,7 +82,10 @@ export function loggedHandle<H extends object>(handle: H, kind: string, space: s
           },
         );
       }
-      if (isAsyncIterator(result)) return loggedIterator(result, op, failed);
+      if (isAsyncIterator(result)) {
+        // Its debug line waits for the iteration to end: the call itself did no work yet.
+        return loggedIterator(result, op, started, { failed, succeeded: debug ? succeeded : undefined });
+      }
       if (debug) succeeded(op, started);
       return result;
     };
@@ -112,17 +115,32 @@ function isAsyncIterator(value: unknown): value is AsyncGenerator<unknown> {
   );
 }
 
-/** `entries()` / `iterate()`: the failure of any page read is the failure of the iteration (one line). */
+/** How an iteration reports its end: `succeeded` is absent when no debug line is wanted. */
+interface IterationLog {
+  failed: (op: string, error: unknown, started: number) => void;
+  succeeded: ((op: string, started: number) => void) | undefined;
+}
+
+/**
+ * `entries()` / `iterate()`: one line for the whole iteration, not one per page. A failed
+ * page read is the failure of the iteration; otherwise the debug line is written when it
+ * ends, by running out or by the caller stopping early (`break` returns the generator),
+ * with the duration from the call.
+ */
 async function* loggedIterator(
   inner: AsyncGenerator<unknown>,
   op: string,
-  failed: (op: string, error: unknown, started: number) => void,
+  started: number,
+  log: IterationLog,
 ): AsyncGenerator<unknown> {
-  const started = performance.now();
+  let failed = false;
   try {
     yield* inner;
   } catch (error) {
-    failed(op, error, started);
+    failed = true;
+    log.failed(op, error, started);
     throw error;
+  } finally {
+    if (!failed) log.succeeded?.(op, started);
   }
 }

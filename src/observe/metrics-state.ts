@@ -75,15 +75,17 @@ export class MetricsState {
 
   /** Whether `maxSpaces` spaces have their own label (`_store` comes on top of the cap). */
   #full(): boolean {
-    return this.#spaces.size - (this.#spaces.has(STORE_SPACE) ? 1 : 0) >= this.maxSpaces;
+    return this.room() === 0;
   }
 
-  /** Whether `space` has its own label (admitting it while there is room under the cap). */
-  admit(space: string): boolean {
-    if (this.#spaces.has(space)) return true;
-    if (this.#full()) return false;
-    this.#spaces.set(space, new SpaceCounters());
-    return true;
+  /** Whether the counters gave `space` a label of its own (never admits it). */
+  labelled(space: string): boolean {
+    return this.#spaces.has(space);
+  }
+
+  /** How many more spaces could get a label of their own under the cap. */
+  room(): number {
+    return Math.max(0, this.maxSpaces - (this.#spaces.size - (this.#spaces.has(STORE_SPACE) ? 1 : 0)));
   }
 
   /** Every labelled space with its counters, `_other` last when anything was counted in it. */

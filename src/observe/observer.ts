@@ -1,7 +1,7 @@
 import type { Driver } from '../drivers/driver.js';
 import { checkOptions } from '../codec/options.js';
 import { MAX_TIMER_MS, parseDuration, type Duration } from '../codec/duration.js';
-import { StrataError } from '../errors.js';
+import { StrataError, withOp } from '../errors.js';
 import { metricsLayer } from '../layers/metrics.js';
 import { parseLogger, redactUrl, type SafeLog } from './logger.js';
 import { loggedHandle } from './handle-log.js';
@@ -103,18 +103,18 @@ export class Observer {
     this.log?.write('info', { event: 'close', driver }, 'store closed');
   }
 
-  /** Prometheus text: counters and histograms, plus the gauges read from `driver.stats()` now. */
-  async metrics(driver: Driver): Promise<string> {
-    return (this.#registry ?? GAUGES_ONLY()).text(await driver.stats());
+  /** Prometheus text: counters and histograms, plus the gauges read from `driver.stats(now)` (the store's clock). */
+  async metrics(driver: Driver, now: number): Promise<string> {
+    return (this.#registry ?? GAUGES_ONLY()).text(await driver.stats(now));
   }
 }
 
 /** The registry of a store without metrics: records, bytes and storage gauges only. */
 const GAUGES_ONLY = (): StoreRegistry => new StoreRegistry(undefined, DEFAULT_MAX_SPACES);
 
-/** Prometheus text of a store opened without `metrics`: the gauges alone. */
-export async function gaugesText(driver: Driver): Promise<string> {
-  return GAUGES_ONLY().text(await driver.stats());
+/** Prometheus text of a store opened without `metrics`: the gauges alone, expiry judged at `now`. */
+export async function gaugesText(driver: Driver, now: number): Promise<string> {
+  return GAUGES_ONLY().text(await driver.stats(now));
 }
 
 function parseMetrics(value: unknown): Required<MetricsOptions> | undefined {
@@ -129,14 +129,24 @@ function parseMetrics(value: unknown): Required<MetricsOptions> | undefined {
   }
   checkOptions(value, ['maxSpaces', 'flushInterval'], 'openStore: metrics');
   const options = value as MetricsOptions;
-  const maxSpaces = options.maxSpaces ?? DEFAULT_MAX_SPACES;
+  // `=== undefined`, not `??`: null is a value given, and not a valid one.
+  const maxSpaces = options.maxSpaces === undefined ? DEFAULT_MAX_SPACES : options.maxSpaces;
   if (typeof maxSpaces !== 'number' || !Number.isSafeInteger(maxSpaces) || maxSpaces < 1) {
     throw new StrataError('BAD_INPUT', `openStore: metrics.maxSpaces must be a positive whole number, got ${String(maxSpaces)}`, {
       op: 'openStore',
       hint: 'pass metrics: { maxSpaces: 100 } (or leave it out)',
     });
   }
-  const flushInterval = options.flushInterval ?? '1m';
-  if (flushInterval !== false) parseDuration(flushInterval, 'metrics.flushInterval', MAX_TIMER_MS);
+  const flushInterval = options.flushInterval === undefined ? '1m' : options.flushInterval;
+  if (flushInterval !== false) checkFlushInterval(flushInterval);
   return { maxSpaces, flushInterval };
+}
+
+/** BAD_INPUT (op `openStore`, parseDuration's hint) unless `value` is a duration a timer can wait. */
+function checkFlushInterval(value: unknown): void {
+  try {
+    parseDuration(value, 'metrics.flushInterval', MAX_TIMER_MS);
+  } catch (error) {
+    throw withOp(error, 'openStore');
+  }
 }

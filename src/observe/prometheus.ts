@@ -140,16 +140,21 @@ export class StoreRegistry {
   }
 
   /**
-   * The spaces of the last stats, grouped by label: spaces already labelled by the counters
-   * keep their label, the others get one by name order while there is room under the cap,
-   * and the rest are summed under `_other`.
+   * The spaces of the last stats, grouped by label: spaces the counters labelled keep their
+   * label, the others get one by name order while there is room under the cap, and the rest
+   * are summed under `_other`. Decided again at every scrape and never admitted to the
+   * counters: a scrape before use must not hand the counters' slots to idle spaces.
    */
   #capped(): Array<[string, DriverStats['spaces']]> {
     const spaces = [...(this.#stats?.spaces ?? [])].sort((a, b) => (a.space < b.space ? -1 : a.space > b.space ? 1 : 0));
     const groups = new Map<string, DriverStats['spaces']>();
-    let labelled = 0;
+    let room = this.#state?.room() ?? this.#maxSpaces;
     for (const s of spaces) {
-      const own = this.#state !== undefined ? this.#state.admit(s.space) : labelled++ < this.#maxSpaces;
+      let own = this.#state?.labelled(s.space) === true;
+      if (!own && room > 0) {
+        own = true;
+        room--;
+      }
       const label = own ? s.space : OTHER_SPACE;
       const group = groups.get(label);
       if (group === undefined) groups.set(label, [s]);

@@ -196,6 +196,34 @@ describe('logs', () => {
     expect(quiet.raw).toEqual([]);
   });
 
+  it('an iteration (kv.entries, collection.iterate) writes one debug line when it ends, run out or stopped early', async () => {
+    const debug = capture('debug');
+    const store = await openStore({ url: `sqlite:${join(dir, 'it.db')}`, logger: debug.logger, sweepInterval: false });
+    const kv = store.kv('e');
+    await kv.setMany([
+      ['a', 1],
+      ['b', 2],
+    ]);
+    for await (const entry of kv.entries()) void entry;
+    for await (const entry of kv.entries()) if (entry[0] === 'a') break;
+    const docs = store.collection('docs');
+    await docs.insert({ id: 'x', n: 1 });
+    for await (const doc of docs.iterate({})) void doc;
+    kv.entries(); // never iterated: nothing ran, nothing to log
+    await store.close();
+    const lines = debug.lines.filter((l) => l.level === 20);
+    expect(lines.map((l) => l.op)).toEqual(['kv.setMany', 'kv.entries', 'kv.entries', 'collection.insert', 'collection.iterate']);
+    expect(lines.every((l) => typeof l.durationMs === 'number')).toBe(true);
+    expect(lines.find((l) => l.op === 'collection.iterate')).toMatchObject({ space: 'c.docs' });
+
+    const info = capture('info');
+    const quiet = await openStore({ url: 'memory:', logger: info.logger, sweepInterval: false });
+    await quiet.kv('e').set('a', 1);
+    for await (const entry of quiet.kv('e').entries()) void entry;
+    await quiet.close();
+    expect(info.lines.filter((l) => l.level === 20)).toEqual([]);
+  });
+
   it('a logger that throws never breaks the store', async () => {
     const boom = (): never => {
       throw new Error('logger down');

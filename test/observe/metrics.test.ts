@@ -159,6 +159,54 @@ describe('store.metrics() with metrics on (sqlite)', () => {
     ]) {
       await expectCode(openStore({ url: 'memory:', metrics: metrics as never }), 'BAD_INPUT');
     }
+    // null is a value given (neither a whole number nor a duration or false), not an option left out.
+    for (const metrics of [{ maxSpaces: null }, { flushInterval: null }]) {
+      const error = await expectCode(openStore({ url: 'memory:', metrics: metrics as never }), 'BAD_INPUT');
+      expect(error.op).toBe('openStore');
+      expect(error.hint).toBeTypeOf('string');
+    }
+  });
+});
+
+describe('metrics labels', () => {
+  it('a scrape before use gives idle spaces gauge labels only: the spaces this process uses keep their own counters', async () => {
+    const url = `sqlite:${join(dir, 'labels.db')}`;
+    const before = await openStore({ url, sweepInterval: false });
+    for (const n of ['a', 'b', 'c']) await before.kv(n).set('k', 1);
+    await before.close();
+    const store = await open({ url, sweepInterval: false, metrics: { maxSpaces: 2, flushInterval: false } });
+    const first = await samplesOf(store); // a Prometheus scrape right after start
+    // meta.collections (read at open) holds one slot; the gauges fill the other by name order.
+    expect(valueOf(first, 'strata_records', { space: 'kv.a' })).toBe(1);
+    expect(valueOf(first, 'strata_records', { space: '_other' })).toBe(2);
+    await store.kv('z').set('k', 1);
+    await store.kv('z').get('k');
+    const samples = await samplesOf(store);
+    expect(valueOf(samples, 'strata_operations_total', { space: 'kv.z', op: 'batch' })).toBe(1);
+    expect(valueOf(samples, 'strata_operations_total', { space: '_other', op: 'batch' })).toBeUndefined();
+    // kv.z took the last slot: the idle spaces are summed under _other now.
+    expect(valueOf(samples, 'strata_records', { space: 'kv.z' })).toBe(1);
+    expect(valueOf(samples, 'strata_records', { space: '_other' })).toBe(3);
+  });
+});
+
+describe('strata_writes_total', () => {
+  it('counts records deleted: deletes of keys that do not exist add nothing', async () => {
+    const store = await open({ url: 'memory:', sweepInterval: false, metrics: { flushInterval: false } });
+    const kv = store.kv('d');
+    await kv.setMany([
+      ['k', 1],
+      ['j', 2],
+    ]);
+    expect(await kv.delete('missing')).toBe(false);
+    expect(await kv.deleteMany(['nope1', 'nope2', 'j'])).toBe(1);
+    expect(await kv.delete('k')).toBe(true);
+    await store.transaction(async (tx) => {
+      await tx.kv('d').delete('never-there');
+    });
+    const samples = await samplesOf(store);
+    expect(valueOf(samples, 'strata_writes_total', { space: 'kv.d', type: 'delete' })).toBe(2);
+    expect(valueOf(samples, 'strata_writes_total', { space: 'kv.d', type: 'put' })).toBe(2);
   });
 });
 

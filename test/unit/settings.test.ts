@@ -90,6 +90,23 @@ describe('settings', () => {
     store = await openStore(`sqlite:${join(dir, 's.db')}`);
     expect(await store.settings('prefs', { defaults: { theme: 'light' } }).get('theme')).toBe('dark');
   });
+
+  it('watch reports a reset key with the default the schema gives, as get() returns it', async () => {
+    const prefs = store.settings('prefs', {
+      schema: z.object({ theme: z.enum(['light', 'dark']).default('light'), zoom: z.number().default(1) }),
+    });
+    const seen: unknown[] = [];
+    const stop = prefs.watch((change) => seen.push(change));
+    await prefs.set({ theme: 'dark', zoom: 2 });
+    await prefs.reset(['theme', 'zoom']);
+    await new Promise((r) => setTimeout(r, 50));
+    stop();
+    expect(await prefs.get('theme')).toBe('light');
+    expect(seen.slice(-2)).toEqual([
+      { type: 'change', key: 'theme', value: 'light', origin: 'local' },
+      { type: 'change', key: 'zoom', value: 1, origin: 'local' },
+    ]);
+  });
 });
 
 describe('kv.get default typing', () => {

@@ -2,7 +2,7 @@ import type { BatchResult, RawRecord, WriteOp } from '../driver.js';
 import { loadMutations } from '../memory-image.js';
 import type { Mutation, UsageBase } from '../memory-state.js';
 import { addLive, addLiveAt, coveredSpaces, MemoryState } from '../memory-state.js';
-import type { Usage } from '../quota-usage.js';
+import { recordBytes, type Usage } from '../quota-usage.js';
 import { newestEntry } from '../memory-journal.js';
 import { JOURNAL_SPACE } from '../../ops/journal-entry.js';
 import { encodeEntry } from './journal.js';
@@ -201,7 +201,7 @@ class GroupUsage implements UsageBase {
         const r = records.get(key);
         if (r === undefined) continue;
         usage.records--;
-        usage.bytes -= r.key.length + r.value.length;
+        usage.bytes -= recordBytes(r);
       }
     }
     return usage;

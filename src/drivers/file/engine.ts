@@ -2,7 +2,7 @@ import { StrataError } from '../../errors.js';
 import type { ChangeHub } from '../base.js';
 import { closedError } from '../base.js';
 import type { BatchResult, DriverStats, RawRecord, VerifyReport, WriteOp } from '../driver.js';
-import type { MemoryState } from '../memory-state.js';
+import { spaceStats, type MemoryState } from '../memory-state.js';
 import type { Work } from './commit.js';
 import { planGroup, resolveWork } from './commit.js';
 import type { CompactionMode } from './compaction.js';
@@ -400,19 +400,10 @@ export class FileEngine {
     }
   }
 
-  async stats(): Promise<DriverStats> {
+  async stats(now = Date.now()): Promise<DriverStats> {
     await this.read(() => undefined);
     // Expired records are invisible: counted apart until the sweeper removes them.
-    const now = Date.now();
-    const spaces = [...this.#state.spaces].map(([space, records]) => {
-      let bytes = 0;
-      let expired = 0;
-      for (const r of records.values()) {
-        bytes += r.key.length + r.value.length;
-        if (r.expiresAt !== null && r.expiresAt <= now) expired++;
-      }
-      return { space, records: records.size - expired, expired, bytes };
-    });
+    const spaces = [...this.#state.spaces].map(([space, records]) => spaceStats(space, records, now));
     const storageBytes = await filesSize(this.#o.dir, [JOURNAL_FILE, ...this.#cursor.header.spaces.map(snapshotFileName)]);
     return { driver: this.#o.name, location: this.#o.dir, storageBytes, spaces };
   }

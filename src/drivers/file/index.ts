@@ -166,8 +166,8 @@ export function fileDriver(options: FileDriverOptions): Driver & { [fileInternal
       const records = await collectImage(source);
       return { records: await engine.load(records, options.mode, options.mergePrefix) };
     },
-    async stats() {
-      return (await ready()).stats();
+    async stats(now) {
+      return (await ready()).stats(now);
     },
     async verify(options) {
       let opened: FileEngine;
