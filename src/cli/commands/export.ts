@@ -6,8 +6,9 @@ import { progress, type Progress } from '../progress.js';
 import type { TransferProgress } from '../../ops/transfer/context.js';
 
 /**
- * Progress of an export or import for a person: a bar on a terminal, a plain line every
- * 100,000 records (and at the end of each phase) otherwise; nothing with --json or --quiet.
+ * Progress of an export or import for a person: a bar on a terminal, otherwise a plain line
+ * at each tenth of a phase whose total is known (every 100,000 records when it is not) and at
+ * its end; nothing with --json or --quiet.
  */
 export function transferProgress(cli: Cli, verb: string): { onProgress(p: TransferProgress): void; stop(): void } {
   let bar: Progress | undefined;
@@ -31,7 +32,10 @@ export function transferProgress(cli: Cli, verb: string): { onProgress(p: Transf
         lastLine = p.records;
         return;
       }
-      if (p.records - lastLine >= 100_000 || p.records === p.total) {
+      // At each tenth when the total is known (import's write phase); an export learns its
+      // total only at the end, so it reports every 100,000 records instead.
+      const step = p.total === null ? 100_000 : Math.max(1, Math.ceil(p.total / 10));
+      if (p.records - lastLine >= step || p.records === p.total) {
         lastLine = p.records;
         cli.note(`${label} ${formatCount(p.records)}${p.total === null ? '' : ` of ${formatCount(p.total)}`} records`);
       }
