@@ -9,13 +9,19 @@ const COLLECTION_OPTIONS = ['schema', 'key', 'indexes', 'encrypt', 'ttl', 'times
 
 export function checkCount(value: unknown, what: string, op: string): void {
   if (value !== undefined && (!Number.isSafeInteger(value) || (value as number) < 0)) {
-    throw new StrataError('BAD_INPUT', `${op}: ${what} must be a non-negative integer`, { op });
+    throw new StrataError('BAD_INPUT', `${op}: ${what} must be a non-negative integer`, {
+      op,
+      hint: `pass a whole number of 0 or more as ${what}, or leave it out`,
+    });
   }
 }
 
 export function checkPageSize(value: unknown, what: string, op: string): void {
   if (!Number.isSafeInteger(value) || (value as number) < 1 || (value as number) > MAX_PAGE_LIMIT) {
-    throw new StrataError('BAD_INPUT', `${op}: ${what} must be an integer from 1 to ${MAX_PAGE_LIMIT}`, { op });
+    throw new StrataError('BAD_INPUT', `${op}: ${what} must be an integer from 1 to ${MAX_PAGE_LIMIT}`, {
+      op,
+      hint: `pass ${what} from 1 to ${MAX_PAGE_LIMIT}; walk further with the page's next cursor`,
+    });
   }
 }
 
