@@ -40,8 +40,7 @@ function operand(value: unknown, where: string, depth = 0): JsonValue {
       'no stored value is that deep: compare a shallower value',
     );
   if (value instanceof Date) {
-    if (Number.isNaN(value.getTime()))
-      throw bad(`${where}: invalid Date`, 'pass a valid Date, or an ISO date string');
+    if (Number.isNaN(value.getTime())) throw bad(`${where}: invalid Date`, 'pass a valid Date, or an ISO date string');
     return value.toISOString();
   }
   // A lone surrogate compares differently in JS and in SQLite's UTF-8; no stored string has one.
