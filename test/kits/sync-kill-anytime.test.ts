@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LineChild, sleep, strata } from '../reliability/helpers.js';
+import { LineChild, sleep } from '../reliability/helpers.js';
 import { rng } from '../rng.js';
+import { inspectStream } from './sync-inspect.js';
 
 const worker = fileURLToPath(new URL('./sync-worker.mjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'strata-sync-kill-anytime-'));
@@ -22,20 +23,6 @@ const BATCH = 7;
 const PAD = 200;
 const ROUNDS = 16;
 const args = (url: string) => [url, String(PAGES), String(PER_PAGE), String(BATCH), String(PAD)];
-
-async function inspect(url: string) {
-  const store = await strata.openStore(url);
-  try {
-    const state = (await store.kv('sync.streams').get('items')) as {
-      covered: number[][];
-      checkpoint: { page: number } | null;
-    } | null;
-    const items = (await store.collection('items').query({}, { sort: { at: 1 } })) as Array<{ at: number }>;
-    return { state, items };
-  } finally {
-    await store.close();
-  }
-}
 
 describe.each(['sqlite', 'file'])('sync stream checkpoints under SIGKILL at any moment (%s)', (driver) => {
   it('after every kill the items and covered range are exactly the pages up to the checkpoint', async () => {
@@ -58,7 +45,7 @@ describe.each(['sqlite', 'file'])('sync stream checkpoints under SIGKILL at any 
       done = child.lines.includes('done');
       if (exit.signal === 'SIGKILL') kills++;
       if (exit.signal === 'SIGKILL' && child.lines.some((l) => l.startsWith('fetch '))) midWalk++;
-      const { state, items } = await inspect(url);
+      const { state, items } = await inspectStream(url);
       const checkpoint = state?.checkpoint?.page ?? (done ? PAGES : 0);
       // A run that got as far as reading the checkpoint started right after the last one.
       const startLine = child.lines.find((l) => l.startsWith('start '));
@@ -84,7 +71,7 @@ describe.each(['sqlite', 'file'])('sync stream checkpoints under SIGKILL at any 
     // Every page committed exactly once across all the runs.
     expect([...committed.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: PAGES }, (_, i) => i + 1));
     expect([...committed.values()].every((n) => n === 1)).toBe(true);
-    const { state, items } = await inspect(url);
+    const { state, items } = await inspectStream(url);
     expect(items.length).toBe(PAGES * PER_PAGE);
     expect(state!.covered).toEqual([[1, PAGES * PER_PAGE]]);
     expect(state!.checkpoint).toBeNull();

@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LineChild, sleep, strata } from '../reliability/helpers.js';
+import { LineChild, sleep } from '../reliability/helpers.js';
 import { rng } from '../rng.js';
+import { inspectStream } from './sync-inspect.js';
 
 const worker = fileURLToPath(new URL('./sync-worker.mjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'strata-sync-kill-'));
@@ -17,24 +18,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const PAGES = 300;
 const PER_PAGE = 10;
-
-async function inspect(url: string) {
-  const store = await strata.openStore(url);
-  try {
-    const state = (await store.kv('sync.streams').get('items')) as {
-      covered: number[][];
-      checkpoint: { page: number } | null;
-    } | null;
-    const items = (await store.collection('items').query({}, { sort: { at: 1 } })) as Array<{
-      id: string;
-      at: number;
-      page: number;
-    }>;
-    return { state, items };
-  } finally {
-    await store.close();
-  }
-}
 
 describe.each(['sqlite', 'file'])('sync stream checkpoints under SIGKILL (%s)', (driver) => {
   const urlOf = (name: string) => (driver === 'sqlite' ? `sqlite:${join(dir, `${name}.db`)}` : `file:${join(dir, name)}`);
@@ -55,7 +38,7 @@ describe.each(['sqlite', 'file'])('sync stream checkpoints under SIGKILL (%s)', 
       if (child.lines.includes('done')) break;
       expect(exit.signal).toBe('SIGKILL');
       kills++;
-      const { state, items } = await inspect(url);
+      const { state, items } = await inspectStream(url);
       const committed = state!.checkpoint!.page;
       const lastSaved = Math.max(...child.lines.filter((l) => l.startsWith('saved ')).map((l) => Number(l.slice(6))));
       // The commit may land just before the kill and its line not: at most one page more.
@@ -84,8 +67,8 @@ describe.each(['sqlite', 'file'])('sync stream checkpoints under SIGKILL (%s)', 
     const uninterrupted = urlOf('whole');
     const whole = new LineChild(worker, [uninterrupted, String(PAGES), String(PER_PAGE)]);
     await whole.exited;
-    const a = await inspect(url);
-    const b = await inspect(uninterrupted);
+    const a = await inspectStream(url);
+    const b = await inspectStream(uninterrupted);
     expect(a.items).toEqual(b.items);
     expect(a.state!.covered).toEqual([[1, PAGES * PER_PAGE]]);
     expect(a.state!.covered).toEqual(b.state!.covered);

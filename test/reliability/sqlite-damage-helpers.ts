@@ -3,7 +3,7 @@
 // snapshots of the store files.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from '../../src/index.js';
 import { fixture, strata } from './helpers.js';
@@ -72,3 +72,16 @@ export async function readEverything(store: Store, n: number): Promise<string> {
 }
 
 export const dbPath = (dir: string): string => join(dir, 'store.db');
+
+/** XORs the byte at `offset` of `file` with `mask`, in place. */
+export function flipByte(file: string, offset: number, mask: number): void {
+  const fd = openSync(file, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, offset);
+    byte[0] = byte[0]! ^ mask;
+    writeSync(fd, byte, 0, 1, offset);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -2,17 +2,7 @@
 // it must answer exactly what the inline check answers, on sound and on damaged files, and a
 // backup verified either way must get the same verdict.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  closeSync,
-  copyFileSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -23,6 +13,7 @@ import { checkScratch, openScratch } from '../../src/ops/backup-restore.js';
 import { parseManifest, MANIFEST } from '../../src/ops/backup-format.js';
 import { localTarget } from '../../src/ops/backup-target.js';
 import { StrataError } from '../../src/errors.js';
+import { flipByte } from './sqlite-damage-helpers.js';
 
 let root: string;
 beforeAll(() => {
@@ -94,18 +85,6 @@ function misindex(file: string): void {
   }
 }
 
-function flip(file: string, offset: number): void {
-  const fd = openSync(file, 'r+');
-  try {
-    const byte = Buffer.alloc(1);
-    readSync(fd, byte, 0, 1, offset);
-    byte[0] = byte[0]! ^ 0x5a;
-    writeSync(fd, byte, 0, 1, offset);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 describe('integrity_check on a worker thread', () => {
   it('answers what the inline check answers: sound, damaged at 40 offsets, and not a database', async () => {
     const file = await storeFile('diff.db');
@@ -117,7 +96,7 @@ describe('integrity_check on a worker thread', () => {
     for (let i = 0; i < 40; i++) {
       copyFileSync(file, copy);
       const offset = size + Math.floor((((i * 7919) % 1000) / 1000) * (bytes - size));
-      flip(copy, offset);
+      flipByte(copy, offset, 0x5a);
       const expected = inline(copy);
       if (!Array.isArray(expected) || expected[0] !== 'ok') damaged++;
       expect(await inWorker(copy), `offset ${offset}`).toEqual(expected);
@@ -133,7 +112,7 @@ describe('integrity_check on a worker thread', () => {
       const file = await storeFile(`live-${damage.length}.db`);
       if (damage === 'a damaged index page') {
         const { offset, size } = indexPage(file);
-        flip(file, offset + size - 40); // inside the index's cell content
+        flipByte(file, offset + size - 40, 0x5a); // inside the index's cell content
       } else misindex(file);
       expect(inline(file)).not.toEqual(['ok']);
       const dir = join(root, `backups-${damage.length}`);

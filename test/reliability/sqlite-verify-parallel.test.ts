@@ -2,7 +2,7 @@
 // the records of each big table split by key range over the others. Whatever the file holds,
 // the report must be exactly the one the single-threaded verifyTables gives.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeSync, copyFileSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -11,6 +11,7 @@ import { registerChecksumFunctions } from '../../src/drivers/sqlite-checksum.js'
 import { tableName } from '../../src/drivers/sqlite-spaces.js';
 import { verifyTables } from '../../src/drivers/sqlite-verify.js';
 import { verifyFileInParallel } from '../../src/drivers/sqlite-verify-parallel.js';
+import { flipByte } from './sqlite-damage-helpers.js';
 
 let root: string;
 let sound: string;
@@ -74,18 +75,6 @@ function damage(file: string, sql: (table: (space: string) => string) => string)
   }
 }
 
-function flip(file: string, offset: number): void {
-  const fd = openSync(file, 'r+');
-  try {
-    const byte = Buffer.alloc(1);
-    readSync(fd, byte, 0, 1, offset);
-    byte[0] = byte[0]! ^ 0x20;
-    writeSync(fd, byte, 0, 1, offset);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 describe('verify on several threads', () => {
   it('a sound file: the same report, every record counted once', async () => {
     const [inline, parallel] = await bothWays(sound);
@@ -132,7 +121,7 @@ describe('verify on several threads', () => {
     for (let i = 0; i < 60; i++) {
       copyFileSync(sound, file);
       const offset = 4096 + Math.floor((((i * 7919) % 1000) / 1000) * (size - 4096));
-      flip(file, offset);
+      flipByte(file, offset, 0x20);
       const [inline, parallel] = await bothWays(file);
       expect(parallel, `offset ${offset}`).toEqual(inline);
       if (!('report' in inline) || !(inline.report as { ok: boolean }).ok) seen++;
