@@ -2,7 +2,7 @@
 // keeps for the whole life of a connection; `strata.lock` is a hard link to the holder's
 // record. They carry a CRC: one flipped byte is reported by verify() and never makes a live
 // holder look dead (which would let two writers append at once).
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -89,6 +89,37 @@ describe('file driver: damaged lock owner records', () => {
     expect({ counter, errors }).toEqual({ counter: String(acked), errors: [] });
     expect(acked).toBe(4 * N);
   }, 60_000);
+});
+
+describe('file driver: a damaged lock file', () => {
+  // README.md: "a damaged lock that nobody rewrites ends in `LOCKED` after `lockTimeout`, with a
+  // hint to delete `strata.lock` once no process has the store open". Whose it is cannot be
+  // told, so it is never broken as stale; once deleted, writes go through.
+  it('is LOCKED after lockTimeout with a hint naming the file, never broken; deleting it frees the store', async () => {
+    const dir = tempDir('lock-damaged');
+    cleanups.push(dir.dispose);
+    const record = Buffer.from(
+      sealSmallRecord({ pid: 4_000_001, host: hostname(), token: 'deadbeefdeadbeefdeadbeef', at: Date.now() }),
+    );
+    const pid = record.indexOf('"pid":') + 7;
+    record[pid] = record[pid]! ^ 0x01; // a dead pid would be stale; damaged, it names nobody
+    const d = fileDriver({ dir: dir.path, lockTimeoutMs: 300 });
+    cleanups.push(() => d.close());
+    await d.batch([{ type: 'put', space: 'kv.a', key: 'k', value: '1', expiresAt: null }], Date.now());
+    writeFileSync(join(dir.path, 'strata.lock'), record, { mode: 0o600 });
+    const started = Date.now();
+    const error = await d.batch([{ type: 'put', space: 'kv.a', key: 'k', value: '2', expiresAt: null }], Date.now()).then(
+      () => null,
+      (e: unknown) => e as { code?: string; hint?: string; details?: Record<string, unknown> },
+    );
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(error).toMatchObject({ code: 'LOCKED', details: { damaged: true } });
+    expect(error?.hint).toContain(join(dir.path, 'strata.lock'));
+    expect(readFileSync(join(dir.path, 'strata.lock'))).toEqual(record); // not broken
+    rmSync(join(dir.path, 'strata.lock'));
+    await d.batch([{ type: 'put', space: 'kv.a', key: 'k', value: '3', expiresAt: null }], Date.now());
+    expect((await d.get('kv.a', 'k', Date.now()))?.value).toBe('3');
+  });
 });
 
 describe('file driver: damaged compaction claim', () => {
