@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Store } from '../store.js';
 import { CRYPTO_SPACE } from '../crypto/state.js';
 import { JOURNAL_FILE } from '../drivers/file/journal.js';
@@ -31,15 +31,19 @@ export class NewStore {
       // A directory without journal.log is not a store yet: what the open adds inside it is new.
       if (existsSync(join(location, JOURNAL_FILE))) return null;
       const before = new Set(readdirSync(location));
-      const added = (): string[] =>
-        readdirSync(location)
+      const restorePoint = newBackupDirs(location);
+      const added = (): string[] => [
+        ...readdirSync(location)
           .filter((name) => !before.has(name))
-          .map((name) => join(location, name));
-      return new NewStore(added, []);
+          .map((name) => join(location, name)),
+        ...restorePoint.paths,
+      ];
+      return new NewStore(added, restorePoint.parents);
     }
     if (existsSync(location)) return null;
     const paths = isDirectory ? [location] : SQLITE_SUFFIXES.map((s) => `${location}${s}`).filter((p) => !existsSync(p));
-    return new NewStore(() => paths, missingParents(location));
+    const restorePoint = newBackupDirs(location);
+    return new NewStore(() => [...paths, ...restorePoint.paths], [...restorePoint.parents, ...missingParents(location)]);
   }
 
   /**
@@ -67,6 +71,7 @@ export class NewStore {
       return;
     }
     for (const dir of this.parents) {
+      if (!existsSync(dir)) continue; // never made (a backups/ directory nothing was backed up into)
       try {
         rmdirSync(dir); // only when empty: anything else in it was not made for the store
       } catch {
@@ -74,6 +79,20 @@ export class NewStore {
       }
     }
   }
+}
+
+/**
+ * The store's default backup directory (`<dir>/backups/<name>/`, see defaultBackupDir) where
+ * it does not exist yet: a `migrate up` backs the new store up there before its first step, a
+ * backup of nothing made by this command alone. A `backups/` that was there stays.
+ */
+function newBackupDirs(location: string): { paths: string[]; parents: string[] } {
+  const backups = join(dirname(location), 'backups');
+  const own = join(backups, basename(location));
+  return {
+    paths: existsSync(own) ? [] : [own],
+    parents: existsSync(backups) ? [] : [backups],
+  };
 }
 
 /** The ancestors of `path` that do not exist yet (the open makes them), deepest first. */

@@ -67,6 +67,31 @@ describe('a refused write command creates no store where there was none', () => 
     expect(readdirSync(dir)).toEqual(['notes.txt']);
   });
 
+  it('a failed migrate up on a new URL also takes away the restore point it made of the empty store', () => {
+    // The run backs the store up before its first step (docs/migrations.md); the store held
+    // nothing, so that backup is of nothing, and it was made by this command alone.
+    for (const scheme of ['sqlite', 'file'] as const) {
+      const cwd = mkdtempSync(join(root, `migrate-${scheme}-`));
+      const dir = join(cwd, 'migrations');
+      mkdirSync(dir);
+      writeFileSync(join(dir, '001-fails.mjs'), "export async function up() { throw new Error('step fails'); }\n");
+      const location = join(cwd, scheme === 'sqlite' ? 'app.db' : 'store');
+      const r = strata(['--url', `${scheme}:${location}`, 'migrate', 'up', '--dir', dir], { cwd });
+      expect(r.code, `${scheme}: ${r.stderr}`).toBe(1); // MIGRATION_FAILED
+      expect(readdirSync(cwd), scheme).toEqual(['migrations']);
+    }
+    // A backups directory that was there before stays, with what it held.
+    const cwd = mkdtempSync(join(root, 'migrate-kept-'));
+    mkdirSync(join(cwd, 'migrations'));
+    writeFileSync(join(cwd, 'migrations', '001-fails.mjs'), "export async function up() { throw new Error('x'); }\n");
+    mkdirSync(join(cwd, 'backups'));
+    writeFileSync(join(cwd, 'backups', 'mine.txt'), 'mine\n');
+    const r = strata(['--url', `sqlite:${join(cwd, 'app.db')}`, 'migrate', 'up', '--dir', join(cwd, 'migrations')], { cwd });
+    expect(r.code, r.stderr).toBe(1);
+    expect(readdirSync(cwd).sort()).toEqual(['backups', 'migrations']);
+    expect(readdirSync(join(cwd, 'backups'))).toEqual(['mine.txt']);
+  });
+
   it('a store that existed is kept after a refused write, and a write that succeeds on a new URL keeps its store', () => {
     const cwd = mkdtempSync(join(root, 'kept-'));
     const url = `sqlite:${join(cwd, 'app.db')}`;
