@@ -104,11 +104,7 @@ export class KeyvStrata extends EventEmitter {
   #where(key: string): StoredKey {
     if (typeof key !== 'string' || (storable(key) && !key.includes(HASHED))) return { stored: key, hashed: false };
     const prefix = this.namespace ? `${this.namespace}:` : '';
-    const keep =
-      prefix !== '' &&
-      key.startsWith(prefix) &&
-      storable(prefix) &&
-      Buffer.byteLength(prefix, 'utf8') + HASHED_BYTES <= MAX_KEY_BYTES;
+    const keep = prefix !== '' && key.startsWith(prefix) && prefixKept(prefix);
     // Hashed as JSON text: UTF-8 would turn every lone surrogate into U+FFFD, making keys collide.
     const digest = createHash('sha256').update(JSON.stringify(key), 'utf8').digest('hex');
     return { stored: `${keep ? prefix : ''}${HASHED}${digest}`, hashed: true };
@@ -177,7 +173,30 @@ export class KeyvStrata extends EventEmitter {
   /** Removes the entries of keyv's current namespace (every entry when it has none). */
   async clear(): Promise<void> {
     const kv = await this.#kv;
-    await kv.clear(this.namespace ? { prefix: `${this.namespace}:` } : {});
+    if (!this.namespace) {
+      await kv.clear({});
+      return;
+    }
+    const prefix = `${this.namespace}:`;
+    const unprefixed: string[] = [];
+    for await (const [stored] of this.#unprefixedHashed(prefix)) unprefixed.push(stored);
+    if (storable(prefix)) await kv.clear({ prefix });
+    if (unprefixed.length > 0) await kv.deleteMany(unprefixed);
+  }
+
+  /**
+   * `[stored key, keyv's key, value]` of the hashed keys of namespace `prefix` that are stored
+   * without it: a prefix too long to fit before a hash, or one Strata cannot store (see #where).
+   */
+  async *#unprefixedHashed(prefix: string): AsyncGenerator<[string, string, unknown]> {
+    if (prefixKept(prefix)) return;
+    const kv = await this.#kv;
+    for await (const [stored, value] of kv.entries({ prefix: HASHED })) {
+      const wrapped = asWrapped(value);
+      if (wrapped === null) continue;
+      const key = JSON.parse(wrapped.key) as string;
+      if (key.startsWith(prefix)) yield [stored, key, wrapped.value];
+    }
   }
 
   /**
@@ -186,19 +205,28 @@ export class KeyvStrata extends EventEmitter {
    */
   async *iterator(namespace?: string): AsyncGenerator<[string, unknown]> {
     const kv = await this.#kv;
-    for await (const [stored, value] of kv.entries(namespace ? { prefix: `${namespace}:` } : {})) {
-      if (!stored.includes(HASHED)) yield [stored, value];
-      else {
-        const wrapped = asWrapped(value);
-        if (wrapped !== null) yield [JSON.parse(wrapped.key) as string, wrapped.value];
+    const prefix = namespace ? `${namespace}:` : '';
+    if (prefix === '' || storable(prefix)) {
+      for await (const [stored, value] of kv.entries(prefix ? { prefix } : {})) {
+        if (!stored.includes(HASHED)) yield [stored, value];
+        else {
+          const wrapped = asWrapped(value);
+          if (wrapped !== null) yield [JSON.parse(wrapped.key) as string, wrapped.value];
+        }
       }
     }
+    if (prefix !== '') for await (const [, key, value] of this.#unprefixedHashed(prefix)) yield [key, value];
   }
 
   /** Closes the store when this adapter opened it. */
   async disconnect(): Promise<void> {
     if (this.#owned) await (await this.#store).close();
   }
+}
+
+/** Whether a hashed key of namespace `prefix` keeps the prefix (so a prefix scan finds it). */
+function prefixKept(prefix: string): boolean {
+  return storable(prefix) && Buffer.byteLength(prefix, 'utf8') + HASHED_BYTES <= MAX_KEY_BYTES;
 }
 
 /** `ttlOption` of a negative ttl: the entry is expired as soon as it is written. */

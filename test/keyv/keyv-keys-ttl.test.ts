@@ -95,6 +95,28 @@ describe.each(Object.keys(stores))('KeyvStrata keys Strata refuses, on %s', (dri
     expect(await b.get(LONG_URL)).toBe(2);
   });
 
+  it('a namespace too long (or not storable) to prefix a hashed key: clear() and iterator() still take its hashed keys', async () => {
+    for (const namespace of ['n'.repeat(1000), LONE_SURROGATE]) {
+      const { strata: a, map, name } = pair(store, namespace);
+      const b = new Keyv({ store: new KeyvStrata(store, { name }), namespace: 'other' });
+      await a.set(LONG_URL, 1);
+      await a.set('short', 2);
+      await map.set(LONG_URL, 1);
+      await map.set('short', 2);
+      await b.set(LONG_URL, 3);
+      const seen = new Map<string, unknown>();
+      for await (const [key, value] of a.iterator!(undefined)) seen.set(key as string, value);
+      const expected = new Map<string, unknown>();
+      for await (const [key, value] of map.iterator!(undefined)) expected.set(key as string, value);
+      expect(seen).toEqual(expected);
+      await a.clear();
+      expect(await a.get(LONG_URL)).toBeUndefined();
+      expect(await a.get('short')).toBeUndefined();
+      expect(await b.get(LONG_URL)).toBe(3);
+      expect(await store.kv(name).count()).toBe(1);
+    }
+  });
+
   it('setMany and deleteMany take hashed keys too', async () => {
     const { strata, errors } = pair(store);
     await strata.setMany([
