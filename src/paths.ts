@@ -1,13 +1,16 @@
 import { closeSync, existsSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, posix, resolve, win32 } from 'node:path';
 import { checkName } from './codec/keys.js';
 import { StrataError } from './errors.js';
 
 /**
  * The OS-conventional data directory for an app and environment:
  * Linux `$XDG_DATA_HOME` (or `~/.local/share`), macOS `~/Library/Application Support`,
- * Windows `%APPDATA%`; then `<appName>/<env>`, so dev, test and prod never share data.
+ * Windows `%APPDATA%` (or `~/AppData/Roaming`); then `<appName>/<env>`, so dev, test and prod
+ * never share data. A variable that is empty or holds a relative path is ignored, as the XDG
+ * Base Directory spec requires: it would resolve against whichever directory the app was
+ * started from, so two launches could open two different stores.
  */
 export function appDataDir(appName: string, env: string, platform: NodeJS.Platform = process.platform): string {
   checkName(appName, 'appName');
@@ -15,9 +18,14 @@ export function appDataDir(appName: string, env: string, platform: NodeJS.Platfo
   const home = homedir();
   let base: string;
   if (platform === 'darwin') base = join(home, 'Library', 'Application Support');
-  else if (platform === 'win32') base = process.env.APPDATA ?? join(home, 'AppData', 'Roaming');
-  else base = process.env.XDG_DATA_HOME || join(home, '.local', 'share');
+  else if (platform === 'win32') base = absoluteEnv('APPDATA', win32.isAbsolute) ?? join(home, 'AppData', 'Roaming');
+  else base = absoluteEnv('XDG_DATA_HOME', posix.isAbsolute) ?? join(home, '.local', 'share');
   return join(base, appName, env);
+}
+
+function absoluteEnv(name: string, isAbsolute: (path: string) => boolean): string | undefined {
+  const value = process.env[name];
+  return value !== undefined && isAbsolute(value) ? value : undefined;
 }
 
 /** What a store URL's path must name: a database file (`sqlite:`) or a store directory (`file:`). */

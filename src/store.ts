@@ -826,6 +826,12 @@ export async function openStore(options: string | OpenStoreOptions = {}): Promis
     throw new StrataError('BAD_INPUT', 'openStore takes a URL string or an options object');
   }
   checkOptionNames(opts);
+  // Checked first: the clock is called below, before the store exists to report anything.
+  if (opts.clock !== undefined && typeof opts.clock !== 'function') {
+    throw new StrataError('BAD_INPUT', 'openStore: clock must be a function returning epoch milliseconds', {
+      hint: 'pass clock: () => Date.now(), or leave it out',
+    });
+  }
   const durability = opts.durability ?? 'full';
   if (durability !== 'full' && durability !== 'normal') {
     throw new StrataError('BAD_INPUT', `durability must be 'full' or 'normal', got ${JSON.stringify(durability)}`);

@@ -43,6 +43,25 @@ describe('seed 000: pruneDupes keeps the newest', () => {
     expect({ ms, off }).toEqual({ ms: ['success'], off: ['success'] });
   });
 
+  // examples/deploy-tracker/README.md: "comparing `createdAt` as instants: an ISO string ... or epoch
+  //   milliseconds (a number, what `Date.now()` gives)". Seed 000: "value (any) ... must be JSON serializable".
+  it('a setData list with createdAt as epoch milliseconds (alone or mixed with ISO strings): the newest record is kept', async () => {
+    const now = Date.parse('2026-06-01T10:00:00Z');
+    await t.setData('epoch', [
+      { id: 'd5', status: 'success', createdAt: now + 60_000 }, // newest, earlier in the list
+      { id: 'd5', status: 'pending', createdAt: now },
+    ]);
+    await t.setData('mixed', [
+      { id: 'd6', status: 'success', createdAt: now + 1 },
+      { id: 'd6', status: 'pending', createdAt: '2026-06-01T10:00:00Z' },
+      { id: 'd6', status: 'queued', createdAt: 'not a time' }, // counts as the oldest
+    ]);
+    expect(await t.pruneDupes('epoch')).toBe(1);
+    expect(await t.pruneDupes('mixed')).toBe(2);
+    expect(await t.getData('epoch')).toEqual([{ id: 'd5', status: 'success', createdAt: now + 60_000 }]);
+    expect(await t.getData('mixed')).toEqual([{ id: 'd6', status: 'success', createdAt: now + 1 }]);
+  });
+
   // examples/deploy-tracker/README.md: "Ties in `createdAt` keep the later written; records written in
   // one batch share their write time, so a tie among them keeps the greatest `recordId`".
   it('the deployments collection: a tie in createdAt keeps the later written; within one batch the greatest recordId', async () => {

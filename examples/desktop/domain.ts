@@ -1,7 +1,6 @@
 // The data model of seed 003 (the Kazari desktop app), with the seed's names, as zod schemas
 // so every document is checked before it is stored and after it is read.
 import { z } from 'zod';
-import { StrataError } from '../../src/index.js';
 
 // An instant as ISO 8601 with its time zone (Z or an offset). Stored normalised to UTC with
 // milliseconds (`toISOString()`), so the period scans, which compare strings, order them
@@ -31,24 +30,6 @@ export function utcIso(value: unknown): unknown {
 }
 
 const instant = z.string().refine(isIsoInstant, { message: 'must be an ISO 8601 date-time with a time zone (Z or +hh:mm)' });
-
-/** A valid Date, or BAD_INPUT naming the call. */
-export function checkDate(value: unknown, what: string, op: string): Date {
-  if (value instanceof Date && Number.isFinite(value.getTime())) return value;
-  throw new StrataError('BAD_INPUT', `${op}: ${what} must be a valid Date`, {
-    op,
-    hint: `pass ${what} as a Date, e.g. new Date()`,
-  });
-}
-
-/** A period name, or BAD_INPUT. */
-export function checkPeriod(value: unknown, op: string): TimePeriod {
-  if (value === 'day' || value === 'week' || value === 'month') return value;
-  throw new StrataError('BAD_INPUT', `${op}: the period must be 'day', 'week' or 'month'`, {
-    op,
-    hint: "pass 'day', 'week' or 'month'",
-  });
-}
 
 export const Theme = z.enum(['light', 'dark', 'system']);
 

@@ -2,10 +2,9 @@
 // totals and trends are computed from the sessions of the period (an index on startedAt keeps
 // each a range scan). `cleanup` removes sessions past the retention; the collection has a
 // record quota, so a runaway recorder fails loudly instead of filling the disk.
-import { StrataError, type Store } from '../../src/index.js';
+import type { Store } from '../../src/index.js';
+import { bad, checkDate, checkObject, checkPeriod, checkRetention, MAX_DATE_MS, periodBound } from './checks.js';
 import {
-  checkDate,
-  checkPeriod,
   SessionRecordSchema,
   utcIso,
   type DailyMetrics,
@@ -35,12 +34,18 @@ export class MetricsRepository {
   }
 
   async recordSession(session: Omit<SessionRecord, 'id'> & { id?: string }): Promise<void> {
+    checkObject(
+      session,
+      'the session',
+      'metrics.recordSession',
+      '{ startedAt, durationMs, focusMs, tasksCompleted, interruptions }',
+    );
     await this.#sessions.insert({ ...session, startedAt: utcIso(session.startedAt) as string });
   }
 
-  async #between(period: TimePeriod, from: Date, to: Date): Promise<ProductivityMetrics> {
+  async #between(period: TimePeriod, from: Date, to: Date, op: string): Promise<ProductivityMetrics> {
     const totals = { sessions: 0, focusMs: 0, totalMs: 0, tasksCompleted: 0, interruptions: 0 };
-    const range = { startedAt: { $gte: from.toISOString(), $lt: to.toISOString() } };
+    const range = { startedAt: { $gte: periodBound(from, op), $lt: periodBound(to, op) } };
     for await (const s of this.#sessions.iterate(range)) {
       totals.sessions++;
       totals.focusMs += s.focusMs;
@@ -58,36 +63,40 @@ export class MetricsRepository {
   }
 
   async getDailyMetrics(date: Date): Promise<DailyMetrics> {
-    const from = startOf('day', checkDate(date, 'the date', 'metrics.getDailyMetrics'));
-    return (await this.#between('day', from, next('day', from))) as DailyMetrics;
+    const op = 'metrics.getDailyMetrics';
+    const from = startOf('day', checkDate(date, 'the date', op));
+    return (await this.#between('day', from, next('day', from), op)) as DailyMetrics;
   }
 
   async getWeeklyMetrics(weekStart: Date): Promise<WeeklyMetrics> {
-    const from = startOf('day', checkDate(weekStart, 'weekStart', 'metrics.getWeeklyMetrics'));
+    const op = 'metrics.getWeeklyMetrics';
+    const from = startOf('day', checkDate(weekStart, 'weekStart', op));
+    const week = await this.#between('week', from, next('week', from), op);
     const days: DailyMetrics[] = [];
     for (let d = 0; d < 7; d++)
       days.push(await this.getDailyMetrics(new Date(from.getFullYear(), from.getMonth(), from.getDate() + d)));
-    return { ...(await this.#between('week', from, next('week', from))), period: 'week', days };
+    return { ...week, period: 'week', days };
   }
 
   async getMonthlyMetrics(month: Date): Promise<MonthlyMetrics> {
-    const from = startOf('month', checkDate(month, 'the month', 'metrics.getMonthlyMetrics'));
-    return (await this.#between('month', from, next('month', from))) as MonthlyMetrics;
+    const op = 'metrics.getMonthlyMetrics';
+    const from = startOf('month', checkDate(month, 'the month', op));
+    return (await this.#between('month', from, next('month', from), op)) as MonthlyMetrics;
   }
 
   /** The period (day, week from Monday, month) that holds now. */
   async getMetrics(period: TimePeriod): Promise<ProductivityMetrics> {
-    checkPeriod(period, 'metrics.getMetrics');
-    const from = startOf(period, this.#now());
-    return this.#between(period, from, next(period, from));
+    const op = 'metrics.getMetrics';
+    const from = startOf(checkPeriod(period, op), this.#clock(op));
+    return this.#between(period, from, next(period, from), op);
   }
 
   async calculateTrends(period: TimePeriod): Promise<ProductivityTrends> {
-    checkPeriod(period, 'metrics.calculateTrends');
-    const from = startOf(period, this.#now());
+    const op = 'metrics.calculateTrends';
+    const from = startOf(checkPeriod(period, op), this.#clock(op));
     const previousFrom = previous(period, from);
-    const current = await this.#between(period, from, next(period, from));
-    const before = await this.#between(period, previousFrom, from);
+    const current = await this.#between(period, from, next(period, from), op);
+    const before = await this.#between(period, previousFrom, from, op);
     return {
       period,
       current,
@@ -100,13 +109,20 @@ export class MetricsRepository {
   /** Removes sessions that started more than `retentionPeriod` ms ago. */
   async cleanup(retentionPeriod: number): Promise<void> {
     const op = 'metrics.cleanup';
-    if (typeof retentionPeriod !== 'number' || !Number.isFinite(retentionPeriod) || retentionPeriod < 0)
-      throw new StrataError('BAD_INPUT', `${op}: the retention period must be a number of milliseconds >= 0`, {
-        op,
-        hint: 'pass e.g. 90 * 86_400_000 to keep 90 days',
-      });
-    const cutoff = new Date(this.#now().getTime() - retentionPeriod).toISOString();
+    const retention = checkRetention(retentionPeriod, op);
+    // Clamped: with a clock before 1970, a long retention reaches past the earliest Date, before every session.
+    const cutoff = new Date(Math.max(this.#clock(op).getTime() - retention, -MAX_DATE_MS)).toISOString();
     await this.#sessions.deleteWhere({ startedAt: { $lt: cutoff } });
+  }
+
+  #clock(op: string): Date {
+    const now = this.#now();
+    if (now instanceof Date && Number.isFinite(now.getTime())) return now;
+    throw bad(
+      op,
+      'the now option returned something other than a valid Date',
+      'open with now: () => new Date(), or leave it out',
+    );
   }
 }
 

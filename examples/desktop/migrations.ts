@@ -4,12 +4,27 @@
 // `createBackup` / `rollback` are needed only for a rollback the app decides on itself.
 import type { Migration, Store } from '../../src/index.js';
 import type { Task } from './domain.js';
+import { bad, checkObject, checkText, isCount } from './checks.js';
 import { TASKS, taskCollection } from './tasks.js';
 
-/** Version numbers live in the names, so name order is version order. */
+/**
+ * Version numbers live in the names, and the store runs migrations in name (code point)
+ * order, so the names must sort as the numbers do. Versions up to 9999 keep the four digits
+ * stores already recorded ('0002-add-task-priority-field'); a larger one is 'x' and sixteen
+ * digits (enough for any safe integer), which sorts after every four-digit name and among
+ * its own kind by number.
+ */
 const nameOf = (version: number, description: string): string =>
-  `${String(version).padStart(4, '0')}-${description.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
-const versionOf = (name: string): number => Number(name.slice(0, 4));
+  `${version <= 9999 ? String(version).padStart(4, '0') : `x${String(version).padStart(16, '0')}`}-${description.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
+const versionOf = (name: string): number => Number(/^x?(\d+)-/.exec(name)?.[1]);
+/** The store's limit on a name (200) less the longest version prefix. */
+const MAX_DESCRIPTION = 180;
+
+function checkVersion(version: unknown, op: string, what = 'version'): number {
+  if (isCount(version)) return version;
+  const got = typeof version === 'string' ? JSON.stringify(version) : String(version);
+  throw bad(op, `${what} must be a whole number of 1 or more, got ${got}`, 'pass a number such as 3');
+}
 
 /** The seed's "Add task priority field", over big task lists in resumable batches. */
 export const addTaskPriority: Migration = {
@@ -60,17 +75,34 @@ export class MigrationManager {
   /** The highest applied version; 1 for a store no migration ran on. */
   async getCurrentVersion(): Promise<number> {
     const applied = (await this.#store.migrations.status()).filter((s) => s.state === 'applied');
-    return Math.max(1, ...applied.map((s) => versionOf(s.name)));
+    // Names not made by nameOf (another tool's migrations) have no version to report.
+    return Math.max(1, ...applied.map((s) => versionOf(s.name)).filter(Number.isFinite));
   }
 
   /** Applies every registered migration up to `targetVersion` (a backup is taken first; a failure restores it). */
   async runMigrations(targetVersion: number): Promise<void> {
+    checkVersion(targetVersion, 'migrations.runMigrations', 'targetVersion');
     const migrations = [...this.#registered].filter(([v]) => v <= targetVersion).map(([, m]) => m);
     await this.#store.migrate({ migrations });
   }
 
   /** The seed's form: a version and a description (the name Strata records is made of both). */
   registerMigration(version: number, migration: SeedMigration): void {
+    const op = 'migrations.registerMigration';
+    checkVersion(version, op);
+    checkObject(migration, 'migration', op, "{ description: 'Add a field', up: async (m) => {...} }");
+    if (checkText(migration.description, 'description', op, "e.g. 'Add task priority field'").length > MAX_DESCRIPTION)
+      throw bad(
+        op,
+        `description must be at most ${MAX_DESCRIPTION} characters (it names the migration)`,
+        'pass a shorter description',
+      );
+    if (typeof migration.up !== 'function' || (migration.down !== undefined && typeof migration.down !== 'function'))
+      throw bad(op, 'up (and down, when given) must be functions', 'pass up: async (m) => {...}');
+    const taken = this.#registered.get(version);
+    // Another name under a recorded version would run as a new migration beside the applied one.
+    if (taken !== undefined)
+      throw bad(op, `version ${version} is already registered (${taken.name})`, 'pass a version not registered yet');
     const named: Migration = { name: nameOf(version, migration.description), up: migration.up };
     if (migration.down !== undefined) named.down = migration.down;
     this.#registered.set(version, named);
@@ -84,6 +116,7 @@ export class MigrationManager {
   }
 
   async rollback(backupId: string): Promise<void> {
+    checkText(backupId, 'backupId', 'migrations.rollback', 'the id createBackup() returned');
     await this.#store.restore(backupId);
   }
 }

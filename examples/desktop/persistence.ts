@@ -6,14 +6,15 @@
 import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { appDataDir, openStore, StrataError, type BackupInfo, type Store } from '../../src/index.js';
+import { checkKazariOptions, checkObject, checkText } from './checks.js';
 import { KAZARI_MIGRATIONS, MigrationManager, upgradeImported } from './migrations.js';
-
-const DAY_MS = 86_400_000;
 import { SecurityManager } from './security.js';
 import { SettingsRepository } from './settings.js';
 import { TaskRepository } from './tasks.js';
 import { MetricsRepository } from './metrics.js';
 import { StateRepository } from './state.js';
+
+const DAY_MS = 86_400_000;
 
 export const APP_NAME = 'kazari';
 
@@ -64,10 +65,13 @@ export interface DataPersistenceLayer {
 }
 
 export function kazariDataDir(options: Pick<KazariOptions, 'env' | 'dataDir'> = {}): string {
-  return options.dataDir ?? appDataDir(APP_NAME, options.env ?? process.env.NODE_ENV ?? 'development');
+  checkObject(options, 'options', 'kazariDataDir', "{ env: 'production' } or { dataDir }");
+  if (options.dataDir !== undefined) return checkText(options.dataDir, 'dataDir', 'kazariDataDir', 'a directory path');
+  return appDataDir(APP_NAME, options.env ?? process.env.NODE_ENV ?? 'development');
 }
 
-export const storeUrl = (dataDir: string): string => `sqlite:${encodeURIComponent(join(dataDir, 'kazari.db'))}`;
+export const storeUrl = (dataDir: string): string =>
+  `sqlite:${encodeURIComponent(join(checkText(dataDir, 'dataDir', 'storeUrl', 'a directory path'), 'kazari.db'))}`;
 
 /** The primary key of a keyring string, for the SecurityManager's own derived keys. */
 function primaryKey(keys: string): Buffer {
@@ -76,6 +80,7 @@ function primaryKey(keys: string): Buffer {
 }
 
 export async function openKazari(options: KazariOptions): Promise<DataPersistenceLayer> {
+  checkKazariOptions(options);
   const dataDir = kazariDataDir(options);
   const url = storeUrl(dataDir);
   const open = () => openStore({ url, encryption: { keys: options.keys } });

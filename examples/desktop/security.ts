@@ -4,6 +4,7 @@
 // does not open as "export:tokens"), keyed hashes and checksums.
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { StrataError } from '../../src/index.js';
+import { bad } from './checks.js';
 
 const VERSION = 'ksm1';
 
@@ -23,6 +24,7 @@ export class SecurityManager {
   }
 
   async encrypt(data: string, context: string): Promise<string> {
+    checkStrings('securityManager.encrypt', { data, context });
     const nonce = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.#cipherKey, nonce);
     cipher.setAAD(Buffer.from(context, 'utf8'));
@@ -31,7 +33,8 @@ export class SecurityManager {
   }
 
   async decrypt(encryptedData: string, context: string): Promise<string> {
-    const [version, payload] = String(encryptedData).split('.');
+    checkStrings('securityManager.decrypt', { encryptedData, context });
+    const [version, payload] = encryptedData.split('.');
     const raw = Buffer.from(payload ?? '', 'base64url');
     if (version !== VERSION || raw.length < 28) throw refused();
     try {
@@ -46,14 +49,23 @@ export class SecurityManager {
 
   /** A keyed hash (HMAC-SHA256): equal inputs compare equal, but the hash reveals nothing without the key. */
   hashSensitiveData(data: string): string {
+    checkStrings('securityManager.hashSensitiveData', { data });
     return createHmac('sha256', this.#hashKey).update(data, 'utf8').digest('hex');
   }
 
-  /** SHA-256 of the canonical JSON of `data` (object keys sorted), so key order does not matter. */
+  /**
+   * SHA-256 of a canonical text of `data`: JSON with object keys sorted (so key order does
+   * not matter), where what JSON would blur is written apart: a Date as `Date(<ms>)` (not the
+   * string it serialises to), undefined, NaN, ±Infinity and -0 as themselves. Properties
+   * whose value is undefined are left out, as JSON does. Anything else (a cycle, a BigInt, a
+   * function, a symbol, a Map or other class instance) is BAD_INPUT: it has no text that
+   * tells it apart.
+   */
   generateChecksum(data: unknown): string {
     return createHash('sha256').update(canonical(data), 'utf8').digest('hex');
   }
 
+  /** Whether `data` has this checksum; data it cannot checksum is BAD_INPUT, as for generateChecksum. */
   validateDataIntegrity(data: unknown, checksum: string): boolean {
     const expected = Buffer.from(this.generateChecksum(data), 'hex');
     const given = Buffer.from(typeof checksum === 'string' ? checksum : '', 'hex');
@@ -71,13 +83,53 @@ function refused(): StrataError {
   );
 }
 
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
+const PASS: Record<string, string> = {
+  data: 'a string (JSON.stringify other values first)',
+  encryptedData: 'the string encrypt() returned',
+  context: "a string naming where the value is used, e.g. 'settings:tokens'",
+};
+
+function checkStrings(op: string, args: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(args))
+    if (typeof value !== 'string') throw bad(op, `${name} must be a string`, `pass ${PASS[name]}`);
+}
+
+const MAX_DEPTH = 1000;
+
+function canonical(value: unknown, open: Set<object> = new Set()): string {
+  if (value === undefined) return 'undefined';
+  // String() of a finite number is its JSON text; NaN and ±Infinity, which JSON writes as null, stay apart.
+  if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
+  if (value instanceof Date) return `Date(${value.getTime()})`;
+  if (typeof value !== 'object' || !isPlain(value)) throw uncheckable(value);
+  if (Object.getOwnPropertySymbols(value).length > 0) throw uncheckable(value, 'symbol keys, which it cannot see');
+  if (open.has(value)) throw uncheckable(value, 'a cycle (an object that contains itself)');
+  if (open.size >= MAX_DEPTH) throw uncheckable(value, `more than ${MAX_DEPTH} levels of nesting`);
+  open.add(value);
+  try {
+    if (Array.isArray(value)) return `[${Array.from(value, (item) => canonical(item, open)).join(',')}]`;
+    const entries = Object.entries(value)
       .filter(([, v]) => v !== undefined)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v, open)}`).join(',')}}`;
+  } finally {
+    open.delete(value);
   }
-  return JSON.stringify(value) ?? 'null';
+}
+
+// A class instance (Map, Buffer...) keeps its data where Object.entries does not look, so
+// two different ones would get one checksum.
+function isPlain(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return Array.isArray(value) || proto === Object.prototype || proto === null;
+}
+
+function uncheckable(value: unknown, why?: string): StrataError {
+  const kind = typeof value === 'object' ? (Object.getPrototypeOf(value)?.constructor?.name ?? 'object') : typeof value;
+  return bad(
+    'securityManager.generateChecksum',
+    why === undefined ? `cannot checksum a value of type ${kind}` : `cannot checksum the data: it has ${why}`,
+    'pass plain objects, arrays, strings, numbers, booleans, null and Dates',
+  );
 }

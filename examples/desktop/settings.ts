@@ -2,6 +2,7 @@
 // credentials) in a namespace encrypted at rest, every write checked against the whole schema
 // and committed in one transaction (a crash never leaves half an update).
 import { StrataError, type Store } from '../../src/index.js';
+import { checkText } from './checks.js';
 import { DEFAULT_SETTINGS, UserSettingsSchema, type UserSettings } from './domain.js';
 
 export const SETTINGS_NS = 'settings';
@@ -23,12 +24,14 @@ export class SettingsRepository {
   }
 
   async get<T>(key: string): Promise<T | null> {
+    checkText(key, 'the setting name', 'settings.get', `one of ${Object.keys(DEFAULT_SETTINGS).join(', ')}`);
     const stored = await this.#store.kv<T>(this.#ns(key)).get(key);
     if (stored !== null) return stored;
     return Object.hasOwn(DEFAULT_SETTINGS, key) ? (structuredClone(DEFAULT_SETTINGS[key as keyof UserSettings]) as T) : null;
   }
 
   async set<T>(key: string, value: T): Promise<void> {
+    checkText(key, 'the setting name', 'settings.set', `one of ${Object.keys(DEFAULT_SETTINGS).join(', ')}`);
     await this.update({ [key]: value } as Partial<UserSettings>);
   }
 
@@ -77,6 +80,7 @@ export class SettingsRepository {
   }
 
   async import(data: string): Promise<void> {
+    checkText(data, 'the data', 'settings.import', 'the text export() returned');
     let parsed: unknown;
     try {
       parsed = JSON.parse(data);

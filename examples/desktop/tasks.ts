@@ -2,8 +2,8 @@
 // status, priority and creation time; `archive` moves old finished tasks to their own
 // collection in atomic batches, so a crash mid-archive never loses or doubles a task.
 import { StrataError, type Store } from '../../src/index.js';
+import { checkDate, checkKnown, checkObject, checkText } from './checks.js';
 import {
-  checkDate,
   TaskSchema,
   utcIso,
   type DateRange,
@@ -16,6 +16,8 @@ import {
 export const TASKS = 'tasks';
 export const ARCHIVED_TASKS = 'tasks-archive';
 const ARCHIVE_BATCH = 500;
+const FILTERS = ['status', 'priority', 'tag', 'limit'];
+const checkId = (id: unknown, op: string): string => checkText(id, 'the task id', op, 'the id of a task, e.g. task.id');
 
 const taskOptions = { schema: TaskSchema, key: 'id', indexes: ['status', 'priority', 'createdAt'], encrypt: ['notes'] } as const;
 
@@ -33,7 +35,8 @@ export class TaskRepository {
     taskCollection(store, ARCHIVED_TASKS);
   }
 
-  create(task: NewTask): Promise<Task> {
+  async create(task: NewTask): Promise<Task> {
+    checkObject(task, 'the task', 'task.create', "{ title: 'Write the report', status: 'todo' }");
     const createdAt = utcIso(task.createdAt ?? new Date().toISOString()) as string;
     return this.#tasks.insert({
       tags: [],
@@ -44,24 +47,43 @@ export class TaskRepository {
     });
   }
 
+  /**
+   * Unless the update gives `completedAt`, it follows the status: set when the task becomes
+   * done, kept while it stays done (an edit does not move it in the history), removed when it
+   * leaves done.
+   */
   async update(id: string, updates: Partial<Task>): Promise<Task> {
-    if ('id' in updates && updates.id !== id) throw new StrataError('BAD_INPUT', 'task.update cannot change a task id');
+    const op = 'task.update';
+    checkId(id, op);
+    checkObject(updates, 'updates', op, "the fields to change, e.g. { status: 'done' }");
+    if ('id' in updates && updates.id !== id)
+      throw new StrataError('BAD_INPUT', `${op} cannot change a task id`, { op, hint: 'leave id out of the updates' });
     const patch: Partial<Task> = { ...updates };
     for (const field of ['createdAt', 'completedAt'] as const)
       if (typeof patch[field] === 'string') patch[field] = utcIso(patch[field]) as string;
-    if (updates.status === 'done' && updates.completedAt === undefined) patch.completedAt = new Date().toISOString();
-    return this.#tasks.update(id, patch);
+    if (updates.status === undefined || 'completedAt' in updates) return this.#tasks.update(id, patch);
+    // The stored status decides, so it is read in the write's transaction: a change another
+    // window makes in between reruns this, never gets overwritten.
+    return this.#store.transaction(async (tx) => {
+      const tasks = tx.collection<Task>(TASKS);
+      const wasDone = (await tasks.get(id))?.status === 'done';
+      const isDone = updates.status === 'done';
+      if (wasDone === isDone) return tasks.update(id, patch);
+      return tasks.update(id, { ...patch, completedAt: isDone ? new Date().toISOString() : undefined });
+    });
   }
 
   async delete(id: string): Promise<void> {
-    await this.#tasks.delete(id);
+    await this.#tasks.delete(checkId(id, 'task.delete'));
   }
 
-  getById(id: string): Promise<Task | null> {
-    return this.#tasks.get(id);
+  async getById(id: string): Promise<Task | null> {
+    return this.#tasks.get(checkId(id, 'task.getById'));
   }
 
-  getAll(filters: TaskFilters = {}): Promise<Task[]> {
+  async getAll(filters: TaskFilters = {}): Promise<Task[]> {
+    checkObject(filters, 'filters', 'task.getAll', "e.g. { status: 'done', limit: 20 }, or nothing");
+    checkKnown(filters, FILTERS, 'task.getAll', 'filter');
     const filter: Record<string, unknown> = {};
     if (filters.status !== undefined) filter.status = filters.status;
     if (filters.priority !== undefined) filter.priority = filters.priority;

@@ -88,6 +88,7 @@ export class DeployTracker {
 
   constructor(store: Store, options: TrackerOptions = {}) {
     known(options, ['clock'], 'DeployTracker');
+    checkClock(options.clock, 'DeployTracker');
     this.store = store;
     this.#now = options.clock ?? Date.now;
     this.#tokens = new TokenStore(store, {
@@ -216,6 +217,7 @@ export class DeployTracker {
  */
 export async function createTracker(options: CreateTrackerOptions = {}): Promise<DeployTracker> {
   known(options, CREATE_OPTIONS, 'createTracker');
+  checkClock(options.clock, 'createTracker');
   const keys = options.keys ?? (process.env.STRATA_KEYS || undefined);
   if (keys === undefined && options.keyFile === undefined) {
     throw new StrataError('BAD_INPUT', 'createTracker: the tokens are stored encrypted, so the tracker needs a keyring', {
@@ -249,10 +251,11 @@ function newestOfEach(items: unknown[], idKey: string): unknown[] {
     return typeof id === 'string' || typeof id === 'number' ? `${typeof id}:${id}` : null;
   };
   // The instant, not the text: '09:00:00Z' and '09:00:00.500Z', or '+02:00' and 'Z', do not
-  // order as strings do. A createdAt that is not a date-time with a zone counts as oldest.
+  // order as strings do. A list written by other code may hold epoch ms (`Date.now()`), the
+  // usual JSON timestamp, so a number is an instant too. Anything else counts as oldest.
   const timeOf = (item: unknown): number => {
     const at = (item as Record<string, unknown>).createdAt;
-    const ms = typeof at === 'string' ? instantOf(at).getTime() : Number.NaN;
+    const ms = typeof at === 'string' ? instantOf(at).getTime() : typeof at === 'number' ? new Date(at).getTime() : Number.NaN;
     return Number.isNaN(ms) ? -Infinity : ms;
   };
   items.forEach((item, index) => {
@@ -277,13 +280,24 @@ function tokenOf(key: string): 'access' | 'refresh' | undefined {
 // in the machine's local time, so pruneDupes' "newest" would depend on where it ran.
 function instantOf(iso: string): Date {
   const read = readIsoTime(iso);
-  const instant = typeof read !== 'string' && read.hasTime && read.zoned && read.year >= 100 && iso[10] === 'T';
+  // With the 'T', Date.parse reads the years 0000-0099 as written (not as 19xx).
+  const instant = typeof read !== 'string' && read.hasTime && read.zoned && iso[10] === 'T';
   return new Date(instant ? read.ms : Number.NaN);
 }
 
 function checkKey(key: unknown, op: string, what = 'key'): string {
   if (typeof key === 'string' && key.length > 0) return key;
   throw new StrataError('BAD_INPUT', `${op}: ${what} must be a non-empty string`);
+}
+
+// Checked before openStore, which would call it: a clock that is not a function is a typo, not a TypeError later.
+function checkClock(clock: unknown, op: string): void {
+  if (clock !== undefined && typeof clock !== 'function') {
+    throw new StrataError('BAD_INPUT', `${op}: clock must be a function returning epoch milliseconds`, {
+      hint: 'pass clock: Date.now (or a fixed clock in tests), or leave it out',
+      details: { option: 'clock' },
+    });
+  }
 }
 
 function known(options: unknown, names: readonly string[], op: string): void {
