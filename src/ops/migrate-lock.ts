@@ -142,7 +142,7 @@ export class MigratorLease {
       if (Date.now() >= deadline) {
         throw new StrataError('TIMEOUT', 'store.migrate: another process has been running migrations for too long', {
           op: 'store.migrate',
-          hint: 'wait for it to finish and run again, or raise the wait option',
+          hint: "wait for it to finish and run again, or wait longer: { wait: '30m' } (CLI: --wait 30m)",
         });
       }
       await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
@@ -165,7 +165,7 @@ export class MigratorLease {
   #lostError(): StrataError {
     return new StrataError('LOCKED', 'store.migrate: this process lost its migrator lease (it stalled past leaseTtl)', {
       op: 'store.migrate',
-      hint: 'run again; raise leaseTtl if migrations block the event loop for long',
+      hint: "run again; a migration that blocks the event loop (a long synchronous loop) should await between chunks of its work, or be run with a longer lease: { leaseTtl: '5m' } (store.migrate only: the CLI keeps the default, 30 s)",
       details: { lease: 'lost' },
     });
   }

@@ -28,6 +28,12 @@ export interface Checkpoint {
   call: number;
   after: string | null;
   done: number;
+  /**
+   * The checksum of the source whose batches committed so far: a run is resumed only by the
+   * same source, never carried on by edited code (absent in checkpoints of earlier versions,
+   * which are therefore restored, not resumed).
+   */
+  checksum?: string;
 }
 
 /** A run in progress. A run record found by the next run means its process died mid-run. */

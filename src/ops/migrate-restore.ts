@@ -1,7 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import type { Driver } from '../drivers/driver.js';
 import { StrataError } from '../errors.js';
+import { readRun } from './migrate-records.js';
 import type { MigrationHost } from './migrate-unit.js';
 
 /**
@@ -81,4 +83,18 @@ export function restorePoints(host: MigrationHost): RestorePoints {
       if (point !== null) await host.discard?.(point).catch(() => {});
     },
   };
+}
+
+/**
+ * The ids of the backups an unfinished migration run still needs: the restore point its run
+ * record names (a live run's, or a dead one's that the next `migrate` restores). Pruning one
+ * of them would leave that run impossible to undo, so `backups.prune` keeps them whatever its
+ * rules say. The record holds the backup's directory, named by its id; the id is returned.
+ * A damaged run record is CORRUPT: which backup it needs is then unknown, and guessing could
+ * delete it.
+ */
+export async function restorePointsInUse(store: { readonly driver: Driver }): Promise<string[]> {
+  const run = await readRun(store.driver, Date.now());
+  if (run === null || typeof run.backup !== 'string' || run.backup === '') return [];
+  return [basename(run.backup)];
 }

@@ -28,11 +28,30 @@ export interface RunSettings {
   onProgress: ((p: MigrateProgress) => void) | undefined;
 }
 
+/** The longest `wait` (and CLI `--wait`) accepted. */
+export const MAX_WAIT_MS = 7 * 24 * 3600_000;
+
+/**
+ * The shortest `leaseTtl`: the lease is renewed every third of it, and each renewal is a
+ * store write (an fsync on file and sqlite). Below this, a renewal delayed by one slow write
+ * lets the lease expire under a holder that never stalled: a second migrator takes it over
+ * instead of waiting, and the first stops with a LOCKED that blames it for a stall.
+ */
+export const MIN_LEASE_TTL_MS = 500;
+
 export function parseRunSettings(options: { leaseTtl?: unknown; wait?: unknown; onProgress?: unknown }, op: string): RunSettings {
   const onProgress = progressCallback<MigrateProgress>(options.onProgress, op);
+  const leaseTtlMs = parseDuration(options.leaseTtl ?? '30s', 'leaseTtl', 24 * 3600_000);
+  if (leaseTtlMs < MIN_LEASE_TTL_MS) {
+    throw new StrataError('BAD_INPUT', `${op}: leaseTtl must be at least ${MIN_LEASE_TTL_MS} ms, got ${leaseTtlMs} ms`, {
+      op,
+      hint: `the lease is renewed every third of leaseTtl, which a shorter one cannot keep; leave the default ('30s') or pass at least '${MIN_LEASE_TTL_MS}ms'`,
+      details: { option: 'leaseTtl', min: MIN_LEASE_TTL_MS },
+    });
+  }
   return {
-    leaseTtlMs: parseDuration(options.leaseTtl ?? '30s', 'leaseTtl', 24 * 3600_000),
-    waitMs: parseDuration(options.wait ?? '10m', 'wait', 7 * 24 * 3600_000),
+    leaseTtlMs,
+    waitMs: parseDuration(options.wait ?? '10m', 'wait', MAX_WAIT_MS),
     onProgress,
   };
 }
@@ -52,6 +71,22 @@ export class RunState {
   remove(): WriteOp {
     return { type: 'delete', space: MIGRATIONS_SPACE, key: RUN_KEY, expect: this.version };
   }
+}
+
+/** A step threw and the run's restore point is gone: its earlier steps stay, the run record too. */
+function unrestorable(step: Step, cause: unknown, record: RunRecord): StrataError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  const name = step.migration.name;
+  return new StrataError(
+    'MIGRATION_FAILED',
+    `migration "${name}" (${step.direction}) failed: ${why}; the run could not be undone: its restore point ${record.backup} is gone (deleted or moved), so the steps it committed stay`,
+    {
+      op: step.direction === 'up' ? 'store.migrate' : 'store.migrations.down',
+      cause,
+      hint: `fix the migration, then ${abandonHint(record)}`,
+      details: { migration: name, direction: step.direction, restored: false, run: record.id, backup: record.backup },
+    },
+  );
 }
 
 export function failed(step: string, direction: 'up' | 'down', cause: unknown, restored: boolean): StrataError {
@@ -92,25 +127,70 @@ export async function withLease<R>(
 
 /**
  * Undoes or resumes what a dead run left. Returns the checkpoint to resume from, if resuming:
- * only when `canResume` says the migration it stopped in is there to go on with (pending in
- * this call's source); otherwise the run is undone from its restore point like any other.
+ * only when `canResume` says the source can go on from that checkpoint (see `resumable` in
+ * migrate.ts); otherwise the run is undone from its restore point like any other, unless the
+ * caller named this very run in `abandon` (the user checked the store and keeps it as it is).
  */
 export async function recover(
   host: MigrationHost,
   lease: MigratorLease,
-  canResume: (migration: string) => boolean,
+  canResume: (checkpoint: Checkpoint) => boolean,
+  op: string,
+  abandon?: string,
 ): Promise<{ recovered?: MigrateResult['recovered']; resume: RunState | null }> {
   const run = await readRun(host.driver, host.now());
   if (run === null) return { resume: null };
   const { version, ...record } = run;
-  if (record.checkpoint !== null && canResume(record.checkpoint.migration))
+  if (record.checkpoint !== null && canResume(record.checkpoint))
     return { recovered: { run: record.id, action: 'resumed' }, resume: new RunState(record, version) };
-  const backup = record.backup;
-  const from = typeof record.lease === 'string' ? record.lease : undefined;
-  if (backup !== null) await lease.restoring(() => restorePoints(host).rollbackTo(backup), from);
+  const abandoned = abandon === record.id;
+  if (record.backup !== null && !abandoned) {
+    try {
+      await rollBack(host, lease, record.backup, typeof record.lease === 'string' ? record.lease : undefined);
+    } catch (error) {
+      if (!StrataError.is(error, 'NOT_FOUND')) throw error;
+      throw restorePointGone(record, op, error);
+    }
+  }
   // Still there when no backup could be taken (every step of that run was atomic on its own).
   await removeRun(host, lease);
-  return { recovered: { run: record.id, action: 'restored' }, resume: null };
+  return { recovered: { run: record.id, action: abandoned ? 'abandoned' : 'restored' }, resume: null };
+}
+
+function rollBack(host: MigrationHost, lease: MigratorLease, backup: string, from: string | undefined): Promise<void> {
+  return lease.restoring(() => restorePoints(host).rollbackTo(backup), from);
+}
+
+/** How a run record found by a later run is described to the user: enough to recognise it. */
+const describeRun = (record: RunRecord): string =>
+  `${record.id} (process ${record.process}, started ${new Date(record.startedAt).toISOString()}${
+    record.current === null ? '' : `, in migration "${record.current}"`
+  })`;
+
+/**
+ * A dead run whose restore point was deleted (a `strata backup prune`, a cleanup by hand) can
+ * no longer be undone. Whether its half-done state is acceptable is something only the user
+ * can judge, so it is not decided here: the way on is naming the run in `abandonRun`.
+ */
+function restorePointGone(record: RunRecord, op: string, cause: unknown): StrataError {
+  return new StrataError(
+    'NOT_FOUND',
+    `${op}: the migration run ${describeRun(record)} did not finish, and its restore point ${record.backup} is gone (deleted or moved), so what that run wrote cannot be undone; nothing was changed`,
+    {
+      op,
+      cause,
+      hint: abandonHint(record),
+      details: { run: record.id, backup: record.backup, migration: record.current, checkpoint: record.checkpoint },
+    },
+  );
+}
+
+function abandonHint(record: RunRecord): string {
+  return (
+    `put the backup back at ${record.backup} and run again; or, once you have checked that the store is as you want it ` +
+    `(the migrations that run committed stay applied: strata migrate status), go on without undoing it: ` +
+    `{ abandonRun: '${record.id}' } (CLI: --abandon-run ${record.id})`
+  );
 }
 
 /** Removes the run record, if there is one, under the lease. */
@@ -179,8 +259,14 @@ export async function runSteps(
       let restored = false;
       const backup = state.record.backup;
       if (backup !== null) {
-        // A resumed run's restore point is the dead run's, taken under that run's lease.
-        await lease.restoring(() => points.rollbackTo(backup), state.record.lease);
+        try {
+          // A resumed run's restore point is the dead run's, taken under that run's lease.
+          await rollBack(host, lease, backup, state.record.lease);
+        } catch (rollbackError) {
+          if (!StrataError.is(rollbackError, 'NOT_FOUND')) throw rollbackError;
+          // The run record stays: the next run finds it and says the same (restore point gone).
+          throw unrestorable(step, error, state.record);
+        }
         restored = true;
       }
       await removeRun(host, lease);
@@ -237,7 +323,11 @@ async function runStep(
         newUnit: () => new Unit(host, conn, migration.name),
         contextFor,
         commitBatch: async (u, checkpoint) => {
-          const next: RunRecord = { ...state.record, current: migration.name, checkpoint };
+          const next: RunRecord = {
+            ...state.record,
+            current: migration.name,
+            checkpoint: { ...checkpoint, checksum: migration.checksum },
+          };
           await lease.exclusive((fence) => u.commit([fence, state.put(next)]));
           state.record = next;
           state.version++;

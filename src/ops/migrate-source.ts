@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { StrataError } from '../errors.js';
@@ -73,6 +74,16 @@ export function loadOne(input: unknown, where: string, from?: { file: string; te
   const kindOf = (value: unknown, part: string): 'function' | 'sql' => {
     if (typeof value === 'function') {
       const text = Function.prototype.toString.call(value);
+      // Calling a generator function only makes an iterator: its body would never run, and
+      // the migration would be recorded as applied.
+      const tag = Object.prototype.toString.call(value);
+      if (tag === '[object GeneratorFunction]' || tag === '[object AsyncGeneratorFunction]') {
+        throw bad(
+          `migration "${name}": ${part} is a generator function (function*), whose body does not run when it is called`,
+          `write ${part} as async (m) => { ... } or async function ${part}(m) { ... }, without the *`,
+          { migration: name, ...file },
+        );
+      }
       if (/^class\b/.test(text)) {
         throw bad(`migration "${name}": ${part} is a class, not a function`, 'write up as async (m) => { ... }', {
           migration: name,
@@ -132,24 +143,41 @@ function canImportTs(): boolean {
   return Boolean(features.typescript) || process.execArgv.some((a) => /strip-types|tsx|ts-node|--import|--loader/.test(a));
 }
 
+/** require's cache, which the ES module loader also goes through for a CommonJS file. */
+const requireCache = createRequire(import.meta.url).cache;
+
 /**
  * Imports a migration module. The URL carries the checksum of the file's text, so a file
  * edited since this process imported it is imported afresh (never the cached old code under
- * the new checksum).
+ * the new checksum). That is enough for an ES module; a CommonJS one (.cjs, or .js outside a
+ * "type": "module" package) is evaluated through require's cache, keyed by path whatever the
+ * URL, so its entry is dropped first. Same text, same URL: the loader's own cache still
+ * answers that, without evaluating the file again.
  */
 async function importModule(file: string, text: string): Promise<Record<string, unknown>> {
   const ts = /\.m?ts$/.test(file);
   if (ts && !canImportTs()) throw tsUnsupported(file);
+  // Keyed by the real path, as the loader resolves symlinks (a linked migrations directory, /tmp on macOS).
+  if (/\.c?js$/.test(file)) delete requireCache[await realpath(file).catch(() => file)];
   try {
     return (await import(`${pathToFileURL(file).href}?sha256=${sha256(text)}`)) as Record<string, unknown>;
   } catch (error) {
     if (ts && (error as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION') throw tsUnsupported(file, error);
-    throw new StrataError('MIGRATION_FAILED', `the migration module ${file} could not be loaded`, {
-      cause: error,
-      hint: 'fix the module (see `cause`), or move it out of the migrations directory',
-      details: { file },
-    });
+    throw loadFailed(file, error);
   }
+}
+
+/**
+ * A module whose own code threw while it was loaded: when imported, or when its exports were
+ * read (a getter, a proxy). docs/migrations.md "Sources": MIGRATION_FAILED naming the file.
+ */
+function loadFailed(file: string, cause: unknown): StrataError {
+  const why = cause instanceof Error ? `: ${cause.message}` : '';
+  return new StrataError('MIGRATION_FAILED', `the migration module ${file} could not be loaded${why}`, {
+    cause,
+    hint: 'fix the module (see `cause`), or move it out of the migrations directory',
+    details: { file },
+  });
 }
 
 function tsUnsupported(file: string, cause?: unknown): StrataError {
@@ -167,6 +195,32 @@ function tsUnsupported(file: string, cause?: unknown): StrataError {
  * defines none is BAD_INPUT: a misspelt `up` must not pass as "nothing to do".
  */
 function fromModule(file: string, base: string, text: string, exports: Record<string, unknown>): LoadedMigration[] {
+  let values: Record<string, unknown>;
+  try {
+    values = snapshot(exports);
+  } catch (error) {
+    throw loadFailed(file, error);
+  }
+  return migrationsOf(file, base, text, values);
+}
+
+/**
+ * The exports, and a default export object's up / down, each read once: the module's code
+ * (a getter) runs here, where a throw can be blamed on the file, and a getter cannot hand
+ * the check one function and the run another.
+ */
+function snapshot(exports: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(exports)) out[key] = exports[key];
+  const fallback = out.default;
+  if (fallback !== null && typeof fallback === 'object' && ('up' in fallback || 'down' in fallback)) {
+    const holder = fallback as Record<string, unknown>;
+    out.default = { up: holder.up, down: holder.down };
+  }
+  return out;
+}
+
+function migrationsOf(file: string, base: string, text: string, exports: Record<string, unknown>): LoadedMigration[] {
   const fallback = exports.default;
   const holder =
     exports.up === undefined &&
@@ -210,6 +264,13 @@ function unreadable(file: string, why: string, cause?: unknown): StrataError {
   });
 }
 
+/**
+ * Strict: a byte that is not UTF-8 would become U+FFFD, so the SQL run would not be the
+ * file's, and swapping one such byte for another would not change the checksum. The BOM is
+ * kept, as `readFile(file, 'utf8')` kept it, so the checksums recorded before stay the same.
+ */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /** The text of a directory entry that should be a migration file; `null` for a directory (not read). */
 async function readEntry(file: string): Promise<string | null> {
   let info;
@@ -220,10 +281,20 @@ async function readEntry(file: string): Promise<string | null> {
   }
   if (info.isDirectory()) return null;
   if (!info.isFile()) throw unreadable(file, 'is not a regular file (a FIFO, socket or device)');
+  let bytes: Buffer;
   try {
-    return await readFile(file, 'utf8');
+    bytes = await readFile(file);
   } catch (error) {
     throw unreadable(file, 'cannot be read', error);
+  }
+  try {
+    return UTF8.decode(bytes);
+  } catch (error) {
+    throw new StrataError('BAD_INPUT', `${file} is not UTF-8 text`, {
+      cause: error,
+      hint: 'save it as UTF-8 (for example: iconv -f latin1 -t utf-8), or move it out of the migrations directory',
+      details: { file },
+    });
   }
 }
 

@@ -69,13 +69,22 @@ export interface MigrateOptions {
   leaseTtl?: Duration;
   /** How long to wait for another process's run to finish before TIMEOUT. @default '10m' */
   wait?: Duration;
+  /**
+   * The id of a run whose process died and whose restore point is gone (or that you choose
+   * not to undo): its record is dropped without restoring anything, and what it committed
+   * stays. Only that run: a later dead run is still undone. See docs/migrations.md.
+   */
+  abandonRun?: string;
 }
 
 export interface MigrateResult {
   /** Names applied by this call, in order (empty when there was nothing to do). */
   applied: string[];
-  /** Set when this call first rolled back or resumed a run a dead process left unfinished. */
-  recovered?: { run: string; action: 'restored' | 'resumed' };
+  /**
+   * Set when this call first rolled back or resumed a run a dead process left unfinished, or
+   * dropped it as `abandonRun` asked.
+   */
+  recovered?: { run: string; action: 'restored' | 'resumed' | 'abandoned' };
   /** The id of the backup taken before the run, when one was taken. */
   backup?: string;
 }
@@ -100,8 +109,9 @@ export interface DownOptions {
   to: string | null;
   /** Where the `down`s are: default, the source last given to `store.migrate` in this process. */
   source?: MigrationSource;
-  /** See MigrateOptions.leaseTtl / wait. */
+  /** See MigrateOptions.leaseTtl / wait / abandonRun. */
   leaseTtl?: Duration;
   wait?: Duration;
+  abandonRun?: string;
   onProgress?: (progress: MigrateProgress) => void;
 }

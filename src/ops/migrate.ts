@@ -1,6 +1,6 @@
 import { StrataError, withOp } from '../errors.js';
 import { checkOptions } from '../codec/options.js';
-import { appliedKey, appliedOp, MIGRATIONS_SPACE, readApplied, type AppliedRecord } from './migrate-records.js';
+import { appliedKey, appliedOp, MIGRATIONS_SPACE, readApplied, type AppliedRecord, type Checkpoint } from './migrate-records.js';
 import { loadSource, sameSource, type LoadedMigration } from './migrate-source.js';
 import { parseRunSettings, recover, runSteps, withLease, type Step } from './migrate-runner.js';
 import type { MigrationHost } from './migrate-unit.js';
@@ -9,7 +9,31 @@ import type { DownOptions, MigrateOptions, MigrateResult, MigrationSource, Migra
 
 export type { MigrationHost } from './migrate-unit.js';
 
-const MIGRATE_OPTIONS = ['acceptChecksums', 'onProgress', 'leaseTtl', 'wait'] as const;
+const MIGRATE_OPTIONS = ['acceptChecksums', 'onProgress', 'leaseTtl', 'wait', 'abandonRun'] as const;
+
+function parseAbandon(options: { abandonRun?: unknown }, op: string): string | undefined {
+  const id = options.abandonRun;
+  if (id === undefined) return undefined;
+  if (typeof id === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(id)) return id;
+  throw new StrataError('BAD_INPUT', `${op}: abandonRun must be the id of a run, as the error about it names it`, {
+    op,
+    hint: "copy the id from that error's details.run (CLI: --abandon-run <id>), e.g. { abandonRun: '3f2a9c0d1e4b5a67' }",
+    details: { option: 'abandonRun' },
+  });
+}
+
+/**
+ * Whether a dead run's checkpoint may be resumed with `migrations`: only by the same source
+ * (its checksum), and only when its migration is the first one pending. A migration sorting
+ * before it that is pending now (merged since) must run first, on the store as it was before
+ * the walk began: resuming after it could skip documents it adds behind the checkpoint, and
+ * letting it run on a half-walked collection breaks name order. So such a run is restored
+ * and run again in order, which also keeps every document handled exactly once.
+ */
+function resumable(migrations: readonly LoadedMigration[], applied: ReadonlyMap<string, unknown>): (c: Checkpoint) => boolean {
+  const first = migrations.find((m) => !applied.has(m.name));
+  return (checkpoint) => first !== undefined && first.name === checkpoint.migration && checkpoint.checksum === first.checksum;
+}
 
 function changedError(m: LoadedMigration, recorded: AppliedRecord): StrataError {
   return new StrataError(
@@ -40,12 +64,12 @@ export async function migrate(
       throw new StrataError('BAD_INPUT', `${op}: acceptChecksums must be a boolean`, { op });
     }
     const settings = parseRunSettings(options, op);
+    const abandon = parseAbandon(options, op);
     const migrations = await loadSource(source);
     loaded();
     return await withLease(host, settings, async (lease) => {
       const appliedAtStart = await readApplied(host.driver, host.now());
-      const pendingNow = new Set(migrations.filter((m) => !appliedAtStart.has(m.name)).map((m) => m.name));
-      const { recovered, resume } = await recover(host, lease, (name) => pendingNow.has(name));
+      const { recovered, resume } = await recover(host, lease, resumable(migrations, appliedAtStart), op, abandon);
       const applied = recovered === undefined ? appliedAtStart : await readApplied(host.driver, host.now());
       const accept: WriteOp[] = [];
       for (const m of migrations) {
@@ -163,13 +187,14 @@ export class Migrations {
     const op = 'store.migrations.down';
     try {
       this.#host.assertOpen?.(op);
-      checkOptions(options, ['to', 'source', 'leaseTtl', 'wait', 'onProgress'], op);
+      checkOptions(options, ['to', 'source', 'leaseTtl', 'wait', 'onProgress', 'abandonRun'], op);
       if (options === undefined || !('to' in options) || (options.to !== null && typeof options.to !== 'string')) {
         throw new StrataError('BAD_INPUT', `${op}: pass { to: name } (the migration to stay at) or { to: null } (revert all)`, {
           op,
         });
       }
       const settings = parseRunSettings(options, op);
+      const abandon = parseAbandon(options, op);
       const loaded = await this.#load(options.source);
       if (loaded === null) {
         throw new StrataError(
@@ -182,8 +207,10 @@ export class Migrations {
         );
       }
       return await withLease(this.#host, settings, async (lease) => {
-        // A batched migration a dead run stopped in is resumed by migrate, not undone here.
-        const { resume } = await recover(this.#host, lease, () => true);
+        // A batched migration a dead run stopped in, that migrate would resume, is left to it;
+        // one it would restore is restored here just the same.
+        const appliedBefore = await readApplied(this.#host.driver, this.#host.now());
+        const { resume } = await recover(this.#host, lease, resumable(loaded, appliedBefore), op, abandon);
         if (resume !== null) {
           throw new StrataError('MIGRATION_FAILED', `${op}: a batched migration was interrupted; finish it first`, {
             op,
@@ -214,8 +241,8 @@ export class Migrations {
                 op,
                 hint:
                   m === undefined
-                    ? 'put its file back in the migrations directory'
-                    : `add a down to "${name}", or go down only to "${name}" (to: "${name}")`,
+                    ? 'put its file back in the migrations directory, or pass the directory that has it ({ source: { dir } }; CLI: --dir)'
+                    : `add a down to "${name}", or go down only to "${name}" ({ to: "${name}" }; CLI: --to ${name})`,
                 details: { migration: name },
               },
             );

@@ -17,6 +17,7 @@ import { fixture, LineChild, sleep, strata, tempDir } from '../reliability/helpe
 import type { Store } from '../../src/index.js';
 import type { Migration } from '../../src/ops/migrate-types.js';
 import { dump, urlFor } from './migrate-helpers.js';
+import { walkUsers } from '../fixtures/walk-migrations.mjs';
 
 const WORKER = fixture('migrate-encrypted-worker.mjs');
 const KEYS = `k1:${randomBytes(32).toString('base64')}`;
@@ -107,14 +108,8 @@ const rekey: Migration = {
     }
   },
 };
-const walk: Migration = {
-  name: '030_walk',
-  up: async (m) => {
-    await m.batches('users', { size: 10 }, async (docs, b) => {
-      for (const d of docs as unknown as User[]) await b.collection('users').update(d.id, { apiKey: `${d.apiKey}!`, n: d.n + 1 });
-    });
-  },
-};
+// The child's own migration (one source): a run resumes only with the code that made its checkpoint.
+const walk = walkUsers(() => {});
 
 describe.each(['sqlite', 'file'] as const)('a migration over encrypted records SIGKILLed on %s', (backend) => {
   let dir: { path: string; dispose(): Promise<void> };

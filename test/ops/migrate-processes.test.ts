@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fixture, LineChild, runTogether, sleep, tempDir } from '../reliability/helpers.js';
 import type { MigrateResult } from '../../src/ops/migrate-types.js';
 import { dump, open, urlFor } from './migrate-helpers.js';
+import { walkDocs } from '../fixtures/walk-migrations.mjs';
 
 const WORKER = fixture('migrate-worker.mjs');
 
@@ -80,19 +81,8 @@ describe.each(['sqlite', 'file'] as const)('migrations across processes on %s', 
     store = await open(url);
     try {
       let batches = 0;
-      const result = await store.migrate({
-        migrations: [
-          {
-            name: '020_walk',
-            up: async (m) => {
-              await m.batches('docs', { size: 10 }, async (docs, b) => {
-                batches++;
-                for (const d of docs) await b.collection('docs').update(d.id as string, { n: (d.n as number) + 1 });
-              });
-            },
-          },
-        ],
-      });
+      // The child's own migration (one source): a run resumes only with the code that made its checkpoint.
+      const result = await store.migrate({ migrations: [walkDocs(() => void batches++)] });
       expect(result.recovered?.action).toBe('resumed');
       expect(result.applied).toEqual(['020_walk']);
       expect(batches).toBeLessThanOrEqual(15); // 5 of the 20 batches had committed when the 6th printed

@@ -6,8 +6,9 @@ import { table } from '../output.js';
 import { progress, type Progress } from '../progress.js';
 import { StrataError } from '../../errors.js';
 import { checkMigrationName } from '../../ops/migrate-source.js';
+import { MAX_WAIT_MS } from '../../ops/migrate-runner.js';
 import type { MigrateProgress } from '../../ops/migrate-types.js';
-import type { Duration } from '../../codec/duration.js';
+import { parseDuration, type Duration } from '../../codec/duration.js';
 
 const DEFAULT_DIR = 'migrations';
 
@@ -42,9 +43,41 @@ function source(flags: DirFlags): { dir: string } {
   return { dir: resolve(flags.dir) };
 }
 
-/** `--wait`: how long `up` / `down` wait for another migrator (the API's `wait`). */
-const waitOption = (flags: { wait?: string }): { wait?: Duration } =>
-  flags.wait === undefined ? {} : { wait: flags.wait as Duration }; // checked by the API: BAD_INPUT
+/**
+ * `--wait 10m`, `--wait 30s`, `--wait 500`: how long `up` / `down` wait for another migrator
+ * (the API's `wait`). Bare digits are milliseconds, as for the API's number and for the
+ * CLI's other durations (`--ttl`, `--older-than`).
+ */
+function waitOption(text: string): Duration {
+  const value = /^\d+$/.test(text) ? Number(text) : text;
+  try {
+    parseDuration(value, '--wait', MAX_WAIT_MS);
+  } catch (error) {
+    if (!StrataError.is(error, 'BAD_INPUT')) throw error;
+    const tooLong = (error.details as { max?: number } | undefined)?.max !== undefined;
+    throw new StrataError(
+      'BAD_INPUT',
+      tooLong ? `--wait ${text} is longer than the maximum, 7d` : `--wait ${JSON.stringify(text)} is not a positive duration`,
+      { hint: 'e.g. --wait 30s, --wait 10m, --wait 2h, or milliseconds: --wait 500 (at most 7d)', details: { option: '--wait' } },
+    );
+  }
+  return value as Duration;
+}
+
+interface RunFlags extends DirFlags {
+  wait?: Duration;
+  abandonRun?: string;
+}
+
+/** The options `up` and `down` share, as the API takes them. */
+const runOptions = (flags: RunFlags): { wait?: Duration; abandonRun?: string } => ({
+  ...(flags.wait === undefined ? {} : { wait: flags.wait }),
+  ...(flags.abandonRun === undefined ? {} : { abandonRun: flags.abandonRun }),
+});
+
+const WAIT_HELP = 'how long to wait for another process running migrations, e.g. 30s (default 10m; bare digits: ms)';
+const ABANDON_HELP =
+  'drop the record of the dead run <id> without restoring its restore point (after checking the store is as you want it; see docs/migrations.md)';
 
 /**
  * What `create` accepts as a name: a description such as add_priority. Stricter than a
@@ -122,8 +155,9 @@ MIGRATION_FAILED). See docs/migrations.md.`,
     .description('apply every pending migration')
     .option('--dir <dir>', 'the migrations directory', DEFAULT_DIR)
     .option('--accept-checksums', 'record the new checksum of applied migrations whose source changed (they are not run again)')
-    .option('--wait <duration>', 'how long to wait for another process running migrations, e.g. 30s (default 10m)')
-    .action(async (flags: DirFlags & { acceptChecksums?: boolean; wait?: string }, command: Command) => {
+    .option('--wait <duration>', WAIT_HELP, waitOption)
+    .option('--abandon-run <id>', ABANDON_HELP)
+    .action(async (flags: RunFlags & { acceptChecksums?: boolean }, command: Command) => {
       const cli = Cli.of(command);
       const report = reporter(cli, 'migrating');
       const result = await cli
@@ -131,7 +165,7 @@ MIGRATION_FAILED). See docs/migrations.md.`,
           store.migrate(source(flags), {
             acceptChecksums: flags.acceptChecksums === true,
             onProgress: report.onProgress,
-            ...waitOption(flags),
+            ...runOptions(flags),
           }),
         )
         .finally(() => report.stop());
@@ -149,8 +183,9 @@ MIGRATION_FAILED). See docs/migrations.md.`,
     .option('--dir <dir>', 'the migrations directory', DEFAULT_DIR)
     .option('--to <name>', 'the migration to stay at (those after it are reverted)')
     .option('--all', 'revert every applied migration')
-    .option('--wait <duration>', 'how long to wait for another process running migrations, e.g. 30s (default 10m)')
-    .action(async (flags: DirFlags & { to?: string; all?: boolean; wait?: string }, command: Command) => {
+    .option('--wait <duration>', WAIT_HELP, waitOption)
+    .option('--abandon-run <id>', ABANDON_HELP)
+    .action(async (flags: RunFlags & { to?: string; all?: boolean }, command: Command) => {
       const cli = Cli.of(command);
       if ((flags.to === undefined) === (flags.all !== true)) {
         throw new StrataError('BAD_INPUT', 'migrate down needs exactly one of --to <name> or --all', {
@@ -164,7 +199,7 @@ MIGRATION_FAILED). See docs/migrations.md.`,
             to: flags.to ?? null,
             source: source(flags),
             onProgress: report.onProgress,
-            ...waitOption(flags),
+            ...runOptions(flags),
           }),
         )
         .finally(() => report.stop());
