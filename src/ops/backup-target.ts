@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, rmdirSync, rmSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, rmdirSync, rmSync, statSync, type Dirent } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -62,9 +63,21 @@ export function removeAtExit(cleanup: () => void): () => void {
   return () => set.delete(cleanup);
 }
 
-/** `.tmp-<pid>-<hex>`: a part or manifest being written by process `<pid>` (see `put`). */
-const TEMP = /^\.tmp-(\d+)-[0-9a-f]+$/;
-/** A temp file of a process of this machine that no longer runs, untouched this long, is stale. */
+/**
+ * `.tmp-<pid>-<hex>`: a part or manifest being written by process `<pid>` (see `put`). The hex
+ * is `HOST_TAG` then random: a pid says whether its writer still runs only on the machine it
+ * ran on, and a backup directory may be shared by several machines (older versions wrote the
+ * random part alone).
+ */
+const TEMP = /^\.tmp-(\d+)-([0-9a-f]+)$/;
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+const RANDOM_BYTES = 6;
+const tempName = (): string => `.tmp-${process.pid}-${HOST_TAG}${randomBytes(RANDOM_BYTES).toString('hex')}`;
+/**
+ * A temp file of a process that does not run here, not written by this machine (or by an
+ * older version, which did not say), untouched this long, is stale: its writer may still run
+ * elsewhere, and a live writer touches its file far more often than this.
+ */
 const DEAD_WRITER_MS = 60_000;
 /** Any temp file untouched this long is stale (its writer may have run on another machine). */
 const STALE_TEMP_MS = 3600_000;
@@ -139,7 +152,7 @@ export function localTarget(dir: string): BackupTarget {
       if (made !== undefined) {
         for (let dir = dirname(path); dir !== dirname(made); dir = dirname(dir)) await syncPath(dirname(dir));
       }
-      const temp = join(dirname(path), `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+      const temp = join(dirname(path), tempName());
       const done = removeAtExit(() => {
         rmSync(temp, { force: true });
         if (made !== undefined) rmdirIfEmpty(dirname(temp));
@@ -173,7 +186,7 @@ export function localTarget(dir: string): BackupTarget {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
           throw new StrataError('NOT_FOUND', `no backup object ${object} in ${name}`, {
-            hint: 'list the backups with `strata backup list`',
+            hint: 'list the backups with store.backups.list() (CLI: strata backup list)',
             details: { object },
           });
         }
@@ -192,16 +205,9 @@ export function localTarget(dir: string): BackupTarget {
     },
     async list(prefix = '') {
       const out: string[] = [];
-      let entries;
-      try {
-        entries = await readdir(root, { recursive: true, withFileTypes: true });
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw notADirectory(error, root);
-      }
-      for (const entry of entries) {
-        if (!entry.isFile() || entry.name.startsWith('.tmp-')) continue;
-        const rel = join(entry.parentPath, entry.name)
+      for (const file of await filesUnder(root)) {
+        if (file.name.startsWith('.tmp-')) continue;
+        const rel = join(file.dir, file.name)
           .slice(root.length + 1)
           .split(sep)
           .join('/');
@@ -230,27 +236,54 @@ function rmdirIfEmpty(dir: string): void {
   }
 }
 
+const isGone = (error: unknown): boolean => (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+
+/**
+ * Every file under `root` (none when it does not exist). Not `readdir({ recursive })`: that
+ * fails as a whole with ENOENT when another process (a prune) removes a backup directory
+ * while it walks, and a backup removed meanwhile is only a backup fewer.
+ */
+async function filesUnder(root: string): Promise<Array<{ dir: string; name: string }>> {
+  const out: Array<{ dir: string; name: string }> = [];
+  const walk = async (dir: string): Promise<void> => {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if (isGone(error)) return;
+      if (dir === root) throw notADirectory(error, root);
+      throw error;
+    }
+    for (const entry of entries) {
+      if (entry.isDirectory()) await walk(join(dir, entry.name));
+      else if (entry.isFile()) out.push({ dir, name: entry.name });
+    }
+  };
+  await walk(root);
+  return out;
+}
+
+/** Whether the writer of a temp file is gone for good, so the file only takes space. */
+function abandoned(name: string, untouchedMs: number): boolean {
+  const [, pid, hex] = TEMP.exec(name) ?? [];
+  if (pid === undefined || hex === undefined) return false;
+  if (untouchedMs > STALE_TEMP_MS) return true;
+  if (Number(pid) === process.pid || pidAlive(Number(pid))) return false;
+  // A process of this machine that no longer runs writes nothing more: no need to wait.
+  const ours = hex.length === HOST_TAG.length + 2 * RANDOM_BYTES && hex.startsWith(HOST_TAG);
+  return ours || untouchedMs > DEAD_WRITER_MS;
+}
+
 /** Removes the temp files of writers that are gone, and the backup directories they leave empty. */
 async function removeStaleTemps(root: string, now = Date.now()): Promise<number> {
-  let entries;
-  try {
-    entries = await readdir(root, { recursive: true, withFileTypes: true });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw notADirectory(error, root);
-  }
   let removed = 0;
-  for (const entry of entries) {
-    const pid = TEMP.exec(entry.name)?.[1];
-    if (!entry.isFile() || pid === undefined) continue;
-    const path = join(entry.parentPath, entry.name);
+  for (const file of await filesUnder(root)) {
+    if (!TEMP.test(file.name)) continue;
+    const path = join(file.dir, file.name);
     const info = await stat(path).catch(() => null);
-    if (info === null) continue;
-    const age = now - info.mtimeMs;
-    const gone = Number(pid) !== process.pid && !pidAlive(Number(pid)) && age > DEAD_WRITER_MS;
-    if (!(gone || age > STALE_TEMP_MS)) continue;
+    if (info === null || !abandoned(file.name, now - info.mtimeMs)) continue;
     await unlink(path).catch(() => {});
-    if (entry.parentPath !== root) rmdirIfEmpty(entry.parentPath);
+    if (file.dir !== root) rmdirIfEmpty(file.dir);
     removed++;
   }
   return removed;

@@ -9,14 +9,15 @@
  * encrypted values stay ciphertext. The manifest is written last; without it a backup does
  * not exist.
  *
- * Restore rebuilds the backup in a scratch store (every byte checked against the manifest's
- * sha256 sums: a damaged or truncated backup is CORRUPT and the live store is untouched),
- * then replaces the live data in one atomic step (backup-restore.ts `swapScratch`).
+ * Restore rebuilds the backup in a scratch store and runs every check `verify` runs on it
+ * (every byte against the manifest's sha256 sums, then integrity and counts: a damaged,
+ * truncated or inconsistent backup is CORRUPT and the live store is untouched), then replaces
+ * the live data in one atomic step (backup-restore.ts `swapScratch`).
  *
  * Extension point for point-in-time restore: `restoreBackup(store, ref, { prepare })` runs
  * `prepare(scratch)` on the checked scratch copy before the swap; journal replay writes its
- * records and deletes there, so backup and replay commit together. `toTime` is refused here
- * (UNSUPPORTED) until the journal provides it.
+ * records and deletes there, so backup and replay commit together. `toTime` itself goes to
+ * pitr-store.ts (`store.restore` routes it there), never here.
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -32,7 +33,8 @@ import { localTarget, type BackupTarget } from './backup-target.js';
 import { parseS3Url, s3Target } from './backup-s3.js';
 import { progressCallback } from '../progress-callback.js';
 import { createBackup, type BackupProgress } from './backup-create.js';
-import { checkScratch, openScratch, swapScratch, type PrepareScratch } from './backup-restore.js';
+import { checkScratch, openScratch, swapScratch, type PrepareScratch, type Scratch } from './backup-restore.js';
+import { restorePointsInUse } from './migrate-restore.js';
 
 export type { BackupTarget } from './backup-target.js';
 export type { BackupManifest, BackupPart } from './backup-format.js';
@@ -164,12 +166,24 @@ export async function defaultBackupDir(store: ImageStore, op: string): Promise<s
   return join(dirname(location), 'backups', basename(location));
 }
 
-async function targetOf(store: ImageStore, given: unknown, op: string, option: string): Promise<BackupTarget> {
+async function targetOf(store: ImageStore, given: unknown, op: string, option: 'to' | 'dir'): Promise<BackupTarget> {
   if (given === undefined) return localTarget(await defaultBackupDir(store, op));
   if (typeof given === 'string' && given.startsWith('s3://')) return s3Target(parseS3Url(given));
   if (typeof given === 'string' && given !== '') return localTarget(given);
   if (isTarget(given)) return given;
-  throw new StrataError('BAD_INPUT', `${op}: ${option} must be a directory path, an s3:// URL or a BackupTarget`, { op });
+  throw new StrataError('BAD_INPUT', `${op}: ${option} must be a directory path, an s3:// URL or a BackupTarget`, {
+    op,
+    hint: `pass { ${option}: 'path/to/backups' } or an s3://bucket/prefix URL (CLI: --${option} <dir>)`,
+  });
+}
+
+/** `dryRun` of restore and prune: a boolean, so that `'false'` never runs for real. */
+function checkDryRun(dryRun: unknown, op: string): void {
+  if (dryRun === undefined || typeof dryRun === 'boolean') return;
+  throw new StrataError('BAD_INPUT', `${op}: dryRun must be a boolean`, {
+    op,
+    hint: 'pass dryRun: true or false (CLI: --dry-run)',
+  });
 }
 
 const pathIn = (target: BackupTarget, id: string): string => target.pathOf?.(id) ?? `${target.name}/${id}`;
@@ -185,13 +199,29 @@ async function readText(target: BackupTarget, name: string): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function readManifest(target: BackupTarget, id: string): Promise<BackupManifest> {
-  const manifest = parseManifest(await readText(target, `${id}/${MANIFEST}`), id);
-  if (manifest.id !== id) {
-    throw new StrataError('CORRUPT', `backup ${id}: its manifest names backup ${manifest.id}`, {
-      hint: 'keep each backup under the directory name it was written with',
-    });
-  }
+/** The manifest stored under `<id>/`, checked, whatever backup it names. */
+async function manifestUnder(target: BackupTarget, id: string): Promise<BackupManifest> {
+  return parseManifest(await readText(target, `${id}/${MANIFEST}`), id);
+}
+
+/**
+ * An intact backup copied under another backup's id. Not CORRUPT: nothing in it is damaged,
+ * and a CORRUPT one is what `prune` may delete. Refused, since an id is what restore and
+ * point-in-time restore go by: two names for one backup would make them disagree.
+ */
+function misnamed(target: BackupTarget, id: string, named: string, op: string): StrataError {
+  const where = pathIn(target, id);
+  return new StrataError('BAD_INPUT', `${op}: ${where} holds backup ${named}, not ${id}: rename it to ${named}`, {
+    op,
+    hint: `rename ${where} to ${named} (the id in its manifest.json), then restore it by that id or path`,
+    details: { backup: id, manifestId: named },
+  });
+}
+
+/** The manifest of backup `id`, which must be stored under its own id. */
+async function readManifest(target: BackupTarget, id: string, op: string): Promise<BackupManifest> {
+  const manifest = await manifestUnder(target, id);
+  if (manifest.id !== id) throw misnamed(target, id, manifest.id, op);
   return manifest;
 }
 
@@ -211,7 +241,7 @@ async function resolveBackup(
   if (typeof ref !== 'string' || ref === '') {
     throw new StrataError('BAD_INPUT', `${op}: pass a backup id or the path of a backup`, {
       op,
-      hint: 'list them with `strata backup list`',
+      hint: 'list them with store.backups.list() (CLI: strata backup list)',
     });
   }
   if (dir === undefined && existsSync(ref)) {
@@ -235,7 +265,10 @@ async function resolveBackup(
 function checkLevel(level: unknown, op: string): number {
   if (level === undefined) return 1;
   if (typeof level !== 'number' || !Number.isInteger(level) || level < 1 || level > 9) {
-    throw new StrataError('BAD_INPUT', `${op}: gzipLevel must be a whole number from 1 to 9`, { op });
+    throw new StrataError('BAD_INPUT', `${op}: gzipLevel must be a whole number from 1 to 9`, {
+      op,
+      hint: 'pass gzipLevel: 1 (fastest) to 9 (smallest) (CLI: --gzip-level <n>)',
+    });
   }
   return level;
 }
@@ -256,16 +289,65 @@ export async function backupStore(store: ImageStore, options: BackupOptions = {}
   return resultOf(target, created.manifest, created.bytes);
 }
 
-function resultOf(target: BackupTarget, m: BackupManifest, bytes: number): BackupResult {
+function resultOf(target: BackupTarget, m: BackupManifest, bytes: number, id = m.id): BackupResult {
   return {
-    id: m.id,
-    path: pathIn(target, m.id),
+    id,
+    path: pathIn(target, id),
     bytes,
     checksum: m.checksum,
     at: new Date(m.at),
     records: m.records,
     ...(m.journalSeq === undefined ? {} : { journalSeq: m.journalSeq }),
   };
+}
+
+/** A backup as `list` finds it, and whether restore takes it under the name it is stored by. */
+export interface ScannedBackup {
+  info: BackupInfo | DamagedBackupInfo;
+  /** False for a damaged one (a newer format included) and for one under another backup's id. */
+  restorable: boolean;
+}
+
+/**
+ * One backup of a listing, or `null` when it is gone: another process (a prune) may delete
+ * it between the listing and this read, which is no error, only a backup fewer.
+ */
+async function scanOne(target: BackupTarget, name: string, id: string): Promise<ScannedBackup | null> {
+  let m: BackupManifest;
+  try {
+    m = await manifestUnder(target, id);
+  } catch (error) {
+    if ((await target.size(name)) === null) return null;
+    if (!StrataError.is(error, 'CORRUPT') && !StrataError.is(error, 'UNSUPPORTED')) throw error;
+    return { info: { id, path: pathIn(target, id), damaged: true, reason: error.message }, restorable: false };
+  }
+  const bytes = await target.size(name);
+  if (bytes === null) return null;
+  // Listed under the name it is stored by: that is what restore, verify and prune are given.
+  const info = {
+    ...resultOf(target, m, bytes + m.parts.reduce((a, p) => a + p.bytes, 0), id),
+    driver: m.driver,
+    kind: m.kind,
+    spaces: m.spaces,
+  };
+  return { info, restorable: m.id === id };
+}
+
+/** Every backup of `target`, newest first. */
+async function scanBackups(target: BackupTarget): Promise<ScannedBackup[]> {
+  const out: ScannedBackup[] = [];
+  for (const name of await target.list()) {
+    const [id, file, ...more] = name.split('/');
+    if (file !== MANIFEST || more.length > 0 || !isBackupId(id!)) continue;
+    const scanned = await scanOne(target, name, id!);
+    if (scanned !== null) out.push(scanned);
+  }
+  return out.sort((a, b) => (a.info.id < b.info.id ? 1 : a.info.id > b.info.id ? -1 : 0));
+}
+
+/** The backups of `dir` (default: the store's backup directory), newest first; for point-in-time restore. */
+export async function scanBackupDir(store: ImageStore, dir: unknown, op: string): Promise<ScannedBackup[]> {
+  return scanBackups(await targetOf(store, dir, op, 'dir'));
 }
 
 /** `store.backups.list(options)`: newest first; damaged manifests are listed as such. */
@@ -275,26 +357,7 @@ export async function listBackups(
 ): Promise<Array<BackupInfo | DamagedBackupInfo>> {
   const op = 'store.backups.list';
   checkOptions(options, ['dir'], op);
-  const target = await targetOf(store, options.dir, op, 'dir');
-  const out: Array<BackupInfo | DamagedBackupInfo> = [];
-  for (const name of await target.list()) {
-    const [id, file, ...more] = name.split('/');
-    if (file !== MANIFEST || more.length > 0 || !isBackupId(id!)) continue;
-    try {
-      const m = await readManifest(target, id!);
-      const bytes = (await target.size(name)) ?? 0;
-      out.push({
-        ...resultOf(target, m, bytes + m.parts.reduce((a, p) => a + p.bytes, 0)),
-        driver: m.driver,
-        kind: m.kind,
-        spaces: m.spaces,
-      });
-    } catch (error) {
-      if (!StrataError.is(error, 'CORRUPT') && !StrataError.is(error, 'UNSUPPORTED')) throw error;
-      out.push({ id: id!, path: pathIn(target, id!), damaged: true, reason: error.message });
-    }
-  }
-  return out.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return (await scanBackupDir(store, options.dir, op)).map((b) => b.info);
 }
 
 /** `store.backups.verify(idOrPath)`: rebuilds the backup in scratch space and checks integrity and counts. */
@@ -307,7 +370,7 @@ export async function verifyBackup(
   checkOptions(options, ['dir', 'onProgress'], op);
   const onProgress = progressCallback<CheckProgress>(options.onProgress, op);
   const { target, id } = await resolveBackup(store, ref, options.dir, op);
-  const manifest = await readManifest(target, id);
+  const manifest = await readManifest(target, id, op);
   const scratch = await openScratch(store, target, manifest, onProgress);
   try {
     const report = await checkScratch(scratch);
@@ -338,37 +401,50 @@ export async function restoreBackup(
   checkOptions(options, ['dir', 'dryRun', 'toTime', 'prepare', 'onProgress'], op);
   const onProgress = progressCallback<CheckProgress>(options.onProgress, op);
   if (options.toTime !== undefined) {
-    throw new StrataError('UNSUPPORTED', `${op}: toTime needs the change journal, which this store does not keep`, {
+    // Only a caller inside Strata gets here: store.restore hands toTime to pitr-store.ts.
+    throw new StrataError('UNSUPPORTED', `${op}: restoreBackup does not replay the journal; toTime is not taken here`, {
       op,
-      hint: 'restore a backup by id or path without toTime',
+      hint: 'call store.restore(backup, { toTime }) (CLI: strata restore <backup> --to-time <time>)',
     });
   }
-  if (options.dryRun !== undefined && typeof options.dryRun !== 'boolean') {
-    throw new StrataError('BAD_INPUT', `${op}: dryRun must be a boolean`, { op });
-  }
+  checkDryRun(options.dryRun, op);
+  const dryRun = options.dryRun === true;
   const { target, id } = await resolveBackup(store, ref, options.dir, op);
-  const manifest = await readManifest(target, id);
+  const manifest = await readManifest(target, id, op);
   const scratch = await openScratch(store, target, manifest, onProgress);
   try {
+    // What verify checks, before the hook changes the copy: checksums only prove the bytes are
+    // the manifest's, and anyone can recompute them for a part whose records it does not count.
+    await checkScratch(scratch);
     await options.prepare?.(scratch);
-    if (options.dryRun !== true) {
-      const restore = { from: options.prepare === undefined ? manifest.at : null, seq: manifest.journalSeq ?? 0 };
-      await journalOnRestore(bottomDriver(store), scratch.driver, restore, now);
-    }
-    const before = await cryptoState(store, now);
-    const records = options.dryRun === true ? manifest.records : await swapScratch(store, scratch, now);
-    const after = options.dryRun === true ? before : await cryptoState(store, now);
+    const reopen = dryRun ? false : await swapIn(store, scratch, options.prepare === undefined, now);
     return {
       id,
-      records,
-      reopen: before !== after,
+      // The backup's, as a dry run reports it: what the swap loads also holds Strata's own marks
+      // (and after a prepare the replayed records), a number that differs between drivers.
+      records: manifest.records,
+      reopen,
       at: new Date(manifest.at),
-      dryRun: options.dryRun === true,
+      dryRun,
       ...(manifest.journalSeq === undefined ? {} : { journalSeq: manifest.journalSeq }),
     };
   } finally {
     await scratch.dispose();
   }
+}
+
+/**
+ * Replaces the live data with the checked scratch copy; true when that changed the store's
+ * encryption state (the caller must reopen). `plain`: a restore without a `prepare` hook,
+ * which marks itself in the journal (a hook marks its own restore).
+ */
+async function swapIn(store: ImageStore, scratch: Scratch, plain: boolean, now: number): Promise<boolean> {
+  const m = scratch.manifest;
+  const restore = { from: plain ? m.at : null, seq: m.journalSeq ?? 0 };
+  await journalOnRestore(bottomDriver(store), scratch.driver, restore, now);
+  const before = await cryptoState(store, now);
+  await swapScratch(store, scratch, now);
+  return before !== (await cryptoState(store, now));
 }
 
 /**
@@ -385,63 +461,94 @@ async function cryptoState(store: ImageStore, now: number): Promise<string> {
 /** A backup without its manifest this old is a leftover of a crash, never one in progress. */
 const INCOMPLETE_AFTER_MS = 3600_000;
 
+interface PruneRules {
+  keep?: number;
+  maxAge?: number;
+}
+
+function pruneRules(options: PruneOptions, op: string): PruneRules {
+  if (options === undefined || (options.keep === undefined && options.maxAge === undefined)) {
+    throw new StrataError('BAD_INPUT', `${op}: say what to keep`, {
+      op,
+      hint: "pass { keep: 7 } and/or { maxAge: '30d' } (CLI: --keep 7 and/or --max-age 30d)",
+    });
+  }
+  const { keep } = options;
+  if (keep !== undefined && (typeof keep !== 'number' || !Number.isSafeInteger(keep) || keep < 1)) {
+    throw new StrataError('BAD_INPUT', `${op}: keep must be a whole number >= 1`, { op, hint: 'pass keep: 7 (CLI: --keep 7)' });
+  }
+  checkDryRun(options.dryRun, op);
+  return {
+    ...(keep === undefined ? {} : { keep }),
+    ...(options.maxAge === undefined ? {} : { maxAge: parseDuration(options.maxAge, 'maxAge') }),
+  };
+}
+
+/**
+ * The ids `prune` keeps. `keep` counts restorable backups only, so a backup restore refuses
+ * (damaged, a newer format, or under another id) never takes the place of one that restores.
+ * Such a backup stays while younger than `maxAge`, while newer than the oldest restorable one
+ * kept, or while fewer than `keep` restorable ones exist: then nothing needs its room, and a
+ * newer version of Strata may restore it, so deleting it would lose it for nothing. A backup
+ * dated after now (the clock was ahead, or went back) is kept and not counted, so it never
+ * pushes out the backups taken since.
+ */
+function retained(scanned: readonly ScannedBackup[], rules: PruneRules, now: number): Set<string> {
+  const kept = new Set<string>();
+  const unreadable: string[] = [];
+  let restorable = 0;
+  let oldestCounted: string | undefined;
+  for (const { info, restorable: takes } of scanned) {
+    const at = 'damaged' in info ? idTime(info.id) : info.at.getTime();
+    const young = rules.maxAge !== undefined && now - at < rules.maxAge;
+    if (!(at <= now) || (!takes && young)) kept.add(info.id);
+    else if (!takes) unreadable.push(info.id);
+    else {
+      const counted = rules.keep !== undefined && restorable < rules.keep;
+      restorable++;
+      if (counted) oldestCounted = info.id;
+      if (counted || young) kept.add(info.id);
+    }
+  }
+  const roomLeft = rules.keep !== undefined && restorable < rules.keep;
+  for (const id of unreadable) if (roomLeft || (oldestCounted !== undefined && id > oldestCounted)) kept.add(id);
+  return kept;
+}
+
+/** Ids of backups that died before their manifest (an hour or more ago): nothing else removes them. */
+function leftovers(names: readonly string[], scanned: readonly ScannedBackup[], now: number): string[] {
+  const complete = new Set(scanned.map((b) => b.info.id));
+  return [...new Set(names.map((n) => n.split('/')[0]!))].filter(
+    (id) => isBackupId(id) && !complete.has(id) && now - idTime(id) > INCOMPLETE_AFTER_MS,
+  );
+}
+
+async function deleteBackups(target: BackupTarget, ids: readonly string[], names: readonly string[]): Promise<void> {
+  for (const id of ids) {
+    // The manifest first: a backup half deleted is then incomplete, never restorable.
+    await target.delete(`${id}/${MANIFEST}`);
+    for (const name of names) if (name.startsWith(`${id}/`) && name !== `${id}/${MANIFEST}`) await target.delete(name);
+  }
+}
+
 /** `store.backups.prune(options)`: keeps the newest `keep` and those younger than `maxAge`; deletes the rest. */
 export async function pruneBackups(store: ImageStore, options: PruneOptions, now = Date.now()): Promise<PruneResult> {
   const op = 'store.backups.prune';
   checkOptions(options, ['dir', 'keep', 'maxAge', 'dryRun'], op);
-  if (options === undefined || (options.keep === undefined && options.maxAge === undefined)) {
-    throw new StrataError('BAD_INPUT', `${op}: say what to keep`, { op, hint: "pass { keep: 7 } and/or { maxAge: '30d' }" });
-  }
-  if (
-    options.keep !== undefined &&
-    (typeof options.keep !== 'number' || !Number.isSafeInteger(options.keep) || options.keep < 1)
-  ) {
-    throw new StrataError('BAD_INPUT', `${op}: keep must be a whole number >= 1`, { op });
-  }
-  if (options.dryRun !== undefined && typeof options.dryRun !== 'boolean') {
-    throw new StrataError('BAD_INPUT', `${op}: dryRun must be a boolean`, { op });
-  }
-  const maxAge = options.maxAge === undefined ? undefined : parseDuration(options.maxAge, 'maxAge');
+  const rules = pruneRules(options, op);
   const target = await targetOf(store, options.dir, op, 'dir');
-  const listed = await listBackups(store, { dir: target });
-  const deleted: string[] = [];
-  const kept: string[] = [];
-  // `keep` counts backups that can be restored: damaged ones never take the place of a good
-  // one. One dated after now (the clock was ahead, or went back) is kept and not counted, so
-  // it never pushes out the backups taken since.
-  let good = 0;
-  let oldestKept: string | undefined;
-  const verdicts = listed.map((b) => {
-    const damaged = 'damaged' in b;
-    const at = damaged ? idTime(b.id) : b.at.getTime();
-    const young = maxAge !== undefined && now - at < maxAge;
-    if (!(at <= now)) return 'keep';
-    if (damaged) return young ? 'keep' : 'later';
-    const counted = options.keep !== undefined && good < options.keep;
-    good++;
-    if (counted) oldestKept = b.id;
-    return counted || young ? 'keep' : 'delete';
-  });
-  listed.forEach((b, index) => {
-    const verdict = verdicts[index];
-    // A damaged backup newer than the oldest good one kept stays (it may be a newer format).
-    const keep = verdict === 'keep' || (verdict === 'later' && oldestKept !== undefined && b.id > oldestKept);
-    (keep ? kept : deleted).push(b.id);
-  });
+  const scanned = await scanBackups(target);
+  const keep = retained(scanned, rules, now);
+  // The restore point of a migration run that did not finish: without it the run cannot be undone.
+  for (const id of await restorePointsInUse(store)) keep.add(id);
+  const kept = scanned.filter((b) => keep.has(b.info.id)).map((b) => b.info.id);
+  const deleted = scanned.filter((b) => !keep.has(b.info.id)).map((b) => b.info.id);
   const names = await target.list();
-  // Leftovers of a backup that died before its manifest: gone after an hour.
-  const complete = new Set(listed.map((b) => b.id));
-  const leftovers = [...new Set(names.map((n) => n.split('/')[0]!))].filter(
-    (id) => isBackupId(id) && !complete.has(id) && now - idTime(id) > INCOMPLETE_AFTER_MS,
-  );
-  deleted.push(...leftovers);
+  deleted.push(...leftovers(names, scanned, now));
   if (options.dryRun !== true) {
+    // A killed backup's partial part is never listed, so nothing else would remove it.
     await target.clean?.();
-    for (const id of deleted) {
-      // The manifest first: a backup half deleted is then incomplete, never restorable.
-      await target.delete(`${id}/${MANIFEST}`);
-      for (const name of names) if (name.startsWith(`${id}/`) && name !== `${id}/${MANIFEST}`) await target.delete(name);
-    }
+    await deleteBackups(target, deleted, names);
   }
   return { deleted, kept };
 }

@@ -45,9 +45,9 @@ export async function verifyJournal(driver: Driver, report: VerifyReport, now: n
 /**
  * What a restore does for the journal, on the backup copy about to replace the store
  * (`scratch`), when the live store (`live`, below encryption) keeps one: the copy keeps the
- * journal on (a backup taken before it was turned on gets the live retention and a journal
- * from seq 1, from `now`), and, for a restore without `toTime` (`from`: the backup's time;
- * `null`: the caller marks it), it gets the mark of this restore (ops/journal-loads.ts).
+ * journal on, with the live retention (`keepLiveRetention`), and, for a restore without
+ * `toTime` (`from`: the backup's time; `null`: the caller marks it), it gets the mark of this
+ * restore (ops/journal-loads.ts).
  */
 export async function journalOnRestore(
   live: Driver,
@@ -80,10 +80,25 @@ export async function journalOnRestore(
     damaged = true;
   }
   if (loaded === null && !damaged) return; // no journal to keep on
-  if (loaded !== null && (await readJournalState(scratch, now)) === null) {
-    await writeJournalState(scratch, { format: 1, retentionMs: loaded.state.retentionMs, start: 1, since: now }, 0, now);
-  }
+  if (loaded !== null) await keepLiveRetention(scratch, loaded.state.retentionMs, now);
   if (restore.from === null) return;
   const { space, key, value } = restoreMark(restore.seq, now, restore.from);
   await scratch.batch([{ type: 'put', space, key, value, expiresAt: null }], now, { results: false });
+}
+
+/**
+ * The retention is a setting of the store, last set by opening it with the option, not data
+ * of the backup: a backup taken under a shorter one would otherwise have the journal pruned
+ * sooner than configured, silently losing the history a later point-in-time restore needs
+ * (and this process's journal layer would go on with the other value). A point-in-time
+ * restore keeps it the same way (its state is the live one, `planReplay`). A backup taken
+ * before the journal was turned on gets a journal from seq 1, from `now`.
+ */
+async function keepLiveRetention(scratch: Driver, retentionMs: number, now: number): Promise<void> {
+  const held = await readJournalState(scratch, now);
+  if (held === null) {
+    await writeJournalState(scratch, { format: 1, retentionMs, start: 1, since: now }, 0, now);
+  } else if (held.state.retentionMs !== retentionMs) {
+    await writeJournalState(scratch, { ...held.state, retentionMs }, held.version, now);
+  }
 }

@@ -5,6 +5,14 @@ import { readJournalState, type JournalState } from './journal-state.js';
 
 const PAGE = 1_000;
 
+/** A point-in-time restore on a store that keeps no journal (`toTime` is no help there). */
+export function noJournal(): StrataError {
+  return new StrataError('NOT_FOUND', 'this store keeps no change journal: a point-in-time restore cannot be made', {
+    hint: "restore without toTime (on the CLI, without --to-time); to keep a journal from now on, open the store with openStore({ journal }) and a retention such as '7d' (an API option only; the CLI has none)",
+    details: { reason: 'no-journal' },
+  });
+}
+
 export interface JournalSlice {
   state: JournalState;
   /** Entries after the anchor, in seq order, up to the last one at or before `toTime`. */
@@ -13,7 +21,7 @@ export interface JournalSlice {
 
 function corrupt(message: string, details: Record<string, unknown>): StrataError {
   return new StrataError('CORRUPT', message, {
-    hint: 'the journal cannot bring a backup forward past this point; restore the backup without toTime',
+    hint: 'the journal cannot bring a backup forward past this point; restore the backup without toTime (CLI: without --to-time)',
     details,
   });
 }
@@ -34,11 +42,7 @@ export async function readJournalAfter(
   now: number,
 ): Promise<JournalSlice> {
   const loaded = await readJournalState(driver, now);
-  if (loaded === null) {
-    throw new StrataError('NOT_FOUND', 'this store keeps no change journal: a point-in-time restore cannot be made', {
-      hint: "open it with openStore({ journal }) (a retention such as '7d') to keep one from now on; restore without toTime meanwhile",
-    });
-  }
+  if (loaded === null) throw noJournal();
   const { state } = loaded;
   const after = anchor?.seq ?? 0;
   if (after + 1 < state.start) {
@@ -46,7 +50,7 @@ export async function readJournalAfter(
       'NOT_FOUND',
       `the journal was pruned past the backup: it starts at seq ${state.start}, the backup ends at seq ${after}`,
       {
-        hint: 'use a newer backup, or keep entries longer with openStore({ journal: { retention } })',
+        hint: "use a newer backup; to keep entries longer from now on, open the store with openStore({ journal }) and a longer retention such as '30d' (an API option only; the CLI has none)",
         details: { start: state.start, backupSeq: after },
       },
     );
@@ -61,7 +65,7 @@ export async function readJournalAfter(
         'BAD_INPUT',
         `the backup does not belong to this store's history: it holds journal entry ${anchor.seq}, the store's journal ends before it`,
         {
-          hint: 'it was taken before a restore went back past it; use a backup taken since, or restore it without toTime',
+          hint: 'it was taken before a restore went back past it; use a backup taken since, or restore it without toTime (CLI: without --to-time)',
           details: { seq: anchor.seq },
         },
       );
@@ -71,7 +75,7 @@ export async function readJournalAfter(
         'BAD_INPUT',
         `the backup does not belong to this store's history: its journal entry ${anchor.seq} differs`,
         {
-          hint: 'it was taken before a restore went back past it; use a backup taken since, or restore it without toTime',
+          hint: 'it was taken before a restore went back past it; use a backup taken since, or restore it without toTime (CLI: without --to-time)',
           details: { seq: anchor.seq },
         },
       );

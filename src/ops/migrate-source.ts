@@ -292,7 +292,7 @@ async function readEntry(file: string): Promise<string | null> {
   } catch (error) {
     throw new StrataError('BAD_INPUT', `${file} is not UTF-8 text`, {
       cause: error,
-      hint: 'save it as UTF-8 (for example: iconv -f latin1 -t utf-8), or move it out of the migrations directory',
+      hint: 'save it as UTF-8 (for example with iconv), or move it out of the migrations directory',
       details: { file },
     });
   }

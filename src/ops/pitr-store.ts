@@ -2,10 +2,10 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkOptions } from '../codec/options.js';
 import { StrataError } from '../errors.js';
-import { listBackups, restoreBackup, type RestoreOptions, type RestoreResult } from './backup.js';
+import { restoreBackup, scanBackupDir, type RestoreOptions, type RestoreResult } from './backup.js';
 import { MANIFEST } from './backup-format.js';
 import { bottomDriver, type ImageStore } from './image.js';
-import { firstAfterIn, marksAfterRestore, parseToTime, planReplay, type PitrPlan, type PitrSource } from './pitr.js';
+import { firstAfterIn, liveJournal, marksAfterRestore, parseToTime, planReplay, type PitrPlan, type PitrSource } from './pitr.js';
 import { applyJournal } from './pitr-replay.js';
 
 /** `store.restore(backup, { toTime })`'s result: the restore's, plus what the journal replayed. */
@@ -18,16 +18,16 @@ function isBackupDir(ref: string): boolean {
   return existsSync(ref) && statSync(ref).isDirectory() && !existsSync(join(ref, MANIFEST));
 }
 
-/** The intact backups in `dir` taken at or before `toTime`, newest first (their paths). */
+/** The backups in `dir` restore takes, taken at or before `toTime`, newest first (their paths). */
 async function candidatesAtOrBefore(store: ImageStore, dir: string, toTime: number, op: string): Promise<string[]> {
   const paths: string[] = [];
-  for (const b of await listBackups(store, { dir })) {
-    if (!('damaged' in b) && b.at.getTime() <= toTime) paths.push(b.path);
+  for (const { info, restorable } of await scanBackupDir(store, dir, op)) {
+    if (restorable && !('damaged' in info) && info.at.getTime() <= toTime) paths.push(info.path);
   }
   if (paths.length > 0) return paths;
   throw new StrataError('NOT_FOUND', `${op}: no backup in ${dir} was taken at or before ${new Date(toTime).toISOString()}`, {
     op,
-    hint: 'list them with `strata backup list`, and pass a later toTime or an older backup',
+    hint: 'list them with store.backups.list() (CLI: strata backup list), and pass a later toTime (CLI: --to-time <time>) or an older backup',
   });
 }
 
@@ -52,6 +52,8 @@ export async function restoreToPointInTime(
   const op = 'store.restore';
   checkOptions(options, ['dir', 'dryRun', 'toTime', 'onProgress'], op);
   const toTime = parseToTime(options.toTime, op);
+  // Before any backup is looked at: without a journal no backup and no toTime can help.
+  await liveJournal(bottomDriver(store), now);
   // One reading of every option (own or inherited), so the replay and the swap agree on them.
   const given: RestoreOptions = {};
   for (const key of ['dir', 'dryRun', 'onProgress'] as const) {
@@ -69,7 +71,11 @@ export async function restoreToPointInTime(
       throw new StrataError(
         'NOT_FOUND',
         `${op}: no backup in ${ref} can give the state at ${new Date(toTime).toISOString()}: each one taken at or before it holds a change made after it`,
-        { op, hint: 'pass a later toTime, or keep an older backup', cause: error },
+        {
+          op,
+          hint: 'pass a later toTime (CLI: --to-time <time>), or restore from a directory that holds an older backup',
+          cause: error,
+        },
       );
     }
   }

@@ -11,8 +11,8 @@ import {
   type JournalHead,
 } from './journal-entry.js';
 import { loadMarks, LOADS_SPACE, RESTORE_OP, restoreMark } from './journal-loads.js';
-import { readJournalAfter } from './journal-read.js';
-import { parseJournalState, readJournalState } from './journal-state.js';
+import { noJournal, readJournalAfter } from './journal-read.js';
+import { parseJournalState, readJournalState, type JournalState } from './journal-state.js';
 import { replayJournal, type SpaceRecords } from './pitr-replay.js';
 
 /** Where a backup stands, and how to read one of its records (below encryption). */
@@ -93,7 +93,7 @@ async function anchorOf(base: PitrSource): Promise<JournalHead | null> {
   const record = await base.read(JOURNAL_SPACE, seqKey(base.journalSeq));
   if (record === null) {
     throw new StrataError('CORRUPT', `the backup's journal lacks its own last entry (seq ${base.journalSeq})`, {
-      hint: 'use another backup',
+      hint: 'use another backup (store.backups.list(), CLI: strata backup list)',
       details: { seq: base.journalSeq },
     });
   }
@@ -115,7 +115,7 @@ async function checkNoLoadCrossed(live: Driver, base: PitrSource, toSeq: number,
         'NOT_FOUND',
         `toTime lies in a period a restore has undone: at ${new Date(mark.at).toISOString()} the store went back to ${new Date(mark.from!).toISOString()}, and its journal no longer holds what came between`,
         {
-          hint: 'pass a toTime before or after that period',
+          hint: 'pass a toTime before or after that period (CLI: --to-time <time>)',
           details: { reason: 'undone-by-restore', restoredAt: mark.at, restoredTo: mark.from },
         },
       );
@@ -125,7 +125,7 @@ async function checkNoLoadCrossed(live: Driver, base: PitrSource, toSeq: number,
       'NOT_FOUND',
       `the journal does not cover a ${mark.op} made after the backup (at ${new Date(mark.at).toISOString()}, after journal entry ${mark.seq}): it writes records whole, without journal entries`,
       {
-        hint: 'use a backup taken after that import, or a toTime before it',
+        hint: 'use a backup taken after that import, or a toTime before it (CLI: --to-time <time>)',
         details: { reason: 'load-after-backup', loadAt: mark.at, loadSeq: mark.seq, op: mark.op },
       },
     );
@@ -177,7 +177,7 @@ async function checkNothingAfter(base: PitrSource, toTime: number): Promise<void
   const entry = parseEntry(record.key, record.value);
   throw bad(
     `the backup holds a change made after toTime (journal entry ${entry.seq}, at ${new Date(entry.at).toISOString()}): it was taken while writes went on`,
-    'use an older backup, or a toTime at or after that change',
+    'use an older backup, or a toTime at or after that change (CLI: --to-time <time>)',
     { reason: 'backup-after-toTime', seq: entry.seq, at: entry.at, backupAt: base.at },
   );
 }
@@ -190,6 +190,51 @@ export interface PitrReplay {
   state: StoredRecord;
 }
 
+/** The live journal's state; NOT_FOUND first of all on a store without one, whatever the toTime. */
+export async function liveJournal(live: Driver, now: number): Promise<JournalState> {
+  const loaded = await readJournalState(live, now);
+  if (loaded === null) throw noJournal();
+  return loaded.state;
+}
+
+/** BAD_INPUT for a `toTime` the backup cannot be brought to: in the future, or before it. */
+function checkToTime(base: PitrSource, toTime: number, now: number): void {
+  if (toTime > now) {
+    throw bad('toTime is in the future: the journal ends now', 'pass a toTime at or before now (CLI: --to-time <time>)');
+  }
+  if (toTime < base.at) {
+    throw bad(
+      `toTime is before the backup was taken (${new Date(base.at).toISOString()})`,
+      'use an older backup, or a later toTime (CLI: --to-time <time>)',
+      { backupAt: base.at },
+    );
+  }
+}
+
+/** The journal state the backup holds; NOT_FOUND when it predates the journal, BAD_INPUT when another journal's. */
+async function backupJournal(base: PitrSource, live: JournalState): Promise<JournalState> {
+  const record = await base.read(JOURNAL_STATE_SPACE, JOURNAL_STATE_KEY);
+  if (record === null) {
+    throw new StrataError(
+      'NOT_FOUND',
+      'the backup was taken before the store kept a journal: no point in time after it can be rebuilt',
+      {
+        hint: 'restore it without toTime (CLI: without --to-time), or use a backup taken since the journal was turned on',
+      },
+    );
+  }
+  const held = parseJournalState(record.value);
+  if (held.since !== live.since) {
+    // Another journal: another store's backup, or one from before a restore restarted it.
+    throw bad(
+      `the backup does not belong to this store's journal: its journal was turned on at ${new Date(held.since).toISOString()}, this store's at ${new Date(live.since).toISOString()}`,
+      'restore it without toTime (CLI: without --to-time), or use a backup of this store taken since its journal was turned on',
+      { backupSince: held.since, since: live.since },
+    );
+  }
+  return held;
+}
+
 /**
  * Plans a point-in-time restore: the LIVE store's journal from the backup's point up to
  * `toTime` (see `readJournalAfter` for every gap refused). `live` is the store's driver
@@ -197,43 +242,14 @@ export interface PitrReplay {
  * swaps it in in one atomic step, or only reports the plan (`dryRun`).
  */
 export async function planReplay(live: Driver, base: PitrSource, toTime: number, now: number): Promise<PitrReplay> {
-  if (toTime > now) {
-    throw bad('toTime is in the future: the journal ends now', 'pass a toTime at or before now');
-  }
-  if (toTime < base.at) {
-    throw bad(
-      `toTime is before the backup was taken (${new Date(base.at).toISOString()})`,
-      'use an older backup, or a later toTime',
-      {
-        backupAt: base.at,
-      },
-    );
-  }
-  const imageState = await base.read(JOURNAL_STATE_SPACE, JOURNAL_STATE_KEY);
-  if (imageState === null) {
-    throw new StrataError(
-      'NOT_FOUND',
-      'the backup was taken before the store kept a journal: no point in time after it can be rebuilt',
-      {
-        hint: 'restore it without toTime, or use a backup taken since the journal was turned on',
-      },
-    );
-  }
-  const backupState = parseJournalState(imageState.value);
-  const start = backupState.start;
-  const liveState = await readJournalState(live, now);
-  if (liveState !== null && liveState.state.since !== backupState.since) {
-    // Another journal: another store's backup, or one from before a restore restarted it.
-    throw bad(
-      `the backup does not belong to this store's journal: its journal was turned on at ${new Date(backupState.since).toISOString()}, this store's at ${new Date(liveState.state.since).toISOString()}`,
-      'restore it without toTime, or use a backup of this store taken since its journal was turned on',
-      { backupSince: backupState.since, since: liveState.state.since },
-    );
-  }
+  const liveState = await liveJournal(live, now);
+  checkToTime(base, toTime, now);
+  const { start } = await backupJournal(base, liveState);
   await checkNothingAfter(base, toTime);
   const slice = await readJournalAfter(live, await anchorOf(base), toTime, now);
   const state: StoredRecord = {
     key: JOURNAL_STATE_KEY,
+    // The live state (retention included) with the backup's start: what the restored journal holds.
     value: JSON.stringify({ ...slice.state, start }),
     version: 1,
     createdAt: now,

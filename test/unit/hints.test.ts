@@ -74,6 +74,7 @@ const declared = declaredNames(
     'kits/sync/stream.ts',
     'ops/backup.ts',
     'ops/backup-s3.ts',
+    'ops/migrate-types.ts',
   ].map((f) => join(SRC, f)),
 );
 const exportsOfIndex = new Set(Object.keys(api));
