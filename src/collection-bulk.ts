@@ -6,6 +6,7 @@ import type { HandleContext } from './context.js';
 import { retryOnConflict } from './context.js';
 import { sortValues } from './query/match.js';
 import { storedProblems, type DocRules, type Prepared } from './collection-docs.js';
+import { hideIssues } from './crypto/redact.js';
 import { DedupeGroups, type DedupePlan } from './collection-dedupe.js';
 
 /** Records per scan page and per delete batch of the bulk operations. */
@@ -141,7 +142,9 @@ export async function verifyAll(host: BulkHost, all: Filter, op: string): Promis
     for (const record of records) {
       report.checked++;
       const issues = await storedProblems(host.rules, record);
-      if (issues !== null) report.invalid.push({ key: record.key, issues });
+      // As in VALIDATION_FAILED: nothing named below an encrypted field.
+      if (issues !== null)
+        report.invalid.push({ key: record.key, issues: hideIssues(issues, host.ctx.encryptionOf?.(host.space)) });
     }
   }
   return report;

@@ -209,7 +209,10 @@ export class KvNamespace<V = unknown> {
     }
   }
 
-  /** Stored bytes of the value (UTF-8 JSON), or `null` when absent. */
+  /**
+   * UTF-8 bytes of the value's JSON text as written, or `null` when absent. On an encrypted or
+   * signed namespace, stats() and quotas count the larger stored form (see docs/encryption.md).
+   */
   async size(key: string): Promise<number | null> {
     try {
       checkKey(key, 'kv.size');

@@ -829,7 +829,7 @@ export async function openStore(options: string | OpenStoreOptions = {}): Promis
   // Checked first: the clock is called below, before the store exists to report anything.
   if (opts.clock !== undefined && typeof opts.clock !== 'function') {
     throw new StrataError('BAD_INPUT', 'openStore: clock must be a function returning epoch milliseconds', {
-      hint: 'pass clock: () => Date.now(), or leave it out',
+      hint: 'pass clock: Date.now (or any function returning epoch milliseconds), or leave it out',
     });
   }
   const durability = opts.durability ?? 'full';

@@ -51,6 +51,16 @@ function nonce(): Buffer {
   return out;
 }
 
+/**
+ * For a value stored in plain text where its space or field is encrypted. A plain
+ * `rotateKeys()` leaves such a value as it is (it could have been planted by someone without
+ * the key), so the hint names the option that adopts it.
+ */
+export const UNENCRYPTED_HINT =
+  'if it was written before encryption was declared, store.rotateKeys({ protectExisting: true }) ' +
+  '(CLI: `strata rotate-keys --protect-existing`) encrypts it; if not, someone without the key put it there: ' +
+  'delete it or restore it from a backup';
+
 export function decryptFailed(space: string, key: string, why: string, hint?: string): StrataError {
   return new StrataError('DECRYPT_FAILED', `cannot decrypt "${key}" in ${space}: ${why}`, {
     hint: hint ?? 'the value was changed, moved from another record, or written under another key',
@@ -146,13 +156,7 @@ export class Sealer {
   #open(space: string, key: string, field: string, sealed: string): string {
     const where = field === '' ? space : `${space} (field ${field})`;
     const match = typeof sealed === 'string' ? SEALED.exec(sealed) : null;
-    if (match === null)
-      throw decryptFailed(
-        where,
-        key,
-        'it is not encrypted',
-        'store.rotateKeys() encrypts values written before encryption was declared',
-      );
+    if (match === null) throw decryptFailed(where, key, 'it is not encrypted', UNENCRYPTED_HINT);
     const keyId = match[1]!;
     if (!this.#keyring.keys.has(keyId)) {
       throw decryptFailed(

@@ -30,12 +30,21 @@ function refused(space: string, field: EncryptedField, what: string): StrataErro
   });
 }
 
+/**
+ * For each lookup field (by name) a query compares: each token it looks for -> the JSON text
+ * of the value it stands for. A token says nothing of the ciphertext next to it (someone
+ * without the key can copy one into another document), so what the query returns is checked
+ * against it once decrypted (see RecordCodec.decode).
+ */
+export type LookupChecks = Map<string, Map<string, string>>;
+
 function tokens(
   sealer: Sealer,
   keyIds: readonly string[],
   space: string,
   field: EncryptedField,
   values: readonly JsonValue[],
+  checks: LookupChecks | undefined,
 ): JsonValue[] {
   const out: JsonValue[] = [];
   for (const value of values) {
@@ -48,7 +57,16 @@ function tokens(
         },
       );
     }
-    for (const id of keyIds) out.push(lookupToken(sealer, id, space, field.name, value));
+    let expected: Map<string, string> | undefined;
+    if (checks !== undefined) {
+      expected = checks.get(field.name);
+      if (expected === undefined) checks.set(field.name, (expected = new Map()));
+    }
+    for (const id of keyIds) {
+      const token = lookupToken(sealer, id, space, field.name, value);
+      expected?.set(token, JSON.stringify(value));
+      out.push(token);
+    }
   }
   return out;
 }
@@ -59,10 +77,11 @@ export function rewriteFilter(
   spec: SpaceEncryption,
   sealer: Sealer | null,
   keyIds: readonly string[],
+  checks?: LookupChecks,
 ): Filter {
   if (filter.op === 'all') return filter;
   if ('filters' in filter) {
-    return { op: filter.op, filters: filter.filters.map((f) => rewriteFilter(f, space, spec, sealer, keyIds)) };
+    return { op: filter.op, filters: filter.filters.map((f) => rewriteFilter(f, space, spec, sealer, keyIds, checks)) };
   }
   const field = overlapping(filter.path, spec.fields);
   if (field === undefined) return filter;
@@ -80,7 +99,7 @@ export function rewriteFilter(
     );
   }
   const values = filter.op === 'eq' ? [filter.value] : filter.values;
-  return { op: 'in', path: [...field.path, LOOKUP_MEMBER], values: tokens(sealer, keyIds, space, field, values) };
+  return { op: 'in', path: [...field.path, LOOKUP_MEMBER], values: tokens(sealer, keyIds, space, field, values, checks) };
 }
 
 function refusedFilter(space: string, field: EncryptedField, op: string): never {
@@ -104,10 +123,11 @@ export function rewriteQuery<Q extends Pick<ScanQuery, 'filter' | 'sort'>>(
   spec: SpaceEncryption,
   sealer: Sealer | null,
   keyIds: readonly string[],
+  checks?: LookupChecks,
 ): Q {
   checkSort(query.sort, space, spec);
   if (query.filter === undefined || spec.fields.length === 0) return query;
-  return { ...query, filter: rewriteFilter(query.filter, space, spec, sealer, keyIds) };
+  return { ...query, filter: rewriteFilter(query.filter, space, spec, sealer, keyIds, checks) };
 }
 
 /** Index paths as stored: a lookup field is indexed by its token; other encrypted fields cannot be. */

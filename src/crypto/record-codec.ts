@@ -1,8 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import { parseJson } from '../codec/json.js';
 import { StrataError } from '../errors.js';
-import { decryptFailed, Sealer, SEALED_PREFIX } from './aead.js';
+import { decryptFailed, Sealer, SEALED_PREFIX, UNENCRYPTED_HINT } from './aead.js';
 import type { EncryptedField, SpaceEncryption } from './spec.js';
+import type { LookupChecks } from './filters.js';
 
 /**
  * Turns the JSON text a handle writes into what is stored, and back: encrypted whole values
@@ -31,6 +32,17 @@ function integrity(space: string, key: string, why: string, hint?: string): Stra
   });
 }
 
+function tokenMismatch(space: string, key: string, field: EncryptedField): StrataError {
+  return new StrataError(
+    'INTEGRITY',
+    `record "${key}" in ${space}: the lookup token of field "${field.name}" does not belong to its encrypted value`,
+    {
+      hint: "someone without the key copied a token into it; restore it from a backup (integrity 'mac' detects such changes on every read)",
+      details: { space, key, field: field.name },
+    },
+  );
+}
+
 function noKeyring(space: string, key: string): StrataError {
   return decryptFailed(
     space,
@@ -49,7 +61,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** The object holding `field`'s last segment, or undefined when a parent is absent. */
+/**
+ * The object holding `field`'s last segment, or undefined when a parent is absent. A parent
+ * that is present but is not a plain object (an array, a scalar, null) is BAD_INPUT at any
+ * depth: skipping it would store whatever lies below it, the secret included, in plain text.
+ */
 function parentOf(
   doc: Record<string, unknown>,
   field: EncryptedField,
@@ -58,20 +74,24 @@ function parentOf(
 ): Record<string, unknown> | undefined {
   let node: unknown = doc;
   for (const segment of field.path.slice(0, -1)) {
-    if (!isPlainObject(node) || !Object.hasOwn(node, segment)) return undefined;
+    if (!isPlainObject(node)) throw notThroughObjects(field, space, key);
+    if (!Object.hasOwn(node, segment)) return undefined;
     node = node[segment];
   }
   if (node === undefined) return undefined;
-  if (!isPlainObject(node)) {
-    throw new StrataError(
-      'BAD_INPUT',
-      `document "${key}" in ${space}: encrypted field "${field.name}" sits under a value that is not an object`,
-      {
-        hint: 'encrypted field paths must run through objects (not arrays or scalars)',
-      },
-    );
-  }
+  if (!isPlainObject(node)) throw notThroughObjects(field, space, key);
   return node;
+}
+
+function notThroughObjects(field: EncryptedField, space: string, key: string): StrataError {
+  return new StrataError(
+    'BAD_INPUT',
+    `document "${key}" in ${space}: encrypted field "${field.name}" sits under a value that is not an object (an array or a scalar)`,
+    {
+      hint: 'encrypted field paths must run through objects (not arrays or scalars): store an object there, or leave it out',
+      details: { space, key, field: field.name },
+    },
+  );
 }
 
 export class RecordCodec {
@@ -94,9 +114,17 @@ export class RecordCodec {
     return stored;
   }
 
-  decode(space: string, key: string, stored: string, expiresAt: number | null, spec: SpaceEncryption | undefined): string {
+  /** `checks`: the lookup tokens a query looked for, each of which must belong to the value it sits beside. */
+  decode(
+    space: string,
+    key: string,
+    stored: string,
+    expiresAt: number | null,
+    spec: SpaceEncryption | undefined,
+    checks?: LookupChecks,
+  ): string {
     const text = this.mac ? this.#check(space, key, stored, expiresAt) : stored;
-    return spec === undefined ? text : this.#open(space, key, text, spec);
+    return spec === undefined ? text : this.#open(space, key, text, spec, false, checks);
   }
 
   /**
@@ -137,7 +165,14 @@ export class RecordCodec {
     }
     if (!isPlainObject(doc)) return;
     for (const field of spec.fields) {
-      const parent = parentOf(doc, field, space, key);
+      let parent: Record<string, unknown> | undefined;
+      try {
+        parent = parentOf(doc, field, space, key);
+      } catch {
+        // Not under any key: the rotation reads it, fails to open it and lists it in `failed`.
+        into.add('');
+        continue;
+      }
       if (parent === undefined || !Object.hasOwn(parent, field.path.at(-1)!)) continue;
       const value = parent[field.path.at(-1)!];
       if (field.lookup && isPlainObject(value)) {
@@ -175,17 +210,12 @@ export class RecordCodec {
     return JSON.stringify(doc);
   }
 
-  #open(space: string, key: string, text: string, spec: SpaceEncryption, lenient = false): string {
+  #open(space: string, key: string, text: string, spec: SpaceEncryption, lenient = false, checks?: LookupChecks): string {
     const sealer = this.#need(space, key);
     if (spec.whole) {
       if (lenient && Sealer.keyIdOf(text.slice(1, -1)) === null) return text;
       if (text.length < 2 || text[0] !== '"' || text[text.length - 1] !== '"')
-        throw decryptFailed(
-          space,
-          key,
-          'it is not encrypted',
-          'store.rotateKeys() encrypts values written before encryption was declared',
-        );
+        throw decryptFailed(space, key, 'it is not encrypted', UNENCRYPTED_HINT);
       return sealer.open(space, key, '', text.slice(1, -1));
     }
     let doc: Record<string, unknown>;
@@ -202,14 +232,13 @@ export class RecordCodec {
       const sealed = field.lookup && isPlainObject(stored) ? stored[SEALED_MEMBER] : stored;
       if (typeof sealed !== 'string' || !sealed.startsWith(SEALED_PREFIX)) {
         if (lenient) continue;
-        throw decryptFailed(
-          `${space} (field ${field.name})`,
-          key,
-          'it is not encrypted',
-          'store.rotateKeys() encrypts values written before encryption was declared',
-        );
+        throw decryptFailed(`${space} (field ${field.name})`, key, 'it is not encrypted', UNENCRYPTED_HINT);
       }
-      parent[last] = parseJson(sealer.open(space, key, field.name, sealed));
+      const opened = sealer.open(space, key, field.name, sealed);
+      // The sealed text is the value's JSON text, from which its token was made: compared as text.
+      const expected = checks?.get(field.name)?.get(String((stored as Record<string, unknown>)[LOOKUP_MEMBER]));
+      if (expected !== undefined && expected !== opened) throw tokenMismatch(space, key, field);
+      parent[last] = parseJson(opened);
     }
     return JSON.stringify(doc);
   }
@@ -268,7 +297,9 @@ export class RecordCodec {
         space,
         key,
         'it carries no MAC',
-        "records written before integrity 'mac' was enabled are signed by store.rotateKeys()",
+        "if it was written before integrity 'mac' was enabled, store.rotateKeys({ protectExisting: true }) " +
+          '(CLI: `strata rotate-keys --protect-existing`) signs it; if not, someone without the key wrote it: ' +
+          'delete it or restore it from a backup',
       );
     if (!sealer.hasKey(split.keyId))
       throw integrity(

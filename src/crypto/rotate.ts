@@ -1,8 +1,9 @@
 import { progressCallback } from '../progress-callback.js';
 import { asRead } from '../drivers/record-stamp.js';
-import type { ScanQuery, StoredRecord } from '../drivers/driver.js';
+import type { StoredRecord } from '../drivers/driver.js';
 import { StrataError } from '../errors.js';
 import type { EncryptionLayer } from '../layers/encryption.js';
+import { readPastDamage } from './pages.js';
 import { CRYPTO_SPACE, retireKeys } from './state.js';
 
 export interface RotateProgress {
@@ -73,12 +74,12 @@ export async function rotateKeys(layer: EncryptionLayer, now: () => number, opti
         records: page,
         read,
         last,
-      } = await readPage(
-        layer,
+      } = await readPastDamage(
+        inner,
         space,
         { limit: batchSize, ...(after === undefined ? {} : { after: { key: after } }) },
         now(),
-        report,
+        (key, error) => report.failed.push({ space, key, code: 'CORRUPT', message: error.message }),
       );
       const stale: StoredRecord[] = [];
       for (const record of page) {
@@ -102,56 +103,6 @@ export async function rotateKeys(layer: EncryptionLayer, now: () => number, opti
   report.keysInUse = Object.fromEntries([...inUse].sort(([a], [b]) => (a < b ? -1 : 1)));
   if (report.failed.length === 0) report.retired = await retireKeys(inner, new Set(inUse.keys()), primary, now());
   return report;
-}
-
-/**
- * One page of `space`. A record that fails the driver's own checksum makes the whole scan
- * CORRUPT, naming it: then the page is read one record at a time, so the damaged ones go to
- * `failed` (left as they are) and the rotation goes on past them.
- */
-async function readPage(
-  layer: EncryptionLayer,
-  space: string,
-  query: ScanQuery,
-  now: number,
-  report: RotationReport,
-): Promise<{ records: StoredRecord[]; read: number; last: string | undefined }> {
-  const inner = layer.inner;
-  try {
-    const records = await inner.scan(space, query, now);
-    return { records, read: records.length, last: records.at(-1)?.key };
-  } catch (error) {
-    if (damagedKey(error, space) === undefined) throw error;
-  }
-  const records: StoredRecord[] = [];
-  let after = query.after?.key;
-  let read = 0;
-  while (read < (query.limit ?? Infinity)) {
-    let record: StoredRecord | undefined;
-    try {
-      [record] = await inner.scan(space, { limit: 1, ...(after === undefined ? {} : { after: { key: after } }) }, now);
-    } catch (error) {
-      const key = damagedKey(error, space);
-      // Only a damaged record that is named (and not the one just stepped over) can be skipped.
-      if (key === undefined || key === after) throw error;
-      report.failed.push({ space, key, code: 'CORRUPT', message: (error as StrataError).message });
-      read++;
-      after = key;
-      continue;
-    }
-    if (record === undefined) break;
-    records.push(record);
-    read++;
-    after = record.key;
-  }
-  return { records, read, last: after };
-}
-
-/** The key of the damaged record of `space` that `error` names, if it is such a CORRUPT. */
-function damagedKey(error: unknown, space: string): string | undefined {
-  if (!StrataError.is(error, 'CORRUPT')) return undefined;
-  const details = error.details as { space?: unknown; key?: unknown } | undefined;
-  return details?.space === space && typeof details.key === 'string' ? details.key : undefined;
 }
 
 /** Writes `records` again under the primary key, as one batch, re-reading any that changed meanwhile. */

@@ -63,18 +63,21 @@ export async function readCryptoState(driver: Driver, now: number): Promise<Load
 const SIGNED = /^\{"~mac":"[A-Za-z0-9_-]{1,32}\.[A-Za-z0-9_-]{43}","~v":|,"~mac":"[A-Za-z0-9_-]{1,32}\.[A-Za-z0-9_-]{43}"\}$/;
 
 /**
- * For a store without an encryption record: refuses one that shows it had one (spaces
- * declared encrypted, or records carrying MACs). Without this check, deleting that one record
- * would quietly turn MAC checks off (signed values would be handed out with their MAC
- * wrapper) or start a new store id. Looks at the first record of each space only.
+ * What the data shows about its encryption, from the first record of each space only (a few
+ * reads, once per open): 'encrypted' when a space is declared encrypted, 'signed' when a
+ * record carries a MAC, null when neither of those looked for is found.
  */
-export async function checkNoCryptoTraces(driver: Driver, now: number): Promise<void> {
+async function traceOf(
+  driver: Driver,
+  now: number,
+  want: { encrypted: boolean; signed: boolean },
+): Promise<'encrypted' | 'signed' | null> {
   let spaces: string[];
   try {
     spaces = await driver.spaces();
   } catch (error) {
     // Damage is reported where it is met (names, stats, verify), not by failing the open.
-    if (StrataError.is(error, 'CORRUPT')) return;
+    if (StrataError.is(error, 'CORRUPT')) return null;
     throw error;
   }
   for (const space of spaces) {
@@ -87,17 +90,85 @@ export async function checkNoCryptoTraces(driver: Driver, now: number): Promise<
       if (StrataError.is(error, 'CORRUPT')) continue;
       throw error;
     }
-    if (first === undefined || (space !== ENCRYPTED_SPACE && !SIGNED.test(first.value))) continue;
-    throw new StrataError(
-      'CORRUPT',
-      "the store's encryption record (meta.crypto) is missing, but its data is encrypted or signed",
-      {
-        op: 'openStore',
-        hint: 'restore the store from a backup; without its encryption record no ciphertext or MAC can be checked',
-        details: { space: CRYPTO_SPACE, key: STATE_KEY },
-      },
-    );
+    if (first === undefined) continue;
+    if (space === ENCRYPTED_SPACE && want.encrypted) return 'encrypted';
+    if (want.signed && SIGNED.test(first.value)) return 'signed';
   }
+  return null;
+}
+
+const RESTORE_HINT = 'restore the store from a backup; someone who can write its files changed its encryption record';
+
+/**
+ * For a store without an encryption record: refuses one that shows it had one (spaces
+ * declared encrypted, or records carrying MACs). Without this check, deleting that one record
+ * would quietly turn MAC checks off (signed values would be handed out with their MAC
+ * wrapper) or start a new store id. Looks at the first record of each space only.
+ */
+export async function checkNoCryptoTraces(driver: Driver, now: number): Promise<void> {
+  if ((await traceOf(driver, now, { encrypted: true, signed: true })) === null) return;
+  throw new StrataError(
+    'CORRUPT',
+    "the store's encryption record (meta.crypto) is missing, but its data is encrypted or signed",
+    {
+      op: 'openStore',
+      hint: 'restore the store from a backup; without its encryption record no ciphertext or MAC can be checked',
+      details: { space: CRYPTO_SPACE, key: STATE_KEY },
+    },
+  );
+}
+
+/**
+ * The refusal for an encryption record its data contradicts, or null. Editing the record
+ * needs no key when it lists no key checks (nothing to recompute): one that says 'checksum'
+ * while records carry MACs would hand out every MAC wrapper as part of the value and pass
+ * forged unsigned records, and one that lists no keys would take any key as the right one.
+ * A genuine record always lists the primary key of the last keyring that opened it.
+ */
+async function contradiction(
+  driver: Driver,
+  state: CryptoState,
+  integrity: 'checksum' | 'mac',
+  now: number,
+): Promise<StrataError | null> {
+  const noKeys = Object.keys(state.keys).length === 0;
+  // Given 'mac', every MAC is checked whatever the record says: a 'checksum' is harmless then.
+  const unsigned = state.integrity === 'checksum' && integrity !== 'mac';
+  if (!noKeys && !unsigned) return null;
+  const trace = await traceOf(driver, now, { encrypted: noKeys, signed: true });
+  if (trace === null) return null;
+  return new StrataError(
+    'CORRUPT',
+    noKeys
+      ? `the store's encryption record (meta.crypto) lists no keys, but its data is ${trace}`
+      : "the store's encryption record (meta.crypto) says integrity 'checksum', but its records carry MACs",
+    { op: 'openStore', hint: RESTORE_HINT, details: { space: CRYPTO_SPACE, key: STATE_KEY } },
+  );
+}
+
+/**
+ * For a store opened without a keyring, whose encryption record (it has one) says
+ * 'checksum': refuses it when its records carry MACs (see `contradiction`). A process that
+ * enables MACs at this very moment is told apart by reading the record again.
+ */
+export async function checkUnsignedStore(driver: Driver, now: number): Promise<void> {
+  if ((await traceOf(driver, now, { encrypted: false, signed: true })) === null) return;
+  const again = await readCryptoState(driver, now);
+  if (again !== null && again.state.integrity === 'mac') {
+    throw new StrataError('BAD_INPUT', "this store signs every record (integrity 'mac') and was opened without its keys", {
+      op: 'openStore',
+      hint: 'open it with openStore({ encryption: { keys } }) (the CLI reads STRATA_KEYS)',
+    });
+  }
+  throw new StrataError(
+    'CORRUPT',
+    "the store's encryption record (meta.crypto) says integrity 'checksum', but its records carry MACs",
+    {
+      op: 'openStore',
+      hint: RESTORE_HINT,
+      details: { space: CRYPTO_SPACE, key: STATE_KEY },
+    },
+  );
 }
 
 /** Writes `next` only over `version` (0: must not exist): two processes opening at once agree. */
@@ -118,6 +189,26 @@ async function writeState(driver: Driver, next: CryptoState, version: number, no
   }
 }
 
+/**
+ * A passphrase keyring that derives another key than the store's. A wrong passphrase and a
+ * changed stored salt derive the same wrong key, so the hint names both; a salt given while
+ * the store keeps its own is named as the likelier mistake.
+ */
+function wrongPassphrase(id: string, given: Buffer | undefined, kept: string | null): StrataError {
+  let hint: string;
+  if (given === undefined) {
+    hint =
+      'give the passphrase the store was set up with; if it is right, the salt kept in the store was changed: restore the store from a backup';
+  } else if (kept !== null && !given.equals(Buffer.from(kept, 'base64'))) {
+    hint = 'this store keeps its own salt: leave encryption.keys.salt out and give the passphrase the store was set up with';
+  } else hint = 'give the passphrase and the salt (encryption.keys.salt) the store was set up with';
+  return new StrataError('DECRYPT_FAILED', `the passphrase (key id "${id}") does not give the key this store was written with`, {
+    op: 'openStore',
+    hint,
+    details: { keyId: id },
+  });
+}
+
 export interface OpenedCrypto {
   sealer: Sealer;
   state: CryptoState;
@@ -135,7 +226,23 @@ export async function openCrypto(
 ): Promise<OpenedCrypto> {
   for (let attempt = 0; ; attempt++) {
     const loaded = await readCryptoState(driver, now);
-    if (loaded === null) await checkNoCryptoTraces(driver, now);
+    const refusal =
+      loaded === null
+        ? await checkNoCryptoTraces(driver, now).then(
+            () => null,
+            (error: unknown) => {
+              if (!StrataError.is(error, 'CORRUPT')) throw error;
+              return error;
+            },
+          )
+        : await contradiction(driver, loaded.state, given.integrity, now);
+    if (refusal !== null) {
+      // Another process creating the record, or enabling MACs, writes it before its data:
+      // a record changed meanwhile is read again, one still as it was is refused.
+      const again = await readCryptoState(driver, now);
+      if ((again?.version ?? 0) === (loaded?.version ?? 0) || attempt > 20) throw refusal;
+      continue;
+    }
     const state: CryptoState = loaded?.state ?? {
       storeId: randomBytes(16).toString('base64url'),
       salt: given.passphrase && given.passphrase.salt === undefined ? randomBytes(16).toString('base64') : null,
@@ -157,12 +264,16 @@ export async function openCrypto(
     const sealer = new Sealer(keyring, state.storeId, given.cacheSize);
     for (const [id, check] of Object.entries(state.keys)) {
       if (!keyring.keys.has(id)) {
+        // A passphrase keyring holds one key and cannot be rotated: only its id can be wrong.
         throw new StrataError(
           'DECRYPT_FAILED',
           `key "${id}" still encrypts or signs data in this store but is not in the keyring`,
           {
             op: 'openStore',
-            hint: `add key "${id}" back to encryption.keys (CLI: --keys-file or STRATA_KEYS); once store.rotateKeys() (\`strata rotate-keys\`) reports it unused it can be removed`,
+            hint:
+              given.passphrase !== undefined
+                ? `give the passphrase under the id the store was set up with: encryption.keys: { passphrase, id: "${id}" }`
+                : `add key "${id}" back to encryption.keys (CLI: --keys-file or STRATA_KEYS); once store.rotateKeys() (\`strata rotate-keys\`) reports it unused it can be removed`,
             details: { keyId: id },
           },
         );
@@ -180,6 +291,7 @@ export async function openCrypto(
             },
           );
         }
+        if (given.passphrase !== undefined) throw wrongPassphrase(id, given.passphrase.salt, state.salt);
         throw new StrataError('DECRYPT_FAILED', `key "${id}" is not the key this store was written with`, {
           op: 'openStore',
           hint: `give the original key under id "${id}" (a new key needs a new id, listed first)`,

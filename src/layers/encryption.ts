@@ -15,10 +15,11 @@ import type {
 import { asRead } from '../drivers/record-stamp.js';
 import { StrataError } from '../errors.js';
 import { RecordCodec } from '../crypto/record-codec.js';
-import { rewriteIndexes, rewriteQuery } from '../crypto/filters.js';
+import { rewriteIndexes, rewriteQuery, type LookupChecks } from '../crypto/filters.js';
 import { ENCRYPTED_SPACE, parseSpecText, sameEncryption, specText, type SpaceEncryption } from '../crypto/spec.js';
-import { CRYPTO_SPACE } from '../crypto/state.js';
+import { checkUnsignedStore, CRYPTO_SPACE } from '../crypto/state.js';
 import type { Sealer } from '../crypto/aead.js';
+import { readPastDamage } from '../crypto/pages.js';
 
 /**
  * Driver -> Driver: encrypts the spaces declared encrypted (whole values or fields) and, with
@@ -41,6 +42,7 @@ export class EncryptionLayer implements Driver {
    */
   readonly #remembered = new Map<string, ReturnType<typeof asRead>>();
   readonly #keyIds: string[];
+  #loaded = false;
   readonly getSync?: (space: string, key: string, now: number) => StoredRecord | null;
   readonly getValueSync?: (space: string, key: string, now: number) => string | null;
   /** Images pass through untouched: ciphertext and MACs stay exactly as stored (see ops/image.ts). */
@@ -86,6 +88,13 @@ export class EncryptionLayer implements Driver {
 
   /** Reads the remembered specs; a damaged one is CORRUPT when its space is used. */
   async load(now: number): Promise<void> {
+    if (!this.#loaded) {
+      // The first load is the open. With a keyring, openCrypto compared the encryption record
+      // with the data; without one, this layer checks no MAC, so a record edited to say
+      // 'checksum' would hand out MAC wrappers as values: refused here.
+      if (this.codec.sealer === null) await checkUnsignedStore(this.inner, now);
+      this.#loaded = true;
+    }
     for (const record of await this.scan(ENCRYPTED_SPACE, {}, now)) {
       this.#specs.set(record.key, parseSpecText(record.key, record.value));
       this.#remembered.set(record.key, asRead(record));
@@ -138,9 +147,9 @@ export class EncryptionLayer implements Driver {
     return { ...record, value: this.codec.decode(space, record.key, record.value, record.expiresAt, this.#specs.get(space)) };
   }
 
-  #query<Q extends Pick<ScanQuery, 'filter' | 'sort'>>(space: string, query: Q): Q {
+  #query<Q extends Pick<ScanQuery, 'filter' | 'sort'>>(space: string, query: Q, checks?: LookupChecks): Q {
     const spec = this.#specs.get(space);
-    return spec === undefined || spec.whole ? query : rewriteQuery(query, space, spec, this.codec.sealer, this.#keyIds);
+    return spec === undefined || spec.whole ? query : rewriteQuery(query, space, spec, this.codec.sealer, this.#keyIds, checks);
   }
 
   ensureSpace(space: string, spec: SpaceSpec): Promise<void> {
@@ -168,11 +177,24 @@ export class EncryptionLayer implements Driver {
 
   async scan(space: string, query: ScanQuery, now: number): Promise<StoredRecord[]> {
     if (this.#passes(space)) return this.inner.scan(space, query, now);
+    const spec = this.#specs.get(space);
+    const checks: LookupChecks | undefined =
+      query.filter !== undefined && spec !== undefined && spec.fields.some((f) => f.lookup) ? new Map() : undefined;
     // MACs cover the expiry, which a values-only scan may leave out.
-    const sent = this.#query(space, this.codec.mac && query.valuesOnly ? { ...query, valuesOnly: false } : query);
+    let sent = this.#query(space, this.codec.mac && query.valuesOnly ? { ...query, valuesOnly: false } : query, checks);
+    if (checks === undefined || checks.size === 0) {
+      const records = await this.inner.scan(space, sent, now);
+      if (query.keysOnly === true) return records;
+      return records.map((r) => this.#decode(space, r)!);
+    }
+    // A lookup: each match is opened to check its tokens, keys-only ones too (deleteWhere's),
+    // so a token copied into another document neither returns nor deletes it.
+    if (sent.keysOnly === true) sent = { ...sent, keysOnly: false };
     const records = await this.inner.scan(space, sent, now);
-    if (query.keysOnly === true) return records;
-    return records.map((r) => this.#decode(space, r)!);
+    return records.map((r) => {
+      const value = this.codec.decode(space, r.key, r.value, r.expiresAt, spec, checks);
+      return { ...r, value: query.keysOnly === true ? '' : value };
+    });
   }
 
   count(space: string, query: Pick<ScanQuery, 'prefix' | 'filter'>, now: number): Promise<number> {
@@ -294,31 +316,67 @@ export class EncryptionLayer implements Driver {
     return this.inner.stats(now);
   }
 
+  /**
+   * The driver's own check, then every ciphertext and MAC opened. Records the driver found
+   * damaged are stepped over (they are reported already), not the rest of the store: a
+   * ciphertext moved elsewhere must not wait for the damage to be repaired to be found.
+   */
   async verify(options?: VerifyOptions): Promise<VerifyReport> {
     const report = await this.inner.verify(options);
-    if (report.issues.some((i) => i.code === 'CORRUPT')) return report;
+    // Without the keyring ciphertexts cannot be checked: the driver's checksums above were.
+    if (this.codec.sealer === null) return report;
     const now = Date.now();
     // The decryption pass reads every record again; its total is what the storage check counted.
     const total = report.checked;
+    const reported = new Set(report.issues.map((i) => `${i.code}\u0000${i.space}\u0000${i.key}`));
+    const corrupt = (space: string, key: string | undefined, error: StrataError): void => {
+      if (reported.has(`CORRUPT\u0000${space}\u0000${key}`)) return;
+      reported.add(`CORRUPT\u0000${space}\u0000${key}`);
+      report.issues.push({ code: 'CORRUPT', message: error.message, space, ...(key === undefined ? {} : { key }) });
+    };
     let decoded = 0;
-    for (const space of await this.inner.spaces()) {
-      // Without the keyring ciphertexts cannot be checked: the driver's checksums above were.
-      if (this.#passes(space) || this.codec.sealer === null) continue;
+    let spaces: string[];
+    try {
+      spaces = await this.inner.spaces();
+    } catch (error) {
+      // The list of spaces is damaged: nothing more can be read.
+      if (!StrataError.is(error, 'CORRUPT')) throw error;
+      if (!report.issues.some((i) => i.code === 'CORRUPT')) report.issues.push({ code: 'CORRUPT', message: error.message });
+      report.ok = false;
+      return report;
+    }
+    for (const space of spaces) {
+      if (this.#passes(space)) continue;
+      const spec = this.#specs.get(space);
       let after: string | undefined;
       for (;;) {
-        const page = await this.inner.scan(space, { limit: 500, ...(after === undefined ? {} : { after: { key: after } }) }, now);
-        decoded += page.length;
+        let page;
+        try {
+          page = await readPastDamage(
+            this.inner,
+            space,
+            { limit: 500, ...(after === undefined ? {} : { after: { key: after } }) },
+            now,
+            (key, error) => corrupt(space, key, error),
+          );
+        } catch (error) {
+          // Damage no record is named for (the space's storage): the rest of it cannot be read.
+          if (!StrataError.is(error, 'CORRUPT')) throw error;
+          if (!report.issues.some((i) => i.code === 'CORRUPT' && i.space === space)) corrupt(space, undefined, error);
+          break;
+        }
+        decoded += page.read;
         options?.onProgress?.({ phase: 'values', checked: Math.min(decoded, total), total });
-        for (const record of page) {
+        for (const record of page.records) {
           try {
-            this.codec.decode(space, record.key, record.value, record.expiresAt, this.#specs.get(space));
+            this.codec.decode(space, record.key, record.value, record.expiresAt, spec);
           } catch (error) {
             if (!StrataError.is(error)) throw error;
             report.issues.push({ code: 'INTEGRITY', message: error.message, space, key: record.key });
           }
         }
-        if (page.length < 500) break;
-        after = page[page.length - 1]!.key;
+        if (page.read < 500 || page.last === undefined) break;
+        after = page.last;
       }
     }
     // Spaces without ciphertext were skipped: the pass is complete.

@@ -6,7 +6,10 @@ import { StrataError } from '../errors.js';
 export interface Quota {
   /** Live records at most (expired records not yet swept do not count). */
   records?: number;
-  /** Bytes of live keys and values at most, measured as `stats()` measures `bytes`. */
+  /**
+   * Bytes of live keys and values at most, measured as `stats()` measures `bytes`: values as
+   * stored, so ciphertext and MACs count (more than `kv.size()`, which counts the JSON written).
+   */
   bytes?: number;
 }
 
