@@ -710,10 +710,13 @@ export class Store {
       const onProgress = progressCallback<VerifyProgress>(options.onProgress, 'store.verify');
       const report = await this.driver.verify(onProgress === undefined ? undefined : { onProgress });
       await verifyJournal(this.driver, report, this.#now());
-      if (report.issues.some((i) => i.code === 'CORRUPT')) return report;
+      // A damaged space fails its reads, so its schema cannot be checked; the others still are.
+      // Damage not tied to one space (the file itself) leaves nothing that can be read safely.
+      const damaged = new Set(report.issues.filter((i) => i.code === 'CORRUPT').map((i) => i.space));
+      if (damaged.has(undefined)) return report;
       // Schemas are code, known only to the process that declared them: check those.
       for (const [name, options] of this.#definitions) {
-        if (options.schema === undefined) continue;
+        if (options.schema === undefined || damaged.has(collectionSpace(name))) continue;
         const found = await this.collection(name).verify();
         for (const bad of found.invalid) {
           const summary = bad.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
