@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore, type Store } from '../src/index.js';
+import { openStore, StrataError, type Store } from '../src/index.js';
 
 export const DRIVERS = ['memory', 'sqlite', 'file'] as const;
 export type DriverName = (typeof DRIVERS)[number];
@@ -46,3 +46,10 @@ export async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<str
     return err?.name === 'StrataError' ? String(err.code) : `NOT_STRATA:${err?.name}:${err?.message}`;
   }
 }
+
+/** What `p` was refused with: the StrataError, or a string saying it resolved or threw something else. */
+export const errorOf = (p: Promise<unknown>): Promise<StrataError | string> =>
+  p.then(
+    () => 'resolved',
+    (e: unknown) => (e instanceof StrataError ? e : `not a StrataError: ${String(e)}`),
+  );

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore, StrataError } from '../../src/index.js';
+import { errorOf } from '../store-fixture.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -16,12 +17,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-const errorOf = (p: Promise<unknown>): Promise<StrataError | string> =>
-  p.then(
-    () => 'resolved',
-    (e: unknown) => (e instanceof StrataError ? e : `not a StrataError: ${String(e)}`),
-  );
 
 describe('a backup directory copied under another backup id', () => {
   it('is BAD_INPUT naming the id to rename it to for restore, a dry run and verify; listed as intact', async () => {

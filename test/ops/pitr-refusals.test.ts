@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore, StrataError } from '../../src/index.js';
+import { errorOf } from '../store-fixture.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -15,12 +16,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-const errorOf = (p: Promise<unknown>): Promise<StrataError | string> =>
-  p.then(
-    () => 'resolved',
-    (e: unknown) => (e instanceof StrataError ? e : `not a StrataError: ${String(e)}`),
-  );
 
 describe('toTime on a store that keeps no journal', () => {
   it('is NOT_FOUND whatever the toTime (before the backup, now, in the future, from a directory), saying the store keeps no journal', async () => {
