@@ -82,6 +82,11 @@ export interface DocEntry<T> {
 export interface DocChange<T> {
   /** `reset`: changes were lost to this listener (see ChangeEvent); re-read the data. `key` is `''`. */
   type: 'put' | 'delete' | 'reset';
+  /**
+   * The store's id of the namespace or collection changed: `kv.<name>` or `c.<name>` (as in
+   * quota and verify reports), so one listener on several of them knows which to re-read.
+   */
+  space: string;
   key: string;
   version: number | null;
   value?: T;

@@ -738,7 +738,13 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     };
     const unwatch = this.#ctx.driver.watch((event: ChangeEvent) => {
       if (event.space !== this.#space) return;
-      const change: DocChange<T> = { type: event.type, key: event.key, version: event.version, origin: event.origin };
+      const change: DocChange<T> = {
+        type: event.type,
+        space: event.space,
+        key: event.key,
+        version: event.version,
+        origin: event.origin,
+      };
       let value: unknown;
       try {
         value =

@@ -73,6 +73,11 @@ export interface KvEntry<V> {
 export interface KvChange<V> {
   /** `reset`: changes were lost to this listener (see ChangeEvent); re-read the data. `key` is `''`. */
   type: 'put' | 'delete' | 'reset';
+  /**
+   * The store's id of the namespace or collection changed: `kv.<name>` or `c.<name>` (as in
+   * quota and verify reports), so one listener on several of them knows which to re-read.
+   */
+  space: string;
   key: string;
   version: number | null;
   /** The new value for puts when the backend delivered it; use `get` otherwise. */
@@ -497,7 +502,13 @@ export class KvNamespace<V = unknown> {
     if (typeof listener !== 'function') throw new StrataError('BAD_INPUT', 'kv.watch: listener must be a function');
     return this.#ctx.driver.watch((event: ChangeEvent) => {
       if (event.space !== this.#space) return;
-      const change: KvChange<V> = { type: event.type, key: event.key, version: event.version, origin: event.origin };
+      const change: KvChange<V> = {
+        type: event.type,
+        space: event.space,
+        key: event.key,
+        version: event.version,
+        origin: event.origin,
+      };
       if (event.value !== undefined) change.value = parseJson(event.value) as V;
       listener(change);
     });

@@ -130,6 +130,19 @@ export interface TransactionOptions {
 }
 
 /** A transaction's view of the store: kv namespaces and collections whose writes commit together. */
+/**
+ * `tx.kv(name)` / `tx.collection(name)` take the name alone: their options (encrypt, quota,
+ * schema, defaults...) are the ones declared on the store. Options passed here were silently
+ * dropped, so a plain JavaScript caller's `tx.kv(name, { encrypt: true })` wrote plain text.
+ */
+function refuseTxOptions(kind: 'kv' | 'collection', name: string, extra: unknown[]): void {
+  if (extra.length === 0 || (extra.length === 1 && extra[0] === undefined)) return;
+  throw new StrataError('BAD_INPUT', `tx.${kind}("${name}") takes only a name, not options`, {
+    op: `tx.${kind}`,
+    hint: `declare the options once with store.${kind}("${name}", { ... }) (outside the transaction); tx.${kind}("${name}") then uses them`,
+  });
+}
+
 export interface TransactionScope {
   kv<V = unknown>(name: string): KvNamespace<V>;
   collection<T extends object = Record<string, unknown>>(name: string): Collection<T, T, string>;
@@ -593,12 +606,14 @@ export class Store {
       const txDriver = new TransactionDriver(this.driver);
       const ctx = this.#contextFor(txDriver, true);
       const scope: TransactionScope = {
-        kv: <V>(name: string) => {
+        kv: <V>(name: string, ...extra: unknown[]) => {
           checkName(name, 'namespace');
+          refuseTxOptions('kv', name, extra);
           return new KvNamespace<V>(ctx, name, this.#kvDefinitions.get(name)?.defaults);
         },
-        collection: <T extends object>(name: string) => {
+        collection: <T extends object>(name: string, ...extra: unknown[]) => {
           checkName(name, 'collection');
+          refuseTxOptions('collection', name, extra);
           return new Collection<T, T, string>(ctx, name, this.#definitions.get(name) ?? {});
         },
       };

@@ -76,6 +76,8 @@ export function memoryDriver(options: MemoryDriverOptions = {}): Driver {
       checkPurgeLimit(limit, name);
       const mutations = state.expired(now, limit);
       state.apply(mutations);
+      // A removal is a change like any delete (the file driver's watchers see it too).
+      for (const m of mutations) hub.emit({ space: m.space, key: m.key, type: 'delete', version: null, origin: 'local' });
       return mutations.length;
     },
     watch(listener) {

@@ -212,16 +212,70 @@ export class BatchRunner {
     if (quotas !== null)
       for (const [op, before] of quotas) checkQuotaUsage(op, before, this.#usage.live(op.space, now), this.#driver);
     if (journal) this.#journal.append(ops, results, now);
-    if (changes !== null && changes.length > 0) {
-      const seq = Number(s.logChanges.run(this.#writer, now, JSON.stringify(changes)).lastInsertRowid);
-      if (seq - this.#trimmedAt >= this.#limits.trimEvery) {
-        const l = this.#limits;
-        // Rows carry `now`; heartbeats carry the wall clock.
-        this.#trimStatement().run(seq - l.keepUnread + 1, seq - l.keep + 1, now - l.maxAgeMs, seq, Date.now() - l.ttlMs, seq);
-        this.#trimmedAt = seq;
-      }
-    }
+    if (changes !== null && changes.length > 0) this.#logChanges(changes, now);
     return wantResults ? results : [];
+  }
+
+  /** One row of the change log for other processes' watchers, trimming the log now and then. */
+  #logChanges(changes: Array<[space: string, key: string, version: number | null]>, now: number): void {
+    const seq = Number(this.#s.logChanges.run(this.#writer, now, JSON.stringify(changes)).lastInsertRowid);
+    if (seq - this.#trimmedAt >= this.#limits.trimEvery) {
+      const l = this.#limits;
+      // Rows carry `now`; heartbeats carry the wall clock.
+      this.#trimStatement().run(seq - l.keepUnread + 1, seq - l.keep + 1, now - l.maxAgeMs, seq, Date.now() - l.ttlMs, seq);
+      this.#trimmedAt = seq;
+    }
+  }
+
+  /**
+   * Removes expired records (at most `limit`) in one transaction: a purge that fails half-way
+   * removes nothing. A removal is a change like any delete: watchers in this process get it
+   * through `events`, those in other processes through the change log (they otherwise kept
+   * mirroring records the sweeper had removed). The keys are read back only when someone watches.
+   */
+  purge(now: number, limit: number | undefined, events: ChangeEvent[] | null): number {
+    return this.#db
+      .transaction(() => {
+        const changes: Array<[string, string, null]> | null =
+          this.#s.watched.get(Date.now() - this.#limits.ttlMs, this.#writer) === undefined ? null : [];
+        let removed = 0;
+        for (const { space, table, stmts } of this.#tables.all()) {
+          if (stmts === null) continue;
+          if (limit !== undefined && removed >= limit) break;
+          if (changes === null && events === null) {
+            removed += limit === undefined ? stmts.purge.run(now).changes : stmts.purgeSome.run(now, limit - removed).changes;
+            continue;
+          }
+          const keys = this.#purgeReturning(table, limit !== undefined).all(
+            ...(limit === undefined ? [now] : [now, limit - removed]),
+          ) as string[];
+          removed += keys.length;
+          for (const key of keys) {
+            changes?.push([space, key, null]);
+            events?.push({ space, key, type: 'delete', version: null, origin: 'local' });
+          }
+        }
+        if (changes !== null && changes.length > 0) this.#logChanges(changes, now);
+        return removed;
+      })
+      .immediate();
+  }
+
+  readonly #purgeStatements = new Map<string, Database.Statement<unknown[], string>>();
+
+  /** `purge` / `purgeSome` of a space that also return the removed keys (prepared on first use). */
+  #purgeReturning(table: string, bounded: boolean): Database.Statement<unknown[], string> {
+    const id = `${bounded ? 'some' : 'all'} ${table}`;
+    let stmt = this.#purgeStatements.get(id);
+    if (stmt === undefined) {
+      const where = 'expires_at IS NOT NULL AND expires_at <= ?';
+      const sql = bounded
+        ? `DELETE FROM ${table} WHERE key IN (SELECT key FROM ${table} WHERE ${where} LIMIT ?) RETURNING key`
+        : `DELETE FROM ${table} WHERE ${where} RETURNING key`;
+      stmt = (this.#db.prepare(sql) as Database.Statement<unknown[], string>).pluck(true);
+      this.#purgeStatements.set(id, stmt);
+    }
+    return stmt;
   }
 
   /** CONFLICT unless the stored record is as `op` read it: at `op.expect` and, when `op.stamp` is set, that very write. */

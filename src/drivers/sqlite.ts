@@ -561,22 +561,15 @@ export function sqliteDriver(options: SqliteDriverOptions): Driver {
     async purgeExpired(now, limit) {
       writable('purgeExpired');
       checkPurgeLimit(limit, name);
+      const events = hub.size > 0 ? [] : null;
+      let removed: number;
       try {
-        // One transaction: a purge that fails half-way removes nothing.
-        return conn
-          .transaction(() => {
-            let removed = 0;
-            for (const { stmts } of tables.all()) {
-              if (stmts === null) continue;
-              if (limit === undefined) removed += stmts.purge.run(now).changes;
-              else if (removed < limit) removed += stmts.purgeSome.run(now, limit - removed).changes;
-            }
-            return removed;
-          })
-          .immediate();
+        removed = batcher.purge(now, limit, events);
       } catch (error) {
         throw fail(error, 'purgeExpired');
       }
+      if (events) for (const event of events) hub.emit(event);
+      return removed;
     },
     watch(listener) {
       open();

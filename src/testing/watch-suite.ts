@@ -46,6 +46,25 @@ export function watchSuite(factory: DriverFactory): void {
       expect(seen).toEqual(expected);
     });
 
+    it('announces a record the sweeper removes as a delete, bounded purges and collections included', async () => {
+      const kv = h.store.kv<number>('w');
+      const docs = h.store.collection('wc', { ttl: 1_000 });
+      const seen: string[] = [];
+      const stops = [kv.watch((c) => seen.push(`${c.type}:${c.key}`)), docs.watch((c) => seen.push(`doc ${c.type}:${c.key}`))];
+      await kv.set('short', 1, { ttl: 1_000 });
+      await kv.set('short2', 1, { ttl: 1_000 });
+      await kv.set('stay', 1);
+      await docs.insert({ id: 'd' });
+      seen.length = 0;
+      h.clock.advance(5_000);
+      // Expiry itself is silent (the record is already invisible); its removal is announced.
+      expect(await h.store.driver.purgeExpired(h.clock.now, 1)).toBe(1);
+      expect(seen).toHaveLength(1);
+      expect(await h.store.purgeExpired()).toBe(2);
+      expect(seen.sort()).toEqual(['delete:short', 'delete:short2', 'doc delete:d']);
+      for (const stop of stops) stop();
+    });
+
     it('reports a transaction once it commits, and nothing for one that only reads or fails', async () => {
       const kv = h.store.kv<number>('w');
       await kv.set('a', 1);
@@ -109,9 +128,13 @@ export function watchSuite(factory: DriverFactory): void {
       emit('c.docs');
       emit('kv.other');
       await store.kv('w').set('after', 1);
+      // Each change names its space, so one listener on several knows which to re-read.
       const reset = { type: 'reset', key: '', version: null, origin: 'remote' };
-      expect(kvSeen).toEqual([reset, expect.objectContaining({ type: 'put', key: 'after' })]);
-      expect(docSeen).toEqual([reset]);
+      expect(kvSeen).toEqual([
+        { ...reset, space: 'kv.w' },
+        expect.objectContaining({ type: 'put', space: 'kv.w', key: 'after' }),
+      ]);
+      expect(docSeen).toEqual([{ ...reset, space: 'c.docs' }]);
       stopKv();
       stopDocs();
       expect(listeners.size).toBe(0);

@@ -1,7 +1,9 @@
 // README "Transactions": declared defaults inside a transaction, the retries option, and the
 // CONFLICT after the last rerun. Each test failed before its fix.
 import { describe, expect, it } from 'vitest';
-import { DRIVERS, opened, codeOf } from '../store-fixture.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DRIVERS, opened, codeOf, errorOf } from '../store-fixture.js';
 
 describe.each(DRIVERS)('transactions on %s', (driver) => {
   // README.md:100-103: "`defaults` (and `{ default }`) apply to `get` and `getMany` of absent or
@@ -95,6 +97,58 @@ describe.each(DRIVERS)('transactions on %s', (driver) => {
       expect(attempts).toBe(3);
       expect(moves).toBe(3);
       expect(code).toBe('CONFLICT');
+    } finally {
+      await t.dispose();
+    }
+  });
+
+  // A hostile audit: `tx.kv(name, { quota })` and `tx.collection(name, { quota })` wrote past
+  // the quota, and `tx.kv(name, { encrypt: true })` wrote plain text: the options were dropped.
+  it.each([
+    ['kv', { quota: { records: 1 } }],
+    ['kv', { encrypt: true }],
+    ['collection', { quota: { records: 1 } }],
+    ['collection', { indexes: ['x'] }],
+  ] as const)(
+    'tx.%s(name, options) is BAD_INPUT and writes nothing (options are declared on the store)',
+    async (kind, options) => {
+      const t = await opened(driver);
+      try {
+        const error = await errorOf(
+          t.store.transaction(async (tx) => {
+            const open = tx[kind] as (name: string, options: object) => { set?: unknown; insert?: unknown };
+            const handle = open('things', options) as unknown as { set(k: string, v: unknown): Promise<unknown> };
+            await handle.set('a', { id: 'a' });
+          }),
+        );
+        if (typeof error === 'string') throw new Error(error);
+        expect(error.code).toBe('BAD_INPUT');
+        expect(error.hint).toContain(`store.${kind}("things"`);
+        expect(await t.store.kv('things').count()).toBe(0);
+        expect(await t.store.collection('things').count()).toBe(0);
+      } finally {
+        await t.dispose();
+      }
+    },
+  );
+});
+
+describe('encryption declared on the store applies inside a transaction', () => {
+  it('tx.kv(name) of a namespace declared with encrypt: true writes ciphertext (sqlite file scanned)', async () => {
+    const t = await opened('sqlite', { encryption: { keys: `k1:${Buffer.alloc(32, 7).toString('base64')}` } });
+    try {
+      t.store.kv('secrets', { encrypt: true });
+      t.store.collection('people', { encrypt: ['email'] });
+      await t.store.transaction(async (tx) => {
+        await tx.kv('secrets').set('k', 'PLAINTEXT-CANARY-1');
+        await tx.collection('people').insert({ id: 'p', email: 'PLAINTEXT-CANARY-2' });
+      });
+      expect(await t.store.kv('secrets').get('k')).toBe('PLAINTEXT-CANARY-1');
+      expect(await t.store.collection('people').get('p')).toEqual({ id: 'p', email: 'PLAINTEXT-CANARY-2' });
+      await t.store.close();
+      const bytes = Buffer.concat(readdirSync(t.dir).map((f) => readFileSync(join(t.dir, f))));
+      expect(bytes.includes('PLAINTEXT-CANARY-1')).toBe(false);
+      expect(bytes.includes('PLAINTEXT-CANARY-2')).toBe(false);
     } finally {
       await t.dispose();
     }
