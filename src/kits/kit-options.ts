@@ -1,7 +1,29 @@
-// Option checks both kits take the same way: the store's own unknown-option check, whole
-// numbers within bounds, functions, and the clock every time-based decision is made by.
-import { StrataError } from '../index.js';
+// Option checks both kits take the same way: the store they are built on, the store's own
+// unknown-option check, whole numbers within bounds, functions, and the clock every
+// time-based decision is made by.
+import { StrataError, type Store } from '../index.js';
 import { checkOptions } from '../codec/options.js';
+
+/**
+ * The store a kit piece is built on. Checked for the three calls the kits make, so a wrong
+ * argument (`null`, a collection, an options object, a transaction handle, which has no
+ * `transaction`) is BAD_INPUT here and not a TypeError at the first use.
+ */
+export function checkStore(store: unknown, op: string): Store {
+  const s = store as Partial<Record<'kv' | 'collection' | 'transaction', unknown>> | null;
+  if (
+    s !== null &&
+    typeof s === 'object' &&
+    typeof s.kv === 'function' &&
+    typeof s.collection === 'function' &&
+    typeof s.transaction === 'function'
+  )
+    return store as Store;
+  throw new StrataError('BAD_INPUT', `${op}: the first argument must be a store`, {
+    op,
+    hint: 'pass the store that openStore() returned',
+  });
+}
 
 /**
  * Refuses an options object with a property the call does not know (the store's own check).

@@ -3,8 +3,10 @@
 // grammar), so the two cannot drift apart.
 import { MAX_VALUE_DEPTH, StrataError, type Duration } from '../../index.js';
 import { parseDuration } from '../../codec/duration.js';
+import { cutRefusal, encodeJson } from '../../codec/json.js';
+import { withOp } from '../../errors.js';
 
-export { checkKnown, clockOption, intOption } from '../kit-options.js';
+export { checkKnown, checkStore, clockOption, intOption } from '../kit-options.js';
 
 /** Ten years: longer is a unit mistake (seconds given as days), and keeps `now + duration` a valid Date. */
 export const MAX_DURATION_MS = 3650 * 86_400_000;
@@ -48,10 +50,28 @@ export function checkIdentifier(value: unknown, what: string, op: string, max = 
 }
 
 /**
+ * The JSON text of a value the kit encrypts before the store could check it (an OAuth state
+ * payload). The kit's own rule comes first: plain JSON only (`checkJson`, which also refuses
+ * a `Date`). Then the store's value encoder, the one every write goes through, checks and
+ * serializes it: what it refuses (a lone UTF-16 surrogate in a string or in an object key,
+ * and every other value rule) is refused here too, and the text sealed is what the store
+ * would have written. Its refusal names no property: the payload is encrypted, and its keys
+ * are part of it (as the store does for an encrypted value).
+ */
+export function sealableJson(value: unknown, what: string, op: string): string {
+  checkJson(value, what, op);
+  try {
+    return encodeJson(value);
+  } catch (error) {
+    throw withOp(error instanceof StrataError ? cutRefusal(error, 0) : error, op);
+  }
+}
+
+/**
  * Refuses what JSON cannot hold exactly (a function, `undefined`, BigInt, a non-finite number,
  * a cycle, a class instance), for a value the kit encrypts before the store could check it.
  */
-export function checkJson(value: unknown, what: string, op: string, depth = 0): void {
+function checkJson(value: unknown, what: string, op: string, depth = 0): void {
   const bad = (why: string): never => {
     throw new StrataError('BAD_INPUT', `${op}: ${what} ${why}`, {
       op,

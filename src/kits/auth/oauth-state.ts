@@ -5,7 +5,7 @@
 // store can neither complete a login flow nor read a verifier.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { StrataError, type Duration, type KvNamespace, type Store } from '../../index.js';
-import { checkJson, checkKnown, clockOption, durationOption, intOption, namespaceOption } from './config.js';
+import { checkKnown, checkStore, clockOption, durationOption, intOption, namespaceOption, sealableJson } from './config.js';
 import { parseJson } from '../../codec/json.js';
 import { lookupKey, randomToken } from './secrets.js';
 
@@ -47,23 +47,24 @@ export class OAuthStateStore<P = unknown> {
 
   constructor(store: Store, options: OAuthStateOptions = {}) {
     const op = 'OAuthStateStore';
+    const checked = checkStore(store, op);
     checkKnown(options, OPTIONS, op);
     this.#ttl = durationOption(options.ttl, '10m', 'ttl', op);
     this.#stateBytes = intOption(options.stateBytes, 32, 'stateBytes', op, 16, 64);
     this.#now = clockOption(options.clock, op);
-    this.#kv = store.kv(namespaceOption(options.namespace, 'auth.oauth-state', op));
+    this.#kv = checked.kv(namespaceOption(options.namespace, 'auth.oauth-state', op));
   }
 
   /** A new state value to put in the authorization URL; `payload` comes back from `consume`. */
   async create(payload?: P): Promise<string> {
-    if (payload !== undefined) checkJson(payload, 'payload', 'oauthState.create');
+    const text = payload === undefined ? null : sealableJson(payload, 'payload', 'oauthState.create');
     const state = randomToken(this.#stateBytes);
     const id = lookupKey(state);
     const now = this.#now();
     const record: StoredState = {
       createdAt: now,
       expiresAt: now + this.#ttl,
-      sealed: payload === undefined ? null : seal(state, id, JSON.stringify(payload)),
+      sealed: text === null ? null : seal(state, id, text),
     };
     await this.#kv.set(`st:${id}`, record, { ttl: this.#ttl + GRACE_MS });
     return state;

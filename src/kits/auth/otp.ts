@@ -8,7 +8,7 @@
 // `secret` when given), compared with crypto.timingSafeEqual.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { StrataError, type Duration, type KvNamespace, type Store } from '../../index.js';
-import { checkIdentifier, checkKnown, clockOption, durationOption, intOption, namespaceOption } from './config.js';
+import { checkIdentifier, checkKnown, checkStore, clockOption, durationOption, intOption, namespaceOption } from './config.js';
 import { hmac, lookupKey, randomCode, randomToken } from './secrets.js';
 
 export interface OtpOptions {
@@ -75,6 +75,7 @@ export class OtpStore {
 
   constructor(store: Store, options: OtpOptions = {}) {
     const op = 'OtpStore';
+    this.#store = checkStore(store, op);
     checkKnown(options, OPTIONS, op);
     this.#ttl = durationOption(options.ttl, '10m', 'ttl', op);
     this.#maxAttempts = intOption(options.maxAttempts, 5, 'maxAttempts', op, 1, 100);
@@ -82,9 +83,8 @@ export class OtpStore {
     this.#alphabet = checkAlphabet(options.alphabet ?? '0123456789', op);
     this.#secret = checkSecret(options.secret, op);
     this.#now = clockOption(options.clock, op);
-    this.#store = store;
     this.#namespace = namespaceOption(options.namespace, 'auth.otp', op);
-    this.#kv = store.kv(this.#namespace);
+    this.#kv = this.#store.kv(this.#namespace);
   }
 
   /** A new code for `subject` (an email, a user id...); any earlier code of the subject stops working. */

@@ -6,7 +6,16 @@
 //   s:<sha256(token)>                    the session record
 //   u:<sha256(userId)>:<sha256(token)>   `true`: lists a user's sessions by key prefix
 import { StrataError, type Duration, type KvNamespace, type Store } from '../../index.js';
-import { booleanOption, checkIdentifier, checkKnown, clockOption, durationOption, intOption, namespaceOption } from './config.js';
+import {
+  booleanOption,
+  checkIdentifier,
+  checkKnown,
+  checkStore,
+  clockOption,
+  durationOption,
+  intOption,
+  namespaceOption,
+} from './config.js';
 import { lookupKey, randomToken } from './secrets.js';
 
 export interface SessionOptions {
@@ -64,6 +73,7 @@ export class SessionStore<D = unknown> {
 
   constructor(store: Store, options: SessionOptions = {}) {
     const op = 'SessionStore';
+    this.#store = checkStore(store, op);
     checkKnown(options, OPTIONS, op);
     this.#ttl = durationOption(options.ttl, '7d', 'ttl', op);
     this.#sliding = booleanOption(options.sliding, false, 'sliding', op);
@@ -80,8 +90,7 @@ export class SessionStore<D = unknown> {
     this.#tokenBytes = intOption(options.tokenBytes, 32, 'tokenBytes', op, 16, 64);
     this.#now = clockOption(options.clock, op);
     this.#namespace = namespaceOption(options.namespace, 'auth.sessions', op);
-    this.#store = store;
-    this.#kv = store.kv(this.#namespace);
+    this.#kv = this.#store.kv(this.#namespace);
   }
 
   /**
@@ -172,26 +181,47 @@ export class SessionStore<D = unknown> {
     return this.#destroyId(id);
   }
 
+  /**
+   * Deletes the session `id` and its index entry; `true` when it was live by the kit's clock
+   * (one past its expiry is gone for `get` and `list` already, whatever the store's clock says).
+   */
   async #destroyId(id: string): Promise<boolean> {
+    // The clock first: a clock that fails (BAD_INPUT) must not have deleted anything.
+    const now = this.#now();
     const record = await this.#read(id);
     if (record === null) return false;
-    return (await this.#kv.deleteMany([`s:${id}`, this.#indexKey(record.userId, id)])) > 0;
+    const removed = (await this.#kv.deleteMany([`s:${id}`, this.#indexKey(record.userId, id)])) > 0;
+    return removed && now < record.expiresAt;
   }
 
   /**
    * Ends every session of `userId` (password change, "log out everywhere"); returns how many
-   * live sessions it removed (an expired one is gone for reads already; the sweeper removes
-   * it). A session created while it runs may survive.
+   * live sessions it removed. One past its expiry by the kit's clock is gone for every read
+   * already: its records are deleted too, but it is not counted. A session created while it
+   * runs may survive.
    */
   async destroyAll(userId: string): Promise<number> {
-    checkIdentifier(userId, 'userId', 'sessions.destroyAll');
+    const op = 'sessions.destroyAll';
+    checkIdentifier(userId, 'userId', op);
+    const now = this.#now();
     const prefix = this.#indexKey(userId, '');
     let removed = 0;
     for (;;) {
       const keys = await this.#kv.list({ prefix, limit: PAGE });
       if (keys.length === 0) return removed;
-      removed += await this.#kv.deleteMany(keys.map((k) => `s:${k.slice(prefix.length)}`));
-      await this.#kv.deleteMany(keys);
+      const ids = keys.map((k) => k.slice(prefix.length));
+      const values = await this.#kv.getMany(ids.map((id) => `s:${id}`));
+      const live: string[] = [];
+      const expired: string[] = [];
+      values.forEach((value, i) => {
+        const record = parseSession(value);
+        // A record of another user (only foreign data could put it there) is left alone.
+        if (record === null || record.userId !== userId) return;
+        (now < record.expiresAt ? live : expired).push(`s:${ids[i]!}`);
+      });
+      // Counted by what this call deleted: a session a concurrent destroy took is not counted twice.
+      if (live.length > 0) removed += await this.#kv.deleteMany(live);
+      await this.#kv.deleteMany([...expired, ...keys]);
     }
   }
 

@@ -4,7 +4,7 @@
 // Keys are `access:` / `refresh:` + SHA-256 of [provider, account], so account names (often
 // emails) are not readable from the store's keys either.
 import { StrataError, type Duration, type KvNamespace, type Store } from '../../index.js';
-import { checkIdentifier, checkKnown, clockOption, durationOption, namespaceOption } from './config.js';
+import { checkIdentifier, checkKnown, checkStore, clockOption, durationOption, namespaceOption } from './config.js';
 import { lookupKey } from './secrets.js';
 
 export interface TokenStoreOptions {
@@ -47,9 +47,10 @@ export class TokenStore {
   /** Needs a store opened with `encryption: { keys }`: without a keyring the store refuses the encrypted namespace. */
   constructor(store: Store, options: TokenStoreOptions = {}) {
     const op = 'TokenStore';
+    const checked = checkStore(store, op);
     checkKnown(options, OPTIONS, op);
     this.#now = clockOption(options.clock, op);
-    this.#kv = store.kv(namespaceOption(options.namespace, 'auth.tokens', op), { encrypt: true });
+    this.#kv = checked.kv(namespaceOption(options.namespace, 'auth.tokens', op), { encrypt: true });
   }
 
   persistAccessToken(token: string, options?: PersistTokenOptions): Promise<void> {
@@ -70,11 +71,36 @@ export class TokenStore {
     return this.#get('refresh', owner, 'tokens.getRefreshToken');
   }
 
-  /** Forgets both tokens of `owner` (logout, revoked grant); returns how many there were. */
+  /**
+   * Forgets both tokens of `owner` (logout, revoked grant); returns how many there were: one
+   * past its `ttl` by the kit's clock reads as `null` already, so it is deleted but not counted.
+   */
   async clear(owner?: TokenOwner): Promise<number> {
     const op = 'tokens.clear';
     checkKnown(owner, OWNER, op);
-    return this.#kv.deleteMany([this.#key('access', owner, op), this.#key('refresh', owner, op)]);
+    const keys = [this.#key('access', owner, op), this.#key('refresh', owner, op)];
+    // The clock first: a clock that fails (BAD_INPUT) must not have deleted anything.
+    const now = this.#now();
+    const live: string[] = [];
+    const expired: string[] = [];
+    let values: unknown[];
+    try {
+      values = await this.#kv.getMany(keys);
+    } catch (error) {
+      // A damaged token cannot be read, yet forgetting it is what a caller recovering from the
+      // damage needs: delete both, counting what was there.
+      if (StrataError.is(error, 'DECRYPT_FAILED') || StrataError.is(error, 'CORRUPT') || StrataError.is(error, 'INTEGRITY')) {
+        return this.#kv.deleteMany(keys);
+      }
+      throw error;
+    }
+    values.forEach((value, i) => {
+      const record = parseToken(value);
+      if (record !== null) (isLive(record, now) ? live : expired).push(keys[i]!);
+    });
+    if (expired.length > 0) await this.#kv.deleteMany(expired);
+    // Counted by what this call deleted: a token a concurrent clear took is not counted twice.
+    return live.length === 0 ? 0 : this.#kv.deleteMany(live);
   }
 
   async #persist(kind: Kind, token: string, options: PersistTokenOptions | undefined, op: string): Promise<void> {
@@ -91,7 +117,7 @@ export class TokenStore {
     checkKnown(owner, OWNER, op);
     const record = parseToken(await this.#kv.get(this.#key(kind, owner, op)));
     if (record === null) return null;
-    return record.expiresAt !== null && this.#now() >= record.expiresAt ? null : record.token;
+    return isLive(record, this.#now()) ? record.token : null;
   }
 
   #key(kind: Kind, owner: TokenOwner | undefined, op: string): string {
@@ -99,6 +125,11 @@ export class TokenStore {
     const account = owner?.account === undefined ? '' : checkIdentifier(owner.account, 'account', op);
     return `${kind}:${lookupKey(JSON.stringify([provider, account]))}`;
   }
+}
+
+/** Whether a stored token is still there for the getters at `now` (the kit's clock). */
+function isLive(record: StoredToken, now: number): boolean {
+  return record.expiresAt === null || now < record.expiresAt;
 }
 
 function parseToken(value: unknown): StoredToken | null {

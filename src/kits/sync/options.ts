@@ -4,7 +4,7 @@ import { StrataError, type KvNamespace, type Store } from '../../index.js';
 import { withOp } from '../../errors.js';
 import { MAX_KEY_BYTES } from '../../codec/keys.js';
 
-export { checkKnown, clockOption, functionOption, intOption } from '../kit-options.js';
+export { checkKnown, checkStore, clockOption, functionOption, intOption } from '../kit-options.js';
 
 /** Where stream states are kept unless a stream says otherwise (`namespace`). */
 export const STREAMS_NAMESPACE = 'sync.streams';
@@ -30,27 +30,6 @@ export function checkStreamName(value: unknown, op: string): string {
   throw new StrataError('BAD_INPUT', `${op}: the stream name is ${bytes} UTF-8 bytes, over the ${MAX_KEY_BYTES} of a kv key`, {
     op,
     hint: `use a shorter stream name (at most ${MAX_KEY_BYTES} UTF-8 bytes), e.g. an id rather than a title`,
-  });
-}
-
-/**
- * The store a kit piece is built on. Checked for the three calls the kit makes, so a wrong
- * argument (`null`, a collection, an options object) is BAD_INPUT here and not a TypeError
- * at the first use.
- */
-export function checkStore(store: unknown, op: string): Store {
-  const s = store as Partial<Record<'kv' | 'collection' | 'transaction', unknown>> | null;
-  if (
-    s !== null &&
-    typeof s === 'object' &&
-    typeof s.kv === 'function' &&
-    typeof s.collection === 'function' &&
-    typeof s.transaction === 'function'
-  )
-    return store as Store;
-  throw new StrataError('BAD_INPUT', `${op}: the first argument must be a store`, {
-    op,
-    hint: 'pass the store that openStore() returned',
   });
 }
 
