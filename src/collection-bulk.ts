@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ScanPosition, StoredRecord, WriteOp } from './drivers/driver.js';
 import { asRead } from './drivers/record-stamp.js';
 import type { Filter, SortSpec } from './query/ast.js';
@@ -58,6 +59,7 @@ export async function* pages(
     );
     if (records.length > 0) yield records;
     if (records.length < size) return;
+    await nextTurn(); // between pages: updateWhere and verify over a big collection are not one macrotask
     const last = records[records.length - 1]!;
     after = sort.length === 0 ? { key: last.key } : positionAfter(host, last, sort, op);
   }
@@ -82,7 +84,7 @@ export async function patchAll(host: BulkHost, filter: Filter, patch: Record<str
   });
 }
 
-/** Deletes every match in batches of PAGE (each atomic); returns how many. */
+/** Deletes every match in batches of PAGE (each atomic), giving the event loop back between them; returns how many. */
 export async function deleteMatching(host: BulkHost, filter: Filter): Promise<number> {
   let removed = 0;
   // Each batch resumes after the last key deleted: a filter no index serves would
@@ -108,13 +110,18 @@ export async function deleteMatching(host: BulkHost, filter: Filter): Promise<nu
     });
     if (records.length < PAGE) return removed;
     after = records[records.length - 1]!.key;
+    // As dedupe does (below): on SQLite and memory the whole call was one macrotask.
+    await nextTurn();
   }
 }
 
 /**
  * `dedupe`: groups every document, then deletes the losers in batches, each only at the
  * version it was judged at; if one changed meanwhile, the groups are recomputed and the
- * rest runs again. Returns how many were deleted.
+ * rest runs again. Returns how many were deleted. The event loop is given back after every
+ * page read and every batch (on SQLite and memory each driver call settles at once, so the
+ * whole dedupe would otherwise be one macrotask); a write made meanwhile is caught by the
+ * version each loser is deleted at, as a write from another process is.
  */
 export async function dedupeAll(host: BulkHost, plan: DedupePlan, all: Filter, op: string): Promise<number> {
   let removed = 0;
@@ -122,6 +129,7 @@ export async function dedupeAll(host: BulkHost, plan: DedupePlan, all: Filter, o
     const groups = new DedupeGroups(plan);
     for await (const records of pages(host, all, [], PAGE, false, op)) {
       for (const record of records) groups.add(record, host.parse(record, op));
+      await nextTurn();
     }
     const losers = groups.losers;
     for (let i = 0; i < losers.length; i += PAGE) {
@@ -130,6 +138,7 @@ export async function dedupeAll(host: BulkHost, plan: DedupePlan, all: Filter, o
         host.ctx.now(),
       );
       removed += results.filter((r) => r !== null).length;
+      await nextTurn();
     }
   });
   return removed;

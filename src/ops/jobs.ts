@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Store } from '../store.js';
 import type { DedupeOptions } from '../collection-types.js';
 import { StrataError } from '../errors.js';
@@ -7,7 +8,7 @@ import { parseDuration, storedDateMs, type Duration } from '../codec/duration.js
 import { parseDedupe } from '../collection-dedupe.js';
 import { getPath } from '../query/match.js';
 import { parseFilter, parsePath } from '../query/parse.js';
-import type { ScheduleContext, ScheduledFunction } from './schedule.js';
+import { refusal, storeClock, type ScheduleContext, type ScheduledFunction } from './schedule.js';
 
 export interface RetainOptions {
   /** Documents whose `field` is older than this are deleted, e.g. `'30d'`. */
@@ -18,6 +19,8 @@ export interface RetainOptions {
 
 const FIELD_PATH = /^[^.\s]+(\.[^.\s]+)*$/;
 const RETAIN_PAGE = 500;
+const DEDUPE_HINT =
+  "e.g. jobs.dedupe('deployments', { by: 'id', keep: { newest: 'createdAt' } }); keep is 'newest', 'oldest', { newest: field } or { oldest: field }";
 
 /** Whether a stored field value is a date before `cutoff`: epoch ms, or exactly the ISO text a `Date` is stored as. */
 function isOlder(value: unknown, cutoff: number): boolean {
@@ -34,8 +37,17 @@ function isOlder(value: unknown, cutoff: number): boolean {
 export const jobs = {
   /** `collection(name).dedupe(options)`: keep one document of each group of duplicates. */
   dedupe(collection: string, options?: DedupeOptions): ScheduledFunction<Store> {
-    checkName(collection, 'collection');
-    parseDedupe(options, 'jobs.dedupe');
+    const op = 'jobs.dedupe';
+    try {
+      checkName(collection, 'collection');
+    } catch (error) {
+      throw refusal(error, op);
+    }
+    try {
+      parseDedupe(options, op);
+    } catch (error) {
+      throw refusal(error, op, DEDUPE_HINT);
+    }
     return async (store) => {
       await store.collection(collection).dedupe(options);
     };
@@ -50,13 +62,19 @@ export const jobs = {
 
   /**
    * Retention: deletes the documents of `collection` whose `field` is older than `olderThan`
-   * at the time of the run. Documents without the field, or with a value that is neither an
-   * ISO date string (exactly as a `Date` is stored) nor a number, are kept. The function
+   * at the time of the run, by the store's clock (`openStore({ clock })`, which also writes
+   * `timestamps`). Documents without the field, or with a value that is neither an ISO date
+   * string (exactly as a `Date` is stored) nor a number, are kept. It works one transaction
+   * of 500 documents at a time and gives the event loop back between them. The function
    * resolves with the number of documents deleted (`strata prune` prints it).
    */
   retain(collection: string, options: RetainOptions): (store: Store, context?: ScheduleContext) => Promise<number> {
     const op = 'jobs.retain';
-    checkName(collection, 'collection');
+    try {
+      checkName(collection, 'collection');
+    } catch (error) {
+      throw refusal(error, op);
+    }
     if (options === null || typeof options !== 'object') {
       throw new StrataError('BAD_INPUT', `${op}: pass { olderThan, field }`, {
         op,
@@ -64,7 +82,12 @@ export const jobs = {
       });
     }
     checkOptions(options, ['olderThan', 'field'], op);
-    const ageMs = parseDuration(options.olderThan, 'olderThan');
+    let ageMs: number;
+    try {
+      ageMs = parseDuration(options.olderThan, 'olderThan');
+    } catch (error) {
+      throw refusal(error, op);
+    }
     const { field } = options;
     // Stored dates are ISO strings (Date's JSON form), which order as text; epoch ms are numbers.
     const olderThan = (cutoff: number) => ({
@@ -88,12 +111,22 @@ export const jobs = {
     }
     const path = parsePath(field);
     return async (store) => {
-      const cutoff = Date.now() - ageMs;
+      const now = storeClock(store)();
+      if (!Number.isFinite(now)) {
+        throw new StrataError('BAD_INPUT', `${op}: the clock returned ${now}, not epoch milliseconds`, {
+          op,
+          hint: 'pass openStore a `clock` that returns epoch milliseconds, as Date.now does',
+        });
+      }
+      const cutoff = now - ageMs;
       const filter = olderThan(cutoff);
       const keyField = (await store.describe(collection))?.key ?? 'id';
       // The filter finds candidates (text compares as text: '' and '(none)' sort before any
       // date, and it matches arrays element by element); each is deleted only when its field
       // really is an old date. One transaction per page: a candidate changed meanwhile reruns it.
+      // Between pages the event loop is given back (on SQLite and memory: every driver call
+      // settles at once, so the whole run would otherwise be one macrotask); the cursor is a
+      // keyset position, so writes made meanwhile make no page repeat or skip a document.
       let cursor: string | undefined;
       let deleted = 0;
       for (;;) {
@@ -109,6 +142,7 @@ export const jobs = {
         deleted += n;
         if (next === null) return deleted;
         cursor = next;
+        await nextTurn();
       }
     };
   },

@@ -1,6 +1,6 @@
 import type { Driver } from '../drivers/driver.js';
 import { CronCalendar } from './cron.js';
-import { readJobs, type ScheduleRun } from './lease.js';
+import { dropExpired, readJobs, type ScheduleRun } from './lease.js';
 
 /** One scheduled job as the store records it, seen from any process (the CLI included). */
 export interface ScheduleStats {
@@ -12,9 +12,16 @@ export interface ScheduleStats {
   lastSlot: string | null;
   /** The next slot of its calendar after now (ISO), whether or not a process has it scheduled. */
   nextRun: string | null;
-  /** Runs in progress: their slot, process, start and lease expiry (ISO). */
+  /**
+   * Runs in progress: their slot, process, start and lease expiry (ISO). Only live leases: a
+   * run whose lease has lapsed (its process died or stalled) is listed in `runs` as
+   * `abandoned` instead, as the next claim of the job will record it.
+   */
   running: Array<{ slot: string; process: string; startedAt: string; leaseUntil: string }>;
-  /** The last outcomes, newest first (at most the job's `history`). */
+  /**
+   * The last outcomes, newest first: at most the job's `history`, plus the `abandoned` runs
+   * of lapsed leases that no claim has recorded yet (the next claim keeps `history` of them).
+   */
   runs: ScheduleRun[];
   /** The stored record is damaged; it is rewritten (its history lost) when the job next runs. */
   damaged?: true;
@@ -22,13 +29,20 @@ export interface ScheduleStats {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/**
+ * `now` is the store's clock, for reading records; leases are judged by `Date.now()`, the
+ * clock runners write them with (job-runner.ts). Nothing is written: a lapsed lease is shown
+ * as the `abandoned` run the next claim records, whichever process makes it.
+ */
 export async function scheduleStats(driver: Driver, now: number): Promise<ScheduleStats[]> {
   const out: ScheduleStats[] = [];
-  for (const [name, record] of await readJobs(driver, now)) {
-    if (record === null) {
+  for (const [name, stored] of await readJobs(driver, now)) {
+    if (stored === null) {
       out.push({ name, cron: '', timezone: null, lastSlot: null, nextRun: null, running: [], runs: [], damaged: true });
       continue;
     }
+    // The job's `history` is not stored: every kept outcome stays in view.
+    const record = dropExpired(stored, Date.now(), stored.runs.length + stored.running.length);
     out.push({
       name,
       cron: record.cron,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Driver } from '../drivers/driver.js';
-import { StrataError } from '../errors.js';
+import { StrataError, withOp } from '../errors.js';
 import { checkOptions } from '../codec/options.js';
 import { checkName } from '../codec/keys.js';
 import { parseDuration, type Duration } from '../codec/duration.js';
@@ -67,6 +67,36 @@ export interface ScheduledJob {
 const OPTIONS = ['timezone', 'protect', 'missed', 'leaseTtl', 'history', 'onError'] as const;
 const OP = 'store.schedule';
 
+/**
+ * A refusal of `op` by a check shared with other calls (names, durations, options objects),
+ * which may know neither the op nor what to suggest: it is tagged with `op`, and given `hint`
+ * when the check gave none. Anything that is not a StrataError is returned as it is.
+ */
+export function refusal(error: unknown, op: string, hint?: string): unknown {
+  if (!(error instanceof StrataError)) return error;
+  if (error.hint !== undefined || hint === undefined) return withOp(error, op);
+  // Made again, so that the message ends with the hint as every other refusal's does.
+  return new StrataError(error.code, error.message, {
+    op: error.op ?? op,
+    hint,
+    ...(error.driver === undefined ? {} : { driver: error.driver }),
+    ...(error.details === undefined ? {} : { details: error.details }),
+    ...(error.cause === undefined ? {} : { cause: error.cause }),
+  });
+}
+
+/**
+ * The clock of each store a Scheduler was made for (its `openStore({ clock })`), so that the
+ * built-in jobs (jobs.retain) judge ages by the same clock that wrote the documents'
+ * timestamps and decides expiry. Every Store makes its Scheduler when it is constructed.
+ */
+const clocks = new WeakMap<object, () => number>();
+
+/** The clock of `store` (see `clocks`); `Date.now` for anything that is not a Store. */
+export function storeClock(store: unknown): () => number {
+  return (typeof store === 'object' && store !== null ? clocks.get(store) : undefined) ?? Date.now;
+}
+
 /** Every job scheduled through one store; `close()` stops them all. */
 export class Scheduler<S> {
   readonly #jobs = new Map<string, JobRunner<S>>();
@@ -83,11 +113,20 @@ export class Scheduler<S> {
     this.#driver = driver;
     this.#now = now;
     this.#store = store;
+    if (typeof store === 'object' && store !== null) clocks.set(store, now);
   }
 
   schedule(cron: string, name: string, fn: ScheduledFunction<S>, options: ScheduleOptions = {}): ScheduledJob {
-    checkOptions(options, OPTIONS, OP);
-    checkName(name, 'schedule');
+    try {
+      checkOptions(options, OPTIONS, OP);
+    } catch (error) {
+      throw refusal(error, OP, "pass an options object such as { timezone: 'UTC' }, or leave it out");
+    }
+    try {
+      checkName(name, 'schedule');
+    } catch (error) {
+      throw refusal(error, OP);
+    }
     if (typeof fn !== 'function') {
       throw new StrataError('BAD_INPUT', `${OP}: the job "${name}" needs a function, got ${fn === null ? 'null' : typeof fn}`, {
         op: OP,
@@ -138,7 +177,9 @@ export class Scheduler<S> {
 function settingsOf(cron: string, name: string, options: ScheduleOptions): RunnerSettings {
   const calendar = new CronCalendar(cron, options.timezone, OP);
   const { protect = true, missed = 'skip', history = 20, onError } = options;
-  if (typeof protect !== 'boolean') throw new StrataError('BAD_INPUT', `${OP}: protect must be a boolean`, { op: OP });
+  if (typeof protect !== 'boolean') {
+    throw new StrataError('BAD_INPUT', `${OP}: protect must be a boolean`, { op: OP, hint: 'pass true or false' });
+  }
   if (missed !== 'skip' && missed !== 'once') {
     throw new StrataError('BAD_INPUT', `${OP}: missed must be 'skip' or 'once', got ${JSON.stringify(missed)}`, {
       op: OP,
@@ -146,14 +187,25 @@ function settingsOf(cron: string, name: string, options: ScheduleOptions): Runne
     });
   }
   if (!Number.isInteger(history) || history < 1 || history > 100) {
-    throw new StrataError('BAD_INPUT', `${OP}: history must be an integer from 1 to 100, got ${String(history)}`, { op: OP });
+    throw new StrataError('BAD_INPUT', `${OP}: history must be an integer from 1 to 100, got ${String(history)}`, {
+      op: OP,
+      hint: 'the number of outcomes kept per job, e.g. history: 20 (the default)',
+    });
   }
   if (onError !== undefined && typeof onError !== 'function') {
-    throw new StrataError('BAD_INPUT', `${OP}: onError must be a function`, { op: OP });
+    throw new StrataError('BAD_INPUT', `${OP}: onError must be a function`, {
+      op: OP,
+      hint: 'pass (error) => ..., or leave it out for a process warning',
+    });
   }
   // Renewed every third of it: a timer of at least a second, at most a day.
   // Only an absent option means the default: `leaseTtl: null` is a mistake, as for every other option.
-  const leaseMs = parseDuration(options.leaseTtl === undefined ? '1m' : options.leaseTtl, 'leaseTtl', 86_400_000);
+  let leaseMs: number;
+  try {
+    leaseMs = parseDuration(options.leaseTtl === undefined ? '1m' : options.leaseTtl, 'leaseTtl', 86_400_000);
+  } catch (error) {
+    throw refusal(error, OP);
+  }
   if (leaseMs < 3_000) {
     throw new StrataError('BAD_INPUT', `${OP}: leaseTtl must be at least 3 s, got ${leaseMs} ms`, {
       op: OP,
