@@ -2,10 +2,13 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { fieldSetText } from './crypto/spec.js';
 import type { Driver } from './drivers/driver.js';
 import type { CollectionOptions } from './collection-types.js';
+import { checkDeclaration } from './collection-checks.js';
 import { parseDuration } from './codec/duration.js';
 import { parseJson } from './codec/json.js';
+import { checkOptions } from './codec/options.js';
 import { StrataError } from './errors.js';
 import { sameQuota } from './layers/quota.js';
+import { parsePath } from './query/parse.js';
 
 /**
  * Where a store remembers how each collection was declared, so another process (the CLI,
@@ -28,9 +31,15 @@ export interface CollectionSpec {
 
 export type AnyCollectionOptions = CollectionOptions<StandardSchemaV1 | undefined, string>;
 
-/** The options an object actually sets (`{ key: undefined }` sets nothing). */
+/**
+ * The options an object actually sets (`{ key: undefined }` sets nothing). Options that are
+ * not an object (`null`, an array, a string) are BAD_INPUT here, as `store.kv` refuses them:
+ * `null` read as "set" broke on its first property, and `[]` passed as "no options".
+ */
 export function setOptions(options: AnyCollectionOptions | undefined): AnyCollectionOptions | undefined {
-  if (options === undefined || options === null || typeof options !== 'object') return options;
+  if (options === undefined) return undefined;
+  // checkOptions throws for each of these (BAD_INPUT "options must be an object").
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) checkOptions(options, [], 'store.collection');
   const defined = Object.entries(options).filter(([, v]) => v !== undefined);
   return defined.length === 0 ? undefined : (Object.fromEntries(defined) as AnyCollectionOptions);
 }
@@ -100,35 +109,74 @@ export function checkRedeclare(name: string, first: AnyCollectionOptions, next: 
   );
 }
 
-/** Parses a remembered spec; anything that is not one is CORRUPT (it was written by Strata). */
+/**
+ * The checks `store.collection(name, options)` makes of the options a spec remembers, the
+ * Collection constructor's (src/collection.ts): option types, a key field that is a top-level
+ * field path, index paths that are field paths (what SQL index expressions are built from),
+ * a ttl that is a positive duration within the Date range. BAD_INPUT naming the part.
+ *
+ * A remembered spec (in the store, an export file, a restored backup) passes these before it
+ * is used: one the live call refuses would make every later `store.collection(name)` throw.
+ */
+export function checkDeclared(name: string, options: AnyCollectionOptions): void {
+  checkDeclaration(name, options);
+  const key = options.key ?? 'id';
+  parsePath(key);
+  if (key.includes('.')) {
+    throw new StrataError('BAD_INPUT', `collection "${name}": the key field must be a top-level field`, {
+      op: 'store.collection',
+      hint: 'name a field of the document itself, such as "id" or "sku", not a dotted path',
+    });
+  }
+  for (const path of options.indexes ?? []) parsePath(path);
+  if (options.ttl !== undefined) parseDuration(options.ttl, 'ttl');
+}
+
+const SPEC_FIELDS = ['key', 'indexes', 'timestamps', 'ttl'];
+
+/**
+ * Parses a remembered spec; anything that is not one is CORRUPT (it was written by Strata,
+ * from a declaration `checkDeclared` accepted): exactly the four fields, of their types, and
+ * values the live declaration accepts. `details.reason` says what is wrong.
+ */
 export function parseSpec(name: string, text: string): CollectionSpec {
-  const corrupt = (): StrataError =>
-    new StrataError('CORRUPT', `the remembered declaration of collection "${name}" is damaged`, {
+  const corrupt = (reason: string, cause?: unknown): StrataError =>
+    new StrataError('CORRUPT', `the remembered declaration of collection "${name}" is damaged: ${reason}`, {
       hint: `declare the collection with its options once (store.collection("${name}", { key, indexes })) to rewrite it`,
-      details: { space: SPECS_SPACE, key: name },
+      cause,
+      details: { space: SPECS_SPACE, key: name, reason },
     });
   let raw: unknown;
   try {
     raw = parseJson(text);
-  } catch {
-    throw corrupt();
+  } catch (cause) {
+    throw corrupt('it is not JSON', cause);
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw corrupt();
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw corrupt('it is not a JSON object');
   const r = raw as Record<string, unknown>;
-  const ok =
+  const fields = Object.keys(r);
+  if (fields.length !== SPEC_FIELDS.length || !SPEC_FIELDS.every((f) => Object.hasOwn(r, f))) {
+    throw corrupt(`it holds the fields ${fields.slice(0, 10).join(', ') || 'none'}, not exactly ${SPEC_FIELDS.join(', ')}`);
+  }
+  const typed =
     typeof r.key === 'string' &&
-    r.key.length > 0 &&
     Array.isArray(r.indexes) &&
     r.indexes.every((p) => typeof p === 'string') &&
     typeof r.timestamps === 'boolean' &&
-    (r.ttl === null || (typeof r.ttl === 'number' && Number.isFinite(r.ttl) && r.ttl > 0));
-  if (!ok) throw corrupt();
-  return {
+    (r.ttl === null || typeof r.ttl === 'number');
+  if (!typed) throw corrupt('key must be a string, indexes an array of strings, timestamps a boolean, ttl a number or null');
+  const spec: CollectionSpec = {
     key: r.key as string,
     indexes: r.indexes as string[],
     timestamps: r.timestamps as boolean,
     ttl: r.ttl as number | null,
   };
+  try {
+    checkDeclared(name, optionsOf(spec));
+  } catch (cause) {
+    throw corrupt((cause as Error).message, cause);
+  }
+  return spec;
 }
 
 /** The remembered spec of one collection, or null. */

@@ -1,6 +1,7 @@
 import { progressCallback } from '../../progress-callback.js';
 import { resolve } from 'node:path';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { checkName } from '../../codec/keys.js';
 import { checkOptions } from '../../codec/options.js';
 import { parseJson } from '../../codec/json.js';
 import { parseSpec, readSpec, sameSpec, type CollectionSpec } from '../../collection-specs.js';
@@ -179,14 +180,37 @@ async function checkSpec(
   mode: string,
   now: number,
 ): Promise<CollectionSpec> {
+  // Named like the c.<name> space headers (BAD_INPUT there too): a declaration of a name no
+  // collection can have would be written by the load and refused only when read back.
+  try {
+    checkName(record.key, 'collection');
+  } catch (cause) {
+    throw badFile(
+      'BAD_INPUT',
+      record.line ?? 0,
+      `a collection declaration is keyed by ${JSON.stringify(record.key)}, not a collection name`,
+      {
+        cause,
+        details: { space: record.space, key: record.key },
+      },
+    );
+  }
   let spec: CollectionSpec;
   try {
+    // Every check the live store.collection(name, options) makes, before anything is written:
+    // a declaration it refuses, once remembered, would make every later call on the collection
+    // throw (and on sqlite its index paths were compiled only after the load had committed).
     spec = parseSpec(record.key, text);
   } catch (cause) {
-    throw badFile('CORRUPT', record.line ?? 0, `the declaration of collection "${record.key}" is damaged`, {
-      cause,
-      details: { space: record.space, key: record.key },
-    });
+    // A declaration is an internal record Strata writes from a declaration it accepted: one
+    // that is not (a path, key field or ttl the live call refuses) is damage, as for meta.crypto.
+    const reason = (cause as StrataError).details?.reason;
+    throw badFile(
+      'CORRUPT',
+      record.line ?? 0,
+      `the declaration of collection "${record.key}" is damaged${typeof reason === 'string' ? `: ${reason}` : ''}`,
+      { cause, details: { space: record.space, key: record.key } },
+    );
   }
   // A merge keeps the target's documents, so they must agree with the file's declaration: a
   // remembered one that is damaged (CORRUPT) cannot be compared and refuses the import.
@@ -266,7 +290,7 @@ export async function importStore(
       hint: "e.g. store.import('app-export.strata', { mode: 'merge' }) (CLI: `strata import app-export.strata`)",
     });
   }
-  const mode = options.mode ?? 'merge';
+  const mode = options.mode === undefined ? 'merge' : options.mode;
   if (mode !== 'merge' && mode !== 'replace') {
     throw new StrataError('BAD_INPUT', `store.import: mode must be 'merge' or 'replace', got ${JSON.stringify(mode)}`, {
       op: 'store.import',
