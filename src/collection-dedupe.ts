@@ -18,14 +18,21 @@ export interface DedupePlan {
 
 export function parseDedupe(options: DedupeOptions | undefined, op: string): DedupePlan {
   checkOptions(options, ['by', 'keep'], op);
-  const raw = options?.by ?? 'id';
+  // Only a left-out option takes its default: `null` is a wrong type (README), refused below.
+  const raw: unknown = options?.by === undefined ? 'id' : options.by;
   const by = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? [...(raw as unknown[])] : null;
   if (by === null || by.length === 0 || by.some((p) => typeof p !== 'string')) {
-    throw new StrataError('BAD_INPUT', `${op}: "by" must be a field path or a non-empty array of them`, { op });
+    throw new StrataError('BAD_INPUT', `${op}: "by" must be a field path or a non-empty array of them`, {
+      op,
+      hint: "e.g. { by: 'email' } or { by: ['email', 'name'] }; leave it out to group by 'id'",
+    });
   }
-  const keep: unknown = options?.keep ?? 'newest';
+  const keep: unknown = options?.keep === undefined ? 'newest' : options.keep;
   const bad = (): StrataError =>
-    new StrataError('BAD_INPUT', `${op}: keep must be 'newest', 'oldest', { newest: field } or { oldest: field }`, { op });
+    new StrataError('BAD_INPUT', `${op}: keep must be 'newest', 'oldest', { newest: field } or { oldest: field }`, {
+      op,
+      hint: "e.g. { keep: 'oldest' } or { keep: { newest: 'score' } }; leave it out for 'newest'",
+    });
   let plan: Pick<DedupePlan, 'dir' | 'field'>;
   if (keep === 'newest' || keep === 'oldest') plan = { dir: keep === 'newest' ? 1 : -1, field: null };
   else if (isPlainObject(keep)) {

@@ -463,7 +463,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       checkOptions(options, ['sort', 'limit', 'cursor'], op);
       const parsed = parseFilter(filter);
       const sort = parseSort(options.sort);
-      const limit = options.limit ?? 50;
+      // Only a left-out limit takes the default: `null` is a wrong type, refused below.
+      const limit = options.limit === undefined ? 50 : options.limit;
       checkPageSize(limit, 'limit', op);
       const fingerprint = queryFingerprint(this.#space, parsed, sort);
       const after = options.cursor == null ? undefined : decodeCursor(options.cursor, fingerprint, sort.length);
@@ -500,7 +501,8 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
       checkOptions(options, ['sort', 'pageSize'], op);
       const parsed = parseFilter(filter);
       const sort = parseSort(options.sort);
-      const size = options.pageSize ?? PAGE;
+      // Only a left-out pageSize takes the default: `null` is a wrong type, refused below.
+      const size = options.pageSize === undefined ? PAGE : options.pageSize;
       checkPageSize(size, 'pageSize', op);
       return this.#iterate(parsed, sort, size, op);
     } catch (error) {
@@ -714,8 +716,18 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
   /** Calls `listener` on every change, from this process or others. */
   watch(listener: (change: DocChange<T>) => void): () => void {
     this.#ctx.assertOpen('collection.watch');
-    if (this.#ctx.inTransaction) throw new StrataError('UNSUPPORTED', 'collection.watch is not available inside a transaction');
-    if (typeof listener !== 'function') throw new StrataError('BAD_INPUT', 'collection.watch: listener must be a function');
+    if (this.#ctx.inTransaction) {
+      throw new StrataError('UNSUPPORTED', 'collection.watch is not available inside a transaction', {
+        op: 'collection.watch',
+        hint: 'call watch() on store.collection(name) outside the transaction',
+      });
+    }
+    if (typeof listener !== 'function') {
+      throw new StrataError('BAD_INPUT', 'collection.watch: listener must be a function', {
+        op: 'collection.watch',
+        hint: 'pass a function that takes each change, e.g. collection.watch((change) => console.log(change.key))',
+      });
+    }
     let stopped = false;
     // Only an asynchronous schema defers a change; the changes after it wait behind it, in order.
     let waiting: Promise<void> | null = null;

@@ -33,6 +33,29 @@ export function encodeDefaults(defaults: unknown, op: string): KvDefaults {
   return out;
 }
 
+/**
+ * `get(k, { default })`: the default is handed out in place of a stored value, so it follows
+ * the value rules too (README "Key-value namespaces"), as a namespace's `defaults` do. `NaN`,
+ * `undefined` inside an object, a `Map` and the like are BAD_INPUT, whether or not the key
+ * exists: a typo must not wait for the first miss to show. The default itself is returned,
+ * never the encoded copy.
+ */
+export function checkDefault(value: unknown, op: string): void {
+  if (value === undefined) return;
+  try {
+    encodeJson(value);
+  } catch (error) {
+    if (!(error instanceof StrataError)) throw error;
+    const what = error.hint === undefined ? error.message : error.message.slice(0, -(error.hint.length + 3));
+    throw new StrataError('BAD_INPUT', `${op}: the default is not a value the store could hold: ${what}`, {
+      op,
+      hint: error.hint ?? 'pass a default made of strings, finite numbers, booleans, null, arrays and plain objects',
+      cause: error,
+      ...(error.details === undefined ? {} : { details: error.details }),
+    });
+  }
+}
+
 export function checkVersion(version: unknown, op: string): void {
   if (version !== undefined && (!Number.isSafeInteger(version) || (version as number) < 0)) {
     throw new StrataError('BAD_INPUT', `${op}: ifVersion must be a non-negative integer`, { op });

@@ -7,6 +7,7 @@ import { encodeJson, parseJson } from './codec/json.js';
 import { expiryFrom, parseDuration, type Duration } from './codec/duration.js';
 import { checkOptions } from './codec/options.js';
 import {
+  checkDefault,
   checkLimit,
   checkPrefix,
   checkVersion,
@@ -86,6 +87,8 @@ export interface KvChange<V> {
 }
 
 const PAGE = 500;
+/** What setMany takes, for its refusals of a malformed argument. */
+const SET_MANY_HINT = "pass an array of [key, value] pairs, e.g. kv.setMany([['a', 1], ['b', 2]])";
 
 /** A key-value namespace: JSON values under string keys, with versions and expiry. */
 export class KvNamespace<V = unknown> {
@@ -168,7 +171,10 @@ export class KvNamespace<V = unknown> {
     // anything, which measurably narrows the gap to a raw better-sqlite3 read.
     try {
       checkKey(key, 'kv.get');
-      if (options !== undefined) checkOptions(options, GET_OPTIONS, 'kv.get');
+      if (options !== undefined) {
+        checkOptions(options, GET_OPTIONS, 'kv.get');
+        checkDefault(options.default, 'kv.get');
+      }
       const entered = this.#enter('kv.get');
       const driver = this.#ctx.driver;
       if (entered === undefined && driver.capabilities.syncReads === true) {
@@ -269,8 +275,14 @@ export class KvNamespace<V = unknown> {
   getMany(keys: readonly string[], options?: GetOptions<V>): Promise<Array<V | null>>;
   async getMany(keys: readonly string[], options?: GetOptions<unknown>): Promise<unknown[]> {
     try {
-      if (!Array.isArray(keys)) throw new StrataError('BAD_INPUT', 'kv.getMany: keys must be an array');
+      if (!Array.isArray(keys)) {
+        throw new StrataError('BAD_INPUT', 'kv.getMany: keys must be an array', {
+          op: 'kv.getMany',
+          hint: "pass an array of keys, e.g. kv.getMany(['a', 'b']); use get() for one key",
+        });
+      }
       checkOptions(options, GET_OPTIONS, 'kv.getMany');
+      checkDefault(options?.default, 'kv.getMany');
       for (const key of keys) checkKey(key, 'kv.getMany');
       await this.#enter('kv.getMany');
       const records = await this.#ctx.driver.getMany(this.#space, keys, this.#ctx.now());
@@ -283,14 +295,23 @@ export class KvNamespace<V = unknown> {
   /** Writes several entries as one atomic batch. */
   async setMany(entries: ReadonlyArray<readonly [string, V]>, options: Pick<SetOptions, 'ttl'> = {}): Promise<void> {
     try {
-      if (!Array.isArray(entries)) throw new StrataError('BAD_INPUT', 'kv.setMany: entries must be an array of [key, value]');
+      if (!Array.isArray(entries)) {
+        throw new StrataError('BAD_INPUT', 'kv.setMany: entries must be an array of [key, value]', {
+          op: 'kv.setMany',
+          hint: SET_MANY_HINT,
+        });
+      }
       checkOptions(options, TTL_OPTIONS, 'kv.setMany');
       const expiresAt = this.#expiry(options.ttl);
       const ops: WriteOp[] = new Array<WriteOp>(entries.length);
       for (let i = 0; i < entries.length; i++) {
         const entry = entries[i];
         if (!Array.isArray(entry) || entry.length !== 2) {
-          throw new StrataError('BAD_INPUT', 'kv.setMany: each entry must be a [key, value] pair');
+          throw new StrataError('BAD_INPUT', 'kv.setMany: each entry must be a [key, value] pair', {
+            op: 'kv.setMany',
+            hint: SET_MANY_HINT,
+            details: { index: i },
+          });
         }
         checkKey(entry[0], 'kv.setMany');
         ops[i] = { type: 'put', space: this.#space, key: entry[0], value: encodeJson(entry[1]), expiresAt };
@@ -308,7 +329,12 @@ export class KvNamespace<V = unknown> {
    */
   async deleteMany(keys: readonly string[], options?: Record<string, never>): Promise<number> {
     try {
-      if (!Array.isArray(keys)) throw new StrataError('BAD_INPUT', 'kv.deleteMany: keys must be an array');
+      if (!Array.isArray(keys)) {
+        throw new StrataError('BAD_INPUT', 'kv.deleteMany: keys must be an array', {
+          op: 'kv.deleteMany',
+          hint: "pass an array of keys, e.g. kv.deleteMany(['a', 'b']); use delete() for one key",
+        });
+      }
       checkOptions(options, NO_OPTIONS, 'kv.deleteMany');
       for (const key of keys) checkKey(key, 'kv.deleteMany');
       await this.#enter('kv.deleteMany');
@@ -343,7 +369,10 @@ export class KvNamespace<V = unknown> {
       checkKey(key, 'kv.incr');
       checkOptions(options, TTL_OPTIONS, 'kv.incr');
       if (typeof by !== 'number' || !Number.isFinite(by)) {
-        throw new StrataError('BAD_INPUT', 'kv.incr: the increment must be a finite number');
+        throw new StrataError('BAD_INPUT', 'kv.incr: the increment must be a finite number', {
+          op: 'kv.incr',
+          hint: 'pass a finite number such as 1 or -1, or leave it out for 1',
+        });
       }
       const ttl = options.ttl === undefined ? undefined : this.#expiry(options.ttl);
       await this.#enter('kv.incr');
@@ -356,7 +385,12 @@ export class KvNamespace<V = unknown> {
           });
         }
         const next = current + by;
-        if (!Number.isFinite(next)) throw new StrataError('BAD_INPUT', 'kv.incr: the result is not a finite number');
+        if (!Number.isFinite(next)) {
+          throw new StrataError('BAD_INPUT', 'kv.incr: the result is not a finite number', {
+            op: 'kv.incr',
+            hint: `the sum overflows a number; the value under "${key}" is left as it was`,
+          });
+        }
         const expiresAt = ttl ?? record?.expiresAt ?? null;
         await this.#write([{ type: 'put', space: this.#space, key, value: JSON.stringify(next), expiresAt, ...asRead(record) }]);
         return next;
@@ -375,7 +409,12 @@ export class KvNamespace<V = unknown> {
     try {
       checkKey(key, 'kv.update');
       checkOptions(options, NO_OPTIONS, 'kv.update');
-      if (typeof fn !== 'function') throw new StrataError('BAD_INPUT', 'kv.update: the updater must be a function');
+      if (typeof fn !== 'function') {
+        throw new StrataError('BAD_INPUT', 'kv.update: the updater must be a function', {
+          op: 'kv.update',
+          hint: 'pass a function from the current value (or null) to the next, e.g. kv.update(k, (n) => (n ?? 0) + 1); use set() to store a value',
+        });
+      }
       await this.#enter('kv.update');
       return await retryOnConflict(async () => {
         const record = await this.#read(key);
@@ -498,8 +537,18 @@ export class KvNamespace<V = unknown> {
   /** Calls `listener` on every change in this namespace, from this process or others. */
   watch(listener: (change: KvChange<V>) => void): () => void {
     this.#ctx.assertOpen('kv.watch');
-    if (this.#ctx.inTransaction) throw new StrataError('UNSUPPORTED', 'kv.watch is not available inside a transaction');
-    if (typeof listener !== 'function') throw new StrataError('BAD_INPUT', 'kv.watch: listener must be a function');
+    if (this.#ctx.inTransaction) {
+      throw new StrataError('UNSUPPORTED', 'kv.watch is not available inside a transaction', {
+        op: 'kv.watch',
+        hint: 'call watch() on store.kv(name) outside the transaction',
+      });
+    }
+    if (typeof listener !== 'function') {
+      throw new StrataError('BAD_INPUT', 'kv.watch: listener must be a function', {
+        op: 'kv.watch',
+        hint: 'pass a function that takes each change, e.g. kv.watch((change) => console.log(change.key))',
+      });
+    }
     return this.#ctx.driver.watch((event: ChangeEvent) => {
       if (event.space !== this.#space) return;
       const change: KvChange<V> = {

@@ -355,7 +355,7 @@ export class Store {
    */
   kv<V = unknown>(name: string, options?: KvOptions<V>): KvNamespace<V> {
     this.#assertOpen('store.kv');
-    checkName(name, 'namespace');
+    checkName(name, 'namespace', 'store.kv');
     checkOptions(options, KV_OPTIONS, 'store.kv');
     if (options?.encrypt !== undefined && typeof options.encrypt !== 'boolean') {
       throw new StrataError('BAD_INPUT', 'store.kv: encrypt must be a boolean', { op: 'store.kv' });
@@ -422,7 +422,7 @@ export class Store {
    */
   settings<T extends Record<string, unknown> = Record<string, unknown>>(name: string, options?: SettingsOptions<T>): Settings<T> {
     this.#assertOpen('store.settings');
-    checkName(name, 'namespace');
+    checkName(name, 'namespace', 'store.settings');
     // A checked `set` reads, checks and writes in one transaction (see Settings#checkedWrite).
     const transaction: SettingsTransaction = (fn) => this.transaction((tx) => fn(tx.kv(name)));
     const settings = new Settings<T>(new KvNamespace<unknown>(this.#context, name), options, transaction);
@@ -435,7 +435,7 @@ export class Store {
     options?: CollectionOptions<S, K>,
   ): Collection<DocOf<S>, InputOf<S>, K> {
     this.#assertOpen('store.collection');
-    checkName(name, 'collection');
+    checkName(name, 'collection', 'store.collection');
     const given = setOptions(options as AnyCollectionOptions | undefined);
     if (given?.encrypt !== undefined) {
       const space = collectionSpace(name);
@@ -594,8 +594,14 @@ export class Store {
   async transaction<R>(fn: (tx: TransactionScope) => Promise<R>, options: TransactionOptions = {}): Promise<R> {
     this.#assertOpen('store.transaction');
     checkOptions(options, ['retries'], 'store.transaction'); // kvstore helper: options checked (issue 7, defect 2)
-    if (typeof fn !== 'function') throw new StrataError('BAD_INPUT', 'store.transaction needs a function');
-    const retries = options.retries ?? 10;
+    if (typeof fn !== 'function') {
+      throw new StrataError('BAD_INPUT', 'store.transaction needs a function', {
+        op: 'store.transaction',
+        hint: 'pass an async function of the transaction scope, e.g. store.transaction(async (tx) => { ... })',
+      });
+    }
+    // Only a left-out retries takes the default: `null` is a wrong type, refused below.
+    const retries = options.retries === undefined ? 10 : options.retries;
     if (!Number.isSafeInteger(retries) || retries < 0) {
       throw new StrataError('BAD_INPUT', `store.transaction: retries must be a whole number >= 0, got ${String(retries)}`, {
         op: 'store.transaction',
@@ -607,12 +613,12 @@ export class Store {
       const ctx = this.#contextFor(txDriver, true);
       const scope: TransactionScope = {
         kv: <V>(name: string, ...extra: unknown[]) => {
-          checkName(name, 'namespace');
+          checkName(name, 'namespace', 'tx.kv');
           refuseTxOptions('kv', name, extra);
           return new KvNamespace<V>(ctx, name, this.#kvDefinitions.get(name)?.defaults);
         },
         collection: <T extends object>(name: string, ...extra: unknown[]) => {
-          checkName(name, 'collection');
+          checkName(name, 'collection', 'tx.collection');
           refuseTxOptions('collection', name, extra);
           return new Collection<T, T, string>(ctx, name, this.#definitions.get(name) ?? {});
         },
@@ -825,10 +831,12 @@ function checkOptionNames(opts: object): void {
     if (KNOWN_OPTIONS.has(name)) continue;
     if (NOT_YET.has(name)) {
       throw new StrataError('UNSUPPORTED', `openStore: the "${name}" option is not available in this version of Strata`, {
+        op: 'openStore',
         hint: 'remove it; data would otherwise be stored without what it promises',
       });
     }
     throw new StrataError('BAD_INPUT', `openStore: unknown option "${name}"`, {
+      op: 'openStore',
       hint: `known options: ${[...KNOWN_OPTIONS].join(', ')}`,
     });
   }
@@ -839,9 +847,21 @@ function checkOptionNames(opts: object): void {
  * A string is a URL (`sqlite:app.db`, `file:data`, `memory:`).
  */
 export async function openStore(options: string | OpenStoreOptions = {}): Promise<Store> {
+  try {
+    return await open(options);
+  } catch (error) {
+    // Every refusal names the call, including those of the shared parsers (durations, URLs,
+    // names) that do not know who called them. Anything else is passed on as it was.
+    throw error instanceof StrataError ? withOp(error, 'openStore') : error;
+  }
+}
+
+async function open(options: string | OpenStoreOptions): Promise<Store> {
   const opts: OpenStoreOptions = typeof options === 'string' ? { url: options } : options;
   if (opts === null || typeof opts !== 'object') {
-    throw new StrataError('BAD_INPUT', 'openStore takes a URL string or an options object');
+    throw new StrataError('BAD_INPUT', 'openStore takes a URL string or an options object', {
+      hint: 'pass a store URL string or an options object such as { url }; leave it out for the default store',
+    });
   }
   checkOptionNames(opts);
   // Checked first: the clock is called below, before the store exists to report anything.
@@ -850,23 +870,37 @@ export async function openStore(options: string | OpenStoreOptions = {}): Promis
       hint: 'pass clock: Date.now (or any function returning epoch milliseconds), or leave it out',
     });
   }
-  const durability = opts.durability ?? 'full';
+  // Only a left-out option takes its default (README: a wrong type is BAD_INPUT): `null` is
+  // refused here and below rather than read as "the default".
+  const durability: unknown = opts.durability === undefined ? 'full' : opts.durability;
   if (durability !== 'full' && durability !== 'normal') {
-    throw new StrataError('BAD_INPUT', `durability must be 'full' or 'normal', got ${JSON.stringify(durability)}`);
+    throw new StrataError('BAD_INPUT', `durability must be 'full' or 'normal', got ${JSON.stringify(durability)}`, {
+      hint: "pass durability: 'full' or 'normal', or leave it out for 'full'",
+    });
+  }
+  if (opts.driver !== undefined && (opts.driver === null || typeof opts.driver !== 'object')) {
+    throw new StrataError('BAD_INPUT', 'openStore: driver must be a driver object', {
+      hint: 'pass the object a driver factory returns (stratadb/drivers/sqlite, /file or /memory), or leave it out and pass url',
+    });
   }
   const encryption = parseEncryption(opts.encryption);
   const quota = opts.quota === undefined ? undefined : parseQuota(opts.quota, 'openStore', 'openStore');
   const journal = opts.journal === undefined ? undefined : parseJournalOptions(opts.journal);
-  const sweepMs = opts.sweepInterval === false ? false : parseDuration(opts.sweepInterval ?? '1m', 'sweepInterval', MAX_TIMER_MS);
+  const sweepMs =
+    opts.sweepInterval === false
+      ? false
+      : parseDuration(opts.sweepInterval === undefined ? '1m' : opts.sweepInterval, 'sweepInterval', MAX_TIMER_MS);
   const observer = Observer.from(opts.logger, opts.metrics, (opts.clock ?? Date.now)());
   let driver = opts.driver;
   if (driver === undefined) {
     let url = opts.url;
     if (url === undefined && opts.appName !== undefined) {
       // Escaped so a `%`, `?` or `#` in the data directory stays part of the path.
-      url = `sqlite:${encodeURIComponent(join(appDataDir(opts.appName, opts.env ?? process.env.NODE_ENV ?? 'development'), 'strata.db'))}`;
+      const env = opts.env === undefined ? (process.env.NODE_ENV ?? 'development') : opts.env;
+      url = `sqlite:${encodeURIComponent(join(appDataDir(opts.appName, env), 'strata.db'))}`;
     }
-    driver = await driverFromUrl(url ?? DEFAULT_URL, durability);
+    // `url: null` is refused by driverFromUrl (a wrong type), not taken as the default store.
+    driver = await driverFromUrl(url === undefined ? DEFAULT_URL : url, durability);
     // Drivers may open lazily; one cheap call here makes CORRUPT or LOCKED surface at open.
     try {
       await driver.spaces();

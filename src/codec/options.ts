@@ -8,7 +8,13 @@ import { StrataError } from '../errors.js';
 export function checkOptions(options: unknown, known: readonly string[], op: string): void {
   if (options === undefined) return;
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new StrataError('BAD_INPUT', `${op}: options must be an object`, { op });
+    throw new StrataError('BAD_INPUT', `${op}: options must be an object`, {
+      op,
+      hint:
+        known.length === 0
+          ? `${op} takes no options: leave them out`
+          : `pass an object with some of: ${known.join(', ')}, or leave it out`,
+    });
   }
   for (const name of Object.keys(options)) {
     if (known.includes(name)) continue;

@@ -26,7 +26,9 @@ const SIZE_UNITS: Record<string, number> = { '': 1, kib: 1024, mib: 1024 ** 2, g
 export function parseMmap(text: string): number {
   const match = /^(\d{1,12})(kib|mib|gib)?$/i.exec(text.trim());
   if (match === null) {
-    throw new StrataError('BAD_INPUT', `mmap must be a size such as 256MiB, 1GiB or 0 (off), got ${JSON.stringify(text)}`);
+    throw new StrataError('BAD_INPUT', `mmap must be a size such as 256MiB, 1GiB or 0 (off), got ${JSON.stringify(text)}`, {
+      hint: 'use ?mmap=256MiB, ?mmap=0 to turn it off, or leave the parameter out',
+    });
   }
   return Number(match[1]) * SIZE_UNITS[(match[2] ?? '').toLowerCase()]!;
 }
@@ -87,7 +89,13 @@ interface ParsedUrl {
 }
 
 function parseUrl(url: unknown): ParsedUrl {
-  if (typeof url !== 'string') throw new StrataError('BAD_INPUT', 'store url must be a string');
+  if (typeof url !== 'string') {
+    throw new StrataError('BAD_INPUT', 'store url must be a string', {
+      hint: `use one of ${Object.keys(DRIVERS)
+        .map((s) => `${s}:`)
+        .join(', ')}, e.g. sqlite:data/app.db`,
+    });
+  }
   const match = /^([a-z][a-z0-9+.-]*):(.*)$/is.exec(url);
   const scheme = match?.[1]?.toLowerCase();
   const backend = scheme === undefined ? undefined : DRIVERS[scheme];
@@ -138,7 +146,9 @@ export async function driverFromUrl(url: string, durability: Durability): Promis
   const { backend, target, params } = parseUrl(url);
   const fromUrl = params.get('durability');
   if (fromUrl !== null && fromUrl !== 'full' && fromUrl !== 'normal') {
-    throw new StrataError('BAD_INPUT', `durability must be 'full' or 'normal', got ${JSON.stringify(fromUrl)}`);
+    throw new StrataError('BAD_INPUT', `durability must be 'full' or 'normal', got ${JSON.stringify(fromUrl)}`, {
+      hint: 'use ?durability=full or ?durability=normal, or leave the parameter out',
+    });
   }
   return backend.open({
     url,
