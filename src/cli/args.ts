@@ -15,28 +15,49 @@ export function parseJsonArg(text: string, what: string, hint?: string): unknown
     const reason = error instanceof Error ? error.message : String(error);
     throw bad(`${what} is not valid JSON: ${reason}`, hint ?? `quote it for the shell, e.g. '{"status":"failed"}'`);
   }
-  const inexact = inexactInteger(text);
+  const inexact = inexactNumber(text);
   if (inexact !== null) {
     const shown = inexact.length > 40 ? `${inexact.slice(0, 39)}…` : inexact;
+    // Plain digits keep the message scripts know; another spelling also says what it would become.
+    const plain = /^-?\d+$/.test(inexact);
     throw bad(
-      `${what} has the integer ${shown}, which a JSON number cannot hold exactly (beyond 2^53 - 1): it would be stored changed`,
+      plain
+        ? `${what} has the integer ${shown}, which a JSON number cannot hold exactly (beyond 2^53 - 1): it would be stored changed`
+        : `${what} has the number ${shown}, which a JSON number cannot hold exactly (beyond 2^53 - 1, to the units digit): it would be stored as ${JSON.stringify(Number(inexact))}`,
       `quote it to keep it exactly, as text: '"${shown}"'`,
     );
   }
   return value;
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /**
- * The first integer literal of JSON `text` (outside strings) that a double cannot hold
- * exactly, else null: `JSON.parse` would silently store 12345678901234567890 as
- * 12345678901234567000. Numbers with a fraction or an exponent are floats by intent.
+ * The first number literal of JSON `text` (outside strings) that spells out a value beyond
+ * 2^53 - 1 down to its units digit, else null. Above 2^53 a double cannot hold every
+ * integer, so `JSON.parse` would silently store 12345678901234567890 as
+ * 12345678901234567000, and 9007199254740993 as 9007199254740992 however it is written:
+ * `9007199254740993.0`, `9.007199254740993e15` and `90071992547409930e-1` too. A literal
+ * whose last digit stands above the units (`1e21`, `1.5e300`) is a magnitude, a float by
+ * intent, and is left alone; so are numbers within the safe range, fractions included.
  */
-function inexactInteger(text: string): string | null {
-  const literal = /"(?:[^"\\]|\\.)*"|(-?\d+)(\.\d+)?([eE][+-]?\d+)?/g;
+function inexactNumber(text: string): string | null {
+  const literal = /"(?:[^"\\]|\\.)*"|-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?/g;
   for (let m = literal.exec(text); m !== null; m = literal.exec(text)) {
-    const digits = m[1];
-    if (digits === undefined || m[2] !== undefined || m[3] !== undefined) continue;
-    if (!Number.isSafeInteger(Number(digits))) return digits;
+    if (m[1] === undefined) continue; // a string
+    const fraction = m[2] ?? '';
+    // The written digits, and the power of ten of the last one (0: the units digit).
+    const digits = `${m[1]}${fraction}`.replace(/^0+/, '');
+    const last = Number(m[3] ?? '0') - fraction.length;
+    if (digits === '' || last > 0) continue;
+    // Digits left of the decimal point once the exponent is applied: with 15 or fewer the
+    // value is below 10^15, with 17 or more at least 10^16, and 2^53 - 1 has 16.
+    const whole = digits.length + last;
+    if (whole < 16) continue;
+    if (whole > 16) return m[0];
+    // Exactly 16: compare the integer part; equal to 2^53 - 1 with a fraction is beyond it too.
+    const integer = BigInt(digits.slice(0, 16));
+    if (integer > MAX_SAFE || (integer === MAX_SAFE && /[1-9]/.test(digits.slice(16)))) return m[0];
   }
   return null;
 }
@@ -45,7 +66,10 @@ function inexactInteger(text: string): string | null {
 export function parseObjectArg(text: string, what: string): Record<string, unknown> {
   const value = parseJsonArg(text, what);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw bad(`${what} must be a JSON object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`);
+    throw bad(
+      `${what} must be a JSON object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`,
+      `write it as {...} and quote it for the shell, e.g. '{"status":"failed"}'`,
+    );
   }
   return value as Record<string, unknown>;
 }
@@ -59,13 +83,22 @@ export function parseValueArg(text: string, asString: boolean): unknown {
   return parseJsonArg(text, 'the value', `values are JSON: quote strings ('"dark"') or pass --string to store the text as is`);
 }
 
-/** A non-negative integer option (`--limit`, `--offset`, `--if-version`). */
-export function intOption(name: string, { min = 0 } = {}): (text: string) => number {
+/**
+ * A non-negative integer option (`--limit`, `--offset`, `--if-version`, `--keep`,
+ * `--gzip-level`...): decimal digits only, refused with a hint giving the range and an example.
+ */
+export function intOption(
+  name: string,
+  { min = 0, max = Number.MAX_SAFE_INTEGER, example }: { min?: number; max?: number; example?: number } = {},
+): (text: string) => number {
+  const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`;
+  const hint = `give a whole number ${range} in decimal digits, e.g. ${name} ${example ?? Math.min(Math.max(min, 10), max)}`;
   return (text) => {
     // Decimal digits only: Number() would also take 0x10, 1e3 and ' 5'.
     const n = /^\d+$/.test(text) ? Number(text) : NaN;
-    if (!Number.isSafeInteger(n) || n < min) {
-      throw bad(`${name} must be an integer >= ${min}, got ${JSON.stringify(text)}`);
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      const wanted = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `a whole number from ${min} to ${max}`;
+      throw bad(`${name} must be ${wanted}, got ${JSON.stringify(text)}`, hint);
     }
     return n;
   };
@@ -97,7 +130,10 @@ export function sortOption(text: string): Sort {
     const out = emptySort();
     for (const [field, dir] of Object.entries(value)) {
       if (dir !== 1 && dir !== -1 && dir !== 'asc' && dir !== 'desc') {
-        throw bad(`--sort: direction for "${field}" must be 1, -1, "asc" or "desc"`);
+        throw bad(
+          `--sort: direction for "${field}" must be 1, -1, "asc" or "desc"`,
+          `use 1 or "asc" (ascending), -1 or "desc" (descending), e.g. --sort '{"createdAt":-1}'`,
+        );
       }
       out[field] = dir;
     }
@@ -120,6 +156,7 @@ export function fieldsOption(text: string): string[] {
     .split(',')
     .map((f) => f.trim())
     .filter((f) => f.length > 0);
-  if (fields.length === 0) throw bad('--fields needs at least one field name');
+  if (fields.length === 0)
+    throw bad('--fields needs at least one field name', 'name the columns, comma-separated, e.g. --fields id,status');
   return fields;
 }

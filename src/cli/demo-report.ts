@@ -113,7 +113,7 @@ export function printDemo(cli: Cli, r: DemoResult): void {
       `  ${strata} stats`,
     );
     const keys = r.tokens.keyring.path === null ? '' : ` --keys-file ${quoted(r.tokens.keyring.path)}`;
-    lines.push(`  ${strata}${keys} verify   # opens every ciphertext, so it needs the keyring`);
+    lines.push(`  ${strata}${keys} verify   # with the keyring it opens every ciphertext too (without: checksums only)`);
     if (r.tokens.accessTokenKey !== null)
       lines.push(
         `  ${strata}${keys} get ${r.tokens.namespace} ${quoted(r.tokens.accessTokenKey)}   # the access token, decrypted`,

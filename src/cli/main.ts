@@ -2,7 +2,7 @@
 import { CommanderError } from 'commander';
 import { EXIT } from './exit-codes.js';
 import { debugWanted, reportError } from './report.js';
-import { buildProgram, usageError } from './program.js';
+import { buildProgram, helpHint, usageError } from './program.js';
 
 /** Runs the CLI and returns the exit code; never calls process.exit, so output is flushed. */
 async function main(argv: readonly string[] = process.argv): Promise<number> {
@@ -19,7 +19,9 @@ async function main(argv: readonly string[] = process.argv): Promise<number> {
       if (error.code === 'commander.help') return EXIT.USAGE;
       return reportError(usageError(program, error), debug);
     }
-    return reportError(error, debug);
+    // README: every error prints with a hint. A refusal that brings none (from the library,
+    // say) is still a usage error of this command, so it points at the command's help.
+    return reportError(error, debug, helpHint(program));
   }
 }
 

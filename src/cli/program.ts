@@ -100,15 +100,19 @@ function trackParsing(program: Command): void {
   visit(program, 'strata');
 }
 
+/** `see \`strata <command> --help\``: the hint of a usage error, and of any BAD_INPUT that has none. */
+export function helpHint(program: Command): string {
+  return `see \`${parsing.get(program) ?? 'strata'} --help\``;
+}
+
 /**
  * A parse failure of commander (unknown option or command, missing argument, a value outside
  * the choices) as the BAD_INPUT every other refusal is, with a hint naming the help of the
  * command that was being parsed.
  */
 export function usageError(program: Command, error: CommanderError): StrataError {
-  const command = parsing.get(program) ?? 'strata';
   return new StrataError('BAD_INPUT', error.message.replace(/^error: /, ''), {
-    hint: `see \`${command} --help\``,
+    hint: helpHint(program),
     details: { commander: error.code },
   });
 }

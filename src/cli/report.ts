@@ -25,12 +25,14 @@ function causes(error: unknown): string[] {
 
 /**
  * Prints a failure on stderr and returns the exit code. A StrataError prints as
- * `error <CODE>: message` plus its hint; a stack only in debug mode.
+ * `error <CODE>: message` plus its hint (for a BAD_INPUT without one, `usageHint`); a stack
+ * only in debug mode.
  */
-export function reportError(error: unknown, debug: boolean): ExitCode {
+export function reportError(error: unknown, debug: boolean, usageHint?: string): ExitCode {
   if (error instanceof StrataError) {
     const lines = [`error ${error.code}: ${bareMessage(error)}`];
-    if (error.hint !== undefined) lines.push(`hint: ${error.hint}`);
+    const hint = error.hint ?? (error.code === 'BAD_INPUT' ? usageHint : undefined);
+    if (hint !== undefined) lines.push(`hint: ${hint}`);
     if (debug) lines.push(error.stack ?? '', ...causes(error).map((c) => `caused by: ${c}`));
     process.stderr.write(`${redactUrl(lines.join('\n'))}\n`);
     return exitCodeFor(error.code);

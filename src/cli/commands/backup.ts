@@ -35,16 +35,10 @@ damaged); \`strata restore <id|path>\` replaces the store's data with it in one 
       '--to <dir>',
       'directory or s3://bucket/prefix URL to keep the backup in (default: <store dir>/backups/<store file name>/)',
     )
-    .option('--gzip-level <n>', 'gzip level, 1 (fastest) to 9 (smallest)', '1')
-    .action(async (flags: { to?: string; gzipLevel: string }, command: Command) => {
+    .option('--gzip-level <n>', 'gzip level, 1 (fastest) to 9 (smallest)', intOption('--gzip-level', { min: 1, max: 9 }), 1)
+    .action(async (flags: { to?: string; gzipLevel: number }, command: Command) => {
       const cli = Cli.of(command);
-      const gzipLevel = Number(flags.gzipLevel);
-      if (!/^\d+$/.test(flags.gzipLevel) || gzipLevel < 1 || gzipLevel > 9) {
-        throw new StrataError(
-          'BAD_INPUT',
-          `--gzip-level must be a whole number from 1 to 9, got ${JSON.stringify(flags.gzipLevel)}`,
-        );
-      }
+      const gzipLevel = flags.gzipLevel;
       const started = Date.now();
       const result = await cli.withStore('read', async (store) => {
         const bar = progressTo(cli);
@@ -116,7 +110,7 @@ damaged); \`strata restore <id|path>\` replaces the store's data with it in one 
   backup
     .command('prune')
     .description('retention: keep the newest N backups and those younger than an age; delete the others')
-    .option('--keep <n>', 'keep the newest N backups', intOption('--keep', { min: 1 }))
+    .option('--keep <n>', 'keep the newest N backups', intOption('--keep', { min: 1, example: 7 }))
     .option('--max-age <duration>', "keep every backup younger than this, e.g. '7d', '12h'")
     .option('--dry-run', 'show what would be deleted; delete nothing')
     .option('--dir <dir>', 'directory or s3:// URL the backups are in')

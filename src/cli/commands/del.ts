@@ -18,7 +18,11 @@ export function register(program: Command): void {
     .argument('<name>', 'kv namespace (or collection with -c)')
     .argument('<key>', 'key (or document key with -c)')
     .option('-c, --collection', '<name> is a collection')
-    .option('--if-version <n>', 'delete only if the stored version is n, else CONFLICT', intOption('--if-version', { min: 1 }))
+    .option(
+      '--if-version <n>',
+      'delete only if the stored version is n, else CONFLICT',
+      intOption('--if-version', { min: 1, example: 3 }),
+    )
     .option('-f, --force', 'exit 0 when the key does not exist (like rm -f)')
     .addHelpText(
       'after',

@@ -49,7 +49,9 @@ beside the store on its first run (.strata/demo.keys) and reuses it; later comma
     )
     .action(async (options: DemoOptions, command: Command) => {
       if (options.records > MAX_RECORDS)
-        throw new StrataError('BAD_INPUT', `--records is at most ${MAX_RECORDS.toLocaleString('en-US')}`);
+        throw new StrataError('BAD_INPUT', `--records is at most ${MAX_RECORDS.toLocaleString('en-US')}`, {
+          hint: `e.g. --records 5000 (the default); at most ${MAX_RECORDS}`,
+        });
       const { cli, keyring } = demoKeyring(command);
       const stop = new DemoStop(cli, options.records);
       try {

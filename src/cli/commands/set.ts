@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .option(
       '--if-version <n>',
       'write only if the stored version is n (0: only if absent), else CONFLICT',
-      intOption('--if-version'),
+      intOption('--if-version', { example: 3 }),
     )
     .option('--key-field <field>', "-c: the collection's key field (remembered by the store; default id for a new one)")
     .option('--patch', '-c: merge <value> into the stored document (NOT_FOUND when absent)')
@@ -55,7 +55,11 @@ Examples:
           hint: 'collections expire documents with their own ttl option',
         });
       }
-      if (options.collection && options.string) throw new StrataError('BAD_INPUT', '--string applies to kv values only');
+      if (options.collection && options.string) {
+        throw new StrataError('BAD_INPUT', '--string applies to kv values only', {
+          hint: 'a document is a JSON object: drop --string and quote it, e.g. \'{"note":"text"}\'',
+        });
+      }
       const value = options.collection ? parseObjectArg(text, 'the document') : parseValueArg(text, options.string ?? false);
       await cli.withStore('write', async (store) => {
         let result: { key: string; version: number; expiresAt: Date | null };
@@ -84,7 +88,9 @@ async function writeDocument(docs: DocHandle, field: string, key: string, doc: R
   if (options.patch) await docs.update(key, doc, options.ifVersion === undefined ? {} : { ifVersion: options.ifVersion });
   else if (options.ifVersion === 0) {
     if (doc[field] !== undefined && String(doc[field]) !== key) {
-      throw new StrataError('BAD_INPUT', `the document's "${field}" is ${JSON.stringify(doc[field])}, not "${key}"`);
+      throw new StrataError('BAD_INPUT', `the document's "${field}" is ${JSON.stringify(doc[field])}, not "${key}"`, {
+        hint: `leave "${field}" out of the document (it is set from <key>), or give the same key`,
+      });
     }
     await docs.insert({ ...doc, [field]: doc[field] ?? key });
   } else if (options.ifVersion !== undefined) {

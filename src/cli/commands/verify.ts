@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
-import { spaceKind } from '../../context.js';
+import { collectionSpace, kvSpace, spaceKind } from '../../context.js';
 import type { VerifyReport } from '../../drivers/driver.js';
+import { ENCRYPTED_SPACE } from '../../crypto/spec.js';
+import type { Store } from '../../store.js';
 import { progressTo } from '../progress.js';
 import { StrataError } from '../../errors.js';
 import { Cli } from '../context.js';
@@ -18,11 +20,15 @@ export function register(program: Command): void {
       'after',
       `
 Prints each issue (code, space, key, message) and exits 5 when there are any; a store that
-cannot even be opened reports CORRUPT and exits 5 too. --json prints { ok, checked, issues }.`,
+cannot even be opened reports CORRUPT and exits 5 too. With the keyring (--keys-file or
+$STRATA_KEYS) every ciphertext is opened; without it the records of encrypted namespaces and
+collections have their checksums checked only, and verify says how many it did not open.
+--json prints { ok, checked, issues, notOpened: { records, spaces: [{ kind, name, records }] } }
+(notOpened is left out when the store cannot be opened).`,
     )
     .action(async (_options: unknown, command: Command) => {
       const cli = Cli.of(command);
-      const report = await cli
+      const report: VerifyReport & { notOpened?: NotOpened } = await cli
         .withStore('read', async (store) => {
           // A bar per phase (records checked, then ciphertexts opened); plain lines when not a terminal.
           const bar = progressTo(cli);
@@ -30,18 +36,23 @@ cannot even be opened reports CORRUPT and exits 5 too. --json prints { ok, check
             store.verify({
               onProgress: (p) => bar.update(p.phase === 'storage' ? 'checking' : 'decrypting', p.checked, p.total),
             });
+          let checked: VerifyReport;
           try {
             // sqlite: a read-only check, stopped at once by Ctrl-C (see endedBySignal). Waiting
             // for a lock (file:) and the open itself keep the listener: they exit 130.
-            return await (/^sqlite:/i.test(cli.url) ? endedBySignal(check) : check());
+            checked = await (/^sqlite:/i.test(cli.url) ? endedBySignal(check) : check());
           } finally {
             bar.stop();
           }
+          const notOpened = cli.encryption === undefined ? await unopened(store) : { records: 0, spaces: [] };
+          return notOpened === undefined ? checked : { ...checked, notOpened };
         })
         .catch(unopenable);
       if (cli.json) cli.data(report);
-      else if (report.ok) cli.info(`ok: ${formatCount(report.checked)} records checked, no issues`);
-      else {
+      else if (report.ok) {
+        cli.info(`ok: ${formatCount(report.checked)} records checked, no issues`);
+        if (report.notOpened !== undefined && report.notOpened.records > 0) cli.info(notOpenedLine(report.notOpened));
+      } else {
         cli.out(`${formatCount(report.issues.length)} issue(s) in ${formatCount(report.checked)} records checked:`);
         for (const issue of report.issues) {
           const space = issue.space === undefined ? null : spaceKind(issue.space);
@@ -49,9 +60,61 @@ cannot even be opened reports CORRUPT and exits 5 too. --json prints { ok, check
           const where = [label, issue.key].filter((p) => p !== undefined).join(' / ');
           cli.out(`  ${issue.code}${where === '' ? '' : ` ${where}`}: ${issue.message}`);
         }
+        if (report.notOpened !== undefined && report.notOpened.records > 0) cli.out(notOpenedLine(report.notOpened));
       }
       if (!report.ok) process.exitCode = EXIT.CORRUPT;
     });
+}
+
+/** The live records of encrypted spaces a verify without the keyring could not open. */
+interface NotOpened {
+  records: number;
+  spaces: Array<{ kind: 'kv' | 'collection'; name: string; records: number }>;
+}
+
+/**
+ * Without a keyring store.verify() checks the encrypted records' checksums but cannot open
+ * their ciphertexts, and its report does not say so: a plain "no issues" would claim more
+ * than was checked. The encrypted spaces are those the store remembers in its (plain-text)
+ * list of encrypted spaces; their live records come from stats. Undefined when that cannot
+ * be read (damage the report lists already).
+ */
+async function unopened(store: Store): Promise<NotOpened | undefined> {
+  try {
+    const listed = await store.driver.scan(ENCRYPTED_SPACE, {}, Date.now());
+    const encrypted = new Set(listed.map((record) => record.key));
+    const out: NotOpened = { records: 0, spaces: [] };
+    if (encrypted.size === 0) return out;
+    const stats = await store.stats();
+    const spaces = [
+      ...stats.kv.map((s) => ({ kind: 'kv' as const, name: s.name, space: kvSpace(s.name), records: s.records })),
+      ...stats.collections.map((s) => ({
+        kind: 'collection' as const,
+        name: s.name,
+        space: collectionSpace(s.name),
+        records: s.records,
+      })),
+    ];
+    for (const { kind, name, space, records } of spaces) {
+      if (!encrypted.has(space) || records === 0) continue;
+      out.spaces.push({ kind, name, records });
+      out.records += records;
+    }
+    return out;
+  } catch (error) {
+    if (StrataError.is(error) && (error.code === 'CORRUPT' || error.code === 'INTEGRITY')) return undefined;
+    throw error;
+  }
+}
+
+/** `3 encrypted record(s) not opened (kv auth.tokens: 2, collection users: 1): ...`, at most 5 spaces named. */
+function notOpenedLine({ records, spaces }: NotOpened): string {
+  const named = spaces.slice(0, 5).map((s) => `${s.kind} ${s.name}: ${formatCount(s.records)}`);
+  if (spaces.length > 5) named.push(`${spaces.length - 5} more`);
+  return (
+    `${formatCount(records)} encrypted record(s) not opened (${named.join(', ')}): without the keyring their ` +
+    'checksums were checked, not their ciphertexts; pass --keys-file <path> or set STRATA_KEYS to open them'
+  );
 }
 
 /** A store too damaged to open is a verify finding (exit 5 with a report), not a crash. */
