@@ -185,6 +185,30 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
     return old.createdAt;
   }
 
+  /**
+   * A key twice in one insertMany: the second insert conflicts with the first, so nothing is
+   * written, but "already exists" would send the caller looking in the store for it.
+   */
+  #refuseRepeatedKeys(keys: readonly string[], op: string): void {
+    const first = new Map<string, number>();
+    for (let i = 0; i < keys.length; i++) {
+      const at = first.get(keys[i]!);
+      if (at === undefined) {
+        first.set(keys[i]!, i);
+        continue;
+      }
+      throw new StrataError(
+        'CONFLICT',
+        `${op}: the key "${keys[i]}" is in the batch twice (documents ${at} and ${i}); nothing was written`,
+        {
+          op,
+          hint: 'insert each key once, or use upsertMany to write the last of each',
+          details: { collection: this.name, key: keys[i], indexes: [at, i] },
+        },
+      );
+    }
+  }
+
   /** CONFLICT on a must-not-exist write says what happened: the key is taken (not a race to retry). */
   #duplicate(error: unknown, op: string, keys: readonly string[]): unknown {
     if (!StrataError.is(error, 'CONFLICT') || error.details?.expected !== 0) return error;
@@ -668,6 +692,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
           out[i] = this.#written(prepared, text);
         }
         if (ops.length === 0) return [];
+        if (insert) this.#refuseRepeatedKeys(keys, op);
         try {
           await this.#write(ops, now);
         } catch (error) {

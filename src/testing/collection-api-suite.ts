@@ -359,6 +359,13 @@ export function collectionApiSuite(factory: DriverFactory): void {
         expect(await tasks().exists('t007')).toBe(false);
       });
 
+      it('insertMany with one key twice: CONFLICT naming both documents, nothing written', async () => {
+        const error = await expectCode(tasks().insertMany([task(7), task(8), task(7)]), 'CONFLICT');
+        expect(error.message).toContain('in the batch twice (documents 0 and 2)');
+        expect(error.details).toMatchObject({ key: 't007', indexes: [0, 2] });
+        expect(await tasks().count()).toBe(0);
+      });
+
       it('refuses unknown or mistyped collection options', async () => {
         expect(() => h.store.collection('x', { indexs: ['a'] } as never)).toThrow(expect.objectContaining({ code: 'BAD_INPUT' }));
         expect(() => h.store.collection('x', { timestamp: true } as never)).toThrow(

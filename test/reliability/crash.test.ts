@@ -3,7 +3,7 @@
 // nothing, and the store must reopen cleanly and verify. The same store is used for every
 // round, so each round also recovers from the previous round's recovery.
 //
-// STRATA_CRASH_ROUNDS (default 200) sets the number of kills per driver.
+// STRATA_CRASH_ROUNDS (default 100) sets the number of kills per driver.
 import { afterAll, describe, it } from 'vitest';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import { fixture, LineChild, strata, tempDir } from './helpers.js';
 
 const { openStore } = strata;
 
-const ROUNDS = Number(process.env.STRATA_CRASH_ROUNDS ?? 200);
+const ROUNDS = Number(process.env.STRATA_CRASH_ROUNDS ?? 100);
 /** Every this many rounds (and after the last), the whole store is compared with the model. */
 const FULL_CHECK_EVERY = 20;
 

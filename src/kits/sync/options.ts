@@ -35,12 +35,14 @@ export function checkStreamName(value: unknown, op: string): string {
 
 /**
  * Opens a kv handle of `store`, which checks the namespace's characters now rather than at
- * the first read or write. The store's name check names no call: `op` says which one.
+ * the first read or write. The store's refusal names `store.kv`, a call the kit's user never
+ * wrote: `op` says which of theirs it was.
  */
 export function openKv<V>(store: Store, namespace: string, op: string): KvNamespace<V> {
   try {
     return store.kv<V>(namespace);
   } catch (error) {
+    if (error instanceof StrataError) (error as { op: string | undefined }).op = op;
     throw withOp(error, op);
   }
 }
