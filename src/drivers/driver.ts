@@ -183,6 +183,11 @@ export interface VerifyReport {
   ok: boolean;
   checked: number;
   issues: VerifyIssue[];
+  /**
+   * Set when the store holds encrypted spaces but was opened without the keyring: their live
+   * records had their checksums checked, not their ciphertexts. Zero records: nothing left unopened.
+   */
+  notOpened?: { records: number; spaces: Array<{ space: string; records: number }> };
 }
 
 /** What a driver can do. The core reads this record; it never sniffs for methods. */

@@ -317,14 +317,38 @@ export class EncryptionLayer implements Driver {
   }
 
   /**
+   * The live records of the encrypted spaces (as the store lists them now, another process's
+   * included) that a verify without the keyring could not open; nothing when that list cannot
+   * be read (damage the report lists already).
+   */
+  async #unopened(): Promise<Pick<VerifyReport, 'notOpened'>> {
+    const now = Date.now();
+    try {
+      const encrypted = new Set((await this.inner.scan(ENCRYPTED_SPACE, {}, now)).map((record) => record.key));
+      const notOpened: NonNullable<VerifyReport['notOpened']> = { records: 0, spaces: [] };
+      if (encrypted.size === 0) return { notOpened };
+      for (const { space, records } of (await this.inner.stats(now)).spaces) {
+        if (!encrypted.has(space) || records === 0) continue;
+        notOpened.spaces.push({ space, records });
+        notOpened.records += records;
+      }
+      return { notOpened };
+    } catch (error) {
+      if (StrataError.is(error, 'CORRUPT') || StrataError.is(error, 'INTEGRITY')) return {};
+      throw error;
+    }
+  }
+
+  /**
    * The driver's own check, then every ciphertext and MAC opened. Records the driver found
    * damaged are stepped over (they are reported already), not the rest of the store: a
    * ciphertext moved elsewhere must not wait for the damage to be repaired to be found.
    */
   async verify(options?: VerifyOptions): Promise<VerifyReport> {
     const report = await this.inner.verify(options);
-    // Without the keyring ciphertexts cannot be checked: the driver's checksums above were.
-    if (this.codec.sealer === null) return report;
+    // Without the keyring ciphertexts cannot be checked: the driver's checksums above were,
+    // and the report says how many records that leaves unopened.
+    if (this.codec.sealer === null) return { ...report, ...(await this.#unopened()) };
     const now = Date.now();
     // The decryption pass reads every record again; its total is what the storage check counted.
     const total = report.checked;

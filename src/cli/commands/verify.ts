@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
-import { collectionSpace, kvSpace, spaceKind } from '../../context.js';
+import { spaceKind } from '../../context.js';
 import type { VerifyReport } from '../../drivers/driver.js';
-import { ENCRYPTED_SPACE } from '../../crypto/spec.js';
-import type { Store } from '../../store.js';
 import { progressTo } from '../progress.js';
 import { StrataError } from '../../errors.js';
 import { Cli } from '../context.js';
@@ -28,7 +26,7 @@ collections have their checksums checked only, and verify says how many it did n
     )
     .action(async (_options: unknown, command: Command) => {
       const cli = Cli.of(command);
-      const report: VerifyReport & { notOpened?: NotOpened } = await cli
+      const report: Omit<VerifyReport, 'notOpened'> & { notOpened?: NotOpened } = await cli
         .withStore('read', async (store) => {
           // A bar per phase (records checked, then ciphertexts opened); plain lines when not a terminal.
           const bar = progressTo(cli);
@@ -44,8 +42,7 @@ collections have their checksums checked only, and verify says how many it did n
           } finally {
             bar.stop();
           }
-          const notOpened = cli.encryption === undefined ? await unopened(store) : { records: 0, spaces: [] };
-          return notOpened === undefined ? checked : { ...checked, notOpened };
+          return { ...checked, notOpened: named(checked.notOpened) };
         })
         .catch(unopenable);
       if (cli.json) cli.data(report);
@@ -72,39 +69,16 @@ interface NotOpened {
   spaces: Array<{ kind: 'kv' | 'collection'; name: string; records: number }>;
 }
 
-/**
- * Without a keyring store.verify() checks the encrypted records' checksums but cannot open
- * their ciphertexts, and its report does not say so: a plain "no issues" would claim more
- * than was checked. The encrypted spaces are those the store remembers in its (plain-text)
- * list of encrypted spaces; their live records come from stats. Undefined when that cannot
- * be read (damage the report lists already).
- */
-async function unopened(store: Store): Promise<NotOpened | undefined> {
-  try {
-    const listed = await store.driver.scan(ENCRYPTED_SPACE, {}, Date.now());
-    const encrypted = new Set(listed.map((record) => record.key));
-    const out: NotOpened = { records: 0, spaces: [] };
-    if (encrypted.size === 0) return out;
-    const stats = await store.stats();
-    const spaces = [
-      ...stats.kv.map((s) => ({ kind: 'kv' as const, name: s.name, space: kvSpace(s.name), records: s.records })),
-      ...stats.collections.map((s) => ({
-        kind: 'collection' as const,
-        name: s.name,
-        space: collectionSpace(s.name),
-        records: s.records,
-      })),
-    ];
-    for (const { kind, name, space, records } of spaces) {
-      if (!encrypted.has(space) || records === 0) continue;
-      out.spaces.push({ kind, name, records });
-      out.records += records;
-    }
-    return out;
-  } catch (error) {
-    if (StrataError.is(error) && (error.code === 'CORRUPT' || error.code === 'INTEGRITY')) return undefined;
-    throw error;
+/** The report's `notOpened` with kv / collection names (none: a keyring, or nothing encrypted). */
+function named(notOpened: VerifyReport['notOpened']): NotOpened {
+  const out: NotOpened = { records: notOpened?.records ?? 0, spaces: [] };
+  for (const { space, records } of notOpened?.spaces ?? []) {
+    const kind = spaceKind(space);
+    if (kind !== null) out.spaces.push({ ...kind, records });
   }
+  // Namespaces first, then collections, as `strata stats` lists them.
+  out.spaces.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'kv' ? -1 : 1));
+  return out;
 }
 
 /** `3 encrypted record(s) not opened (kv auth.tokens: 2, collection users: 1): ...`, at most 5 spaces named. */
@@ -118,7 +92,7 @@ function notOpenedLine({ records, spaces }: NotOpened): string {
 }
 
 /** A store too damaged to open is a verify finding (exit 5 with a report), not a crash. */
-function unopenable(error: unknown): VerifyReport {
+function unopenable(error: unknown): Omit<VerifyReport, 'notOpened'> {
   if (StrataError.is(error) && (error.code === 'CORRUPT' || error.code === 'INTEGRITY')) {
     return { ok: false, checked: 0, issues: [{ code: error.code, message: `cannot open the store: ${bareMessage(error)}` }] };
   }
