@@ -3,7 +3,7 @@ import { hideEncrypted } from './crypto/redact.js';
 import { asRead } from './drivers/record-stamp.js';
 import type { ChangeEvent, StoredRecord, WriteOp } from './drivers/driver.js';
 import type { Filter as ParsedFilter, SortSpec } from './query/ast.js';
-import { collectionSpace, retryOnConflict, type HandleContext } from './context.js';
+import { checkWatch, collectionSpace, retryOnConflict, type HandleContext } from './context.js';
 import { encodeJson, parseJson } from './codec/json.js';
 import { checkKey, checkPrefix } from './codec/keys.js';
 import { checkOptions } from './codec/options.js';
@@ -740,19 +740,7 @@ export class Collection<T extends object = Record<string, unknown>, In = T, K ex
 
   /** Calls `listener` on every change, from this process or others. */
   watch(listener: (change: DocChange<T>) => void): () => void {
-    this.#ctx.assertOpen('collection.watch');
-    if (this.#ctx.inTransaction) {
-      throw new StrataError('UNSUPPORTED', 'collection.watch is not available inside a transaction', {
-        op: 'collection.watch',
-        hint: 'call watch() on store.collection(name) outside the transaction',
-      });
-    }
-    if (typeof listener !== 'function') {
-      throw new StrataError('BAD_INPUT', 'collection.watch: listener must be a function', {
-        op: 'collection.watch',
-        hint: 'pass a function that takes each change, e.g. collection.watch((change) => console.log(change.key))',
-      });
-    }
+    checkWatch(this.#ctx, listener, 'collection.watch', 'store.collection(name)');
     let stopped = false;
     // Only an asynchronous schema defers a change; the changes after it wait behind it, in order.
     let waiting: Promise<void> | null = null;

@@ -27,6 +27,27 @@ export interface HandleContext {
   encryptionOf?(space: string): SpaceEncryption | undefined;
 }
 
+/**
+ * The checks `kv.watch` and `collection.watch` make before subscribing: the store is open, the
+ * call is not inside a transaction (its handles see no commits), the listener is a function.
+ * `handle` says which store call gives a handle that can watch (`store.kv(name)`).
+ */
+export function checkWatch(ctx: HandleContext, listener: unknown, op: string, handle: string): void {
+  ctx.assertOpen(op);
+  if (ctx.inTransaction) {
+    throw new StrataError('UNSUPPORTED', `${op} is not available inside a transaction`, {
+      op,
+      hint: `call watch() on ${handle} outside the transaction`,
+    });
+  }
+  if (typeof listener !== 'function') {
+    throw new StrataError('BAD_INPUT', `${op}: listener must be a function`, {
+      op,
+      hint: `pass a function that takes each change, e.g. ${op}((change) => console.log(change.key))`,
+    });
+  }
+}
+
 /** Space names keep kv namespaces and collections apart inside one driver. */
 export const kvSpace = (name: string): string => `kv.${name}`;
 export const collectionSpace = (name: string): string => `c.${name}`;

@@ -55,6 +55,13 @@ export class StrataError extends Error {
   }
 }
 
+/** The message of `error` without the ` (hint)` the constructor appends: for refusals and reports that reword it. */
+export function bareMessage(error: StrataError): string {
+  return error.hint !== undefined && error.message.endsWith(` (${error.hint})`)
+    ? error.message.slice(0, -(error.hint.length + 3))
+    : error.message;
+}
+
 /** Re-tags a StrataError with the public operation name, or wraps anything else. */
 export function withOp(error: unknown, op: string, driver?: string): StrataError {
   if (error instanceof StrataError) {

@@ -1,6 +1,6 @@
 import { checkKey } from './codec/keys.js';
-import { encodeJson } from './codec/json.js';
-import { StrataError } from './errors.js';
+import { encodeJson, isExactJson } from './codec/json.js';
+import { bareMessage, StrataError } from './errors.js';
 
 // Argument checks of kv.ts: the option names each call accepts (anything else is BAD_INPUT,
 // see codec/options.ts) and the value checks shared by several calls.
@@ -41,13 +41,14 @@ export function encodeDefaults(defaults: unknown, op: string): KvDefaults {
  * never the encoded copy.
  */
 export function checkDefault(value: unknown, op: string): void {
-  if (value === undefined) return;
+  // The common default (a number, a string, a plain object) passes without being encoded: this
+  // runs on every get that passes one.
+  if (value === undefined || isExactJson(value)) return;
   try {
     encodeJson(value);
   } catch (error) {
     if (!(error instanceof StrataError)) throw error;
-    const what = error.hint === undefined ? error.message : error.message.slice(0, -(error.hint.length + 3));
-    throw new StrataError('BAD_INPUT', `${op}: the default is not a value the store could hold: ${what}`, {
+    throw new StrataError('BAD_INPUT', `${op}: the default is not a value the store could hold: ${bareMessage(error)}`, {
       op,
       hint: error.hint ?? 'pass a default made of strings, finite numbers, booleans, null, arrays and plain objects',
       cause: error,

@@ -1,7 +1,7 @@
 import type { ChangeEvent, StoredRecord, WriteOp } from './drivers/driver.js';
 import { hideEncrypted } from './crypto/redact.js';
 import { asRead } from './drivers/record-stamp.js';
-import { kvSpace, retryOnConflict, type HandleContext } from './context.js';
+import { checkWatch, kvSpace, retryOnConflict, type HandleContext } from './context.js';
 import { checkKey } from './codec/keys.js';
 import { encodeJson, parseJson } from './codec/json.js';
 import { expiryFrom, parseDuration, type Duration } from './codec/duration.js';
@@ -536,19 +536,7 @@ export class KvNamespace<V = unknown> {
 
   /** Calls `listener` on every change in this namespace, from this process or others. */
   watch(listener: (change: KvChange<V>) => void): () => void {
-    this.#ctx.assertOpen('kv.watch');
-    if (this.#ctx.inTransaction) {
-      throw new StrataError('UNSUPPORTED', 'kv.watch is not available inside a transaction', {
-        op: 'kv.watch',
-        hint: 'call watch() on store.kv(name) outside the transaction',
-      });
-    }
-    if (typeof listener !== 'function') {
-      throw new StrataError('BAD_INPUT', 'kv.watch: listener must be a function', {
-        op: 'kv.watch',
-        hint: 'pass a function that takes each change, e.g. kv.watch((change) => console.log(change.key))',
-      });
-    }
+    checkWatch(this.#ctx, listener, 'kv.watch', 'store.kv(name)');
     return this.#ctx.driver.watch((event: ChangeEvent) => {
       if (event.space !== this.#space) return;
       const change: KvChange<V> = {

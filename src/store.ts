@@ -130,6 +130,11 @@ export interface TransactionOptions {
 }
 
 /** A transaction's view of the store: kv namespaces and collections whose writes commit together. */
+export interface TransactionScope {
+  kv<V = unknown>(name: string): KvNamespace<V>;
+  collection<T extends object = Record<string, unknown>>(name: string): Collection<T, T, string>;
+}
+
 /**
  * `tx.kv(name)` / `tx.collection(name)` take the name alone: their options (encrypt, quota,
  * schema, defaults...) are the ones declared on the store. Options passed here were silently
@@ -141,11 +146,6 @@ function refuseTxOptions(kind: 'kv' | 'collection', name: string, extra: unknown
     op: `tx.${kind}`,
     hint: `declare the options once with store.${kind}("${name}", { ... }) (outside the transaction); tx.${kind}("${name}") then uses them`,
   });
-}
-
-export interface TransactionScope {
-  kv<V = unknown>(name: string): KvNamespace<V>;
-  collection<T extends object = Record<string, unknown>>(name: string): Collection<T, T, string>;
 }
 
 /** `store.backups`: the backups kept for a store (see README "Backups and restore"). */

@@ -1,4 +1,4 @@
-import { StrataError } from '../errors.js';
+import { bareMessage, StrataError } from '../errors.js';
 import { EXIT, exitCodeFor, type ExitCode } from './exit-codes.js';
 import { redactUrl } from '../observe/logger.js';
 
@@ -7,11 +7,8 @@ export function debugWanted(argv: readonly string[] = process.argv, env: NodeJS.
   return argv.includes('--debug') || (env.STRATA_DEBUG !== undefined && env.STRATA_DEBUG !== '' && env.STRATA_DEBUG !== '0');
 }
 
-/** The message without the ` (hint)` suffix StrataError appends, so the hint prints once. */
-export function bareMessage(error: StrataError): string {
-  const suffix = error.hint === undefined ? '' : ` (${error.hint})`;
-  return suffix !== '' && error.message.endsWith(suffix) ? error.message.slice(0, -suffix.length) : error.message;
-}
+// The message without its ` (hint)`, so the hint prints once (commands import it from here).
+export { bareMessage };
 
 function causes(error: unknown): string[] {
   const out: string[] = [];

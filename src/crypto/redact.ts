@@ -1,5 +1,5 @@
 import { cutRefusal, refusalTrail } from '../codec/json.js';
-import { StrataError } from '../errors.js';
+import { bareMessage, StrataError } from '../errors.js';
 import type { SpaceEncryption } from './spec.js';
 
 /** A schema issue as collections report it: a dotted path in the document and what is wrong. */
@@ -69,10 +69,7 @@ function hideSchemaIssues(error: StrataError, spec: SpaceEncryption): StrataErro
   if (!Array.isArray(issues)) return error;
   const hidden = hideIssues(issues as Issue[], spec);
   if (hidden === issues) return error;
-  const text =
-    error.hint !== undefined && error.message.endsWith(` (${error.hint})`)
-      ? error.message.slice(0, -(error.hint.length + 3))
-      : error.message;
+  const text = bareMessage(error);
   const at = text.indexOf(SCHEMA_SUMMARY);
   // Without the usual shape, nothing of the old text is kept past the operation.
   const head = at < 0 ? `${error.op ?? 'collection'}: a document ${SCHEMA_SUMMARY}` : text.slice(0, at + SCHEMA_SUMMARY.length);

@@ -4,7 +4,7 @@ import type { BatchResult, ChangeEvent, ScanQuery, StoredRecord, WriteOp } from 
 import { scanDigest } from './scan-digest.js';
 import { versionConflict } from './version-conflict.js';
 import { POSITIONS_DDL, watchLimits, type WatchLimits } from './sqlite-watch.js';
-import { QUIET_ROWS, REPORT_FN, type SpaceStatements, type SpaceTables } from './sqlite-spaces.js';
+import { purgeSql, QUIET_ROWS, REPORT_FN, type SpaceStatements, type SpaceTables } from './sqlite-spaces.js';
 import { checkedRecord, insertVsum, recordCrc, rowIntact, type CheckedRow } from './sqlite-checksum.js';
 import { checkQuotaUsage, type QuotaOp, type Usage } from './quota-usage.js';
 import { SqliteUsage } from './sqlite-usage.js';
@@ -61,6 +61,8 @@ export class BatchRunner {
   readonly #usage: SqliteUsage;
   readonly #journal: SqliteJournal;
   #trim: Stmt | null = null;
+  /** `purgeSql ... RETURNING key` per table and bound, prepared on first use (see `purge`). */
+  readonly #purgeStatements = new Map<string, Database.Statement<unknown[], string>>();
   /** The running batch only checks: it must not create tables (a read snapshot, maybe a read-only file). */
   #readOnly = false;
   #overwrote = false;
@@ -130,10 +132,8 @@ export class BatchRunner {
   }
 
   #apply(ops: readonly WriteOp[], now: number, events: ChangeEvent[] | null, wantResults: boolean): BatchResult[] {
-    const s = this.#s;
     const results: BatchResult[] = [];
-    const changes: Array<[space: string, key: string, version: number | null]> | null =
-      s.watched.get(Date.now() - this.#limits.ttlMs, this.#writer) === undefined ? null : [];
+    const changes: Array<[space: string, key: string, version: number | null]> | null = this.#othersWatch() ? [] : null;
     // Nobody needs versions back: no results, no change log, no local listeners.
     const journal = ops.at(-1)?.type === 'journal';
     const quiet = !wantResults && changes === null && events === null && !journal;
@@ -216,6 +216,11 @@ export class BatchRunner {
     return wantResults ? results : [];
   }
 
+  /** Whether another connection watches (its registration is live): only then are changes logged. */
+  #othersWatch(): boolean {
+    return this.#s.watched.get(Date.now() - this.#limits.ttlMs, this.#writer) !== undefined;
+  }
+
   /** One row of the change log for other processes' watchers, trimming the log now and then. */
   #logChanges(changes: Array<[space: string, key: string, version: number | null]>, now: number): void {
     const seq = Number(this.#s.logChanges.run(this.#writer, now, JSON.stringify(changes)).lastInsertRowid);
@@ -236,8 +241,7 @@ export class BatchRunner {
   purge(now: number, limit: number | undefined, events: ChangeEvent[] | null): number {
     return this.#db
       .transaction(() => {
-        const changes: Array<[string, string, null]> | null =
-          this.#s.watched.get(Date.now() - this.#limits.ttlMs, this.#writer) === undefined ? null : [];
+        const changes: Array<[string, string, null]> | null = this.#othersWatch() ? [] : null;
         let removed = 0;
         for (const { space, table, stmts } of this.#tables.all()) {
           if (stmts === null) continue;
@@ -261,18 +265,12 @@ export class BatchRunner {
       .immediate();
   }
 
-  readonly #purgeStatements = new Map<string, Database.Statement<unknown[], string>>();
-
   /** `purge` / `purgeSome` of a space that also return the removed keys (prepared on first use). */
   #purgeReturning(table: string, bounded: boolean): Database.Statement<unknown[], string> {
     const id = `${bounded ? 'some' : 'all'} ${table}`;
     let stmt = this.#purgeStatements.get(id);
     if (stmt === undefined) {
-      const where = 'expires_at IS NOT NULL AND expires_at <= ?';
-      const sql = bounded
-        ? `DELETE FROM ${table} WHERE key IN (SELECT key FROM ${table} WHERE ${where} LIMIT ?) RETURNING key`
-        : `DELETE FROM ${table} WHERE ${where} RETURNING key`;
-      stmt = (this.#db.prepare(sql) as Database.Statement<unknown[], string>).pluck(true);
+      stmt = (this.#db.prepare(`${purgeSql(table, bounded)} RETURNING key`) as Database.Statement<unknown[], string>).pluck(true);
       this.#purgeStatements.set(id, stmt);
     }
     return stmt;

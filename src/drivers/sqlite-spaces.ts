@@ -71,6 +71,17 @@ export interface SpaceStatements {
   bytes: Stmt;
 }
 
+/**
+ * Removes a table's expired records (parameters: now, and with `bounded` a limit, found through
+ * the expiry index). The batch runner appends `RETURNING key` when watchers need the keys.
+ */
+export function purgeSql(table: string, bounded: boolean): string {
+  const expired = 'expires_at IS NOT NULL AND expires_at <= ?';
+  return bounded
+    ? `DELETE FROM ${table} WHERE key IN (SELECT key FROM ${table} WHERE ${expired} LIMIT ?)`
+    : `DELETE FROM ${table} WHERE ${expired}`;
+}
+
 /** The columns of a space table (also the upgrade target of a schema-2 file, see sqlite-schema.ts). */
 export const SPACE_TABLE_COLUMNS = `key TEXT PRIMARY KEY,
         value TEXT NOT NULL,
@@ -132,10 +143,8 @@ function prepareSpace(db: Database.Database, table: string, space: string): Spac
     quietUpsert: p(`${insert}${overwrite(next)}`),
     replace: p(insert.replace('INSERT INTO', 'INSERT OR REPLACE INTO')),
     remove: p(`DELETE FROM ${table} WHERE key = ?`),
-    purge: p(`DELETE FROM ${table} WHERE expires_at IS NOT NULL AND expires_at <= ?`),
-    purgeSome: p(
-      `DELETE FROM ${table} WHERE key IN (SELECT key FROM ${table} WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?)`,
-    ),
+    purge: p(purgeSql(table, false)),
+    purgeSome: p(purgeSql(table, true)),
     any: p(`SELECT 1 FROM ${table} LIMIT 1`),
     count: p(`SELECT count(*) FROM ${table}`),
     // Live records, expired-but-not-swept records, bytes of the live ones (@now: the clock).

@@ -1,14 +1,14 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Store } from '../store.js';
 import type { DedupeOptions } from '../collection-types.js';
-import { StrataError } from '../errors.js';
+import { StrataError, withOp } from '../errors.js';
 import { checkName } from '../codec/keys.js';
 import { checkOptions } from '../codec/options.js';
 import { parseDuration, storedDateMs, type Duration } from '../codec/duration.js';
 import { parseDedupe } from '../collection-dedupe.js';
 import { getPath } from '../query/match.js';
 import { parseFilter, parsePath } from '../query/parse.js';
-import { refusal, storeClock, type ScheduleContext, type ScheduledFunction } from './schedule.js';
+import { storeClock, type ScheduleContext, type ScheduledFunction } from './schedule.js';
 
 export interface RetainOptions {
   /** Documents whose `field` is older than this are deleted, e.g. `'30d'`. */
@@ -19,9 +19,6 @@ export interface RetainOptions {
 
 const FIELD_PATH = /^[^.\s]+(\.[^.\s]+)*$/;
 const RETAIN_PAGE = 500;
-const DEDUPE_HINT =
-  "e.g. jobs.dedupe('deployments', { by: 'id', keep: { newest: 'createdAt' } }); keep is 'newest', 'oldest', { newest: field } or { oldest: field }";
-
 /** Whether a stored field value is a date before `cutoff`: epoch ms, or exactly the ISO text a `Date` is stored as. */
 function isOlder(value: unknown, cutoff: number): boolean {
   if (typeof value === 'number') return Number.isFinite(value) && value < cutoff;
@@ -38,15 +35,11 @@ export const jobs = {
   /** `collection(name).dedupe(options)`: keep one document of each group of duplicates. */
   dedupe(collection: string, options?: DedupeOptions): ScheduledFunction<Store> {
     const op = 'jobs.dedupe';
-    try {
-      checkName(collection, 'collection');
-    } catch (error) {
-      throw refusal(error, op);
-    }
+    checkName(collection, 'collection', op);
     try {
       parseDedupe(options, op);
     } catch (error) {
-      throw refusal(error, op, DEDUPE_HINT);
+      throw withOp(error, op); // a bad field path's refusal (parsePath) names no call
     }
     return async (store) => {
       await store.collection(collection).dedupe(options);
@@ -70,11 +63,7 @@ export const jobs = {
    */
   retain(collection: string, options: RetainOptions): (store: Store, context?: ScheduleContext) => Promise<number> {
     const op = 'jobs.retain';
-    try {
-      checkName(collection, 'collection');
-    } catch (error) {
-      throw refusal(error, op);
-    }
+    checkName(collection, 'collection', op);
     if (options === null || typeof options !== 'object') {
       throw new StrataError('BAD_INPUT', `${op}: pass { olderThan, field }`, {
         op,
@@ -86,7 +75,7 @@ export const jobs = {
     try {
       ageMs = parseDuration(options.olderThan, 'olderThan');
     } catch (error) {
-      throw refusal(error, op);
+      throw withOp(error, op); // the shared duration parser names no call
     }
     const { field } = options;
     // Stored dates are ISO strings (Date's JSON form), which order as text; epoch ms are numbers.

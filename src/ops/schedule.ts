@@ -68,24 +68,6 @@ const OPTIONS = ['timezone', 'protect', 'missed', 'leaseTtl', 'history', 'onErro
 const OP = 'store.schedule';
 
 /**
- * A refusal of `op` by a check shared with other calls (names, durations, options objects),
- * which may know neither the op nor what to suggest: it is tagged with `op`, and given `hint`
- * when the check gave none. Anything that is not a StrataError is returned as it is.
- */
-export function refusal(error: unknown, op: string, hint?: string): unknown {
-  if (!(error instanceof StrataError)) return error;
-  if (error.hint !== undefined || hint === undefined) return withOp(error, op);
-  // Made again, so that the message ends with the hint as every other refusal's does.
-  return new StrataError(error.code, error.message, {
-    op: error.op ?? op,
-    hint,
-    ...(error.driver === undefined ? {} : { driver: error.driver }),
-    ...(error.details === undefined ? {} : { details: error.details }),
-    ...(error.cause === undefined ? {} : { cause: error.cause }),
-  });
-}
-
-/**
  * The clock of each store a Scheduler was made for (its `openStore({ clock })`), so that the
  * built-in jobs (jobs.retain) judge ages by the same clock that wrote the documents'
  * timestamps and decides expiry. Every Store makes its Scheduler when it is constructed.
@@ -117,16 +99,8 @@ export class Scheduler<S> {
   }
 
   schedule(cron: string, name: string, fn: ScheduledFunction<S>, options: ScheduleOptions = {}): ScheduledJob {
-    try {
-      checkOptions(options, OPTIONS, OP);
-    } catch (error) {
-      throw refusal(error, OP, "pass an options object such as { timezone: 'UTC' }, or leave it out");
-    }
-    try {
-      checkName(name, 'schedule');
-    } catch (error) {
-      throw refusal(error, OP);
-    }
+    checkOptions(options, OPTIONS, OP);
+    checkName(name, 'schedule', OP);
     if (typeof fn !== 'function') {
       throw new StrataError('BAD_INPUT', `${OP}: the job "${name}" needs a function, got ${fn === null ? 'null' : typeof fn}`, {
         op: OP,
@@ -204,7 +178,7 @@ function settingsOf(cron: string, name: string, options: ScheduleOptions): Runne
   try {
     leaseMs = parseDuration(options.leaseTtl === undefined ? '1m' : options.leaseTtl, 'leaseTtl', 86_400_000);
   } catch (error) {
-    throw refusal(error, OP);
+    throw withOp(error, OP); // the shared duration parser names no call
   }
   if (leaseMs < 3_000) {
     throw new StrataError('BAD_INPUT', `${OP}: leaseTtl must be at least 3 s, got ${leaseMs} ms`, {
