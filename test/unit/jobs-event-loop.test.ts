@@ -17,28 +17,11 @@ import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { jobs, openStore, StrataError, type ScheduleContext, type Store } from '../../src/index.js';
+import { longestPause } from '../event-loop.js';
 
 const LIMIT_MS = 750;
 const DAY = 86_400_000;
 const context: ScheduleContext = { name: 'jobs', slot: new Date(), signal: new AbortController().signal };
-
-/** The longest gap between ticks of a 5 ms interval while `work` runs. */
-async function longestPause(work: () => Promise<unknown>): Promise<number> {
-  let last = performance.now();
-  let longest = 0;
-  const tick = setInterval(() => {
-    const t = performance.now();
-    longest = Math.max(longest, t - last);
-    last = t;
-  }, 5);
-  try {
-    await work();
-    await new Promise((r) => setTimeout(r, 20));
-  } finally {
-    clearInterval(tick);
-  }
-  return longest;
-}
 
 async function withStore(driver: 'memory' | 'sqlite', fn: (store: Store) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'strata-jobs-loop-'));
