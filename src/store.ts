@@ -47,6 +47,7 @@ import { gaugesText, Observer, type MetricsOptions } from './observe/observer.js
 import type { StoreLogger } from './observe/logger.js';
 import { migrate, Migrations, type MigrationHost } from './ops/migrate.js';
 import { storeRestorePoints } from './ops/migrate-restore.js';
+import { LOCK_SPACE } from './ops/migrate-lock.js';
 import type { MigrateOptions, MigrateResult, MigrationSource } from './ops/migrate-types.js';
 import {
   backupStore,
@@ -215,7 +216,7 @@ export class Store {
 
   #migrationHost(): MigrationHost {
     return {
-      ...storeRestorePoints(this),
+      ...storeRestorePoints(this, (point) => this.#restore(point, undefined, [LOCK_SPACE])),
       driver: this.driver,
       now: this.#now,
       assertOpen: (op) => this.#assertOpen(op),
@@ -677,12 +678,21 @@ export class Store {
    * journal is refused, never papered over (docs/journal.md). Its result then has `pointInTime`.
    */
   async restore(idOrPath: string, options?: RestoreOptions): Promise<RestoreResult & { pointInTime?: PitrPlan }> {
+    return this.#restore(idOrPath, options);
+  }
+
+  /** `keepLive`: spaces whose live records the restore leaves as they are (the migrator's lease). */
+  async #restore(
+    idOrPath: string,
+    options: RestoreOptions | undefined,
+    keepLive?: readonly string[],
+  ): Promise<RestoreResult & { pointInTime?: PitrPlan }> {
     this.#assertOpen('store.restore');
     try {
       const result =
         options?.toTime !== undefined
           ? await restoreToPointInTime(this, idOrPath, options, this.#now())
-          : await restoreBackup(this, idOrPath, options, this.#now());
+          : await restoreBackup(this, idOrPath, keepLive === undefined ? options : { ...options, keepLive }, this.#now());
       // Every later call fails with CLOSED rather than read ciphertext as values or seal
       // with keys of the old state (README "Backups and restore", Encryption).
       if (result.reopen && !result.dryRun) this.#restoredAway = true;

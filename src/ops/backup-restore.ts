@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Driver, RawRecord, VerifyReport } from '../drivers/driver.js';
+import type { Driver, RawRecord, VerifyReport, WriteOp } from '../drivers/driver.js';
 import { memoryDriver } from '../drivers/memory.js';
 import { sqliteDriver, sqliteLocation, sqliteSwapFile } from '../drivers/sqlite.js';
 import { removeStage } from '../drivers/sqlite-image.js';
@@ -203,6 +203,28 @@ function sqliteCounts(db: Database.Database, at: number): Record<string, number>
       : 0;
   }
   return out;
+}
+
+/**
+ * Puts the live store's records of `spaces` into the scratch copy in place of the backup's,
+ * so the swap leaves them as they are. The migrator undoing a run keeps its live lease this
+ * way: the backup's copy is an older lease (often of a process that is gone), which another
+ * waiting migrator would otherwise take over between the swap and this process's renewal.
+ */
+export async function keepLiveSpaces(store: ImageStore, scratch: Scratch, spaces: readonly string[], now: number): Promise<void> {
+  const live = bottomDriver(store);
+  const liveSpaces = new Set(await live.spaces());
+  const scratchSpaces = new Set(await scratch.driver.spaces());
+  const ops: WriteOp[] = [];
+  for (const space of spaces) {
+    if (scratchSpaces.has(space)) {
+      for (const r of await scratch.driver.scan(space, {}, now)) ops.push({ type: 'delete', space, key: r.key });
+    }
+    if (liveSpaces.has(space)) {
+      for (const r of await live.scan(space, {}, now)) ops.push({ type: 'put', space, key: r.key, value: r.value, expiresAt: r.expiresAt });
+    }
+  }
+  if (ops.length > 0) await scratch.driver.batch(ops, now, { results: false });
 }
 
 /**

@@ -33,7 +33,7 @@ import { localTarget, type BackupTarget } from './backup-target.js';
 import { parseS3Url, s3Target } from './backup-s3.js';
 import { progressCallback } from '../progress-callback.js';
 import { createBackup, type BackupProgress } from './backup-create.js';
-import { checkScratch, openScratch, swapScratch, type PrepareScratch, type Scratch } from './backup-restore.js';
+import { checkScratch, keepLiveSpaces, openScratch, swapScratch, type PrepareScratch, type Scratch } from './backup-restore.js';
 import { restorePointsInUse } from './migrate-restore.js';
 
 export type { BackupTarget } from './backup-target.js';
@@ -394,11 +394,11 @@ export async function verifyBackup(
 export async function restoreBackup(
   store: ImageStore,
   ref: string,
-  options: RestoreOptions & { prepare?: PrepareScratch } = {},
+  options: RestoreOptions & { prepare?: PrepareScratch; keepLive?: readonly string[] } = {},
   now = Date.now(),
 ): Promise<RestoreResult> {
   const op = 'store.restore';
-  checkOptions(options, ['dir', 'dryRun', 'toTime', 'prepare', 'onProgress'], op);
+  checkOptions(options, ['dir', 'dryRun', 'toTime', 'prepare', 'keepLive', 'onProgress'], op);
   const onProgress = progressCallback<CheckProgress>(options.onProgress, op);
   if (options.toTime !== undefined) {
     // Only a caller inside Strata gets here: store.restore hands toTime to pitr-store.ts.
@@ -417,6 +417,7 @@ export async function restoreBackup(
     // the manifest's, and anyone can recompute them for a part whose records it does not count.
     await checkScratch(scratch);
     await options.prepare?.(scratch);
+    if (options.keepLive !== undefined && !dryRun) await keepLiveSpaces(store, scratch, options.keepLive, now);
     const reopen = dryRun ? false : await swapIn(store, scratch, options.prepare === undefined, now);
     return {
       id,

@@ -23,23 +23,24 @@ export interface RestorePoints {
 /** The part of the store's backup API the migrator uses (structural: see Store.backup). */
 interface BackupApi {
   backup(options?: { to?: string }): Promise<{ id: string; path: string }>;
-  restore(idOrPath: string): Promise<unknown>;
   backups: { verify(idOrPath: string): Promise<unknown> };
 }
 
 const hasBackups = (store: unknown): store is BackupApi =>
   typeof (store as Partial<BackupApi> | null)?.backup === 'function' &&
-  typeof (store as Partial<BackupApi>).restore === 'function' &&
   typeof (store as Partial<BackupApi>).backups?.verify === 'function';
 
 const SCRATCH = 'strata-migrate-';
 
 /**
  * Restore points through `store.backup()` (verified with `store.backups.verify`) and
- * `store.restore()`. A store with a directory keeps the backup with its other backups; one
+ * `restore` (the store's restore, keeping the live migrator lease: see keepLiveSpaces). A store with a directory keeps the backup with its other backups; one
  * without (memory) gets a temporary directory, removed when the run is over.
  */
-export function storeRestorePoints(store: unknown): Pick<MigrationHost, 'backup' | 'restore' | 'discard'> {
+export function storeRestorePoints(
+  store: unknown,
+  restore: (point: string) => Promise<unknown>,
+): Pick<MigrationHost, 'backup' | 'restore' | 'discard'> {
   if (!hasBackups(store)) return {};
   return {
     async backup() {
@@ -54,7 +55,7 @@ export function storeRestorePoints(store: unknown): Pick<MigrationHost, 'backup'
       return { id: made.path };
     },
     async restore(point) {
-      await store.restore(point);
+      await restore(point);
     },
     async discard(point) {
       if (point.startsWith(join(tmpdir(), SCRATCH))) {
