@@ -221,7 +221,8 @@ export async function keepLiveSpaces(store: ImageStore, scratch: Scratch, spaces
       for (const r of await scratch.driver.scan(space, {}, now)) ops.push({ type: 'delete', space, key: r.key });
     }
     if (liveSpaces.has(space)) {
-      for (const r of await live.scan(space, {}, now)) ops.push({ type: 'put', space, key: r.key, value: r.value, expiresAt: r.expiresAt });
+      for (const r of await live.scan(space, {}, now))
+        ops.push({ type: 'put', space, key: r.key, value: r.value, expiresAt: r.expiresAt });
     }
   }
   if (ops.length > 0) await scratch.driver.batch(ops, now, { results: false });

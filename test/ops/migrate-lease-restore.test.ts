@@ -5,7 +5,8 @@
 // lease instead.
 import { hostname } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, StrataError, type Store } from '../../src/index.js';
+import type { StrataError } from '../../src/index.js';
+import { openStore, type Store } from '../../src/index.js';
 import { LOCK_SPACE, MigratorLease } from '../../src/ops/migrate-lock.js';
 import { restoreBackup } from '../../src/ops/backup.js';
 import { tempDir } from '../reliability/helpers.js';
