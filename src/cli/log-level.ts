@@ -1,4 +1,5 @@
-import { pino } from 'pino';
+import type * as Pino from 'pino';
+import { loadDependency } from '../lazy-load.js';
 import { StrataError } from '../errors.js';
 import type { StoreLogger } from '../observe/logger.js';
 
@@ -16,5 +17,6 @@ export function checkLogLevel(level: string): void {
 /** `--log-level <level>`: pino JSON lines on stderr (stdout stays the command's data). */
 export function cliLogger(level: string): StoreLogger {
   checkLogLevel(level);
+  const { pino } = loadDependency('pino') as typeof Pino;
   return pino({ name: 'strata', level }, pino.destination({ fd: 2, sync: true }));
 }

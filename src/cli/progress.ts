@@ -1,4 +1,5 @@
-import cliProgress from 'cli-progress';
+import type CliProgress from 'cli-progress';
+import { loadDependency } from '../lazy-load.js';
 import type { Cli } from './context.js';
 
 /** A progress bar, or nothing at all when no person is watching. */
@@ -17,6 +18,7 @@ const NONE: Progress = { advance: () => {}, stop: () => {} };
 export function progress(cli: Cli, label: string, total: number): Progress {
   if (cli.json || cli.quiet || total <= 0) return NONE;
   if (!process.stderr.isTTY) return plainLines(label, total);
+  const cliProgress = loadDependency('cli-progress') as typeof CliProgress;
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,

@@ -1,4 +1,5 @@
-import { pino } from 'pino';
+import type * as Pino from 'pino';
+import { loadDependency } from '../lazy-load.js';
 import { StrataError } from '../errors.js';
 
 type LogMethod = (obj: object, msg?: string) => void;
@@ -63,7 +64,10 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 /** `true`: pino at level info to stderr (name "strata"); a logger object; `false`/absent: no logging at all. */
 export function parseLogger(value: unknown): SafeLog | undefined {
   if (value === undefined || value === false) return undefined;
-  if (value === true) return new SafeLog(pino({ name: 'strata', level: 'info' }, pino.destination({ fd: 2, sync: true })));
+  if (value === true) {
+    const { pino } = loadDependency('pino') as typeof Pino;
+    return new SafeLog(pino({ name: 'strata', level: 'info' }, pino.destination({ fd: 2, sync: true })));
+  }
   if (value !== null && typeof value === 'object' && hasMethods(value)) return new SafeLog(value as StoreLogger);
   throw new StrataError(
     'BAD_INPUT',

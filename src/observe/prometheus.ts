@@ -1,4 +1,6 @@
-import { Registry, type Metric } from 'prom-client';
+import type * as PromClient from 'prom-client';
+import type { Metric, Registry } from 'prom-client';
+import { loadDependency } from '../lazy-load.js';
 import type { DriverStats } from '../drivers/driver.js';
 import { BUCKETS_MS, OP_KINDS, OTHER_SPACE, type MetricsState } from './metrics-state.js';
 
@@ -37,7 +39,7 @@ const metric = (name: string, help: string, type: Collected['type'], values: () 
  * scraped. Without `state` (metrics not enabled) only the gauges are there.
  */
 export class StoreRegistry {
-  readonly registry = new Registry();
+  readonly registry: Registry = new (loadDependency('prom-client') as typeof PromClient).Registry();
   #stats: DriverStats | undefined;
   readonly #state: MetricsState | undefined;
   /** Cap for the gauges too, when metrics are off (then no counters decide which spaces are labelled). */
