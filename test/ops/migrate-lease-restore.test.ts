@@ -65,7 +65,12 @@ describe.each(['sqlite', 'file'] as const)('a migrator restoring a backup keeps 
     await store.driver.batch([{ type: 'put', space: LOCK_SPACE, key: 'lease', value: old, expiresAt: null }], now);
     const point = await store.backup({ to: `${dir.path}/backups` });
     await store.driver.batch([{ type: 'delete', space: LOCK_SPACE, key: 'lease' }], now);
+    const running = new MigratorLease(store.driver, Date.now, 30_000);
+    await running.acquire(0);
     await store.restore(point.path);
     expect((await store.driver.get(LOCK_SPACE, 'lease', Date.now()))?.value).toBe(old);
+    // The migrator that was running finds its lease gone and writes nothing more.
+    await expect(running.exclusive(async () => 'written')).rejects.toMatchObject({ code: 'LOCKED' });
+    await running.release();
   });
 });
