@@ -54,6 +54,7 @@ import {
   listBackups,
   pruneBackups,
   restoreBackup,
+  RESTORE_OPTIONS,
   verifyBackup,
   type BackupInfo,
   type BackupOptions,
@@ -678,6 +679,8 @@ export class Store {
    * journal is refused, never papered over (docs/journal.md). Its result then has `pointInTime`.
    */
   async restore(idOrPath: string, options?: RestoreOptions): Promise<RestoreResult & { pointInTime?: PitrPlan }> {
+    // Here, not in restoreBackup: that one also takes Strata's own hooks, which a caller must not reach.
+    checkOptions(options, RESTORE_OPTIONS, 'store.restore');
     return this.#restore(idOrPath, options);
   }
 

@@ -1,5 +1,4 @@
 import type * as PromClient from 'prom-client';
-import type { Metric, Registry } from 'prom-client';
 import { loadDependency } from '../lazy-load.js';
 import type { DriverStats } from '../drivers/driver.js';
 import { BUCKETS_MS, OP_KINDS, OTHER_SPACE, type MetricsState } from './metrics-state.js';
@@ -24,14 +23,14 @@ interface Collected {
  * the Registry reads only `name`, `type` and `get()` (its documented custom-collector path);
  * our values come from plain counters, hence the one cast.
  */
-const metric = (name: string, help: string, type: Collected['type'], values: () => Sample[]): Metric =>
+const metric = (name: string, help: string, type: Collected['type'], values: () => Sample[]): PromClient.Metric =>
   ({
     name,
     help,
     type,
     aggregator: 'sum',
     get: (): Collected => ({ name, help, type, aggregator: 'sum', values: values() }),
-  }) as unknown as Metric;
+  }) as unknown as PromClient.Metric;
 
 /**
  * A Prometheus registry of its own (never prom-client's global one, so two stores in one
@@ -39,7 +38,7 @@ const metric = (name: string, help: string, type: Collected['type'], values: () 
  * scraped. Without `state` (metrics not enabled) only the gauges are there.
  */
 export class StoreRegistry {
-  readonly registry: Registry = new (loadDependency('prom-client') as typeof PromClient).Registry();
+  readonly registry: PromClient.Registry = new (loadDependency('prom-client') as typeof PromClient).Registry();
   #stats: DriverStats | undefined;
   readonly #state: MetricsState | undefined;
   /** Cap for the gauges too, when metrics are off (then no counters decide which spaces are labelled). */

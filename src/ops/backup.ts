@@ -79,6 +79,9 @@ export interface DamagedBackupInfo {
   reason: string;
 }
 
+/** The options `store.restore` takes; `restoreBackup` also takes Strata's own hooks. */
+export const RESTORE_OPTIONS = ['dir', 'dryRun', 'toTime', 'onProgress'] as const;
+
 export interface RestoreOptions {
   /** Where to look for a backup given by id. @default the store's default backup directory */
   dir?: string | BackupTarget;
@@ -398,7 +401,7 @@ export async function restoreBackup(
   now = Date.now(),
 ): Promise<RestoreResult> {
   const op = 'store.restore';
-  checkOptions(options, ['dir', 'dryRun', 'toTime', 'prepare', 'keepLive', 'onProgress'], op);
+  checkOptions(options, [...RESTORE_OPTIONS, 'prepare', 'keepLive'], op);
   const onProgress = progressCallback<CheckProgress>(options.onProgress, op);
   if (options.toTime !== undefined) {
     // Only a caller inside Strata gets here: store.restore hands toTime to pitr-store.ts.

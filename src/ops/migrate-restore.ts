@@ -34,8 +34,9 @@ const SCRATCH = 'strata-migrate-';
 
 /**
  * Restore points through `store.backup()` (verified with `store.backups.verify`) and
- * `restore` (the store's restore, keeping the live migrator lease: see keepLiveSpaces). A store with a directory keeps the backup with its other backups; one
- * without (memory) gets a temporary directory, removed when the run is over.
+ * `restore` (the store's restore, keeping the live migrator lease: see keepLiveSpaces). A
+ * store with a directory keeps the backup with its other backups; one without (memory) gets
+ * a temporary directory, removed when the run is over.
  */
 export function storeRestorePoints(
   store: unknown,

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkOptions } from '../codec/options.js';
 import { StrataError } from '../errors.js';
-import { restoreBackup, scanBackupDir, type RestoreOptions, type RestoreResult } from './backup.js';
+import { restoreBackup, RESTORE_OPTIONS, scanBackupDir, type RestoreOptions, type RestoreResult } from './backup.js';
 import { MANIFEST } from './backup-format.js';
 import { bottomDriver, type ImageStore } from './image.js';
 import { firstAfterIn, liveJournal, marksAfterRestore, parseToTime, planReplay, type PitrPlan, type PitrSource } from './pitr.js';
@@ -50,7 +50,7 @@ export async function restoreToPointInTime(
   now: number,
 ): Promise<PointInTimeResult> {
   const op = 'store.restore';
-  checkOptions(options, ['dir', 'dryRun', 'toTime', 'onProgress'], op);
+  checkOptions(options, RESTORE_OPTIONS, op);
   const toTime = parseToTime(options.toTime, op);
   // Before any backup is looked at: without a journal no backup and no toTime can help.
   await liveJournal(bottomDriver(store), now);

@@ -372,6 +372,9 @@ describe('bad input', () => {
       await expectCode(memory.backups.list(), 'BAD_INPUT');
       await expectCode(store.restore(backup.id, { force: true } as never), 'BAD_INPUT');
       await expectCode(store.restore(backup.id, { dryRun: 'yes' } as never), 'BAD_INPUT');
+      // Strata's own restore hooks (journal replay, the migrator's kept lease) are not options of store.restore.
+      await expectCode(store.restore(backup.id, { prepare: async () => {} } as never), 'BAD_INPUT');
+      await expectCode(store.restore(backup.id, { keepLive: ['kv.a'] } as never), 'BAD_INPUT');
       // This store keeps no change journal: no point in time can be rebuilt (docs/journal.md).
       await expectCode(store.restore(backup.id, { toTime: new Date() }), 'NOT_FOUND');
       await expectCode(store.restore(42 as never), 'BAD_INPUT');

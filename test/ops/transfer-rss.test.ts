@@ -39,10 +39,9 @@ function importPeak(file: string, db: string): number {
 // The target as the bench measures it (bench/RESULTS.md: 1M within 1.5x of 100k, with
 // default settings), held here at 100k and 500k to keep the suite's time down. The smaller size
 // must not be below ~100k records: SQLite's page caches (up to 32 MiB per connection) fill up
-// to about there, a constant that a 50k import has not yet
-// paid (measured: 50k 113 MiB, 100k 156, 200k 158, 500k 176). At 1M the store outgrows what
-// SQLite's default memory map would otherwise add to the RSS (2.2x before the swap turned the
-// map off).
+// to about there, a constant that a 50k import has not yet paid (measured: 50k 113 MiB, 100k
+// 156, 200k 158, 500k 176). At 1M the store outgrows what SQLite's default memory map would
+// otherwise add to the RSS (2.2x before the swap turned the map off).
 it('import peak RSS is flat in the record count (500k within 1.5x of 100k)', async () => {
   requireBuild();
   const small = importPeak(await exportOf(100_000), join(root, 'small.db'));
