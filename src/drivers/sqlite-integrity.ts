@@ -16,11 +16,13 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { crc32 } = require('node:zlib');
 const Database = require(workerData.sqlite);
 const rowCrc = ${String(storedRowCrc)};
+const stopped = workerData.stopped;
 function range(db, pageRows, { table, pageSql, after, upTo }) {
   const page = db.prepare(pageSql).raw(true);
   let checked = 0;
   const pages = [];
   for (;;) {
+    if (Atomics.load(stopped, 0) !== 0) throw new Error('the check was stopped');
     const [last, rows, sound] = upTo === null ? page.get(after) : page.get(after, upTo);
     checked += rows;
     if (sound !== rows) pages.push([after, last]);
@@ -52,15 +54,18 @@ try {
 export interface WorkerRun<T> {
   /** Its answer; rejects when the file cannot be read. */
   readonly answer: Promise<T>;
-  /** Ends the worker early (the caller failed and no longer wants the answer). */
-  stop(): void;
+  /**
+   * Asks the worker to end early (the caller failed and no longer wants the answer) and
+   * resolves once it has: a record check stops at its next page, integrity_check runs to its end.
+   */
+  stop(): Promise<void>;
 }
 
 export interface IntegrityRun {
   /** SQLite's `integrity_check` messages (`['ok']` when sound); rejects when the file cannot be read. */
   readonly messages: Promise<string[]>;
-  /** Ends the worker early (the caller failed and no longer wants the answer). */
-  stop(): void;
+  /** As WorkerRun.stop. */
+  stop(): Promise<void>;
 }
 
 /** A key range of a table whose records a worker checks: after `after`, up to `upTo` (inclusive; null: to the end). */
@@ -92,7 +97,15 @@ const asBound = (key: unknown): unknown =>
   key instanceof Uint8Array && !Buffer.isBuffer(key) ? Buffer.from(key.buffer, key.byteOffset, key.byteLength) : key;
 
 function run<T>(file: string, job: Job, answerOf: (message: Record<string, unknown>) => T): WorkerRun<T> {
-  const worker = new Worker(PROGRAM, { eval: true, workerData: { file, job, sqlite: require.resolve('better-sqlite3') } });
+  // Stopped by a flag the worker reads between pages, never by terminate(): a worker ended
+  // while better-sqlite3 is inside a call that throws aborts the whole process (a V8 fatal
+  // error, seen here on damaged files; better-sqlite3 issue 1507 is the same).
+  const stopped = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(PROGRAM, {
+    eval: true,
+    workerData: { file, job, stopped, sqlite: require.resolve('better-sqlite3') },
+  });
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const answer = new Promise<T>((resolve, reject) => {
     // SQLite's errors are sent as text: an error thrown across threads loses its message.
     let message: Record<string, unknown> | undefined;
@@ -105,7 +118,13 @@ function run<T>(file: string, job: Job, answerOf: (message: Record<string, unkno
     });
   });
   answer.catch(() => {}); // awaited by the caller, or abandoned with stop()
-  return { answer, stop: () => void worker.terminate() };
+  return {
+    answer,
+    stop: () => {
+      Atomics.store(stopped, 0, 1);
+      return exited;
+    },
+  };
 }
 
 /**

@@ -58,28 +58,38 @@ export async function verifyFileInParallel(
   try {
     const integrity = integrityCheckInWorker(file);
     runs.push({ answer: integrity.messages, stop: integrity.stop });
-    const split = boundaries(db, parts, options.minSplitRows ?? MIN_SPLIT_ROWS);
-    // Worker i checks range i + 1 of every split table.
-    const workers: Array<WorkerRun<RangeAnswer[]>> = [];
-    for (let i = 0; i < parts - 1; i++) {
-      const ranges: RecordRange[] = [];
-      for (const [table, keys] of split) {
-        if (i < keys.length) ranges.push({ table, after: keys[i]!, upTo: keys[i + 1] ?? null });
+    let report: VerifyReport | undefined;
+    let failure: unknown;
+    try {
+      const split = boundaries(db, parts, options.minSplitRows ?? MIN_SPLIT_ROWS);
+      // Worker i checks range i + 1 of every split table.
+      const workers: Array<WorkerRun<RangeAnswer[]>> = [];
+      for (let i = 0; i < parts - 1; i++) {
+        const ranges: RecordRange[] = [];
+        for (const [table, keys] of split) {
+          if (i < keys.length) ranges.push({ table, after: keys[i]!, upTo: keys[i + 1] ?? null });
+        }
+        if (ranges.length === 0) break;
+        const worker = recordsCheckInWorker(file, ranges);
+        runs.push(worker);
+        workers.push(worker);
       }
-      if (ranges.length === 0) break;
-      const worker = recordsCheckInWorker(file, ranges);
-      runs.push(worker);
-      workers.push(worker);
+      const checks = checkTables(db, { integrity: false, upTo: new Map([...split].map(([table, keys]) => [table, keys[0]!])) });
+      for (const worker of workers) {
+        for (const range of await worker.answer)
+          recheckPages(db, range.table, addChecked(checks, range.table, range.checked), range.pages);
+      }
+      report = reportOf(checks);
+    } catch (error) {
+      failure = error;
     }
-    const checks = checkTables(db, { integrity: false, upTo: new Map([...split].map(([table, keys]) => [table, keys[0]!])) });
-    for (const worker of workers) {
-      for (const range of await worker.answer)
-        recheckPages(db, range.table, addChecked(checks, range.table, range.checked), range.pages);
-    }
-    const report = reportOf(checks);
+    // As verifyTables: when SQLite finds the b-tree damaged, its verdict is the report, and
+    // whatever the record checks found or failed on over that b-tree is not to be trusted.
     const issues = integrityIssues(await integrity.messages);
-    return { ...report, ok: report.ok && issues.length === 0, issues: [...issues, ...report.issues] };
+    if (issues.length > 0) return { ok: false, checked: 0, issues };
+    if (report === undefined) throw failure;
+    return report;
   } finally {
-    for (const run of runs) run.stop();
+    await Promise.all(runs.map((run) => run.stop()));
   }
 }

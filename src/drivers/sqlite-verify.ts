@@ -137,6 +137,9 @@ function collect(
   upTo: ReadonlyMap<string, string>,
 ): TableChecks {
   const issues: VerifyIssue[] = integrity ? integrityIssues(db.prepare('PRAGMA integrity_check').pluck().all() as string[]) : [];
+  // Over a b-tree SQLite finds damaged, reading records may fail or silently miss rows: its
+  // verdict is the report, with no count of records that could not be trusted.
+  if (issues.length > 0) return { issues, tables: new Map() };
   const registered = new Map<string, string>();
   const registry = db.prepare('SELECT space, tbl, spec, crc FROM strata_spaces').raw(true).all() as unknown[][];
   for (const row of registry) {
