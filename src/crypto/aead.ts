@@ -10,6 +10,7 @@ import {
 } from 'node:crypto';
 import { StrataError } from '../errors.js';
 import type { Keyring } from './keyring.js';
+import { OpenedCache } from './opened-cache.js';
 
 /**
  * Sealed text: `enc1.<key id>.<base64url(nonce 12 | commitment 32 | ciphertext | tag 16)>`.
@@ -78,13 +79,14 @@ export class Sealer {
    * plaintext only, so reading it again need not run the cipher (which costs more than the
    * read). Bounded; oldest entries go first. `cacheSize: 0` turns it off.
    */
-  readonly #opened = new Map<string, { space: string; key: string; field: string; text: string }>();
+  readonly #opened: OpenedCache;
   readonly #cacheSize: number;
 
   constructor(keyring: Keyring, storeId: string, cacheSize = DEFAULT_CACHE_SIZE) {
     this.#keyring = keyring;
     this.#storeId = Buffer.from(storeId, 'utf8');
     this.#cacheSize = cacheSize;
+    this.#opened = new OpenedCache(cacheSize);
   }
 
   /** The same keyring bound to another store id: store.import opens ciphertext carried from another store with it. */
@@ -148,8 +150,7 @@ export class Sealer {
     const known = this.#opened.get(sealed);
     if (known !== undefined && known.key === key && known.space === space && known.field === field) return known.text;
     const text = this.#open(space, key, field, sealed);
-    if (this.#opened.size >= this.#cacheSize) this.#opened.delete(this.#opened.keys().next().value!);
-    this.#opened.set(sealed, { space, key, field, text });
+    this.#opened.add(sealed, { space, key, field, text });
     return text;
   }
 
