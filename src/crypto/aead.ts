@@ -75,7 +75,7 @@ export class Sealer {
   readonly #storeId: Buffer;
   readonly #subkeys = new Map<string, Subkey>();
   /**
-   * Recently opened values by (space, key, field, ciphertext): a ciphertext opens to one
+   * Recently opened values by record (space, field, key) and ciphertext: a ciphertext opens to one
    * plaintext only, so reading it again need not run the cipher (which costs more than the
    * read). Bounded; oldest entries go first. `cacheSize: 0` turns it off.
    */
@@ -145,12 +145,12 @@ export class Sealer {
   /** Opens sealed text; anything changed, moved or under another key is DECRYPT_FAILED. */
   open(space: string, key: string, field: string, sealed: string): string {
     if (this.#cacheSize === 0) return this.#open(space, key, field, sealed);
-    // By ciphertext (unique per write: its nonce is random), then the record it opened for:
-    // the same ciphertext met under another record, field or space is opened (and refused).
-    const known = this.#opened.get(sealed);
-    if (known !== undefined && known.key === key && known.space === space && known.field === field) return known.text;
+    // By record, and only for the exact ciphertext opened for it: the same ciphertext met
+    // under another record, field or space is opened (and refused).
+    const known = this.#opened.get(space, field, key, sealed);
+    if (known !== undefined) return known;
     const text = this.#open(space, key, field, sealed);
-    this.#opened.add(sealed, { space, key, field, text });
+    this.#opened.add(space, field, key, sealed, text);
     return text;
   }
 
