@@ -23,6 +23,15 @@ async function fill(file: string, tag: string): Promise<void> {
   await store.close();
 }
 
+/** A live store and a staged copy holding other values under the same keys. */
+async function filledPair(name: string): Promise<{ live: string; stage: string }> {
+  const live = join(root, `${name}-live.db`);
+  const stage = join(root, `${name}-stage.db`);
+  await fill(live, 'live');
+  await fill(stage, 'staged');
+  return { live, stage };
+}
+
 async function readAll(file: string): Promise<Array<[string, unknown]>> {
   const store = await openStore({ url: `sqlite:${file}`, sweepInterval: false });
   try {
@@ -46,20 +55,14 @@ function swap(live: string, stage: string): void {
 
 describe('swapping a staged copy into the live store', () => {
   it('the same columns: every record as staged', async () => {
-    const live = join(root, 'same-live.db');
-    const stage = join(root, 'same-stage.db');
-    await fill(live, 'live');
-    await fill(stage, 'staged');
+    const { live, stage } = await filledPair('same');
     const expected = await readAll(stage);
     swap(live, stage);
     expect(await readAll(live)).toEqual(expected);
   });
 
   it('columns in another order in the staged table: still copied by name', async () => {
-    const live = join(root, 'order-live.db');
-    const stage = join(root, 'order-stage.db');
-    await fill(live, 'live');
-    await fill(stage, 'staged');
+    const { live, stage } = await filledPair('order');
     const expected = await readAll(stage);
     const table = tableName('kv.items');
     const db = new Database(stage);

@@ -11,6 +11,7 @@ import { registerChecksumFunctions } from '../../src/drivers/sqlite-checksum.js'
 import { tableName } from '../../src/drivers/sqlite-spaces.js';
 import { verifyTables } from '../../src/drivers/sqlite-verify.js';
 import { verifyFileInParallel } from '../../src/drivers/sqlite-verify-parallel.js';
+import { recordsCheckInWorker } from '../../src/drivers/sqlite-integrity.js';
 import { flipByte } from './sqlite-damage-helpers.js';
 
 let root: string;
@@ -140,6 +141,20 @@ describe('verify on several threads', () => {
       flipByte(file, (page - 1) * 4096 + 3, 0x20);
       const [inline, parallel] = await bothWays(file);
       expect(parallel, `page ${page}`).toEqual(inline);
+      // SQLite's findings alone, no record count (README "SQLite damage detection"), or unreadable.
+      if ('report' in inline) expect(inline.report, `page ${page}`).toMatchObject({ ok: false, checked: 0 });
     }
+  });
+
+  it('a worker asked to stop ends at its next page and reports it stopped; stop() waits for its exit', async () => {
+    const table = tableName('kv.big');
+    const worker = recordsCheckInWorker(sound, [{ table, after: '', upTo: null }]);
+    await worker.stop();
+    await expect(worker.answer).rejects.toThrow('the check was stopped');
+    // Stopping one that already answered changes nothing.
+    const done = recordsCheckInWorker(sound, [{ table, after: '', upTo: null }]);
+    const [range] = await done.answer;
+    await done.stop();
+    expect(range).toMatchObject({ table, checked: 6_000, pages: [] });
   });
 });
