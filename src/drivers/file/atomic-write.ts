@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { linkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -25,6 +26,26 @@ export async function writeTemp(path: string, data: string | Uint8Array): Promis
   }
   await handle.close();
   return temp;
+}
+
+/**
+ * Writes one of the small records naming a process (lock owner, compaction claim) so that it
+ * appears whole or not at all: a process killed between creating a file and writing it would
+ * otherwise leave an empty record that nobody can judge. Not fsynced: the records describe
+ * running processes, which a power cut ends anyway. With `exclusive`, fails with EEXIST when
+ * `path` exists (a hard link, which cannot replace a file); else replaces it (a rename).
+ */
+export function writeSmallFileAtomic(path: string, data: string, exclusive: boolean): void {
+  const temp = join(dirname(path), `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}-${basename(path)}`);
+  writeFileSync(temp, data, { flag: 'wx', mode: 0o600 });
+  try {
+    if (exclusive) linkSync(temp, path);
+    else renameSync(temp, path);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
+  if (exclusive) rmSync(temp, { force: true });
 }
 
 /** The pid in a temp file's name, or null when it has none. */

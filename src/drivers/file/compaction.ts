@@ -4,10 +4,10 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { MemoryState } from '../memory-state.js';
 import { compareStrings } from '../../query/match.js';
-import { renameWithRetry, syncDir, writeFileAtomic, writeTemp } from './atomic-write.js';
+import { renameWithRetry, syncDir, writeFileAtomic, writeSmallFileAtomic, writeTemp } from './atomic-write.js';
 import type { JournalHeader } from './journal.js';
 import { encodeHeader, JOURNAL_FILE } from './journal.js';
-import { pidAlive } from './lock.js';
+import { NO_LINKS, pidAlive } from './lock.js';
 import { encodeSnapshot, snapshotFileName } from './snapshot.js';
 import { openSmallRecord, sealSmallRecord } from './small-record.js';
 
@@ -118,7 +118,7 @@ export function claimCompaction(dir: string): boolean {
   const claim = sealSmallRecord({ pid: process.pid, host: hostname(), at: Date.now() });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      writeFileSync(path, claim, { flag: 'wx', mode: 0o600 });
+      writeClaim(path, claim);
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return false;
@@ -136,6 +136,16 @@ export function claimCompaction(dir: string): boolean {
     rmSync(path, { force: true });
   }
   return false;
+}
+
+/** Creates the claim whole or not at all (EEXIST when there is one); where there are no hard links, created then written. */
+function writeClaim(path: string, claim: string): void {
+  try {
+    writeSmallFileAtomic(path, claim, true);
+  } catch (error) {
+    if (!NO_LINKS.includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+    writeFileSync(path, claim, { flag: 'wx', mode: 0o600 });
+  }
 }
 
 export function releaseCompaction(dir: string): void {

@@ -4,6 +4,7 @@ import { open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { hostname, uptime } from 'node:os';
 import { StrataError } from '../../errors.js';
+import { writeSmallFileAtomic } from './atomic-write.js';
 import { ioError } from './errors.js';
 import { openSmallRecord, sealSmallRecord } from './small-record.js';
 
@@ -28,6 +29,8 @@ const EMPTY_GRACE_MS = 5_000; // without hard links, an owner writes its record 
 const BREAK_STALE_MS = 10_000;
 export const OWNER_SUFFIX = '.owner';
 export const LOCK_FILE = 'strata.lock';
+/** What link() fails with where the file system has no hard links (FAT, some network shares). */
+export const NO_LINKS: readonly string[] = ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK', 'EXDEV'];
 
 interface Owner {
   pid: number;
@@ -244,16 +247,10 @@ export class FileLock {
   #tryLink(retry = true): boolean {
     try {
       if (!this.#ownerWritten || !this.#ownerIntact()) {
-        // A fresh file (the old one unlinked first): rewriting in place would show a reader a
-        // half-written record under the old name.
-        rmSync(this.#ownerPath, { force: true });
+        // Renamed into place: a reader, or a kill at any moment, sees the old record or the
+        // whole new one, never an empty or half-written file.
         const record = this.#ownerRecord();
-        const fd = openSync(this.#ownerPath, 'wx', 0o600);
-        try {
-          writeSync(fd, record);
-        } finally {
-          closeSync(fd);
-        }
+        writeSmallFileAtomic(this.#ownerPath, record, false);
         this.#written = record;
         this.#ownerWritten = true;
         ownerFiles.add(this.#ownerPath);
@@ -269,7 +266,7 @@ export class FileLock {
         this.#ownerWritten = false; // someone removed our owner record: write it again
         return this.#tryLink(false);
       }
-      if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK', 'EXDEV'].includes(codeOf(error) ?? '')) throw error;
+      if (!NO_LINKS.includes(codeOf(error) ?? '')) throw error;
       this.#links = false; // no hard links here (FAT, some network shares): create instead
       rmSync(this.#ownerPath, { force: true });
       this.#ownerWritten = false;
@@ -348,10 +345,15 @@ export class FileLock {
     const prefix = `${basename(this.#path)}.`;
     for (const name of await readdir(dir)) {
       if (!name.startsWith(prefix) || !name.endsWith(OWNER_SUFFIX)) continue;
-      const owner = parseOwner(await readFile(join(dir, name), 'utf8').catch(() => ''));
+      const path = join(dir, name);
+      const [raw, info] = await Promise.all([readFile(path, 'utf8').catch(() => null), stat(path).catch(() => null)]);
+      if (raw === null || info === null) continue; // removed meanwhile
+      const owner = parseOwner(raw);
       // A damaged record is not the lock (we hold it) and names nobody: its process, if alive,
-      // writes a fresh one before it next links it.
-      if (owner === 'damaged' || (owner !== 'empty' && processGone(owner))) await unlink(join(dir, name)).catch(() => {});
+      // writes a fresh one before it next links it. Records are renamed into place whole, so
+      // an empty one is not being written: an earlier version's, or a power cut's, debris.
+      const debris = owner === 'empty' && Date.now() - info.mtimeMs > EMPTY_GRACE_MS;
+      if (owner === 'damaged' || debris || (owner !== 'empty' && processGone(owner))) await unlink(path).catch(() => {});
     }
   }
 
