@@ -8,13 +8,18 @@ export const TEMP_PREFIX = '.tmp-';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A fresh temp file's path next to `path`, named by this process (see `tempOwner`). */
+function tempPathFor(path: string): string {
+  return join(dirname(path), `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}-${basename(path)}`);
+}
+
 /**
  * Writes `data` to a new temp file next to `path` and fsyncs it; returns the temp's path.
  * Temp names carry the writer's pid, so a crashed writer's leftovers can be told from
  * another process's work in progress.
  */
 export async function writeTemp(path: string, data: string | Uint8Array): Promise<string> {
-  const temp = join(dirname(path), `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}-${basename(path)}`);
+  const temp = tempPathFor(path);
   const handle = await open(temp, 'wx', 0o600);
   try {
     await handle.writeFile(data);
@@ -36,7 +41,7 @@ export async function writeTemp(path: string, data: string | Uint8Array): Promis
  * `path` exists (a hard link, which cannot replace a file); else replaces it (a rename).
  */
 export function writeSmallFileAtomic(path: string, data: string, exclusive: boolean): void {
-  const temp = join(dirname(path), `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}-${basename(path)}`);
+  const temp = tempPathFor(path);
   writeFileSync(temp, data, { flag: 'wx', mode: 0o600 });
   try {
     if (exclusive) linkSync(temp, path);

@@ -346,14 +346,17 @@ export class FileLock {
     for (const name of await readdir(dir)) {
       if (!name.startsWith(prefix) || !name.endsWith(OWNER_SUFFIX)) continue;
       const path = join(dir, name);
-      const [raw, info] = await Promise.all([readFile(path, 'utf8').catch(() => null), stat(path).catch(() => null)]);
-      if (raw === null || info === null) continue; // removed meanwhile
+      const raw = await readFile(path, 'utf8').catch(() => null);
+      if (raw === null) continue; // removed meanwhile
       const owner = parseOwner(raw);
       // A damaged record is not the lock (we hold it) and names nobody: its process, if alive,
       // writes a fresh one before it next links it. Records are renamed into place whole, so
       // an empty one is not being written: an earlier version's, or a power cut's, debris.
-      const debris = owner === 'empty' && Date.now() - info.mtimeMs > EMPTY_GRACE_MS;
-      if (owner === 'damaged' || debris || (owner !== 'empty' && processGone(owner))) await unlink(path).catch(() => {});
+      const remove =
+        owner === 'empty'
+          ? Date.now() - ((await stat(path).catch(() => null))?.mtimeMs ?? Infinity) > EMPTY_GRACE_MS
+          : owner === 'damaged' || processGone(owner);
+      if (remove) await unlink(path).catch(() => {});
     }
   }
 

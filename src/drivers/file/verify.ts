@@ -13,7 +13,10 @@ import { openSmallRecord } from './small-record.js';
 import { decodeSnapshot, snapshotFileName } from './snapshot.js';
 
 const MAX_DIFFS = 20;
-/** An owner record or claim is written right after its file is created: younger and empty is in progress. */
+/**
+ * Owner records and the claim are renamed or linked into place whole, except where there are
+ * no hard links: there the claim is created, then written, so younger and empty is in progress.
+ */
 const WRITING_GRACE_MS = 5_000;
 
 /**

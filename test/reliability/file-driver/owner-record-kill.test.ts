@@ -15,9 +15,9 @@ afterAll(() => dir.dispose());
 
 describe('file driver: owner records under SIGKILL', () => {
   // README.md: "a child process ... is killed with SIGKILL at random moments ... with
-  // `verify()` clean". Two processes churn through owner records (one per lock instance);
-  // each is killed 30 times at a random moment.
-  it('no owner record is ever left empty or partial, and verify() is clean afterwards', async () => {
+  // `verify()` clean". Two processes churn through owner records (one per lock instance)
+  // and compaction claims; each is killed 30 times at a random moment.
+  it('no owner record or compaction claim is ever left empty or partial, and verify() is clean afterwards', async () => {
     const random = rng(SEED);
     const spawn = (): Child => new Child(script('lock-churn-worker.mjs'), [dir.path]);
     for (let round = 0; round < 30; round++) {
@@ -26,7 +26,9 @@ describe('file driver: owner records under SIGKILL', () => {
       await sleep(5 + random() * 40);
       for (const w of workers) w.kill();
       await Promise.all(workers.map((w) => w.exited));
-      for (const name of readdirSync(dir.path).filter((n) => n.endsWith('.owner') && !n.startsWith('.tmp-')))
+      for (const name of readdirSync(dir.path).filter(
+        (n) => (n.endsWith('.owner') || n === 'strata.compacting') && !n.startsWith('.tmp-'),
+      ))
         expect(readFileSync(join(dir.path, name), 'utf8'), `${name} after round ${round}, seed ${SEED}`).toMatch(
           /^\{.*\} [0-9a-f]{8}$/,
         );

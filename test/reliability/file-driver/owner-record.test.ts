@@ -2,7 +2,7 @@
 // keeps for the whole life of a connection; `strata.lock` is a hard link to the holder's
 // record. They carry a CRC: one flipped byte is reported by verify() and never makes a live
 // holder look dead (which would let two writers append at once).
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -89,6 +89,30 @@ describe('file driver: damaged lock owner records', () => {
     expect({ counter, errors }).toEqual({ counter: String(acked), errors: [] });
     expect(acked).toBe(4 * N);
   }, 60_000);
+});
+
+describe('file driver: empty owner records', () => {
+  // README.md: owner records "are written to a temp file and renamed (or linked) into place",
+  // so an empty one is nobody's work in progress once a few seconds old: an earlier version's,
+  // or a power cut's, debris. Opening the store deletes it (verify() would report it); a
+  // younger one is left alone, as its writer may be an earlier version still writing it.
+  it('an empty owner record older than 5 s is deleted when the store opens; a younger one is kept', async () => {
+    const dir = tempDir('owner-empty');
+    cleanups.push(dir.dispose);
+    const first = fileDriver({ dir: dir.path });
+    await first.batch([{ type: 'put', space: 'kv.a', key: 'k', value: '1', expiresAt: null }], Date.now());
+    await first.close();
+    const old = join(dir.path, 'strata.lock.0123456789abcdef01234567.owner');
+    const young = join(dir.path, 'strata.lock.89abcdef0123456789abcdef.owner');
+    writeFileSync(old, '', { mode: 0o600 });
+    writeFileSync(young, '', { mode: 0o600 });
+    const minuteAgo = new Date(Date.now() - 60_000);
+    utimesSync(old, minuteAgo, minuteAgo);
+    const d = fileDriver({ dir: dir.path });
+    cleanups.push(() => d.close());
+    expect((await d.get('kv.a', 'k', Date.now()))?.value).toBe('1');
+    expect([existsSync(old), existsSync(young)]).toEqual([false, true]);
+  });
 });
 
 describe('file driver: a damaged lock file', () => {
