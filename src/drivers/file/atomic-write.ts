@@ -14,15 +14,17 @@ function tempPathFor(path: string): string {
 }
 
 /**
- * Writes `data` to a new temp file next to `path` and fsyncs it; returns the temp's path.
- * Temp names carry the writer's pid, so a crashed writer's leftovers can be told from
- * another process's work in progress.
+ * Writes `data` (or its pieces, in order) to a new temp file next to `path` and fsyncs it;
+ * returns the temp's path. Temp names carry the writer's pid, so a crashed writer's
+ * leftovers can be told from another process's work in progress.
  */
-export async function writeTemp(path: string, data: string | Uint8Array): Promise<string> {
+export async function writeTemp(path: string, data: string | Uint8Array | AsyncIterable<string>): Promise<string> {
   const temp = tempPathFor(path);
   const handle = await open(temp, 'wx', 0o600);
   try {
-    await handle.writeFile(data);
+    if (typeof data === 'string' || data instanceof Uint8Array) await handle.writeFile(data);
+    // writeFile on a handle writes from its current position and retries short writes.
+    else for await (const piece of data) await handle.writeFile(piece);
     await handle.sync();
   } catch (error) {
     await handle.close().catch(() => {});

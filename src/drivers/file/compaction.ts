@@ -8,7 +8,7 @@ import { renameWithRetry, syncDir, writeFileAtomic, writeSmallFileAtomic, writeT
 import type { JournalHeader } from './journal.js';
 import { encodeHeader, JOURNAL_FILE } from './journal.js';
 import { NO_LINKS, pidAlive } from './lock.js';
-import { encodeSnapshot, snapshotFileName } from './snapshot.js';
+import { snapshotFileName, snapshotText } from './snapshot.js';
 import { openSmallRecord, sealSmallRecord } from './small-record.js';
 
 /**
@@ -78,8 +78,8 @@ export async function prepareSnapshots(
   try {
     for (const space of [...spaces].sort(compareStrings)) {
       const path = join(dir, snapshotFileName(space));
-      const records = state.spaces.get(space)?.values() ?? [];
-      prepared.push({ space, path, temp: await writeTemp(path, encodeSnapshot(space, seq, records)) });
+      const records = state.spaces.get(space) ?? new Map<string, never>();
+      prepared.push({ space, path, temp: await writeTemp(path, snapshotText(space, seq, records)) });
     }
     return prepared;
   } catch (error) {
