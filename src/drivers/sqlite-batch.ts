@@ -4,7 +4,7 @@ import type { BatchResult, ChangeEvent, ScanQuery, StoredRecord, WriteOp } from 
 import { scanDigest } from './scan-digest.js';
 import { versionConflict } from './version-conflict.js';
 import { POSITIONS_DDL, watchLimits, type WatchLimits } from './sqlite-watch.js';
-import { purgeSql, QUIET_ROWS, REPORT_FN, type SpaceStatements, type SpaceTables } from './sqlite-spaces.js';
+import { KEPT_TTL_FN, purgeSql, QUIET_ROWS, REPORT_FN, type SpaceStatements, type SpaceTables } from './sqlite-spaces.js';
 import { checkedRecord, insertVsum, recordCrc, rowIntact, type CheckedRow } from './sqlite-checksum.js';
 import { checkQuotaUsage, type QuotaOp, type Usage } from './quota-usage.js';
 import { SqliteUsage } from './sqlite-usage.js';
@@ -73,6 +73,10 @@ export class BatchRunner {
   readonly #queue: unknown[] = new Array<unknown>(QUIET_ROWS * 7).fill(null);
   #queued = 0;
   #queuedIn: SpaceStatements | null = null;
+  /** No queued put sets an expiry: the group can run as `quietManyPlain`. */
+  #queuedPlain = true;
+  /** Keys a `quietManyPlain` statement left alone because their rows have an expiry. */
+  #keptTtl: Set<string> | null = null;
 
   constructor(
     db: Database.Database,
@@ -94,6 +98,10 @@ export class BatchRunner {
       this.#version = version;
       this.#createdAt = createdAt;
       return version;
+    });
+    db.function(KEPT_TTL_FN, { directOnly: true, deterministic: false }, (key: string, expiresAt: number | null) => {
+      if (expiresAt !== null) (this.#keptTtl ??= new Set()).add(key);
+      return 0;
     });
     this.#s = Object.fromEntries(Object.entries(BATCH_SQL).map(([name, sql]) => [name, db.prepare(sql)])) as BatchStatements;
     for (const stmt of Object.values(this.#s)) if (stmt.reader) stmt.raw(true);
@@ -141,6 +149,7 @@ export class BatchRunner {
     let space: string | null = null;
     let t: SpaceStatements | null = null;
     this.#queued = 0;
+    this.#queuedPlain = true;
     const quotas = this.#quotaStart(ops, now);
     for (let index = 0; index < ops.length; index++) {
       const op = ops[index]!;
@@ -177,8 +186,9 @@ export class BatchRunner {
         this.#overwrote = false;
         const crc = recordCrc(op.key, op.value, now, op.expiresAt);
         const vsum = insertVsum(crc, now);
-        if (t!.upsert.run(op.key, op.value, now, now, op.expiresAt, crc, vsum).changes === 0) {
-          t!.replace.run(op.key, op.value, now, now, op.expiresAt, crc, vsum);
+        const args = [op.key, op.value, now, now, op.expiresAt, crc, vsum] as const;
+        if ((op.expiresAt !== null || t!.upsertPlain.run(...args).changes === 0) && t!.upsert.run(...args).changes === 0) {
+          t!.replace.run(...args);
         }
         const version = this.#overwrote ? this.#version : 1;
         const createdAt = this.#overwrote ? this.#createdAt : now;
@@ -305,6 +315,7 @@ export class BatchRunner {
       this.#flush();
       this.#queuedIn = t;
     }
+    if (expiresAt !== null) this.#queuedPlain = false;
     // The seal of the row as inserted (version 1); an overwrite computes its vsum in SQL.
     const crc = recordCrc(key, value, now, expiresAt);
     const q = this.#queue;
@@ -318,8 +329,27 @@ export class BatchRunner {
     q[at + 6] = insertVsum(crc, now);
     if (++this.#queued === QUIET_ROWS) {
       this.#queued = 0;
-      t.quietMany.run(q);
+      if (this.#queuedPlain) this.#runPlainGroup(t, q);
+      else t.quietMany.run(q);
+      this.#queuedPlain = true;
     }
+  }
+
+  /** A full group of puts without expiry; the rows it left alone (they have one) are written in full, in order. */
+  #runPlainGroup(t: SpaceStatements, q: unknown[]): void {
+    this.#keptTtl = null;
+    t.quietManyPlain.run(q);
+    const kept = this.#keptTtl as Set<string> | null;
+    if (kept === null) return;
+    this.#keptTtl = null;
+    // Left alone means not written at all, so writing them now, in order, is what the group meant.
+    for (let at = 0; at < QUIET_ROWS * 7; at += 7) if (kept.has(q[at] as string)) this.#putInFull(t, q, at);
+  }
+
+  /** One queued put with the statements that handle any stored row (expiry set, expired). */
+  #putInFull(t: SpaceStatements, q: unknown[], at: number): void {
+    const args = [q[at], q[at + 1], q[at + 2], q[at + 3], q[at + 4], q[at + 5], q[at + 6]] as const;
+    if (t.quietUpsert.run(...args).changes === 0) t.replace.run(...args);
   }
 
   /** Writes the queued quiet puts, in order: a short tail one statement each. */
@@ -329,9 +359,13 @@ export class BatchRunner {
     this.#queued = 0; // nothing stays queued if a write throws (the batch rolls back)
     const t = this.#queuedIn!;
     const q = this.#queue;
+    this.#queuedPlain = true;
     for (let at = 0; at < n * 7; at += 7) {
-      const args = [q[at], q[at + 1], q[at + 2], q[at + 3], q[at + 4], q[at + 5], q[at + 6]] as const;
-      if (t.quietUpsert.run(...args).changes === 0) t.replace.run(...args);
+      if (q[at + 4] === null) {
+        const args = [q[at], q[at + 1], q[at + 2], q[at + 3], null, q[at + 5], q[at + 6]] as const;
+        if (t.quietUpsertPlain.run(...args).changes !== 0) continue;
+      }
+      this.#putInFull(t, q, at);
     }
   }
 

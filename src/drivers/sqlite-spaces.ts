@@ -7,6 +7,11 @@ type Stmt = Database.Statement<unknown[], unknown[]>;
 
 /** Connection-local SQL function through which the upsert reports an overwrite (sqlite-batch.ts). */
 export const REPORT_FN = 'strata_overwrote';
+/**
+ * Connection-local SQL function through which a `quietManyPlain` statement names each row it
+ * left alone because the row has an expiry (sqlite-batch.ts writes those again in full).
+ */
+export const KEPT_TTL_FN = 'strata_kept_ttl';
 
 /**
  * Rows per `quietMany` statement. One statement per record costs more in better-sqlite3's
@@ -61,6 +66,17 @@ export interface SpaceStatements {
   quietUpsert: Stmt;
   /** QUIET_ROWS quiet puts in one statement (their 7 parameters each, in order). */
   quietMany: Stmt;
+  /**
+   * The `Plain` variants write a record without expiry over a row that has none either,
+   * leaving `expires_at` out of their SET: a statement that sets it maintains the expiry
+   * index for every row, which measured 20-30% of the SQL time of 1M upserts (7.3-7.6 s
+   * against 5.2-5.7 s without, raw better-sqlite3 5.3-5.6 s). A row that has an expiry is
+   * left alone (0 changes; `quietManyPlain` names it through KEPT_TTL_FN) for the full
+   * statement to write.
+   */
+  upsertPlain: Stmt;
+  quietUpsertPlain: Stmt;
+  quietManyPlain: Stmt;
   replace: Stmt;
   remove: Stmt;
   purge: Stmt;
@@ -112,15 +128,28 @@ function prepareSpace(db: Database.Database, table: string, space: string): Spac
         crc = excluded.crc,
         vsum = ${vsumSql('version + 1', 'created_at', 'excluded.crc')}
       WHERE expires_at IS NULL OR expires_at > excluded.updated_at`;
+  // Without an expiry on either side the row is live and keeps expires_at NULL.
+  const overwritePlain = (version: string) => `
+      ON CONFLICT (key) DO UPDATE SET
+        value = excluded.value,
+        version = ${version},
+        updated_at = excluded.updated_at,
+        crc = excluded.crc,
+        vsum = ${vsumSql('version + 1', 'created_at', 'excluded.crc')}
+      WHERE expires_at IS NULL`;
   // Many rows at once cannot report which ones met an expired key, so an expired row is
   // started again at version 1 in the statement itself, as `replace` would: its created_at
   // and vsum become the inserted ones, and its seal is not checked (it is discarded). A live
   // row is overwritten exactly as by `quietUpsert`. SET reads the old row's columns.
   const expired = 'expires_at <= excluded.updated_at';
-  const many = `${insert.slice(0, insert.indexOf('VALUES') + 'VALUES'.length)} ${Array.from(
+  const manyValues = `${insert.slice(0, insert.indexOf('VALUES') + 'VALUES'.length)} ${Array.from(
     { length: QUIET_ROWS },
     () => '(?, ?, 1, ?, ?, ?, ?, ?)',
-  ).join(', ')}
+  ).join(', ')}`;
+  // The function is given expires_at and names the row only when it is set, so it is right
+  // whether or not SQLite evaluates it for rows the first test already let through.
+  const manyPlain = `${manyValues}${overwritePlain(next)} OR ${KEPT_TTL_FN}(key, expires_at)`;
+  const many = `${manyValues}
       ON CONFLICT (key) DO UPDATE SET
         value = excluded.value,
         version = CASE WHEN ${expired} THEN 1 ELSE ${next} END,
@@ -141,6 +170,9 @@ function prepareSpace(db: Database.Database, table: string, space: string): Spac
     upsert: p(`${insert}${overwrite(`${REPORT_FN}(${next}, created_at)`)}`),
     // The same without the report, for batches whose results nobody reads.
     quietUpsert: p(`${insert}${overwrite(next)}`),
+    upsertPlain: p(`${insert}${overwritePlain(`${REPORT_FN}(${next}, created_at)`)}`),
+    quietUpsertPlain: p(`${insert}${overwritePlain(next)}`),
+    quietManyPlain: p(manyPlain),
     replace: p(insert.replace('INSERT INTO', 'INSERT OR REPLACE INTO')),
     remove: p(`DELETE FROM ${table} WHERE key = ?`),
     purge: p(purgeSql(table, false)),

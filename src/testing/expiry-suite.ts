@@ -85,6 +85,73 @@ export function expirySuite(factory: DriverFactory): void {
       });
     });
 
+    // The sqlite driver writes puts without expiry through statements that leave expires_at
+    // alone when the stored row has none, and writes rows that have one again in full (in
+    // groups of 16, a group's tail and single reported puts): every driver must end in the same
+    // records, whatever mix of stored expiries, repeated keys and group boundaries a batch meets.
+    it('puts without expiry over records with and without one: versions, values and expiry as if written one by one', async () => {
+      await withDriver(async (driver, reopen) => {
+        const then = past();
+        const soon = Date.now() + 3_600_000;
+        await driver.ensureSpace('kv.mix', {});
+        // 40 stored records: every third expired, every third live with an expiry, the rest without.
+        const stored = Array.from({ length: 40 }, (_, i) => ({
+          key: `m${String(i).padStart(2, '0')}`,
+          expiresAt: i % 3 === 0 ? then + 1 : i % 3 === 1 ? soon : null,
+        }));
+        await driver.batch(
+          stored.map(({ key, expiresAt }) => ({ type: 'put', space: 'kv.mix', key, value: '"v0"', expiresAt })),
+          then,
+        );
+        // Overwrite twice, once quietly (grouped) and once reporting: 52 puts each, none with an
+        // expiry; the first 16 repeat keys of each kind among themselves, the last ones repeat
+        // keys of earlier groups, and 5 keys are new.
+        const now = Date.now();
+        const m = (i: number) => `m${String(i).padStart(2, '0')}`;
+        const first = [0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4].map(m);
+        const rest = Array.from({ length: 32 }, (_, i) => m(i + 8));
+        const keys = [...first, 'n0', 'n1', 'n2', ...rest, 'n3', 'n4', m(39), m(38), m(0), m(9), m(10)];
+        const expected = new Map<string, number>();
+        for (const { key, expiresAt } of stored) expected.set(key, expiresAt !== null && expiresAt <= now ? 0 : 1);
+        for (const [pass, results] of [
+          [1, false],
+          [2, true],
+        ] as const) {
+          const ops: WriteOp[] = keys.map((key, i) => ({
+            type: 'put',
+            space: 'kv.mix',
+            key,
+            value: `"p${pass}-${i}"`,
+            expiresAt: null,
+          }));
+          const out = await driver.batch(ops, now, { results });
+          for (let i = 0; i < keys.length; i++) {
+            const version = (expected.get(keys[i]!) ?? 0) + 1;
+            expected.set(keys[i]!, version);
+            if (results) expect(out[i]?.version, `${keys[i]} in pass ${pass}`).toBe(version);
+          }
+        }
+        const check = async (d: Driver) => {
+          const last = new Map(keys.map((key, i) => [key, `"p2-${i}"`]));
+          for (const [key, version] of expected) {
+            const record = await d.get('kv.mix', key, Date.now());
+            expect(record, key).not.toBeNull();
+            expect({ key, value: record!.value, version: record!.version, expiresAt: record!.expiresAt }).toEqual({
+              key,
+              value: last.get(key),
+              version,
+              expiresAt: null,
+            });
+          }
+          // Nothing is left to expire: none of them carries an expiry any more.
+          expect(await d.purgeExpired(Date.now() + 10 * 3_600_000)).toBe(0);
+          expect((await d.verify()).ok).toBe(true);
+        };
+        await check(driver);
+        if (driver.capabilities.persistent) await check(await reopen());
+      });
+    });
+
     it('a limit that is not a positive integer is BAD_INPUT', async () => {
       await withDriver(async (driver) => {
         for (const limit of [0, -1, 1.5, Number.NaN]) {
