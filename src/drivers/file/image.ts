@@ -131,7 +131,7 @@ export async function loadImage(dir: string, driver: string, readOnly = false): 
       }
       let snapshot;
       try {
-        snapshot = decodeSnapshot(text, space);
+        snapshot = await decodeSnapshot(text, space);
       } catch (error) {
         const key = error instanceof DamageError ? error.key : undefined;
         throw corruptError(driver, file, `the snapshot of space "${space}" is damaged: ${(error as Error).message}`, error, {

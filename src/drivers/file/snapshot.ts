@@ -128,7 +128,7 @@ export type Snapshot =
  * `newer` is a well-formed format above ours that is not simply ours with a damaged format
  * string (a snapshot that checks out in full as ours once its format is put back is ours).
  */
-export function decodeSnapshot(text: string, space: string): Snapshot {
+export async function decodeSnapshot(text: string, space: string): Promise<Snapshot> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -140,12 +140,12 @@ export function decodeSnapshot(text: string, space: string): Snapshot {
   const s = raw as Record<string, unknown>;
   const version = formatVersion(s.format);
   if (version === null) throw new DamageError(`its format string ${JSON.stringify(s.format)} is damaged`, { space });
-  if (version === SNAPSHOT_VERSION) return { kind: 'current', ...decodeCurrent(s, space) };
+  if (version === SNAPSHOT_VERSION) return { kind: 'current', ...(await decodeCurrent(s, space)) };
   if (version === LEGACY_VERSION) return { kind: 'legacy', ...decodeLegacy(s, space) };
   if (version < SNAPSHOT_VERSION) throw new DamageError(`its format string ${JSON.stringify(s.format)} is damaged`, { space });
   let ours = false;
   try {
-    decodeCurrent({ ...s, format: SNAPSHOT_FORMAT }, space);
+    await decodeCurrent({ ...s, format: SNAPSHOT_FORMAT }, space);
     ours = true;
   } catch {
     // not ours: a genuinely newer format
@@ -172,7 +172,11 @@ function decodeOne(space: string, key: string, raw: unknown): StoredRecord {
   }
 }
 
-function decodeCurrent(s: Record<string, unknown>, space: string): { seq: number; records: StoredRecord[] } {
+/**
+ * Checks every record of a parsed snapshot, giving the event loop a turn every STEP_RECORDS
+ * records (200,000 records take ~0.7 s here, after JSON.parse's ~0.6 s of the whole text).
+ */
+async function decodeCurrent(s: Record<string, unknown>, space: string): Promise<{ seq: number; records: StoredRecord[] }> {
   const members = checkHeader(s, space);
   const seq = s.seq as number;
   if (!Number.isSafeInteger(s.count) || typeof s.checksum !== 'string')
@@ -192,6 +196,7 @@ function decodeCurrent(s: Record<string, unknown>, space: string): { seq: number
     if (i > 0 && ordered && compareStrings(keys[i - 1]!, key) >= 0) ordered = false;
     crcs.push(crc);
     records.push(record);
+    if ((i + 1) % STEP_RECORDS === 0) await nextTurn();
   }
   // JSON.parse lists integer-like keys first: put them back in the order they were written.
   const inOrder = ordered

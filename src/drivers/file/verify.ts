@@ -98,7 +98,7 @@ async function checkSnapshot(
         throw new DamageError('it is not the snapshot of a space (move stray files out of the store directory)');
       space = claimed;
     }
-    const snapshot = decodeSnapshot(text, space);
+    const snapshot = await decodeSnapshot(text, space);
     if (snapshot.kind === 'newer') throw new DamageError(`its format "${snapshot.format}" is newer than this version of Strata`);
     if (listedSpace === undefined) return 0;
     if (snapshot.seq > lastSeq) throw new DamageError(`it is at batch ${snapshot.seq} but the journal ends at batch ${lastSeq}`);
