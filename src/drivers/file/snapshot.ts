@@ -166,9 +166,9 @@ const TRAILER = '\n  }\n}\n';
  * which nothing nested in them can (deeper lines are indented more and JSON strings hold no
  * raw newline). Returns what JSON.parse(text) would, or `undefined` when the text is laid out
  * otherwise (re-indented, damaged, an older writer): the caller then parses it whole, so
- * every verdict on such a file stays JSON.parse's own.
+ * every verdict on such a file stays JSON.parse's own. (`step` is a parameter for the tests.)
  */
-async function parseInSteps(text: string): Promise<Record<string, unknown> | undefined> {
+export async function parseInSteps(text: string, step = STEP_RECORDS): Promise<Record<string, unknown> | undefined> {
   const open = text.indexOf(RECORDS_OPEN);
   if (open < 1 || text.charCodeAt(open - 1) !== 44 /* , */ || !text.endsWith(TRAILER)) return undefined;
   const end = text.length - TRAILER.length;
@@ -188,7 +188,7 @@ async function parseInSteps(text: string): Promise<Record<string, unknown> | und
   let at = open + RECORDS_OPEN.length;
   while (at < end) {
     let cut = at;
-    for (let n = 0; n < STEP_RECORDS && cut < end; n++) {
+    for (let n = 0; n < step && cut < end; n++) {
       const next = text.indexOf(SEPARATOR, cut + 1);
       cut = next < 0 || next >= end ? end : next;
     }
