@@ -343,12 +343,16 @@ export class BatchRunner {
     if (kept === null) return;
     this.#keptTtl = null;
     // Left alone means not written at all, so writing them now, in order, is what the group meant.
-    for (let at = 0; at < QUIET_ROWS * 7; at += 7) if (kept.has(q[at] as string)) this.#putInFull(t, q, at);
+    for (let at = 0; at < QUIET_ROWS * 7; at += 7) if (kept.has(q[at] as string)) this.#putQueued(t, q, at, false);
   }
 
-  /** One queued put with the statements that handle any stored row (expiry set, expired). */
-  #putInFull(t: SpaceStatements, q: unknown[], at: number): void {
+  /**
+   * One queued put, one statement; `plainFirst`: tried first as `quietUpsertPlain` when it
+   * sets no expiry. The full statements handle any stored row (an expiry set, expired).
+   */
+  #putQueued(t: SpaceStatements, q: unknown[], at: number, plainFirst: boolean): void {
     const args = [q[at], q[at + 1], q[at + 2], q[at + 3], q[at + 4], q[at + 5], q[at + 6]] as const;
+    if (plainFirst && args[4] === null && t.quietUpsertPlain.run(...args).changes !== 0) return;
     if (t.quietUpsert.run(...args).changes === 0) t.replace.run(...args);
   }
 
@@ -360,13 +364,7 @@ export class BatchRunner {
     const t = this.#queuedIn!;
     const q = this.#queue;
     this.#queuedPlain = true;
-    for (let at = 0; at < n * 7; at += 7) {
-      if (q[at + 4] === null) {
-        const args = [q[at], q[at + 1], q[at + 2], q[at + 3], null, q[at + 5], q[at + 6]] as const;
-        if (t.quietUpsertPlain.run(...args).changes !== 0) continue;
-      }
-      this.#putInFull(t, q, at);
-    }
+    for (let at = 0; at < n * 7; at += 7) this.#putQueued(t, q, at, true);
   }
 
   #trimStatement(): Stmt {

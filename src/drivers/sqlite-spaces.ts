@@ -119,24 +119,16 @@ function prepareSpace(db: Database.Database, table: string, space: string): Spac
   const insert = `INSERT INTO ${table} (key, value, version, created_at, updated_at, expires_at, crc, vsum) VALUES (?, ?, 1, ?, ?, ?, ?, ?)`;
   const spaceLiteral = `CAST(X'${Buffer.from(space).toString('hex')}' AS TEXT)`;
   const next = `CASE WHEN ${VOK_SQL} THEN version + 1 ELSE ${DAMAGED_FN}(${spaceLiteral}, key) END`;
-  const overwrite = (version: string) => `
+  // `keepsExpiry`: the put has no expiry and only overwrites a row that has none either (the
+  // row is live and keeps expires_at NULL), so expires_at stays out of SET (see SpaceStatements).
+  const overwrite = (version: string, keepsExpiry = false) => `
       ON CONFLICT (key) DO UPDATE SET
         value = excluded.value,
         version = ${version},
-        updated_at = excluded.updated_at,
-        expires_at = excluded.expires_at,
+        updated_at = excluded.updated_at,${keepsExpiry ? '' : '\n        expires_at = excluded.expires_at,'}
         crc = excluded.crc,
         vsum = ${vsumSql('version + 1', 'created_at', 'excluded.crc')}
-      WHERE expires_at IS NULL OR expires_at > excluded.updated_at`;
-  // Without an expiry on either side the row is live and keeps expires_at NULL.
-  const overwritePlain = (version: string) => `
-      ON CONFLICT (key) DO UPDATE SET
-        value = excluded.value,
-        version = ${version},
-        updated_at = excluded.updated_at,
-        crc = excluded.crc,
-        vsum = ${vsumSql('version + 1', 'created_at', 'excluded.crc')}
-      WHERE expires_at IS NULL`;
+      WHERE ${keepsExpiry ? 'expires_at IS NULL' : 'expires_at IS NULL OR expires_at > excluded.updated_at'}`;
   // Many rows at once cannot report which ones met an expired key, so an expired row is
   // started again at version 1 in the statement itself, as `replace` would: its created_at
   // and vsum become the inserted ones, and its seal is not checked (it is discarded). A live
@@ -148,7 +140,7 @@ function prepareSpace(db: Database.Database, table: string, space: string): Spac
   ).join(', ')}`;
   // The function is given expires_at and names the row only when it is set, so it is right
   // whether or not SQLite evaluates it for rows the first test already let through.
-  const manyPlain = `${manyValues}${overwritePlain(next)} OR ${KEPT_TTL_FN}(key, expires_at)`;
+  const manyPlain = `${manyValues}${overwrite(next, true)} OR ${KEPT_TTL_FN}(key, expires_at)`;
   const many = `${manyValues}
       ON CONFLICT (key) DO UPDATE SET
         value = excluded.value,
@@ -170,8 +162,8 @@ function prepareSpace(db: Database.Database, table: string, space: string): Spac
     upsert: p(`${insert}${overwrite(`${REPORT_FN}(${next}, created_at)`)}`),
     // The same without the report, for batches whose results nobody reads.
     quietUpsert: p(`${insert}${overwrite(next)}`),
-    upsertPlain: p(`${insert}${overwritePlain(`${REPORT_FN}(${next}, created_at)`)}`),
-    quietUpsertPlain: p(`${insert}${overwritePlain(next)}`),
+    upsertPlain: p(`${insert}${overwrite(`${REPORT_FN}(${next}, created_at)`, true)}`),
+    quietUpsertPlain: p(`${insert}${overwrite(next, true)}`),
     quietManyPlain: p(manyPlain),
     replace: p(insert.replace('INSERT INTO', 'INSERT OR REPLACE INTO')),
     remove: p(`DELETE FROM ${table} WHERE key = ?`),

@@ -51,6 +51,8 @@ describe('file snapshots parsed in steps', () => {
     const text = await textOf(mapOf(4_321, [proto]));
     const stepped = await verdict(text);
     expect(stepped).toEqual(await verdict(relaid(text)));
+    // Re-indented (here: no indentation at all) is read too, whole.
+    expect(await verdict(JSON.stringify(JSON.parse(text)))).toEqual(stepped);
     expect((stepped as { records: StoredRecord[] }).records).toHaveLength(4_322);
   });
 
