@@ -391,6 +391,14 @@ export class KvNamespace<V = unknown> {
             hint: `the sum overflows a number; the value under "${key}" is left as it was`,
           });
         }
+        // Past 2^53 whole numbers are no longer exact: 2^53 + 1 reads back as 2^53, so the
+        // counter would silently stop counting.
+        if (Number.isInteger(current) && Number.isInteger(by) && !Number.isSafeInteger(next)) {
+          throw new StrataError('BAD_INPUT', `kv.incr: the result ${next} is past Number.MAX_SAFE_INTEGER, where whole numbers stop being exact`, {
+            op: 'kv.incr',
+            hint: `the value under "${key}" is left as it was; keep counters below 2^53, or store a bigger count as a decimal string with update()`,
+          });
+        }
         const expiresAt = ttl ?? record?.expiresAt ?? null;
         await this.#write([{ type: 'put', space: this.#space, key, value: JSON.stringify(next), expiresAt, ...asRead(record) }]);
         return next;
@@ -418,7 +426,14 @@ export class KvNamespace<V = unknown> {
       await this.#enter('kv.update');
       return await retryOnConflict(async () => {
         const record = await this.#read(key);
-        const next = await fn(record === null ? null : this.#decode(record));
+        let next: V;
+        try {
+          next = await fn(record === null ? null : this.#decode(record));
+        } catch (error) {
+          // The updater's own error is the caller's to handle, passed on as thrown (as
+          // store.transaction does), not reported as a backend failure.
+          throw new UpdaterError(error);
+        }
         const text = encodeJson(next);
         await this.#write([
           {
@@ -433,6 +448,7 @@ export class KvNamespace<V = unknown> {
         return parseJson(text) as V;
       });
     } catch (error) {
+      if (error instanceof UpdaterError) throw error.thrown;
       throw withOp(this.#hide(error), 'kv.update', this.#ctx.driver.name);
     }
   }
@@ -553,3 +569,8 @@ export class KvNamespace<V = unknown> {
 }
 
 export { encodeDefaults, type KvDefaults } from './kv-checks.js';
+
+/** Carries what a `kv.update` updater threw past the store's own error handling. */
+class UpdaterError {
+  constructor(readonly thrown: unknown) {}
+}

@@ -245,6 +245,30 @@ export function kvSuite(factory: DriverFactory): void {
       expect(await kv.get('list')).toHaveLength(30);
     });
 
+    it("an updater's own error is passed on as thrown, and nothing is written", async () => {
+      const kv = h.store.kv<number>('app');
+      await kv.set('u', 1);
+      class Mine extends Error {}
+      const thrown = new Mine('mine');
+      const failed = await kv.update('u', () => {
+        throw thrown;
+      }).catch((error: unknown) => error);
+      expect(failed).toBe(thrown);
+      const rejected = await kv.update('u', () => Promise.reject(thrown)).catch((error: unknown) => error);
+      expect(rejected).toBe(thrown);
+      expect(await kv.getEntry('u')).toMatchObject({ value: 1, version: 1 });
+    });
+
+    it('incr refuses a whole-number result past Number.MAX_SAFE_INTEGER and changes nothing', async () => {
+      const kv = h.store.kv<number>('app');
+      await kv.set('big', Number.MAX_SAFE_INTEGER - 1);
+      expect(await kv.incr('big')).toBe(Number.MAX_SAFE_INTEGER);
+      await expectCode(kv.incr('big'), 'BAD_INPUT');
+      await expectCode(kv.incr('big', -2 * Number.MAX_SAFE_INTEGER - 2), 'BAD_INPUT');
+      expect(await kv.getEntry('big')).toMatchObject({ value: Number.MAX_SAFE_INTEGER, version: 2 });
+      expect(await kv.incr('big', -1)).toBe(Number.MAX_SAFE_INTEGER - 1);
+    });
+
     it('keeps ttl across incr and update', async () => {
       const kv = h.store.kv('app');
       await kv.set('n', 1, { ttl: '1m' });
