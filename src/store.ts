@@ -25,7 +25,8 @@ import { Settings, type SettingsOptions, type SettingsTransaction } from './sett
 import { checkOptions } from './codec/options.js';
 import { TransactionDriver } from './transaction.js';
 import { checkName } from './codec/keys.js';
-import { MAX_TIMER_MS, parseDuration, type Duration } from './codec/duration.js';
+import { MAX_TIME_MS, MAX_TIMER_MS, parseDuration, type Duration } from './codec/duration.js';
+import { checkedTime, readClock } from './clock.js';
 import { appDataDir } from './paths.js';
 import { StrataError, withOp } from './errors.js';
 import { parseEncryption, type EncryptionOptions } from './crypto/keyring.js';
@@ -903,7 +904,11 @@ async function open(options: string | OpenStoreOptions): Promise<Store> {
     opts.sweepInterval === false
       ? false
       : parseDuration(opts.sweepInterval === undefined ? '1m' : opts.sweepInterval, 'sweepInterval', MAX_TIMER_MS);
-  const observer = Observer.from(opts.logger, opts.metrics, (opts.clock ?? Date.now)());
+  // A clock of the caller's is checked on every call: a NaN or a string would be stored as
+  // a timestamp (each driver failing differently), and its throw is the caller's mistake.
+  const userClock = opts.clock as (() => unknown) | undefined;
+  const clock = userClock === undefined ? Date.now : () => checkedTime(readClock(userClock), MAX_TIME_MS);
+  const observer = Observer.from(opts.logger, opts.metrics, clock());
   let driver = opts.driver;
   if (driver === undefined) {
     let url = opts.url;
@@ -923,14 +928,14 @@ async function open(options: string | OpenStoreOptions): Promise<Store> {
     }
   }
   try {
-    driver = await withJournal(driver, journal, (opts.clock ?? Date.now)());
-    driver = await withEncryption(driver, encryption, (opts.clock ?? Date.now)());
+    driver = await withJournal(driver, journal, clock());
+    driver = await withEncryption(driver, encryption, clock());
   } catch (error) {
     await driver.close().catch(() => {});
     throw withOp(error, 'openStore', driver.name);
   }
   const storeOptions: { clock?: () => number; sweepMs: number | false; quota?: Quota; observer?: Observer } = { sweepMs };
-  if (opts.clock) storeOptions.clock = opts.clock;
+  if (userClock !== undefined) storeOptions.clock = clock;
   if (quota !== undefined) storeOptions.quota = quota;
   if (observer !== undefined) storeOptions.observer = observer;
   const store = new Store(driver, storeOptions);

@@ -3,6 +3,7 @@
 // time-based decision is made by.
 import { StrataError, type Store } from '../index.js';
 import { checkOptions } from '../codec/options.js';
+import { checkedTime, readClock } from '../clock.js';
 
 /**
  * The store a kit piece is built on. Checked for the three calls the kits make, so a wrong
@@ -80,36 +81,5 @@ export function clockOption(value: unknown, op: string): (callOp?: string) => nu
     });
   }
   const clock = value as () => unknown;
-  return (callOp = op) => checkedTime(readClock(clock, callOp), callOp);
-}
-
-/**
- * Calls the caller's clock. Its throw is the caller's mistake, not the store's: raised inside
- * a transaction it would otherwise reach `withOp` and be reported as a backend failure.
- */
-function readClock(clock: () => unknown, op: string): unknown {
-  try {
-    return clock();
-  } catch (cause) {
-    const why = cause instanceof Error ? cause.message : String(cause);
-    throw new StrataError('BAD_INPUT', `${op}: the clock threw: ${why}`, {
-      op,
-      cause,
-      hint: 'pass a clock that returns epoch milliseconds without throwing, as Date.now does',
-      details: { option: 'clock' },
-    });
-  }
-}
-
-/** A time a Date can hold, with room for the longest duration after it (kit expiries). */
-function checkedTime(now: unknown, op: string): number {
-  if (typeof now === 'number' && Number.isFinite(now) && Math.abs(now) <= LATEST_CLOCK_MS) return now;
-  throw new StrataError(
-    'BAD_INPUT',
-    `${op}: the clock returned ${typeof now === 'number' ? now : typeof now}, not epoch milliseconds`,
-    {
-      op,
-      hint: 'pass a clock that returns epoch milliseconds, as Date.now does',
-    },
-  );
+  return (callOp = op) => checkedTime(readClock(clock, callOp), LATEST_CLOCK_MS, callOp);
 }

@@ -100,12 +100,11 @@ export const jobs = {
     }
     const path = parsePath(field);
     return async (store) => {
-      const now = storeClock(store)();
-      if (!Number.isFinite(now)) {
-        throw new StrataError('BAD_INPUT', `${op}: the clock returned ${now}, not epoch milliseconds`, {
-          op,
-          hint: 'pass openStore a `clock` that returns epoch milliseconds, as Date.now does',
-        });
+      let now: number;
+      try {
+        now = storeClock(store)(); // checked by the store: BAD_INPUT when it is no time
+      } catch (error) {
+        throw withOp(error, op);
       }
       const cutoff = now - ageMs;
       const filter = olderThan(cutoff);

@@ -250,9 +250,11 @@ export function kvSuite(factory: DriverFactory): void {
       await kv.set('u', 1);
       class Mine extends Error {}
       const thrown = new Mine('mine');
-      const failed = await kv.update('u', () => {
-        throw thrown;
-      }).catch((error: unknown) => error);
+      const failed = await kv
+        .update('u', () => {
+          throw thrown;
+        })
+        .catch((error: unknown) => error);
       expect(failed).toBe(thrown);
       const rejected = await kv.update('u', () => Promise.reject(thrown)).catch((error: unknown) => error);
       expect(rejected).toBe(thrown);

@@ -170,5 +170,46 @@ export function storeSuite(factory: DriverFactory): void {
       await expectCode(h.store.verify(), 'CLOSED');
       expect(StrataError.is(await h.store.driver.get('kv.app', 'a', 0).catch((e: unknown) => e), 'CLOSED')).toBe(true);
     });
+
+    it('a clock that returns no epoch milliseconds, or throws, is BAD_INPUT on reads and writes, and nothing is written', async () => {
+      const kv = h.store.kv('app');
+      const docs = h.store.collection('docs');
+      await kv.set('a', 1);
+      await docs.insert({ id: 'd', n: 1 });
+      const good = h.clock.now;
+      const broke = new Error('clock broke');
+      const clocks: Array<[string, () => unknown]> = [
+        ['NaN', () => Number.NaN],
+        ['a string', () => String(good)],
+        ['past a Date', () => 1e20],
+        ['Infinity', () => Number.POSITIVE_INFINITY],
+        [
+          'throwing',
+          () => {
+            throw broke;
+          },
+        ],
+      ];
+      for (const [what, clock] of clocks) {
+        Object.defineProperty(h.clock, 'now', { get: clock, configurable: true });
+        for (const call of [
+          () => kv.set('a', 2),
+          () => kv.set('b', 2),
+          () => kv.get('a'),
+          () => docs.upsert({ id: 'd', n: 2 }),
+        ]) {
+          const error = await call().then(
+            () => null,
+            (e: unknown) => e,
+          );
+          expect(StrataError.is(error, 'BAD_INPUT'), `${what}: ${String(error)}`).toBe(true);
+          if (what === 'throwing') expect((error as StrataError).cause).toBe(broke);
+        }
+        Object.defineProperty(h.clock, 'now', { value: good, writable: true, configurable: true });
+      }
+      expect(await kv.getEntry('a')).toMatchObject({ value: 1, version: 1 });
+      expect(await kv.get('b')).toBeNull();
+      expect(await docs.getEntry('d')).toMatchObject({ value: { id: 'd', n: 1 }, version: 1 });
+    });
   });
 }
