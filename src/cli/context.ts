@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_URL, openStore, type Store } from '../store.js';
 import type { Collection } from '../collection.js';
+import type { CollectionOptions } from '../collection-types.js';
 import { optionsOf } from '../collection-specs.js';
 import { StrataError } from '../errors.js';
 import { storeLocation } from '../drivers/registry.js';
@@ -118,14 +119,15 @@ type DocHandle = Collection<Record<string, unknown>, Record<string, unknown>, st
  * commands never guess a key field. `write` with no remembered declaration: `keyField`
  * (--key-field) declares one, else a new empty collection gets the default `id`, and one
  * that already holds documents is refused rather than given an invented `id` field.
- * Returns the handle and its key field.
+ * Returns the handle, its key field, the options it was opened with and whether the store
+ * remembers them (when not, the handle's first use declares the collection).
  */
 export async function openCollection(
   store: Store,
   name: string,
   mode: 'read' | 'write',
   keyField?: string,
-): Promise<{ docs: DocHandle; key: string }> {
+): Promise<{ docs: DocHandle; key: string; options: CollectionOptions<undefined, string>; remembered: boolean }> {
   const spec = await store.describe(name);
   if (spec !== null) {
     if (keyField !== undefined && keyField !== spec.key) {
@@ -134,17 +136,21 @@ export async function openCollection(
         details: { collection: name, key: spec.key },
       });
     }
-    return { docs: store.collection(name, optionsOf(spec)), key: spec.key };
+    const options = optionsOf(spec);
+    return { docs: store.collection(name, options), key: spec.key, options, remembered: true };
   }
-  if (keyField !== undefined) return { docs: store.collection(name, { key: keyField }), key: keyField };
-  if (mode === 'read') return { docs: store.collection(name), key: 'id' };
+  if (keyField !== undefined) {
+    const options = { key: keyField };
+    return { docs: store.collection(name, options), key: keyField, options, remembered: false };
+  }
+  if (mode === 'read') return { docs: store.collection(name), key: 'id', options: {}, remembered: false };
   if ((await store.names()).collections.includes(name)) {
     throw new StrataError('BAD_INPUT', `collection "${name}" has documents but the store does not know its key field`, {
       hint: 'pass --key-field <field> once (the store remembers it from then on)',
       details: { collection: name },
     });
   }
-  return { docs: store.collection(name, { key: 'id' }), key: 'id' };
+  return { docs: store.collection(name, { key: 'id' }), key: 'id', options: { key: 'id' }, remembered: false };
 }
 
 /**

@@ -4,6 +4,8 @@ import type { Duration } from '../../codec/duration.js';
 import { Cli, openCollection } from '../context.js';
 import { intOption, parseObjectArg, parseValueArg, ttlOption } from '../args.js';
 import { formatExpiry } from '../output.js';
+import { rehearsed } from '../rehearse.js';
+import { collectionSpace, kvSpace } from '../../context.js';
 
 interface SetOptions {
   collection?: boolean;
@@ -63,12 +65,29 @@ Examples:
       const value = options.collection ? parseObjectArg(text, 'the document') : parseValueArg(text, options.string ?? false);
       await cli.withStore('write', async (store) => {
         let result: { key: string; version: number; expiresAt: Date | null };
+        // A write that would create the namespace or declare the collection is tried on a
+        // scratch store first: one refused leaves the store as it was (see rehearsed).
         if (!options.collection) {
-          const entry = await store.kv(name).set(key, value, { ttl: options.ttl, ifVersion: options.ifVersion });
-          result = { key: entry.key, version: entry.version, expiresAt: entry.expiresAt };
+          result = await rehearsed(store, { space: kvSpace(name), key, declares: false }, async (target) => {
+            const entry = await target.kv(name).set(key, value, { ttl: options.ttl, ifVersion: options.ifVersion });
+            return { key: entry.key, version: entry.version, expiresAt: entry.expiresAt };
+          });
         } else {
-          const { docs, key: field } = await openCollection(store, name, 'write', options.keyField);
-          result = await writeDocument(docs, field, key, value as Record<string, unknown>, options);
+          const {
+            docs,
+            key: field,
+            options: declared,
+            remembered,
+          } = await openCollection(store, name, 'write', options.keyField);
+          result = await rehearsed(store, { space: collectionSpace(name), key, declares: !remembered }, (target) =>
+            writeDocument(
+              target === store ? docs : target.collection(name, declared),
+              field,
+              key,
+              value as Record<string, unknown>,
+              options,
+            ),
+          );
         }
         if (cli.json) return cli.data(result);
         const expiry = result.expiresAt === null ? '' : `, expires ${formatExpiry(result.expiresAt)}`;

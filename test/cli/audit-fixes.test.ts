@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/index.js';
+import { errorCode, requireBuild, strata } from './helpers.js';
+
+// Defects found by an audit of the `strata` CLI, each case as the audit ran it.
+
+let dir: string;
+beforeEach(() => {
+  requireBuild();
+  dir = mkdtempSync(join(tmpdir(), 'strata-audit-cli-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const run = (...args: string[]) => strata(args, { cwd: dir });
+
+/** Every file under `path` (or `path` itself) with the SHA-256 of its bytes. */
+function fingerprint(path: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const visit = (p: string, name: string): void => {
+    if (statSync(p).isDirectory()) for (const entry of readdirSync(p)) visit(join(p, entry), `${name}/${entry}`);
+    else out[name] = createHash('sha256').update(readFileSync(p)).digest('hex');
+  };
+  for (const entry of readdirSync(path)) visit(join(path, entry), entry);
+  return out;
+}
+
+describe('a refused `set` leaves the store byte for byte as it was', () => {
+  // README: "A failed write leaves the store exactly as it was." A refused `set -c` on a new
+  // collection declared it (key field "id", in meta.collections) and made its space; a refused
+  // kv `set` on a new namespace made an empty space.
+  const refusals = [
+    {
+      name: '--patch of a missing document',
+      args: ['set', '-c', 'deployments', 'd1', '{"status":"success"}', '--patch'],
+      code: 3,
+    },
+    {
+      name: '--patch --if-version 3 of a missing document',
+      args: ['set', '-c', 'deployments', 'd1', '{"status":"success"}', '--patch', '--if-version', '3'],
+      code: 3,
+    },
+    { name: 'a document whose key field differs', args: ['set', '-c', 'deployments', 'r1', '{"id":"other"}'], code: 2 },
+    { name: 'a document with a __proto__ field', args: ['set', '-c', 'deployments', 'r1', '{"a":{"__proto__":1}}'], code: 2 },
+    { name: 'kv --if-version 3 on a new namespace', args: ['set', 'fresh', 'k', '1', '--if-version', '3'], code: 4 },
+    { name: 'a kv value with a __proto__ field on a new namespace', args: ['set', 'fresh', 'k', '{"__proto__":1}'], code: 2 },
+  ];
+
+  for (const scheme of ['sqlite', 'file'] as const) {
+    it.each(refusals)(`${scheme}: $name`, ({ args, code }) => {
+      const url = `${scheme}:${join(dir, scheme === 'sqlite' ? 'a.db' : 'store')}`;
+      expect(run('--url', url, 'set', 'app', 'x', '1').code).toBe(0);
+      const before = fingerprint(dir);
+      const r = run('--url', url, ...args);
+      expect(r.code, r.stderr).toBe(code);
+      expect(fingerprint(dir)).toEqual(before);
+      // Nothing remembered either: the collection can still be declared with its own key field.
+      const declared = run('--url', url, 'set', '-c', 'deployments', 'd1', '{"status":"x"}', '--key-field', 'recordId');
+      expect(declared.code, declared.stderr).toBe(0);
+      expect(run('--url', url, '--json', 'get', '-c', 'deployments', 'd1').stdout).toBe('{"status":"x","recordId":"d1"}\n');
+    });
+
+    it(`${scheme}: a refused --patch where there was no store leaves no store`, () => {
+      const location = join(dir, 'new', scheme === 'sqlite' ? 's.db' : 'store');
+      const r = run('--url', `${scheme}:${location}`, 'set', '-c', 'c', 'r1', '{"a":1}', '--patch');
+      expect(r.code, r.stderr).toBe(3);
+      expect(existsSync(join(dir, 'new'))).toBe(false);
+    });
+  }
+
+  it('a collection with documents but no remembered key field: a refused --patch --key-field remembers nothing', async () => {
+    const url = `sqlite:${join(dir, 'a.db')}`;
+    // Written by a handle declared without options: the store does not remember its key field.
+    const store = await openStore({ url });
+    await store.collection('x').set('a', { n: 1 });
+    await store.close();
+    const before = fingerprint(dir);
+    const r = run('--url', url, 'set', '-c', 'x', 'a', '{"n":2}', '--patch', '--if-version', '2', '--key-field', 'id');
+    expect(r.code, r.stderr).toBe(4);
+    expect(fingerprint(dir)).toEqual(before);
+    const ok = run('--url', url, 'set', '-c', 'x', 'a', '{"n":2}', '--patch', '--if-version', '1', '--key-field', 'id');
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(errorCode(ok)).toBeUndefined();
+  });
+});
