@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, isAbsolute } from 'node:path';
 import type { Command } from 'commander';
 import { StrataError } from '../errors.js';
@@ -24,8 +24,12 @@ export const DEMO_KEYS_FILE = 'demo.keys';
  * reused after, so `npm start` works on a fresh machine and later runs and CLI commands can
  * still read the tokens. It is written before the store is opened: no ciphertext can exist
  * whose key was not saved first. A memory store gets a keyring that dies with it.
+ *
+ * `discard` removes the file this run made (and the directories made for it), for a demo
+ * whose store could not be opened: nothing can have used the key, and a refused demo leaves
+ * nothing behind. Once the store opened, the key stays: the open records its check value.
  */
-export function demoKeyring(command: Command): { cli: Cli; keyring: DemoKeyring } {
+export function demoKeyring(command: Command): { cli: Cli; keyring: DemoKeyring; discard: () => void } {
   const options = command.optsWithGlobals<GlobalOptions>();
   const given = new Cli(options);
   if (given.encryption !== undefined) {
@@ -33,6 +37,7 @@ export function demoKeyring(command: Command): { cli: Cli; keyring: DemoKeyring 
     return {
       cli: given,
       keyring: { source: fromFile ? 'keys-file' : 'env', path: fromFile ? options.keysFile! : null, created: false },
+      discard: () => {},
     };
   }
   const location = localPath(given.url); // a malformed URL fails here, before any file is made
@@ -41,11 +46,35 @@ export function demoKeyring(command: Command): { cli: Cli; keyring: DemoKeyring 
     return {
       cli: new Cli(options, { ...process.env, STRATA_KEYS: keys }),
       keyring: { source: 'ephemeral', path: null, created: false },
+      discard: () => {},
     };
   }
   const file = join(dirname(location), DEMO_KEYS_FILE);
+  const made = missingDirs(dirname(file));
   const created = ensureKeyFile(file);
-  return { cli: new Cli({ ...options, keysFile: file }), keyring: { source: 'demo-file', path: shown(file), created } };
+  const discard = (): void => {
+    if (!created) return;
+    rmSync(file, { force: true });
+    for (const dir of made) {
+      try {
+        rmdirSync(dir); // only when empty
+      } catch {
+        return;
+      }
+    }
+  };
+  return {
+    cli: new Cli({ ...options, keysFile: file }),
+    keyring: { source: 'demo-file', path: shown(file), created },
+    discard,
+  };
+}
+
+/** `dir` and its ancestors that do not exist yet, deepest first. */
+function missingDirs(dir: string): string[] {
+  const out: string[] = [];
+  for (let d = dir; !existsSync(d) && d !== dirname(d); d = dirname(d)) out.push(d);
+  return out;
 }
 
 /** Creates the key file unless it exists (exclusively, so two first runs agree on one key); true when created. */

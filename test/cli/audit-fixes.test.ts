@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -84,5 +84,36 @@ describe('a refused `set` leaves the store byte for byte as it was', () => {
     const ok = run('--url', url, 'set', '-c', 'x', 'a', '{"n":2}', '--patch', '--if-version', '1', '--key-field', 'id');
     expect(ok.code, ok.stderr).toBe(0);
     expect(errorCode(ok)).toBeUndefined();
+  });
+});
+
+describe('a refused `strata demo` leaves nothing behind', () => {
+  // README: "An existing file that is not a store is CORRUPT, left as it was." The demo made its
+  // keyring demo.keys beside the store before opening it, and left it there when the open failed.
+  it('a text file named as the store: CORRUPT, and no demo.keys', () => {
+    writeFileSync(join(dir, 'notes.db'), 'not a database\n');
+    const r = run('--url', 'sqlite:notes.db', 'demo', '--records', '5');
+    expect(r.code, r.stderr).toBe(5);
+    expect(readdirSync(dir)).toEqual(['notes.db']);
+  });
+
+  it('a truncated store: CORRUPT, and no demo.keys', () => {
+    expect(run('--url', 'sqlite:s.db', 'set', 'app', 'k', '1').code).toBe(0);
+    truncateSync(join(dir, 's.db'), 3000);
+    const r = run('--url', 'sqlite:s.db', 'demo', '--records', '5');
+    expect(r.code, r.stderr).toBe(5);
+    expect(readdirSync(dir)).toEqual(['s.db']);
+  });
+
+  it('a new store whose URL has a bad parameter: BAD_INPUT, and neither demo.keys nor its directory', () => {
+    const r = run('--url', 'sqlite:sub/dir/x.db?mmap=zz', 'demo', '--records', '5');
+    expect(r.code, r.stderr).toBe(2);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a demo that ran keeps the keyring it made', () => {
+    const r = run('--url', 'sqlite:s.db', '-q', 'demo', '--records', '5');
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(dir)).toContain('demo.keys');
   });
 });

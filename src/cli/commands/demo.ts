@@ -52,12 +52,20 @@ beside the store on its first run (.strata/demo.keys) and reuses it; later comma
         throw new StrataError('BAD_INPUT', `--records is at most ${MAX_RECORDS.toLocaleString('en-US')}`, {
           hint: `e.g. --records 5000 (the default); at most ${MAX_RECORDS}`,
         });
-      const { cli, keyring } = demoKeyring(command);
+      const { cli, keyring, discard } = demoKeyring(command);
       const stop = new DemoStop(cli, options.records);
+      let opened = false;
       try {
-        const result = await cli.withStore('write', (store) =>
-          oneAtATime(store, () => runDemo(cli, store, options, stop, keyring)),
-        );
+        const result = await cli
+          .withStore('write', (store) => {
+            opened = true;
+            return oneAtATime(store, () => runDemo(cli, store, options, stop, keyring));
+          })
+          .catch((error: unknown) => {
+            // A store that did not open (not a store, damaged, a bad URL parameter) used no key.
+            if (!opened) discard();
+            throw error;
+          });
         // What `strata stats` will say: measured on the closed store, as a fresh open sees it
         // (closing checkpoints SQLite's WAL into the main file).
         if (localPath(cli.url) !== null) result.stats = await cli.withStore('read', (store) => store.stats());
