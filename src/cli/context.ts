@@ -6,7 +6,7 @@ import type { Collection } from '../collection.js';
 import type { CollectionOptions } from '../collection-types.js';
 import { optionsOf } from '../collection-specs.js';
 import { StrataError } from '../errors.js';
-import { storeLocation } from '../drivers/registry.js';
+import { driverFromUrl, parseTimeout, storeLocation } from '../drivers/registry.js';
 import { JOURNAL_FILE } from '../drivers/file/journal.js';
 import type { EncryptionOptions } from '../crypto/keyring.js';
 import { checkLogLevel, cliLogger } from './log-level.js';
@@ -80,6 +80,8 @@ export class Cli {
       // existing directory without one is somebody else's, and a read must not make it a store.
       const missing = path !== null && (!existsSync(path) || (/^file:/i.test(this.url) && !existsSync(join(path, JOURNAL_FILE))));
       if (missing) {
+        // A malformed --url is a usage error whatever the command, a bad parameter value too.
+        await checkUrlParams(this.url);
         throw new StrataError('NOT_FOUND', `no store at ${path}`, {
           hint: 'check --url / STRATA_URL, or create it with `strata set` or `strata demo`',
           details: { location: path },
@@ -105,6 +107,32 @@ export class Cli {
       if (undo) created!.undo();
     }
   }
+}
+
+/**
+ * Checks the values of a store URL's parameters (`?mmap=`, `?durability=`, `?busyTimeout=`,
+ * `?recover=`, `?lockTimeout=`) as opening the store checks them, without opening it: BAD_INPUT
+ * for a bad one. Their names, and the path, are checked by `localPath`. For a read of a store
+ * that does not exist, which never opens it: the value is what is wrong, not the path.
+ * The driver registry's own checks run: a `sqlite:` URL's parameters open an in-memory SQLite
+ * database, `?lockTimeout=` is read as the file driver reads it, and `?durability=` opens a
+ * `memory:` store.
+ */
+export async function checkUrlParams(url: string): Promise<void> {
+  localPath(url);
+  const q = url.indexOf('?');
+  if (q === -1) return;
+  const params = new URLSearchParams(url.slice(q + 1));
+  let probe: string;
+  if (/^sqlite:/i.test(url)) probe = `sqlite::memory:?${params.toString()}`;
+  else {
+    const lockTimeout = params.get('lockTimeout');
+    if (lockTimeout !== null) parseTimeout(lockTimeout, 'lockTimeout');
+    params.delete('lockTimeout');
+    probe = `memory:?${params.toString()}`;
+  }
+  const driver = await driverFromUrl(probe, 'full');
+  await driver.close();
 }
 
 /** The file or directory a `sqlite:` / `file:` URL names (as the driver registry reads it); null otherwise. */

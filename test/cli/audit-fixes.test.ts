@@ -117,3 +117,36 @@ describe('a refused `strata demo` leaves nothing behind', () => {
     expect(readdirSync(dir)).toContain('demo.keys');
   });
 });
+
+describe('a bad URL parameter value is a usage error for reads of a store that does not exist', () => {
+  // README: "A `--url` that is malformed or names the wrong kind of file exits 2 ... whatever
+  // the command." Writes said BAD_INPUT; reads said "no store at" (NOT_FOUND, exit 3).
+  it.each([
+    'sqlite:n.db?mmap=zz',
+    'sqlite:n.db?durability=off',
+    'sqlite:n.db?busyTimeout=abc',
+    'sqlite:n.db?recover=yes',
+    'file:nf?lockTimeout=x',
+    'file:nf?durability=off',
+  ])('%s', (url) => {
+    for (const args of [['get', 'app', 'k'], ['list'], ['query', 'd']]) {
+      const r = run('--url', url, ...args);
+      expect(r.code, `${args[0]}: ${r.stderr}`).toBe(2);
+      expect(errorCode(r)).toBe('BAD_INPUT');
+    }
+    expect(run('--url', url, 'migrate', 'create', 'x', '--dir', 'm').code).toBe(2);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('good parameter values still say there is no store', () => {
+    for (const url of [
+      'sqlite:n.db?mmap=1GiB&recover=wal&durability=normal&busyTimeout=5s',
+      'file:nf?lockTimeout=0&durability=full',
+    ]) {
+      const r = run('--url', url, 'get', 'app', 'k');
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(/^error NOT_FOUND: no store at /);
+    }
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});

@@ -1,7 +1,7 @@
 import { mkdir, open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { Cli, localPath } from '../context.js';
+import { checkUrlParams, Cli } from '../context.js';
 import { table } from '../output.js';
 import { progress, type Progress } from '../progress.js';
 import { StrataError } from '../../errors.js';
@@ -216,7 +216,7 @@ MIGRATION_FAILED). See docs/migrations.md.`,
     .action(async (name: string, flags: DirFlags & { sql?: boolean }, command: Command) => {
       const cli = Cli.of(command);
       // It opens no store, but a malformed --url is a usage error whatever the command.
-      localPath(cli.url);
+      await checkUrlParams(cli.url);
       checkCreateName(name);
       const full = `${stamp(new Date())}_${name}`;
       checkMigrationName(full, 'migrate create');
