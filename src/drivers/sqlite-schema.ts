@@ -181,6 +181,7 @@ export function openDatabase(options: OpenOptions): Database.Database {
     let db: Database.Database | undefined;
     try {
       db = new Database(path, { readonly: options.readonly, fileMustExist: !memory, timeout: options.busyTimeoutMs });
+      if (!memory) refuseForeign(db, path, options.driver);
       configure(db, options);
       migrate(db, options);
       // Recovery replayed the WAL's valid prefix; checkpoint it now so the damaged log is gone.
@@ -188,8 +189,10 @@ export function openDatabase(options: OpenOptions): Database.Database {
       return db;
     } catch (error) {
       // Damage met while opening: close without applying the WAL to the file.
-      if (db !== undefined && sqliteError(error, 'open', options.driver).code === 'CORRUPT' && !memory) closeDamaged(db, path);
-      else db?.close();
+      if (db?.open !== true) {
+        // Not opened, or closed already (refuseForeign).
+      } else if (sqliteError(error, 'open', options.driver).code === 'CORRUPT' && !memory) closeDamaged(db, path);
+      else db.close();
       // Several processes opening a file at once race to switch it to WAL and upgrade the
       // schema; SQLite answers some of those with SQLITE_BUSY at once, without waiting on
       // busy_timeout. Opening is rare and short, so wait synchronously and try again.
@@ -249,6 +252,28 @@ const isStrataStore = (db: Database.Database): boolean =>
     .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND (name = 'strata_spaces' OR name GLOB 'strata_s_*') LIMIT 1")
     .pluck()
     .get() === 1;
+
+/**
+ * An existing SQLite file without Strata's tables belongs to someone else (Strata creates its
+ * files complete, tables included, see sqlite-create.ts): CORRUPT, checked before anything
+ * (the switch to WAL included) writes to it, so the file is left exactly as it was.
+ */
+function refuseForeign(db: Database.Database, path: string, driver: string): void {
+  const ours = db
+    .prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name IN ('strata_meta', 'strata_spaces') LIMIT 1")
+    .pluck()
+    .get();
+  if (ours === 1 || isStrataStore(db)) return;
+  // A plain close: nothing was written, and SQLite removes the -wal and -shm it made for a
+  // WAL-mode file, which a close kept for damage (closeDamaged) would leave behind.
+  db.close();
+  throw new StrataError('CORRUPT', `${path} is a SQLite database but not a Strata store: it has none of Strata's tables`, {
+    op: 'open',
+    driver,
+    hint: 'nothing was changed. Point the URL at a new file for a new store (Strata creates it), or at the store file you meant',
+    details: { location: path },
+  });
+}
 
 function migrate(db: Database.Database, options: OpenOptions): void {
   const version = readVersion(db);

@@ -92,16 +92,19 @@ for (const c of CASES)
     };
 
     if (c.name === 'sqlite') {
-      it('opening waits while another process holds a lock on a new file, instead of failing LOCKED', async () => {
+      it('opening waits while another process holds a lock on the file, instead of failing LOCKED', async () => {
         const dir = await tempDir('mp-openlock');
         try {
           const path = join(dir.path, 'mp.db');
-          // A reader in rollback-journal mode blocks the switch to WAL that opening makes.
+          await (await openStore({ url: `sqlite:${path}`, sweepInterval: false })).close();
+          // A reader in rollback-journal mode (another tool switched the store out of WAL)
+          // blocks the switch back to WAL that opening makes. (A SQLite file of another
+          // application, without Strata's tables, is refused instead: sqlite-foreign-file.test.ts.)
           const holder = new LineChild('--input-type=module', [
             '-e',
             `import Database from ${JSON.stringify(new URL('../../node_modules/better-sqlite3/lib/index.js', import.meta.url).pathname)};
              const db = new Database(${JSON.stringify(path)});
-             db.exec('CREATE TABLE t (x)'); db.exec('BEGIN'); db.prepare('SELECT count(*) FROM t').get();
+             db.pragma('journal_mode = DELETE'); db.exec('BEGIN'); db.prepare('SELECT count(*) FROM strata_meta').get();
              console.log('R'); setTimeout(() => { db.exec('COMMIT'); db.close(); }, 400);`,
           ]);
           await holder.waitFor('R', 30_000, 'lock holder ready');
