@@ -182,7 +182,8 @@ export async function openCollection(
 }
 
 /**
- * A kv namespace or collection that must already hold data (read commands never create one).
+ * A kv namespace or collection that must already exist (read commands never create one): a
+ * kv namespace holding keys, a collection holding documents or declared (remembered) in the store.
  * `hasCollectionFlag`: whether the command takes `-c`, so the hint can say "add -c" /
  * "drop -c" only where that exists (`strata query` reads collections only).
  */
@@ -195,6 +196,9 @@ export async function requireSpace(
   const names = await store.names();
   const mine = kind === 'kv' ? names.kv : names.collections;
   if (mine.includes(name)) return;
+  // A declared collection whose documents were all deleted (del, prune) is still there: the
+  // store remembers it, and `set -c` keeps its key field.
+  if (kind === 'collection' && (await store.describe(name)) !== null) return;
   const other = kind === 'kv' ? names.collections : names.kv;
   const label = kind === 'kv' ? 'kv namespace' : 'collection';
   let hint: string;

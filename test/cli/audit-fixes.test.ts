@@ -150,3 +150,30 @@ describe('a bad URL parameter value is a usage error for reads of a store that d
     expect(readdirSync(dir)).toEqual([]);
   });
 });
+
+describe('an empty declared collection is still a collection', () => {
+  // After its last document was deleted, `query --count` and `list -c` said "no collection"
+  // (exit 3), while `set -c` still refused --key-field id: the store remembers it keyed by tid.
+  const url = () => `sqlite:${join(dir, 's.db')}`;
+  const emptied = {
+    del: () => run('--url', url(), 'del', '-c', 'tasks', 't1'),
+    prune: () => run('--url', url(), 'prune', '-c', 'tasks', '--older-than', '1d', '--field', 'at'),
+  };
+  it.each(['del', 'prune'] as const)('emptied by %s', (how) => {
+    expect(run('--url', url(), 'set', '-c', 'tasks', 't1', '{"at":"2000-01-01T00:00:00.000Z"}', '--key-field', 'tid').code).toBe(
+      0,
+    );
+    const r = emptied[how]();
+    expect(r.code, r.stderr).toBe(0);
+    const count = run('--url', url(), 'query', 'tasks', '{}', '--count');
+    expect([count.code, count.stdout, count.stderr]).toEqual([0, '0\n', '']);
+    const list = run('--url', url(), 'list', '-c', 'tasks');
+    expect([list.code, list.stdout, list.stderr]).toEqual([0, '', '']);
+    expect(run('--url', url(), '--json', 'query', 'tasks').stdout).toBe('[]\n');
+    expect(run('--url', url(), 'get', '-c', 'tasks', 't1').code).toBe(3);
+    // A name that was never a collection is still NOT_FOUND.
+    expect(run('--url', url(), 'query', 'nosuch', '{}', '--count').code).toBe(3);
+    expect(run('--url', url(), 'set', '-c', 'tasks', 't2', '{"a":1}').code).toBe(0);
+    expect(run('--url', url(), '--json', 'get', '-c', 'tasks', 't2').stdout).toBe('{"a":1,"tid":"t2"}\n');
+  });
+});
