@@ -312,8 +312,10 @@ export class Store {
   async load(): Promise<void> {
     this.#remembered = await readAllSpecs(this.driver, this.#now());
     // Handles made without options (transactions' included) start from what is remembered.
+    // A collection declared in this process keeps its declaration (schema included) when a
+    // restore reloads the specs: the schema is not in the store, and import checks by it.
     for (const [name, spec] of this.#remembered) {
-      if (!(spec instanceof StrataError)) this.#definitions.set(name, optionsOf(spec));
+      if (!(spec instanceof StrataError) && !this.#declared.has(name)) this.#definitions.set(name, optionsOf(spec));
     }
   }
 

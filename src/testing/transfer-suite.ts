@@ -116,6 +116,39 @@ export function transferSuite(factory: DriverFactory): void {
       });
     }
 
+    it('checks documents by the schema a collection is declared with in this process, after a restore too', async () => {
+      // A Standard Schema written out: the suite runs without zod.
+      const schema = {
+        '~standard': {
+          version: 1 as const,
+          vendor: 'strata-test',
+          validate: (value: unknown) =>
+            typeof (value as { age?: unknown }).age === 'number'
+              ? { value: value as { id: string; age: number } }
+              : { issues: [{ message: 'age must be a number', path: ['age'] }] },
+        },
+      };
+      const people = h.store.collection('people', { schema });
+      await people.insert({ id: 'p0', age: 3 });
+      const source = await openStore({ url: 'memory:', clock: h.clock.fn, sweepInterval: false });
+      const bad = join(dir, 'bad.strata');
+      try {
+        await source.collection('people').insert({ id: 'p1', age: 'old' });
+        await source.export(bad);
+      } finally {
+        await source.close();
+      }
+      await expectCode(h.store.import(bad), 'VALIDATION_FAILED');
+      // A restore reloads the collections' specs from the store; the schema is not among them.
+      const backup = await h.store.backup({ to: join(dir, 'backups') });
+      await h.store.restore(backup.id, { dir: join(dir, 'backups') });
+      const before = await contentHash(h.store, h.clock.now);
+      for (const mode of ['merge', 'replace'] as const) await expectCode(h.store.import(bad, { mode }), 'VALIDATION_FAILED');
+      expect(await contentHash(h.store, h.clock.now)).toBe(before);
+      expect(await people.get('p1')).toBeNull();
+      expect(await people.get('p0')).toEqual({ id: 'p0', age: 3 });
+    });
+
     it('merge keeps records the file does not hold; replace empties them', async () => {
       await h.store.kv('a').set('x', 1);
       const file = join(dir, 'a.strata');
