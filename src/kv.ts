@@ -394,10 +394,14 @@ export class KvNamespace<V = unknown> {
         // Past 2^53 whole numbers are no longer exact: 2^53 + 1 reads back as 2^53, so the
         // counter would silently stop counting.
         if (Number.isInteger(current) && Number.isInteger(by) && !Number.isSafeInteger(next)) {
-          throw new StrataError('BAD_INPUT', `kv.incr: the result ${next} is past Number.MAX_SAFE_INTEGER, where whole numbers stop being exact`, {
-            op: 'kv.incr',
-            hint: `the value under "${key}" is left as it was; keep counters below 2^53, or store a bigger count as a decimal string with update()`,
-          });
+          throw new StrataError(
+            'BAD_INPUT',
+            `kv.incr: the result ${next} is past Number.MAX_SAFE_INTEGER, where whole numbers stop being exact`,
+            {
+              op: 'kv.incr',
+              hint: `the value under "${key}" is left as it was; keep counters below 2^53, or store a bigger count as a decimal string with update()`,
+            },
+          );
         }
         const expiresAt = ttl ?? record?.expiresAt ?? null;
         await this.#write([{ type: 'put', space: this.#space, key, value: JSON.stringify(next), expiresAt, ...asRead(record) }]);
