@@ -85,20 +85,20 @@ export function parseValueArg(text: string, asString: boolean): unknown {
 
 /**
  * A non-negative integer option (`--limit`, `--offset`, `--if-version`, `--keep`,
- * `--gzip-level`...): decimal digits only, refused with a hint giving the range and an example.
+ * `--gzip-level`...): decimal digits only, refused with the range it takes (at most 2^53 - 1,
+ * the largest a JSON number holds exactly, when `max` is not given) and a hint with an example.
  */
 export function intOption(
   name: string,
   { min = 0, max = Number.MAX_SAFE_INTEGER, example }: { min?: number; max?: number; example?: number } = {},
 ): (text: string) => number {
-  const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`;
+  const range = `from ${min} to ${max}`;
   const hint = `give a whole number ${range} in decimal digits, e.g. ${name} ${example ?? Math.min(Math.max(min, 10), max)}`;
   return (text) => {
     // Decimal digits only: Number() would also take 0x10, 1e3 and ' 5'.
     const n = /^\d+$/.test(text) ? Number(text) : NaN;
     if (!Number.isSafeInteger(n) || n < min || n > max) {
-      const wanted = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `a whole number from ${min} to ${max}`;
-      throw bad(`${name} must be ${wanted}, got ${JSON.stringify(text)}`, hint);
+      throw bad(`${name} must be a whole number ${range}, got ${JSON.stringify(text)}`, hint);
     }
     return n;
   };

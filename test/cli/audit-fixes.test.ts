@@ -177,3 +177,44 @@ describe('an empty declared collection is still a collection', () => {
     expect(run('--url', url(), '--json', 'get', '-c', 'tasks', 't2').stdout).toBe('{"a":1,"tid":"t2"}\n');
   });
 });
+
+describe('integer options', () => {
+  // `query --limit 0` printed "no documents match" though documents matched (list refuses it);
+  // a number past 2^53 - 1 was refused as not "an integer >= 1".
+  it('query --limit 0 is refused as list --limit 0 is, with a hint', () => {
+    const url = `sqlite:${join(dir, 's.db')}`;
+    for (const n of [1, 2, 3]) expect(run('--url', url, 'set', '-c', 'd', `r${n}`, `{"n":${n}}`).code).toBe(0);
+    for (const args of [
+      ['query', 'd', '--limit', '0'],
+      ['list', '-c', 'd', '--limit', '0'],
+    ]) {
+      const r = run('--url', url, ...args);
+      expect([r.code, r.stdout], r.stderr).toEqual([2, '']);
+      expect(r.stderr).toBe(
+        'error BAD_INPUT: --limit must be a whole number from 1 to 9007199254740991, got "0"\n' +
+          'hint: give a whole number from 1 to 9007199254740991 in decimal digits, e.g. --limit 10\n',
+      );
+    }
+    expect(run('--url', url, 'query', 'd', '--limit', '1', '--offset', '0', '--count').stdout).toBe('3\n');
+  });
+
+  it.each([
+    { args: ['list', '-c', 'd', '--limit'], range: 'from 1 to 9007199254740991' },
+    { args: ['query', 'd', '--offset'], range: 'from 0 to 9007199254740991' },
+    { args: ['set', 'app', 'k', '1', '--if-version'], range: 'from 0 to 9007199254740991' },
+    { args: ['del', 'app', 'k', '--if-version'], range: 'from 1 to 9007199254740991' },
+    { args: ['backup', 'prune', '--keep'], range: 'from 1 to 9007199254740991' },
+    { args: ['rotate-keys', '--batch-size'], range: 'from 1 to 9007199254740991' },
+    { args: ['demo', '--records'], range: 'from 1 to 1000000' },
+  ])('$args.0 $args.1: 2^53 is refused with the range taken, $range', ({ args, range }) => {
+    const r = run('--url', `sqlite:${join(dir, 's.db')}`, ...args, '9007199254740992');
+    expect(r.code, r.stderr).toBe(2);
+    const option = args[args.length - 1]!;
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^error BAD_INPUT: ${option} must be a whole number ${range}, got "9007199254740992"\\nhint: give a whole number ${range} in decimal digits, e\\.g\\. ${option} \\d+\\n$`,
+      ),
+    );
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});

@@ -51,7 +51,7 @@ describe('hostile arguments', () => {
     for (const limit of ['0x10', '1e3', ' 5', '-1', '0', '1.0', '99999999999999999999']) {
       const r = run('--url', url, 'list', 'app', '--limit', limit);
       expect(r.code, limit).toBe(2);
-      expect(r.stderr).toContain('error BAD_INPUT: --limit must be an integer >= 1');
+      expect(r.stderr).toContain('error BAD_INPUT: --limit must be a whole number from 1 to 9007199254740991');
     }
     const v = run('--url', url, 'set', 'app', 'k', '2', '--if-version', '1e0');
     expect(v.code).toBe(2);

@@ -62,7 +62,7 @@ describe('a refused option value prints a hint line', () => {
         'hint: give a whole number from 1 to 9 in decimal digits, e.g. --gzip-level 9\n',
     );
     const keep = strata(['backup', 'prune', '--keep', 'x'], { cwd });
-    expect(keep.stderr).toContain('hint: give a whole number 1 or more in decimal digits, e.g. --keep 7\n');
+    expect(keep.stderr).toContain('hint: give a whole number from 1 to 9007199254740991 in decimal digits, e.g. --keep 7\n');
     // The example is taken: a dry run of prune with it works.
     expect(strata(['backup', 'prune', '--keep', '7', '--dry-run'], { cwd }).code).toBe(0);
   });

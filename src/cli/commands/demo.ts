@@ -27,7 +27,12 @@ export function register(program: Command): void {
   program
     .command('demo')
     .description('run the deploy-tracker sample app on the store: tokens, settings, deployments, dedupe')
-    .option('--records <n>', 'deployment records to write (about 15% are duplicates)', intOption('--records', { min: 1 }), 5000)
+    .option(
+      '--records <n>',
+      'deployment records to write (about 15% are duplicates)',
+      intOption('--records', { min: 1, max: MAX_RECORDS, example: 5000 }),
+      5000,
+    )
     .option('--batch <n>', 'records per insertMany batch', intOption('--batch', { min: 1 }), 250)
     .option('--seed <n>', 'seed for the generated data (same seed, same data)', intOption('--seed'), 0)
     .addHelpText(
@@ -48,10 +53,6 @@ beside the store on its first run (.strata/demo.keys) and reuses it; later comma
 --keys-file <that file> to read the tokens.`,
     )
     .action(async (options: DemoOptions, command: Command) => {
-      if (options.records > MAX_RECORDS)
-        throw new StrataError('BAD_INPUT', `--records is at most ${MAX_RECORDS.toLocaleString('en-US')}`, {
-          hint: `e.g. --records 5000 (the default); at most ${MAX_RECORDS}`,
-        });
       const { cli, keyring, discard } = demoKeyring(command);
       const stop = new DemoStop(cli, options.records);
       let opened = false;

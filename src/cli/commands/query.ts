@@ -26,7 +26,11 @@ export function register(program: Command): void {
     .argument('<collection>', 'collection name')
     .argument('[filter]', 'JSON filter, e.g. \'{"status":"failed","createdAt":{"$gte":"2024-01-01"}}\'', '{}')
     .option('--sort <spec>', '\'{"createdAt":-1}\', createdAt:desc, or -createdAt (comma-separated for several)', sortOption)
-    .option('--limit <n>', `at most n documents (default: ${HUMAN_LIMIT} for tables, all with --json)`, intOption('--limit'))
+    .option(
+      '--limit <n>',
+      `at most n documents (default: ${HUMAN_LIMIT} for tables, all with --json)`,
+      intOption('--limit', { min: 1 }),
+    )
     .option('--offset <n>', 'skip the first n matches', intOption('--offset'))
     .option('--count', 'print only the number of matches')
     .option('--fields <list>', 'table columns, e.g. id,status,createdAt', fieldsOption)
