@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { dirname, join, posix, resolve, win32 } from 'node:path';
 import { checkName } from './codec/keys.js';
 import { StrataError } from './errors.js';
+import { redactUrl } from './redact-url.js';
 
 /**
  * The OS-conventional data directory for an app and environment:
@@ -34,10 +35,11 @@ export type StorePathKind = 'file' | 'directory';
 const SQLITE_MAGIC = 'SQLite format 3\0';
 
 function badPath(url: string, message: string, hint: string, path?: string): StrataError {
-  return new StrataError('BAD_INPUT', `store url ${JSON.stringify(url)}: ${message}`, {
+  const shown = redactUrl(url);
+  return new StrataError('BAD_INPUT', `store url ${JSON.stringify(shown)}: ${message}`, {
     op: 'open',
     hint,
-    details: path === undefined ? { url } : { url, path },
+    details: path === undefined ? { url: shown } : { url: shown, path },
   });
 }
 
@@ -71,8 +73,10 @@ export function storePath(url: string, scheme: string, target: string, kind: Sto
   else if (raw === '//')
     raw = ''; // `scheme://`: no path at all
   else if (raw.startsWith('//')) {
-    const host = raw.slice(2).split('/')[0]!;
-    const rest = raw.slice(2 + host.length);
+    const authority = raw.slice(2).split('/')[0]!;
+    const rest = raw.slice(2 + authority.length);
+    // Quoted back to the user: a password in it (user:password@host) is masked, as in the URL.
+    const host = authority.replace(/^([^:@]*):[^@]*@/, '$1:***@');
     throw badPath(
       url,
       `"//${host}" reads as a host name, which a local store cannot have`,
@@ -96,11 +100,11 @@ export function storePath(url: string, scheme: string, target: string, kind: Sto
   try {
     decoded = decodeURIComponent(raw);
   } catch (cause) {
-    throw new StrataError('BAD_INPUT', `store url ${JSON.stringify(url)} has a malformed %-escape`, {
+    throw new StrataError('BAD_INPUT', `store url ${JSON.stringify(redactUrl(url))} has a malformed %-escape`, {
       op: 'open',
       cause,
       hint: 'write a literal "%" as %25 (a %-escape is % and two hex digits, e.g. %20 for a space)',
-      details: { url },
+      details: { url: redactUrl(url) },
     });
   }
   if (decoded.includes('\0')) throw badPath(url, 'the path contains a NUL byte', 'remove the %00 from the URL');

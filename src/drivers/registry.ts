@@ -1,6 +1,7 @@
 import { StrataError } from '../errors.js';
 import { parseDuration } from '../codec/duration.js';
 import { storePath } from '../paths.js';
+import { redactUrl } from '../redact-url.js';
 import type { Driver } from './driver.js';
 
 export type Durability = 'full' | 'normal';
@@ -100,7 +101,7 @@ function parseUrl(url: unknown): ParsedUrl {
   const scheme = match?.[1]?.toLowerCase();
   const backend = scheme === undefined ? undefined : DRIVERS[scheme];
   if (match === null || scheme === undefined || backend === undefined) {
-    throw new StrataError('BAD_INPUT', `unknown store url ${JSON.stringify(url)}`, {
+    throw new StrataError('BAD_INPUT', `unknown store url ${JSON.stringify(redactUrl(url))}`, {
       hint: `use one of ${Object.keys(DRIVERS)
         .map((s) => `${s}:`)
         .join(', ')}`,
@@ -115,16 +116,20 @@ function parseUrl(url: unknown): ParsedUrl {
     if (params.getAll(name).length > 1) {
       throw new StrataError(
         'BAD_INPUT',
-        `parameter ${JSON.stringify(name)} is given more than once in store url ${JSON.stringify(url)}`,
+        `parameter ${JSON.stringify(name)} is given more than once in store url ${JSON.stringify(redactUrl(url))}`,
         {
           hint: `give ?${name}= once`,
         },
       );
     }
     if (!known.includes(name)) {
-      throw new StrataError('BAD_INPUT', `unknown parameter ${JSON.stringify(name)} in store url ${JSON.stringify(url)}`, {
-        hint: `${scheme}: URLs take ${known.map((k) => `?${k}=`).join(', ')}`,
-      });
+      throw new StrataError(
+        'BAD_INPUT',
+        `unknown parameter ${JSON.stringify(name)} in store url ${JSON.stringify(redactUrl(url))}`,
+        {
+          hint: `${scheme}: URLs take ${known.map((k) => `?${k}=`).join(', ')}`,
+        },
+      );
     }
   }
   return { scheme, backend, target: q === -1 ? rest : rest.slice(0, q), params };
