@@ -1,5 +1,17 @@
 import { StrataError } from '../errors.js';
 
+/**
+ * SQLite's answers for a file or directory this process may not write. SQLITE_READONLY_RECOVERY
+ * (another connection is recovering the WAL) and _DBMOVED are not among them: those pass.
+ */
+const PERMISSION_CODES = new Set([
+  'SQLITE_READONLY',
+  'SQLITE_READONLY_DIRECTORY',
+  'SQLITE_READONLY_CANTINIT',
+  'SQLITE_READONLY_CANTLOCK',
+  'SQLITE_READONLY_ROLLBACK',
+]);
+
 const RECOVER = 'restore the file from a backup copy, or run `strata verify` to see what is damaged';
 
 /**
@@ -29,6 +41,13 @@ export function sqliteError(error: unknown, driverOp: string, driver: string, lo
       hint: 'another process holds a long write transaction; retry, or wait longer with ?busyTimeout= in the store URL (e.g. ?busyTimeout=30s)',
     });
   }
+  if (PERMISSION_CODES.has(code)) {
+    // Retrying never helps (exit 6 tells scripts to): BAD_INPUT, the location is the caller's to fix.
+    return new StrataError('BAD_INPUT', `the SQLite store${where} cannot be written by this process: ${message}`, {
+      ...options,
+      hint: 'check the permissions of the database file and its directory (this user must be able to write both)',
+    });
+  }
   if (code.startsWith('SQLITE_READONLY')) {
     return new StrataError('UNAVAILABLE', `the SQLite store${where} cannot be written: ${message}`, {
       ...options,
@@ -47,7 +66,13 @@ export function sqliteError(error: unknown, driverOp: string, driver: string, lo
       hint: 'keep large objects in files of their own and store their paths',
     });
   }
-  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH')) {
+  if (code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH')) {
+    return new StrataError('BAD_INPUT', `this process may not open the SQLite store${where}: ${message}`, {
+      ...options,
+      hint: 'check that the directory exists and is writable by this user',
+    });
+  }
+  if (code.startsWith('SQLITE_CANTOPEN')) {
     return new StrataError('UNAVAILABLE', `cannot open the SQLite store${where}: ${message}`, {
       ...options,
       hint: 'check that the directory exists and is writable by this user',

@@ -119,12 +119,18 @@ function prepareFile(path: string, options: OpenOptions): boolean {
       if (!existsSync(path)) createStoreFile(path, (db) => initialise(db, options));
     } catch (error) {
       if (error instanceof StrataError) throw error;
-      throw new StrataError('UNAVAILABLE', `cannot create the SQLite store ${path}: ${(error as Error).message}`, {
-        op: 'open',
-        driver: options.driver,
-        cause: error,
-        hint: 'check that the directory is writable by this user',
-      });
+      const denied = ['EACCES', 'EPERM', 'EROFS'].includes(String((error as NodeJS.ErrnoException).code));
+      // Retrying never helps a permission problem (UNAVAILABLE, exit 6, tells scripts to).
+      throw new StrataError(
+        denied ? 'BAD_INPUT' : 'UNAVAILABLE',
+        `cannot create the SQLite store ${path}: ${(error as Error).message}`,
+        {
+          op: 'open',
+          driver: options.driver,
+          cause: error,
+          hint: 'check that the directory is writable by this user',
+        },
+      );
     }
   }
   let pageSize: number;

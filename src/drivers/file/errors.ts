@@ -49,9 +49,19 @@ export function ioError(driver: string, error: unknown, action: string, path: st
       details: { path },
     });
   }
-  const hint =
-    code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
-      ? 'check that this process may read and write the store directory'
-      : 'the file system reported an error; see `cause`';
-  return new StrataError('UNAVAILABLE', message, { driver, cause: error, hint, details: { path, code } });
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    // Retrying never helps (exit 6 tells scripts to): BAD_INPUT, the location is the caller's to fix.
+    return new StrataError('BAD_INPUT', message, {
+      driver,
+      cause: error,
+      hint: 'check that this process may read and write the store directory and its files',
+      details: { path, code },
+    });
+  }
+  return new StrataError('UNAVAILABLE', message, {
+    driver,
+    cause: error,
+    hint: 'the file system reported an error; see `cause`',
+    details: { path, code },
+  });
 }
