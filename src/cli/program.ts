@@ -83,8 +83,43 @@ Errors print on stderr as \`error <CODE>: message\` plus a hint.
 ${EXIT_CODES_HELP}`,
     );
   for (const command of COMMANDS) command.register(program);
+  registerHelp(program);
   trackParsing(program);
   return program;
+}
+
+/**
+ * `strata help [command...]`, in place of commander's own, which read one name only (`help
+ * backup create` showed backup's help) and answered a name that is no command with the
+ * general help and exit 2, but no error line or hint. Each name is looked for among the
+ * subcommands of the one before (aliases too); the help of the last is printed on stdout.
+ */
+function registerHelp(program: Command): void {
+  program
+    .command('help')
+    .argument('[command...]', 'a command, and a subcommand of it (e.g. backup create)')
+    .description('display help for command')
+    .helpOption(false)
+    .action((names: string[]) => {
+      let target = program;
+      let path = 'strata';
+      for (const name of names) {
+        const sub = target.commands.find((c) => c.name() === name || c.aliases().includes(name));
+        if (sub === undefined) {
+          const known = target.commands.map((c) => c.name());
+          throw new StrataError('BAD_INPUT', `unknown command ${JSON.stringify(name)}${path === 'strata' ? '' : ` of ${path}`}`, {
+            hint:
+              known.length === 0
+                ? `\`${path}\` has no subcommands: see \`${path} --help\``
+                : `commands: ${known.join(', ')}; see \`${path} --help\``,
+            details: { command: name },
+          });
+        }
+        target = sub;
+        path = `${path} ${sub.name()}`;
+      }
+      target.outputHelp();
+    });
 }
 
 /** The command each program is parsing, as `strata backup prune`, for the hint of a usage error. */

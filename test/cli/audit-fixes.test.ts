@@ -218,3 +218,28 @@ describe('integer options', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 });
+
+describe('strata help', () => {
+  // `help nosuch` exited 2 with the general help and no error line; `help backup create` showed
+  // backup's help.
+  it('of an unknown command: error BAD_INPUT with a hint, exit 2, nothing on stdout', () => {
+    const r = run('help', 'nosuch');
+    expect([r.code, r.stdout]).toEqual([2, '']);
+    expect(r.stderr).toMatch(/^error BAD_INPUT: unknown command "nosuch"\nhint: commands: get, set, .*; see `strata --help`\n$/);
+    const sub = run('help', 'backup', 'nosuch');
+    expect([sub.code, sub.stdout]).toEqual([2, '']);
+    expect(sub.stderr).toBe(
+      'error BAD_INPUT: unknown command "nosuch" of strata backup\n' +
+        'hint: commands: create, list, verify, prune, restore; see `strata backup --help`\n',
+    );
+  });
+
+  it('of a subcommand: that subcommand help, as --help prints it', () => {
+    for (const path of [['backup', 'create'], ['migrate', 'create'], ['get'], ['ls'], []]) {
+      const r = run('help', ...path);
+      expect([r.code, r.stderr], path.join(' ')).toEqual([0, '']);
+      expect(r.stdout).toBe(run(...path, '--help').stdout);
+    }
+    expect(run('help', 'backup', 'create').stdout).toMatch(/^Usage: strata backup create /);
+  });
+});
