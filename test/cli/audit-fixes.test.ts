@@ -243,3 +243,25 @@ describe('strata help', () => {
     expect(run('help', 'backup', 'create').stdout).toMatch(/^Usage: strata backup create /);
   });
 });
+
+describe('--quiet quiets restore', () => {
+  // `strata -q restore <id>` still printed "restored backup ...", where set, import and migrate
+  // print nothing under -q.
+  it('restore and backup restore print nothing under -q; a dry run still reports', () => {
+    const env = { STRATA_URL: `sqlite:${join(dir, 's.db')}` };
+    const cli = (...args: string[]) => strata(args, { cwd: dir, env });
+    expect(cli('set', 'app', 'k', '1').code).toBe(0);
+    const id = cli('-q', 'backup', 'create').stdout.trim();
+    expect(id).not.toBe('');
+    for (const args of [
+      ['-q', 'restore', id],
+      ['backup', 'restore', id, '--quiet'],
+      ['-q', 'set', 'app', 'k', '2'],
+    ]) {
+      const r = cli(...args);
+      expect([r.code, r.stdout, r.stderr], args.join(' ')).toEqual([0, '', '']);
+    }
+    expect(cli('restore', id).stdout).toMatch(/^restored backup /);
+    expect(cli('-q', 'restore', id, '--dry-run').stdout).toMatch(/^would restore backup /);
+  });
+});

@@ -168,7 +168,10 @@ export async function restoreAction(
   if (cli.json) cli.data(result);
   else {
     const verb = result.dryRun ? 'would restore' : 'restored';
-    cli.out(
+    // What a dry run found is what it was asked for; a restore's confirmation is chatter,
+    // which --quiet silences as it does every other write command's.
+    const say = (text: string): void => (result.dryRun ? cli.out(text) : cli.info(text));
+    say(
       `${verb} backup ${result.id} (${result.at.toISOString()}): ${formatCount(result.records)} records in ${formatMs(Date.now() - started)}`,
     );
     const plan = result.pointInTime;
@@ -177,7 +180,7 @@ export async function restoreAction(
         plan.entries === 0
           ? 'no journal entry'
           : `${formatCount(plan.entries)} journal ${plan.entries === 1 ? 'entry' : 'entries'} (seq ${plan.fromSeq}-${plan.toSeq})`;
-      cli.out(`${result.dryRun ? 'would replay' : 'replayed'} ${replayed} up to ${new Date(plan.toTime).toISOString()}`);
+      say(`${result.dryRun ? 'would replay' : 'replayed'} ${replayed} up to ${new Date(plan.toTime).toISOString()}`);
     }
   }
 }
