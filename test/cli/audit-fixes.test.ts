@@ -265,3 +265,26 @@ describe('--quiet quiets restore', () => {
     expect(cli('-q', 'restore', id, '--dry-run').stdout).toMatch(/^would restore backup /);
   });
 });
+
+describe('--json with another output format is refused', () => {
+  // README: "`--json` prints one JSON document". `stats --prometheus --json` printed Prometheus
+  // text and `query --json --jsonl` one line per document.
+  it.each([
+    { args: ['stats', '--prometheus', '--json'], options: ['--json', '--prometheus'] },
+    { args: ['--json', 'stats', '--prometheus'], options: ['--json', '--prometheus'] },
+    { args: ['query', 'd', '--json', '--jsonl'], options: ['--json', '--jsonl'] },
+  ])('$args', ({ args, options }) => {
+    const url = `sqlite:${join(dir, 's.db')}`;
+    expect(run('--url', url, 'set', '-c', 'd', 'r1', '{"n":1}').code).toBe(0);
+    const r = run('--url', url, ...args);
+    expect([r.code, r.stdout], r.stderr).toEqual([2, '']);
+    expect(errorCode(r)).toBe('BAD_INPUT');
+    const hint = /^hint: (.*)$/m.exec(r.stderr)?.[1] ?? '';
+    for (const option of options) expect(hint).toContain(option);
+    // Each alone still works.
+    for (const option of options) {
+      const alone = args.filter((a) => !options.includes(a) || a === option);
+      expect(run('--url', url, ...alone).code, alone.join(' ')).toBe(0);
+    }
+  });
+});

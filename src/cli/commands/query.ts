@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Sort } from '../../collection-types.js';
 import { parseFilter, parseSort } from '../../query/parse.js';
+import { StrataError } from '../../errors.js';
 import { Cli, openCollection, requireSpace } from '../context.js';
 import { fieldsOption, intOption, parseObjectArg, sortOption } from '../args.js';
 import { cell, formatCount, table } from '../output.js';
@@ -48,6 +49,11 @@ Examples:
     )
     .action(async (name: string, filterText: string, options: QueryOptions, command: Command) => {
       const cli = Cli.of(command);
+      if (cli.json && options.jsonl === true) {
+        throw new StrataError('BAD_INPUT', '--json and --jsonl are two output formats: give one', {
+          hint: 'drop --jsonl for one JSON array, or --json for one JSON document per line',
+        });
+      }
       const filter = parseObjectArg(filterText, 'the filter');
       parseFilter(filter); // refuse a bad filter before touching the store
       parseSort(options.sort);

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { StrataError } from '../../errors.js';
 import { Cli } from '../context.js';
 import type { ScheduleStats } from '../../ops/schedule-stats.js';
 import { cell, formatBytes, formatCount, formatMs, pairs, table } from '../output.js';
@@ -34,6 +35,11 @@ included. --prometheus prints the gauges alone (the app's store.metrics() has th
     )
     .action(async (options: { prometheus?: boolean }, command: Command) => {
       const cli = Cli.of(command);
+      if (cli.json && options.prometheus === true) {
+        throw new StrataError('BAD_INPUT', '--json and --prometheus are two output formats: give one', {
+          hint: 'drop --json for the Prometheus text, or --prometheus for one JSON document',
+        });
+      }
       await cli.withStore('read', async (store) => {
         if (options.prometheus === true) return process.stdout.write(await store.metrics());
         const stats = await store.stats();
