@@ -288,3 +288,22 @@ describe('--json with another output format is refused', () => {
     }
   });
 });
+
+describe('export progress and result agree', () => {
+  // Export's last progress line said "exporting 4 of 4 records" while its result said "exported 5
+  // records": the file holds 5 (3 documents, 1 kv value and the collection's declaration, which
+  // the progress did not count), as its trailer and `strata import` of it say.
+  it('the last progress line counts the records the file holds', () => {
+    const env = { STRATA_URL: `sqlite:${join(dir, 's.db')}` };
+    const cli = (...args: string[]) => strata(args, { cwd: dir, env });
+    for (const n of [1, 2, 3]) expect(cli('set', '-c', 'd', `r${n}`, `{"n":${n}}`).code).toBe(0);
+    expect(cli('set', 'app', 'k', '1').code).toBe(0);
+    const r = cli('export', join(dir, 'e.strata'));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('exporting 5 of 5 records\n');
+    expect(r.stdout).toMatch(/^exported 5 records \(2 namespaces and collections, values stored\) to /);
+    const imported = strata(['--url', `sqlite:${join(dir, 'i.db')}`, 'import', join(dir, 'e.strata')], { cwd: dir });
+    expect(imported.stdout).toBe(`imported 5 records (merge) from ${join(dir, 'e.strata')}\n`);
+    expect(imported.stderr.split('\n').at(-2)).toBe('importing 5 of 5 records');
+  });
+});

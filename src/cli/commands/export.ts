@@ -9,15 +9,26 @@ import type { TransferProgress } from '../../ops/transfer/context.js';
  * Progress of an export or import for a person: a bar on a terminal, otherwise a plain line
  * at each tenth of a phase whose total is known (every 100,000 records when it is not) and at
  * its end; nothing with --json or --quiet.
+ *
+ * An export's progress counts the records of namespaces and collections only: the internal
+ * ones (collection declarations, the encryption record) go into the file first, uncounted. So
+ * its last line is not the progress' own ("exporting 4 of 4 records" where the file, and the
+ * result line, held 5) but `end(records)`, with the file's count from the export's report.
  */
-export function transferProgress(cli: Cli, verb: string): { onProgress(p: TransferProgress): void; stop(): void } {
+export function transferProgress(
+  cli: Cli,
+  verb: string,
+): { onProgress(p: TransferProgress): void; stop(): void; end(records: number): void } {
   let bar: Progress | undefined;
   let phase = '';
   let lastLine = 0;
   const tty = process.stderr.isTTY === true;
+  const exporting = verb === 'exporting';
   return {
     onProgress(p) {
       if (cli.json || cli.quiet) return;
+      // An export learns its total at its end only: that line comes from end().
+      if (exporting && p.total !== null) return;
       const label = p.phase === 'validate' ? 'checking' : verb;
       if (phase !== p.phase) {
         bar?.stop();
@@ -42,6 +53,10 @@ export function transferProgress(cli: Cli, verb: string): { onProgress(p: Transf
     },
     stop() {
       bar?.stop();
+    },
+    end(records) {
+      if (cli.json || cli.quiet || tty) return;
+      cli.note(`${verb} ${formatCount(records)} of ${formatCount(records)} records`);
     },
   };
 }
@@ -93,6 +108,7 @@ declarations. Encrypted values stay encrypted (import needs the same keyring) un
         store.export(file, { decrypt: flags.decrypt === true, onProgress: (p) => shown.onProgress(p) }),
       );
       shown.stop();
+      shown.end(report.records);
       if (cli.json) cli.data(report);
       else {
         const spaces = Object.keys(report.spaces).filter((s) => !s.startsWith('meta.')).length;
