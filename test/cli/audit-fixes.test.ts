@@ -307,3 +307,24 @@ describe('export progress and result agree', () => {
     expect(imported.stderr.split('\n').at(-2)).toBe('importing 5 of 5 records');
   });
 });
+
+describe('hints name what applies', () => {
+  // `set -c ... --ttl` said collections expire documents "with their own ttl option", which
+  // the CLI does not have: it is store.collection(name, { ttl }), in code.
+  it('set -c --ttl: the ttl is declared in code, and set -c applies a remembered one', async () => {
+    const url = `sqlite:${join(dir, 's.db')}`;
+    const r = run('--url', url, 'set', '-c', 'd', 'r9', '{"n":9}', '--ttl', '1h');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'error BAD_INPUT: --ttl applies to kv keys only\n' +
+        "hint: documents expire by their collection's ttl, declared in code with store.collection(name, { ttl: '1h' }) " +
+        '(the CLI has no option for it); once the store remembers it, set -c applies it\n',
+    );
+    const store = await openStore({ url, sweepInterval: false });
+    await store.collection('sessions', { ttl: '1h' }).set('a', { n: 1 });
+    await store.close();
+    const set = run('--url', url, '--json', 'set', '-c', 'sessions', 'b', '{"n":2}');
+    expect(set.code, set.stderr).toBe(0);
+    expect((JSON.parse(set.stdout) as { expiresAt: string | null }).expiresAt).not.toBeNull();
+  });
+});

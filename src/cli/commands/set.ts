@@ -54,7 +54,8 @@ Examples:
       }
       if (options.collection && options.ttl !== undefined) {
         throw new StrataError('BAD_INPUT', '--ttl applies to kv keys only', {
-          hint: 'collections expire documents with their own ttl option',
+          // The option is the API's alone: the CLI has none that declares a collection's ttl.
+          hint: "documents expire by their collection's ttl, declared in code with store.collection(name, { ttl: '1h' }) (the CLI has no option for it); once the store remembers it, set -c applies it",
         });
       }
       if (options.collection && options.string) {
