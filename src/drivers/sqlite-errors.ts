@@ -14,8 +14,7 @@ const PERMISSION_CODES = new Set([
 
 /** What to do about a store file that cannot be opened; `strata restore` needs no store at the path. */
 const RECOVER =
-  'nothing was changed. To go back to a backup, move the file (with its -wal and -shm) aside and run `strata restore <backup id>` ' +
-  '(--dir <dir> for backups kept elsewhere): it restores into a new store at this path';
+  'nothing was changed. To go back to a backup, move the file (with its -wal and -shm) aside and run `strata restore <backup id>` (--dir <dir> for backups kept elsewhere): it restores into a new store at this path';
 
 /**
  * Maps a better-sqlite3 / SQLite error to a StrataError carrying `driver`, `cause` and the

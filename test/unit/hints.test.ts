@@ -154,7 +154,7 @@ describe('hints', () => {
     // One of each shape, so a change in how hints are written cannot silently empty the walk.
     expect(texts).toContain('pass --force to treat a missing key as deleted'); // `hint:` literal
     expect(texts.some((t) => t.startsWith('see the keys with `strata list -c '))).toBe(true); // template + ?:
-    expect(texts.some((t) => t.startsWith('restore the file from a backup'))).toBe(true); // module constant
+    expect(texts.some((t) => t.startsWith('nothing was changed. To go back to a backup'))).toBe(true); // module constant
     expect(texts.some((t) => t.startsWith('values are JSON: quote strings'))).toBe(true); // helper argument
     expect(texts.some((t) => t.endsWith('is a kv namespace: drop -c'))).toBe(true); // `hint =` assignment
   });

@@ -2,8 +2,7 @@ import { StrataError } from '../../errors.js';
 
 /** What to do about a damaged store file; `strata restore` needs no store at the path. */
 const RECOVER =
-  'to go back to a backup, move the store directory aside and run `strata restore <backup id>` ' +
-  '(--dir <dir> for backups kept elsewhere): it restores into a new store at this path';
+  'to go back to a backup, move the store directory aside and run `strata restore <backup id>` (--dir <dir> for backups kept elsewhere): it restores into a new store at this path';
 
 /** The store on disk is damaged: names the file and says how to recover. */
 export function corruptError(
