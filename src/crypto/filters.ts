@@ -21,11 +21,13 @@ function overlapping(path: Path, fields: readonly EncryptedField[]): EncryptedFi
   });
 }
 
-function refused(space: string, field: EncryptedField, what: string): StrataError {
+function refused(space: string, field: EncryptedField, what: string, hint?: string): StrataError {
   return new StrataError('BAD_INPUT', `${space}: field "${field.name}" is encrypted, so it cannot be ${what}`, {
-    hint: field.lookup
-      ? 'a lookup field answers equality only: { field: value } or { field: { $in: [...] } }'
-      : 'declare it as { path, lookup: true } in encrypt for equality look-ups, or filter on another field',
+    hint:
+      hint ??
+      (field.lookup
+        ? 'a lookup field answers equality only: { field: value } or { field: { $in: [...] } }'
+        : 'declare it as { path, lookup: true } in encrypt for equality look-ups, or filter on another field'),
     details: { field: field.name },
   });
 }
@@ -113,7 +115,15 @@ function refusedFilter(space: string, field: EncryptedField, op: string): never 
 export function checkSort(sort: readonly SortSpec[] | undefined, space: string, spec: SpaceEncryption): void {
   for (const s of sort ?? []) {
     const field = overlapping(s.path, spec.fields);
-    if (field !== undefined) throw refused(space, field, 'sorted on');
+    // A lookup field answers equality only, so declaring one would not help a sort.
+    if (field !== undefined) {
+      throw refused(
+        space,
+        field,
+        'sorted on',
+        'encrypted fields cannot be sorted on, lookup ones neither (they answer equality only): sort on another field',
+      );
+    }
   }
 }
 
