@@ -17,6 +17,7 @@ import { bottomDriver, checkRawRecord, cryptoIdentity, loadRecords, refreshAfter
 import { damagedBackup, type BackupManifest } from './backup-format.js';
 import type { BackupTarget } from './backup-target.js';
 import { readPart } from './backup-stream.js';
+import { RecordsCheck } from './backup-records.js';
 import { removeStaleScratch } from './backup-scratch.js';
 
 /**
@@ -53,21 +54,29 @@ function scratchPath(store: ImageStore): string {
 
 /**
  * Parses the records part line by line; a line that is not a record (its value JSON text
- * included) is damage (CORRUPT), and so is a number of lines other than the manifest's
- * `records` (a line added or cut). Lines that parse but do not add up (a key twice with the
- * manifest counting both, a record expired at `at`, a space the manifest lacks) load into
- * the copy and are caught by `checkScratch`'s counts, which restore and verify both run.
+ * included), or whose key no write makes (backup-records.ts), is damage (CORRUPT), and so is
+ * a number of lines other than the manifest's `records` (a line added or cut). Lines that
+ * parse but do not add up (a key twice with the manifest counting both, a record expired at
+ * `at`, a space the manifest lacks) load into the copy and are caught by `checkScratch`'s
+ * counts, which restore and verify both run, and so are values no write stores and documents
+ * under another key than their key field's (`RecordsCheck.finish`: the rules for those are in
+ * meta spaces, which come after the records they describe).
  */
-async function* recordsOf(bytes: AsyncIterable<Buffer>, manifest: BackupManifest): AsyncIterable<RawRecord> {
+async function* recordsOf(bytes: AsyncIterable<Buffer>, manifest: BackupManifest, check: RecordsCheck): AsyncIterable<RawRecord> {
   const { id } = manifest;
   let rest = '';
   let index = 0;
   const parse = (line: string): RawRecord => {
+    let record: RawRecord;
     try {
-      return checkRawRecord(JSON.parse(line), index++, true, 'restore');
+      // Values are parsed by the check (once): JSON text, then what a write stores.
+      record = checkRawRecord(JSON.parse(line), index++, false, 'restore');
     } catch (cause) {
       throw Object.assign(damagedBackup(id, `line ${index} of its records is not a record`), { cause });
     }
+    const problem = check.line(record);
+    if (problem !== null) throw damagedBackup(id, `line ${index} of its records is not a record a write makes: ${problem}`);
+    return record;
   };
   for await (const chunk of bytes) {
     rest += chunk.toString('utf8');
@@ -84,6 +93,9 @@ async function* recordsOf(bytes: AsyncIterable<Buffer>, manifest: BackupManifest
   }
 }
 
+/** The per-record checks of a records backup's scratch copy, which `checkScratch` finishes. */
+const recordChecks = new WeakMap<Scratch, RecordsCheck>();
+
 /** Rebuilds a backup in scratch space, checking every byte against the manifest. */
 export async function openScratch(
   store: ImageStore,
@@ -95,13 +107,20 @@ export async function openScratch(
   const onRaw = onProgress === undefined ? undefined : (bytes: number): void => onProgress({ bytes, totalBytes: part.rawBytes });
   if (manifest.kind === 'records') {
     const driver = memoryDriver({ name: 'backup' });
+    const check = new RecordsCheck();
     try {
-      await driver.loadImage!(recordsOf(readPart(target, manifest.id, part, onRaw), manifest), { mode: 'replace' }, manifest.at);
+      await driver.loadImage!(
+        recordsOf(readPart(target, manifest.id, part, onRaw), manifest, check),
+        { mode: 'replace' },
+        manifest.at,
+      );
     } catch (error) {
       await driver.close();
       throw error;
     }
-    return { manifest, driver, file: null, settle: async () => {}, dispose: () => driver.close() };
+    const scratch: Scratch = { manifest, driver, file: null, settle: async () => {}, dispose: () => driver.close() };
+    recordChecks.set(scratch, check);
+    return scratch;
   }
   const file = scratchPath(store);
   try {
@@ -142,7 +161,10 @@ async function countsOf(driver: Driver, at: number): Promise<Record<string, numb
 /** A scratch file at least this big is checked on several threads (see verifyFileInParallel). */
 const PARALLEL_CHECK_BYTES = 32 * 1024 * 1024;
 
-/** Integrity of the scratch copy and its counts against the manifest: CORRUPT when they differ. */
+/**
+ * Integrity of the scratch copy and its counts against the manifest, and for a records backup
+ * every record one a write could have stored: CORRUPT when they differ.
+ */
 export async function checkScratch(scratch: Scratch, options: { parallelCheckBytes?: number } = {}): Promise<VerifyReport> {
   const { manifest } = scratch;
   let report: VerifyReport;
@@ -191,6 +213,8 @@ export async function checkScratch(scratch: Scratch, options: { parallelCheckByt
   for (const [space, n] of Object.entries(found)) {
     if (n > 0 && manifest.spaces[space] === undefined) throw damagedBackup(manifest.id, `space ${space} is not in the manifest`);
   }
+  // Every record one a write could have stored (a records part can be written by hand).
+  await recordChecks.get(scratch)?.finish(scratch.driver, manifest);
   return report;
 }
 
