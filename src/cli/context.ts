@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_URL, openStore, type Store } from '../store.js';
 import type { Collection } from '../collection.js';
@@ -105,6 +105,40 @@ export class Cli {
     } finally {
       await store.close();
       if (undo) created!.undo();
+    }
+  }
+}
+
+/**
+ * `fn` over the store's backups, also when the store itself cannot be opened (none at the
+ * path, or damaged: the case a backup is for). Listing and verifying read only the backup
+ * directory, so they then run on a scratch `memory:` store with that directory: `dir`, else
+ * the one the store's backups go to by default (`<dir>/backups/<file name>/`).
+ */
+export async function withBackupsOf<T>(
+  cli: Cli,
+  dir: string | undefined,
+  fn: (store: Store, dir: string | undefined) => Promise<T>,
+): Promise<T> {
+  try {
+    return await cli.withStore('read', (store) => fn(store, dir));
+  } catch (error) {
+    const path = localPath(cli.url);
+    const unopenable =
+      (StrataError.is(error, 'NOT_FOUND') && error.details?.location === path) ||
+      (StrataError.is(error, 'CORRUPT') && (error.op === 'openStore' || error.op === 'open'));
+    if (!unopenable || path === null) throw error;
+    const backups = dir ?? join(dirname(path), 'backups', basename(path));
+    if (dir === undefined && !existsSync(backups)) throw error;
+    const scratch = await openStore({
+      url: 'memory:',
+      sweepInterval: false,
+      ...(cli.encryption === undefined ? {} : { encryption: cli.encryption }),
+    });
+    try {
+      return await fn(scratch, backups);
+    } finally {
+      await scratch.close();
     }
   }
 }

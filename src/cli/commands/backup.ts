@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { PitrPlan } from '../../ops/pitr.js';
-import { Cli } from '../context.js';
+import { Cli, withBackupsOf } from '../context.js';
 import { formatBytes, formatCount, formatMs, table } from '../output.js';
 import { progressTo } from '../progress.js';
 import { intOption } from '../args.js';
@@ -70,7 +70,7 @@ damaged); \`strata restore <id|path>\` replaces the store's data with it in one 
     .option('--dir <dir>', 'directory or s3:// URL the backups are in')
     .action(async (flags: DirFlags, command: Command) => {
       const cli = Cli.of(command);
-      const listed = await cli.withStore('read', (store) => store.backups.list(dirOption(flags)));
+      const listed = await withBackupsOf(cli, flags.dir, (store, dir) => store.backups.list(dirOption({ dir })));
       if (cli.json) {
         cli.data(listed);
         return;
@@ -96,8 +96,8 @@ damaged); \`strata restore <id|path>\` replaces the store's data with it in one 
       const cli = Cli.of(command);
       cli.note(`checking backup ${ref} ...`);
       const bar = checkBar(cli, 'verify');
-      const result = await cli.withStore('read', (store) =>
-        store.backups.verify(ref, { ...dirOption(flags), onProgress: bar.update }),
+      const result = await withBackupsOf(cli, flags.dir, (store, dir) =>
+        store.backups.verify(ref, { ...dirOption({ dir }), onProgress: bar.update }),
       );
       bar.stop();
       if (cli.json) cli.data(result);
