@@ -11,6 +11,8 @@ import { corruptRegistry } from '../drivers/sqlite-checksum.js';
 import { bottomDriver, snapshotRecords, type ImageStore } from './image.js';
 import {
   BACKUP_FORMAT,
+  JOURNAL_SPACE,
+  journalSeqOfKey as journalSeqOf,
   MANIFEST,
   manifestText,
   newBackupId,
@@ -21,9 +23,6 @@ import {
 import { removeAtExit, type BackupTarget } from './backup-target.js';
 import { putCompressed } from './backup-stream.js';
 import { removeStaleScratch } from './backup-scratch.js';
-
-/** The space the change journal keeps its entries in (key: 16-digit sequence number). */
-export const JOURNAL_SPACE = 'meta.journal';
 
 export interface BackupProgress {
   phase: 'snapshot' | 'compress';
@@ -97,11 +96,6 @@ interface Taken {
   part: BackupPart;
 }
 
-const journalSeqOf = (key: string | undefined): number | undefined => {
-  if (key === undefined || !/^\d{1,16}$/.test(key)) return undefined;
-  return Number(key);
-};
-
 /**
  * SQLite: SQLite's online backup API from a separate read-only connection, all pages in one
  * step (one read transaction: a consistent copy of every table, user tables of SQL
@@ -157,7 +151,7 @@ async function sqlitePart(driver: Driver, location: string, id: string, options:
               .get(options.now) as number)
           : 0;
         if (space === JOURNAL_SPACE && exists) {
-          journalSeq = journalSeqOf(copy.prepare(`SELECT max(key) FROM ${table}`).pluck().get() as string | undefined);
+          journalSeq = journalSeqOf(copy.prepare(`SELECT max(key) FROM ${table}`).pluck().get() as string | null);
         }
       }
     } finally {

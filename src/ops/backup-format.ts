@@ -46,6 +46,15 @@ export interface BackupManifest {
 
 const ID = /^\d{8}T\d{9}Z-[0-9a-f]{6}$/;
 
+/** The space the change journal keeps its entries in (key: 16-digit sequence number). */
+export const JOURNAL_SPACE = 'meta.journal';
+
+/** The sequence number a journal key names, or undefined: `journalSeq` is the highest of them. */
+export const journalSeqOfKey = (key: string | null | undefined): number | undefined => {
+  if (typeof key !== 'string' || !/^\d{1,16}$/.test(key)) return undefined;
+  return Number(key);
+};
+
 /** Ids sort by time: `20261201T153012345Z-1a2b3c`. */
 export function newBackupId(at: number): string {
   const iso = new Date(at).toISOString(); // 2026-12-01T15:30:12.345Z
@@ -88,6 +97,18 @@ export const PART_NAME: Record<BackupManifest['kind'], string> = {
 const SPACE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,299}$/;
 const DRIVER_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
+/** Every field a manifest may have (`journalSeq` only with a journal), and those of its part. */
+const FIELDS = ['format', 'id', 'createdAt', 'at', 'driver', 'kind', 'spaces', 'records', 'journalSeq', 'parts', 'checksum'];
+const PART_FIELDS = ['name', 'bytes', 'sha256', 'rawBytes', 'rawSha256'];
+
+/** The names of fields outside `known`, quoted and cut for a message; null when there are none. */
+function unknownFields(object: Record<string, unknown>, known: readonly string[]): string | null {
+  const extra = Object.keys(object).filter((k) => !known.includes(k));
+  if (extra.length === 0) return null;
+  const shown = extra.slice(0, 3).map((k) => JSON.stringify(k.length > 40 ? `${k.slice(0, 40)}...` : k));
+  return `${shown.join(', ')}${extra.length > 3 ? ` and ${extra.length - 3} more` : ''}`;
+}
+
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
 
@@ -96,10 +117,13 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
  *
  * The checksum is plain sha256 (anyone can recompute it), so every field is checked for what
  * Strata itself writes: the text must be exactly the one `manifestText` makes (a changed
- * byte anywhere, whitespace included, is damage), `id`, `at` and `createdAt` must agree,
- * `records` must be the sum of `spaces`, space and driver names must be names, and the part
- * must be the one the kind of backup has. Nothing in a manifest ever becomes a path but `id`
- * (checked against the directory it was found under) and the part name (one of two).
+ * byte anywhere, whitespace and field order included, is damage; no field the writer does not
+ * write), `id`, `at` and `createdAt` must agree, `records` must be the sum of `spaces`, space
+ * and driver names must be names, `journalSeq` comes only with `meta.journal` entries in
+ * `spaces`, and the part must be the one the kind of backup has. Whether `journalSeq` is the
+ * last entry the part holds needs the part: `checkScratch` checks it. Nothing in a manifest
+ * ever becomes a path but `id` (checked against the directory it was found under) and the
+ * part name (one of two).
  */
 export function parseManifest(text: string, id: string): BackupManifest {
   if (text.length > MAX_MANIFEST_BYTES) throw damaged(id, 'the manifest is too large');
@@ -126,8 +150,11 @@ export function parseManifest(text: string, id: string): BackupManifest {
       },
     );
   }
-  // Byte for byte what manifestText wrote: whitespace, key order and number spelling included.
+  // Byte for byte what manifestText wrote: whitespace and number spelling here, key order below.
   if (text !== `${JSON.stringify(raw, null, 2)}\n`) throw damaged(id, 'the manifest is not the text Strata wrote');
+  // Only the fields the writer writes: the checksum covers any other, and nothing reads it.
+  const extra = unknownFields(raw, FIELDS);
+  if (extra !== null) throw damaged(id, `its manifest has a field Strata does not write (${extra})`);
   const m = raw as unknown as BackupManifest;
   const spaces: unknown = m.spaces;
   const ok =
@@ -158,7 +185,33 @@ export function parseManifest(text: string, id: string): BackupManifest {
         isHex(p.rawSha256, 64),
     );
   if (!ok) throw damaged(id, 'the manifest does not have the documented fields');
-  return m;
+  const part = m.parts[0]!;
+  const partExtra = unknownFields(part as unknown as Record<string, unknown>, PART_FIELDS);
+  if (partExtra !== null) throw damaged(id, `its manifest's part has a field Strata does not write (${partExtra})`);
+  // The writer names the journal's last entry only when the part holds the journal's space
+  // with entries in it (journal entries never expire); checked against the entries themselves by
+  // verify and restore (backup-restore.ts checkScratch), which read the part.
+  if (m.journalSeq !== undefined && !(Object.hasOwn(m.spaces, JOURNAL_SPACE) && m.spaces[JOURNAL_SPACE]! >= 1)) {
+    throw damaged(id, `its manifest says journalSeq ${m.journalSeq}, and its spaces hold no ${JOURNAL_SPACE} entry`);
+  }
+  // What manifestText makes of these fields, in the writer's order: a field moved (the checksum
+  // included) is a text Strata did not write.
+  const written: Omit<BackupManifest, 'checksum'> = {
+    format: m.format,
+    id: m.id,
+    createdAt: m.createdAt,
+    at: m.at,
+    driver: m.driver,
+    kind: m.kind,
+    spaces: m.spaces,
+    records: m.records,
+    ...(m.journalSeq === undefined ? {} : { journalSeq: m.journalSeq }),
+    parts: [{ name: part.name, bytes: part.bytes, sha256: part.sha256, rawBytes: part.rawBytes, rawSha256: part.rawSha256 }],
+  };
+  if (manifestText(written).text !== text) {
+    throw damaged(id, 'the manifest is not the text Strata wrote (its fields are not in the order Strata writes them)');
+  }
+  return { ...written, checksum };
 }
 
 export { damaged as damagedBackup };

@@ -4,7 +4,7 @@ import { checkKey } from '../codec/keys.js';
 import { parseSpec, SPECS_SPACE } from '../collection-specs.js';
 import { CRYPTO_SPACE, readCryptoState } from '../crypto/state.js';
 import { ENCRYPTED_SPACE, parseSpecText } from '../crypto/spec.js';
-import { damagedBackup, type BackupManifest } from './backup-format.js';
+import { damagedBackup, JOURNAL_SPACE, journalSeqOfKey, type BackupManifest } from './backup-format.js';
 
 /**
  * The records of a `records` backup, held to what a write could have stored. The sha256 sums
@@ -169,11 +169,14 @@ function recordProblem(space: string, r: StoredRecord, rules: Rules): string | n
 export class RecordsCheck {
   /** Spaces to read again under the copy's own rules. */
   readonly #again = new Set<string>();
+  /** The journal position the lines hold, as the writer computes `journalSeq` (undefined: no journal entry). */
+  journalSeq: number | undefined;
 
   /** Why no write makes this record, whatever the copy's meta records say; null when none. */
   line(r: RawRecord): string | null {
     const key = recordKeyProblem(r.space, r.key);
     if (key !== null) return `it holds a key no write makes (${key})`;
+    if (r.space === JOURNAL_SPACE) this.journalSeq = Math.max(this.journalSeq ?? 0, journalSeqOfKey(r.key) ?? 0);
     let parsed: unknown;
     try {
       parsed = JSON.parse(r.value);

@@ -14,7 +14,7 @@ import { verifyFileInParallel } from '../drivers/sqlite-verify-parallel.js';
 import Database from 'better-sqlite3';
 import type { StrataError } from '../errors.js';
 import { bottomDriver, checkRawRecord, cryptoIdentity, loadRecords, refreshAfterLoad, type ImageStore } from './image.js';
-import { damagedBackup, type BackupManifest } from './backup-format.js';
+import { damagedBackup, JOURNAL_SPACE, journalSeqOfKey, type BackupManifest } from './backup-format.js';
 import type { BackupTarget } from './backup-target.js';
 import { readPart } from './backup-stream.js';
 import { RecordsCheck } from './backup-records.js';
@@ -162,13 +162,15 @@ async function countsOf(driver: Driver, at: number): Promise<Record<string, numb
 const PARALLEL_CHECK_BYTES = 32 * 1024 * 1024;
 
 /**
- * Integrity of the scratch copy and its counts against the manifest, and for a records backup
- * every record one a write could have stored: CORRUPT when they differ.
+ * Integrity of the scratch copy, its counts and journal position (`journalSeq`) against the
+ * manifest, and for a records backup every record one a write could have stored: CORRUPT when
+ * they differ.
  */
 export async function checkScratch(scratch: Scratch, options: { parallelCheckBytes?: number } = {}): Promise<VerifyReport> {
   const { manifest } = scratch;
   let report: VerifyReport;
   let found: Record<string, number>;
+  let journalSeq: number | undefined;
   if (scratch.file !== null) {
     const unreadable = (cause: unknown): StrataError =>
       Object.assign(damagedBackup(manifest.id, `its SQLite file cannot be read (${(cause as Error).message})`), { cause });
@@ -192,6 +194,7 @@ export async function checkScratch(scratch: Scratch, options: { parallelCheckByt
       }
       try {
         found = report.ok ? sqliteCounts(db, manifest.at) : {};
+        journalSeq = report.ok ? sqliteJournalSeq(db) : undefined;
       } catch (cause) {
         throw unreadable(cause);
       }
@@ -201,6 +204,7 @@ export async function checkScratch(scratch: Scratch, options: { parallelCheckByt
   } else {
     report = await scratch.driver.verify();
     found = await countsOf(scratch.driver, manifest.at);
+    journalSeq = recordChecks.get(scratch)?.journalSeq;
   }
   if (!report.ok) {
     throw damagedBackup(manifest.id, `its data fails the integrity check (${report.issues[0]?.message ?? 'unknown issue'})`);
@@ -213,9 +217,28 @@ export async function checkScratch(scratch: Scratch, options: { parallelCheckByt
   for (const [space, n] of Object.entries(found)) {
     if (n > 0 && manifest.spaces[space] === undefined) throw damagedBackup(manifest.id, `space ${space} is not in the manifest`);
   }
+  // Where point-in-time restore starts its replay, and what list reports: the part's own.
+  if (journalSeq !== manifest.journalSeq) {
+    throw damagedBackup(
+      manifest.id,
+      journalSeq === undefined
+        ? `its manifest says journalSeq ${manifest.journalSeq}, and its data holds no ${JOURNAL_SPACE} entry`
+        : manifest.journalSeq === undefined
+          ? `its ${JOURNAL_SPACE} holds entries up to ${journalSeq}, and its manifest names no journalSeq`
+          : `its manifest says journalSeq ${manifest.journalSeq}, and its ${JOURNAL_SPACE} holds entries up to ${journalSeq}`,
+    );
+  }
   // Every record one a write could have stored (a records part can be written by hand).
   await recordChecks.get(scratch)?.finish(scratch.driver, manifest);
   return report;
+}
+
+/** The journal's last entry, as backup-create.ts takes it from the copy it writes (`journalSeq`). */
+function sqliteJournalSeq(db: Database.Database): number | undefined {
+  const table = db.prepare('SELECT tbl FROM strata_spaces WHERE space = ?').pluck().get(JOURNAL_SPACE) as string | undefined;
+  if (table === undefined) return undefined;
+  const exists = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").pluck().get(table) === 1;
+  return exists ? journalSeqOfKey(db.prepare(`SELECT max(key) FROM ${table}`).pluck().get() as string | null) : undefined;
 }
 
 function sqliteCounts(db: Database.Database, at: number): Record<string, number> {
