@@ -5,14 +5,13 @@
 // Before this was checked, a key with a lone surrogate restored into sqlite changed on the way
 // (replacement characters: store.verify() CORRUPT, export failing), and 1e999, values deeper
 // than 256 levels and documents under another key restored on every driver.
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, StrataError, type Store } from '../../src/index.js';
-import { rawDump } from '../../src/testing/backup-suite.js';
+import { contentHash, sha, signed } from './backup-forge-helpers.js';
+import { openStore, StrataError } from '../../src/index.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -24,15 +23,6 @@ afterEach(async () => {
 
 const urlFor = (kind: string, name = 'app'): string =>
   kind === 'sqlite' ? `sqlite:${join(dir, `${name}.db`)}` : kind === 'file' ? `file:${join(dir, name)}` : 'memory:';
-const sha = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
-const contentHash = async (store: Store): Promise<string> => sha(await rawDump(store, Date.now()));
-
-/** A manifest written as Strata writes it, with a checksum that matches whatever it says. */
-function signed(manifest: Record<string, unknown>): string {
-  const { checksum: _, ...rest } = manifest;
-  const body = JSON.stringify({ ...rest, checksum: undefined });
-  return `${JSON.stringify({ ...rest, checksum: `sha256:${sha(body)}` }, null, 2)}\n`;
-}
 
 const deep = (levels: number, inner = '1'): string => `${'['.repeat(levels)}${inner}${']'.repeat(levels)}`;
 const TAG = `k1.${'A'.repeat(43)}`;

@@ -3,14 +3,13 @@
 // parts rewritten with a recomputed checksum (the checksum is plain sha256: anyone can make
 // one), and what a restore that changes the encryption state leaves of the handle.
 // Every refusal is CORRUPT and the live store keeps exactly its content.
-import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { contentHash, sha, signed } from './backup-forge-helpers.js';
 import { openStore, StrataError, type Store } from '../../src/index.js';
-import { rawDump } from '../../src/testing/backup-suite.js';
 import { bottomDriver } from '../../src/ops/image.js';
 import type { RawRecord } from '../../src/drivers/driver.js';
 
@@ -36,19 +35,9 @@ afterEach(async () => {
 const urlFor = (kind: string, name = 'app'): string =>
   kind === 'sqlite' ? `sqlite:${join(dir, `${name}.db`)}` : kind === 'file' ? `file:${join(dir, name)}` : 'memory:';
 
-const sha = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
-const contentHash = async (store: Store): Promise<string> => sha(await rawDump(store, Date.now()));
-
 async function small(store: Store): Promise<void> {
   await store.kv<number>('counts').setMany(Array.from({ length: 12 }, (_, i) => [`k${i}`, i] as [string, number]));
   await store.collection('tasks').insert({ id: 't1', title: 'one' });
-}
-
-/** A manifest written as Strata writes it, with a checksum that matches whatever it says. */
-function signed(manifest: Record<string, unknown>): string {
-  const { checksum: _, ...rest } = manifest;
-  const body = JSON.stringify({ ...rest, checksum: undefined });
-  return `${JSON.stringify({ ...rest, checksum: `sha256:${sha(body)}` }, null, 2)}\n`;
 }
 
 describe.each(['sqlite', 'file'])('every byte of a backup (%s)', (kind) => {

@@ -3,13 +3,12 @@
 // its part backs. Before this, a manifest with an extra field ("evil": {...}) passed verify,
 // restore and list, and so did journalSeq 999 over a part holding no journal at all (list
 // reported it, and point-in-time restore starts its replay from it).
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openStore, type StrataError, type Store } from '../../src/index.js';
-import { rawDump } from '../../src/testing/backup-suite.js';
+import { contentHash, signed } from './backup-forge-helpers.js';
+import { openStore, type StrataError } from '../../src/index.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -18,16 +17,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-const sha = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
-const contentHash = async (store: Store): Promise<string> => sha(await rawDump(store, Date.now()));
-
-/** A manifest written as Strata writes it, with a checksum that matches whatever it says. */
-function signed(manifest: Record<string, unknown>): string {
-  const { checksum: _, ...rest } = manifest;
-  const body = JSON.stringify({ ...rest, checksum: undefined });
-  return `${JSON.stringify({ ...rest, checksum: `sha256:${sha(body)}` }, null, 2)}\n`;
-}
 
 async function refusal(call: () => Promise<unknown>): Promise<StrataError | null> {
   return Promise.resolve()

@@ -2,12 +2,12 @@
 // backup rewritten with matching checksums (the manifest's is plain sha256, anyone can
 // recompute it) whose records do not add up to its manifest is CORRUPT for both, on every
 // driver, and the live store keeps its data (docs/backups.md "Format", README "Checked").
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sha, signed } from './backup-forge-helpers.js';
 import { openStore, StrataError } from '../../src/index.js';
 
 let dir: string;
@@ -18,13 +18,6 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const sha = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
-/** The manifest as Strata writes it, its checksum recomputed over the edited fields. */
-function signed(manifest: Record<string, unknown>): string {
-  const { checksum: _, ...rest } = manifest;
-  const body = JSON.stringify({ ...rest, checksum: undefined });
-  return `${JSON.stringify({ ...rest, checksum: `sha256:${sha(body)}` }, null, 2)}\n`;
-}
 const codeOf = (p: Promise<unknown>): Promise<string> =>
   p.then(
     () => 'resolved',
